@@ -1,0 +1,170 @@
+# relayd: a privilege-separated SMTP relay appliance.
+#
+#   make              build everything
+#   make check        build and run every test (SANITIZE=1: ASan + UBSan)
+#   make run          relayd in the foreground with etc/relayd.yaml
+#   make users        create the children's system users (root)
+#   make install      DESTDIR and PREFIX honoured
+#   make fuzz         build the libFuzzer targets (clang)
+#   make bench        benchmarks against Postfix (figures, not tests)
+#   make clean
+
+.DEFAULT_GOAL := all
+
+PREFIX		?= /usr/local
+SBINDIR		?= $(PREFIX)/sbin
+LIBEXECDIR	?= $(PREFIX)/libexec/relayd
+MANDIR		?= $(PREFIX)/share/man
+SYSCONFDIR	?= /etc/relayd
+UNITDIR		?= /lib/systemd/system
+SYSUSERSDIR	?= /usr/lib/sysusers.d
+TMPFILESDIR	?= /usr/lib/tmpfiles.d
+DESTDIR		?=
+
+PROCS		:= relayd smtpd queued deliverd dnsd policyd relayctl
+CHILDREN	:= smtpd queued deliverd dnsd policyd
+PKGS		:= libevent libevent_openssl libevent_pthreads libcares yaml-0.1 \
+		   libbsd-overlay libseccomp libcap lmdb openssl
+
+ifeq ($(SANITIZE),1)
+CC		:= clang
+SANFLAGS	:= -fsanitize=address,undefined -fno-omit-frame-pointer \
+		   -fno-sanitize-recover=undefined
+OPTFLAGS	:= -O1 -g
+HARDEN		:= -fstack-protector-strong
+else
+SANFLAGS	:=
+OPTFLAGS	:= -O2 -g
+HARDEN		:= -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+endif
+
+WARN		:= -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
+		   -Wmissing-prototypes -Wstrict-prototypes -Wformat=2
+CFLAGS		?=
+CPPFLAGS	+= -D_GNU_SOURCE -Icommon -DLIBEXECDIR='"$(LIBEXECDIR)"' \
+		   -DSYSCONFDIR='"$(SYSCONFDIR)"' $(EXTRA_CPPFLAGS)
+ALL_CFLAGS	 = -std=gnu11 $(OPTFLAGS) $(WARN) $(HARDEN) -fPIE $(SANFLAGS) \
+		   $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS	 = -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(SANFLAGS) $(LDFLAGS)
+LIBS		 = $(PKG_LIBS) -lpthread
+Q		:= $(if $(V),,@)
+
+# pkg-config runs once the Debian packages are there (scripts/deps).
+NODEPS_GOALS	:= clean users
+ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+-include .build/pkg.mk
+endif
+
+.build/pkg.mk: scripts/deps
+	@mkdir -p .build
+	@scripts/deps build
+	@printf 'PKG_CFLAGS := %s\nPKG_LIBS := %s\n' \
+	    "$$(pkg-config --cflags $(PKGS))" "$$(pkg-config --libs $(PKGS))" > $@
+
+# Rebuild everything when the flags change (SANITIZE=1 and back).
+FLAGS_ID	 = $(CC) $(ALL_CFLAGS) $(CPPFLAGS) $(ALL_LDFLAGS)
+.build/flags: FORCE
+	@mkdir -p .build
+	@echo '$(FLAGS_ID)' | cmp -s - $@ || echo '$(FLAGS_ID)' > $@
+FORCE:
+
+COMMON_SRCS	:= $(sort $(wildcard common/*.c))
+COMMON_OBJS	:= $(COMMON_SRCS:.c=.o)
+LIBCOMMON	:= common/libcommon.a
+
+define proc_rules
+$(1)_SRCS := $$(sort $$(wildcard $(1)/*.c))
+$(1)_OBJS := $$($(1)_SRCS:.c=.o)
+$(1)/$(1): $$($(1)_OBJS) $(LIBCOMMON)
+	@echo "LD $$@"
+	$(Q)$$(CC) $$(ALL_LDFLAGS) -o $$@ $$($(1)_OBJS) $(LIBCOMMON) $$(LIBS)
+endef
+$(foreach p,$(PROCS),$(eval $(call proc_rules,$(p))))
+
+BINS		:= $(foreach p,$(PROCS),$(p)/$(p))
+ALL_OBJS	:= $(COMMON_OBJS) $(foreach p,$(PROCS),$($(p)_OBJS))
+
+all: $(BINS) units
+
+%.o: %.c .build/flags .build/pkg.mk
+	@echo "CC $<"
+	$(Q)$(CC) $(ALL_CFLAGS) $(CPPFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBCOMMON): $(COMMON_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+# Unit tests: regress/unit/NAME.c becomes regress/unit/NAME.t, and may use
+# the objects of one process (everything but its main file).
+UNIT_SRCS	:= $(sort $(wildcard regress/unit/*.c))
+UNIT_TESTS	:= $(filter-out regress/unit/tap.t,$(UNIT_SRCS:.c=.t))
+PROC_LIB_OBJS	 = $(filter-out $(foreach p,$(PROCS),$(p)/$(p).o),\
+		   $(foreach p,$(PROCS),$($(p)_OBJS)))
+units: $(UNIT_TESTS)
+regress/unit/%.t: regress/unit/%.o regress/unit/tap.o $(PROC_LIB_OBJS) $(LIBCOMMON)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< regress/unit/tap.o \
+	    $(PROC_LIB_OBJS) $(LIBCOMMON) $(LIBS)
+regress/unit/%.o: CPPFLAGS += -I. -Iregress/unit
+ALL_OBJS	+= $(UNIT_SRCS:.c=.o)
+
+users:
+	@if [ "$$(id -u)" = 0 ]; then scripts/mkusers etc/relayd.sysusers; \
+	else echo "make users: not root; skipped" >&2; fi
+
+check: all
+	@scripts/deps test
+	@if [ "$$(id -u)" = 0 ]; then scripts/mkusers etc/relayd.sysusers; fi
+	RELAYD_TOP=$(CURDIR) SANITIZE=$(SANITIZE) prove --exec '' -r \
+	    $(if $(TESTS),$(TESTS),regress/)
+
+run: all
+	@if [ "$$(id -u)" = 0 ]; then scripts/mkusers etc/relayd.sysusers; fi
+	@mkdir -p run
+	./relayd/relayd -d -f etc/relayd.yaml
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(SYSCONFDIR)/tenants.d $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -m 0755 relayd/relayd relayctl/relayctl $(DESTDIR)$(SBINDIR)
+	for c in $(CHILDREN); do \
+	    install -m 0755 $$c/$$c $(DESTDIR)$(LIBEXECDIR)/$$c; done
+	install -m 0644 man/relayd.8 man/relayctl.8 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 man/relayd.yaml.5 man/relayd-tenant.5 \
+	    $(DESTDIR)$(MANDIR)/man5
+	[ -e $(DESTDIR)$(SYSCONFDIR)/relayd.yaml ] || \
+	    install -m 0644 etc/relayd.yaml.dist \
+	    $(DESTDIR)$(SYSCONFDIR)/relayd.yaml
+	install -m 0644 etc/tenant.yaml.sample \
+	    $(DESTDIR)$(SYSCONFDIR)/tenants.d/example.yaml.sample
+	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    etc/relayd.service > $(DESTDIR)$(UNITDIR)/relayd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/relayd.service
+	install -m 0644 etc/relayd.sysusers $(DESTDIR)$(SYSUSERSDIR)/relayd.conf
+	install -m 0644 etc/relayd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/relayd.conf
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+	    scripts/mkusers etc/relayd.sysusers; fi
+
+# libFuzzer targets: regress/fuzz/NAME.c becomes regress/fuzz/NAME.
+FUZZ_SRCS	:= $(sort $(wildcard regress/fuzz/*.c))
+FUZZ_BINS	:= $(FUZZ_SRCS:.c=)
+FUZZ_FLAGS	:= -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined \
+		   -fno-sanitize-recover=undefined -Icommon -I.
+fuzz: .build/pkg.mk $(FUZZ_BINS)
+regress/fuzz/%: regress/fuzz/%.c $(COMMON_SRCS) $(wildcard */*.h) .build/pkg.mk
+	clang $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(COMMON_SRCS) \
+	    $(FUZZ_EXTRA_$*) $(PKG_LIBS) -lpthread
+
+bench: all
+	@scripts/deps bench
+	bench/run
+
+clean:
+	rm -f $(BINS) $(LIBCOMMON) $(ALL_OBJS) $(ALL_OBJS:.o=.d) \
+	    $(UNIT_TESTS) $(FUZZ_BINS) */*.o */*.d regress/*/*.o regress/*/*.d
+	rm -rf .build
+
+.PHONY: all check run users install clean fuzz bench units FORCE
+
+-include $(ALL_OBJS:.o=.d)

@@ -1,0 +1,431 @@
+/*
+ * chan: imsg channel I/O with descriptor passing.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "chan.h"
+#include "log.h"
+
+#define CHAN_RBUF	(4 * IMSG_MAX_FRAME)
+#define CHAN_IOV	64
+#define CHAN_RECV_FDS	8	/* per recvmsg; senders attach one per call */
+
+struct chan_out {
+	TAILQ_ENTRY(chan_out)	 entry;
+	int			 fd;
+	size_t			 len;
+	size_t			 off;
+	uint8_t			 data[];
+};
+
+struct chan {
+	struct event_base	*base;
+	int			 fd;
+	char			 peer[32];
+	struct event		*rev;
+	struct event		*wev;
+	uint8_t			*rbuf;
+	size_t			 rlen;
+	int			 fdq[CHAN_MAX_FDS];
+	size_t			 fdq_head;
+	size_t			 fdq_count;
+	TAILQ_HEAD(, chan_out)	 outq;
+	size_t			 outbytes;
+	chan_msg_fn		 msg_cb;
+	chan_close_fn		 close_cb;
+	void			*arg;
+	pid_t			 pid;
+	int			 broken;	/* errno once the peer failed */
+	int			 closed;	/* close_cb has run */
+	int			 in_cb;
+	int			 free_pending;
+};
+
+static void	chan_read_cb(int, short, void *);
+static void	chan_write_cb(int, short, void *);
+static void	chan_fail(struct chan *, int);
+static void	chan_destroy(struct chan *);
+
+struct chan *
+chan_new(struct event_base *base, int fd, const char *peer,
+    chan_msg_fn msg_cb, chan_close_fn close_cb, void *arg)
+{
+	struct chan	*c;
+	int		 fl;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	if ((c->rbuf = malloc(CHAN_RBUF)) == NULL) {
+		free(c);
+		return NULL;
+	}
+	c->base = base;
+	c->fd = fd;
+	strlcpy(c->peer, peer, sizeof(c->peer));
+	c->msg_cb = msg_cb;
+	c->close_cb = close_cb;
+	c->arg = arg;
+	c->pid = getpid();
+	TAILQ_INIT(&c->outq);
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
+		goto fail;
+	c->rev = event_new(base, fd, EV_READ | EV_PERSIST, chan_read_cb, c);
+	c->wev = event_new(base, fd, EV_WRITE, chan_write_cb, c);
+	if (c->rev == NULL || c->wev == NULL || event_add(c->rev, NULL) == -1)
+		goto fail;
+	return c;
+fail:
+	if (c->rev != NULL)
+		event_free(c->rev);
+	if (c->wev != NULL)
+		event_free(c->wev);
+	free(c->rbuf);
+	free(c);
+	return NULL;
+}
+
+const char *
+chan_peer(const struct chan *c)
+{
+	return c->peer;
+}
+
+int
+chan_fd(const struct chan *c)
+{
+	return c->fd;
+}
+
+size_t
+chan_queued(const struct chan *c)
+{
+	return c->outbytes;
+}
+
+int
+chan_is_broken(const struct chan *c)
+{
+	return c->broken != 0 || c->closed;
+}
+
+/* Report the failure once; reading stops, queued output is dropped. */
+static void
+chan_fail(struct chan *c, int err)
+{
+	if (c->closed)
+		return;
+	c->closed = 1;
+	c->broken = err;
+	event_del(c->rev);
+	event_del(c->wev);
+	c->in_cb++;
+	c->close_cb(c, err, c->arg);
+	c->in_cb--;
+	if (c->free_pending && c->in_cb == 0)
+		chan_destroy(c);
+}
+
+int
+chan_send(struct chan *c, uint32_t type, uint64_t peerid, int fd,
+    const void *data, size_t len)
+{
+	struct imsg_hdr	 hdr;
+	struct chan_out	*o;
+
+	if (c->closed || c->broken ||
+	    imsg_encode_hdr(&hdr, type, peerid, (uint32_t)c->pid, fd != -1,
+	    len) == -1)
+		goto fail;
+	if (c->outbytes + hdr.len > CHAN_MAX_QUEUED) {
+		log_warnx("channel to %s: peer is not reading (%zu bytes "
+		    "queued)", c->peer, c->outbytes);
+		goto fail;
+	}
+	if ((o = malloc(sizeof(*o) + hdr.len)) == NULL)
+		goto fail;
+	memcpy(o->data, &hdr, IMSG_HDR_SIZE);
+	if (len > 0)
+		memcpy(o->data + IMSG_HDR_SIZE, data, len);
+	o->fd = fd;
+	o->len = hdr.len;
+	o->off = 0;
+	TAILQ_INSERT_TAIL(&c->outq, o, entry);
+	c->outbytes += o->len;
+	if (!event_pending(c->wev, EV_WRITE, NULL))
+		event_add(c->wev, NULL);
+	return 0;
+fail:
+	if (fd != -1)
+		close(fd);
+	return -1;
+}
+
+/* One sendmsg: frames up to the next one that carries a descriptor. */
+static int
+chan_write_some(struct chan *c)
+{
+	struct iovec	 iov[CHAN_IOV];
+	struct msghdr	 msg;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cmsgbuf;
+	struct chan_out	*o, *next;
+	struct cmsghdr	*cmsg;
+	ssize_t		 n;
+	int		 i = 0, fd = -1;
+
+	TAILQ_FOREACH(o, &c->outq, entry) {
+		if (i == CHAN_IOV || (i > 0 && o->fd != -1))
+			break;
+		if (i == 0)
+			fd = o->fd;
+		iov[i].iov_base = o->data + o->off;
+		iov[i].iov_len = o->len - o->off;
+		i++;
+	}
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = i;
+	if (fd != -1) {
+		memset(&cmsgbuf, 0, sizeof(cmsgbuf));
+		msg.msg_control = cmsgbuf.buf;
+		msg.msg_controllen = sizeof(cmsgbuf.buf);
+		cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+	}
+	if ((n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT)) == -1)
+		return -1;
+	for (o = TAILQ_FIRST(&c->outq); o != NULL && n > 0; o = next) {
+		size_t take, left = o->len - o->off;
+
+		next = TAILQ_NEXT(o, entry);
+		/* The descriptor went with this frame's first byte. */
+		if (o->fd != -1) {
+			close(o->fd);
+			o->fd = -1;
+		}
+		take = (size_t)n < left ? (size_t)n : left;
+		o->off += take;
+		n -= (ssize_t)take;
+		c->outbytes -= take;
+		if (o->off == o->len) {
+			TAILQ_REMOVE(&c->outq, o, entry);
+			free(o);
+		}
+	}
+	return 0;
+}
+
+static void
+chan_write_cb(int fd, short ev, void *arg)
+{
+	struct chan *c = arg;
+
+	(void)fd;
+	(void)ev;
+	while (!TAILQ_EMPTY(&c->outq)) {
+		if (chan_write_some(c) == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			chan_fail(c, errno);
+			return;
+		}
+	}
+	if (!TAILQ_EMPTY(&c->outq))
+		event_add(c->wev, NULL);
+}
+
+int
+chan_flush(struct chan *c, int timeout_ms)
+{
+	struct pollfd pfd;
+
+	while (!c->closed && !TAILQ_EMPTY(&c->outq)) {
+		if (chan_write_some(c) == 0)
+			continue;
+		if (errno != EAGAIN && errno != EINTR)
+			return -1;
+		pfd.fd = c->fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, timeout_ms) <= 0)
+			return -1;
+	}
+	return TAILQ_EMPTY(&c->outq) ? 0 : -1;
+}
+
+/* Take the descriptors of one recvmsg into the FIFO. */
+static int
+chan_take_fds(struct chan *c, struct msghdr *msg)
+{
+	struct cmsghdr	*cmsg;
+	int		 fd, ok = 1;
+	size_t		 i, n;
+
+	for (cmsg = CMSG_FIRSTHDR(msg); cmsg != NULL;
+	    cmsg = CMSG_NXTHDR(msg, cmsg)) {
+		if (cmsg->cmsg_level != SOL_SOCKET ||
+		    cmsg->cmsg_type != SCM_RIGHTS) {
+			ok = 0;
+			continue;
+		}
+		n = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < n; i++) {
+			memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int),
+			    sizeof(int));
+			if (c->fdq_count == CHAN_MAX_FDS) {
+				close(fd);
+				ok = 0;
+				continue;
+			}
+			c->fdq[(c->fdq_head + c->fdq_count) % CHAN_MAX_FDS] = fd;
+			c->fdq_count++;
+		}
+	}
+	return ok ? 0 : -1;
+}
+
+static int
+chan_pop_fd(struct chan *c)
+{
+	int fd;
+
+	if (c->fdq_count == 0)
+		return -1;
+	fd = c->fdq[c->fdq_head];
+	c->fdq_head = (c->fdq_head + 1) % CHAN_MAX_FDS;
+	c->fdq_count--;
+	return fd;
+}
+
+/* Decode and dispatch every whole frame in the read buffer. */
+static void
+chan_dispatch(struct chan *c)
+{
+	struct imsg	imsg;
+	size_t		off = 0, used;
+	enum imsg_decode_result r;
+
+	while (!c->closed && !c->free_pending) {
+		r = imsg_decode(c->rbuf + off, c->rlen - off, &imsg, &used);
+		if (r == IMSG_DECODE_MORE)
+			break;
+		if (r == IMSG_DECODE_BAD) {
+			log_warnx("channel to %s: malformed frame", c->peer);
+			chan_fail(c, EPROTO);
+			return;
+		}
+		if (imsg.hdr.flags & IMSG_F_FD) {
+			if ((imsg.fd = chan_pop_fd(c)) == -1) {
+				log_warnx("channel to %s: frame claims a "
+				    "descriptor that never came", c->peer);
+				chan_fail(c, EPROTO);
+				return;
+			}
+		}
+		off += used;
+		c->msg_cb(c, &imsg, c->arg);
+	}
+	if (off > 0 && !c->closed && !c->free_pending) {
+		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+		c->rlen -= off;
+	}
+}
+
+static void
+chan_read_cb(int fd, short ev, void *arg)
+{
+	struct chan	*c = arg;
+	struct iovec	 iov;
+	struct msghdr	 msg;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(CHAN_RECV_FDS * sizeof(int))];
+	} cmsgbuf;
+	ssize_t		 n;
+
+	(void)fd;
+	(void)ev;
+	iov.iov_base = c->rbuf + c->rlen;
+	iov.iov_len = CHAN_RBUF - c->rlen;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cmsgbuf.buf;
+	msg.msg_controllen = sizeof(cmsgbuf.buf);
+	n = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		chan_fail(c, errno);
+		return;
+	}
+	if (chan_take_fds(c, &msg) == -1 || (msg.msg_flags & MSG_CTRUNC)) {
+		log_warnx("channel to %s: descriptors lost in transit",
+		    c->peer);
+		chan_fail(c, EPROTO);
+		return;
+	}
+	if (n == 0) {
+		chan_fail(c, c->rlen > 0 ? EPROTO : 0);
+		return;
+	}
+	c->rlen += (size_t)n;
+	c->in_cb++;
+	chan_dispatch(c);
+	c->in_cb--;
+	if (c->free_pending && c->in_cb == 0)
+		chan_destroy(c);
+}
+
+static void
+chan_destroy(struct chan *c)
+{
+	struct chan_out *o;
+	int fd;
+
+	while ((o = TAILQ_FIRST(&c->outq)) != NULL) {
+		TAILQ_REMOVE(&c->outq, o, entry);
+		if (o->fd != -1)
+			close(o->fd);
+		free(o);
+	}
+	while ((fd = chan_pop_fd(c)) != -1)
+		close(fd);
+	event_free(c->rev);
+	event_free(c->wev);
+	close(c->fd);
+	free(c->rbuf);
+	free(c);
+}
+
+void
+chan_free(struct chan *c)
+{
+	if (c == NULL)
+		return;
+	if (c->in_cb > 0) {
+		c->free_pending = 1;
+		event_del(c->rev);
+		event_del(c->wev);
+		return;
+	}
+	chan_destroy(c);
+}

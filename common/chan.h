@@ -1,0 +1,45 @@
+/*
+ * chan: an imsg channel on a socketpair, driven by plain libevent events.
+ *
+ * bufferevents drop ancillary data, so a channel does its own recvmsg and
+ * sendmsg.  Outgoing frames are queued; a frame carrying a descriptor is the
+ * first of its sendmsg call, so the descriptor arrives with that frame's
+ * first byte.  Received descriptors wait in a FIFO until the frame that
+ * claims them is decoded.  Any framing error, a truncated control message
+ * or a frame that claims a descriptor that never came makes the peer broken:
+ * the close callback runs and nothing more is read from it.
+ */
+#ifndef RELAYD_CHAN_H
+#define RELAYD_CHAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "imsg.h"
+
+struct event_base;
+struct chan;
+
+/* msg: the payload is valid during the call only; imsg->fd is the callee's. */
+typedef void (*chan_msg_fn)(struct chan *, struct imsg *, void *arg);
+/* close: err is 0 for an orderly EOF, else an errno or EPROTO. */
+typedef void (*chan_close_fn)(struct chan *, int err, void *arg);
+
+#define CHAN_MAX_FDS		64	/* received but not yet claimed */
+#define CHAN_MAX_QUEUED		(64u * 1024 * 1024)
+
+struct chan *chan_new(struct event_base *, int fd, const char *peer,
+	    chan_msg_fn, chan_close_fn, void *arg);
+/* Queue a frame; takes ownership of fd (closed once sent). 0 or -1. */
+int	 chan_send(struct chan *, uint32_t type, uint64_t peerid, int fd,
+	    const void *data, size_t len);
+/* Write what is queued, blocking up to timeout_ms; for exit paths. */
+int	 chan_flush(struct chan *, int timeout_ms);
+/* Safe to call from inside the channel's own callbacks. */
+void	 chan_free(struct chan *);
+const char *chan_peer(const struct chan *);
+int	 chan_fd(const struct chan *);
+size_t	 chan_queued(const struct chan *);
+int	 chan_is_broken(const struct chan *);
+
+#endif

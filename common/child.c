@@ -1,0 +1,348 @@
+/*
+ * child: the common start-up, channels and generic messages of children.
+ */
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "child.h"
+#include "log.h"
+#include "marshal.h"
+#include "msg_parent.h"
+#include "privdrop.h"
+
+struct child_args {
+	int		 debug;
+	int		 verbose;
+	uid_t		 uid;
+	gid_t		 gid;
+	const char	*root;
+	pid_t		 ppid;
+	int		 nodrop;
+};
+
+static struct child *log_child;	/* for the log sink and fatal hook */
+
+static void
+child_usage(const char *name)
+{
+	fprintf(stderr, "%s: a relayd child; relayd starts it\n", name);
+	exit(2);
+}
+
+static long long
+num_arg(const char *name, const char *s, long long max)
+{
+	const char *errstr;
+	long long v;
+
+	v = strtonum(s, 0, max, &errstr);
+	if (errstr != NULL)
+		child_usage(name);
+	return v;
+}
+
+static void
+parse_args(int argc, char **argv, const char *name, struct child_args *a)
+{
+	int ch;
+
+	memset(a, 0, sizeof(*a));
+	a->uid = (uid_t)-1;
+	a->gid = (gid_t)-1;
+	while ((ch = getopt(argc, argv, "dg:Np:r:u:v")) != -1) {
+		switch (ch) {
+		case 'd':
+			a->debug = 1;
+			break;
+		case 'g':
+			a->gid = (gid_t)num_arg(name, optarg, INT32_MAX);
+			break;
+		case 'N':
+			a->nodrop = 1;
+			break;
+		case 'p':
+			a->ppid = (pid_t)num_arg(name, optarg, INT32_MAX);
+			break;
+		case 'r':
+			a->root = optarg;
+			break;
+		case 'u':
+			a->uid = (uid_t)num_arg(name, optarg, INT32_MAX);
+			break;
+		case 'v':
+			a->verbose++;
+			break;
+		default:
+			child_usage(name);
+		}
+	}
+	if (a->ppid == 0 || (!a->nodrop && (a->root == NULL ||
+	    a->uid == (uid_t)-1 || a->gid == (gid_t)-1)))
+		child_usage(name);
+}
+
+static void
+log_to_parent(int pri, const char *line, void *arg)
+{
+	struct child	*c = arg;
+	struct mw	 w;
+
+	if (c->chan[PROC_PARENT] == NULL ||
+	    chan_is_broken(c->chan[PROC_PARENT])) {
+		log_emit(pri, log_procname(), line);
+		return;
+	}
+	mw_init(&w);
+	mw_u8(&w, (uint8_t)pri);
+	mw_str(&w, line);
+	if (!w.err)
+		chan_send(c->chan[PROC_PARENT], M_LOG, 0, -1, w.buf, w.len);
+}
+
+/* Deliver what is queued for the parent (a fatal message, above all). */
+static void
+flush_parent(void)
+{
+	if (log_child != NULL && log_child->chan[PROC_PARENT] != NULL)
+		chan_flush(log_child->chan[PROC_PARENT], 1000);
+}
+
+void
+child_send(struct child *c, enum proc_id peer, uint32_t type,
+    uint64_t peerid, int fd, const void *data, size_t len)
+{
+	if (c->chan[peer] == NULL)
+		fatalx("no channel to %s", proc_name(peer));
+	if (chan_send(c->chan[peer], type, peerid, fd, data, len) == -1)
+		fatalx("cannot send to %s", proc_name(peer));
+}
+
+void
+child_peer_broken(struct child *c, enum proc_id peer, struct imsg *imsg,
+    const char *why)
+{
+	(void)c;
+	fatalx("%s sent a bad message (type %u, %zu bytes): %s",
+	    proc_name(peer), imsg->hdr.type, imsg->datalen, why);
+}
+
+static void
+on_conf(struct child *c, struct imsg *imsg)
+{
+	struct conf		*conf = NULL, *old;
+	uint32_t		 gen = 0;
+	struct mw		 w;
+
+	switch (conf_rx_msg(&c->rx, imsg, &conf, &gen)) {
+	case CONF_RX_MORE:
+		return;
+	case CONF_RX_ERROR:
+		child_peer_broken(c, PROC_PARENT, imsg, "configuration");
+	case CONF_RX_DONE:
+		break;
+	}
+	old = c->conf;
+	c->conf = conf;
+	if (c->ops->conf != NULL)
+		c->ops->conf(c, conf, old);
+	conf_free(old);
+	mw_init(&w);
+	mw_u32(&w, gen);
+	child_send(c, PROC_PARENT, M_CONF_ACK, 0, -1, w.buf, w.len);
+	log_debug("configuration %u in force", gen);
+}
+
+static void
+on_status(struct child *c, struct imsg *imsg)
+{
+	char		state[256] = "running";
+	struct mw	w;
+
+	if (c->ops->status != NULL)
+		c->ops->status(c, state, sizeof(state));
+	mw_init(&w);
+	mw_str(&w, state);
+	child_send(c, PROC_PARENT, M_STATUS, imsg->hdr.peerid, -1, w.buf,
+	    w.len);
+}
+
+static void
+from_parent(struct chan *ch, struct imsg *imsg, void *arg)
+{
+	struct child	*c = arg;
+	struct mr	 r;
+	uint32_t	 v;
+
+	(void)ch;
+	if (M_IS_CONF(imsg->hdr.type)) {
+		on_conf(c, imsg);
+		return;
+	}
+	if (imsg->fd != -1)
+		child_peer_broken(c, PROC_PARENT, imsg, "unexpected descriptor");
+	switch (imsg->hdr.type) {
+	case M_STATUS_REQ:
+		on_status(c, imsg);
+		break;
+	case M_VERBOSE:
+		mr_init(&r, imsg->data, imsg->datalen);
+		v = mr_u32(&r);
+		if (mr_end(&r) == -1)
+			child_peer_broken(c, PROC_PARENT, imsg, "verbose");
+		log_set_verbose((int)v);
+		break;
+	case M_CTL_REQ:
+		if (c->ops->control == NULL)
+			child_peer_broken(c, PROC_PARENT, imsg, "control");
+		c->ops->control(c, imsg);
+		break;
+	default:
+		child_peer_broken(c, PROC_PARENT, imsg, "unknown type");
+	}
+}
+
+static enum proc_id
+peer_of(struct child *c, struct chan *ch)
+{
+	int i;
+
+	for (i = 0; i < PROC_MAX; i++)
+		if (c->chan[i] == ch)
+			return (enum proc_id)i;
+	fatalx("message on an unknown channel");
+}
+
+static void
+from_peer(struct chan *ch, struct imsg *imsg, void *arg)
+{
+	struct child	*c = arg;
+	enum proc_id	 peer = peer_of(c, ch);
+
+	/* Peers may talk before our configuration arrives: they cope. */
+	c->ops->dispatch[peer](c, imsg);
+}
+
+static void __attribute__((noreturn))
+child_exit(struct child *c, int status)
+{
+	if (c->ops->shutdown != NULL)
+		c->ops->shutdown(c);
+	flush_parent();
+	exit(status);
+}
+
+static void
+on_close(struct chan *ch, int err, void *arg)
+{
+	struct child	*c = arg;
+	enum proc_id	 peer = peer_of(c, ch);
+
+	if (peer == PROC_PARENT) {
+		/* The parent is gone or wants us gone: nothing to report. */
+		log_set_sink(NULL, NULL);
+		if (err != 0)
+			log_warnx("channel to parent failed: %s",
+			    strerror(err));
+		c->chan[PROC_PARENT] = NULL;
+		chan_free(ch);
+		child_exit(c, err == 0 ? 0 : 1);
+	}
+	if (err != 0)
+		log_warnx("channel to %s failed: %s", proc_name(peer),
+		    strerror(err));
+	else
+		log_info("%s closed its channel; exiting", proc_name(peer));
+	child_exit(c, err == 0 ? 0 : 1);
+}
+
+static void
+open_channels(struct child *c)
+{
+	enum proc_id	self = c->ops->id;
+	int		i, fd;
+
+	c->chan[PROC_PARENT] = chan_new(c->base, PROC_FD_PARENT, "parent",
+	    from_parent, on_close, c);
+	if (c->chan[PROC_PARENT] == NULL)
+		fatal("channel to parent");
+	for (i = 1; i < PROC_MAX; i++) {
+		if (i == (int)self || !proc_has_edge(self, (enum proc_id)i))
+			continue;
+		if (c->ops->dispatch[i] == NULL)
+			fatalx("no dispatch for %s", proc_name((enum proc_id)i));
+		fd = proc_peer_fd(self, (enum proc_id)i);
+		c->chan[i] = chan_new(c->base, fd, proc_name((enum proc_id)i),
+		    from_peer, on_close, c);
+		if (c->chan[i] == NULL)
+			fatal("channel to %s", proc_name((enum proc_id)i));
+	}
+}
+
+/* Everything above our channels is a leak from somewhere: close it. */
+static void
+close_stray_fds(enum proc_id self)
+{
+	int fd, max = proc_max_fd(self);
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		rl.rlim_cur = 1024;
+	if (close_range((unsigned)max + 1, ~0u, 0) == 0)
+		return;
+	for (fd = max + 1; fd < (int)rl.rlim_cur && fd < 65536; fd++)
+		close(fd);
+}
+
+int
+child_main(int argc, char **argv, const struct child_ops *ops, void *state)
+{
+	static struct child	 c;
+	struct child_args	 a;
+	const char		*name = proc_name(ops->id);
+
+	parse_args(argc, argv, name, &a);
+	log_init(1, a.verbose, name);
+	memset(&c, 0, sizeof(c));
+	c.ops = ops;
+	c.state = state;
+	c.debug = a.debug;
+	close_stray_fds(ops->id);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	tzset();
+	if (ops->preload != NULL)
+		ops->preload(&c);
+	if (a.nodrop)
+		privdrop_none();
+	else {
+		privdrop(a.root, a.uid, a.gid);
+		c.dropped = 1;
+	}
+	/* The credential change cleared the death signal: set it again. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		fatal("PR_SET_PDEATHSIG");
+	if (getppid() != a.ppid)
+		fatalx("parent %d is gone", (int)a.ppid);
+	if ((c.base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	open_channels(&c);
+	log_child = &c;
+	log_set_sink(log_to_parent, &c);
+	log_set_fatal_hook(flush_parent);
+	if (ops->init != NULL)
+		ops->init(&c);
+	event_base_dispatch(c.base);
+	child_exit(&c, 0);
+}

@@ -1,0 +1,62 @@
+/*
+ * child: what every child process does the same way.
+ *
+ * Parses the arguments the parent passes, loads what libraries would read
+ * lazily, drops privileges, opens its channels (parent on PROC_FD_PARENT,
+ * peers after it), forwards its log to the parent, and handles the generic
+ * parent messages: configuration, status, verbosity.  A child leaves when
+ * a channel closes: the parent or a peer has gone, and the parent decides
+ * what happens next.
+ */
+#ifndef RELAYD_CHILD_H
+#define RELAYD_CHILD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chan.h"
+#include "config.h"
+#include "config_wire.h"
+#include "proc.h"
+
+struct child;
+
+struct child_ops {
+	enum proc_id	 id;
+	/* Before the privilege drop: load what would be read lazily. */
+	void		(*preload)(struct child *);
+	/* After the drop, channels open, before the first event. */
+	void		(*init)(struct child *);
+	/* A new configuration is complete; old is NULL the first time. */
+	void		(*conf)(struct child *, struct conf *new,
+			    struct conf *old);
+	/* One line describing the process for `relayctl show status`. */
+	void		(*status)(struct child *, char *, size_t);
+	/* A control request (M_CTL_REQ) forwarded by the parent. */
+	void		(*control)(struct child *, struct imsg *);
+	/* Messages from each peer; NULL where there is no edge. */
+	void		(*dispatch[PROC_MAX])(struct child *, struct imsg *);
+	/* Before exit, e.g. to flush pending writes. */
+	void		(*shutdown)(struct child *);
+};
+
+struct child {
+	const struct child_ops	*ops;
+	struct event_base	*base;
+	struct chan		*chan[PROC_MAX];	/* [PROC_PARENT] too */
+	struct conf		*conf;			/* in force */
+	struct conf_rx		 rx;
+	void			*state;
+	int			 debug;
+	int			 dropped;		/* privileges dropped */
+};
+
+int	 child_main(int argc, char **argv, const struct child_ops *, void *);
+/* Send to a peer (or PROC_PARENT); fatal if the channel is broken. */
+void	 child_send(struct child *, enum proc_id, uint32_t type,
+	    uint64_t peerid, int fd, const void *, size_t);
+/* A peer sent what it must not: log and leave. */
+void	 child_peer_broken(struct child *, enum proc_id, struct imsg *,
+	    const char *why) __attribute__((noreturn));
+
+#endif

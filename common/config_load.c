@@ -1,0 +1,1193 @@
+/*
+ * config_load: relayd.yaml and the tenant files into struct conf.
+ *
+ * A schema walk over the YAML tree: every mapping is checked against a
+ * table of known keys, every value against its type, and every problem is
+ * reported as "file:line: reason".  Rules that span files (a domain claimed
+ * twice, overlapping networks) are in config_check.c.
+ */
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "mailaddr.h"
+#include "yaml_tree.h"
+
+#define DEFAULT_STATE_DIR	"/var/lib/relayd"
+#define DEFAULT_CONTROL_SOCKET	"/run/relayd/control.sock"
+#define DEFAULT_CONTROL_GROUP	"relayadm"
+#define DEFAULT_TENANTS_DIR	"tenants.d"
+#define DURATION_MAX		(366u * 86400)
+
+/* Walk context: the file being read and where errors go. */
+struct cfx {
+	const char		*file;
+	const char		*dir;	/* for relative paths */
+	struct conf_errors	*errs;
+	struct tenant_conf	*tenant; /* while reading a tenant file */
+};
+
+typedef void (*field_fn)(struct cfx *, const struct ynode *, void *dst);
+
+struct field {
+	const char	*key;
+	field_fn	 fn;
+	size_t		 off;
+	int		 required;
+};
+
+void
+conf_errors_add(struct conf_errors *e, const char *fmt, ...)
+{
+	va_list	ap;
+	char	*s;
+
+	if (e->n == CONF_MAX_ERRORS) {
+		e->dropped++;
+		return;
+	}
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) == -1)
+		s = NULL;
+	va_end(ap);
+	if (s == NULL) {
+		e->dropped++;
+		return;
+	}
+	e->msg[e->n++] = s;
+}
+
+void
+conf_errors_clear(struct conf_errors *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++)
+		free(e->msg[i]);
+	e->n = 0;
+	e->dropped = 0;
+}
+
+static void __attribute__((format(printf, 3, 4)))
+cerr(struct cfx *cx, int line, const char *fmt, ...)
+{
+	char	reason[512];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	conf_errors_add(cx->errs, "%s:%d: %s", cx->file, line, reason);
+}
+
+static char *
+cstrdup(struct cfx *cx, int line, const char *s)
+{
+	char *d;
+
+	if ((d = strdup(s)) == NULL)
+		cerr(cx, line, "out of memory");
+	return d;
+}
+
+/* Scalars. */
+
+static const char *
+scalar(struct cfx *cx, const struct ynode *n, const char *what)
+{
+	if (n->type != YN_SCALAR) {
+		cerr(cx, n->line, "%s must be a single value", what);
+		return NULL;
+	}
+	if (n->plain && (n->vlen == 0 || strcmp(n->value, "~") == 0 ||
+	    strcasecmp(n->value, "null") == 0)) {
+		cerr(cx, n->line, "%s must not be empty", what);
+		return NULL;
+	}
+	return n->value;
+}
+
+static void
+f_string(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	const char *s;
+	char **out = dst;
+
+	if ((s = scalar(cx, n, "value")) == NULL)
+		return;
+	if (*s == '\0') {
+		cerr(cx, n->line, "value must not be empty");
+		return;
+	}
+	free(*out);
+	*out = cstrdup(cx, n->line, s);
+}
+
+static void
+f_path(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	const char *s;
+	char **out = dst, *p;
+
+	if ((s = scalar(cx, n, "path")) == NULL)
+		return;
+	if (*s == '\0') {
+		cerr(cx, n->line, "path must not be empty");
+		return;
+	}
+	if (s[0] == '/')
+		p = cstrdup(cx, n->line, s);
+	else if (asprintf(&p, "%s/%s", cx->dir, s) == -1) {
+		cerr(cx, n->line, "out of memory");
+		p = NULL;
+	}
+	if (p != NULL && strlen(p) >= PATH_MAX) {
+		cerr(cx, n->line, "path too long");
+		free(p);
+		p = NULL;
+	}
+	free(*out);
+	*out = p;
+}
+
+static void
+f_hostname(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	const char *s;
+
+	if ((s = scalar(cx, n, "hostname")) == NULL)
+		return;
+	if (!mailaddr_valid_domain(s, strlen(s), MA_NO_FQDN)) {
+		cerr(cx, n->line, "bad host name \"%s\"", s);
+		return;
+	}
+	f_string(cx, n, dst);
+}
+
+static void
+f_mailbox(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct mailaddr	 ma;
+	const char	*s;
+
+	if ((s = scalar(cx, n, "address")) == NULL)
+		return;
+	if (mailaddr_parse(s, strlen(s), 0, &ma) != MA_OK) {
+		cerr(cx, n->line, "bad mail address \"%s\"", s);
+		return;
+	}
+	f_string(cx, n, dst);
+}
+
+static void
+f_bool(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	const char *s;
+	int *out = dst;
+
+	if ((s = scalar(cx, n, "value")) == NULL)
+		return;
+	if (n->plain && strcmp(s, "true") == 0)
+		*out = 1;
+	else if (n->plain && strcmp(s, "false") == 0)
+		*out = 0;
+	else
+		cerr(cx, n->line, "expected true or false, not \"%s\"", s);
+}
+
+static int
+parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+	const char *errstr;
+	long long v;
+
+	if (*s == '\0')
+		return -1;
+	for (const char *p = s; *p != '\0'; p++)
+		if (!isdigit((unsigned char)*p))
+			return -1;
+	v = strtonum(s, 0, (long long)max, &errstr);
+	if (errstr != NULL)
+		return -1;
+	*out = (uint64_t)v;
+	return 0;
+}
+
+static void
+f_uint(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	const char *s;
+	uint64_t v;
+
+	if ((s = scalar(cx, n, "number")) == NULL)
+		return;
+	if (parse_uint(s, UINT32_MAX, &v) == -1) {
+		cerr(cx, n->line, "expected a number, not \"%s\"", s);
+		return;
+	}
+	*(uint32_t *)dst = (uint32_t)v;
+}
+
+static void
+f_port(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	const char *s;
+	uint64_t v;
+
+	if ((s = scalar(cx, n, "port")) == NULL)
+		return;
+	if (parse_uint(s, 65535, &v) == -1 || v == 0) {
+		cerr(cx, n->line, "bad port \"%s\" (1-65535)", s);
+		return;
+	}
+	*(uint16_t *)dst = (uint16_t)v;
+}
+
+const char *
+conf_parse_size(const char *s, uint64_t *out)
+{
+	char	 num[32];
+	size_t	 len = strlen(s);
+	uint64_t v, mult = 1;
+
+	if (len == 0 || len >= sizeof(num))
+		return "bad size";
+	memcpy(num, s, len + 1);
+	switch (num[len - 1]) {
+	case 'K': mult = 1024ull; break;
+	case 'M': mult = 1024ull * 1024; break;
+	case 'G': mult = 1024ull * 1024 * 1024; break;
+	default:
+		if (!isdigit((unsigned char)num[len - 1]))
+			return "bad size unit (use K, M or G)";
+	}
+	if (mult != 1)
+		num[len - 1] = '\0';
+	if (parse_uint(num, UINT64_MAX / mult > (uint64_t)LLONG_MAX ?
+	    (uint64_t)LLONG_MAX : UINT64_MAX / mult, &v) == -1)
+		return "bad size (a number with K, M or G)";
+	*out = v * mult;
+	return NULL;
+}
+
+const char *
+conf_parse_duration(const char *s, uint32_t *out)
+{
+	char	 num[32];
+	size_t	 len = strlen(s);
+	uint64_t v, mult;
+
+	if (len == 0 || len >= sizeof(num))
+		return "bad duration";
+	memcpy(num, s, len + 1);
+	switch (num[len - 1]) {
+	case 's': mult = 1; break;
+	case 'm': mult = 60; break;
+	case 'h': mult = 3600; break;
+	case 'd': mult = 86400; break;
+	default:
+		if (strcmp(s, "0") == 0) {
+			*out = 0;
+			return NULL;
+		}
+		return "duration needs a unit (s, m, h or d)";
+	}
+	num[len - 1] = '\0';
+	if (parse_uint(num, DURATION_MAX, &v) == -1 ||
+	    v * mult > DURATION_MAX)
+		return "bad duration (a number with s, m, h or d, "
+		    "up to 366d)";
+	*out = (uint32_t)(v * mult);
+	return NULL;
+}
+
+static void
+f_size(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	const char *s, *why;
+
+	if ((s = scalar(cx, n, "size")) == NULL)
+		return;
+	if ((why = conf_parse_size(s, dst)) != NULL)
+		cerr(cx, n->line, "%s: \"%s\"", why, s);
+}
+
+static void
+f_duration(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	const char *s, *why;
+
+	if ((s = scalar(cx, n, "duration")) == NULL)
+		return;
+	if ((why = conf_parse_duration(s, dst)) != NULL)
+		cerr(cx, n->line, "%s: \"%s\"", why, s);
+}
+
+/* Mappings. */
+
+static void
+walk_map(struct cfx *cx, const struct ynode *n, const char *what,
+    const struct field *fields, void *base)
+{
+	const struct ynode	*k;
+	const struct field	*f;
+	uint64_t		 seen = 0;
+	size_t			 i, fi;
+
+	if (n->type != YN_MAP) {
+		cerr(cx, n->line, "%s must be a mapping", what);
+		return;
+	}
+	for (i = 0; i < ymap_len(n); i++) {
+		k = ymap_key(n, i);
+		for (fi = 0, f = fields; f->key != NULL; f++, fi++)
+			if (strcmp(f->key, k->value) == 0)
+				break;
+		if (f->key == NULL) {
+			cerr(cx, k->line, "unknown key \"%s\" in %s",
+			    k->value, what);
+			continue;
+		}
+		seen |= 1ull << fi;
+		f->fn(cx, ymap_value(n, i), (char *)base + f->off);
+	}
+	for (fi = 0, f = fields; f->key != NULL; f++, fi++)
+		if (f->required && !(seen & (1ull << fi)))
+			cerr(cx, n->line, "missing key \"%s\" in %s",
+			    f->key, what);
+}
+
+static const struct ynode *
+sequence(struct cfx *cx, const struct ynode *n, const char *what)
+{
+	if (n->type != YN_SEQ) {
+		cerr(cx, n->line, "%s must be a list", what);
+		return NULL;
+	}
+	return n;
+}
+
+/* Grow an array by one zeroed element; NULL on failure. */
+static void *
+grow(struct cfx *cx, int line, void *arrp, size_t *n, size_t size)
+{
+	void **arr = arrp;
+	void *p;
+
+	if ((p = reallocarray(*arr, *n + 1, size)) == NULL) {
+		cerr(cx, line, "out of memory");
+		return NULL;
+	}
+	*arr = p;
+	memset((char *)p + *n * size, 0, size);
+	return (char *)p + (*n)++ * size;
+}
+
+/* The main file. */
+
+static void
+f_listen_mode(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	const char *s;
+	enum listen_mode *m = dst;
+
+	if ((s = scalar(cx, n, "mode")) == NULL)
+		return;
+	if (strcmp(s, "mx") == 0)
+		*m = LISTEN_MX;
+	else if (strcmp(s, "submission") == 0 || strcmp(s, "smtps") == 0)
+		cerr(cx, n->line, "listen mode \"%s\" is not built yet "
+		    "(only mx is)", s);
+	else
+		cerr(cx, n->line, "unknown listen mode \"%s\" (mx, "
+		    "submission or smtps)", s);
+}
+
+static void
+f_listen_addr(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct hostport		*hp = dst;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl;
+	const char		*s, *why;
+
+	if ((s = scalar(cx, n, "address")) == NULL)
+		return;
+	if ((why = hostport_parse(s, hp)) != NULL)
+		cerr(cx, n->line, "bad listen address \"%s\": %s", s, why);
+	else if (hostport_sockaddr(hp, &ss, &sl) == -1)
+		cerr(cx, n->line, "listen address \"%s\" must be an IP "
+		    "address and port", s);
+}
+
+static const struct field listener_fields[] = {
+	{ "address", f_listen_addr, offsetof(struct listener_conf, addr), 1 },
+	{ "mode", f_listen_mode, offsetof(struct listener_conf, mode), 0 },
+	{ "greeting_delay", f_duration,
+	    offsetof(struct listener_conf, greeting_delay), 0 },
+	{ NULL, NULL, 0, 0 }
+};
+
+static void
+f_listen(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct conf		*conf = dst;
+	struct listener_conf	*l;
+	size_t			 i, j;
+
+	if (sequence(cx, n, "listen") == NULL)
+		return;
+	if (n->nitems == 0)
+		cerr(cx, n->line, "listen must name at least one address");
+	for (i = 0; i < n->nitems; i++) {
+		l = grow(cx, n->items[i]->line, &conf->listeners,
+		    &conf->nlisteners, sizeof(*l));
+		if (l == NULL)
+			return;
+		l->fd = -1;
+		l->line = n->items[i]->line;
+		walk_map(cx, n->items[i], "listen entry", listener_fields, l);
+		for (j = 0; j + 1 < conf->nlisteners; j++) {
+			if (l->addr.port != 0 &&
+			    conf->listeners[j].addr.port == l->addr.port &&
+			    strcmp(conf->listeners[j].addr.host,
+			    l->addr.host) == 0)
+				cerr(cx, l->line, "address listed twice "
+				    "(first on line %d)",
+				    conf->listeners[j].line);
+		}
+	}
+}
+
+static void
+f_hostport_list(struct cfx *cx, const struct ynode *n, void *dst,
+    const char *what, struct hostport **arr, size_t *narr)
+{
+	struct hostport	*hp;
+	const char	*s, *why;
+	size_t		 i;
+
+	(void)dst;
+	if (sequence(cx, n, what) == NULL)
+		return;
+	for (i = 0; i < n->nitems; i++) {
+		if ((s = scalar(cx, n->items[i], what)) == NULL)
+			continue;
+		if ((hp = grow(cx, n->items[i]->line, arr, narr,
+		    sizeof(*hp))) == NULL)
+			return;
+		if ((why = hostport_parse(s, hp)) != NULL) {
+			cerr(cx, n->items[i]->line, "bad address \"%s\": %s",
+			    s, why);
+			(*narr)--;
+		}
+	}
+}
+
+static void
+f_dns_servers(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct conf		*conf = dst;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl;
+	size_t			 i;
+
+	free(conf->dns.servers);
+	conf->dns.servers = NULL;
+	conf->dns.nservers = 0;
+	f_hostport_list(cx, n, dst, "dns servers", &conf->dns.servers,
+	    &conf->dns.nservers);
+	for (i = 0; i < conf->dns.nservers; i++)
+		if (hostport_sockaddr(&conf->dns.servers[i], &ss, &sl) == -1)
+			cerr(cx, n->line, "dns server \"%s\" must be an IP "
+			    "address", conf->dns.servers[i].host);
+	if (n->type == YN_SEQ && n->nitems == 0)
+		cerr(cx, n->line, "dns servers must not be empty (leave the "
+		    "key out to use /etc/resolv.conf)");
+}
+
+static void
+f_tries(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	f_uint(cx, n, dst);
+	if (*(uint32_t *)dst < 1 || *(uint32_t *)dst > 10)
+		cerr(cx, n->line, "tries must be between 1 and 10");
+}
+
+static const struct field dns_fields[] = {
+	{ "servers", f_dns_servers, 0, 0 },
+	{ "max_ttl", f_duration, offsetof(struct conf, dns.max_ttl), 0 },
+	{ "timeout", f_duration, offsetof(struct conf, dns.timeout), 0 },
+	{ "tries", f_tries, offsetof(struct conf, dns.tries), 0 },
+	{ NULL, NULL, 0, 0 }
+};
+
+static void
+f_dns(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	walk_map(cx, n, "dns", dns_fields, dst);
+}
+
+static const struct field limits_fields[] = {
+	{ "max_message_size", f_size,
+	    offsetof(struct conf, limits.max_message_size), 0 },
+	{ "max_recipients", f_uint,
+	    offsetof(struct conf, limits.max_recipients), 0 },
+	{ "max_connections", f_uint,
+	    offsetof(struct conf, limits.max_connections), 0 },
+	{ "max_connections_per_client", f_uint,
+	    offsetof(struct conf, limits.max_connections_per_client), 0 },
+	{ "min_free_space", f_size,
+	    offsetof(struct conf, limits.min_free_space), 0 },
+	{ NULL, NULL, 0, 0 }
+};
+
+static void
+f_limits(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct conf *conf = dst;
+
+	walk_map(cx, n, "limits", limits_fields, dst);
+	if (conf->limits.max_recipients < 100)
+		cerr(cx, n->line, "max_recipients must be at least 100 "
+		    "(RFC 5321 section 4.5.3.1.8)");
+	if (conf->limits.max_message_size < 64 * 1024)
+		cerr(cx, n->line, "max_message_size must be at least 64K");
+	if (conf->limits.max_connections == 0 ||
+	    conf->limits.max_connections_per_client == 0)
+		cerr(cx, n->line, "connection limits must be at least 1");
+}
+
+static const struct field timeouts_fields[] = {
+	{ "command", f_duration, offsetof(struct conf, timeouts.command), 0 },
+	{ "data", f_duration, offsetof(struct conf, timeouts.data), 0 },
+	{ NULL, NULL, 0, 0 }
+};
+
+static void
+f_timeouts(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct conf *conf = dst;
+
+	walk_map(cx, n, "timeouts", timeouts_fields, dst);
+	if (conf->timeouts.command == 0 || conf->timeouts.data == 0)
+		cerr(cx, n->line, "timeouts must not be zero");
+}
+
+#define QF(k, fn) { #k, fn, offsetof(struct conf, queue.k), 0 }
+static const struct field queue_fields[] = {
+	QF(lifetime, f_duration),
+	QF(bounce_lifetime, f_duration),
+	QF(retry_min, f_duration),
+	QF(retry_max, f_duration),
+	QF(delay_warning, f_duration),
+	QF(max_connections_per_destination, f_uint),
+	QF(max_connections, f_uint),
+	QF(smtp_port, f_port),
+	QF(allow_private_mx, f_bool),
+	{ NULL, NULL, 0, 0 }
+};
+#undef QF
+
+static void
+f_queue(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct conf *conf = dst;
+
+	walk_map(cx, n, "queue", queue_fields, dst);
+	if (conf->queue.retry_min == 0 ||
+	    conf->queue.retry_max < conf->queue.retry_min)
+		cerr(cx, n->line, "retry_min must be at least 1s and no more "
+		    "than retry_max");
+	if (conf->queue.lifetime == 0 || conf->queue.bounce_lifetime == 0)
+		cerr(cx, n->line, "lifetimes must not be zero");
+	if (conf->queue.max_connections == 0 ||
+	    conf->queue.max_connections_per_destination == 0)
+		cerr(cx, n->line, "connection limits must be at least 1");
+}
+
+static const struct field main_fields[] = {
+	{ "hostname", f_hostname, offsetof(struct conf, hostname), 0 },
+	{ "postmaster", f_mailbox, offsetof(struct conf, postmaster), 1 },
+	{ "state_dir", f_path, offsetof(struct conf, state_dir), 0 },
+	{ "control_socket", f_path, offsetof(struct conf, control_socket), 0 },
+	{ "control_group", f_string, offsetof(struct conf, control_group), 0 },
+	{ "tenants_dir", f_path, offsetof(struct conf, tenants_dir), 0 },
+	{ "listen", f_listen, 0, 1 },
+	{ "dns", f_dns, 0, 0 },
+	{ "limits", f_limits, 0, 0 },
+	{ "timeouts", f_timeouts, 0, 0 },
+	{ "queue", f_queue, 0, 0 },
+	{ NULL, NULL, 0, 0 }
+};
+
+/* Tenant files. */
+
+static void
+f_tenant_name(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	const char *s, *p;
+
+	if ((s = scalar(cx, n, "tenant")) == NULL)
+		return;
+	for (p = s; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' &&
+		    *p != '.')
+			break;
+	if (*p != '\0' || p - s > 64 || p == s) {
+		cerr(cx, n->line, "bad tenant name \"%s\" (letters, digits, "
+		    "'.', '-', '_'; at most 64)", s);
+		return;
+	}
+	f_string(cx, n, dst);
+}
+
+static void
+lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+static const struct field domain_fields[] = {
+	{ "name", f_string, offsetof(struct domain_conf, name), 1 },
+	{ "subdomains", f_bool, offsetof(struct domain_conf, subdomains), 0 },
+	{ NULL, NULL, 0, 0 }
+};
+
+static void
+f_domains(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct tenant_conf	*t = dst;
+	struct domain_conf	*d;
+	const struct ynode	*it;
+	size_t			 i;
+
+	if (sequence(cx, n, "domains") == NULL)
+		return;
+	if (n->nitems == 0)
+		cerr(cx, n->line, "domains must name at least one domain");
+	for (i = 0; i < n->nitems; i++) {
+		it = n->items[i];
+		if ((d = grow(cx, it->line, &t->domains, &t->ndomains,
+		    sizeof(*d))) == NULL)
+			return;
+		d->line = it->line;
+		if (it->type == YN_MAP)
+			walk_map(cx, it, "domain", domain_fields, d);
+		else
+			f_string(cx, it, &d->name);
+		if (d->name == NULL) {
+			t->ndomains--;
+			continue;
+		}
+		lower(d->name);
+		if (!mailaddr_valid_domain(d->name, strlen(d->name), 0)) {
+			cerr(cx, it->line, "bad domain \"%s\" (a fully "
+			    "qualified name)", d->name);
+			free(d->name);
+			t->ndomains--;
+		}
+	}
+}
+
+static void
+f_inbound_mode(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	const char *s;
+	enum inbound_mode *m = dst;
+
+	if ((s = scalar(cx, n, "mode")) == NULL)
+		return;
+	if (strcmp(s, "relay") == 0)
+		*m = INBOUND_RELAY;
+	else if (strcmp(s, "backup") == 0)
+		*m = INBOUND_BACKUP;
+	else
+		cerr(cx, n->line, "unknown inbound mode \"%s\" (relay or "
+		    "backup)", s);
+}
+
+static void
+f_deliver_to(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct tenant_conf *t = dst;
+
+	f_hostport_list(cx, n, dst, "deliver_to", &t->deliver_to,
+	    &t->ndeliver_to);
+	if (n->type == YN_SEQ && n->nitems == 0)
+		cerr(cx, n->line, "deliver_to must name at least one host");
+}
+
+static const struct field inbound_fields[] = {
+	{ "mode", f_inbound_mode, offsetof(struct tenant_conf, inbound_mode),
+	    0 },
+	{ "deliver_to", f_deliver_to, 0, 1 },
+	{ "hold", f_duration, offsetof(struct tenant_conf, hold), 0 },
+	{ NULL, NULL, 0, 0 }
+};
+
+static void
+f_inbound(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	walk_map(cx, n, "inbound", inbound_fields, dst);
+}
+
+static void
+f_verify(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	const char *s;
+	enum verify_mode *m = dst;
+
+	if ((s = scalar(cx, n, "verify")) == NULL)
+		return;
+	if (strcmp(s, "none") == 0)
+		*m = VERIFY_NONE;
+	else if (strcmp(s, "list") == 0)
+		*m = VERIFY_LIST;
+	else if (strcmp(s, "callout") == 0 || strcmp(s, "learn") == 0)
+		cerr(cx, n->line, "recipients.verify \"%s\" is not built yet "
+		    "(none or list)", s);
+	else
+		cerr(cx, n->line, "unknown recipients.verify \"%s\" (none or "
+		    "list)", s);
+}
+
+static void
+f_rcpt_list(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct tenant_conf	*t = dst;
+	struct mailaddr		 ma;
+	const char		*s;
+	char			**slot;
+	size_t			 i;
+
+	if (sequence(cx, n, "recipients list") == NULL)
+		return;
+	for (i = 0; i < n->nitems; i++) {
+		if ((s = scalar(cx, n->items[i], "recipient")) == NULL)
+			continue;
+		if (mailaddr_parse(s, strlen(s), MA_UTF8, &ma) != MA_OK ||
+		    ma.literal) {
+			cerr(cx, n->items[i]->line, "bad recipient \"%s\"", s);
+			continue;
+		}
+		if ((slot = grow(cx, n->items[i]->line, &t->rcpts, &t->nrcpts,
+		    sizeof(*slot))) == NULL)
+			return;
+		if ((*slot = cstrdup(cx, n->items[i]->line, s)) == NULL) {
+			t->nrcpts--;
+			return;
+		}
+		lower(*slot);
+	}
+}
+
+static void
+f_delimiter(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct tenant_conf *t = dst;
+	const char *p;
+
+	if (n->type != YN_SCALAR) {
+		cerr(cx, n->line, "delimiter must be a single value");
+		return;
+	}
+	for (p = n->value; *p != '\0'; p++)
+		if (strchr("+-_=.", *p) == NULL)
+			break;
+	if (*p != '\0' || strlen(n->value) >= sizeof(t->delimiter)) {
+		cerr(cx, n->line, "bad delimiter \"%s\" (up to %zu of "
+		    "+ - _ = .)", n->value, sizeof(t->delimiter) - 1);
+		return;
+	}
+	strlcpy(t->delimiter, n->value, sizeof(t->delimiter));
+}
+
+static const struct field recipients_fields[] = {
+	{ "verify", f_verify, offsetof(struct tenant_conf, verify), 0 },
+	{ "list", f_rcpt_list, 0, 0 },
+	{ "delimiter", f_delimiter, 0, 0 },
+	{ NULL, NULL, 0, 0 }
+};
+
+static void
+f_recipients(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	walk_map(cx, n, "recipients", recipients_fields, dst);
+}
+
+static void
+f_networks(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct tenant_conf	*t = dst;
+	struct net_conf		*nc;
+	const char		*s, *why;
+	size_t			 i;
+
+	if (sequence(cx, n, "networks") == NULL)
+		return;
+	for (i = 0; i < n->nitems; i++) {
+		if ((s = scalar(cx, n->items[i], "network")) == NULL)
+			continue;
+		if ((nc = grow(cx, n->items[i]->line, &t->networks,
+		    &t->nnetworks, sizeof(*nc))) == NULL)
+			return;
+		nc->line = n->items[i]->line;
+		if ((why = cidr_parse(s, &nc->cidr)) != NULL) {
+			cerr(cx, nc->line, "bad network \"%s\": %s", s, why);
+			t->nnetworks--;
+		}
+	}
+}
+
+static const struct field outbound_fields[] = {
+	{ "networks", f_networks, 0, 0 },
+	{ "allow_bare_newlines", f_bool,
+	    offsetof(struct tenant_conf, allow_bare_newlines), 0 },
+	{ NULL, NULL, 0, 0 }
+};
+
+static void
+f_outbound(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	walk_map(cx, n, "outbound", outbound_fields, dst);
+}
+
+static const struct field tenant_fields[] = {
+	{ "tenant", f_tenant_name, offsetof(struct tenant_conf, name), 1 },
+	{ "postmaster", f_mailbox, offsetof(struct tenant_conf, postmaster),
+	    1 },
+	{ "domains", f_domains, 0, 1 },
+	{ "inbound", f_inbound, 0, 1 },
+	{ "recipients", f_recipients, 0, 0 },
+	{ "outbound", f_outbound, 0, 0 },
+	{ NULL, NULL, 0, 0 }
+};
+
+static int
+rcpt_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sort and dedupe the list for bsearch; check each is the tenant's. */
+static void
+tenant_finish(struct cfx *cx, struct tenant_conf *t, const struct ynode *root)
+{
+	size_t i, j, k;
+	const char *dom;
+	int ok;
+
+	if (t->nrcpts > 0)
+		qsort(t->rcpts, t->nrcpts, sizeof(*t->rcpts), rcpt_cmp);
+	for (i = 0, j = 0; i < t->nrcpts; i++) {
+		if (j > 0 && strcmp(t->rcpts[j - 1], t->rcpts[i]) == 0) {
+			free(t->rcpts[i]);
+			continue;
+		}
+		t->rcpts[j++] = t->rcpts[i];
+	}
+	t->nrcpts = j;
+	for (i = 0; i < t->nrcpts; i++) {
+		dom = strrchr(t->rcpts[i], '@') + 1;
+		for (ok = 0, k = 0; k < t->ndomains && !ok; k++) {
+			size_t dl = strlen(dom), tl = strlen(t->domains[k].name);
+
+			ok = strcmp(dom, t->domains[k].name) == 0 ||
+			    (t->domains[k].subdomains && dl > tl &&
+			    dom[dl - tl - 1] == '.' &&
+			    strcmp(dom + dl - tl, t->domains[k].name) == 0);
+		}
+		if (!ok && t->ndomains > 0)
+			cerr(cx, root->line, "recipient \"%s\" is not in the "
+			    "tenant's domains", t->rcpts[i]);
+	}
+	if (t->verify == VERIFY_LIST && t->nrcpts == 0)
+		cerr(cx, root->line, "recipients.verify is list but the list "
+		    "is empty");
+}
+
+static void
+load_tenant(struct conf *conf, const char *path, struct conf_errors *errs)
+{
+	struct cfx		 cx;
+	struct ynode		*root;
+	struct tenant_conf	*t;
+	char			 err[1024];
+
+	memset(&cx, 0, sizeof(cx));
+	cx.file = path;
+	cx.errs = errs;
+	if ((root = ytree_load(path, err, sizeof(err))) == NULL) {
+		conf_errors_add(errs, "%s", err);
+		return;
+	}
+	if ((t = grow(&cx, 1, &conf->tenants, &conf->ntenants,
+	    sizeof(*t))) == NULL)
+		goto out;
+	t->file = cstrdup(&cx, 1, path);
+	t->line = root->line;
+	t->hold = 8 * 86400;
+	cx.tenant = t;
+	walk_map(&cx, root, "tenant file", tenant_fields, t);
+	tenant_finish(&cx, t, root);
+out:
+	ytree_free(root);
+}
+
+static int
+yaml_file(const struct dirent *d)
+{
+	size_t len = strlen(d->d_name);
+
+	return d->d_name[0] != '.' && len > 5 &&
+	    strcmp(d->d_name + len - 5, ".yaml") == 0;
+}
+
+static void
+load_tenants(struct conf *conf, struct conf_errors *errs)
+{
+	struct dirent	**ents;
+	char		 path[PATH_MAX];
+	int		 n, i;
+
+	if ((n = scandir(conf->tenants_dir, &ents, yaml_file,
+	    alphasort)) == -1) {
+		conf_errors_add(errs, "%s: tenants_dir: %s", conf->tenants_dir,
+		    strerror(errno));
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s",
+		    conf->tenants_dir, ents[i]->d_name) >= sizeof(path))
+			conf_errors_add(errs, "%s/%s: path too long",
+			    conf->tenants_dir, ents[i]->d_name);
+		else
+			load_tenant(conf, path, errs);
+		free(ents[i]);
+	}
+	free(ents);
+}
+
+struct conf *
+conf_new(void)
+{
+	struct conf *conf;
+
+	if ((conf = calloc(1, sizeof(*conf))) == NULL)
+		return NULL;
+	conf->dns.max_ttl = 300;
+	conf->dns.timeout = 5;
+	conf->dns.tries = 2;
+	conf->limits.max_message_size = 500ull * 1024 * 1024;
+	conf->limits.max_recipients = 100;
+	conf->limits.max_connections = 10000;
+	conf->limits.max_connections_per_client = 50;
+	conf->limits.min_free_space = 1024ull * 1024 * 1024;
+	conf->timeouts.command = 300;
+	conf->timeouts.data = 600;
+	conf->queue.lifetime = 5 * 86400;
+	conf->queue.bounce_lifetime = 2 * 86400;
+	conf->queue.retry_min = 60;
+	conf->queue.retry_max = 3600;
+	conf->queue.delay_warning = 0;
+	conf->queue.max_connections_per_destination = 10;
+	conf->queue.max_connections = 500;
+	conf->queue.smtp_port = 25;
+	return conf;
+}
+
+static int
+set_default(char **field, const char *value)
+{
+	if (*field != NULL)
+		return 0;
+	return (*field = strdup(value)) == NULL ? -1 : 0;
+}
+
+static int
+set_defaults(struct conf *conf, const char *dir)
+{
+	char host[256], *p;
+
+	if (conf->hostname == NULL) {
+		if (gethostname(host, sizeof(host)) == -1)
+			strlcpy(host, "localhost", sizeof(host));
+		host[sizeof(host) - 1] = '\0';
+		if (set_default(&conf->hostname, host) == -1)
+			return -1;
+	}
+	if (conf->tenants_dir == NULL) {
+		if (asprintf(&p, "%s/%s", dir, DEFAULT_TENANTS_DIR) == -1)
+			return -1;
+		conf->tenants_dir = p;
+	}
+	if (set_default(&conf->state_dir, DEFAULT_STATE_DIR) == -1 ||
+	    set_default(&conf->control_socket, DEFAULT_CONTROL_SOCKET) == -1 ||
+	    set_default(&conf->control_group, DEFAULT_CONTROL_GROUP) == -1)
+		return -1;
+	return 0;
+}
+
+struct conf *
+conf_load(const char *path, int flags, struct conf_errors *errs)
+{
+	struct conf	*conf;
+	struct ynode	*root;
+	struct cfx	 cx;
+	char		 err[1024], dirbuf[PATH_MAX], real[PATH_MAX];
+	size_t		 before = errs->n + errs->dropped;
+
+	if ((conf = conf_new()) == NULL) {
+		conf_errors_add(errs, "%s: out of memory", path);
+		return NULL;
+	}
+	if (realpath(path, real) == NULL) {
+		conf_errors_add(errs, "%s: %s", path, strerror(errno));
+		conf_free(conf);
+		return NULL;
+	}
+	strlcpy(dirbuf, real, sizeof(dirbuf));
+	memset(&cx, 0, sizeof(cx));
+	cx.file = path;
+	cx.dir = dirname(dirbuf);
+	cx.errs = errs;
+	if ((conf->file = strdup(real)) == NULL ||
+	    (root = ytree_load(path, err, sizeof(err))) == NULL) {
+		conf_errors_add(errs, "%s", conf->file ? err : "out of memory");
+		conf_free(conf);
+		return NULL;
+	}
+	walk_map(&cx, root, "relayd.yaml", main_fields, conf);
+	ytree_free(root);
+	if (set_defaults(conf, cx.dir) == -1)
+		conf_errors_add(errs, "%s: out of memory", path);
+	if (!(flags & CONF_MAIN_ONLY) && errs->n + errs->dropped == before) {
+		load_tenants(conf, errs);
+		if (errs->n + errs->dropped == before)
+			conf_check(conf, errs);
+	}
+	if (errs->n + errs->dropped != before) {
+		conf_free(conf);
+		return NULL;
+	}
+	return conf;
+}
+
+static void
+tenant_free(struct tenant_conf *t)
+{
+	size_t i;
+
+	free(t->name);
+	free(t->file);
+	free(t->postmaster);
+	for (i = 0; i < t->ndomains; i++)
+		free(t->domains[i].name);
+	free(t->domains);
+	free(t->deliver_to);
+	for (i = 0; i < t->nrcpts; i++)
+		free(t->rcpts[i]);
+	free(t->rcpts);
+	free(t->networks);
+}
+
+void
+conf_free(struct conf *conf)
+{
+	size_t i;
+
+	if (conf == NULL)
+		return;
+	free(conf->file);
+	free(conf->hostname);
+	free(conf->postmaster);
+	free(conf->state_dir);
+	free(conf->control_socket);
+	free(conf->control_group);
+	free(conf->tenants_dir);
+	for (i = 0; i < conf->nlisteners; i++)
+		if (conf->listeners[i].fd != -1)
+			close(conf->listeners[i].fd);
+	free(conf->listeners);
+	free(conf->dns.servers);
+	for (i = 0; i < conf->ntenants; i++)
+		tenant_free(&conf->tenants[i]);
+	free(conf->tenants);
+	free(conf);
+}
+
+const char *
+conf_listen_mode_name(enum listen_mode m)
+{
+	switch (m) {
+	case LISTEN_MX:
+		return "mx";
+	case LISTEN_SUBMISSION:
+		return "submission";
+	case LISTEN_SMTPS:
+		return "smtps";
+	}
+	return "?";
+}
+
+const struct tenant_conf *
+conf_tenant_by_name(const struct conf *conf, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < conf->ntenants; i++)
+		if (strcmp(conf->tenants[i].name, name) == 0)
+			return &conf->tenants[i];
+	return NULL;
+}
+
+int
+conf_read_resolv(const char *path, struct hostport **out, size_t *nout)
+{
+	FILE		*f;
+	char		 line[512], *p, *tok;
+	struct hostport	*hp, *arr = NULL;
+	size_t		 n = 0;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		p = line;
+		if ((tok = strsep(&p, " \t\r\n")) == NULL ||
+		    strcmp(tok, "nameserver") != 0)
+			continue;
+		while (p != NULL && (tok = strsep(&p, " \t\r\n")) != NULL &&
+		    *tok == '\0')
+			;
+		if (tok == NULL || *tok == '\0' || n == 8)
+			continue;
+		if ((hp = reallocarray(arr, n + 1, sizeof(*arr))) == NULL)
+			break;
+		arr = hp;
+		memset(&arr[n], 0, sizeof(arr[n]));
+		/* A scoped address (fe80::1%eth0) cannot be used by name. */
+		if (strlcpy(arr[n].host, tok, sizeof(arr[n].host)) >=
+		    sizeof(arr[n].host) || strchr(tok, '%') != NULL)
+			continue;
+		arr[n].port = 53;
+		n++;
+	}
+	fclose(f);
+	*out = arr;
+	*nout = n;
+	return 0;
+}

@@ -1,0 +1,453 @@
+/*
+ * config_wire: send and rebuild configuration slices.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chan.h"
+#include "config_wire.h"
+#include "log.h"
+#include "marshal.h"
+#include "msg_parent.h"
+#include "proc.h"
+
+/* A chunked list: items are appended until a frame is full. */
+struct chunk {
+	struct chan	*c;
+	uint32_t	 type;
+	struct mw	 w;
+	int		 err;
+};
+
+static void
+chunk_begin(struct chunk *ch, struct chan *c, uint32_t type)
+{
+	ch->c = c;
+	ch->type = type;
+	ch->err = 0;
+	mw_init(&ch->w);
+}
+
+static void
+chunk_flush(struct chunk *ch)
+{
+	if (ch->w.len == 0)
+		return;
+	if (ch->w.err ||
+	    chan_send(ch->c, ch->type, 0, -1, ch->w.buf, ch->w.len) == -1)
+		ch->err = 1;
+	mw_init(&ch->w);
+}
+
+/* Make room for an item of about need bytes. */
+static void
+chunk_room(struct chunk *ch, size_t need)
+{
+	if (!mw_fits_str(&ch->w, need))
+		chunk_flush(ch);
+}
+
+static int
+send_msg(struct chan *c, uint32_t type, struct mw *w, int fd)
+{
+	if (w->err) {
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	return chan_send(c, type, 0, fd, w->buf, w->len);
+}
+
+static int
+send_global(struct chan *c, const struct conf *conf)
+{
+	struct mw w;
+
+	mw_init(&w);
+	mw_str(&w, conf->hostname);
+	mw_str(&w, conf->postmaster);
+	mw_u64(&w, conf->limits.max_message_size);
+	mw_u32(&w, conf->limits.max_recipients);
+	mw_u32(&w, conf->limits.max_connections);
+	mw_u32(&w, conf->limits.max_connections_per_client);
+	mw_u64(&w, conf->limits.min_free_space);
+	mw_u32(&w, conf->timeouts.command);
+	mw_u32(&w, conf->timeouts.data);
+	mw_u32(&w, conf->queue.lifetime);
+	mw_u32(&w, conf->queue.bounce_lifetime);
+	mw_u32(&w, conf->queue.retry_min);
+	mw_u32(&w, conf->queue.retry_max);
+	mw_u32(&w, conf->queue.delay_warning);
+	mw_u32(&w, conf->queue.max_connections_per_destination);
+	mw_u32(&w, conf->queue.max_connections);
+	mw_u32(&w, conf->queue.smtp_port);
+	mw_u8(&w, (uint8_t)conf->queue.allow_private_mx);
+	return send_msg(c, M_CONF_GLOBAL, &w, -1);
+}
+
+static int
+send_listeners(struct chan *c, const struct conf *conf)
+{
+	const struct listener_conf *l;
+	struct mw w;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < conf->nlisteners; i++) {
+		l = &conf->listeners[i];
+		if (l->fd == -1)
+			continue;
+		if ((fd = dup(l->fd)) == -1)
+			return -1;
+		mw_init(&w);
+		mw_str(&w, l->addr.host);
+		mw_u32(&w, l->addr.port);
+		mw_u32(&w, (uint32_t)l->mode);
+		mw_u32(&w, l->greeting_delay);
+		if (send_msg(c, M_CONF_LISTENER, &w, fd) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+chunk_hostports(struct chunk *ch, const struct hostport *hp, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		chunk_room(ch, strlen(hp[i].host) + 8);
+		mw_str(&ch->w, hp[i].host);
+		mw_u32(&ch->w, hp[i].port);
+	}
+	chunk_flush(ch);
+}
+
+static int
+send_dns(struct chan *c, const struct conf *conf)
+{
+	struct chunk	ch;
+	struct mw	w;
+
+	mw_init(&w);
+	mw_u32(&w, conf->dns.max_ttl);
+	mw_u32(&w, conf->dns.timeout);
+	mw_u32(&w, conf->dns.tries);
+	if (send_msg(c, M_CONF_DNS, &w, -1) == -1)
+		return -1;
+	chunk_begin(&ch, c, M_CONF_DNS_SERVERS);
+	chunk_hostports(&ch, conf->dns.servers, conf->dns.nservers);
+	return ch.err ? -1 : 0;
+}
+
+static int
+send_tenant(struct chan *c, const struct tenant_conf *t, unsigned slices)
+{
+	struct chunk	ch;
+	struct mw	w;
+	size_t		i;
+
+	mw_init(&w);
+	mw_str(&w, t->name);
+	mw_str(&w, t->postmaster);
+	mw_u32(&w, (uint32_t)t->inbound_mode);
+	mw_u32(&w, t->hold);
+	mw_u32(&w, (uint32_t)t->verify);
+	mw_str(&w, t->delimiter);
+	mw_u8(&w, (uint8_t)t->allow_bare_newlines);
+	if (send_msg(c, M_CONF_TENANT, &w, -1) == -1)
+		return -1;
+
+	chunk_begin(&ch, c, M_CONF_TENANT_DOMAINS);
+	for (i = 0; i < t->ndomains; i++) {
+		chunk_room(&ch, strlen(t->domains[i].name) + 4);
+		mw_str(&ch.w, t->domains[i].name);
+		mw_u8(&ch.w, (uint8_t)t->domains[i].subdomains);
+	}
+	chunk_flush(&ch);
+
+	ch.type = M_CONF_TENANT_ROUTES;
+	chunk_hostports(&ch, t->deliver_to, t->ndeliver_to);
+
+	ch.type = M_CONF_TENANT_NETS;
+	for (i = 0; i < t->nnetworks; i++) {
+		chunk_room(&ch, 32);
+		mw_u8(&ch.w, (uint8_t)(t->networks[i].cidr.af == AF_INET6));
+		mw_data(&ch.w, t->networks[i].cidr.addr, 16);
+		mw_u8(&ch.w, t->networks[i].cidr.plen);
+	}
+	chunk_flush(&ch);
+
+	if (slices & SLICE_RCPTS) {
+		ch.type = M_CONF_TENANT_RCPTS;
+		for (i = 0; i < t->nrcpts; i++) {
+			chunk_room(&ch, strlen(t->rcpts[i]));
+			mw_str(&ch.w, t->rcpts[i]);
+		}
+		chunk_flush(&ch);
+	}
+	return ch.err ? -1 : 0;
+}
+
+int
+conf_send(struct chan *c, const struct conf *conf, unsigned slices,
+    uint32_t gen)
+{
+	struct mw	w;
+	size_t		i;
+
+	mw_init(&w);
+	mw_u32(&w, gen);
+	if (send_msg(c, M_CONF_BEGIN, &w, -1) == -1 ||
+	    send_global(c, conf) == -1)
+		return -1;
+	if ((slices & SLICE_LISTEN) && send_listeners(c, conf) == -1)
+		return -1;
+	if ((slices & SLICE_DNS) && send_dns(c, conf) == -1)
+		return -1;
+	if (slices & SLICE_TENANTS)
+		for (i = 0; i < conf->ntenants; i++)
+			if (send_tenant(c, &conf->tenants[i], slices) == -1)
+				return -1;
+	return send_msg(c, M_CONF_END, &w, -1);
+}
+
+/* Receiving side. */
+
+static int
+rx_global(struct conf *conf, struct mr *r)
+{
+	conf->hostname = mr_strdup(r);
+	conf->postmaster = mr_strdup(r);
+	conf->limits.max_message_size = mr_u64(r);
+	conf->limits.max_recipients = mr_u32(r);
+	conf->limits.max_connections = mr_u32(r);
+	conf->limits.max_connections_per_client = mr_u32(r);
+	conf->limits.min_free_space = mr_u64(r);
+	conf->timeouts.command = mr_u32(r);
+	conf->timeouts.data = mr_u32(r);
+	conf->queue.lifetime = mr_u32(r);
+	conf->queue.bounce_lifetime = mr_u32(r);
+	conf->queue.retry_min = mr_u32(r);
+	conf->queue.retry_max = mr_u32(r);
+	conf->queue.delay_warning = mr_u32(r);
+	conf->queue.max_connections_per_destination = mr_u32(r);
+	conf->queue.max_connections = mr_u32(r);
+	conf->queue.smtp_port = (uint16_t)mr_u32(r);
+	conf->queue.allow_private_mx = mr_u8(r);
+	return mr_end(r);
+}
+
+static void *
+rx_grow(void *arrp, size_t *n, size_t size)
+{
+	void **arr = arrp;
+	void *p;
+
+	if ((p = reallocarray(*arr, *n + 1, size)) == NULL)
+		return NULL;
+	*arr = p;
+	memset((char *)p + *n * size, 0, size);
+	return (char *)p + (*n)++ * size;
+}
+
+static int
+rx_listener(struct conf *conf, struct imsg *imsg, struct mr *r)
+{
+	struct listener_conf *l;
+
+	if (imsg->fd == -1 ||
+	    (l = rx_grow(&conf->listeners, &conf->nlisteners,
+	    sizeof(*l))) == NULL)
+		return -1;
+	l->fd = imsg->fd;
+	imsg->fd = -1;
+	mr_str(r, l->addr.host, sizeof(l->addr.host));
+	l->addr.port = (uint16_t)mr_u32(r);
+	l->mode = (enum listen_mode)mr_u32(r);
+	l->greeting_delay = mr_u32(r);
+	return mr_end(r);
+}
+
+static int
+rx_hostports(struct mr *r, struct hostport **arr, size_t *n)
+{
+	struct hostport *hp;
+
+	while (r->off < r->len && !r->err) {
+		if ((hp = rx_grow(arr, n, sizeof(*hp))) == NULL)
+			return -1;
+		mr_str(r, hp->host, sizeof(hp->host));
+		hp->port = (uint16_t)mr_u32(r);
+	}
+	return mr_end(r);
+}
+
+static int
+rx_tenant(struct conf_rx *rx, struct mr *r)
+{
+	struct conf		*conf = rx->conf;
+	struct tenant_conf	*t;
+
+	if ((t = rx_grow(&conf->tenants, &conf->ntenants, sizeof(*t))) == NULL)
+		return -1;
+	rx->cur = t;
+	t->name = mr_strdup(r);
+	t->postmaster = mr_strdup(r);
+	t->inbound_mode = (enum inbound_mode)mr_u32(r);
+	t->hold = mr_u32(r);
+	t->verify = (enum verify_mode)mr_u32(r);
+	mr_str(r, t->delimiter, sizeof(t->delimiter));
+	t->allow_bare_newlines = mr_u8(r);
+	return mr_end(r);
+}
+
+static int
+rx_domains(struct tenant_conf *t, struct mr *r)
+{
+	struct domain_conf *d;
+
+	while (r->off < r->len && !r->err) {
+		if ((d = rx_grow(&t->domains, &t->ndomains, sizeof(*d))) ==
+		    NULL)
+			return -1;
+		d->name = mr_strdup(r);
+		d->subdomains = mr_u8(r);
+	}
+	return mr_end(r);
+}
+
+static int
+rx_nets(struct tenant_conf *t, struct mr *r)
+{
+	struct net_conf	*n;
+	const void	*p;
+	size_t		 len;
+
+	while (r->off < r->len && !r->err) {
+		if ((n = rx_grow(&t->networks, &t->nnetworks, sizeof(*n))) ==
+		    NULL)
+			return -1;
+		n->cidr.af = mr_u8(r) ? AF_INET6 : AF_INET;
+		if ((p = mr_data(r, &len)) == NULL || len != 16)
+			return -1;
+		memcpy(n->cidr.addr, p, 16);
+		n->cidr.plen = mr_u8(r);
+		if (n->cidr.plen > (n->cidr.af == AF_INET ? 32 : 128))
+			return -1;
+	}
+	return mr_end(r);
+}
+
+static int
+rx_rcpts(struct tenant_conf *t, struct mr *r)
+{
+	char **slot;
+
+	while (r->off < r->len && !r->err) {
+		if ((slot = rx_grow(&t->rcpts, &t->nrcpts, sizeof(*slot))) ==
+		    NULL)
+			return -1;
+		if ((*slot = mr_strdup(r)) == NULL)
+			return -1;
+		/* bsearch depends on the order the parent established. */
+		if (t->nrcpts > 1 &&
+		    strcmp(t->rcpts[t->nrcpts - 2], *slot) >= 0)
+			return -1;
+	}
+	return mr_end(r);
+}
+
+void
+conf_rx_reset(struct conf_rx *rx)
+{
+	conf_free(rx->conf);
+	rx->conf = NULL;
+	rx->cur = NULL;
+}
+
+static int
+rx_tenant_list(struct conf_rx *rx, uint32_t type, struct mr *r)
+{
+	struct tenant_conf *t = rx->cur;
+
+	if (t == NULL)
+		return -1;
+	switch (type) {
+	case M_CONF_TENANT_DOMAINS:
+		return rx_domains(t, r);
+	case M_CONF_TENANT_ROUTES:
+		return rx_hostports(r, &t->deliver_to, &t->ndeliver_to);
+	case M_CONF_TENANT_NETS:
+		return rx_nets(t, r);
+	case M_CONF_TENANT_RCPTS:
+		return rx_rcpts(t, r);
+	}
+	return -1;
+}
+
+enum conf_rx_result
+conf_rx_msg(struct conf_rx *rx, struct imsg *imsg, struct conf **out,
+    uint32_t *gen)
+{
+	struct mr	r;
+	uint32_t	type = imsg->hdr.type;
+	int		rv = -1;
+
+	mr_init(&r, imsg->data, imsg->datalen);
+	if (type == M_CONF_BEGIN) {
+		conf_rx_reset(rx);
+		rx->gen = mr_u32(&r);
+		if (mr_end(&r) == -1 || (rx->conf = conf_new()) == NULL)
+			return CONF_RX_ERROR;
+		return CONF_RX_MORE;
+	}
+	if (rx->conf == NULL)
+		return CONF_RX_ERROR;
+	switch (type) {
+	case M_CONF_GLOBAL:
+		rv = rx_global(rx->conf, &r);
+		break;
+	case M_CONF_LISTENER:
+		rv = rx_listener(rx->conf, imsg, &r);
+		break;
+	case M_CONF_DNS:
+		rx->conf->dns.max_ttl = mr_u32(&r);
+		rx->conf->dns.timeout = mr_u32(&r);
+		rx->conf->dns.tries = mr_u32(&r);
+		rv = mr_end(&r);
+		break;
+	case M_CONF_DNS_SERVERS:
+		rv = rx_hostports(&r, &rx->conf->dns.servers,
+		    &rx->conf->dns.nservers);
+		break;
+	case M_CONF_TENANT:
+		rv = rx_tenant(rx, &r);
+		break;
+	case M_CONF_TENANT_DOMAINS:
+	case M_CONF_TENANT_ROUTES:
+	case M_CONF_TENANT_NETS:
+	case M_CONF_TENANT_RCPTS:
+		rv = rx_tenant_list(rx, type, &r);
+		break;
+	case M_CONF_END:
+		if (mr_u32(&r) != rx->gen || mr_end(&r) == -1 ||
+		    rx->conf->hostname == NULL)
+			break;
+		*out = rx->conf;
+		*gen = rx->gen;
+		rx->conf = NULL;
+		rx->cur = NULL;
+		return CONF_RX_DONE;
+	}
+	if (imsg->fd != -1) {
+		close(imsg->fd);
+		imsg->fd = -1;
+	}
+	if (rv == -1) {
+		conf_rx_reset(rx);
+		return CONF_RX_ERROR;
+	}
+	return CONF_RX_MORE;
+}

@@ -1,0 +1,38 @@
+/*
+ * config_wire: a configuration slice over a channel, and its assembly.
+ *
+ * The parent sends M_CONF_BEGIN, the slices the child's proc_desc names,
+ * and M_CONF_END; lists too long for one frame (recipients, domains) go in
+ * chunks.  The child rebuilds a struct conf holding just its slice and
+ * answers M_CONF_ACK once it is in force.
+ */
+#ifndef RELAYD_CONFIG_WIRE_H
+#define RELAYD_CONFIG_WIRE_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "imsg.h"
+
+struct chan;
+
+int	 conf_send(struct chan *, const struct conf *, unsigned slices,
+	    uint32_t generation);
+
+struct conf_rx {
+	struct conf		*conf;	/* being assembled */
+	struct tenant_conf	*cur;	/* tenant receiving lists */
+	uint32_t		 gen;
+};
+
+enum conf_rx_result {
+	CONF_RX_MORE,
+	CONF_RX_DONE,		/* *out is the new configuration */
+	CONF_RX_ERROR		/* the parent sent something malformed */
+};
+
+enum conf_rx_result conf_rx_msg(struct conf_rx *, struct imsg *,
+	    struct conf **out, uint32_t *generation);
+void	 conf_rx_reset(struct conf_rx *);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * control_req: strict parser for control requests.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "control_req.h"
+
+struct verb {
+	const char	*words;		/* space-separated */
+	enum ctl_cmd	 cmd;
+	int		 arg;		/* 0 none, 1 id, 2 id or "all" */
+};
+
+static const struct verb verbs[] = {
+	{ "show status", CTL_SHOW_STATUS, 0 },
+	{ "show queue", CTL_SHOW_QUEUE, 0 },
+	{ "reload", CTL_RELOAD, 0 },
+	{ "log verbose", CTL_LOG_VERBOSE, 0 },
+	{ "log brief", CTL_LOG_BRIEF, 0 },
+	{ "queue flush", CTL_QUEUE_FLUSH, 2 },
+	{ "queue hold", CTL_QUEUE_HOLD, 1 },
+	{ "queue release", CTL_QUEUE_RELEASE, 1 },
+	{ "queue remove", CTL_QUEUE_REMOVE, 1 },
+	{ "queue bounce", CTL_QUEUE_BOUNCE, 1 },
+};
+
+int
+ctl_valid_id(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < CTL_ID_LEN; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[CTL_ID_LEN] == '\0';
+}
+
+uint64_t
+ctl_id_value(const char *s)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; i < CTL_ID_LEN; i++)
+		v = (v << 4) | (uint64_t)(s[i] <= '9' ? s[i] - '0' :
+		    s[i] - 'a' + 10);
+	return v;
+}
+
+const char *
+ctl_req_parse(const char *line, size_t len, struct ctl_req *req)
+{
+	char		 buf[CTL_LINE_MAX + 1];
+	const struct verb *v;
+	size_t		 i, vlen;
+	const char	*rest;
+
+	memset(req, 0, sizeof(*req));
+	if (len == 0)
+		return "empty request";
+	if (len > CTL_LINE_MAX)
+		return "request too long";
+	for (i = 0; i < len; i++)
+		if (!((line[i] >= 'a' && line[i] <= 'z') ||
+		    (line[i] >= '0' && line[i] <= '9') || line[i] == ' '))
+			return "bad character in request";
+	memcpy(buf, line, len);
+	buf[len] = '\0';
+	if (buf[0] == ' ' || buf[len - 1] == ' ' || strstr(buf, "  "))
+		return "words must be separated by one space";
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		v = &verbs[i];
+		vlen = strlen(v->words);
+		if (strncmp(buf, v->words, vlen) != 0 ||
+		    (buf[vlen] != '\0' && buf[vlen] != ' '))
+			continue;
+		req->cmd = v->cmd;
+		rest = buf[vlen] == ' ' ? buf + vlen + 1 : NULL;
+		if (v->arg == 0)
+			return rest == NULL ? NULL : "unexpected argument";
+		if (rest == NULL)
+			return v->arg == 2 ? "expected a queue id or \"all\"" :
+			    "expected a queue id";
+		if (v->arg == 2 && strcmp(rest, "all") == 0) {
+			req->all = 1;
+			return NULL;
+		}
+		if (!ctl_valid_id(rest))
+			return "bad queue id (16 hex digits)";
+		memcpy(req->id, rest, CTL_ID_LEN + 1);
+		return NULL;
+	}
+	return "unknown request";
+}

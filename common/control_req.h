@@ -1,0 +1,42 @@
+/*
+ * control_req: the control socket protocol.
+ *
+ * relayctl sends one request line (at most CTL_LINE_MAX octets, "\n"
+ * terminated): lower-case words separated by single spaces.  relayd answers
+ * with data lines prefixed "- " and one final line, "OK" or "ERR reason".
+ * The parser is strict on purpose: anything it does not know is refused.
+ */
+#ifndef RELAYD_CONTROL_REQ_H
+#define RELAYD_CONTROL_REQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CTL_LINE_MAX	256
+#define CTL_ID_LEN	16	/* queue ids: 16 lower-case hex digits */
+
+enum ctl_cmd {
+	CTL_SHOW_STATUS,
+	CTL_SHOW_QUEUE,
+	CTL_RELOAD,
+	CTL_LOG_VERBOSE,
+	CTL_LOG_BRIEF,
+	CTL_QUEUE_FLUSH,	/* id, or all */
+	CTL_QUEUE_HOLD,
+	CTL_QUEUE_RELEASE,
+	CTL_QUEUE_REMOVE,
+	CTL_QUEUE_BOUNCE
+};
+
+struct ctl_req {
+	enum ctl_cmd	cmd;
+	int		all;			/* queue flush all */
+	char		id[CTL_ID_LEN + 1];	/* "" when none */
+};
+
+/* Parse one line without its "\n"; NULL or the reason it was refused. */
+const char *ctl_req_parse(const char *line, size_t len, struct ctl_req *);
+int	 ctl_valid_id(const char *);
+uint64_t ctl_id_value(const char *);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * Messages between the parent and any child (1xx).
+ */
+#ifndef RELAYD_MSG_PARENT_H
+#define RELAYD_MSG_PARENT_H
+
+enum msg_parent {
+	M_LOG = 100,		/* child -> parent: u8 pri, str line */
+	M_VERBOSE,		/* parent -> child: u32 level */
+	M_STATUS_REQ,		/* parent -> child: peerid = request */
+	M_STATUS,		/* child -> parent: str state */
+	M_CONF_BEGIN,		/* parent -> child: u32 generation */
+	M_CONF_GLOBAL,
+	M_CONF_LISTENER,	/* with the bound socket */
+	M_CONF_DNS,
+	M_CONF_DNS_SERVERS,	/* chunked */
+	M_CONF_TENANT,
+	M_CONF_TENANT_DOMAINS,	/* chunked */
+	M_CONF_TENANT_ROUTES,	/* chunked */
+	M_CONF_TENANT_NETS,	/* chunked */
+	M_CONF_TENANT_RCPTS,	/* chunked */
+	M_CONF_END,		/* u32 generation */
+	M_CONF_ACK,		/* child -> parent: u32 generation */
+	M_CTL_REQ,		/* parent -> child: a control request */
+	M_CTL_LINE,		/* child -> parent: one line of the answer */
+	M_CTL_DONE,		/* child -> parent: u8 ok, str error */
+	M_PARENT_MAX
+};
+
+#define M_IS_CONF(t)	((t) >= M_CONF_BEGIN && (t) <= M_CONF_END)
+
+#endif

@@ -1,0 +1,74 @@
+/*
+ * proc: the process table and the channel graph, written down once.
+ *
+ *                         relayd (parent, root)
+ *        +-----------+-----------+-----------+-----------+
+ *      smtpd      queued     deliverd      dnsd      policyd
+ *
+ *   smtpd    - queued     spool descriptors, commits, free space
+ *   smtpd    - policyd    stateful checks for a session
+ *   smtpd    - dnsd       forward-confirmed reverse names of clients
+ *   queued   - deliverd   delivery jobs with spool descriptors, results
+ *   queued   - policyd    policyd's writes (LMDB has one writer: queued)
+ *   deliverd - dnsd       MX, A and AAAA look-ups
+ *   policyd  - dnsd       DNSBL and SPF look-ups
+ *
+ * Every child has a channel to the parent on descriptor PROC_FD_PARENT;
+ * its peer channels follow in the order of proc_edges.  Nothing else is
+ * connected: a message arriving on an edge that is not listed here cannot
+ * exist, and one of a type not meant for that edge is fatal.
+ */
+#ifndef RELAYD_PROC_H
+#define RELAYD_PROC_H
+
+enum proc_id {
+	PROC_PARENT,
+	PROC_SMTPD,
+	PROC_QUEUED,
+	PROC_DELIVERD,
+	PROC_DNSD,
+	PROC_POLICYD,
+	PROC_MAX
+};
+
+/* Configuration slices a child receives (config_wire.c). */
+#define SLICE_GLOBAL	0x01
+#define SLICE_LISTEN	0x02
+#define SLICE_DNS	0x04
+#define SLICE_TENANTS	0x08
+#define SLICE_RCPTS	0x10
+
+enum proc_root {
+	ROOT_NONE,		/* the parent */
+	ROOT_EMPTY,		/* state_dir/empty: holds nothing */
+	ROOT_STATE		/* state_dir: the LMDB store and spool */
+};
+
+struct proc_desc {
+	enum proc_id	 id;
+	const char	*name;
+	const char	*user;	/* system user and group of the same name */
+	enum proc_root	 root;
+	unsigned	 slices;
+};
+
+struct proc_edge {
+	enum proc_id	 a;
+	enum proc_id	 b;
+};
+
+#define PROC_FD_PARENT	3
+
+extern const struct proc_desc proc_table[PROC_MAX];
+extern const struct proc_edge proc_edges[];
+extern const unsigned proc_nedges;
+
+const struct proc_desc *proc_by_name(const char *);
+int	 proc_has_edge(enum proc_id, enum proc_id);
+/* Descriptor number of self's channel to peer after exec; -1 if none. */
+int	 proc_peer_fd(enum proc_id self, enum proc_id peer);
+/* The highest descriptor number a child's channels use. */
+int	 proc_max_fd(enum proc_id self);
+const char *proc_name(enum proc_id);
+
+#endif

@@ -1,0 +1,296 @@
+"""relaytest: start a real relayd on loopback with temporary state, and
+talk to it.  Used by the integration tests under regress/ (run by prove).
+
+Each test prints TAP through the Tap class.  Tests that need root (the
+privilege drop, chroot) skip themselves when run as another user.
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.environ.get("RELAYD_TOP") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+RELAYD = os.path.join(TOP, "relayd", "relayd")
+RELAYCTL = os.path.join(TOP, "relayctl", "relayctl")
+CHILDREN = ["smtpd", "queued", "deliverd", "dnsd", "policyd"]
+
+
+class Tap:
+    """Test Anything Protocol output, counted as we go."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, name):
+        self.n += 1
+        if not cond:
+            self.failed += 1
+        print("%sok %d - %s" % ("" if cond else "not ", self.n, name),
+              flush=True)
+        return bool(cond)
+
+    def eq(self, got, want, name):
+        r = self.ok(got == want, name)
+        if not r:
+            self.diag("got  %r" % (got,))
+            self.diag("want %r" % (want,))
+        return r
+
+    def like(self, got, pattern, name):
+        r = self.ok(got is not None and re.search(pattern, got), name)
+        if not r:
+            self.diag("got %r, want /%s/" % (got, pattern))
+        return r
+
+    def diag(self, msg):
+        for line in str(msg).splitlines() or [""]:
+            print("# " + line, flush=True)
+
+    def skip_all(self, why):
+        print("1..0 # SKIP " + why, flush=True)
+        sys.exit(0)
+
+    def done(self):
+        print("1..%d" % self.n, flush=True)
+        sys.exit(1 if self.failed else 0)
+
+
+def need_root(tap):
+    if os.geteuid() != 0:
+        tap.skip_all("needs root (privilege drop, chroot)")
+
+
+def free_port(addr="127.0.0.1"):
+    """A TCP port nothing listens on now (good enough on loopback)."""
+    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.bind((addr, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(pred, timeout=10.0, step=0.02):
+    """Poll pred() until it returns something true, or time out."""
+    end = time.time() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.time() > end:
+            return v
+        time.sleep(step)
+
+
+def yaml_list(items):
+    return "[" + ", ".join(items) + "]"
+
+
+DEFAULT_TENANT = """\
+tenant: {name}
+postmaster: postmaster@{domain}
+domains:
+  - {domain}
+inbound:
+  mode: relay
+  deliver_to: [{deliver_to}]
+"""
+
+
+class Relayd:
+    """One relayd instance with its own state, config and ports.
+
+    main: extra YAML appended to relayd.yaml (top-level keys not set here).
+    tenants: {filename: yaml text} for tenants.d.
+    """
+
+    def __init__(self, tap, main_extra="", tenants=None, listen=None,
+                 limits="", timeouts="", queue="", dns=None, keep=False):
+        self.tap = tap
+        self.dir = tempfile.mkdtemp(prefix="relayd-test.")
+        os.chmod(self.dir, 0o755)
+        self.state = os.path.join(self.dir, "state")
+        self.sock = os.path.join(self.dir, "control.sock")
+        self.conf = os.path.join(self.dir, "relayd.yaml")
+        self.tenants_dir = os.path.join(self.dir, "tenants.d")
+        os.mkdir(self.tenants_dir)
+        self.port = free_port()
+        self.listen = listen or [("127.0.0.1:%d" % self.port, "mx", "0s")]
+        self.proc = None
+        self.logpath = os.path.join(self.dir, "relayd.log")
+        self.keep = keep or os.environ.get("RELAYD_TEST_KEEP")
+        self.main_extra = main_extra
+        self.limits = limits
+        self.timeouts = timeouts
+        self.queue = queue
+        self.dns = dns
+        self.write_main()
+        for name, text in (tenants or {}).items():
+            self.write_tenant(name, text)
+
+    def write_main(self, extra=None):
+        lines = [
+            "hostname: relay.test.example",
+            "postmaster: hostmaster@test.example",
+            "state_dir: " + self.state,
+            "control_socket: " + self.sock,
+            "tenants_dir: tenants.d",
+            "listen:",
+        ]
+        for addr, mode, delay in self.listen:
+            lines += ["  - address: " + addr, "    mode: " + mode,
+                      "    greeting_delay: " + delay]
+        lines += ["dns:", "  servers: [%s]" % (self.dns or "127.0.0.1:53"),
+                  "  timeout: 2s", "  tries: 1"]
+        if self.limits:
+            lines += ["limits:"] + ["  " + l for l in
+                                    self.limits.strip().splitlines()]
+        if self.timeouts:
+            lines += ["timeouts:"] + ["  " + l for l in
+                                      self.timeouts.strip().splitlines()]
+        lines += ["queue:", "  allow_private_mx: true"]
+        lines += ["  " + l for l in self.queue.strip().splitlines()]
+        text = "\n".join(lines) + "\n" + (extra if extra is not None
+                                          else self.main_extra)
+        with open(self.conf, "w") as f:
+            f.write(text)
+
+    def write_tenant(self, name, text):
+        with open(os.path.join(self.tenants_dir, name), "w") as f:
+            f.write(text)
+
+    def start(self, wait=True, args=()):
+        self.logf = open(self.logpath, "ab")
+        env = dict(os.environ)
+        self.proc = subprocess.Popen(
+            [RELAYD, "-d", "-v", "-f", self.conf] + list(args),
+            stdout=self.logf, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True)
+        if wait and not self.wait_log(r"configuration 1 is in force", 15):
+            self.tap.diag("relayd did not start; log follows")
+            self.tap.diag(self.log())
+            return False
+        return True
+
+    def log(self):
+        try:
+            with open(self.logpath, "r", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def wait_log(self, pattern, timeout=10.0):
+        rx = re.compile(pattern)
+        return wait_for(lambda: rx.search(self.log()), timeout)
+
+    def ctl(self, *args, sock=None):
+        p = subprocess.run([RELAYCTL, "-s", sock or self.sock] + list(args),
+                           capture_output=True, text=True, timeout=30)
+        return p.returncode, p.stdout, p.stderr
+
+    def children(self):
+        """{name: pid} of the children, read from /proc."""
+        kids = {}
+        if self.proc is None:
+            return kids
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % pid) as f:
+                    st = f.read()
+            except OSError:
+                continue
+            comm = st[st.index("(") + 1:st.rindex(")")]
+            ppid = int(st[st.rindex(")") + 2:].split()[1])
+            if ppid == self.proc.pid and comm in CHILDREN:
+                kids[comm] = int(pid)
+        return kids
+
+    def wait_exit(self, timeout=15.0):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self):
+        if self.proc is None:
+            return None
+        rc = self.proc.poll()
+        if rc is None:
+            self.proc.send_signal(signal.SIGTERM)
+            rc = self.wait_exit()
+            if rc is None:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                rc = self.proc.wait()
+        self.logf.close()
+        return rc
+
+    def cleanup(self):
+        self.stop()
+        if not self.keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        else:
+            self.tap.diag("kept " + self.dir)
+
+
+class SMTPClient:
+    """A raw SMTP client: send exactly the bytes a test wants."""
+
+    def __init__(self, port, host="127.0.0.1", source=None, timeout=10):
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(source, 0) if source else None)
+        self.buf = b""
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def cmd(self, line):
+        """Send one command line and read its reply."""
+        self.send(line + "\r\n")
+        return self.reply()
+
+    def reply(self):
+        """Read one (possibly multi-line) reply: (code, text)."""
+        lines = []
+        while True:
+            while b"\r\n" not in self.buf:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return (None, "\n".join(lines)) if lines else (None, "")
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            line = line.decode("utf-8", "replace")
+            lines.append(line)
+            if len(line) < 4 or line[3] != "-":
+                code = int(line[:3]) if line[:3].isdigit() else None
+                return (code, "\n".join(lines))
+
+    def closed(self, timeout=5):
+        """True when the server has closed the connection."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except (socket.timeout, ConnectionResetError):
+            return False
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass

@@ -1,0 +1,204 @@
+/*
+ * relayctl: control a running relayd over its control socket.
+ *
+ * The socket comes from -s, or from control_socket in the configuration
+ * (-f, default /etc/relayd/relayd.yaml), or the built-in default.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "control_req.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR	"/etc/relayd"
+#endif
+#define DEFAULT_SOCKET	"/run/relayd/control.sock"
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: relayctl [-f file] [-s socket] command [argument]\n"
+	    "commands:\n"
+	    "  show status             processes, pids, uptime and state\n"
+	    "  show queue              queued messages\n"
+	    "  reload                  reread the configuration\n"
+	    "  log verbose | log brief change the log level\n"
+	    "  queue flush ID | all    retry now\n"
+	    "  queue hold ID           keep from delivery\n"
+	    "  queue release ID        undo hold\n"
+	    "  queue remove ID         delete, without a bounce\n"
+	    "  queue bounce ID         give up now, with a bounce\n");
+	exit(2);
+}
+
+static int
+socket_from_config(const char *file, int explicit, char *buf, size_t sz)
+{
+	struct conf_errors	 errs;
+	struct conf		*conf;
+	size_t			 i;
+
+	memset(&errs, 0, sizeof(errs));
+	if (!explicit && access(file, R_OK) == -1) {
+		strlcpy(buf, DEFAULT_SOCKET, sz);
+		return 0;
+	}
+	if ((conf = conf_load(file, CONF_MAIN_ONLY, &errs)) == NULL) {
+		for (i = 0; i < errs.n; i++)
+			fprintf(stderr, "relayctl: %s\n", errs.msg[i]);
+		conf_errors_clear(&errs);
+		return -1;
+	}
+	if (strlcpy(buf, conf->control_socket, sz) >= sz) {
+		fprintf(stderr, "relayctl: control socket path too long\n");
+		conf_free(conf);
+		return -1;
+	}
+	conf_free(conf);
+	return 0;
+}
+
+static int
+connect_socket(const char *path)
+{
+	struct sockaddr_un	sun;
+	int			fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path)) {
+		fprintf(stderr, "relayctl: %s: path too long\n", path);
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		perror("relayctl: socket");
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		if (errno == ENOENT || errno == ECONNREFUSED)
+			fprintf(stderr, "relayctl: cannot connect to %s: %s "
+			    "(is relayd running?)\n", path, strerror(errno));
+		else
+			fprintf(stderr, "relayctl: cannot connect to %s: %s\n",
+			    path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+write_all(int fd, const char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Print data lines; the final line decides the exit status. */
+static int
+read_answer(int fd)
+{
+	FILE	*f;
+	char	*line = NULL;
+	size_t	 cap = 0;
+	ssize_t	 len;
+	int	 rv = -1;
+
+	if ((f = fdopen(fd, "r")) == NULL)
+		return -1;
+	while ((len = getline(&line, &cap, f)) != -1) {
+		if (len > 0 && line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (strncmp(line, "- ", 2) == 0) {
+			printf("%s\n", line + 2);
+			continue;
+		}
+		if (strcmp(line, "OK") == 0)
+			rv = 0;
+		else if (strncmp(line, "ERR ", 4) == 0)
+			fprintf(stderr, "relayctl: %s\n", line + 4);
+		else
+			fprintf(stderr, "relayctl: unexpected answer: %s\n",
+			    line);
+		break;
+	}
+	if (len == -1 && rv == -1 && !ferror(f))
+		fprintf(stderr, "relayctl: relayd closed the connection "
+		    "without answering\n");
+	free(line);
+	fclose(f);
+	return rv;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char	*file = SYSCONFDIR "/relayd.yaml", *sock = NULL, *why;
+	char		 path[PATH_MAX], req[CTL_LINE_MAX + 2];
+	struct ctl_req	 parsed;
+	size_t		 len = 0;
+	int		 ch, fd, i, fflag = 0;
+
+	while ((ch = getopt(argc, argv, "f:s:")) != -1) {
+		switch (ch) {
+		case 'f':
+			file = optarg;
+			fflag = 1;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind == argc)
+		usage();
+	for (i = optind; i < argc; i++) {
+		int n = snprintf(req + len, sizeof(req) - len, "%s%s",
+		    i > optind ? " " : "", argv[i]);
+
+		if (n < 0 || (size_t)n >= sizeof(req) - len)
+			usage();
+		len += (size_t)n;
+	}
+	/* Refuse here what relayd would refuse, with the same words. */
+	if ((why = ctl_req_parse(req, len, &parsed)) != NULL) {
+		fprintf(stderr, "relayctl: %s\n", why);
+		usage();
+	}
+	if (sock == NULL) {
+		if (socket_from_config(file, fflag, path, sizeof(path)) == -1)
+			return 1;
+		sock = path;
+	}
+	if ((fd = connect_socket(sock)) == -1)
+		return 1;
+	req[len++] = '\n';
+	if (write_all(fd, req, len) == -1) {
+		fprintf(stderr, "relayctl: %s: %s\n", sock, strerror(errno));
+		close(fd);
+		return 1;
+	}
+	return read_answer(fd) == 0 ? 0 : 1;
+}

@@ -1,0 +1,357 @@
+/*
+ * parent_children: start the children by fork and exec, talk to them,
+ * and notice when one dies.
+ *
+ * Each child gets its parent channel on descriptor 3 and its peer
+ * channels after it, in proc_edges order; everything else is closed by
+ * exec (all our descriptors are close-on-exec).  A child that exits while
+ * relayd is not stopping brings the whole tree down: the service manager
+ * restarts relayd, which is simpler and safer than restarting one piece of
+ * a pipeline whose peers hold state about it.
+ */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "chan.h"
+#include "config_wire.h"
+#include "log.h"
+#include "marshal.h"
+#include "msg_parent.h"
+#include "relayd.h"
+
+#define FD_STAGING	100	/* above every channel number */
+
+struct kid *
+kid_by_chan(struct relayd *env, struct chan *c)
+{
+	int i;
+
+	for (i = 1; i < PROC_MAX; i++)
+		if (env->kids[i].chan == c)
+			return &env->kids[i];
+	return NULL;
+}
+
+static void
+kid_log(struct kid *k, struct mr *r)
+{
+	char	line[LOG_LINE_MAX], *p;
+	uint8_t	pri;
+
+	pri = mr_u8(r);
+	mr_str(r, line, sizeof(line));
+	if (mr_end(r) == -1 || pri > LOG_DEBUG) {
+		log_warnx("%s sent a malformed log message", proc_name(k->id));
+		return;
+	}
+	/* A child is not trusted to keep the log's format. */
+	for (p = line; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	log_emit(pri, proc_name(k->id), line);
+}
+
+static void
+from_kid(struct chan *c, struct imsg *imsg, void *arg)
+{
+	struct relayd	*env = arg;
+	struct kid	*k = kid_by_chan(env, c);
+	struct mr	 r;
+	char		 text[1024];
+	uint8_t		 ok;
+
+	if (imsg->fd != -1) {
+		close(imsg->fd);
+		log_warnx("%s sent a descriptor; ignoring it", proc_name(k->id));
+		return;
+	}
+	mr_init(&r, imsg->data, imsg->datalen);
+	switch (imsg->hdr.type) {
+	case M_LOG:
+		kid_log(k, &r);
+		return;
+	case M_STATUS:
+		mr_str(&r, text, sizeof(text));
+		if (mr_end(&r) == 0)
+			control_status_reply(env->control, k, imsg->hdr.peerid,
+			    text);
+		return;
+	case M_CONF_ACK:
+		k->acked = mr_u32(&r);
+		if (mr_end(&r) == 0)
+			relayd_conf_acked(env);
+		return;
+	case M_CTL_LINE:
+		mr_str(&r, text, sizeof(text));
+		if (mr_end(&r) == 0)
+			control_forward_line(env->control, imsg->hdr.peerid,
+			    text);
+		return;
+	case M_CTL_DONE:
+		ok = mr_u8(&r);
+		mr_str(&r, text, sizeof(text));
+		if (mr_end(&r) == 0)
+			control_forward_done(env->control, imsg->hdr.peerid,
+			    ok, text);
+		return;
+	}
+	log_warnx("%s sent unexpected message type %u", proc_name(k->id),
+	    imsg->hdr.type);
+}
+
+static void
+kid_closed(struct chan *c, int err, void *arg)
+{
+	struct relayd	*env = arg;
+	struct kid	*k = kid_by_chan(env, c);
+
+	if (err != 0 && !env->stopping)
+		log_warnx("channel to %s failed: %s", proc_name(k->id),
+		    strerror(err));
+	/* The exit status, reaped on SIGCHLD, says what happened. */
+	chan_free(c);
+	k->chan = NULL;
+}
+
+/* In the forked child: descriptors into place, then exec. */
+static void __attribute__((noreturn))
+kid_exec(struct relayd *env, struct kid *k, int parentfd, int *edgefd,
+    pid_t ppid)
+{
+	char		 path[PATH_MAX], u[16], g[16], p[16];
+	char		 root[PATH_MAX];
+	char		*argv[16];
+	int		 argc = 0, fd, i, n, staged[32];
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != ppid)
+		_exit(1);
+	/* Stage above the targets so dup2 never overwrites a source. */
+	n = 0;
+	staged[n++] = fcntl(parentfd, F_DUPFD_CLOEXEC, FD_STAGING);
+	for (i = 1; i < PROC_MAX; i++)
+		if (i != (int)k->id && proc_has_edge(k->id, (enum proc_id)i))
+			staged[n++] = fcntl(edgefd[i], F_DUPFD_CLOEXEC,
+			    FD_STAGING);
+	for (i = 0; i < n; i++) {
+		if (staged[i] == -1 || dup2(staged[i], PROC_FD_PARENT + i) ==
+		    -1)
+			_exit(1);
+	}
+	if (proc_max_fd(k->id) != PROC_FD_PARENT + n - 1)
+		_exit(1);
+	if (!env->debug && (fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	child_path(env, k->id, path, sizeof(path));
+	snprintf(p, sizeof(p), "%d", (int)ppid);
+	argv[argc++] = (char *)proc_name(k->id);
+	argv[argc++] = "-p";
+	argv[argc++] = p;
+	if (env->debug)
+		argv[argc++] = "-d";
+	for (i = 0; i < env->verbose && i < 3; i++)
+		argv[argc++] = "-v";
+	if (env->asroot) {
+		snprintf(u, sizeof(u), "%u", (unsigned)k->uid);
+		snprintf(g, sizeof(g), "%u", (unsigned)k->gid);
+		snprintf(root, sizeof(root), "%s%s", env->conf->state_dir,
+		    proc_table[k->id].root == ROOT_STATE ? "" : "/empty");
+		argv[argc++] = "-u";
+		argv[argc++] = u;
+		argv[argc++] = "-g";
+		argv[argc++] = g;
+		argv[argc++] = "-r";
+		argv[argc++] = root;
+	} else
+		argv[argc++] = "-N";
+	argv[argc] = NULL;
+	execv(path, argv);
+	fprintf(stderr, "relayd: cannot execute %s: %s\n", path,
+	    strerror(errno));
+	_exit(127);
+}
+
+static void
+socketpair_or_die(int sv[2])
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		fatal("socketpair");
+}
+
+void
+children_start(struct relayd *env)
+{
+	int	 parent[PROC_MAX][2];
+	int	 edge[PROC_MAX][PROC_MAX];	/* edge[a][b]: a's end */
+	int	 sv[2];
+	unsigned e;
+	int	 i, j;
+	pid_t	 pid, self = getpid();
+
+	memset(edge, -1, sizeof(edge));
+	for (e = 0; e < proc_nedges; e++) {
+		socketpair_or_die(sv);
+		edge[proc_edges[e].a][proc_edges[e].b] = sv[0];
+		edge[proc_edges[e].b][proc_edges[e].a] = sv[1];
+	}
+	for (i = 1; i < PROC_MAX; i++)
+		socketpair_or_die(parent[i]);
+	for (i = 1; i < PROC_MAX; i++) {
+		struct kid *k = &env->kids[i];
+
+		k->id = (enum proc_id)i;
+		if ((pid = fork()) == -1)
+			fatal("fork");
+		if (pid == 0)
+			kid_exec(env, k, parent[i][1], edge[i], self);
+		k->pid = pid;
+		k->running = 1;
+		clock_gettime(CLOCK_MONOTONIC, &k->started);
+		close(parent[i][1]);
+		k->chan = chan_new(env->base, parent[i][0], proc_name(k->id),
+		    from_kid, kid_closed, env);
+		if (k->chan == NULL)
+			fatal("channel to %s", proc_name(k->id));
+		log_debug("started %s, pid %d", proc_name(k->id), (int)pid);
+	}
+	for (i = 0; i < PROC_MAX; i++)
+		for (j = 0; j < PROC_MAX; j++)
+			if (edge[i][j] != -1)
+				close(edge[i][j]);
+}
+
+void
+children_send_conf(struct relayd *env, const struct conf *conf)
+{
+	int i;
+
+	for (i = 1; i < PROC_MAX; i++) {
+		struct kid *k = &env->kids[i];
+
+		if (k->chan == NULL)
+			continue;
+		if (conf_send(k->chan, conf, proc_table[i].slices,
+		    env->gen) == -1)
+			log_warnx("cannot send the configuration to %s",
+			    proc_name(k->id));
+	}
+}
+
+int
+children_all_acked(const struct relayd *env)
+{
+	int i;
+
+	for (i = 1; i < PROC_MAX; i++)
+		if (env->kids[i].running && env->kids[i].acked != env->gen)
+			return 0;
+	return 1;
+}
+
+static void
+describe_exit(int status, char *buf, size_t sz)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, sz, "exited with status %d",
+		    WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, sz, "was killed by signal %d (%s)%s",
+		    WTERMSIG(status), strsignal(WTERMSIG(status)),
+		    WCOREDUMP(status) ? ", core dumped" : "");
+	else
+		snprintf(buf, sz, "stopped with status 0x%x", status);
+}
+
+static void
+stop_timeout(int fd, short ev, void *arg)
+{
+	struct relayd *env = arg;
+	int i;
+
+	(void)fd;
+	(void)ev;
+	for (i = 1; i < PROC_MAX; i++)
+		if (env->kids[i].running) {
+			log_warnx("%s (pid %d) did not stop; killing it",
+			    proc_name((enum proc_id)i), (int)env->kids[i].pid);
+			kill(env->kids[i].pid, SIGKILL);
+		}
+}
+
+static int
+children_running(const struct relayd *env)
+{
+	int i, n = 0;
+
+	for (i = 1; i < PROC_MAX; i++)
+		n += env->kids[i].running;
+	return n;
+}
+
+void
+children_reap(struct relayd *env)
+{
+	char	how[128];
+	pid_t	pid;
+	int	status, i;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 1; i < PROC_MAX; i++)
+			if (env->kids[i].running && env->kids[i].pid == pid)
+				break;
+		if (i == PROC_MAX)
+			continue;
+		env->kids[i].running = 0;
+		describe_exit(status, how, sizeof(how));
+		if (env->stopping) {
+			log_debug("%s (pid %d) %s", proc_name((enum proc_id)i),
+			    (int)pid, how);
+		} else {
+			log_warnx("%s (pid %d) %s; stopping relayd",
+			    proc_name((enum proc_id)i), (int)pid, how);
+			children_stop(env, 1);
+		}
+	}
+	if (env->stopping && children_running(env) == 0)
+		event_base_loopbreak(env->base);
+}
+
+/* Close every channel: children leave when their parent channel closes. */
+void
+children_stop(struct relayd *env, int status)
+{
+	struct timeval tv = { 5, 0 };
+	int i;
+
+	if (env->stopping)
+		return;
+	env->stopping = 1;
+	env->exit_status = status;
+	for (i = 1; i < PROC_MAX; i++) {
+		if (env->kids[i].chan != NULL) {
+			chan_flush(env->kids[i].chan, 100);
+			chan_free(env->kids[i].chan);
+			env->kids[i].chan = NULL;
+		}
+	}
+	env->stop_timer = evtimer_new(env->base, stop_timeout, env);
+	if (env->stop_timer != NULL)
+		evtimer_add(env->stop_timer, &tv);
+	if (children_running(env) == 0)
+		event_base_loopbreak(env->base);
+}

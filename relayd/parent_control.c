@@ -1,0 +1,519 @@
+/*
+ * parent_control: the control socket relayctl talks to.
+ *
+ * One request per connection (control_req.h).  What the parent knows it
+ * answers itself; status is gathered from every child; queue requests go
+ * to queued and its lines are passed through.  The socket is 0660 and
+ * group control_group: being able to connect is the authorisation.
+ */
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "chan.h"
+#include "control_req.h"
+#include "log.h"
+#include "marshal.h"
+#include "msg_parent.h"
+#include "relayd.h"
+
+#define CTL_MAX_CONNS		32
+#define CTL_STATUS_WAIT		2	/* seconds for children to answer */
+#define CTL_IDLE_TIMEOUT	10
+#define CTL_FORWARD_WAIT	60
+
+struct ctl_conn {
+	TAILQ_ENTRY(ctl_conn)	 entry;
+	struct control		*ctl;
+	uint64_t		 id;
+	struct bufferevent	*bev;
+	struct event		*timer;
+	uid_t			 uid;
+	int			 closing;
+	int			 waiting;	/* status, reload or forward */
+	enum ctl_cmd		 cmd;
+	char			 status[PROC_MAX][128];
+	int			 answered[PROC_MAX];
+};
+
+struct control {
+	struct relayd		*env;
+	int			 fd;
+	char			 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct event		*ev;
+	TAILQ_HEAD(, ctl_conn)	 conns;
+	unsigned		 nconns;
+	uint64_t		 next_id;
+	struct ctl_conn		*reloading;
+};
+
+static void	conn_free(struct ctl_conn *);
+
+static struct ctl_conn *
+conn_by_id(struct control *ctl, uint64_t id)
+{
+	struct ctl_conn *cc;
+
+	TAILQ_FOREACH(cc, &ctl->conns, entry)
+		if (cc->id == id && !cc->closing)
+			return cc;
+	return NULL;
+}
+
+static void
+conn_line(struct ctl_conn *cc, const char *line)
+{
+	evbuffer_add_printf(bufferevent_get_output(cc->bev), "- %s\n", line);
+}
+
+/* The final line; the connection closes once it is written. */
+static void
+conn_end(struct ctl_conn *cc, int ok, const char *err)
+{
+	struct evbuffer *out = bufferevent_get_output(cc->bev);
+
+	if (ok)
+		evbuffer_add_printf(out, "OK\n");
+	else
+		evbuffer_add_printf(out, "ERR %s\n", err);
+	cc->closing = 1;
+	cc->waiting = 0;
+	if (cc->timer != NULL)
+		evtimer_del(cc->timer);
+	bufferevent_disable(cc->bev, EV_READ);
+	if (evbuffer_get_length(out) == 0)
+		conn_free(cc);
+}
+
+static void
+format_uptime(const struct timespec *since, char *buf, size_t sz)
+{
+	struct timespec	now;
+	long		s, d;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	s = (long)(now.tv_sec - since->tv_sec);
+	d = s / 86400;
+	s %= 86400;
+	if (d > 0)
+		snprintf(buf, sz, "%ldd%02ld:%02ld:%02ld", d, s / 3600,
+		    (s / 60) % 60, s % 60);
+	else
+		snprintf(buf, sz, "%02ld:%02ld:%02ld", s / 3600, (s / 60) % 60,
+		    s % 60);
+}
+
+static void
+status_finish(struct ctl_conn *cc)
+{
+	struct relayd	*env = cc->ctl->env;
+	char		 line[256], up[32];
+	int		 i;
+
+	conn_line(cc, "PROCESS   PID      UPTIME       STATE");
+	format_uptime(&env->started, up, sizeof(up));
+	snprintf(line, sizeof(line), "%-9s %-8d %-12s running, "
+	    "configuration %u", "relayd", (int)getpid(), up, env->gen);
+	conn_line(cc, line);
+	for (i = 1; i < PROC_MAX; i++) {
+		struct kid *k = &env->kids[i];
+
+		format_uptime(&k->started, up, sizeof(up));
+		snprintf(line, sizeof(line), "%-9s %-8d %-12s %s",
+		    proc_name(k->id), (int)k->pid, up,
+		    !k->running ? "exited" :
+		    cc->answered[i] ? cc->status[i] : "not answering");
+		conn_line(cc, line);
+	}
+	conn_end(cc, 1, NULL);
+}
+
+void
+control_status_reply(struct control *ctl, struct kid *k, uint64_t id,
+    const char *state)
+{
+	struct ctl_conn	*cc;
+	int		 i;
+
+	if (ctl == NULL || (cc = conn_by_id(ctl, id)) == NULL ||
+	    cc->cmd != CTL_SHOW_STATUS)
+		return;
+	strlcpy(cc->status[k->id], state, sizeof(cc->status[k->id]));
+	cc->answered[k->id] = 1;
+	for (i = 1; i < PROC_MAX; i++)
+		if (cc->ctl->env->kids[i].running && !cc->answered[i])
+			return;
+	status_finish(cc);
+}
+
+void
+control_forward_line(struct control *ctl, uint64_t id, const char *line)
+{
+	struct ctl_conn *cc;
+
+	if (ctl != NULL && (cc = conn_by_id(ctl, id)) != NULL)
+		conn_line(cc, line);
+}
+
+void
+control_forward_done(struct control *ctl, uint64_t id, int ok,
+    const char *err)
+{
+	struct ctl_conn *cc;
+
+	if (ctl != NULL && (cc = conn_by_id(ctl, id)) != NULL)
+		conn_end(cc, ok, err);
+}
+
+void
+control_reload_done(struct control *ctl, int ok, const char *err)
+{
+	struct ctl_conn *cc;
+
+	if (ctl == NULL || (cc = ctl->reloading) == NULL)
+		return;
+	ctl->reloading = NULL;
+	conn_end(cc, ok, err);
+}
+
+static void
+conn_timeout(int fd, short ev, void *arg)
+{
+	struct ctl_conn *cc = arg;
+
+	(void)fd;
+	(void)ev;
+	if (cc->waiting && cc->cmd == CTL_SHOW_STATUS)
+		status_finish(cc);
+	else if (cc->waiting)
+		conn_end(cc, 0, "timed out waiting for an answer");
+	else
+		conn_free(cc);
+}
+
+static void
+conn_wait(struct ctl_conn *cc, int seconds)
+{
+	struct timeval tv = { seconds, 0 };
+
+	cc->waiting = 1;
+	evtimer_add(cc->timer, &tv);
+}
+
+static void
+do_status(struct ctl_conn *cc)
+{
+	struct relayd	*env = cc->ctl->env;
+	int		 i, asked = 0;
+
+	for (i = 1; i < PROC_MAX; i++) {
+		struct kid *k = &env->kids[i];
+
+		if (!k->running || k->chan == NULL)
+			continue;
+		if (chan_send(k->chan, M_STATUS_REQ, cc->id, -1, NULL, 0) == 0)
+			asked++;
+	}
+	if (asked == 0) {
+		status_finish(cc);
+		return;
+	}
+	conn_wait(cc, CTL_STATUS_WAIT);
+}
+
+static void
+do_reload(struct ctl_conn *cc)
+{
+	struct control	*ctl = cc->ctl;
+	char		 err[1024];
+
+	if (ctl->reloading != NULL) {
+		conn_end(cc, 0, "a reload is already in progress");
+		return;
+	}
+	log_info("reload requested by uid %u", (unsigned)cc->uid);
+	if (relayd_reload(ctl->env, err, sizeof(err)) == -1) {
+		conn_end(cc, 0, err);
+		return;
+	}
+	ctl->reloading = cc;
+	conn_wait(cc, CTL_FORWARD_WAIT);
+}
+
+static void
+do_verbose(struct ctl_conn *cc, int level)
+{
+	struct relayd	*env = cc->ctl->env;
+	struct mw	 w;
+	int		 i;
+
+	env->verbose = level;
+	log_set_verbose(level);
+	mw_init(&w);
+	mw_u32(&w, (uint32_t)level);
+	for (i = 1; i < PROC_MAX; i++)
+		if (env->kids[i].chan != NULL)
+			chan_send(env->kids[i].chan, M_VERBOSE, 0, -1, w.buf,
+			    w.len);
+	conn_end(cc, 1, NULL);
+}
+
+static void
+do_forward(struct ctl_conn *cc, const struct ctl_req *req)
+{
+	struct kid	*q = &cc->ctl->env->kids[PROC_QUEUED];
+	struct mw	 w;
+
+	if (q->chan == NULL) {
+		conn_end(cc, 0, "queued is not running");
+		return;
+	}
+	if (req->cmd != CTL_SHOW_QUEUE)
+		log_info("control: uid %u: %s %s", (unsigned)cc->uid,
+		    req->cmd == CTL_QUEUE_FLUSH ? "flush" :
+		    req->cmd == CTL_QUEUE_HOLD ? "hold" :
+		    req->cmd == CTL_QUEUE_RELEASE ? "release" :
+		    req->cmd == CTL_QUEUE_REMOVE ? "remove" : "bounce",
+		    req->all ? "all" : req->id);
+	mw_init(&w);
+	mw_u32(&w, (uint32_t)req->cmd);
+	mw_u8(&w, (uint8_t)req->all);
+	mw_str(&w, req->id);
+	if (chan_send(q->chan, M_CTL_REQ, cc->id, -1, w.buf, w.len) == -1) {
+		conn_end(cc, 0, "cannot reach queued");
+		return;
+	}
+	conn_wait(cc, CTL_FORWARD_WAIT);
+}
+
+static void
+conn_request(struct ctl_conn *cc, const char *line, size_t len)
+{
+	struct ctl_req	 req;
+	const char	*why;
+
+	if ((why = ctl_req_parse(line, len, &req)) != NULL) {
+		conn_end(cc, 0, why);
+		return;
+	}
+	evtimer_del(cc->timer);
+	cc->cmd = req.cmd;
+	switch (req.cmd) {
+	case CTL_SHOW_STATUS:
+		do_status(cc);
+		break;
+	case CTL_RELOAD:
+		do_reload(cc);
+		break;
+	case CTL_LOG_VERBOSE:
+		do_verbose(cc, 1);
+		break;
+	case CTL_LOG_BRIEF:
+		do_verbose(cc, 0);
+		break;
+	default:
+		do_forward(cc, &req);
+		break;
+	}
+}
+
+static void
+conn_read(struct bufferevent *bev, void *arg)
+{
+	struct ctl_conn	*cc = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	struct evbuffer_ptr eol;
+	char		 line[CTL_LINE_MAX + 2];
+	size_t		 len;
+
+	if (cc->waiting || cc->closing)
+		return;
+	eol = evbuffer_search(in, "\n", 1, NULL);
+	if (eol.pos == -1) {
+		if (evbuffer_get_length(in) > CTL_LINE_MAX)
+			conn_end(cc, 0, "request too long");
+		return;
+	}
+	len = (size_t)eol.pos;
+	if (len > CTL_LINE_MAX) {
+		conn_end(cc, 0, "request too long");
+		return;
+	}
+	evbuffer_remove(in, line, len + 1);
+	line[len] = '\0';
+	if (memchr(line, '\0', len) != NULL) {
+		conn_end(cc, 0, "bad character in request");
+		return;
+	}
+	conn_request(cc, line, len);
+}
+
+static void
+conn_write(struct bufferevent *bev, void *arg)
+{
+	struct ctl_conn *cc = arg;
+
+	if (cc->closing && evbuffer_get_length(bufferevent_get_output(bev)) ==
+	    0)
+		conn_free(cc);
+}
+
+static void
+conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct ctl_conn *cc = arg;
+
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		conn_free(cc);
+}
+
+static void
+conn_free(struct ctl_conn *cc)
+{
+	struct control *ctl = cc->ctl;
+
+	if (ctl->reloading == cc)
+		ctl->reloading = NULL;
+	TAILQ_REMOVE(&ctl->conns, cc, entry);
+	ctl->nconns--;
+	if (cc->timer != NULL)
+		event_free(cc->timer);
+	bufferevent_free(cc->bev);
+	free(cc);
+}
+
+static void
+control_accept(int lfd, short ev, void *arg)
+{
+	struct control	*ctl = arg;
+	struct ctl_conn	*cc;
+	struct ucred	 cred;
+	socklen_t	 len = sizeof(cred);
+	struct timeval	 tv = { CTL_IDLE_TIMEOUT, 0 };
+	int		 fd;
+
+	(void)ev;
+	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("control: accept");
+		return;
+	}
+	if (ctl->nconns >= CTL_MAX_CONNS) {
+		close(fd);
+		log_warnx("control: too many connections");
+		return;
+	}
+	if ((cc = calloc(1, sizeof(*cc))) == NULL) {
+		close(fd);
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+		cc->uid = cred.uid;
+	cc->ctl = ctl;
+	cc->id = ++ctl->next_id;
+	cc->bev = bufferevent_socket_new(ctl->env->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	cc->timer = evtimer_new(ctl->env->base, conn_timeout, cc);
+	if (cc->bev == NULL || cc->timer == NULL) {
+		if (cc->bev != NULL)
+			bufferevent_free(cc->bev);
+		else
+			close(fd);
+		if (cc->timer != NULL)
+			event_free(cc->timer);
+		free(cc);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&ctl->conns, cc, entry);
+	ctl->nconns++;
+	bufferevent_setcb(cc->bev, conn_read, conn_write, conn_event, cc);
+	bufferevent_enable(cc->bev, EV_READ);
+	evtimer_add(cc->timer, &tv);
+}
+
+struct control *
+control_open(struct relayd *env)
+{
+	struct control		*ctl;
+	struct sockaddr_un	 sun;
+	const char		*path = env->conf->control_socket;
+	mode_t			 old;
+
+	if ((ctl = calloc(1, sizeof(*ctl))) == NULL)
+		return NULL;
+	ctl->env = env;
+	TAILQ_INIT(&ctl->conns);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path)) {
+		log_warnx("control socket %s: path too long", path);
+		free(ctl);
+		return NULL;
+	}
+	strlcpy(ctl->path, path, sizeof(ctl->path));
+	ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (ctl->fd == -1) {
+		log_warn("control socket");
+		free(ctl);
+		return NULL;
+	}
+	/* We hold the state lock, so a socket file left here is stale. */
+	if (unlink(path) == -1 && errno != ENOENT)
+		log_warn("unlink %s", path);
+	old = umask(0117);
+	if (bind(ctl->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		umask(old);
+		log_warn("control socket %s", path);
+		goto fail;
+	}
+	umask(old);
+	if (chmod(path, 0660) == -1 || (env->asroot &&
+	    chown(path, 0, env->control_gid) == -1)) {
+		log_warn("control socket %s: permissions", path);
+		goto fail;
+	}
+	if (listen(ctl->fd, 16) == -1) {
+		log_warn("control socket %s: listen", path);
+		goto fail;
+	}
+	ctl->ev = event_new(env->base, ctl->fd, EV_READ | EV_PERSIST,
+	    control_accept, ctl);
+	if (ctl->ev == NULL || event_add(ctl->ev, NULL) == -1)
+		goto fail;
+	return ctl;
+fail:
+	close(ctl->fd);
+	unlink(path);
+	free(ctl);
+	return NULL;
+}
+
+void
+control_close(struct control *ctl)
+{
+	struct ctl_conn *cc;
+
+	if (ctl == NULL)
+		return;
+	while ((cc = TAILQ_FIRST(&ctl->conns)) != NULL)
+		conn_free(cc);
+	event_free(ctl->ev);
+	close(ctl->fd);
+	unlink(ctl->path);
+	free(ctl);
+}

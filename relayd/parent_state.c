@@ -1,0 +1,217 @@
+/*
+ * parent_state: the state directory, its lock, the children's users and
+ * the descriptor limits.
+ *
+ *   state_dir/        root, 0755: the chroot of queued and policyd
+ *   state_dir/lock    held (flock) while relayd runs
+ *   state_dir/empty/  root, 0755, empty: the chroot of the other children
+ *   state_dir/spool/  queued, 0700: message bodies
+ *   state_dir/db/     queued:policyd, 2750: the LMDB environment
+ */
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "relayd.h"
+
+/* Create a directory, or check the one there, and set owner and mode. */
+static int
+state_dir(const char *path, mode_t mode, uid_t uid, gid_t gid, int asroot)
+{
+	struct stat st;
+
+	if (mkdir(path, mode) == -1 && errno != EEXIST) {
+		log_warn("mkdir %s", path);
+		return -1;
+	}
+	if (lstat(path, &st) == -1) {
+		log_warn("%s", path);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		log_warnx("%s: not a directory", path);
+		return -1;
+	}
+	if (asroot && (st.st_uid != uid || st.st_gid != gid) &&
+	    chown(path, uid, gid) == -1) {
+		log_warn("chown %s", path);
+		return -1;
+	}
+	if ((st.st_mode & 07777) != mode && chmod(path, mode) == -1) {
+		log_warn("chmod %s", path);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+dir_is_empty(const char *path)
+{
+	DIR *d;
+	struct dirent *e;
+	int empty = 1;
+
+	if ((d = opendir(path)) == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			empty = 0;
+	closedir(d);
+	return empty;
+}
+
+int
+state_prepare(struct relayd *env)
+{
+	const char	*sd = env->conf->state_dir;
+	struct kid	*q = &env->kids[PROC_QUEUED];
+	struct kid	*p = &env->kids[PROC_POLICYD];
+	char		 path[PATH_MAX];
+	int		 r = env->asroot;
+
+	if (state_dir(sd, 0755, 0, 0, r) == -1)
+		return -1;
+	snprintf(path, sizeof(path), "%s/empty", sd);
+	if (state_dir(path, 0755, 0, 0, r) == -1)
+		return -1;
+	if (!dir_is_empty(path)) {
+		log_warnx("%s must be empty: it is the children's root", path);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/spool", sd);
+	if (state_dir(path, 0700, q->uid, q->gid, r) == -1)
+		return -1;
+	snprintf(path, sizeof(path), "%s/db", sd);
+	/* setgid: the LMDB files take policyd's group, which reads them. */
+	if (state_dir(path, 02750, q->uid, p->gid, r) == -1)
+		return -1;
+	return 0;
+}
+
+int
+state_lock(struct relayd *env)
+{
+	char	path[PATH_MAX];
+	int	fd;
+
+	snprintf(path, sizeof(path), "%s/lock", env->conf->state_dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		log_warn("%s", path);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK)
+			log_warnx("another relayd is running on %s (%s is "
+			    "locked)", env->conf->state_dir, path);
+		else
+			log_warn("lock %s", path);
+		close(fd);
+		return -1;
+	}
+	env->lock_fd = fd;
+	return 0;
+}
+
+/* Note the pid in the lock file once we run for good (after daemon()). */
+void
+state_lock_note_pid(struct relayd *env)
+{
+	char pid[32];
+	int n;
+
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(env->lock_fd, 0) == -1 ||
+	    pwrite(env->lock_fd, pid, (size_t)n, 0) != n)
+		log_warn("cannot note the pid in the lock file");
+}
+
+int
+users_resolve(struct relayd *env)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+	int		 i;
+
+	for (i = 1; i < PROC_MAX; i++) {
+		env->kids[i].id = (enum proc_id)i;
+		if (!env->asroot)
+			continue;
+		if ((pw = getpwnam(proc_table[i].user)) == NULL) {
+			log_warnx("user %s does not exist (make users, or "
+			    "install the sysusers.d file)", proc_table[i].user);
+			return -1;
+		}
+		if (pw->pw_uid == 0 || pw->pw_gid == 0) {
+			log_warnx("user %s must not be root", proc_table[i].user);
+			return -1;
+		}
+		env->kids[i].uid = pw->pw_uid;
+		env->kids[i].gid = pw->pw_gid;
+	}
+	if (!env->asroot)
+		return 0;
+	for (i = 1; i < PROC_MAX; i++) {
+		int j;
+
+		for (j = 1; j < i; j++)
+			if (env->kids[i].uid == env->kids[j].uid) {
+				log_warnx("users %s and %s share a uid",
+				    proc_table[i].user, proc_table[j].user);
+				return -1;
+			}
+	}
+	if ((gr = getgrnam(env->conf->control_group)) == NULL) {
+		log_warnx("control_group %s does not exist",
+		    env->conf->control_group);
+		return -1;
+	}
+	env->control_gid = gr->gr_gid;
+	return 0;
+}
+
+/*
+ * smtpd holds a descriptor per session and deliverd one per connection;
+ * children inherit the limit at fork.
+ */
+void
+limits_raise(const struct conf *conf)
+{
+	struct rlimit	rl;
+	rlim_t		want;
+	FILE		*f;
+	unsigned long	nr_open = 1048576;
+
+	want = (rlim_t)conf->limits.max_connections +
+	    (rlim_t)conf->queue.max_connections * 2 + 4096;
+	if ((f = fopen("/proc/sys/fs/nr_open", "re")) != NULL) {
+		if (fscanf(f, "%lu", &nr_open) != 1)
+			nr_open = 1048576;
+		fclose(f);
+	}
+	if (want > nr_open)
+		want = nr_open;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_max < want) {
+		struct rlimit up = { want, want };
+
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			return;
+	}
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur < want)
+		log_warnx("descriptor limit is %lu, below the %lu the "
+		    "configured connection limits need",
+		    (unsigned long)rl.rlim_cur, (unsigned long)want);
+}

@@ -1,0 +1,318 @@
+/*
+ * relayd: the parent.  Start-up, signals, reload and shutdown.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "log.h"
+#include "relayd.h"
+
+#ifndef LIBEXECDIR
+#define LIBEXECDIR	"/usr/local/libexec/relayd"
+#endif
+#ifndef SYSCONFDIR
+#define SYSCONFDIR	"/etc/relayd"
+#endif
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: relayd [-dnv] [-f file]\n");
+	exit(2);
+}
+
+static void
+print_errors(struct conf_errors *errs)
+{
+	size_t i;
+
+	for (i = 0; i < errs->n; i++)
+		fprintf(stderr, "%s\n", errs->msg[i]);
+	if (errs->dropped > 0)
+		fprintf(stderr, "(%zu more errors)\n", errs->dropped);
+}
+
+/*
+ * From the source tree the children are built beside relayd
+ * (smtpd/smtpd next to relayd/relayd); installed, they live in LIBEXECDIR.
+ */
+static void
+find_children(struct relayd *env)
+{
+	char	self[PATH_MAX], probe[PATH_MAX], *dir;
+	ssize_t	n;
+
+	strlcpy(env->libexec, LIBEXECDIR, sizeof(env->libexec));
+	env->in_tree = 0;
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1)
+		return;
+	self[n] = '\0';
+	dir = dirname(dirname(self));
+	snprintf(probe, sizeof(probe), "%s/smtpd/smtpd", dir);
+	if (access(probe, X_OK) == 0) {
+		strlcpy(env->libexec, dir, sizeof(env->libexec));
+		env->in_tree = 1;
+	}
+}
+
+void
+child_path(const struct relayd *env, enum proc_id id, char *buf, size_t sz)
+{
+	if (env->in_tree)
+		snprintf(buf, sz, "%s/%s/%s", env->libexec, proc_name(id),
+		    proc_name(id));
+	else
+		snprintf(buf, sz, "%s/%s", env->libexec, proc_name(id));
+}
+
+static int
+check_children(struct relayd *env)
+{
+	char	path[PATH_MAX];
+	int	i;
+
+	for (i = 1; i < PROC_MAX; i++) {
+		child_path(env, (enum proc_id)i, path, sizeof(path));
+		if (access(path, X_OK) == -1) {
+			log_warn("child %s", path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static struct conf *
+load(const char *path, struct conf_errors *errs)
+{
+	struct conf *conf;
+
+	if ((conf = conf_load(path, 0, errs)) == NULL)
+		return NULL;
+	if (conf->dns.nservers == 0 && conf_read_resolv("/etc/resolv.conf",
+	    &conf->dns.servers, &conf->dns.nservers) == -1)
+		log_warn("/etc/resolv.conf");
+	if (conf->dns.nservers == 0) {
+		/* As the resolver library does: ask the local host. */
+		if ((conf->dns.servers = calloc(1,
+		    sizeof(*conf->dns.servers))) != NULL) {
+			strlcpy(conf->dns.servers[0].host, "127.0.0.1",
+			    sizeof(conf->dns.servers[0].host));
+			conf->dns.servers[0].port = 53;
+			conf->dns.nservers = 1;
+		}
+	}
+	return conf;
+}
+
+/* What needs a restart to change: keep the running values, and say so. */
+static int
+keep_fixed(struct relayd *env, struct conf *conf)
+{
+	struct {
+		const char	*name;
+		char		**now;
+		char		*old;
+	} fixed[] = {
+		{ "state_dir", &conf->state_dir, env->conf->state_dir },
+		{ "control_socket", &conf->control_socket,
+		    env->conf->control_socket },
+		{ "control_group", &conf->control_group,
+		    env->conf->control_group },
+	};
+	size_t	i;
+	char	*copy;
+
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		if (strcmp(*fixed[i].now, fixed[i].old) == 0)
+			continue;
+		log_warnx("reload: %s changes only at restart; keeping %s",
+		    fixed[i].name, fixed[i].old);
+		if ((copy = strdup(fixed[i].old)) == NULL)
+			return -1;
+		free(*fixed[i].now);
+		*fixed[i].now = copy;
+	}
+	return 0;
+}
+
+int
+relayd_reload(struct relayd *env, char *err, size_t errsz)
+{
+	struct conf_errors	 errs;
+	struct conf		*conf;
+	size_t			 i;
+
+	memset(&errs, 0, sizeof(errs));
+	if ((conf = load(env->conf_path, &errs)) == NULL) {
+		for (i = 0; i < errs.n; i++)
+			log_warnx("reload: %s", errs.msg[i]);
+		log_warnx("reload failed; the configuration in force is "
+		    "unchanged");
+		snprintf(err, errsz, "configuration has errors, the old one "
+		    "stays in force: %s", errs.n > 0 ? errs.msg[0] : "?");
+		conf_errors_clear(&errs);
+		return -1;
+	}
+	if (keep_fixed(env, conf) == -1 ||
+	    listeners_bind(conf, env->conf) == -1) {
+		conf_free(conf);
+		log_warnx("reload failed; the configuration in force is "
+		    "unchanged");
+		snprintf(err, errsz, "cannot apply the new listeners; the old "
+		    "configuration stays in force");
+		return -1;
+	}
+	env->gen++;
+	children_send_conf(env, conf);
+	conf_free(env->conf);
+	env->conf = conf;
+	log_info("configuration %u loaded: %zu tenants, %zu listeners",
+	    env->gen, conf->ntenants, conf->nlisteners);
+	return 0;
+}
+
+void
+relayd_conf_acked(struct relayd *env)
+{
+	if (!children_all_acked(env))
+		return;
+	log_info("configuration %u is in force in every process", env->gen);
+	control_reload_done(env->control, 1, NULL);
+}
+
+static void
+on_signal(int sig, short ev, void *arg)
+{
+	struct relayd	*env = arg;
+	char		 err[1024];
+
+	(void)ev;
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		if (!env->stopping)
+			log_info("received %s; stopping", strsignal(sig));
+		children_stop(env, 0);
+		break;
+	case SIGHUP:
+		log_info("SIGHUP: reloading the configuration");
+		(void)relayd_reload(env, err, sizeof(err));
+		break;
+	case SIGCHLD:
+		children_reap(env);
+		break;
+	}
+}
+
+static void
+add_signal(struct relayd *env, int sig)
+{
+	struct event *ev;
+
+	if ((ev = evsignal_new(env->base, sig, on_signal, env)) == NULL ||
+	    evsignal_add(ev, NULL) == -1)
+		fatalx("cannot handle signal %d", sig);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct relayd		 env;
+	struct conf_errors	 errs;
+	const char		*path = SYSCONFDIR "/relayd.yaml";
+	int			 ch, check = 0;
+
+	memset(&env, 0, sizeof(env));
+	env.lock_fd = -1;
+	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
+		switch (ch) {
+		case 'd':
+			env.debug = 1;
+			break;
+		case 'f':
+			path = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'v':
+			env.verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init(1, env.verbose, "relayd");
+	if (strlcpy(env.conf_path, path, sizeof(env.conf_path)) >=
+	    sizeof(env.conf_path))
+		fatalx("%s: path too long", path);
+
+	memset(&errs, 0, sizeof(errs));
+	if ((env.conf = load(path, &errs)) == NULL) {
+		print_errors(&errs);
+		exit(1);
+	}
+	if (check) {
+		fprintf(stderr, "configuration OK: %zu tenants\n",
+		    env.conf->ntenants);
+		exit(0);
+	}
+
+	env.asroot = geteuid() == 0;
+	if (!env.asroot)
+		log_warnx("not running as root: children keep this user and "
+		    "are not confined (for development only)");
+	find_children(&env);
+	if (check_children(&env) == -1 || users_resolve(&env) == -1 ||
+	    state_prepare(&env) == -1 || state_lock(&env) == -1)
+		exit(1);
+	limits_raise(env.conf);
+	if (listeners_bind(env.conf, NULL) == -1)
+		exit(1);
+
+	if (!env.debug) {
+		if (daemon(0, 0) == -1)
+			fatal("daemon");
+		log_init(0, env.verbose, "relayd");
+	}
+	state_lock_note_pid(&env);
+	signal(SIGPIPE, SIG_IGN);
+	clock_gettime(CLOCK_MONOTONIC, &env.started);
+	if ((env.base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	add_signal(&env, SIGTERM);
+	add_signal(&env, SIGINT);
+	add_signal(&env, SIGHUP);
+	add_signal(&env, SIGCHLD);
+
+	children_start(&env);
+	env.gen = 1;
+	children_send_conf(&env, env.conf);
+	if ((env.control = control_open(&env)) == NULL)
+		children_stop(&env, 1);
+	else
+		log_info("relayd started: %zu tenants, %zu listeners, "
+		    "state in %s", env.conf->ntenants, env.conf->nlisteners,
+		    env.conf->state_dir);
+
+	event_base_dispatch(env.base);
+
+	control_close(env.control);
+	children_reap(&env);
+	log_info("relayd stopped");
+	conf_free(env.conf);
+	return env.exit_status;
+}

@@ -1,0 +1,90 @@
+/*
+ * relayd, the parent process.
+ *
+ * Reads the configuration (and /etc/resolv.conf for dnsd), takes the state
+ * lock, binds the listeners, creates the channels of proc.h, starts each
+ * child by fork and exec, sends it its configuration slice, supervises it,
+ * writes the log, reloads on SIGHUP and serves relayctl.  It keeps root and
+ * therefore does as little as possible: it never parses mail or DNS, and it
+ * never opens the LMDB store.
+ */
+#ifndef RELAYD_RELAYD_H
+#define RELAYD_RELAYD_H
+
+#include <sys/types.h>
+
+#include <limits.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config.h"
+#include "proc.h"
+
+struct chan;
+struct control;
+
+struct kid {
+	enum proc_id	 id;
+	pid_t		 pid;
+	struct chan	*chan;
+	struct timespec	 started;
+	uid_t		 uid;
+	gid_t		 gid;
+	uint32_t	 acked;		/* configuration generation */
+	int		 running;
+};
+
+struct relayd {
+	struct event_base *base;
+	char		 conf_path[PATH_MAX];
+	struct conf	*conf;
+	int		 debug;
+	int		 verbose;
+	int		 asroot;
+	int		 lock_fd;
+	char		 libexec[PATH_MAX];	/* where the children are */
+	int		 in_tree;		/* run from the source tree */
+	struct kid	 kids[PROC_MAX];
+	gid_t		 control_gid;
+	uint32_t	 gen;			/* configuration generation */
+	struct control	*control;
+	struct timespec	 started;
+	int		 stopping;
+	int		 exit_status;
+	struct event	*stop_timer;
+};
+
+/* parent_state.c */
+int	 state_prepare(struct relayd *);
+int	 state_lock(struct relayd *);
+void	 state_lock_note_pid(struct relayd *);
+int	 users_resolve(struct relayd *);
+void	 limits_raise(const struct conf *);
+
+/* parent_listen.c */
+int	 listeners_bind(struct conf *, const struct conf *old);
+
+/* parent_children.c */
+void	 children_start(struct relayd *);
+void	 children_send_conf(struct relayd *, const struct conf *);
+int	 children_all_acked(const struct relayd *);
+void	 children_reap(struct relayd *);
+void	 children_stop(struct relayd *, int status);
+struct kid *kid_by_chan(struct relayd *, struct chan *);
+
+/* parent_control.c */
+struct control *control_open(struct relayd *);
+void	 control_close(struct control *);
+void	 control_status_reply(struct control *, struct kid *, uint64_t id,
+	    const char *state);
+void	 control_forward_line(struct control *, uint64_t id, const char *);
+void	 control_forward_done(struct control *, uint64_t id, int ok,
+	    const char *err);
+void	 control_reload_done(struct control *, int ok, const char *err);
+
+/* relayd.c */
+void	 child_path(const struct relayd *, enum proc_id, char *, size_t);
+int	 relayd_reload(struct relayd *, char *err, size_t errsz);
+void	 relayd_conf_acked(struct relayd *);
+
+#endif
