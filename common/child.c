@@ -87,8 +87,8 @@ parse_args(int argc, char **argv, const char *name, struct child_args *a)
 			child_usage(name);
 		}
 	}
-	if (a->ppid == 0 || (!a->nodrop && (a->root == NULL ||
-	    a->uid == (uid_t)-1 || a->gid == (gid_t)-1)))
+	if (a->ppid == 0 || a->root == NULL || (!a->nodrop &&
+	    (a->uid == (uid_t)-1 || a->gid == (gid_t)-1)))
 		child_usage(name);
 }
 
@@ -325,7 +325,7 @@ child_main(int argc, char **argv, const struct child_ops *ops, void *state)
 	if (ops->preload != NULL)
 		ops->preload(&c);
 	if (a.nodrop)
-		privdrop_none();
+		privdrop_none(a.root);
 	else {
 		privdrop(a.root, a.uid, a.gid);
 		c.dropped = 1;

@@ -17,17 +17,60 @@ enum {
 
 #define STR_MAX	0xffffu
 
+#define GROW_MAX	(256u * 1024 * 1024)
+
 void
 mw_init(struct mw *w)
 {
+	w->buf = w->inl;
+	w->cap = sizeof(w->inl);
 	w->len = 0;
 	w->err = 0;
+	w->grow = 0;
+}
+
+void
+mw_init_grow(struct mw *w)
+{
+	mw_init(w);
+	w->grow = 1;
+}
+
+void
+mw_release(struct mw *w)
+{
+	if (w->buf != w->inl)
+		free(w->buf);
+	mw_init(w);
+}
+
+static int
+mw_reserve(struct mw *w, size_t n)
+{
+	size_t	 cap;
+	uint8_t	*p;
+
+	if (n <= w->cap - w->len)
+		return 0;
+	if (!w->grow || n > GROW_MAX - w->len)
+		return -1;
+	for (cap = w->cap; cap - w->len < n; cap *= 2)
+		;
+	if (w->buf == w->inl) {
+		if ((p = malloc(cap)) == NULL)
+			return -1;
+		memcpy(p, w->inl, w->len);
+	} else if ((p = realloc(w->buf, cap)) == NULL)
+		return -1;
+	w->buf = p;
+	w->cap = cap;
+	return 0;
 }
 
 static void
 mw_put(struct mw *w, const void *p, size_t n)
 {
-	if (w->err || n > sizeof(w->buf) - w->len) {
+	if (w->err || mw_reserve(w, n) == -1) {
 		w->err = 1;
 		return;
 	}
@@ -101,7 +144,7 @@ mw_data(struct mw *w, const void *p, size_t n)
 int
 mw_fits_str(const struct mw *w, size_t n)
 {
-	return !w->err && n <= STR_MAX && w->len + 3 + n <= sizeof(w->buf);
+	return !w->err && n <= STR_MAX && (w->grow || w->len + 3 + n <= w->cap);
 }
 
 void

@@ -13,9 +13,12 @@
 #include "imsg.h"
 
 struct mw {
-	uint8_t		buf[IMSG_MAX_PAYLOAD];
-	size_t		len;
-	int		err;
+	uint8_t		*buf;		/* inl, or the heap when growing */
+	size_t		 len;
+	size_t		 cap;
+	int		 err;
+	int		 grow;
+	uint8_t		 inl[IMSG_MAX_PAYLOAD];
 };
 
 struct mr {
@@ -25,7 +28,9 @@ struct mr {
 	int		 err;
 };
 
-void	 mw_init(struct mw *);
+void	 mw_init(struct mw *);		/* one imsg payload at most */
+void	 mw_init_grow(struct mw *);	/* unbounded, for storage */
+void	 mw_release(struct mw *);
 void	 mw_u8(struct mw *, uint8_t);
 void	 mw_u32(struct mw *, uint32_t);
 void	 mw_u64(struct mw *, uint64_t);

@@ -97,8 +97,10 @@ privdrop(const char *root, uid_t uid, gid_t gid)
 }
 
 void
-privdrop_none(void)
+privdrop_none(const char *root)
 {
+	if (chdir(root) == -1)
+		fatal("chdir %s", root);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("PR_SET_NO_NEW_PRIVS");
 }

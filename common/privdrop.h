@@ -11,7 +11,7 @@
 #include <sys/types.h>
 
 void	 privdrop(const char *root, uid_t, gid_t);
-/* Without root: chdir only, no_new_privs; for developers. */
-void	 privdrop_none(void);
+/* Without root: chdir to root and no_new_privs only; for developers. */
+void	 privdrop_none(const char *root);
 
 #endif

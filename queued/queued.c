@@ -1,25 +1,163 @@
-/* queued: placeholder until the SMTP server lands. */
+/*
+ * queued: process set-up, the queue index, and peer dispatch.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include "child.h"
 #include "log.h"
+#include "queued.h"
+
+#define SPACE_INTERVAL	1	/* seconds between free-space checks */
+
+static struct queued queued;
+
+int
+qmsg_cmp(struct qmsg *a, struct qmsg *b)
+{
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+RB_GENERATE(qmsg_tree, qmsg, entry, qmsg_cmp)
+
+void
+queue_insert(struct queued *q, struct envelope *e)
+{
+	struct qmsg *m;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		fatal("queue index");
+	m->id = e->id;
+	m->env = e;
+	if (RB_INSERT(qmsg_tree, &q->queue, m) != NULL)
+		fatalx("msgid %016llx is queued twice",
+		    (unsigned long long)e->id);
+	q->nqueue++;
+}
 
 static void
-from_peer(struct child *c, struct imsg *imsg)
+load_one(void *arg, struct envelope *e)
+{
+	queue_insert(arg, e);
+}
+
+/* Envelopes whose body is gone cannot be delivered: say so once. */
+static void
+check_bodies(struct queued *q)
+{
+	struct qmsg	*m;
+	struct stat	 st;
+	char		 name[32];
+
+	RB_FOREACH(m, qmsg_tree, &q->queue) {
+		queue_id_format(m->id, name, sizeof(name));
+		if (fstatat(q->spool_fd, name, &st, 0) == -1 &&
+		    errno == ENOENT)
+			log_warnx("msgid=%s: envelope without a spool file",
+			    name);
+	}
+}
+
+static void
+queued_init(struct child *c)
+{
+	struct queued	*q = c->state;
+	char		 err[512];
+	struct timeval	 tv = { SPACE_INTERVAL, 0 };
+	int		 n;
+
+	q->child = c;
+	RB_INIT(&q->pending);
+	RB_INIT(&q->queue);
+	/* The working directory is state_dir (our chroot). */
+	if ((q->spool_fd = open("spool", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		fatal("spool directory");
+	if ((q->store = store_open("db", err, sizeof(err))) == NULL)
+		fatalx("queue store: %s", err);
+	if ((n = store_load(q->store, load_one, q)) == -1)
+		fatalx("queue store: cannot read the queue");
+	spool_scan(q);
+	check_bodies(q);
+	log_info("queue: %zu messages", q->nqueue);
+	q->cm = committer_start(q);
+	q->space_timer = event_new(c->base, -1, EV_PERSIST, space_check, q);
+	if (q->space_timer == NULL || evtimer_add(q->space_timer, &tv) == -1)
+		fatalx("space timer");
+}
+
+static void
+queued_conf(struct child *c, struct conf *conf, struct conf *old)
+{
+	struct queued *q = c->state;
+
+	(void)old;
+	q->conf = conf;
+	space_check(-1, 0, q);
+}
+
+static void
+queued_status(struct child *c, char *buf, size_t sz)
+{
+	struct queued *q = c->state;
+
+	snprintf(buf, sz, "running, %zu queued, %llu accepted since start",
+	    q->nqueue, (unsigned long long)q->committed);
+}
+
+static void
+queued_shutdown(struct child *c)
+{
+	struct queued *q = c->state;
+
+	committer_stop(q->cm);
+	store_close(q->store);
+}
+
+static void
+from_smtpd(struct child *c, struct imsg *imsg)
+{
+	receive_dispatch(c->state, imsg);
+}
+
+static void
+from_unused(struct child *c, struct imsg *imsg)
 {
 	if (imsg->fd != -1)
 		close(imsg->fd);
-	child_peer_broken(c, PROC_SMTPD, imsg, "unexpected message");
+	child_peer_broken(c, PROC_DELIVERD, imsg, "no messages expected yet");
+}
+
+static void
+queued_control(struct child *c, struct imsg *imsg)
+{
+	control_request(c->state, imsg);
 }
 
 static const struct child_ops queued_ops = {
 	.id = PROC_QUEUED,
-	.dispatch = { [PROC_SMTPD] = from_peer, [PROC_POLICYD] = from_peer,
-	    [PROC_DELIVERD] = from_peer },
+	.init = queued_init,
+	.conf = queued_conf,
+	.status = queued_status,
+	.control = queued_control,
+	.shutdown = queued_shutdown,
+	.dispatch = {
+		[PROC_SMTPD] = from_smtpd,
+		[PROC_DELIVERD] = from_unused,
+		[PROC_POLICYD] = from_unused,
+	},
 };
 
 int
 main(int argc, char **argv)
 {
-	return child_main(argc, argv, &queued_ops, NULL);
+	return child_main(argc, argv, &queued_ops, &queued);
 }

@@ -166,17 +166,17 @@ kid_exec(struct relayd *env, struct kid *k, int parentfd, int *edgefd,
 		argv[argc++] = "-d";
 	for (i = 0; i < env->verbose && i < 3; i++)
 		argv[argc++] = "-v";
+	snprintf(root, sizeof(root), "%s%s", env->conf->state_dir,
+	    proc_table[k->id].root == ROOT_STATE ? "" : "/empty");
+	argv[argc++] = "-r";
+	argv[argc++] = root;
 	if (env->asroot) {
 		snprintf(u, sizeof(u), "%u", (unsigned)k->uid);
 		snprintf(g, sizeof(g), "%u", (unsigned)k->gid);
-		snprintf(root, sizeof(root), "%s%s", env->conf->state_dir,
-		    proc_table[k->id].root == ROOT_STATE ? "" : "/empty");
 		argv[argc++] = "-u";
 		argv[argc++] = u;
 		argv[argc++] = "-g";
 		argv[argc++] = g;
-		argv[argc++] = "-r";
-		argv[argc++] = root;
 	} else
 		argv[argc++] = "-N";
 	argv[argc] = NULL;

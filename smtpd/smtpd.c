@@ -1,25 +1,187 @@
-/* smtpd: placeholder until the SMTP server lands. */
+/*
+ * smtpd: process set-up, listeners, configuration and peer dispatch.
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
 
 #include "child.h"
 #include "log.h"
+#include "msg_queue.h"
+#include "smtpd.h"
+
+static struct smtpd smtpd;
+
+void
+smtpd_send_queue(struct smtpd *sd, uint32_t type, uint64_t peerid, int fd,
+    const void *data, size_t len)
+{
+	child_send(sd->child, PROC_QUEUED, type, peerid, fd, data, len);
+}
 
 static void
-from_peer(struct child *c, struct imsg *imsg)
+on_accept(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	(void)lev;
+	session_accept(arg, fd, sa, salen);
+}
+
+static void
+accept_resume(int fd, short ev, void *arg)
+{
+	struct smtpd	*sd = arg;
+	size_t		 i;
+
+	(void)fd;
+	(void)ev;
+	for (i = 0; i < sd->nlisteners; i++)
+		evconnlistener_enable(sd->listeners[i].lev);
+}
+
+/* Out of descriptors: stop accepting for a second rather than spin. */
+static void
+on_accept_error(struct evconnlistener *lev, void *arg)
+{
+	struct listener	*l = arg;
+	struct smtpd	*sd = l->sd;
+	struct timeval	 tv = { 1, 0 };
+	size_t		 i;
+	int		 err = EVUTIL_SOCKET_ERROR();
+
+	(void)lev;
+	log_warnx("accept: %s; pausing for a second", strerror(err));
+	for (i = 0; i < sd->nlisteners; i++)
+		evconnlistener_disable(sd->listeners[i].lev);
+	evtimer_add(sd->accept_pause, &tv);
+}
+
+static void
+listeners_close(struct smtpd *sd)
+{
+	size_t i;
+
+	for (i = 0; i < sd->nlisteners; i++)
+		evconnlistener_free(sd->listeners[i].lev);
+	free(sd->listeners);
+	sd->listeners = NULL;
+	sd->nlisteners = 0;
+}
+
+static void
+listeners_open(struct smtpd *sd, const struct conf *conf)
+{
+	struct listener	*l;
+	size_t		 i;
+
+	if (conf->nlisteners == 0)
+		return;
+	if ((sd->listeners = calloc(conf->nlisteners, sizeof(*l))) == NULL)
+		fatal("listeners");
+	for (i = 0; i < conf->nlisteners; i++) {
+		l = &sd->listeners[i];
+		l->sd = sd;
+		l->lc = conf->listeners[i];
+		/* The configuration owns the socket and closes it. */
+		l->lev = evconnlistener_new(sd->child->base, on_accept, l, 0,
+		    -1, conf->listeners[i].fd);
+		if (l->lev == NULL)
+			fatalx("cannot listen on %s", l->lc.addr.host);
+		evconnlistener_set_error_cb(l->lev, on_accept_error);
+		sd->nlisteners++;
+	}
+}
+
+static void
+smtpd_conf(struct child *c, struct conf *conf, struct conf *old)
+{
+	struct smtpd	*sd = c->state;
+	struct relay	*relay;
+	struct session	*s;
+
+	(void)old;
+	if ((relay = relay_build(conf)) == NULL)
+		fatal("relay tables");
+	listeners_close(sd);
+	relay_free(sd->relay);
+	sd->relay = relay;
+	sd->conf = conf;
+	listeners_open(sd, conf);
+	/* Sessions keep running under the new rules. */
+	RB_FOREACH(s, session_tree, &sd->sessions)
+		s->client_tenant = relay_client_tenant(relay, &s->client);
+	log_info("listening on %zu addresses for %zu tenants",
+	    sd->nlisteners, conf->ntenants);
+}
+
+static void
+smtpd_status(struct child *c, char *buf, size_t sz)
+{
+	struct smtpd *sd = c->state;
+
+	snprintf(buf, sz, "running, %u sessions, %llu messages accepted",
+	    sd->nsessions, (unsigned long long)sd->accepted);
+}
+
+static void
+from_queued(struct child *c, struct imsg *imsg)
+{
+	queue_dispatch(c->state, imsg);
+}
+
+static void
+from_unused(struct child *c, struct imsg *imsg)
 {
 	if (imsg->fd != -1)
 		close(imsg->fd);
-	child_peer_broken(c, PROC_QUEUED, imsg, "unexpected message");
+	child_peer_broken(c, PROC_POLICYD, imsg, "no messages expected yet");
+}
+
+static void
+smtpd_init(struct child *c)
+{
+	struct smtpd *sd = c->state;
+
+	sd->child = c;
+	sd->free_space = UINT64_MAX;
+	RB_INIT(&sd->sessions);
+	RB_INIT(&sd->clients);
+	if ((sd->accept_pause = evtimer_new(c->base, accept_resume, sd)) ==
+	    NULL)
+		fatalx("evtimer_new");
+}
+
+static void
+smtpd_shutdown(struct child *c)
+{
+	struct smtpd *sd = c->state;
+
+	sessions_close_all(sd);
+	listeners_close(sd);
 }
 
 static const struct child_ops smtpd_ops = {
 	.id = PROC_SMTPD,
-	.dispatch = { [PROC_QUEUED] = from_peer, [PROC_POLICYD] = from_peer,
-	    [PROC_DNSD] = from_peer },
+	.init = smtpd_init,
+	.conf = smtpd_conf,
+	.status = smtpd_status,
+	.shutdown = smtpd_shutdown,
+	.dispatch = {
+		[PROC_QUEUED] = from_queued,
+		[PROC_POLICYD] = from_unused,
+		[PROC_DNSD] = from_unused,
+	},
 };
 
 int
 main(int argc, char **argv)
 {
-	return child_main(argc, argv, &smtpd_ops, NULL);
+	return child_main(argc, argv, &smtpd_ops, &smtpd);
 }

@@ -1,0 +1,153 @@
+/*
+ * queue_control: relayctl's queue requests, forwarded by the parent.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "child.h"
+#include "control_req.h"
+#include "log.h"
+#include "marshal.h"
+#include "msg_parent.h"
+#include "queued.h"
+
+static void
+ctl_line(struct queued *q, uint64_t req, const char *line)
+{
+	struct mw w;
+
+	mw_init(&w);
+	mw_str(&w, line);
+	child_send(q->child, PROC_PARENT, M_CTL_LINE, req, -1, w.buf, w.len);
+}
+
+static void
+ctl_done(struct queued *q, uint64_t req, int ok, const char *err)
+{
+	struct mw w;
+
+	mw_init(&w);
+	mw_u8(&w, (uint8_t)ok);
+	mw_str(&w, err ? err : "");
+	child_send(q->child, PROC_PARENT, M_CTL_DONE, req, -1, w.buf, w.len);
+}
+
+static void
+format_age(int64_t secs, char *buf, size_t sz)
+{
+	if (secs < 0)
+		secs = 0;
+	if (secs < 120)
+		snprintf(buf, sz, "%llds", (long long)secs);
+	else if (secs < 7200)
+		snprintf(buf, sz, "%lldm", (long long)(secs / 60));
+	else if (secs < 172800)
+		snprintf(buf, sz, "%lldh", (long long)(secs / 3600));
+	else
+		snprintf(buf, sz, "%lldd", (long long)(secs / 86400));
+}
+
+/* Recipients still to deliver, comma-separated, shortened if long. */
+static void
+format_rcpts(const struct envelope *e, char *buf, size_t sz)
+{
+	size_t i, shown = 0, left = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < e->nrcpts; i++) {
+		if (e->rcpts[i].status != RS_PENDING)
+			continue;
+		if (strlen(buf) + strlen(e->rcpts[i].addr) + 2 > sz - 16) {
+			left++;
+			continue;
+		}
+		if (shown++ > 0)
+			strlcat(buf, ",", sz);
+		strlcat(buf, e->rcpts[i].addr, sz);
+	}
+	if (left > 0) {
+		char more[32];
+
+		snprintf(more, sizeof(more), ",+%zu more", left);
+		strlcat(buf, more, sz);
+	}
+}
+
+static void
+format_msg(const struct qmsg *m, time_t now, char *buf, size_t sz)
+{
+	const struct envelope	*e = m->env;
+	const struct rcpt	*first = NULL;
+	char			 qid[32], age[16], next[24], rcpts[400];
+	uint32_t		 attempts = 0;
+	int64_t			 when = 0;
+	size_t			 i;
+
+	for (i = 0; i < e->nrcpts; i++) {
+		if (e->rcpts[i].status != RS_PENDING)
+			continue;
+		if (first == NULL)
+			first = &e->rcpts[i];
+		if (e->rcpts[i].attempts > attempts)
+			attempts = e->rcpts[i].attempts;
+		if (when == 0 || e->rcpts[i].next_attempt < when)
+			when = e->rcpts[i].next_attempt;
+	}
+	queue_id_format(m->id, qid, sizeof(qid));
+	format_age(now - e->created, age, sizeof(age));
+	if (e->flags & ENVF_HOLD)
+		strlcpy(next, "held", sizeof(next));
+	else if (when <= now)
+		strlcpy(next, "now", sizeof(next));
+	else {
+		strlcpy(next, "in ", sizeof(next));
+		format_age(when - now, next + 3, sizeof(next) - 3);
+	}
+	format_rcpts(e, rcpts, sizeof(rcpts));
+	snprintf(buf, sz, "%s %s <%s> %s %s %u %s %s", qid,
+	    first && first->tenant[0] ? first->tenant : "-", e->sender,
+	    rcpts, age, attempts, next,
+	    first && first->last_error ? first->last_error : "-");
+}
+
+static void
+show_queue(struct queued *q, uint64_t req)
+{
+	struct qmsg	*m;
+	char		 line[1024];
+	time_t		 now = time(NULL);
+
+	ctl_line(q, req, "ID TENANT FROM RECIPIENTS AGE ATTEMPTS NEXT "
+	    "LAST-ERROR");
+	RB_FOREACH(m, qmsg_tree, &q->queue) {
+		format_msg(m, now, line, sizeof(line));
+		ctl_line(q, req, line);
+	}
+	ctl_done(q, req, 1, NULL);
+}
+
+void
+control_request(struct queued *q, struct imsg *imsg)
+{
+	struct mr	r;
+	char		id[CTL_ID_LEN + 1];
+	uint32_t	cmd;
+	uint8_t		all;
+
+	mr_init(&r, imsg->data, imsg->datalen);
+	cmd = mr_u32(&r);
+	all = mr_u8(&r);
+	mr_str(&r, id, sizeof(id));
+	if (mr_end(&r) == -1 || (id[0] != '\0' && !ctl_valid_id(id)))
+		child_peer_broken(q->child, PROC_PARENT, imsg, "control");
+	(void)all;
+	switch (cmd) {
+	case CTL_SHOW_QUEUE:
+		show_queue(q, imsg->hdr.peerid);
+		break;
+	default:
+		ctl_done(q, imsg->hdr.peerid, 0, "not available yet");
+		break;
+	}
+}

@@ -1,0 +1,330 @@
+/*
+ * queue_receive: taking messages from smtpd (msg_queue.h).
+ *
+ * smtpd faces the Internet and is not trusted: everything it sends is
+ * checked, and a message that does not make sense is a broken peer.
+ */
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "child.h"
+#include "config.h"
+#include "log.h"
+#include "marshal.h"
+#include "msg_queue.h"
+#include "queued.h"
+
+int
+pending_cmp(struct pending *a, struct pending *b)
+{
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+RB_GENERATE(pending_tree, pending, entry, pending_cmp)
+
+static void
+send_smtpd(struct queued *q, uint32_t type, uint64_t sid, int fd,
+    struct mw *w)
+{
+	child_send(q->child, PROC_SMTPD, type, sid, fd, w ? w->buf : NULL,
+	    w ? w->len : 0);
+}
+
+static void
+send_fail(struct queued *q, uint32_t type, uint64_t sid, uint64_t id,
+    int code, const char *enh, const char *text)
+{
+	struct mw w;
+
+	mw_init(&w);
+	if (type == M_Q_COMMIT_FAIL)
+		mw_u64(&w, id);
+	mw_u32(&w, (uint32_t)code);
+	mw_str(&w, enh);
+	mw_str(&w, text);
+	send_smtpd(q, type, sid, -1, &w);
+}
+
+static struct pending *
+pending_find(struct queued *q, uint64_t id, uint64_t sid)
+{
+	struct pending find, *p;
+
+	find.id = id;
+	p = RB_FIND(pending_tree, &q->pending, &find);
+	return (p != NULL && p->sid == sid) ? p : NULL;
+}
+
+static void
+pending_drop(struct queued *q, struct pending *p, int remove_file)
+{
+	RB_REMOVE(pending_tree, &q->pending, p);
+	if (p->fd != -1)
+		close(p->fd);
+	if (remove_file)
+		spool_unlink(q, p->id);
+	envelope_free(p->env);
+	free(p);
+}
+
+static void
+on_create(struct queued *q, struct imsg *imsg)
+{
+	struct pending	*p;
+	struct mw	 w;
+	uint64_t	 id;
+	int		 fd, dfd, err;
+
+	if (imsg->datalen != 0)
+		child_peer_broken(q->child, PROC_SMTPD, imsg, "create");
+	if ((fd = spool_create(q, &id)) == -1) {
+		err = errno;
+		log_warnx("cannot create a spool file: %s", strerror(err));
+		if (err == ENOSPC || err == EDQUOT)
+			send_fail(q, M_Q_CREATE_FAIL, imsg->hdr.peerid, 0, 452,
+			    "4.3.1", "Insufficient system storage");
+		else
+			send_fail(q, M_Q_CREATE_FAIL, imsg->hdr.peerid, 0, 451,
+			    "4.3.0", "Error: cannot queue the message now");
+		return;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (p->env = envelope_new()) == NULL || (dfd = dup(fd)) == -1) {
+		if (p != NULL)
+			envelope_free(p->env);
+		free(p);
+		close(fd);
+		spool_unlink(q, id);
+		send_fail(q, M_Q_CREATE_FAIL, imsg->hdr.peerid, 0, 451,
+		    "4.3.0", "Error: local resource failure");
+		return;
+	}
+	p->id = id;
+	p->sid = imsg->hdr.peerid;
+	p->fd = fd;
+	RB_INSERT(pending_tree, &q->pending, p);
+	mw_init(&w);
+	mw_u64(&w, id);
+	send_smtpd(q, M_Q_CREATED, p->sid, dfd, &w);
+}
+
+static int
+valid_tenant(struct queued *q, const char *name)
+{
+	return name[0] == '\0' || conf_tenant_by_name(q->conf, name) != NULL;
+}
+
+static void
+on_head(struct queued *q, struct imsg *imsg, struct mr *r)
+{
+	struct envelope	 head;
+	struct pending	*p;
+
+	memset(&head, 0, sizeof(head));
+	if (envelope_get_head(r, &head) == -1 || mr_end(r) == -1 ||
+	    (p = pending_find(q, head.id, imsg->hdr.peerid)) == NULL ||
+	    p->committing || p->env->sender != NULL) {
+		free(head.sender);
+		child_peer_broken(q->child, PROC_SMTPD, imsg, "envelope head");
+	}
+	head.rcpts = NULL;
+	head.nrcpts = 0;
+	*p->env = head;
+}
+
+static void
+on_rcpts(struct queued *q, struct imsg *imsg, struct mr *r)
+{
+	struct pending	*p;
+	struct rcpt	*rc;
+	uint64_t	 id = mr_u64(r);
+
+	if ((p = pending_find(q, id, imsg->hdr.peerid)) == NULL ||
+	    p->committing || p->env->sender == NULL)
+		child_peer_broken(q->child, PROC_SMTPD, imsg, "recipients");
+	while (r->off < r->len) {
+		if (p->env->nrcpts >= q->conf->limits.max_recipients ||
+		    (rc = envelope_add_rcpt(p->env)) == NULL)
+			child_peer_broken(q->child, PROC_SMTPD, imsg,
+			    "too many recipients");
+		if (rcpt_get(r, rc, 0) == -1 || !valid_tenant(q, rc->tenant))
+			child_peer_broken(q->child, PROC_SMTPD, imsg,
+			    "recipient");
+	}
+	if (mr_end(r) == -1)
+		child_peer_broken(q->child, PROC_SMTPD, imsg, "recipients");
+}
+
+static void
+commit_fail(struct queued *q, struct pending *p, int code, const char *enh,
+    const char *text)
+{
+	char qid[32];
+
+	queue_id_format(p->id, qid, sizeof(qid));
+	log_warnx("msgid=%s not queued: %d %s %s", qid, code, enh, text);
+	send_fail(q, M_Q_COMMIT_FAIL, p->sid, p->id, code, enh, text);
+	pending_drop(q, p, 1);
+}
+
+static void
+on_commit(struct queued *q, struct imsg *imsg, struct mr *r)
+{
+	struct pending	*p;
+	struct job	*j;
+	struct stat	 st;
+	uint64_t	 id = mr_u64(r), written = mr_u64(r);
+	uint64_t	 avail;
+
+	if (mr_end(r) == -1 ||
+	    (p = pending_find(q, id, imsg->hdr.peerid)) == NULL ||
+	    p->committing || p->env->sender == NULL || p->env->nrcpts == 0)
+		child_peer_broken(q->child, PROC_SMTPD, imsg, "commit");
+	/* What smtpd says it wrote must be what is on disk. */
+	if (fstat(p->fd, &st) == -1 || (uint64_t)st.st_size != written ||
+	    p->env->size != written) {
+		commit_fail(q, p, 451, "4.3.0", "Error: message size does "
+		    "not match what was written");
+		return;
+	}
+	avail = spool_free_space(q);
+	if (avail != UINT64_MAX && avail < q->conf->limits.min_free_space) {
+		commit_fail(q, p, 452, "4.3.1", "Insufficient system storage");
+		return;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		commit_fail(q, p, 451, "4.3.0", "Error: local resource "
+		    "failure");
+		return;
+	}
+	p->committing = 1;
+	j->kind = JOB_COMMIT;
+	j->id = p->id;
+	j->sid = p->sid;
+	j->fd = p->fd;
+	j->env = p->env;
+	committer_submit(q->cm, j);
+}
+
+static void
+on_abort(struct queued *q, struct imsg *imsg, struct mr *r)
+{
+	struct pending	*p;
+	uint64_t	 id = mr_u64(r);
+
+	if (mr_end(r) == -1)
+		child_peer_broken(q->child, PROC_SMTPD, imsg, "abort");
+	/* Unknown or already committing: nothing to undo. */
+	if ((p = pending_find(q, id, imsg->hdr.peerid)) == NULL ||
+	    p->committing)
+		return;
+	pending_drop(q, p, 1);
+}
+
+void
+receive_dispatch(struct queued *q, struct imsg *imsg)
+{
+	struct mr r;
+
+	if (imsg->fd != -1)
+		child_peer_broken(q->child, PROC_SMTPD, imsg, "descriptor");
+	if (q->conf == NULL)
+		child_peer_broken(q->child, PROC_SMTPD, imsg, "too early");
+	mr_init(&r, imsg->data, imsg->datalen);
+	switch (imsg->hdr.type) {
+	case M_Q_CREATE:
+		on_create(q, imsg);
+		break;
+	case M_Q_ENV_HEAD:
+		on_head(q, imsg, &r);
+		break;
+	case M_Q_ENV_RCPTS:
+		on_rcpts(q, imsg, &r);
+		break;
+	case M_Q_ENV_COMMIT:
+		on_commit(q, imsg, &r);
+		break;
+	case M_Q_ABORT:
+		on_abort(q, imsg, &r);
+		break;
+	default:
+		child_peer_broken(q->child, PROC_SMTPD, imsg, "unknown type");
+	}
+}
+
+/* The pipeline is done with a commit: answer smtpd, only now. */
+static void
+commit_done(struct queued *q, struct job *j)
+{
+	struct pending	 find, *p;
+	struct mw	 w;
+	char		 qid[32];
+
+	find.id = j->id;
+	if ((p = RB_FIND(pending_tree, &q->pending, &find)) == NULL)
+		fatalx("commit result for an unknown message");
+	queue_id_format(j->id, qid, sizeof(qid));
+	if (j->err != 0) {
+		/* A failed fsync is final: never retried (see BUGS). */
+		if (j->err == ENOSPC || j->err == EDQUOT)
+			send_fail(q, M_Q_COMMIT_FAIL, j->sid, j->id, 452,
+			    "4.3.1", "Insufficient system storage");
+		else
+			send_fail(q, M_Q_COMMIT_FAIL, j->sid, j->id, 451,
+			    "4.3.0", "Error: local error in processing");
+		log_warnx("msgid=%s not queued: %s", qid, j->mdb_err ?
+		    "store failure" : strerror(j->err));
+		pending_drop(q, p, 1);
+		return;
+	}
+	mw_init(&w);
+	mw_u64(&w, j->id);
+	send_smtpd(q, M_Q_COMMIT_OK, j->sid, -1, &w);
+	q->committed++;
+	/* The envelope now belongs to the queue. */
+	queue_insert(q, p->env);
+	p->env = NULL;
+	pending_drop(q, p, 0);
+}
+
+void
+receive_job_done(struct queued *q, struct job *j)
+{
+	if (j->kind == JOB_COMMIT)
+		commit_done(q, j);
+	else if (j->err != 0)
+		log_warnx("msgid=%016llx: queue store update failed: %s",
+		    (unsigned long long)j->id, strerror(j->err));
+	else if (j->kind == JOB_DELETE)
+		spool_unlink(q, j->id);
+	if (j->kind != JOB_COMMIT)
+		envelope_free(j->env);
+	free(j);
+}
+
+/* Tell smtpd about free space when it moves by a megabyte or more. */
+void
+space_check(int fd, short ev, void *arg)
+{
+	struct queued	*q = arg;
+	struct mw	 w;
+	uint64_t	 avail = spool_free_space(q), d;
+
+	(void)fd;
+	(void)ev;
+	d = avail > q->free_space ? avail - q->free_space :
+	    q->free_space - avail;
+	if (q->free_space != 0 && d < 1024 * 1024)
+		return;
+	q->free_space = avail;
+	mw_init(&w);
+	mw_u64(&w, avail);
+	send_smtpd(q, M_Q_FREE_SPACE, 0, -1, &w);
+}

@@ -1,0 +1,230 @@
+/*
+ * smtp_queue: smtpd's side of the queue protocol (msg_queue.h).
+ *
+ * queued makes the spool file and passes its descriptor; we write the
+ * message into it; at the end queued syncs the file and commits the
+ * envelope, and only its answer lets us say 250.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "log.h"
+#include "marshal.h"
+#include "msg_queue.h"
+#include "smtpd.h"
+
+void
+queue_request_file(struct session *s)
+{
+	s->tx->created = 1;
+	session_wait(s);
+	smtpd_send_queue(s->sd, M_Q_CREATE, s->id, -1, NULL, 0);
+}
+
+void
+queue_abort(struct session *s)
+{
+	struct mw w;
+
+	if (s->tx == NULL || s->tx->msgid == 0 || s->tx->committing)
+		return;
+	mw_init(&w);
+	mw_u64(&w, s->tx->msgid);
+	smtpd_send_queue(s->sd, M_Q_ABORT, s->id, -1, w.buf, w.len);
+	s->tx->msgid = 0;
+}
+
+static void
+send_rcpts(struct session *s)
+{
+	struct transaction	*tx = s->tx;
+	struct mw		 w;
+	size_t			 i;
+
+	mw_init(&w);
+	mw_u64(&w, tx->msgid);
+	for (i = 0; i < tx->nrcpts; i++) {
+		if (!mw_fits_str(&w, rcpt_wire_size(&tx->rcpts[i]))) {
+			smtpd_send_queue(s->sd, M_Q_ENV_RCPTS, s->id, -1,
+			    w.buf, w.len);
+			mw_init(&w);
+			mw_u64(&w, tx->msgid);
+		}
+		rcpt_put(&w, &tx->rcpts[i], 0);
+	}
+	if (w.len > 0)
+		smtpd_send_queue(s->sd, M_Q_ENV_RCPTS, s->id, -1, w.buf,
+		    w.len);
+}
+
+void
+queue_commit(struct session *s)
+{
+	struct transaction	*tx = s->tx;
+	struct envelope		 e;
+	struct mw		 w;
+
+	memset(&e, 0, sizeof(e));
+	e.id = tx->msgid;
+	e.sender = tx->sender;
+	strlcpy(e.helo, s->helo ? s->helo : "", sizeof(e.helo));
+	e.client = s->client;
+	e.created = time(NULL);
+	e.size = tx->sink.written;
+	e.body = tx->mp.body;
+	e.smtputf8 = tx->mp.smtputf8;
+	e.ret = tx->mp.ret;
+	e.flags = tx->sink.has8bit ? ENVF_8BIT_BODY : 0;
+	strlcpy(e.envid, tx->mp.envid, sizeof(e.envid));
+	mw_init(&w);
+	envelope_put_head(&w, &e);
+	smtpd_send_queue(s->sd, M_Q_ENV_HEAD, s->id, -1, w.buf, w.len);
+	send_rcpts(s);
+	mw_init(&w);
+	mw_u64(&w, tx->msgid);
+	mw_u64(&w, tx->sink.written);
+	smtpd_send_queue(s->sd, M_Q_ENV_COMMIT, s->id, -1, w.buf, w.len);
+	tx->committing = 1;
+	session_wait(s);
+}
+
+/* Tenants of the message, for the log: "acme" or "acme,beta". */
+static void
+tenant_list(const struct transaction *tx, char *buf, size_t sz)
+{
+	size_t i, j;
+
+	buf[0] = '\0';
+	for (i = 0; i < tx->nrcpts; i++) {
+		const char *t = tx->rcpts[i].tenant[0] ? tx->rcpts[i].tenant :
+		    "-";
+
+		for (j = 0; j < i; j++)
+			if (strcmp(tx->rcpts[j].tenant, tx->rcpts[i].tenant) ==
+			    0)
+				break;
+		if (j < i)
+			continue;
+		if (buf[0] != '\0')
+			strlcat(buf, ",", sz);
+		strlcat(buf, t, sz);
+	}
+}
+
+static void
+commit_ok(struct session *s, uint64_t id)
+{
+	struct transaction	*tx = s->tx;
+	char			 qid[32], tenants[256];
+
+	queue_id_format(id, qid, sizeof(qid));
+	tenant_list(tx, tenants, sizeof(tenants));
+	log_info("msgid=%s tenant=%s from=<%s> size=%llu nrcpt=%zu "
+	    "client=[%s] helo=%s proto=%s status=queued", qid, tenants,
+	    tx->sender, (unsigned long long)tx->sink.written, tx->nrcpts,
+	    s->addr, s->helo ? s->helo : "", session_proto(s));
+	s->sd->accepted++;
+	session_tx_end(s);
+	session_reply(s, 250, "2.0.0", "Ok: queued as %s", qid);
+}
+
+static int
+read_reply(struct mr *r, struct smtp_reply *rep)
+{
+	rep->code = (int)mr_u32(r);
+	mr_str(r, rep->enh, sizeof(rep->enh));
+	mr_str(r, rep->text, sizeof(rep->text));
+	if (rep->code < 400 || rep->code > 599)
+		return -1;
+	return mr_end(r);
+}
+
+static void
+on_created(struct smtpd *sd, struct imsg *imsg, struct mr *r)
+{
+	struct session	*s = session_find(sd, imsg->hdr.peerid);
+	uint64_t	 id = mr_u64(r);
+	struct mw	 w;
+
+	if (mr_end(r) == -1 || imsg->fd == -1 || id == 0)
+		child_peer_broken(sd->child, PROC_QUEUED, imsg, "created");
+	if (s == NULL || s->tx == NULL || !s->waiting || s->tx->msgid != 0) {
+		/* The session went away meanwhile: give the file back. */
+		close(imsg->fd);
+		mw_init(&w);
+		mw_u64(&w, id);
+		smtpd_send_queue(sd, M_Q_ABORT, imsg->hdr.peerid, -1, w.buf,
+		    w.len);
+		return;
+	}
+	s->tx->msgid = id;
+	s->tx->fd = imsg->fd;
+	imsg->fd = -1;
+	command_file_ready(s);
+	session_resume(s);
+}
+
+void
+queue_dispatch(struct smtpd *sd, struct imsg *imsg)
+{
+	struct session		*s;
+	struct smtp_reply	 rep;
+	struct mr		 r;
+	uint64_t		 id;
+
+	mr_init(&r, imsg->data, imsg->datalen);
+	if (imsg->hdr.type == M_Q_CREATED) {
+		on_created(sd, imsg, &r);
+		return;
+	}
+	if (imsg->fd != -1)
+		child_peer_broken(sd->child, PROC_QUEUED, imsg, "descriptor");
+	switch (imsg->hdr.type) {
+	case M_Q_FREE_SPACE:
+		sd->free_space = mr_u64(&r);
+		if (mr_end(&r) == -1)
+			child_peer_broken(sd->child, PROC_QUEUED, imsg, "space");
+		return;
+	case M_Q_CREATE_FAIL:
+		if (read_reply(&r, &rep) == -1)
+			child_peer_broken(sd->child, PROC_QUEUED, imsg, "fail");
+		if ((s = session_find(sd, imsg->hdr.peerid)) == NULL ||
+		    s->tx == NULL || !s->waiting)
+			return;
+		command_file_failed(s, &rep);
+		session_resume(s);
+		return;
+	case M_Q_COMMIT_OK:
+		id = mr_u64(&r);
+		if (mr_end(&r) == -1)
+			child_peer_broken(sd->child, PROC_QUEUED, imsg, "ok");
+		if ((s = session_find(sd, imsg->hdr.peerid)) == NULL ||
+		    s->tx == NULL || s->tx->msgid != id) {
+			log_info("msgid=%016llx status=queued (client left "
+			    "before the reply)", (unsigned long long)id);
+			return;
+		}
+		commit_ok(s, id);
+		session_resume(s);
+		return;
+	case M_Q_COMMIT_FAIL:
+		id = mr_u64(&r);
+		if (read_reply(&r, &rep) == -1)
+			child_peer_broken(sd->child, PROC_QUEUED, imsg, "fail");
+		if ((s = session_find(sd, imsg->hdr.peerid)) == NULL ||
+		    s->tx == NULL || s->tx->msgid != id)
+			return;
+		log_warnx("msgid=%016llx from [%s] not queued: %d %s %s",
+		    (unsigned long long)id, s->addr, rep.code, rep.enh,
+		    rep.text);
+		s->tx->msgid = 0;
+		session_tx_end(s);
+		session_reply_r(s, &rep);
+		session_resume(s);
+		return;
+	}
+	child_peer_broken(sd->child, PROC_QUEUED, imsg, "unknown type");
+}

@@ -1,0 +1,514 @@
+/*
+ * smtp_session: one client connection.  Reading, writing, timeouts,
+ * limits and the order in which input is processed.
+ *
+ * Input is processed strictly in order and never while a reply from
+ * queued is pending, so a pipelined command (or the next transaction
+ * right after the end-of-data dot) waits in the input buffer until its
+ * turn.  Replies are flushed by the event loop once the buffered input is
+ * used up, as RFC 2920 section 3 asks.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "child.h"
+#include "log.h"
+#include "smtpd.h"
+
+static void	session_free(struct session *);
+static void	session_read_cb(struct bufferevent *, void *);
+static void	session_write_cb(struct bufferevent *, void *);
+static void	session_event_cb(struct bufferevent *, short, void *);
+
+int
+session_cmp(struct session *a, struct session *b)
+{
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+RB_GENERATE(session_tree, session, entry, session_cmp)
+
+struct session *
+session_find(struct smtpd *sd, uint64_t id)
+{
+	struct session find;
+
+	find.id = id;
+	return RB_FIND(session_tree, &sd->sessions, &find);
+}
+
+static void
+set_timeouts(struct session *s)
+{
+	const struct conf	*conf = s->sd->conf;
+	struct timeval		 rd = { 0, 0 }, wr = { 0, 0 };
+
+	rd.tv_sec = (s->state == SS_DATA || s->state == SS_BDAT ||
+	    s->state == SS_SKIP) ?
+	    conf->timeouts.data : conf->timeouts.command;
+	wr.tv_sec = conf->timeouts.command;
+	bufferevent_set_timeouts(s->bev, &rd, &wr);
+}
+
+/*
+ * Every reply goes through here.  A client that did not negotiate
+ * PIPELINING and has sent more while this reply was pending is noted:
+ * what it sent that way will not be accepted.
+ */
+static void
+reply_write(struct session *s, int code, const char *enh, const char *text)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+
+	if (enh != NULL && *enh != '\0')
+		evbuffer_add_printf(out, "%d %s %s\r\n", code, enh, text);
+	else
+		evbuffer_add_printf(out, "%d %s\r\n", code, text);
+	if (s->helo_kind != 'E' && s->state != SS_CLOSING &&
+	    evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+		s->unsynced = 1;
+	if (code >= 400 && code != 421 && ++s->errors >= SMTP_MAX_ERRORS &&
+	    s->state != SS_CLOSING)
+		session_close(s, 421, "4.7.0", "Error: too many errors");
+}
+
+void
+session_reply(struct session *s, int code, const char *enh, const char *fmt,
+    ...)
+{
+	char	text[512];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	reply_write(s, code, enh, text);
+}
+
+void
+session_reply_r(struct session *s, const struct smtp_reply *r)
+{
+	reply_write(s, r->code, r->enh, r->text);
+}
+
+/* Say the last word and close once it is written. */
+void
+session_close(struct session *s, int code, const char *enh, const char *text)
+{
+	if (s->state == SS_CLOSING)
+		return;
+	s->state = SS_CLOSING;
+	if (code != 0) {
+		struct evbuffer *out = bufferevent_get_output(s->bev);
+
+		evbuffer_add_printf(out, "%d %s %s %s\r\n", code, enh,
+		    s->sd->conf->hostname, text);
+	}
+	bufferevent_disable(s->bev, EV_READ);
+	bufferevent_enable(s->bev, EV_WRITE);
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		session_free(s);
+}
+
+static void
+greet(struct session *s)
+{
+	s->state = SS_COMMAND;
+	evbuffer_add_printf(bufferevent_get_output(s->bev),
+	    "220 %s ESMTP relayd\r\n", s->sd->conf->hostname);
+	set_timeouts(s);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+static void
+greeting_delay_done(int fd, short ev, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)ev;
+	if (s->state == SS_GREETING)
+		greet(s);
+}
+
+void
+session_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
+{
+	struct smtpd	*sd = l->sd;
+	struct session	*s;
+	struct timeval	 tv;
+	int		 on = 1, over_total, counted;
+
+	(void)salen;
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		log_warn("session");
+		close(fd);
+		return;
+	}
+	s->sd = sd;
+	s->id = ++sd->next_id;
+	if (netaddr_from_sockaddr(&s->client, sa) == -1) {
+		close(fd);
+		free(s);
+		return;
+	}
+	netaddr_format(&s->client, s->addr, sizeof(s->addr));
+	s->client_key = netaddr_client_key(&s->client);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	s->bev = bufferevent_socket_new(sd->child->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (s->bev == NULL) {
+		close(fd);
+		free(s);
+		return;
+	}
+	bufferevent_setcb(s->bev, session_read_cb, session_write_cb,
+	    session_event_cb, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_IN_HIGH);
+	RB_INSERT(session_tree, &sd->sessions, s);
+	sd->nsessions++;
+
+	over_total = sd->nsessions > sd->conf->limits.max_connections;
+	counted = !over_total && limits_client_add(sd, s->client_key) == 0;
+	s->counted = counted;
+	if (over_total || !counted) {
+		log_info("refused %s: too many connections%s", s->addr,
+		    over_total ? "" : " from this client");
+		session_close(s, 421, "4.7.0", over_total ?
+		    "Error: too many connections" :
+		    "Error: too many connections from your address");
+		return;
+	}
+	s->client_tenant = relay_client_tenant(sd->relay, &s->client);
+	log_debug("connect from [%s]:%u session %llu", s->addr,
+	    s->client.port, (unsigned long long)s->id);
+	if (l->lc.greeting_delay == 0) {
+		greet(s);
+		return;
+	}
+	/* Listen during the delay: a client that talks first is a bot. */
+	s->state = SS_GREETING;
+	if ((s->timer = evtimer_new(sd->child->base, greeting_delay_done,
+	    s)) == NULL) {
+		session_close(s, 421, "4.3.0", "Error: out of memory");
+		return;
+	}
+	tv.tv_sec = l->lc.greeting_delay;
+	tv.tv_usec = 0;
+	evtimer_add(s->timer, &tv);
+	tv.tv_sec += sd->conf->timeouts.command;
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	bufferevent_enable(s->bev, EV_READ);
+}
+
+void
+session_tx_end(struct session *s)
+{
+	struct transaction *tx = s->tx;
+	size_t i;
+
+	if (tx == NULL)
+		return;
+	if (tx->fd != -1)
+		close(tx->fd);
+	sink_release(&tx->sink);
+	for (i = 0; i < tx->nrcpts; i++) {
+		free(tx->rcpts[i].addr);
+		free(tx->rcpts[i].orcpt);
+		free(tx->rcpts[i].domain);
+	}
+	free(tx->rcpts);
+	free(tx->sender);
+	free(tx);
+	s->tx = NULL;
+}
+
+static void
+session_free(struct session *s)
+{
+	struct smtpd *sd = s->sd;
+
+	if (s->tx != NULL && s->tx->msgid != 0 && !s->tx->committing)
+		queue_abort(s);
+	session_tx_end(s);
+	if (s->counted)
+		limits_client_del(sd, s->client_key);
+	RB_REMOVE(session_tree, &sd->sessions, s);
+	sd->nsessions--;
+	if (s->timer != NULL)
+		event_free(s->timer);
+	bufferevent_free(s->bev);
+	free(s->helo);
+	free(s->skip_reply);
+	free(s);
+}
+
+void
+sessions_close_all(struct smtpd *sd)
+{
+	struct session *s, *next;
+
+	RB_FOREACH_SAFE(s, session_tree, &sd->sessions, next)
+		session_free(s);
+}
+
+/* A command line, up to its LF; long lines are answered and skipped. */
+static int
+line_step(struct session *s)
+{
+	struct evbuffer		*in = bufferevent_get_input(s->bev);
+	struct evbuffer_ptr	 eol;
+	char			 line[SMTP_LINE_MAX + 2];
+	size_t			 len, eol_len;
+
+	eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+	if (eol.pos == -1) {
+		len = evbuffer_get_length(in);
+		if (len > SMTP_LINE_MAX) {
+			if (!s->discarding)
+				session_reply(s, 500, "5.5.2",
+				    "Error: line too long");
+			s->discarding = 1;
+			evbuffer_drain(in, len);
+		}
+		return 0;
+	}
+	len = (size_t)eol.pos;
+	if (s->discarding || len > SMTP_LINE_MAX) {
+		evbuffer_drain(in, len + eol_len);
+		if (!s->discarding)
+			session_reply(s, 500, "5.5.2", "Error: line too long");
+		s->discarding = 0;
+		return 1;
+	}
+	evbuffer_remove(in, line, len + eol_len);
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	line[len] = '\0';
+	command_line(s, line, len);
+	return 1;
+}
+
+static void
+data_emit(void *arg, const uint8_t *p, size_t n)
+{
+	sink_feed(arg, p, n);
+}
+
+/* DATA content: feed the dot parser straight from the input chunks. */
+static int
+data_step(struct session *s)
+{
+	struct evbuffer		*in = bufferevent_get_input(s->bev);
+	struct transaction	*tx = s->tx;
+	struct evbuffer_iovec	 v[16];
+	size_t			 used = 0, u;
+	int			 i, n;
+
+	n = evbuffer_peek(in, -1, NULL, v, 16);
+	if (n <= 0)
+		return 0;
+	for (i = 0; i < n && i < 16 && !dot_done(&tx->dot); i++) {
+		u = dot_feed(&tx->dot, v[i].iov_base, v[i].iov_len,
+		    data_emit, &tx->sink);
+		used += u;
+	}
+	evbuffer_drain(in, used);
+	if (dot_done(&tx->dot)) {
+		s->state = SS_COMMAND;
+		set_timeouts(s);
+		command_data_done(s);
+		return 1;
+	}
+	return used > 0;
+}
+
+/* A BDAT chunk: exactly chunk_left octets, however they look. */
+static int
+bdat_step(struct session *s)
+{
+	struct evbuffer		*in = bufferevent_get_input(s->bev);
+	struct transaction	*tx = s->tx;
+	struct evbuffer_iovec	 v[16];
+	size_t			 want, take, used = 0;
+	int			 i, n;
+
+	if (tx->chunk_left > 0) {
+		want = evbuffer_get_length(in);
+		if (want > tx->chunk_left)
+			want = (size_t)tx->chunk_left;
+		if (want == 0)
+			return 0;
+		n = evbuffer_peek(in, (ev_ssize_t)want, NULL, v, 16);
+		for (i = 0; i < n && i < 16 && used < want; i++) {
+			take = v[i].iov_len;
+			if (take > want - used)
+				take = want - used;
+			if (!tx->chunk_skip)
+				sink_feed(&tx->sink, v[i].iov_base, take);
+			used += take;
+		}
+		evbuffer_drain(in, used);
+		tx->chunk_left -= used;
+	}
+	if (tx->chunk_left > 0)
+		return used > 0;
+	s->state = SS_COMMAND;
+	set_timeouts(s);
+	command_chunk_done(s);
+	return 1;
+}
+
+/* A refused chunk: drop its octets, then give the reply. */
+static int
+skip_step(struct session *s)
+{
+	struct evbuffer	*in = bufferevent_get_input(s->bev);
+	size_t		 take = evbuffer_get_length(in);
+
+	if (take > s->skip_left)
+		take = (size_t)s->skip_left;
+	evbuffer_drain(in, take);
+	s->skip_left -= take;
+	if (s->skip_left > 0)
+		return take > 0;
+	s->state = SS_COMMAND;
+	set_timeouts(s);
+	command_skip_done(s);
+	return 1;
+}
+
+/* Work through buffered input until it runs out or we must wait. */
+static void
+session_process(struct session *s)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	int progress = 1;
+
+	while (progress && !s->waiting && s->state != SS_CLOSING) {
+		if (evbuffer_get_length(out) > SMTP_OUT_HIGH) {
+			/* The client sends but does not read: wait for it. */
+			s->out_paused = 1;
+			bufferevent_disable(s->bev, EV_READ);
+			return;
+		}
+		switch (s->state) {
+		case SS_DATA:
+			progress = data_step(s);
+			break;
+		case SS_BDAT:
+			progress = bdat_step(s);
+			break;
+		case SS_SKIP:
+			progress = skip_step(s);
+			break;
+		case SS_COMMAND:
+			progress = line_step(s);
+			break;
+		default:
+			progress = 0;
+			break;
+		}
+	}
+}
+
+void
+session_wait(struct session *s)
+{
+	s->waiting = 1;
+	bufferevent_disable(s->bev, EV_READ);
+}
+
+/* queued answered: carry on with what the client already sent. */
+void
+session_resume(struct session *s)
+{
+	s->waiting = 0;
+	if (s->state == SS_CLOSING)
+		return;
+	bufferevent_enable(s->bev, EV_READ);
+	session_process(s);
+}
+
+static void
+session_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	(void)bev;
+	if (s->state == SS_GREETING) {
+		log_info("early talker [%s]: input before the greeting",
+		    s->addr);
+		session_close(s, 554, "5.5.1",
+		    "Error: talking before the greeting");
+		return;
+	}
+	session_process(s);
+}
+
+static void
+session_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	(void)bev;
+	if (s->state == SS_CLOSING) {
+		session_free(s);
+		return;
+	}
+	if (s->out_paused) {
+		s->out_paused = 0;
+		if (!s->waiting)
+			bufferevent_enable(s->bev, EV_READ);
+		session_process(s);
+	}
+}
+
+static const char *
+state_name(const struct session *s)
+{
+	if (s->state == SS_DATA || s->state == SS_BDAT ||
+	    s->state == SS_SKIP)
+		return "data";
+	if (s->tx != NULL)
+		return "transaction";
+	return "command";
+}
+
+static void
+session_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)bev;
+	if (s->state == SS_CLOSING) {
+		session_free(s);
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING)) {
+		log_info("timeout from [%s] in %s state", s->addr,
+		    state_name(s));
+		session_close(s, 421, "4.4.2", "Error: timeout exceeded");
+		return;
+	}
+	if (what & BEV_EVENT_EOF)
+		log_debug("disconnect from [%s] in %s state", s->addr,
+		    state_name(s));
+	else if (what & BEV_EVENT_ERROR)
+		log_debug("lost connection from [%s] in %s state: %s", s->addr,
+		    state_name(s), strerror(EVUTIL_SOCKET_ERROR()));
+	session_free(s);
+}

@@ -1,0 +1,177 @@
+/*
+ * smtpd: the SMTP server.
+ *
+ * Protocol: RFC 5321 with PIPELINING (RFC 2920), SIZE (RFC 1870),
+ * 8BITMIME (RFC 6152), ENHANCEDSTATUSCODES (RFC 2034/3463), SMTPUTF8
+ * (RFC 6531), CHUNKING (RFC 3030) and DSN (RFC 3461).  Thousands of
+ * sessions in one libevent loop; an idle session holds its struct and a
+ * bufferevent with empty buffers.
+ *
+ * Relay authorisation is decided here, from the configuration slice,
+ * without a round trip (smtp_relay.c).  Message bodies go straight into a
+ * spool file whose descriptor queued passes us; at the end of data queued
+ * syncs and commits, and only then is 250 sent (smtp_queue.c).
+ *
+ * Parameters: listen, limits, timeouts, and each tenant's domains,
+ * recipients and outbound networks (see relayd.yaml(5), relayd-tenant(5)).
+ *
+ * BUGS: the HELO/EHLO name is not checked against DNS, on purpose
+ * (RFC 5321 section 4.1.4).  VRFY never discloses users.
+ */
+#ifndef RELAYD_SMTPD_H
+#define RELAYD_SMTPD_H
+
+#include <sys/tree.h>
+
+#include <stdint.h>
+
+#include "config.h"
+#include "envelope.h"
+#include "imsg.h"
+#include "mailaddr.h"
+#include "netaddr.h"
+#include "smtp_data.h"
+#include "smtp_parse.h"
+#include "smtp_relay.h"
+
+struct child;
+struct bufferevent;
+struct evconnlistener;
+
+#define SMTP_LINE_BASE		512	/* RFC 5321 4.5.3.1.4, with CRLF */
+#define SMTP_LINE_MAX		1100	/* the most any command may need */
+#define SMTP_MAX_ERRORS		20	/* then 421 and close */
+#define SMTP_OUT_HIGH		(64 * 1024)	/* stop reading above this */
+#define SMTP_IN_HIGH		(256 * 1024)
+
+struct listener {
+	struct smtpd		*sd;
+	struct evconnlistener	*lev;
+	struct listener_conf	 lc;
+};
+
+struct client_count {
+	RB_ENTRY(client_count)	 entry;
+	uint64_t		 key;
+	uint32_t		 n;
+};
+RB_HEAD(client_tree, client_count);
+int	 client_cmp(struct client_count *, struct client_count *);
+RB_PROTOTYPE(client_tree, client_count, entry, client_cmp)
+
+struct session;
+RB_HEAD(session_tree, session);
+
+struct smtpd {
+	struct child		*child;
+	const struct conf	*conf;
+	struct relay		*relay;
+	struct listener		*listeners;
+	size_t			 nlisteners;
+	struct session_tree	 sessions;
+	uint32_t		 nsessions;
+	uint64_t		 next_id;
+	struct client_tree	 clients;
+	uint64_t		 free_space;	/* UINT64_MAX until known */
+	uint64_t		 accepted;	/* messages, for status */
+	struct event		*accept_pause;
+};
+
+enum session_state {
+	SS_GREETING,		/* greeting_delay running */
+	SS_COMMAND,		/* reading commands */
+	SS_DATA,		/* DATA content */
+	SS_BDAT,		/* a BDAT chunk */
+	SS_SKIP,		/* a refused BDAT chunk, read and dropped */
+	SS_CLOSING		/* last reply going out */
+};
+
+/* One mail transaction, from MAIL to the end of data or RSET. */
+struct transaction {
+	char			*sender;	/* "" for <> */
+	struct mail_params	 mp;
+	struct rcpt		*rcpts;
+	size_t			 nrcpts;
+	uint64_t		 msgid;		/* 0 until queued made a file */
+	int			 fd;
+	int			 created;	/* spool file requested/made */
+	int			 committing;	/* queued owns the outcome */
+	char			 mode;		/* 'D' DATA, 'B' BDAT */
+	struct dot_parser	 dot;
+	struct msg_sink		 sink;
+	uint64_t		 chunk_left;	/* BDAT octets still to read */
+	int			 chunk_last;
+	int			 chunk_skip;	/* discard: the BDAT failed */
+	struct smtp_reply	 fail;		/* first BDAT failure */
+};
+
+struct session {
+	RB_ENTRY(session)	 entry;
+	uint64_t		 id;
+	struct smtpd		*sd;
+	struct listener		*listener;
+	struct bufferevent	*bev;
+	struct event		*timer;		/* greeting delay */
+	struct netaddr		 client;
+	char			 addr[64];	/* client address, text */
+	uint64_t		 client_key;
+	const struct tenant_conf *client_tenant; /* by outbound.networks */
+	enum session_state	 state;
+	uint8_t			 helo_kind;	/* 0, 'H' or 'E' */
+	uint8_t			 waiting;	/* for queued */
+	uint8_t			 unsynced;	/* unnegotiated pipelining */
+	uint8_t			 discarding;	/* the rest of a long line */
+	uint8_t			 out_paused;	/* client is not reading */
+	uint8_t			 counted;	/* in the per-client count */
+	unsigned		 errors;
+	char			*helo;
+	struct transaction	*tx;
+	uint64_t		 skip_left;	/* SS_SKIP octets to go */
+	struct smtp_reply	*skip_reply;	/* then this reply */
+};
+
+int	 session_cmp(struct session *, struct session *);
+RB_PROTOTYPE(session_tree, session, entry, session_cmp)
+
+/* smtpd.c */
+void	 smtpd_send_queue(struct smtpd *, uint32_t, uint64_t, int,
+	    const void *, size_t);
+
+/* smtp_session.c */
+void	 session_accept(struct listener *, int fd, struct sockaddr *, int);
+struct session *session_find(struct smtpd *, uint64_t id);
+void	 session_reply(struct session *, int code, const char *enh,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void	 session_reply_r(struct session *, const struct smtp_reply *);
+void	 session_close(struct session *, int code, const char *enh,
+	    const char *text);
+void	 session_wait(struct session *);
+void	 session_resume(struct session *);
+void	 session_tx_end(struct session *);
+const char *session_proto(const struct session *);
+void	 sessions_close_all(struct smtpd *);
+
+/* smtp_command.c */
+void	 command_line(struct session *, const char *, size_t);
+void	 command_data_done(struct session *);
+void	 command_chunk_done(struct session *);
+void	 command_skip_chunk(struct session *, uint64_t,
+	    const struct smtp_reply *);
+void	 command_skip_done(struct session *);
+void	 command_file_ready(struct session *);
+void	 command_file_failed(struct session *, const struct smtp_reply *);
+
+/* smtp_queue.c */
+void	 queue_request_file(struct session *);
+void	 queue_commit(struct session *);
+void	 queue_abort(struct session *);
+void	 queue_dispatch(struct smtpd *, struct imsg *);
+
+/* smtp_received.c */
+int	 received_header(const struct session *, char *, size_t);
+
+/* smtp_limits.c */
+int	 limits_client_add(struct smtpd *, uint64_t key);
+void	 limits_client_del(struct smtpd *, uint64_t key);
+
+#endif
