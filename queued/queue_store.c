@@ -59,9 +59,15 @@ store_open(const char *dir, char *err, size_t errsz)
 	/* Readers left by a killed process would pin old pages forever. */
 	if (mdb_reader_check(st->env, &dead) == 0 && dead > 0)
 		log_info("cleared %d stale LMDB readers", dead);
-	/* policyd reads the store through its group; nobody else may. */
+	/*
+	 * policyd reads through its group: it needs to write its reader
+	 * slot in lock.mdb, and only to read data.mdb.
+	 */
+	snprintf(path, sizeof(path), "%s/lock.mdb", dir);
+	if (chmod(path, 0660) == -1)
+		log_warn("chmod %s", path);
 	snprintf(path, sizeof(path), "%s/data.mdb", dir);
-	if (chmod(path, 0640) == -1 && errno != EPERM)
+	if (chmod(path, 0640) == -1)
 		log_warn("chmod %s", path);
 	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "queue", MDB_CREATE, &st->queue)) != 0 ||

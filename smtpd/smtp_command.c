@@ -261,13 +261,16 @@ command_file_ready(struct session *s)
 	sink_prefix(&tx->sink, hdr, (size_t)n);
 	if (tx->mode == 'D') {
 		dot_init(&tx->dot);
-		/* Content sent before 354 by a client that did not ask to
-		 * pipeline is refused at the end, not mistaken for text. */
-		if (s->unsynced)
+		/*
+		 * Content sent before 354 by a client that did not ask to
+		 * pipeline is refused at its end, not taken for commands.
+		 */
+		if (s->helo_kind != 'E' && session_pending_input(s))
 			smtp_reply_set(&tx->fail, 503, "5.5.0", "Error: "
 			    "improper pipelining: data before 354");
-		s->unsynced = 0;
 		session_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+		/* The content is judged at its end, not as commands. */
+		s->unsynced = 0;
 		s->state = SS_DATA;
 	} else
 		s->state = SS_BDAT;

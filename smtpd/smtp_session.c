@@ -8,6 +8,7 @@
  * turn.  Replies are flushed by the event loop once the buffered input is
  * used up, as RFC 2920 section 3 asks.
  */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -63,6 +64,19 @@ set_timeouts(struct session *s)
 	bufferevent_set_timeouts(s->bev, &rd, &wr);
 }
 
+/* Input the client has sent that we have not processed yet. */
+int
+session_pending_input(struct session *s)
+{
+	int n = 0;
+
+	if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+		return 1;
+	if (ioctl(bufferevent_getfd(s->bev), FIONREAD, &n) == -1)
+		return 0;
+	return n > 0;
+}
+
 /*
  * Every reply goes through here.  A client that did not negotiate
  * PIPELINING and has sent more while this reply was pending is noted:
@@ -78,7 +92,7 @@ reply_write(struct session *s, int code, const char *enh, const char *text)
 	else
 		evbuffer_add_printf(out, "%d %s\r\n", code, text);
 	if (s->helo_kind != 'E' && s->state != SS_CLOSING &&
-	    evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+	    session_pending_input(s))
 		s->unsynced = 1;
 	if (code >= 400 && code != 421 && ++s->errors >= SMTP_MAX_ERRORS &&
 	    s->state != SS_CLOSING)

@@ -146,6 +146,7 @@ void	 session_reply_r(struct session *, const struct smtp_reply *);
 void	 session_close(struct session *, int code, const char *enh,
 	    const char *text);
 void	 session_wait(struct session *);
+int	 session_pending_input(struct session *);
 void	 session_resume(struct session *);
 void	 session_tx_end(struct session *);
 const char *session_proto(const struct session *);

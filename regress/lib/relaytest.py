@@ -113,7 +113,8 @@ class Relayd:
     """
 
     def __init__(self, tap, main_extra="", tenants=None, listen=None,
-                 limits="", timeouts="", queue="", dns=None, keep=False):
+                 limits="", timeouts="", queue="", dns=None, keep=False,
+                 allow_private_mx=True):
         self.tap = tap
         self.dir = tempfile.mkdtemp(prefix="relayd-test.")
         os.chmod(self.dir, 0o755)
@@ -132,6 +133,7 @@ class Relayd:
         self.timeouts = timeouts
         self.queue = queue
         self.dns = dns
+        self.allow_private_mx = allow_private_mx
         self.write_main()
         for name, text in (tenants or {}).items():
             self.write_tenant(name, text)
@@ -156,7 +158,8 @@ class Relayd:
         if self.timeouts:
             lines += ["timeouts:"] + ["  " + l for l in
                                       self.timeouts.strip().splitlines()]
-        lines += ["queue:", "  allow_private_mx: true"]
+        lines += ["queue:", "  allow_private_mx: %s" %
+                  ("true" if self.allow_private_mx else "false")]
         lines += ["  " + l for l in self.queue.strip().splitlines()]
         text = "\n".join(lines) + "\n" + (extra if extra is not None
                                           else self.main_extra)
