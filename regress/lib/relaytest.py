@@ -171,6 +171,7 @@ class Relayd:
             f.write(text)
 
     def start(self, wait=True, args=()):
+        self.log_mark = len(self.log())
         self.logf = open(self.logpath, "ab")
         env = dict(os.environ)
         self.proc = subprocess.Popen(
@@ -190,9 +191,11 @@ class Relayd:
         except OSError:
             return ""
 
-    def wait_log(self, pattern, timeout=10.0):
+    def wait_log(self, pattern, timeout=10.0, since_start=True):
+        """Wait for pattern in the log of this run (or the whole log)."""
         rx = re.compile(pattern)
-        return wait_for(lambda: rx.search(self.log()), timeout)
+        mark = getattr(self, "log_mark", 0) if since_start else 0
+        return wait_for(lambda: rx.search(self.log()[mark:]), timeout)
 
     def ctl(self, *args, sock=None):
         p = subprocess.run([RELAYCTL, "-s", sock or self.sock] + list(args),
@@ -297,3 +300,66 @@ class SMTPClient:
             self.sock.close()
         except OSError:
             pass
+
+
+def dot_stuff(body):
+    """DATA transparency (RFC 5321 4.5.2) for bytes ending in CRLF."""
+    out = []
+    for line in body.split(b"\r\n"):
+        out.append(b"." + line if line.startswith(b".") else line)
+    return b"\r\n".join(out)
+
+
+def send_message(port, sender, rcpts, body, source=None, ehlo="client.example",
+                 bdat=False):
+    """One whole transaction; returns the final (code, text)."""
+    c = SMTPClient(port, source=source, timeout=60)
+    try:
+        c.reply()
+        c.cmd("EHLO " + ehlo)
+        code, text = c.cmd("MAIL FROM:<%s>" % sender)
+        if code != 250:
+            return code, text
+        ok = 0
+        for r in rcpts:
+            code, text = c.cmd("RCPT TO:<%s>" % r)
+            ok += code == 250
+        if ok == 0:
+            return code, text
+        if bdat:
+            c.send(b"BDAT %d LAST\r\n" % len(body) + body)
+            return c.reply()
+        code, text = c.cmd("DATA")
+        if code != 354:
+            return code, text
+        c.send(dot_stuff(body) + b".\r\n")
+        res = c.reply()
+        c.cmd("QUIT")
+        return res
+    finally:
+        c.close()
+
+
+def queue_id(text):
+    m = re.search(r"queued as ([0-9a-f]{16})", text or "")
+    return m.group(1) if m else None
+
+
+def spool_file(r, qid):
+    with open(os.path.join(r.state, "spool", qid), "rb") as f:
+        return f.read()
+
+
+def spool_ids(r):
+    try:
+        return sorted(os.listdir(os.path.join(r.state, "spool")))
+    except OSError:
+        return []
+
+
+def split_received(data):
+    """Our Received: field and the rest of a spool file."""
+    m = re.match(rb"(Received: [^\r]*\r\n(?:\t[^\r]*\r\n)*)", data)
+    if not m:
+        return None, data
+    return m.group(1), data[m.end():]

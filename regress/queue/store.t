@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""What is stored is what was sent, byte for byte, after one Received:
+field; what is refused leaves nothing behind; the queue survives a
+restart, and files without envelopes do not."""
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+from relaytest import (DEFAULT_TENANT, Relayd, Tap,  # noqa: E402
+                       queue_id, send_message, spool_file, spool_ids,
+                       split_received, wait_for)
+
+tap = Tap()
+TENANT = DEFAULT_TENANT.format(name="acme", domain="acme.example",
+                               deliver_to="127.0.0.1:9")
+r = Relayd(tap, tenants={"acme.yaml": TENANT},
+           limits="max_message_size: 60M\n")
+try:
+    tap.ok(r.start(), "relayd starts")
+
+    # 8-bit octets, a 1500-octet line, lines starting with dots.
+    body = (b"From: a@sender.example\r\nSubject: \xe9t\xe9\r\n\r\n"
+            b".leading dot\r\n..two dots\r\n" + b"L" * 1500 + b"\r\n"
+            b"\xff\xfe binary-ish 8-bit\r\n\r\n.\r\nend\r\n")
+    code, text = send_message(r.port, "a@sender.example",
+                              ["bob@acme.example"], body)
+    tap.eq(code, 250, "8-bit message with a 1500-octet line accepted")
+    qid = queue_id(text)
+    data = spool_file(r, qid)
+    hdr, rest = split_received(data)
+    tap.eq(rest, body, "stored byte for byte after the Received: field")
+    tap.like(hdr.decode(), r"^Received: from client\.example \(\[127\.0\.0"
+             r"\.1\]\)\r\n\tby relay\.test\.example \(relayd\) with ESMTP "
+             r"id " + qid + r"\r\n\tfor <bob@acme\.example>;\r\n\t\w{3}, "
+             r"\d\d \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}\r\n$",
+             "Received: field: helo, address, host, protocol, id, for, date")
+
+    code, text = send_message(r.port, "a@sender.example",
+                              ["bob@acme.example"], body, bdat=True)
+    tap.eq(code, 250, "the same message by BDAT")
+    hdr, rest = split_received(spool_file(r, queue_id(text)))
+    tap.eq(rest, body, "BDAT content stored byte for byte")
+
+    code, text = send_message(r.port, "a@sender.example",
+                              ["bob@acme.example", "carol@acme.example"],
+                              b"Subject: two\r\n\r\nx\r\n")
+    hdr, rest = split_received(spool_file(r, queue_id(text)))
+    tap.ok(b"\tfor <" not in hdr, "no 'for' clause with two recipients")
+
+    big = b"Subject: big\r\n\r\n" + (b"y" * 998 + b"\r\n") * 52429
+    code, text = send_message(r.port, "a@sender.example",
+                              ["bob@acme.example"], big)
+    tap.eq(code, 250, "a 50 MB message is accepted")
+    qid_big = queue_id(text)
+    tap.eq(split_received(spool_file(r, qid_big))[1], big,
+           "the 50 MB message is stored intact")
+
+    before = spool_ids(r)
+    over = b"Subject: too big\r\n\r\n" + (b"z" * 998 + b"\r\n") * 63000
+    code, text = send_message(r.port, "a@sender.example",
+                              ["bob@acme.example"], over)
+    tap.eq(code, 552, "data over max_message_size gets 552 at the end")
+    tap.like(text, r"552 5\.3\.4", "with 5.3.4")
+    tap.eq(wait_for(lambda: spool_ids(r) == before and before, 5), before,
+           "nothing is left in the spool")
+
+    rc, out, err = r.ctl("show", "queue")
+    tap.eq(rc, 0, "show queue works")
+    lines = out.splitlines()
+    tap.eq(len(lines), 5, "four messages and a header line")
+    tap.like(out, qid + r" acme <a@sender\.example> bob@acme\.example \d+s 0 now -",
+             "a line per message: id tenant sender recipients age "
+             "attempts next error")
+
+    # swaks, a real client.
+    p = subprocess.run(["swaks", "--server", "127.0.0.1", "--port",
+                        str(r.port), "--from", "s@sender.example", "--to",
+                        "bob@acme.example", "--helo", "swaks.example",
+                        "--body", "hello from swaks"],
+                       capture_output=True, text=True, timeout=60)
+    tap.like(p.stdout, r"<-  250 2\.0\.0 Ok: queued as", "swaks gets 250")
+
+    # Restart: the queue stays; orphans (never acknowledged) go.
+    queued_before = sorted(l.split()[0] for l in
+                           r.ctl("show", "queue")[1].splitlines()[1:])
+    tap.eq(r.stop(), 0, "relayd stops cleanly")
+    orphan = os.path.join(r.state, "spool", "00000000deadbeef")
+    stranger = os.path.join(r.state, "spool", "README")
+    for path in (orphan, stranger):
+        with open(path, "w") as f:
+            f.write("x")
+    r.proc = None
+    tap.ok(r.start(), "relayd restarts on the same state")
+    after = sorted(l.split()[0] for l in
+                   r.ctl("show", "queue")[1].splitlines()[1:])
+    tap.eq(after, queued_before, "every queued message is still queued")
+    tap.ok(not os.path.exists(orphan), "a spool file without an envelope is "
+           "removed at start")
+    tap.ok(os.path.exists(stranger), "a file that is not ours is left alone")
+    tap.ok(r.wait_log(r"removed 1 files without an envelope", 2),
+           "the removal is logged")
+    mode = os.stat(os.path.join(r.state, "spool", qid)).st_mode & 0o777
+    tap.eq(oct(mode), oct(0o600), "spool files are 0600")
+finally:
+    r.cleanup()
+tap.done()
