@@ -255,29 +255,70 @@ f_port(struct cfx *cx, const struct ynode *n, void *dst)
 	*(uint16_t *)dst = (uint16_t)v;
 }
 
+enum numunit {
+	NU_OK,
+	NU_EMPTY,
+	NU_BAD,		/* not digits and a unit */
+	NU_BADUNIT,	/* digits and a word */
+	NU_LONG		/* too many digits for any value */
+};
+
+/* Split "500M" into its digits and the unit letter, '\0' when none. */
+static enum numunit
+number_unit(const char *s, char *num, size_t numsz, int *unit)
+{
+	const char	*p;
+	size_t		 digits;
+
+	if (*s == '\0')
+		return NU_EMPTY;
+	if ((digits = strspn(s, "0123456789")) == 0)
+		return NU_BAD;
+	for (p = s + digits; *p != '\0'; p++)
+		if (!isalpha((unsigned char)*p))
+			return NU_BAD;
+	if (p - (s + digits) > 1)
+		return NU_BADUNIT;
+	if (digits >= numsz)
+		return NU_LONG;
+	memcpy(num, s, digits);
+	num[digits] = '\0';
+	*unit = (unsigned char)s[digits];
+	return NU_OK;
+}
+
 const char *
 conf_parse_size(const char *s, uint64_t *out)
 {
 	char	 num[32];
-	size_t	 len = strlen(s);
-	uint64_t v, mult = 1;
+	uint64_t v, mult, max;
+	int	 unit;
 
-	if (len == 0 || len >= sizeof(num))
-		return "bad size";
-	memcpy(num, s, len + 1);
-	switch (num[len - 1]) {
+	switch (number_unit(s, num, sizeof(num), &unit)) {
+	case NU_OK:
+		break;
+	case NU_EMPTY:
+		return "size must not be empty";
+	case NU_BAD:
+		return "bad size (a whole number, with K, M or G)";
+	case NU_BADUNIT:
+		return "bad size unit (use K, M or G)";
+	case NU_LONG:
+		return "size too large";
+	}
+	switch (unit) {
+	case '\0': mult = 1; break;
 	case 'K': mult = 1024ull; break;
 	case 'M': mult = 1024ull * 1024; break;
 	case 'G': mult = 1024ull * 1024 * 1024; break;
 	default:
-		if (!isdigit((unsigned char)num[len - 1]))
-			return "bad size unit (use K, M or G)";
+		return "bad size unit (use K, M or G)";
 	}
-	if (mult != 1)
-		num[len - 1] = '\0';
-	if (parse_uint(num, UINT64_MAX / mult > (uint64_t)LLONG_MAX ?
-	    (uint64_t)LLONG_MAX : UINT64_MAX / mult, &v) == -1)
-		return "bad size (a number with K, M or G)";
+	max = UINT64_MAX / mult;
+	if (max > (uint64_t)LLONG_MAX)
+		max = LLONG_MAX;
+	if (parse_uint(num, max, &v) == -1)
+		return "size too large";
 	*out = v * mult;
 	return NULL;
 }
@@ -286,29 +327,36 @@ const char *
 conf_parse_duration(const char *s, uint32_t *out)
 {
 	char	 num[32];
-	size_t	 len = strlen(s);
 	uint64_t v, mult;
+	int	 unit;
 
-	if (len == 0 || len >= sizeof(num))
-		return "bad duration";
-	memcpy(num, s, len + 1);
-	switch (num[len - 1]) {
+	switch (number_unit(s, num, sizeof(num), &unit)) {
+	case NU_OK:
+		break;
+	case NU_EMPTY:
+		return "duration must not be empty";
+	case NU_BAD:
+		return "bad duration (a whole number with s, m, h or d)";
+	case NU_BADUNIT:
+		return "bad duration unit (use s, m, h or d)";
+	case NU_LONG:
+		return "duration too long (at most 366d)";
+	}
+	switch (unit) {
+	case '\0': mult = 0; break;
 	case 's': mult = 1; break;
 	case 'm': mult = 60; break;
 	case 'h': mult = 3600; break;
 	case 'd': mult = 86400; break;
 	default:
-		if (strcmp(s, "0") == 0) {
-			*out = 0;
-			return NULL;
-		}
-		return "duration needs a unit (s, m, h or d)";
+		return "bad duration unit (use s, m, h or d)";
 	}
-	num[len - 1] = '\0';
 	if (parse_uint(num, DURATION_MAX, &v) == -1 ||
 	    v * mult > DURATION_MAX)
-		return "bad duration (a number with s, m, h or d, "
-		    "up to 366d)";
+		return "duration too long (at most 366d)";
+	/* 0 needs no unit; any other number does. */
+	if (mult == 0 && v != 0)
+		return "duration needs a unit (s, m, h or d)";
 	*out = (uint32_t)(v * mult);
 	return NULL;
 }
