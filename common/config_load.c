@@ -203,6 +203,9 @@ f_bool(struct cfx *cx, const struct ynode *n, void *dst)
 		*out = 1;
 	else if (n->plain && strcmp(s, "false") == 0)
 		*out = 0;
+	else if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0)
+		cerr(cx, n->line, "expected true or false, not the string "
+		    "\"%s\" (remove the quotes)", s);
 	else
 		cerr(cx, n->line, "expected true or false, not \"%s\"", s);
 }

@@ -207,7 +207,8 @@ yb_node(struct ybuild *b, yaml_parser_t *p, yaml_event_t *ev, int depth)
 		if (n->type == YN_MAP && n->nitems % 2 == 0) {
 			if (child->type != YN_SCALAR) {
 				yb_error(b, child->line,
-				    "mapping keys must be plain scalars");
+				    "mapping keys must be single values, "
+				    "not lists or mappings");
 				ytree_free(child);
 				goto fail;
 			}
