@@ -176,16 +176,33 @@ f_hostname(struct cfx *cx, const struct ynode *n, void *dst)
 	f_string(cx, n, dst);
 }
 
+/* Why a mail address in a configuration file is refused. */
+static const char *
+addr_why(enum mailaddr_err e, int literal_ok)
+{
+	switch (e) {
+	case MA_EDOMAIN:
+		return literal_ok ? mailaddr_strerror(e) :
+		    "domain must be a fully qualified name";
+	case MA_EUTF8:
+		return "non-ASCII characters are not allowed here";
+	default:
+		return mailaddr_strerror(e);
+	}
+}
+
 static void
 f_mailbox(struct cfx *cx, const struct ynode *n, void *dst)
 {
-	struct mailaddr	 ma;
-	const char	*s;
+	struct mailaddr		 ma;
+	enum mailaddr_err	 e;
+	const char		*s;
 
-	if ((s = scalar(cx, n, "address")) == NULL)
+	if ((s = scalar(cx, n, "mail address")) == NULL)
 		return;
-	if (mailaddr_parse(s, strlen(s), 0, &ma) != MA_OK) {
-		cerr(cx, n->line, "bad mail address \"%s\"", s);
+	if ((e = mailaddr_parse(s, strlen(s), 0, &ma)) != MA_OK) {
+		cerr(cx, n->line, "bad mail address \"%s\": %s", s,
+		    addr_why(e, 1));
 		return;
 	}
 	f_string(cx, n, dst);
@@ -887,6 +904,7 @@ f_rcpt_list(struct cfx *cx, const struct ynode *n, void *dst)
 {
 	struct tenant_conf	*t = dst;
 	struct mailaddr		 ma;
+	enum mailaddr_err	 e;
 	const char		*s;
 	char			**slot;
 	size_t			 i;
@@ -896,8 +914,15 @@ f_rcpt_list(struct cfx *cx, const struct ynode *n, void *dst)
 	for (i = 0; i < n->nitems; i++) {
 		if ((s = scalar(cx, n->items[i], "recipient")) == NULL)
 			continue;
-		if (!rcpt_parse(s, &ma)) {
-			cerr(cx, n->items[i]->line, "bad recipient \"%s\"", s);
+		if ((e = mailaddr_parse(s, strlen(s), MA_UTF8, &ma)) != MA_OK) {
+			cerr(cx, n->items[i]->line, "bad recipient \"%s\": %s",
+			    s, addr_why(e, 0));
+			continue;
+		}
+		/* An address literal is in none of the tenant's domains. */
+		if (ma.literal) {
+			cerr(cx, n->items[i]->line, "recipient \"%s\" is not "
+			    "in the tenant's domains", s);
 			continue;
 		}
 		if ((slot = grow(cx, n->items[i]->line, &t->rcpts, &t->nrcpts,
