@@ -176,16 +176,33 @@ f_hostname(struct cfx *cx, const struct ynode *n, void *dst)
 	f_string(cx, n, dst);
 }
 
+/* Why a mail address in a configuration file is refused. */
+static const char *
+addr_why(enum mailaddr_err e, int literal_ok)
+{
+	switch (e) {
+	case MA_EDOMAIN:
+		return literal_ok ? mailaddr_strerror(e) :
+		    "domain must be a fully qualified name";
+	case MA_EUTF8:
+		return "non-ASCII characters are not allowed here";
+	default:
+		return mailaddr_strerror(e);
+	}
+}
+
 static void
 f_mailbox(struct cfx *cx, const struct ynode *n, void *dst)
 {
-	struct mailaddr	 ma;
-	const char	*s;
+	struct mailaddr		 ma;
+	enum mailaddr_err	 e;
+	const char		*s;
 
-	if ((s = scalar(cx, n, "address")) == NULL)
+	if ((s = scalar(cx, n, "mail address")) == NULL)
 		return;
-	if (mailaddr_parse(s, strlen(s), 0, &ma) != MA_OK) {
-		cerr(cx, n->line, "bad mail address \"%s\"", s);
+	if ((e = mailaddr_parse(s, strlen(s), 0, &ma)) != MA_OK) {
+		cerr(cx, n->line, "bad mail address \"%s\": %s", s,
+		    addr_why(e, 1));
 		return;
 	}
 	f_string(cx, n, dst);
@@ -203,6 +220,9 @@ f_bool(struct cfx *cx, const struct ynode *n, void *dst)
 		*out = 1;
 	else if (n->plain && strcmp(s, "false") == 0)
 		*out = 0;
+	else if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0)
+		cerr(cx, n->line, "expected true or false, not the string "
+		    "\"%s\" (remove the quotes)", s);
 	else
 		cerr(cx, n->line, "expected true or false, not \"%s\"", s);
 }
@@ -255,29 +275,70 @@ f_port(struct cfx *cx, const struct ynode *n, void *dst)
 	*(uint16_t *)dst = (uint16_t)v;
 }
 
+enum numunit {
+	NU_OK,
+	NU_EMPTY,
+	NU_BAD,		/* not digits and a unit */
+	NU_BADUNIT,	/* digits and a word */
+	NU_LONG		/* too many digits for any value */
+};
+
+/* Split "500M" into its digits and the unit letter, '\0' when none. */
+static enum numunit
+number_unit(const char *s, char *num, size_t numsz, int *unit)
+{
+	const char	*p;
+	size_t		 digits;
+
+	if (*s == '\0')
+		return NU_EMPTY;
+	if ((digits = strspn(s, "0123456789")) == 0)
+		return NU_BAD;
+	for (p = s + digits; *p != '\0'; p++)
+		if (!isalpha((unsigned char)*p))
+			return NU_BAD;
+	if (p - (s + digits) > 1)
+		return NU_BADUNIT;
+	if (digits >= numsz)
+		return NU_LONG;
+	memcpy(num, s, digits);
+	num[digits] = '\0';
+	*unit = (unsigned char)s[digits];
+	return NU_OK;
+}
+
 const char *
 conf_parse_size(const char *s, uint64_t *out)
 {
 	char	 num[32];
-	size_t	 len = strlen(s);
-	uint64_t v, mult = 1;
+	uint64_t v, mult, max;
+	int	 unit;
 
-	if (len == 0 || len >= sizeof(num))
-		return "bad size";
-	memcpy(num, s, len + 1);
-	switch (num[len - 1]) {
+	switch (number_unit(s, num, sizeof(num), &unit)) {
+	case NU_OK:
+		break;
+	case NU_EMPTY:
+		return "size must not be empty";
+	case NU_BAD:
+		return "bad size (a whole number, with K, M or G)";
+	case NU_BADUNIT:
+		return "bad size unit (use K, M or G)";
+	case NU_LONG:
+		return "size too large";
+	}
+	switch (unit) {
+	case '\0': mult = 1; break;
 	case 'K': mult = 1024ull; break;
 	case 'M': mult = 1024ull * 1024; break;
 	case 'G': mult = 1024ull * 1024 * 1024; break;
 	default:
-		if (!isdigit((unsigned char)num[len - 1]))
-			return "bad size unit (use K, M or G)";
+		return "bad size unit (use K, M or G)";
 	}
-	if (mult != 1)
-		num[len - 1] = '\0';
-	if (parse_uint(num, UINT64_MAX / mult > (uint64_t)LLONG_MAX ?
-	    (uint64_t)LLONG_MAX : UINT64_MAX / mult, &v) == -1)
-		return "bad size (a number with K, M or G)";
+	max = UINT64_MAX / mult;
+	if (max > (uint64_t)LLONG_MAX)
+		max = LLONG_MAX;
+	if (parse_uint(num, max, &v) == -1)
+		return "size too large";
 	*out = v * mult;
 	return NULL;
 }
@@ -286,29 +347,36 @@ const char *
 conf_parse_duration(const char *s, uint32_t *out)
 {
 	char	 num[32];
-	size_t	 len = strlen(s);
 	uint64_t v, mult;
+	int	 unit;
 
-	if (len == 0 || len >= sizeof(num))
-		return "bad duration";
-	memcpy(num, s, len + 1);
-	switch (num[len - 1]) {
+	switch (number_unit(s, num, sizeof(num), &unit)) {
+	case NU_OK:
+		break;
+	case NU_EMPTY:
+		return "duration must not be empty";
+	case NU_BAD:
+		return "bad duration (a whole number with s, m, h or d)";
+	case NU_BADUNIT:
+		return "bad duration unit (use s, m, h or d)";
+	case NU_LONG:
+		return "duration too long (at most 366d)";
+	}
+	switch (unit) {
+	case '\0': mult = 0; break;
 	case 's': mult = 1; break;
 	case 'm': mult = 60; break;
 	case 'h': mult = 3600; break;
 	case 'd': mult = 86400; break;
 	default:
-		if (strcmp(s, "0") == 0) {
-			*out = 0;
-			return NULL;
-		}
-		return "duration needs a unit (s, m, h or d)";
+		return "bad duration unit (use s, m, h or d)";
 	}
-	num[len - 1] = '\0';
 	if (parse_uint(num, DURATION_MAX, &v) == -1 ||
 	    v * mult > DURATION_MAX)
-		return "bad duration (a number with s, m, h or d, "
-		    "up to 366d)";
+		return "duration too long (at most 366d)";
+	/* 0 needs no unit; any other number does. */
+	if (mult == 0 && v != 0)
+		return "duration needs a unit (s, m, h or d)";
 	*out = (uint32_t)(v * mult);
 	return NULL;
 }
@@ -367,6 +435,18 @@ walk_map(struct cfx *cx, const struct ynode *n, const char *what,
 		if (f->required && !(seen & (1ull << fi)))
 			cerr(cx, n->line, "missing key \"%s\" in %s",
 			    f->key, what);
+}
+
+/* The value of key in mapping n, or NULL. */
+static const struct ynode *
+ymap_get(const struct ynode *n, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < ymap_len(n); i++)
+		if (strcmp(ymap_key(n, i)->value, key) == 0)
+			return ymap_value(n, i);
+	return NULL;
 }
 
 static const struct ynode *
@@ -471,48 +551,52 @@ f_listen(struct cfx *cx, const struct ynode *n, void *dst)
 	}
 }
 
+/*
+ * A list of host:port.  With ip_only (the reason), names are refused: the
+ * process using the list cannot resolve them.
+ */
 static void
-f_hostport_list(struct cfx *cx, const struct ynode *n, void *dst,
-    const char *what, struct hostport **arr, size_t *narr)
+f_hostport_list(struct cfx *cx, const struct ynode *n, const char *what,
+    const char *ip_only, struct hostport **arr, size_t *narr)
 {
-	struct hostport	*hp;
-	const char	*s, *why;
-	size_t		 i;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl;
+	struct hostport		 hp, *slot;
+	const struct ynode	*it;
+	const char		*s, *why;
+	size_t			 i;
 
-	(void)dst;
 	if (sequence(cx, n, what) == NULL)
 		return;
 	for (i = 0; i < n->nitems; i++) {
-		if ((s = scalar(cx, n->items[i], what)) == NULL)
+		it = n->items[i];
+		if ((s = scalar(cx, it, what)) == NULL)
 			continue;
-		if ((hp = grow(cx, n->items[i]->line, arr, narr,
-		    sizeof(*hp))) == NULL)
+		if ((why = hostport_parse(s, &hp)) != NULL)
+			cerr(cx, it->line, "bad address \"%s\": %s", s, why);
+		else if (ip_only != NULL &&
+		    hostport_sockaddr(&hp, &ss, &sl) == -1)
+			cerr(cx, it->line, "bad address \"%s\": %s", s,
+			    ip_only);
+		else if ((slot = grow(cx, it->line, arr, narr,
+		    sizeof(*slot))) == NULL)
 			return;
-		if ((why = hostport_parse(s, hp)) != NULL) {
-			cerr(cx, n->items[i]->line, "bad address \"%s\": %s",
-			    s, why);
-			(*narr)--;
-		}
+		else
+			*slot = hp;
 	}
 }
 
 static void
 f_dns_servers(struct cfx *cx, const struct ynode *n, void *dst)
 {
-	struct conf		*conf = dst;
-	struct sockaddr_storage	 ss;
-	socklen_t		 sl;
-	size_t			 i;
+	struct conf *conf = dst;
 
 	free(conf->dns.servers);
 	conf->dns.servers = NULL;
 	conf->dns.nservers = 0;
-	f_hostport_list(cx, n, dst, "dns servers", &conf->dns.servers,
+	f_hostport_list(cx, n, "dns servers",
+	    "a dns server must be an IP address", &conf->dns.servers,
 	    &conf->dns.nservers);
-	for (i = 0; i < conf->dns.nservers; i++)
-		if (hostport_sockaddr(&conf->dns.servers[i], &ss, &sl) == -1)
-			cerr(cx, n->line, "dns server \"%s\" must be an IP "
-			    "address", conf->dns.servers[i].host);
 	if (n->type == YN_SEQ && n->nitems == 0)
 		cerr(cx, n->line, "dns servers must not be empty (leave the "
 		    "key out to use /etc/resolv.conf)");
@@ -540,14 +624,67 @@ f_dns(struct cfx *cx, const struct ynode *n, void *dst)
 	walk_map(cx, n, "dns", dns_fields, dst);
 }
 
+/*
+ * Range checks sit in the field functions, so that an error names the line
+ * of the value.  A value that did not parse keeps its default and passes.
+ */
+static void
+f_count(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	f_uint(cx, n, dst);
+	if (*(uint32_t *)dst == 0)
+		cerr(cx, n->line, "connection limits must be at least 1");
+}
+
+static void
+f_max_recipients(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	f_uint(cx, n, dst);
+	if (*(uint32_t *)dst < 100)
+		cerr(cx, n->line, "max_recipients must be at least 100 "
+		    "(RFC 5321 section 4.5.3.1.8)");
+}
+
+static void
+f_message_size(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	f_size(cx, n, dst);
+	if (*(uint64_t *)dst < 64 * 1024)
+		cerr(cx, n->line, "max_message_size must be at least 64K");
+}
+
+static void
+f_timeout(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	f_duration(cx, n, dst);
+	if (*(uint32_t *)dst == 0)
+		cerr(cx, n->line, "timeouts must not be zero");
+}
+
+static void
+f_lifetime(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	f_duration(cx, n, dst);
+	if (*(uint32_t *)dst == 0)
+		cerr(cx, n->line, "lifetimes must not be zero");
+}
+
+static void
+f_retry_min(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	f_duration(cx, n, dst);
+	if (*(uint32_t *)dst == 0)
+		cerr(cx, n->line, "retry_min must be at least 1s");
+}
+
 static const struct field limits_fields[] = {
-	{ "max_message_size", f_size,
+	{ "max_message_size", f_message_size,
 	    offsetof(struct conf, limits.max_message_size), 0 },
-	{ "max_recipients", f_uint,
+	{ "max_recipients", f_max_recipients,
 	    offsetof(struct conf, limits.max_recipients), 0 },
-	{ "max_connections", f_uint,
+	{ "max_connections", f_count,
 	    offsetof(struct conf, limits.max_connections), 0 },
-	{ "max_connections_per_client", f_uint,
+	{ "max_connections_per_client", f_count,
 	    offsetof(struct conf, limits.max_connections_per_client), 0 },
 	{ "min_free_space", f_size,
 	    offsetof(struct conf, limits.min_free_space), 0 },
@@ -557,44 +694,30 @@ static const struct field limits_fields[] = {
 static void
 f_limits(struct cfx *cx, const struct ynode *n, void *dst)
 {
-	struct conf *conf = dst;
-
 	walk_map(cx, n, "limits", limits_fields, dst);
-	if (conf->limits.max_recipients < 100)
-		cerr(cx, n->line, "max_recipients must be at least 100 "
-		    "(RFC 5321 section 4.5.3.1.8)");
-	if (conf->limits.max_message_size < 64 * 1024)
-		cerr(cx, n->line, "max_message_size must be at least 64K");
-	if (conf->limits.max_connections == 0 ||
-	    conf->limits.max_connections_per_client == 0)
-		cerr(cx, n->line, "connection limits must be at least 1");
 }
 
 static const struct field timeouts_fields[] = {
-	{ "command", f_duration, offsetof(struct conf, timeouts.command), 0 },
-	{ "data", f_duration, offsetof(struct conf, timeouts.data), 0 },
+	{ "command", f_timeout, offsetof(struct conf, timeouts.command), 0 },
+	{ "data", f_timeout, offsetof(struct conf, timeouts.data), 0 },
 	{ NULL, NULL, 0, 0 }
 };
 
 static void
 f_timeouts(struct cfx *cx, const struct ynode *n, void *dst)
 {
-	struct conf *conf = dst;
-
 	walk_map(cx, n, "timeouts", timeouts_fields, dst);
-	if (conf->timeouts.command == 0 || conf->timeouts.data == 0)
-		cerr(cx, n->line, "timeouts must not be zero");
 }
 
 #define QF(k, fn) { #k, fn, offsetof(struct conf, queue.k), 0 }
 static const struct field queue_fields[] = {
-	QF(lifetime, f_duration),
-	QF(bounce_lifetime, f_duration),
-	QF(retry_min, f_duration),
+	QF(lifetime, f_lifetime),
+	QF(bounce_lifetime, f_lifetime),
+	QF(retry_min, f_retry_min),
 	QF(retry_max, f_duration),
 	QF(delay_warning, f_duration),
-	QF(max_connections_per_destination, f_uint),
-	QF(max_connections, f_uint),
+	QF(max_connections_per_destination, f_count),
+	QF(max_connections, f_count),
 	QF(smtp_port, f_port),
 	QF(allow_private_mx, f_bool),
 	{ NULL, NULL, 0, 0 }
@@ -604,18 +727,19 @@ static const struct field queue_fields[] = {
 static void
 f_queue(struct cfx *cx, const struct ynode *n, void *dst)
 {
-	struct conf *conf = dst;
+	struct conf		*conf = dst;
+	const struct ynode	*v;
+	int			 line;
 
 	walk_map(cx, n, "queue", queue_fields, dst);
-	if (conf->queue.retry_min == 0 ||
-	    conf->queue.retry_max < conf->queue.retry_min)
-		cerr(cx, n->line, "retry_min must be at least 1s and no more "
-		    "than retry_max");
-	if (conf->queue.lifetime == 0 || conf->queue.bounce_lifetime == 0)
-		cerr(cx, n->line, "lifetimes must not be zero");
-	if (conf->queue.max_connections == 0 ||
-	    conf->queue.max_connections_per_destination == 0)
-		cerr(cx, n->line, "connection limits must be at least 1");
+	if (conf->queue.retry_max >= conf->queue.retry_min)
+		return;
+	/* Either may be the default: point at the one that is set. */
+	if ((v = ymap_get(n, "retry_min")) == NULL)
+		v = ymap_get(n, "retry_max");
+	line = v != NULL ? v->line : n->line;
+	cerr(cx, line, "retry_min must not be more than retry_max "
+	    "(%us > %us)", conf->queue.retry_min, conf->queue.retry_max);
 }
 
 static const struct field main_fields[] = {
@@ -651,6 +775,8 @@ f_tenant_name(struct cfx *cx, const struct ynode *n, void *dst)
 		    "'.', '-', '_'; at most 64)", s);
 		return;
 	}
+	if (cx->tenant != NULL)
+		cx->tenant->line = n->line;
 	f_string(cx, n, dst);
 }
 
@@ -725,7 +851,7 @@ f_deliver_to(struct cfx *cx, const struct ynode *n, void *dst)
 {
 	struct tenant_conf *t = dst;
 
-	f_hostport_list(cx, n, dst, "deliver_to", &t->deliver_to,
+	f_hostport_list(cx, n, "deliver_to", NULL, &t->deliver_to,
 	    &t->ndeliver_to);
 	if (n->type == YN_SEQ && n->nitems == 0)
 		cerr(cx, n->line, "deliver_to must name at least one host");
@@ -765,11 +891,20 @@ f_verify(struct cfx *cx, const struct ynode *n, void *dst)
 		    "list)", s);
 }
 
+/* A list entry: a mailbox in a domain, not at an address literal. */
+static int
+rcpt_parse(const char *s, struct mailaddr *ma)
+{
+	return mailaddr_parse(s, strlen(s), MA_UTF8, ma) == MA_OK &&
+	    !ma->literal;
+}
+
 static void
 f_rcpt_list(struct cfx *cx, const struct ynode *n, void *dst)
 {
 	struct tenant_conf	*t = dst;
 	struct mailaddr		 ma;
+	enum mailaddr_err	 e;
 	const char		*s;
 	char			**slot;
 	size_t			 i;
@@ -779,9 +914,15 @@ f_rcpt_list(struct cfx *cx, const struct ynode *n, void *dst)
 	for (i = 0; i < n->nitems; i++) {
 		if ((s = scalar(cx, n->items[i], "recipient")) == NULL)
 			continue;
-		if (mailaddr_parse(s, strlen(s), MA_UTF8, &ma) != MA_OK ||
-		    ma.literal) {
-			cerr(cx, n->items[i]->line, "bad recipient \"%s\"", s);
+		if ((e = mailaddr_parse(s, strlen(s), MA_UTF8, &ma)) != MA_OK) {
+			cerr(cx, n->items[i]->line, "bad recipient \"%s\": %s",
+			    s, addr_why(e, 0));
+			continue;
+		}
+		/* An address literal is in none of the tenant's domains. */
+		if (ma.literal) {
+			cerr(cx, n->items[i]->line, "recipient \"%s\" is not "
+			    "in the tenant's domains", s);
 			continue;
 		}
 		if ((slot = grow(cx, n->items[i]->line, &t->rcpts, &t->nrcpts,
@@ -883,13 +1024,56 @@ rcpt_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int
+in_domains(const struct tenant_conf *t, const char *dom)
+{
+	const struct domain_conf	*d;
+	size_t				 k, dl = strlen(dom), nl;
+
+	for (k = 0; k < t->ndomains; k++) {
+		d = &t->domains[k];
+		nl = strlen(d->name);
+		if (strcmp(dom, d->name) == 0)
+			return 1;
+		if (d->subdomains && dl > nl && dom[dl - nl - 1] == '.' &&
+		    strcmp(dom + dl - nl, d->name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Each recipient of the list must be in the tenant's domains.  Checked from
+ * the tree, once the domains are known whatever the order of the keys, so
+ * that an error names the line of the recipient.
+ */
+static void
+check_rcpt_domains(struct cfx *cx, const struct tenant_conf *t,
+    const struct ynode *list)
+{
+	struct mailaddr		 ma;
+	const struct ynode	*it;
+	size_t			 i;
+
+	if (list == NULL || list->type != YN_SEQ || t->ndomains == 0)
+		return;
+	for (i = 0; i < list->nitems; i++) {
+		it = list->items[i];
+		if (it->type != YN_SCALAR || !rcpt_parse(it->value, &ma))
+			continue;	/* reported by f_rcpt_list */
+		lower(ma.domain);
+		if (!in_domains(t, ma.domain))
+			cerr(cx, it->line, "recipient \"%s\" is not in the "
+			    "tenant's domains", it->value);
+	}
+}
+
 /* Sort and dedupe the list for bsearch; check each is the tenant's. */
 static void
 tenant_finish(struct cfx *cx, struct tenant_conf *t, const struct ynode *root)
 {
-	size_t i, j, k;
-	const char *dom;
-	int ok;
+	const struct ynode	*rcpts, *verify;
+	size_t			 i, j;
 
 	if (t->nrcpts > 0)
 		qsort(t->rcpts, t->nrcpts, sizeof(*t->rcpts), rcpt_cmp);
@@ -901,23 +1085,13 @@ tenant_finish(struct cfx *cx, struct tenant_conf *t, const struct ynode *root)
 		t->rcpts[j++] = t->rcpts[i];
 	}
 	t->nrcpts = j;
-	for (i = 0; i < t->nrcpts; i++) {
-		dom = strrchr(t->rcpts[i], '@') + 1;
-		for (ok = 0, k = 0; k < t->ndomains && !ok; k++) {
-			size_t dl = strlen(dom), tl = strlen(t->domains[k].name);
-
-			ok = strcmp(dom, t->domains[k].name) == 0 ||
-			    (t->domains[k].subdomains && dl > tl &&
-			    dom[dl - tl - 1] == '.' &&
-			    strcmp(dom + dl - tl, t->domains[k].name) == 0);
-		}
-		if (!ok && t->ndomains > 0)
-			cerr(cx, root->line, "recipient \"%s\" is not in the "
-			    "tenant's domains", t->rcpts[i]);
-	}
-	if (t->verify == VERIFY_LIST && t->nrcpts == 0)
-		cerr(cx, root->line, "recipients.verify is list but the list "
-		    "is empty");
+	if ((rcpts = ymap_get(root, "recipients")) == NULL)
+		return;
+	check_rcpt_domains(cx, t, ymap_get(rcpts, "list"));
+	if (t->verify == VERIFY_LIST && t->nrcpts == 0 &&
+	    (verify = ymap_get(rcpts, "verify")) != NULL)
+		cerr(cx, verify->line, "recipients.verify is list but the "
+		    "list is empty");
 }
 
 static void

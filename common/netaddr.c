@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 
 #include <ctype.h>
+#include <endian.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,19 +281,26 @@ netaddr_parse(const char *s, struct netaddr *na)
 	return -1;
 }
 
+/*
+ * The key is the /64 read as a big-endian number: all 64 bits count.  An
+ * IPv4 address a.b.c.d takes the key of 0:0:a.b:c.d::/64, inside ::/8,
+ * which is reserved: no client connects from there (it holds ::, ::1, the
+ * deprecated IPv4-compatible form, and the IPv4-mapped form, which
+ * netaddr_from_sockaddr has already made IPv4).
+ */
 uint64_t
 netaddr_client_key(const struct netaddr *na)
 {
-	uint64_t k = 0;
+	uint64_t k;
 	uint32_t v4;
 
 	if (na->af == AF_INET) {
 		memcpy(&v4, na->addr, 4);
-		return (1ull << 63) | ntohl(v4);
+		return ntohl(v4);
 	}
 	/* The /64: one end site, however many addresses it uses. */
 	memcpy(&k, na->addr, 8);
-	return k & ~(1ull << 63);
+	return be64toh(k);
 }
 
 struct range {

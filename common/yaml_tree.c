@@ -32,6 +32,25 @@ yb_error(struct ybuild *b, int line, const char *reason)
 	snprintf(b->err, b->errsz, "%s:%d: %s", b->name, line, reason);
 }
 
+/* libyaml's own words, said to be about YAML, with where it began. */
+static void
+yb_syntax(struct ybuild *b, const yaml_parser_t *p)
+{
+	char	reason[256];
+	int	line = (int)p->problem_mark.line + 1;
+	int	cline = (int)p->context_mark.line + 1;
+
+	if (p->problem == NULL)
+		strlcpy(reason, "YAML syntax error", sizeof(reason));
+	else if (p->context != NULL && cline != line)
+		snprintf(reason, sizeof(reason), "YAML syntax error: %s (%s "
+		    "on line %d)", p->problem, p->context, cline);
+	else
+		snprintf(reason, sizeof(reason), "YAML syntax error: %s",
+		    p->problem);
+	yb_error(b, line, reason);
+}
+
 static struct ynode *
 yn_new(struct ybuild *b, enum ynode_type type, int line)
 {
@@ -192,8 +211,7 @@ yb_node(struct ybuild *b, yaml_parser_t *p, yaml_event_t *ev, int depth)
 		return NULL;
 	for (;;) {
 		if (!yaml_parser_parse(p, &next)) {
-			yb_error(b, (int)p->problem_mark.line + 1,
-			    p->problem ? p->problem : "YAML syntax error");
+			yb_syntax(b, p);
 			goto fail;
 		}
 		if (next.type == end) {
@@ -207,7 +225,8 @@ yb_node(struct ybuild *b, yaml_parser_t *p, yaml_event_t *ev, int depth)
 		if (n->type == YN_MAP && n->nitems % 2 == 0) {
 			if (child->type != YN_SCALAR) {
 				yb_error(b, child->line,
-				    "mapping keys must be plain scalars");
+				    "mapping keys must be single values, "
+				    "not lists or mappings");
 				ytree_free(child);
 				goto fail;
 			}
@@ -248,8 +267,7 @@ ytree_parse(const char *name, const unsigned char *buf, size_t len,
 	yaml_parser_set_input_string(&p, buf, len);
 	while (!b.failed && state != 3) {
 		if (!yaml_parser_parse(&p, &ev)) {
-			yb_error(&b, (int)p.problem_mark.line + 1,
-			    p.problem ? p.problem : "YAML syntax error");
+			yb_syntax(&b, &p);
 			break;
 		}
 		switch (ev.type) {

@@ -1,0 +1,404 @@
+/*
+ * config: conf_load against the cases in regress/conf/cases.
+ *
+ * Each case is a directory NAME holding a relayd.yaml and usually a
+ * tenants.d/.  NAME.ok beside it holds the error lines conf_load reports,
+ * one a line, or the single line OK when the configuration loads.
+ *
+ * The test runs from the top of the tree (RELAYD_TOP, else the current
+ * directory) and passes conf_load relative paths, so the main file appears
+ * in messages as regress/conf/cases/NAME/relayd.yaml.  Tenant files are
+ * found through tenants_dir, which conf_load makes absolute; the top's
+ * absolute path is cut from the messages so that the .ok files are the same
+ * in every checkout.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "tap.h"
+
+#define CASES	"regress/conf/cases"
+
+static char	top[PATH_MAX + 1];	/* absolute, with a trailing '/' */
+
+static char *
+slurp(const char *path)
+{
+	FILE	*f;
+	char	*buf = NULL;
+	size_t	 sz = 0, n;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return NULL;
+	if (getdelim(&buf, &sz, '\0', f) == -1) {
+		free(buf);
+		buf = strdup("");
+	}
+	fclose(f);
+	/* The file's last newline ends the last line; it is not data. */
+	if (buf != NULL && (n = strlen(buf)) > 0 && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+	return buf;
+}
+
+/* Write msg with every occurrence of the top's absolute path cut out. */
+static void
+put_relative(FILE *f, const char *msg)
+{
+	const char	*p;
+	size_t		 tl = strlen(top);
+
+	while ((p = strstr(msg, top)) != NULL) {
+		fwrite(msg, 1, (size_t)(p - msg), f);
+		msg = p + tl;
+	}
+	fputs(msg, f);
+}
+
+/* What conf_load says about a case, as the .ok file would hold it. */
+static char *
+case_output(const char *name)
+{
+	struct conf_errors	 errs;
+	struct conf		*conf;
+	char			 path[PATH_MAX], *out = NULL;
+	size_t			 i, sz = 0;
+	FILE			*f;
+
+	snprintf(path, sizeof(path), "%s/%s/relayd.yaml", CASES, name);
+	memset(&errs, 0, sizeof(errs));
+	conf = conf_load(path, 0, &errs);
+	if ((f = open_memstream(&out, &sz)) == NULL)
+		return NULL;
+	for (i = 0; i < errs.n; i++) {
+		if (i > 0)
+			fputc('\n', f);
+		put_relative(f, errs.msg[i]);
+	}
+	if (errs.dropped > 0)
+		fprintf(f, "\n(%zu more errors)", errs.dropped);
+	/* A configuration comes back exactly when there is no error. */
+	if (conf != NULL && errs.n + errs.dropped == 0)
+		fputs("OK", f);
+	else if (conf != NULL)
+		fputs("\nBUG: a configuration despite the errors", f);
+	else if (errs.n + errs.dropped == 0)
+		fputs("BUG: no configuration and no error", f);
+	fclose(f);
+	conf_free(conf);
+	conf_errors_clear(&errs);
+	return out;
+}
+
+static int
+is_case(const struct dirent *d)
+{
+	char		path[PATH_MAX];
+	struct stat	st;
+
+	if (d->d_name[0] == '.')
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", CASES, d->d_name);
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Show text as the .ok file would hold it, one diag line a line. */
+static void
+diag_lines(const char *title, const char *text)
+{
+	char *copy, *p, *line;
+
+	diag("%s", title);
+	if (text == NULL || (copy = p = strdup(text)) == NULL)
+		return;
+	while ((line = strsep(&p, "\n")) != NULL)
+		diag("  %s", line);
+	free(copy);
+}
+
+static void
+run_case(const char *name)
+{
+	char	 okpath[PATH_MAX], *want, *got;
+	int	 saved;
+
+	snprintf(okpath, sizeof(okpath), "%s/%s.ok", CASES, name);
+	want = slurp(okpath);
+	saved = errno;
+	got = case_output(name);
+	if (want == NULL) {
+		ok(0, "%s: %s: %s", name, okpath, strerror(saved));
+		diag_lines("conf_load said:", got);
+	} else if (!ok(got != NULL && strcmp(got, want) == 0, "%s", name)) {
+		diag_lines("expected (the .ok file):", want);
+		diag_lines("conf_load said:", got);
+	}
+	free(want);
+	free(got);
+}
+
+static size_t
+run_cases(void)
+{
+	struct dirent	**ents;
+	int		  n, i;
+
+	if ((n = scandir(CASES, &ents, is_case, alphasort)) == -1) {
+		ok(0, "%s: %s", CASES, strerror(errno));
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		run_case(ents[i]->d_name);
+		free(ents[i]);
+	}
+	free(ents);
+	return (size_t)n;
+}
+
+static struct conf *
+load_case(const char *name, int flags)
+{
+	struct conf_errors	 errs;
+	struct conf		*conf;
+	char			 path[PATH_MAX];
+	size_t			 i;
+
+	snprintf(path, sizeof(path), "%s/%s/relayd.yaml", CASES, name);
+	memset(&errs, 0, sizeof(errs));
+	conf = conf_load(path, flags, &errs);
+	ok(conf != NULL, "%s: loads", name);
+	for (i = 0; i < errs.n; i++)
+		diag("%s", errs.msg[i]);
+	conf_errors_clear(&errs);
+	return conf;
+}
+
+/* Paths are made absolute, relative to the directory of relayd.yaml. */
+static void
+check_path(const char *got, const char *rel, const char *what)
+{
+	char want[PATH_MAX * 2];
+
+	snprintf(want, sizeof(want), "%s%s", top, rel);
+	is_str(got, want, "%s", what);
+}
+
+static void
+check_full_main(const struct conf *c)
+{
+	is_str(c->hostname, "relay.example.net", "full: hostname");
+	is_str(c->postmaster, "hostmaster@example.net", "full: postmaster");
+	check_path(c->state_dir, CASES "/full/../run", "full: state_dir");
+	check_path(c->tenants_dir, CASES "/full/tenants.d",
+	    "full: tenants_dir");
+	is_str(c->control_group, "relayadm", "full: control_group");
+	is_int(c->nlisteners, 2, "full: two listeners");
+	if (c->nlisteners == 2) {
+		is_str(c->listeners[0].addr.host, "127.0.0.1",
+		    "full: listen host");
+		is_int(c->listeners[0].addr.port, 2525, "full: listen port");
+		is_int(c->listeners[0].mode, LISTEN_MX, "full: listen mode");
+		is_int(c->listeners[0].fd, -1, "full: nothing bound");
+		is_str(c->listeners[1].addr.host, "::1",
+		    "full: IPv6 listen host, no brackets");
+		is_int(c->listeners[1].greeting_delay, 2,
+		    "full: greeting_delay 2s");
+	}
+	is_int(c->dns.nservers, 1, "full: one dns server");
+	if (c->dns.nservers == 1)
+		is_int(c->dns.servers[0].port, 5353, "full: dns port");
+	is_int(c->dns.max_ttl, 300, "full: max_ttl 5m");
+	is_int(c->dns.tries, 3, "full: tries");
+	is_int(c->limits.max_message_size, 524288000,
+	    "full: max_message_size 500M");
+	is_int(c->limits.min_free_space, 1073741824, "full: min_free_space 1G");
+	is_int(c->limits.max_recipients, 1000, "full: max_recipients");
+	is_int(c->timeouts.data, 600, "full: data timeout 10m");
+	is_int(c->queue.lifetime, 5 * 86400, "full: lifetime 5d");
+	is_int(c->queue.retry_max, 7200, "full: retry_max 2h");
+	is_int(c->queue.delay_warning, 4 * 3600, "full: delay_warning 4h");
+	is_int(c->queue.smtp_port, 2526, "full: smtp_port");
+	is_int(c->queue.allow_private_mx, 1, "full: allow_private_mx");
+}
+
+static void
+check_full_acme(const struct tenant_conf *t)
+{
+	is_str(t->postmaster, "postmaster@acme.example", "acme: postmaster");
+	is_int(t->ndomains, 2, "acme: two domains");
+	if (t->ndomains == 2) {
+		is_str(t->domains[0].name, "acme.example",
+		    "acme: domain lower-cased");
+		is_int(t->domains[0].subdomains, 0, "acme: no subdomains");
+		is_str(t->domains[1].name, "acme.org", "acme: second domain");
+		is_int(t->domains[1].subdomains, 1, "acme: subdomains");
+	}
+	is_int(t->inbound_mode, INBOUND_RELAY, "acme: relay");
+	is_int(t->ndeliver_to, 2, "acme: two deliver_to");
+	if (t->ndeliver_to == 2)
+		is_str(t->deliver_to[1].host, "mx2.acme.example",
+		    "acme: deliver_to by name");
+	is_int(t->hold, 8 * 86400, "acme: hold defaults to 8d");
+	is_int(t->verify, VERIFY_LIST, "acme: verify list");
+	is_int(t->nrcpts, 3, "acme: recipients deduplicated");
+	if (t->nrcpts == 3) {
+		is_str(t->rcpts[0], "alice@acme.example",
+		    "acme: recipients lower-cased and sorted");
+		is_str(t->rcpts[1], "bob@acme.example", "acme: second");
+		is_str(t->rcpts[2], "carol@sales.acme.org", "acme: third");
+	}
+	is_str(t->delimiter, "+", "acme: delimiter");
+	is_int(t->nnetworks, 2, "acme: two networks");
+	is_int(t->allow_bare_newlines, 0, "acme: allow_bare_newlines");
+}
+
+static void
+check_full_beta(const struct tenant_conf *t)
+{
+	is_int(t->inbound_mode, INBOUND_BACKUP, "beta: backup");
+	is_int(t->hold, 3 * 86400, "beta: hold 3d");
+	is_int(t->verify, VERIFY_NONE, "beta: verify defaults to none");
+	is_str(t->delimiter, "", "beta: no delimiter");
+	is_int(t->nnetworks, 1, "beta: one network");
+	is_int(t->allow_bare_newlines, 1, "beta: allow_bare_newlines");
+}
+
+static void
+check_full(void)
+{
+	struct conf			*c;
+	const struct tenant_conf	*t;
+
+	if ((c = load_case("full", 0)) == NULL)
+		return;
+	check_full_main(c);
+	is_int(c->ntenants, 2, "full: two tenants");
+	if ((t = conf_tenant_by_name(c, "acme")) != NULL)
+		check_full_acme(t);
+	else
+		ok(0, "full: tenant acme");
+	if ((t = conf_tenant_by_name(c, "beta")) != NULL)
+		check_full_beta(t);
+	else
+		ok(0, "full: tenant beta");
+	ok(conf_tenant_by_name(c, "gamma") == NULL, "full: no tenant gamma");
+	conf_free(c);
+}
+
+/* Every key left out takes the value DESIGN.md gives it. */
+static void
+check_defaults(void)
+{
+	struct conf	*c;
+
+	if ((c = load_case("minimal", 0)) == NULL)
+		return;
+	is_str(c->state_dir, "/var/lib/relayd", "defaults: state_dir");
+	is_str(c->control_socket, "/run/relayd/control.sock",
+	    "defaults: control_socket");
+	is_str(c->control_group, "relayadm", "defaults: control_group");
+	check_path(c->tenants_dir, CASES "/minimal/tenants.d",
+	    "defaults: tenants_dir beside relayd.yaml");
+	ok(c->hostname != NULL && *c->hostname != '\0',
+	    "defaults: hostname from the system");
+	is_int(c->listeners[0].mode, LISTEN_MX, "defaults: listen mode mx");
+	is_int(c->listeners[0].greeting_delay, 0,
+	    "defaults: greeting_delay 0");
+	is_int(c->dns.nservers, 0, "defaults: dns servers from resolv.conf");
+	is_int(c->dns.max_ttl, 300, "defaults: dns.max_ttl 5m");
+	is_int(c->dns.timeout, 5, "defaults: dns.timeout 5s");
+	is_int(c->dns.tries, 2, "defaults: dns.tries 2");
+	is_int(c->limits.max_message_size, 524288000,
+	    "defaults: max_message_size 500M");
+	is_int(c->limits.max_recipients, 100, "defaults: max_recipients 100");
+	is_int(c->limits.max_connections, 10000,
+	    "defaults: max_connections 10000");
+	is_int(c->limits.max_connections_per_client, 50,
+	    "defaults: max_connections_per_client 50");
+	is_int(c->limits.min_free_space, 1073741824,
+	    "defaults: min_free_space 1G");
+	is_int(c->timeouts.command, 300, "defaults: command timeout 5m");
+	is_int(c->timeouts.data, 600, "defaults: data timeout 10m");
+	is_int(c->queue.lifetime, 432000, "defaults: queue.lifetime 5d");
+	is_int(c->queue.bounce_lifetime, 172800,
+	    "defaults: queue.bounce_lifetime 2d");
+	is_int(c->queue.retry_min, 60, "defaults: queue.retry_min 1m");
+	is_int(c->queue.retry_max, 3600, "defaults: queue.retry_max 1h");
+	is_int(c->queue.delay_warning, 0, "defaults: delay_warning off");
+	is_int(c->queue.max_connections_per_destination, 10,
+	    "defaults: max_connections_per_destination 10");
+	is_int(c->queue.max_connections, 500,
+	    "defaults: queue.max_connections 500");
+	is_int(c->queue.smtp_port, 25, "defaults: smtp_port 25");
+	is_int(c->queue.allow_private_mx, 0, "defaults: allow_private_mx");
+	is_int(c->ntenants, 1, "defaults: one tenant");
+	if (c->ntenants == 1) {
+		is_int(c->tenants[0].inbound_mode, INBOUND_RELAY,
+		    "defaults: inbound mode relay");
+		is_int(c->tenants[0].hold, 8 * 86400, "defaults: hold 8d");
+		is_int(c->tenants[0].verify, VERIFY_NONE,
+		    "defaults: verify none");
+		is_int(c->tenants[0].nnetworks, 0, "defaults: no networks");
+	}
+	conf_free(c);
+}
+
+/* A file that cannot be opened: the reason, and no configuration. */
+static void
+check_missing(void)
+{
+	struct conf_errors	 errs;
+	struct conf		*c;
+
+	memset(&errs, 0, sizeof(errs));
+	c = conf_load(CASES "/no-such-case/relayd.yaml", 0, &errs);
+	ok(c == NULL, "missing file: no configuration");
+	is_int(errs.n, 1, "missing file: one error");
+	if (errs.n == 1)
+		is_str(errs.msg[0], CASES "/no-such-case/relayd.yaml: "
+		    "No such file or directory", "missing file: the reason");
+	conf_free(c);
+	conf_errors_clear(&errs);
+}
+
+/* relayctl reads the main file alone: the tenant files are not opened. */
+static void
+check_main_only(void)
+{
+	struct conf *c;
+
+	if ((c = load_case("tenant-no-postmaster", CONF_MAIN_ONLY)) == NULL)
+		return;
+	is_int(c->ntenants, 0, "main only: no tenant read");
+	conf_free(c);
+}
+
+int
+main(void)
+{
+	const char	*env;
+	size_t		 n;
+
+	if ((env = getenv("RELAYD_TOP")) == NULL || *env == '\0')
+		env = ".";
+	if (chdir(env) == -1 || realpath(".", top) == NULL) {
+		printf("Bail out! %s: %s\n", env, strerror(errno));
+		return 1;
+	}
+	strlcat(top, "/", sizeof(top));
+	n = run_cases();
+	ok(n >= 40, "%zu cases", n);
+	check_full();
+	check_defaults();
+	check_missing();
+	check_main_only();
+	return done_testing();
+}
