@@ -770,9 +770,10 @@ f_tenant_name(struct cfx *cx, const struct ynode *n, void *dst)
 		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' &&
 		    *p != '.')
 			break;
-	if (*p != '\0' || p - s > 64 || p == s) {
-		cerr(cx, n->line, "bad tenant name \"%s\" (letters, digits, "
-		    "'.', '-', '_'; at most 64)", s);
+	if (*p != '\0' || p - s > 64 || p == s ||
+	    !isalnum((unsigned char)s[0])) {
+		cerr(cx, n->line, "bad tenant name \"%s\" (a letter or digit, "
+		    "then letters, digits, '.', '-', '_'; at most 64)", s);
 		return;
 	}
 	if (cx->tenant != NULL)

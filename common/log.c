@@ -84,7 +84,7 @@ log_emit(int pri, const char *procname, const char *line)
 	    procname, line);
 }
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 log_vline(int pri, const char *fmt, va_list ap, int with_errno)
 {
 	char	line[LOG_LINE_MAX];

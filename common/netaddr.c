@@ -87,6 +87,10 @@ hostport_parse(const char *s, struct hostport *hp)
 	hp->host[hlen] = '\0';
 	if (!valid_hostname(hp->host))
 		return "bad host name";
+	/* All digits and dots is an IPv4 address, or a mistake. */
+	if (strspn(hp->host, "0123456789.") == strlen(hp->host) &&
+	    inet_pton(AF_INET, hp->host, &a6) != 1)
+		return "bad IPv4 address";
 	return port_parse(colon + 1, &hp->port);
 }
 
