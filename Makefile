@@ -95,15 +95,21 @@ $(LIBCOMMON): $(COMMON_OBJS)
 	ar rcs $@ $^
 
 # Unit tests: regress/unit/NAME.c becomes regress/unit/NAME.t, and may use
-# the objects of one process (everything but its main file).
+# the objects of one process (everything but its main file).  They come
+# from an archive, so a test links only the objects it calls: linked
+# whole, they would need the symbols of every process's main file.
 UNIT_SRCS	:= $(sort $(wildcard regress/unit/*.c))
 UNIT_TESTS	:= $(filter-out regress/unit/tap.t,$(UNIT_SRCS:.c=.t))
 PROC_LIB_OBJS	 = $(filter-out $(foreach p,$(PROCS),$(p)/$(p).o),\
 		   $(foreach p,$(PROCS),$($(p)_OBJS)))
+PROC_LIB	:= regress/unit/libprocs.a
 units: $(UNIT_TESTS)
-regress/unit/%.t: regress/unit/%.o regress/unit/tap.o $(PROC_LIB_OBJS) $(LIBCOMMON)
+$(PROC_LIB): $(PROC_LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+regress/unit/%.t: regress/unit/%.o regress/unit/tap.o $(PROC_LIB) $(LIBCOMMON)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< regress/unit/tap.o \
-	    $(PROC_LIB_OBJS) $(LIBCOMMON) $(LIBS)
+	    $(PROC_LIB) $(LIBCOMMON) $(LIBS)
 regress/unit/%.o: CPPFLAGS += -I. -Iregress/unit
 ALL_OBJS	+= $(UNIT_SRCS:.c=.o)
 
@@ -161,7 +167,7 @@ bench: all
 	bench/run
 
 clean:
-	rm -f $(BINS) $(LIBCOMMON) $(ALL_OBJS) $(ALL_OBJS:.o=.d) \
+	rm -f $(BINS) $(LIBCOMMON) $(PROC_LIB) $(ALL_OBJS) $(ALL_OBJS:.o=.d) \
 	    $(UNIT_TESTS) $(FUZZ_BINS) */*.o */*.d regress/*/*.o regress/*/*.d
 	rm -rf .build
 
