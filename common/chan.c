@@ -384,6 +384,9 @@ chan_read_cb(int fd, short ev, void *arg)
 		return;
 	}
 	if (n == 0) {
+		if (c->rlen > 0)
+			log_warnx("channel to %s: end of stream inside a "
+			    "frame", c->peer);
 		chan_fail(c, c->rlen > 0 ? EPROTO : 0);
 		return;
 	}
