@@ -633,6 +633,91 @@ raw_bad(const char *what, const void *bad, size_t badlen, int eof)
 	raw_check(&rc, what, !eof);
 }
 
+/* Bytes with nfd descriptors for frame id in one sendmsg. */
+static int
+raw_sendfd(int sock, const void *buf, size_t len, int nfd, uint64_t id)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(4 * sizeof(int))];
+	} cm;
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	struct cmsghdr	*cmsg;
+	int		 fds[4], i, rv;
+
+	for (i = 0; i < nfd && i < 4; i++)
+		fds[i] = make_fd(id);
+	memset(&msg, 0, sizeof(msg));
+	memset(&cm, 0, sizeof(cm));
+	iov.iov_base = (void *)(uintptr_t)buf;
+	iov.iov_len = len;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = CMSG_SPACE(i * sizeof(int));
+	cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(i * sizeof(int));
+	memcpy(CMSG_DATA(cmsg), fds, i * sizeof(int));
+	rv = sendmsg(sock, &msg, 0) == (ssize_t)len ? 0 : -1;
+	while (i-- > 0)
+		close(fds[i]);
+	if (rv == -1)
+		diag("sendmsg failed");
+	return rv;
+}
+
+/*
+ * Descriptors that do not travel with the first byte of the frame that
+ * claims them: the FIFO would hand them to the wrong frame.
+ */
+static void
+test_raw_fds(void)
+{
+	uint8_t		 buf[2 * IMSG_MAX_FRAME];
+	struct raw_case	 rc;
+	size_t		 n, m;
+
+	if (raw_open(&rc) == -1)
+		return;
+	last_log[0] = '\0';
+	n = raw_good(buf, 0);
+	raw_sendfd(rc.sv[0], buf, n, 1, 1);
+	n = raw_frame(buf, type_for(1), IMSG_HDR_SIZE, IMSG_F_FD, 1);
+	raw_sendfd(rc.sv[0], buf, n, 1, 1);
+	raw_check(&rc, "descriptor sent with a frame that does not claim it",
+	    1);
+
+	if (raw_open(&rc) == -1)
+		return;
+	last_log[0] = '\0';
+	n = raw_good(buf, 0);
+	raw_sendfd(rc.sv[0], buf, n, 1, 1);
+	raw_check(&rc, "descriptor with the last frame, none claims it", 1);
+
+	if (raw_open(&rc) == -1)
+		return;
+	last_log[0] = '\0';
+	n = raw_frame(buf, type_for(0), IMSG_HDR_SIZE, IMSG_F_FD, 0);
+	raw_sendfd(rc.sv[0], buf, n, 2, 0);
+	rc.rx.fd_mod = 1;
+	raw_check(&rc, "two descriptors for a frame that claims one", 1);
+
+	if (raw_open(&rc) == -1)
+		return;
+	last_log[0] = '\0';
+	n = raw_good(buf, 0);
+	m = raw_frame(buf + n, type_for(1), IMSG_HDR_SIZE + 1, IMSG_F_FD, 1);
+	buf[n + m] = pat(1, 0);
+	/* Read apart: the kernel glues what is queued before a descriptor. */
+	xwrite(rc.sv[0], buf, n + 1);
+	run_until(&rc.rx.nmsg, 1, RUN_MS);
+	raw_sendfd(rc.sv[0], buf + n + 1, m, 1, 1);
+	raw_check(&rc, "descriptor after its frame's first byte", 1);
+}
+
 static void
 test_raw_bad(void)
 {
@@ -1040,6 +1125,7 @@ main(void)
 	fd_passing(120, 1);
 	fd_passing(300, 3);
 	test_raw_bad();
+	test_raw_fds();
 	test_raw_good();
 	test_flush_then_free();
 	test_peer_closes();
