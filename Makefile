@@ -168,7 +168,8 @@ bench: all
 
 clean:
 	rm -f $(BINS) $(LIBCOMMON) $(PROC_LIB) $(ALL_OBJS) $(ALL_OBJS:.o=.d) \
-	    $(UNIT_TESTS) $(FUZZ_BINS) */*.o */*.d regress/*/*.o regress/*/*.d
+	    $(UNIT_TESTS) $(FUZZ_BINS) regress/*/*.o regress/*/*.d \
+	    $(foreach d,common $(PROCS),$(d)/*.o $(d)/*.d)
 	rm -rf .build
 
 .PHONY: all check run users install clean fuzz bench units FORCE
