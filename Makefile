@@ -111,6 +111,9 @@ regress/unit/%.t: regress/unit/%.o regress/unit/tap.o $(PROC_LIB) $(LIBCOMMON)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< regress/unit/tap.o \
 	    $(PROC_LIB) $(LIBCOMMON) $(LIBS)
 regress/unit/%.o: CPPFLAGS += -I. -Iregress/unit
+# Made by a pattern chain, they would be deleted as intermediate files
+# after the first build and compiled again by the second.
+.SECONDARY: $(UNIT_SRCS:.c=.o)
 ALL_OBJS	+= $(UNIT_SRCS:.c=.o)
 
 users:
