@@ -95,22 +95,25 @@ $(LIBCOMMON): $(COMMON_OBJS)
 	ar rcs $@ $^
 
 # Unit tests: regress/unit/NAME.c becomes regress/unit/NAME.t, and may use
-# the objects of one process (everything but its main file).  They come from
-# an archive, so a test links only the objects it calls: a process object
-# that needs its main file is never pulled into a test that does not use it.
+# the objects of one process (everything but its main file).  They come
+# from an archive, so a test links only the objects it calls: linked
+# whole, they would need the symbols of every process's main file.
 UNIT_SRCS	:= $(sort $(wildcard regress/unit/*.c))
 UNIT_TESTS	:= $(filter-out regress/unit/tap.t,$(UNIT_SRCS:.c=.t))
 PROC_LIB_OBJS	 = $(filter-out $(foreach p,$(PROCS),$(p)/$(p).o),\
 		   $(foreach p,$(PROCS),$($(p)_OBJS)))
-UNIT_LIB	:= regress/unit/libprocs.a
+PROC_LIB	:= regress/unit/libprocs.a
 units: $(UNIT_TESTS)
-$(UNIT_LIB): $(PROC_LIB_OBJS)
+$(PROC_LIB): $(PROC_LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
-regress/unit/%.t: regress/unit/%.o regress/unit/tap.o $(UNIT_LIB) $(LIBCOMMON)
+regress/unit/%.t: regress/unit/%.o regress/unit/tap.o $(PROC_LIB) $(LIBCOMMON)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< regress/unit/tap.o \
-	    $(UNIT_LIB) $(LIBCOMMON) $(LIBS)
+	    $(PROC_LIB) $(LIBCOMMON) $(LIBS)
 regress/unit/%.o: CPPFLAGS += -I. -Iregress/unit
+# Made by a pattern chain, they would be deleted as intermediate files
+# after the first build and compiled again by the second.
+.SECONDARY: $(UNIT_SRCS:.c=.o)
 ALL_OBJS	+= $(UNIT_SRCS:.c=.o)
 
 users:
@@ -167,8 +170,9 @@ bench: all
 	bench/run
 
 clean:
-	rm -f $(BINS) $(LIBCOMMON) $(UNIT_LIB) $(ALL_OBJS) $(ALL_OBJS:.o=.d) \
-	    $(UNIT_TESTS) $(FUZZ_BINS) */*.o */*.d regress/*/*.o regress/*/*.d
+	rm -f $(BINS) $(LIBCOMMON) $(PROC_LIB) $(ALL_OBJS) $(ALL_OBJS:.o=.d) \
+	    $(UNIT_TESTS) $(FUZZ_BINS) regress/*/*.o regress/*/*.d \
+	    $(foreach d,common $(PROCS),$(d)/*.o $(d)/*.d)
 	rm -rf .build
 
 .PHONY: all check run users install clean fuzz bench units FORCE

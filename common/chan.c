@@ -30,6 +30,13 @@ struct chan_out {
 	uint8_t			 data[];
 };
 
+/* A received descriptor and the stream bytes of the recvmsg it came with. */
+struct chan_rfd {
+	int			 fd;
+	uint64_t		 from;
+	uint64_t		 to;
+};
+
 struct chan {
 	struct event_base	*base;
 	int			 fd;
@@ -38,7 +45,8 @@ struct chan {
 	struct event		*wev;
 	uint8_t			*rbuf;
 	size_t			 rlen;
-	int			 fdq[CHAN_MAX_FDS];
+	uint64_t		 rpos;		/* stream offset of rbuf[0] */
+	struct chan_rfd		 fdq[CHAN_MAX_FDS];
 	size_t			 fdq_head;
 	size_t			 fdq_count;
 	TAILQ_HEAD(, chan_out)	 outq;
@@ -271,10 +279,12 @@ chan_flush(struct chan *c, int timeout_ms)
 	return TAILQ_EMPTY(&c->outq) ? 0 : -1;
 }
 
-/* Take the descriptors of one recvmsg into the FIFO. */
+/* Take the descriptors of one recvmsg, bytes from..to, into the FIFO. */
 static int
-chan_take_fds(struct chan *c, struct msghdr *msg)
+chan_take_fds(struct chan *c, struct msghdr *msg, uint64_t from,
+    uint64_t to)
 {
+	struct chan_rfd	*q;
 	struct cmsghdr	*cmsg;
 	int		 fd, ok = 1;
 	size_t		 i, n;
@@ -295,24 +305,56 @@ chan_take_fds(struct chan *c, struct msghdr *msg)
 				ok = 0;
 				continue;
 			}
-			c->fdq[(c->fdq_head + c->fdq_count) % CHAN_MAX_FDS] = fd;
+			q = &c->fdq[(c->fdq_head + c->fdq_count) %
+			    CHAN_MAX_FDS];
+			q->fd = fd;
+			q->from = from;
+			q->to = to;
 			c->fdq_count++;
 		}
 	}
 	return ok ? 0 : -1;
 }
 
+/*
+ * The kernel returns a descriptor in the recvmsg that reads the first byte
+ * of the sendmsg it was attached to (data queued before that may come in
+ * the same call, nothing after it), and chan_send attaches it to its
+ * frame's first byte.  So the frame that starts at stream offset pos may
+ * take the next descriptor only if it came in the recvmsg that brought
+ * pos: one that came before belongs to a frame already dispatched, one
+ * that came after to a later frame.  Within one recvmsg, FIFO order.
+ */
 static int
-chan_pop_fd(struct chan *c)
+chan_pop_fd(struct chan *c, uint64_t pos)
 {
-	int fd;
+	struct chan_rfd *q;
 
 	if (c->fdq_count == 0)
 		return -1;
-	fd = c->fdq[c->fdq_head];
+	q = &c->fdq[c->fdq_head];
+	if (q->from > pos || q->to <= pos)
+		return -1;
 	c->fdq_head = (c->fdq_head + 1) % CHAN_MAX_FDS;
 	c->fdq_count--;
-	return fd;
+	return q->fd;
+}
+
+/* A descriptor that came before pos, the start of every frame left. */
+static int
+chan_fd_unclaimed(const struct chan *c, uint64_t pos)
+{
+	return c->fdq_count > 0 && c->fdq[c->fdq_head].to <= pos;
+}
+
+static void
+chan_close_fds(struct chan *c)
+{
+	while (c->fdq_count > 0) {
+		close(c->fdq[c->fdq_head].fd);
+		c->fdq_head = (c->fdq_head + 1) % CHAN_MAX_FDS;
+		c->fdq_count--;
+	}
 }
 
 /* Decode and dispatch every whole frame in the read buffer. */
@@ -321,9 +363,17 @@ chan_dispatch(struct chan *c)
 {
 	struct imsg	imsg;
 	size_t		off = 0, used;
+	uint64_t	pos;
 	enum imsg_decode_result r;
 
 	while (!c->closed && !c->free_pending) {
+		pos = c->rpos + off;
+		if (chan_fd_unclaimed(c, pos)) {
+			log_warnx("channel to %s: descriptor sent with a "
+			    "frame that does not claim it", c->peer);
+			chan_fail(c, EPROTO);
+			return;
+		}
 		r = imsg_decode(c->rbuf + off, c->rlen - off, &imsg, &used);
 		if (r == IMSG_DECODE_MORE)
 			break;
@@ -333,9 +383,10 @@ chan_dispatch(struct chan *c)
 			return;
 		}
 		if (imsg.hdr.flags & IMSG_F_FD) {
-			if ((imsg.fd = chan_pop_fd(c)) == -1) {
+			if ((imsg.fd = chan_pop_fd(c, pos)) == -1) {
 				log_warnx("channel to %s: frame claims a "
-				    "descriptor that never came", c->peer);
+				    "descriptor that did not come with it",
+				    c->peer);
 				chan_fail(c, EPROTO);
 				return;
 			}
@@ -346,6 +397,7 @@ chan_dispatch(struct chan *c)
 	if (off > 0 && !c->closed && !c->free_pending) {
 		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
 		c->rlen -= off;
+		c->rpos += off;
 	}
 }
 
@@ -360,9 +412,11 @@ chan_read_cb(int fd, short ev, void *arg)
 		char		buf[CMSG_SPACE(CHAN_RECV_FDS * sizeof(int))];
 	} cmsgbuf;
 	ssize_t		 n;
+	uint64_t	 from;
 
 	(void)fd;
 	(void)ev;
+	from = c->rpos + c->rlen;
 	iov.iov_base = c->rbuf + c->rlen;
 	iov.iov_len = CHAN_RBUF - c->rlen;
 	memset(&msg, 0, sizeof(msg));
@@ -377,13 +431,17 @@ chan_read_cb(int fd, short ev, void *arg)
 		chan_fail(c, errno);
 		return;
 	}
-	if (chan_take_fds(c, &msg) == -1 || (msg.msg_flags & MSG_CTRUNC)) {
+	if (chan_take_fds(c, &msg, from, from + (uint64_t)n) == -1 ||
+	    (msg.msg_flags & MSG_CTRUNC)) {
 		log_warnx("channel to %s: descriptors lost in transit",
 		    c->peer);
 		chan_fail(c, EPROTO);
 		return;
 	}
 	if (n == 0) {
+		if (c->rlen > 0)
+			log_warnx("channel to %s: end of stream inside a "
+			    "frame", c->peer);
 		chan_fail(c, c->rlen > 0 ? EPROTO : 0);
 		return;
 	}
@@ -399,7 +457,6 @@ static void
 chan_destroy(struct chan *c)
 {
 	struct chan_out *o;
-	int fd;
 
 	while ((o = TAILQ_FIRST(&c->outq)) != NULL) {
 		TAILQ_REMOVE(&c->outq, o, entry);
@@ -407,8 +464,7 @@ chan_destroy(struct chan *c)
 			close(o->fd);
 		free(o);
 	}
-	while ((fd = chan_pop_fd(c)) != -1)
-		close(fd);
+	chan_close_fds(c);
 	event_free(c->rev);
 	event_free(c->wev);
 	close(c->fd);

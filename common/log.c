@@ -17,6 +17,9 @@ static log_sink_fn log_sink;
 static void	*log_sink_arg;
 static void	(*log_fatal_hook)(void);
 
+static void	log_vline(int, const char *, va_list, int)
+		    __attribute__((format(printf, 2, 0)));
+
 void
 log_init(int debug, int verbose, const char *procname)
 {

@@ -74,7 +74,8 @@ mw_put(struct mw *w, const void *p, size_t n)
 		w->err = 1;
 		return;
 	}
-	memcpy(w->buf + w->len, p, n);
+	if (n > 0)	/* mw_data(w, NULL, 0): memcpy from NULL is UB */
+		memcpy(w->buf + w->len, p, n);
 	w->len += n;
 }
 

@@ -9,6 +9,9 @@
 
 static int tap_n, tap_failed;
 
+static int	vreport(int, const char *, va_list)
+		    __attribute__((format(printf, 2, 0)));
+
 static int
 vreport(int cond, const char *fmt, va_list ap)
 {
