@@ -289,6 +289,7 @@ stop_timeout(int fd, short ev, void *arg)
 		if (env->kids[i].running) {
 			log_warnx("%s (pid %d) did not stop; killing it",
 			    proc_name((enum proc_id)i), (int)env->kids[i].pid);
+			env->kids[i].killed = 1;
 			kill(env->kids[i].pid, SIGKILL);
 		}
 }
@@ -303,12 +304,42 @@ children_running(const struct relayd *env)
 	return n;
 }
 
+static int
+exit_is_clean(int status)
+{
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static void
+log_exit(int pri, enum proc_id id, pid_t pid, int status, const char *tail)
+{
+	char how[128];
+
+	describe_exit(status, how, sizeof(how));
+	if (pri == LOG_DEBUG)
+		log_debug("%s (pid %d) %s%s", proc_name(id), (int)pid, how,
+		    tail);
+	else
+		log_warnx("%s (pid %d) %s%s", proc_name(id), (int)pid, how,
+		    tail);
+}
+
+/*
+ * A child that dies unasked brings relayd down, and the log must say
+ * which child it was and how it died.  Its peers see their channels
+ * close and exit cleanly, and they may well be reaped first: waitpid
+ * returns them in no useful order, and the dead child's exit can even
+ * complete after theirs (its descriptors close before it becomes a
+ * zombie).  So the first exit seen only starts the stop; the blame goes
+ * to the first child that did not exit cleanly (leaving out those the
+ * stop timer killed), and to the first to leave only when none did.
+ */
 void
 children_reap(struct relayd *env)
 {
-	char	how[128];
-	pid_t	pid;
-	int	status, i;
+	struct kid	*k;
+	pid_t		 pid;
+	int		 status, i;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (i = 1; i < PROC_MAX; i++)
@@ -316,19 +347,33 @@ children_reap(struct relayd *env)
 				break;
 		if (i == PROC_MAX)
 			continue;
-		env->kids[i].running = 0;
-		describe_exit(status, how, sizeof(how));
-		if (env->stopping) {
-			log_debug("%s (pid %d) %s", proc_name((enum proc_id)i),
-			    (int)pid, how);
-		} else {
-			log_warnx("%s (pid %d) %s; stopping relayd",
-			    proc_name((enum proc_id)i), (int)pid, how);
+		k = &env->kids[i];
+		k->running = 0;
+		k->status = status;
+		if (!env->stopping) {
+			env->first_gone = k->id;
+			env->blame_pending = 1;
 			children_stop(env, 1);
 		}
+		if (env->blame_pending && !exit_is_clean(status) &&
+		    !k->killed) {
+			env->blame_pending = 0;
+			log_exit(LOG_WARNING, k->id, pid, status,
+			    "; stopping relayd");
+		} else
+			log_exit(exit_is_clean(status) ? LOG_DEBUG :
+			    LOG_WARNING, k->id, pid, status, "");
 	}
-	if (env->stopping && children_running(env) == 0)
+	if (env->stopping && children_running(env) == 0) {
+		if (env->blame_pending) {
+			/* Nobody died badly: the first to leave is to blame. */
+			k = &env->kids[env->first_gone];
+			env->blame_pending = 0;
+			log_exit(LOG_WARNING, k->id, k->pid, k->status,
+			    "; stopping relayd");
+		}
 		event_base_loopbreak(env->base);
+	}
 }
 
 /* Close every channel: children leave when their parent channel closes. */
