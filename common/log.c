@@ -84,6 +84,9 @@ log_emit(int pri, const char *procname, const char *line)
 	    procname, line);
 }
 
+static void	log_vline(int, const char *, va_list, int)
+		    __attribute__((format(printf, 2, 0)));
+
 static void
 log_vline(int pri, const char *fmt, va_list ap, int with_errno)
 {
