@@ -266,7 +266,10 @@ children_all_acked(const struct relayd *env)
 static void
 describe_exit(int status, char *buf, size_t sz)
 {
-	if (WIFEXITED(status))
+	if (WIFEXITED(status) && WEXITSTATUS(status) == PROC_EXIT_PEER)
+		snprintf(buf, sz, "exited with status %d (a peer had gone)",
+		    PROC_EXIT_PEER);
+	else if (WIFEXITED(status))
 		snprintf(buf, sz, "exited with status %d",
 		    WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
@@ -304,42 +307,52 @@ children_running(const struct relayd *env)
 	return n;
 }
 
-static int
-exit_is_clean(int status)
-{
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
 static void
-log_exit(int pri, enum proc_id id, pid_t pid, int status, const char *tail)
+log_exit(int pri, const struct kid *k, const char *tail)
 {
 	char how[128];
 
-	describe_exit(status, how, sizeof(how));
+	describe_exit(k->status, how, sizeof(how));
 	if (pri == LOG_DEBUG)
-		log_debug("%s (pid %d) %s%s", proc_name(id), (int)pid, how,
-		    tail);
+		log_debug("%s (pid %d) %s%s", proc_name(k->id), (int)k->pid,
+		    how, tail);
 	else
-		log_warnx("%s (pid %d) %s%s", proc_name(id), (int)pid, how,
-		    tail);
+		log_warnx("%s (pid %d) %s%s", proc_name(k->id), (int)k->pid,
+		    how, tail);
+}
+
+/*
+ * Could this exit be why relayd stops?  Not when the child left because
+ * a peer had gone, nor when the stop timer killed it, nor a clean exit
+ * once the stop had begun (its parent channel closed); anything else is.
+ */
+static int
+exit_is_cause(const struct kid *k, int unasked)
+{
+	if (k->killed)
+		return 0;
+	if (WIFEXITED(k->status) && WEXITSTATUS(k->status) == PROC_EXIT_PEER)
+		return 0;
+	if (WIFEXITED(k->status) && WEXITSTATUS(k->status) == 0)
+		return unasked;
+	return 1;
 }
 
 /*
  * A child that dies unasked brings relayd down, and the log must say
- * which child it was and how it died.  Its peers see their channels
- * close and exit cleanly, and they may well be reaped first: waitpid
- * returns them in no useful order, and the dead child's exit can even
- * complete after theirs (its descriptors close before it becomes a
- * zombie).  So the first exit seen only starts the stop; the blame goes
- * to the first child that did not exit cleanly (leaving out those the
- * stop timer killed), and to the first to leave only when none did.
+ * which child it was and how it died.  Its peers leave too, and they may
+ * be reaped first: waitpid returns children in no useful order, and the
+ * dead child's exit can even complete after theirs (its descriptors close
+ * before it becomes a zombie).  So the first exit only starts the stop;
+ * the blame goes to the first exit that can be a cause (exit_is_cause),
+ * and to the first child to leave only when, all gone, none was.
  */
 void
 children_reap(struct relayd *env)
 {
 	struct kid	*k;
 	pid_t		 pid;
-	int		 status, i;
+	int		 status, i, unasked = !env->stopping;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (i = 1; i < PROC_MAX; i++)
@@ -355,21 +368,20 @@ children_reap(struct relayd *env)
 			env->blame_pending = 1;
 			children_stop(env, 1);
 		}
-		if (env->blame_pending && !exit_is_clean(status) &&
-		    !k->killed) {
+		if (env->blame_pending && exit_is_cause(k, unasked)) {
 			env->blame_pending = 0;
-			log_exit(LOG_WARNING, k->id, pid, status,
-			    "; stopping relayd");
-		} else
-			log_exit(exit_is_clean(status) ? LOG_DEBUG :
-			    LOG_WARNING, k->id, pid, status, "");
+			log_exit(LOG_WARNING, k, "; stopping relayd");
+		} else if (WIFEXITED(status) && (WEXITSTATUS(status) == 0 ||
+		    WEXITSTATUS(status) == PROC_EXIT_PEER))
+			log_exit(LOG_DEBUG, k, "");
+		else
+			log_exit(LOG_WARNING, k, "");
 	}
 	if (env->stopping && children_running(env) == 0) {
 		if (env->blame_pending) {
-			/* Nobody died badly: the first to leave is to blame. */
-			k = &env->kids[env->first_gone];
+			/* Nobody died of its own: blame the first to leave. */
 			env->blame_pending = 0;
-			log_exit(LOG_WARNING, k->id, k->pid, k->status,
+			log_exit(LOG_WARNING, &env->kids[env->first_gone],
 			    "; stopping relayd");
 		}
 		event_base_loopbreak(env->base);

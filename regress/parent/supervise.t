@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import relaytest  # noqa: E402
 
 PR_SET_CHILD_SUBREAPER = 36
+PROC_EXIT_PEER = 3      # common/proc.h
 
 
 def procs():
@@ -146,11 +147,12 @@ def parent_killed(t):
             st = died[pid]
             t.ok(st is not None, "parent killed: %s dies with it" % name)
             if subreaper and st is not None and st != -1:
-                # The death signal, or its parent channel's end of file
-                # if that came first; nothing else.
+                # The death signal, or, if it noticed first, the end of
+                # its parent's channel (0) or a peer's (PROC_EXIT_PEER).
                 t.ok((os.WIFSIGNALED(st) and
                       os.WTERMSIG(st) == signal.SIGKILL) or
-                     (os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0),
+                     (os.WIFEXITED(st) and
+                      os.WEXITSTATUS(st) in (0, PROC_EXIT_PEER)),
                      "parent killed: %s died of SIGKILL or left cleanly "
                      "(status 0x%x)" % (name, st))
     finally:
