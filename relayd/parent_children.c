@@ -324,7 +324,8 @@ log_exit(int pri, const struct kid *k, const char *tail)
 /*
  * Could this exit be why relayd stops?  Not when the child left because
  * a peer had gone, nor when the stop timer killed it, nor a clean exit
- * once the stop had begun (its parent channel closed); anything else is.
+ * once the stop had begun (its parent channel closed, so it left as it
+ * should); anything else is.
  */
 static int
 exit_is_cause(const struct kid *k, int unasked)
@@ -352,7 +353,7 @@ children_reap(struct relayd *env)
 {
 	struct kid	*k;
 	pid_t		 pid;
-	int		 status, i, unasked = !env->stopping;
+	int		 status, i, unasked;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (i = 1; i < PROC_MAX; i++)
@@ -363,7 +364,13 @@ children_reap(struct relayd *env)
 		k = &env->kids[i];
 		k->running = 0;
 		k->status = status;
-		if (!env->stopping) {
+		/*
+		 * Only the exit that starts the stop is surely unasked: the
+		 * next one, even in this loop, may be a child leaving because
+		 * children_stop just closed its channel.
+		 */
+		unasked = !env->stopping;
+		if (unasked) {
 			env->first_gone = k->id;
 			env->blame_pending = 1;
 			children_stop(env, 1);
