@@ -87,7 +87,7 @@ log_emit(int pri, const char *procname, const char *line)
 	    procname, line);
 }
 
-static void __attribute__((format(printf, 2, 0)))
+static void
 log_vline(int pri, const char *fmt, va_list ap, int with_errno)
 {
 	char	line[LOG_LINE_MAX];

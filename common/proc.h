@@ -59,6 +59,13 @@ struct proc_edge {
 
 #define PROC_FD_PARENT	3
 
+/*
+ * A child's exit status when it leaves because a peer's channel closed
+ * or failed: another child went first, and the parent blames that one.
+ * A child leaves with 0 when its parent's channel closes, 1 on fatal().
+ */
+#define PROC_EXIT_PEER	3
+
 extern const struct proc_desc proc_table[PROC_MAX];
 extern const struct proc_edge proc_edges[];
 extern const unsigned proc_nedges;

@@ -266,7 +266,10 @@ children_all_acked(const struct relayd *env)
 static void
 describe_exit(int status, char *buf, size_t sz)
 {
-	if (WIFEXITED(status))
+	if (WIFEXITED(status) && WEXITSTATUS(status) == PROC_EXIT_PEER)
+		snprintf(buf, sz, "exited with status %d (a peer had gone)",
+		    PROC_EXIT_PEER);
+	else if (WIFEXITED(status))
 		snprintf(buf, sz, "exited with status %d",
 		    WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
@@ -289,6 +292,7 @@ stop_timeout(int fd, short ev, void *arg)
 		if (env->kids[i].running) {
 			log_warnx("%s (pid %d) did not stop; killing it",
 			    proc_name((enum proc_id)i), (int)env->kids[i].pid);
+			env->kids[i].killed = 1;
 			kill(env->kids[i].pid, SIGKILL);
 		}
 }
@@ -303,12 +307,53 @@ children_running(const struct relayd *env)
 	return n;
 }
 
+static void
+log_exit(int pri, const struct kid *k, const char *tail)
+{
+	char how[128];
+
+	describe_exit(k->status, how, sizeof(how));
+	if (pri == LOG_DEBUG)
+		log_debug("%s (pid %d) %s%s", proc_name(k->id), (int)k->pid,
+		    how, tail);
+	else
+		log_warnx("%s (pid %d) %s%s", proc_name(k->id), (int)k->pid,
+		    how, tail);
+}
+
+/*
+ * Could this exit be why relayd stops?  Not when the child left because
+ * a peer had gone, nor when the stop timer killed it, nor a clean exit
+ * once the stop had begun (its parent channel closed, so it left as it
+ * should); anything else is.
+ */
+static int
+exit_is_cause(const struct kid *k, int unasked)
+{
+	if (k->killed)
+		return 0;
+	if (WIFEXITED(k->status) && WEXITSTATUS(k->status) == PROC_EXIT_PEER)
+		return 0;
+	if (WIFEXITED(k->status) && WEXITSTATUS(k->status) == 0)
+		return unasked;
+	return 1;
+}
+
+/*
+ * A child that dies unasked brings relayd down, and the log must say
+ * which child it was and how it died.  Its peers leave too, and they may
+ * be reaped first: waitpid returns children in no useful order, and the
+ * dead child's exit can even complete after theirs (its descriptors close
+ * before it becomes a zombie).  So the first exit only starts the stop;
+ * the blame goes to the first exit that can be a cause (exit_is_cause),
+ * and to the first child to leave only when, all gone, none was.
+ */
 void
 children_reap(struct relayd *env)
 {
-	char	how[128];
-	pid_t	pid;
-	int	status, i;
+	struct kid	*k;
+	pid_t		 pid;
+	int		 status, i, unasked;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (i = 1; i < PROC_MAX; i++)
@@ -316,19 +361,38 @@ children_reap(struct relayd *env)
 				break;
 		if (i == PROC_MAX)
 			continue;
-		env->kids[i].running = 0;
-		describe_exit(status, how, sizeof(how));
-		if (env->stopping) {
-			log_debug("%s (pid %d) %s", proc_name((enum proc_id)i),
-			    (int)pid, how);
-		} else {
-			log_warnx("%s (pid %d) %s; stopping relayd",
-			    proc_name((enum proc_id)i), (int)pid, how);
+		k = &env->kids[i];
+		k->running = 0;
+		k->status = status;
+		/*
+		 * Only the exit that starts the stop is surely unasked: the
+		 * next one, even in this loop, may be a child leaving because
+		 * children_stop just closed its channel.
+		 */
+		unasked = !env->stopping;
+		if (unasked) {
+			env->first_gone = k->id;
+			env->blame_pending = 1;
 			children_stop(env, 1);
 		}
+		if (env->blame_pending && exit_is_cause(k, unasked)) {
+			env->blame_pending = 0;
+			log_exit(LOG_WARNING, k, "; stopping relayd");
+		} else if (WIFEXITED(status) && (WEXITSTATUS(status) == 0 ||
+		    WEXITSTATUS(status) == PROC_EXIT_PEER))
+			log_exit(LOG_DEBUG, k, "");
+		else
+			log_exit(LOG_WARNING, k, "");
 	}
-	if (env->stopping && children_running(env) == 0)
+	if (env->stopping && children_running(env) == 0) {
+		if (env->blame_pending) {
+			/* Nobody died of its own: blame the first to leave. */
+			env->blame_pending = 0;
+			log_exit(LOG_WARNING, &env->kids[env->first_gone],
+			    "; stopping relayd");
+		}
 		event_base_loopbreak(env->base);
+	}
 }
 
 /* Close every channel: children leave when their parent channel closes. */

@@ -32,6 +32,8 @@ struct kid {
 	gid_t		 gid;
 	uint32_t	 acked;		/* configuration generation */
 	int		 running;
+	int		 status;	/* from waitpid, once not running */
+	int		 killed;	/* by the stop timer */
 };
 
 struct relayd {
@@ -51,6 +53,8 @@ struct relayd {
 	struct timespec	 started;
 	int		 stopping;
 	int		 exit_status;
+	int		 blame_pending;	/* a child left unasked; who died? */
+	enum proc_id	 first_gone;	/* the first child to leave */
 	struct event	*stop_timer;
 };
 
