@@ -136,7 +136,9 @@ const char *conf_parse_size(const char *, uint64_t *);
 const char *conf_parse_duration(const char *, uint32_t *);
 const char *conf_listen_mode_name(enum listen_mode);
 
-/* Lookups used by smtpd and the tests. */
+/* Lookups used by the children and the tests. */
+const struct tenant_conf *conf_domain_tenant(const struct conf *,
+	    const char *domain);
 const struct tenant_conf *conf_tenant_by_name(const struct conf *,
 	    const char *);
 /* Nameservers from a resolv.conf-format file (the parent reads it). */

@@ -13,7 +13,7 @@ const struct proc_desc proc_table[PROC_MAX] = {
 	    SLICE_GLOBAL | SLICE_TENANTS },
 	{ PROC_DELIVERD, "deliverd", "relayd-deliver", ROOT_EMPTY,
 	    SLICE_GLOBAL | SLICE_TENANTS },
-	{ PROC_DNSD, "dnsd", "relayd-dns", ROOT_EMPTY,
+	{ PROC_DNSD, "dnsd", "relayd-dns", ROOT_DNS,
 	    SLICE_GLOBAL | SLICE_DNS },
 	{ PROC_POLICYD, "policyd", "relayd-policy", ROOT_STATE,
 	    SLICE_GLOBAL | SLICE_TENANTS },
@@ -30,6 +30,19 @@ const struct proc_edge proc_edges[] = {
 };
 
 const unsigned proc_nedges = sizeof(proc_edges) / sizeof(proc_edges[0]);
+
+const char *
+proc_root_dir(enum proc_root r)
+{
+	switch (r) {
+	case ROOT_EMPTY:
+		return "/empty";
+	case ROOT_DNS:
+		return "/dns";
+	default:
+		return "";
+	}
+}
 
 const struct proc_desc *
 proc_by_name(const char *name)

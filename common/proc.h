@@ -41,8 +41,12 @@ enum proc_id {
 enum proc_root {
 	ROOT_NONE,		/* the parent */
 	ROOT_EMPTY,		/* state_dir/empty: holds nothing */
+	ROOT_DNS,		/* state_dir/dns: dev/urandom only (dnsd.h) */
 	ROOT_STATE		/* state_dir: the LMDB store and spool */
 };
+
+/* The root directory of a child, below state_dir. */
+const char *proc_root_dir(enum proc_root);
 
 struct proc_desc {
 	enum proc_id	 id;

@@ -1,35 +1,301 @@
 /*
- * deliverd: see DESIGN.md.  At this stage it starts, drops privileges, opens its
- * channels and answers the parent; later work fills in its role.
+ * deliverd: process set-up, jobs from queued, and results back.
  */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "child.h"
+#include "config.h"
+#include "deliverd.h"
+#include "dns_client.h"
 #include "log.h"
+#include "marshal.h"
+#include "msg_deliver.h"
+
+static struct deliverd deliverd;
+struct deliverd *deliverd_env = &deliverd;
+
+void
+job_free(struct job *job)
+{
+	size_t i;
+
+	if (job->fd != -1)
+		close(job->fd);
+	for (i = 0; i < job->nrcpts; i++) {
+		free(job->rcpts[i].addr);
+		free(job->rcpts[i].orcpt);
+		free(job->rcpts[i].diag);
+	}
+	free(job->rcpts);
+	free(job->sender);
+	free(job->domain);
+	free(job);
+}
+
+void
+job_fail_all(struct job *job, int result, const char *dsn, const char *fmt,
+    ...)
+{
+	char	diag[512];
+	va_list	ap;
+	size_t	i;
+
+	va_start(ap, fmt);
+	vsnprintf(diag, sizeof(diag), fmt, ap);
+	va_end(ap);
+	for (i = 0; i < job->nrcpts; i++) {
+		struct jrcpt *r = &job->rcpts[i];
+
+		if (r->result != 0)
+			continue;
+		r->result = (uint8_t)result;
+		strlcpy(r->dsn, dsn, sizeof(r->dsn));
+		free(r->diag);
+		r->diag = strdup(diag);
+	}
+}
+
+static const char *
+status_word(int result)
+{
+	return result == DR_SENT ? "sent" : result == DR_TEMPFAIL ?
+	    "deferred" : "bounced";
+}
+
+/* One log line per recipient and attempt, as operators grep them. */
+static void
+log_result(struct deliverd *d, const struct job *job, const struct jrcpt *r)
+{
+	double delay = difftime(time(NULL), (time_t)job->created);
+
+	log_info("msgid=%016llx tenant=%s from=<%s> to=<%s> relay=%s "
+	    "delay=%.0fs dsn=%s status=%s (%s)",
+	    (unsigned long long)job->msgid, job->tenant[0] ? job->tenant : "-",
+	    job->sender, r->addr, job->relay[0] ? job->relay : "none",
+	    delay < 0 ? 0 : delay, r->dsn, status_word(r->result),
+	    r->diag ? r->diag : "");
+	if (r->result == DR_SENT)
+		d->delivered++;
+	else if (r->result == DR_TEMPFAIL)
+		d->deferred++;
+	else
+		d->bounced++;
+}
+
+/* Tell queued what became of each recipient; the job is over. */
+void
+job_finish(struct deliverd *d, struct job *job, int dest_state,
+    const char *error)
+{
+	struct mw	w;
+	size_t		i;
+
+	mw_init(&w);
+	for (i = 0; i < job->nrcpts; i++) {
+		struct jrcpt *r = &job->rcpts[i];
+		size_t need = 64 + strlen(r->dsn) + (r->diag ?
+		    strlen(r->diag) : 0) + strlen(job->relay);
+
+		if (r->result == 0) {
+			r->result = DR_TEMPFAIL;
+			strlcpy(r->dsn, "4.0.0", sizeof(r->dsn));
+			free(r->diag);
+			r->diag = strdup("delivery was not completed");
+		}
+		log_result(d, job, r);
+		if (!mw_fits_str(&w, need)) {
+			child_send(d->child, PROC_QUEUED, M_D_RESULTS, job->id,
+			    -1, w.buf, w.len);
+			mw_init(&w);
+		}
+		mw_u32(&w, r->idx);
+		mw_u8(&w, r->result);
+		mw_str(&w, r->dsn);
+		mw_str(&w, r->diag ? r->diag : "");
+		mw_str(&w, job->relay);
+		mw_u8(&w, (uint8_t)job->dsn_passed);
+	}
+	if (w.len > 0)
+		child_send(d->child, PROC_QUEUED, M_D_RESULTS, job->id, -1,
+		    w.buf, w.len);
+	mw_init(&w);
+	mw_u8(&w, (uint8_t)dest_state);
+	mw_str(&w, error ? error : "");
+	child_send(d->child, PROC_QUEUED, M_D_DONE, job->id, -1, w.buf, w.len);
+	job_free(job);
+}
+
+static struct job *
+incoming_find(struct deliverd *d, uint64_t id)
+{
+	struct job *job;
+
+	TAILQ_FOREACH(job, &d->incoming, entry)
+		if (job->id == id)
+			return job;
+	return NULL;
+}
+
+static void
+on_job(struct deliverd *d, struct imsg *imsg)
+{
+	struct job	*job;
+	struct mr	 r;
+
+	mr_init(&r, imsg->data, imsg->datalen);
+	if (imsg->fd == -1 || (job = calloc(1, sizeof(*job))) == NULL)
+		child_peer_broken(d->child, PROC_QUEUED, imsg, "job");
+	job->id = imsg->hdr.peerid;
+	job->fd = imsg->fd;
+	imsg->fd = -1;
+	job->msgid = mr_u64(&r);
+	job->sender = mr_strdup(&r);
+	job->size = mr_u64(&r);
+	job->created = mr_i64(&r);
+	job->body = mr_u8(&r);
+	job->smtputf8 = mr_u8(&r);
+	job->ret = mr_u8(&r);
+	mr_str(&r, job->envid, sizeof(job->envid));
+	job->flags = mr_u32(&r);
+	job->route = mr_u8(&r);
+	mr_str(&r, job->tenant, sizeof(job->tenant));
+	job->domain = mr_strdup(&r);
+	if (mr_end(&r) == -1 || job->sender == NULL || job->domain == NULL ||
+	    (job->route != ROUTE_TENANT && job->route != ROUTE_MX) ||
+	    incoming_find(d, job->id) != NULL)
+		child_peer_broken(d->child, PROC_QUEUED, imsg, "job");
+	TAILQ_INSERT_TAIL(&d->incoming, job, entry);
+}
+
+static void
+on_rcpts(struct deliverd *d, struct imsg *imsg)
+{
+	struct job	*job;
+	struct jrcpt	*rc;
+	struct mr	 r;
+
+	if ((job = incoming_find(d, imsg->hdr.peerid)) == NULL)
+		child_peer_broken(d->child, PROC_QUEUED, imsg, "recipients");
+	mr_init(&r, imsg->data, imsg->datalen);
+	while (r.off < r.len && !r.err) {
+		if ((rc = reallocarray(job->rcpts, job->nrcpts + 1,
+		    sizeof(*rc))) == NULL)
+			fatal("job recipients");
+		job->rcpts = rc;
+		rc = &job->rcpts[job->nrcpts++];
+		memset(rc, 0, sizeof(*rc));
+		rc->idx = mr_u32(&r);
+		rc->addr = mr_strdup(&r);
+		rc->orcpt = mr_strdup(&r);
+		rc->notify = mr_u8(&r);
+		if (rc->orcpt != NULL && rc->orcpt[0] == '\0') {
+			free(rc->orcpt);
+			rc->orcpt = NULL;
+		}
+		if (rc->addr == NULL)
+			r.err = 1;
+	}
+	if (mr_end(&r) == -1)
+		child_peer_broken(d->child, PROC_QUEUED, imsg, "recipients");
+}
 
 static void
 from_queued(struct child *c, struct imsg *imsg)
 {
-	if (imsg->fd != -1)
-		close(imsg->fd);
-	child_peer_broken(c, PROC_QUEUED, imsg, "unexpected message");
+	struct deliverd	*d = c->state;
+	struct job	*job;
+
+	if (imsg->hdr.type != M_D_JOB && imsg->fd != -1)
+		child_peer_broken(c, PROC_QUEUED, imsg, "descriptor");
+	if (d->conf == NULL)
+		child_peer_broken(c, PROC_QUEUED, imsg, "before configuration");
+	switch (imsg->hdr.type) {
+	case M_D_JOB:
+		on_job(d, imsg);
+		return;
+	case M_D_JOB_RCPTS:
+		on_rcpts(d, imsg);
+		return;
+	case M_D_JOB_GO:
+		if ((job = incoming_find(d, imsg->hdr.peerid)) == NULL ||
+		    job->nrcpts == 0 || imsg->datalen != 0)
+			child_peer_broken(c, PROC_QUEUED, imsg, "go");
+		TAILQ_REMOVE(&d->incoming, job, entry);
+		dest_add_job(d, job);
+		return;
+	}
+	child_peer_broken(c, PROC_QUEUED, imsg, "unknown type");
 }
 
 static void
 from_dnsd(struct child *c, struct imsg *imsg)
 {
-	if (imsg->fd != -1)
-		close(imsg->fd);
-	child_peer_broken(c, PROC_DNSD, imsg, "unexpected message");
+	struct deliverd *d = c->state;
+
+	dns_client_dispatch(d->dns, imsg);
+}
+
+static void
+deliverd_preload(struct child *c)
+{
+	struct deliverd *d = c->state;
+
+	/* OpenSSL reads its configuration now, before the chroot. */
+	d->ssl_ctx = tls_client_ctx();
+}
+
+static void
+deliverd_init(struct child *c)
+{
+	struct deliverd *d = c->state;
+
+	d->child = c;
+	RB_INIT(&d->dests);
+	TAILQ_INIT(&d->incoming);
+	d->dns = dns_client_new(c);
+}
+
+static void
+deliverd_conf(struct child *c, struct conf *conf, struct conf *old)
+{
+	struct deliverd *d = c->state;
+
+	(void)old;
+	d->conf = conf;
+}
+
+static void
+deliverd_status(struct child *c, char *buf, size_t sz)
+{
+	struct deliverd *d = c->state;
+
+	snprintf(buf, sz, "running, %u connections, %llu sent, %llu "
+	    "deferred, %llu bounced", d->nsessions,
+	    (unsigned long long)d->delivered, (unsigned long long)d->deferred,
+	    (unsigned long long)d->bounced);
 }
 
 static const struct child_ops deliverd_ops = {
 	.id = PROC_DELIVERD,
-	.dispatch = { [PROC_QUEUED] = from_queued, [PROC_DNSD] = from_dnsd },
+	.preload = deliverd_preload,
+	.init = deliverd_init,
+	.conf = deliverd_conf,
+	.status = deliverd_status,
+	.dispatch = {
+		[PROC_QUEUED] = from_queued,
+		[PROC_DNSD] = from_dnsd,
+	},
 };
 
 int
 main(int argc, char **argv)
 {
-	return child_main(argc, argv, &deliverd_ops, NULL);
+	return child_main(argc, argv, &deliverd_ops, &deliverd);
 }

@@ -66,7 +66,15 @@ sync_worker(void *arg)
 		j = TAILQ_FIRST(&cm->sync_q);
 		TAILQ_REMOVE(&cm->sync_q, j, entry);
 		pthread_mutex_unlock(&cm->lock);
-		if (fsync(j->fd) == -1)
+		if (j->kind == JOB_DSN) {
+			char err[256];
+
+			if (dsn_write(cm->q->spool_fd, j->dsn, &j->env, err,
+			    sizeof(err)) == -1) {
+				j->err = errno ? errno : EIO;
+				log_warnx("writing a delivery notice: %s", err);
+			}
+		} else if (fsync(j->fd) == -1)
 			j->err = errno;
 		pthread_mutex_lock(&cm->lock);
 		TAILQ_INSERT_TAIL(&cm->db_q, j, entry);
@@ -82,7 +90,7 @@ batch_has_commits(struct job_list *batch)
 	struct job *j;
 
 	TAILQ_FOREACH(j, batch, entry)
-		if (j->kind == JOB_COMMIT && j->err == 0)
+		if ((j->kind == JOB_COMMIT || j->kind == JOB_DSN) && j->err == 0)
 			return 1;
 	return 0;
 }
@@ -110,7 +118,8 @@ db_writer(void *arg)
 			int err = errno;
 
 			TAILQ_FOREACH(j, &batch, entry)
-				if (j->kind == JOB_COMMIT && j->err == 0)
+				if ((j->kind == JOB_COMMIT ||
+				    j->kind == JOB_DSN) && j->err == 0)
 					j->err = err;
 		}
 		store_apply(cm->q->store, &batch);
@@ -173,12 +182,12 @@ committer_start(struct queued *q)
 	return cm;
 }
 
-/* Bodies go to the fsync workers first; other jobs straight to the DB. */
+/* Bodies and notices go to the workers first; the rest to the DB. */
 void
 committer_submit(struct committer *cm, struct job *j)
 {
 	pthread_mutex_lock(&cm->lock);
-	if (j->kind == JOB_COMMIT) {
+	if (j->kind == JOB_COMMIT || j->kind == JOB_DSN) {
 		TAILQ_INSERT_TAIL(&cm->sync_q, j, entry);
 		pthread_cond_signal(&cm->sync_cv);
 	} else {

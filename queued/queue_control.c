@@ -127,6 +127,79 @@ show_queue(struct queued *q, uint64_t req)
 	ctl_done(q, req, 1, NULL);
 }
 
+static const char *
+act_name(uint32_t cmd)
+{
+	switch (cmd) {
+	case CTL_QUEUE_FLUSH:
+		return "flushed";
+	case CTL_QUEUE_HOLD:
+		return "held";
+	case CTL_QUEUE_RELEASE:
+		return "released";
+	case CTL_QUEUE_REMOVE:
+		return "removed";
+	default:
+		return "bounced";
+	}
+}
+
+/* One action on one message, as relayctl asked. */
+static void
+queue_action(struct queued *q, uint64_t req, uint32_t cmd, const char *id,
+    int all)
+{
+	struct qmsg	*m, *next;
+	char		 line[128];
+	int		 n = 0;
+
+	if (cmd == CTL_QUEUE_FLUSH && all) {
+		RB_FOREACH_SAFE(m, qmsg_tree, &q->queue, next)
+			if (!(m->env->flags & ENVF_HOLD))
+				n += sched_flush(q, m) > 0;
+		snprintf(line, sizeof(line), "%d messages flushed", n);
+		log_info("queue: %s by the operator", line);
+		ctl_line(q, req, line);
+		ctl_done(q, req, 1, NULL);
+		return;
+	}
+	if ((m = queue_find(q, ctl_id_value(id))) == NULL) {
+		snprintf(line, sizeof(line), "no such message: %s", id);
+		ctl_done(q, req, 0, line);
+		return;
+	}
+	switch (cmd) {
+	case CTL_QUEUE_FLUSH:
+		sched_flush(q, m);
+		break;
+	case CTL_QUEUE_HOLD:
+		sched_hold(q, m, 1);
+		break;
+	case CTL_QUEUE_RELEASE:
+		if (!(m->env->flags & ENVF_HOLD)) {
+			ctl_done(q, req, 0, "the message is not held");
+			return;
+		}
+		sched_hold(q, m, 0);
+		break;
+	case CTL_QUEUE_REMOVE:
+		sched_remove(q, m);
+		break;
+	case CTL_QUEUE_BOUNCE:
+		if (m->njobs > 0) {
+			ctl_done(q, req, 0, "the message is being delivered "
+			    "right now; try again in a moment");
+			return;
+		}
+		sched_bounce(q, m, "bounced by the operator");
+		break;
+	}
+	log_info("msgid=%s %s by the operator", id, act_name(cmd));
+	snprintf(line, sizeof(line), "%s %s", id, act_name(cmd));
+	ctl_line(q, req, line);
+	ctl_done(q, req, 1, NULL);
+}
+
 void
 control_request(struct queued *q, struct imsg *imsg)
 {
@@ -141,13 +214,21 @@ control_request(struct queued *q, struct imsg *imsg)
 	mr_str(&r, id, sizeof(id));
 	if (mr_end(&r) == -1 || (id[0] != '\0' && !ctl_valid_id(id)))
 		child_peer_broken(q->child, PROC_PARENT, imsg, "control");
-	(void)all;
 	switch (cmd) {
 	case CTL_SHOW_QUEUE:
 		show_queue(q, imsg->hdr.peerid);
 		break;
-	default:
-		ctl_done(q, imsg->hdr.peerid, 0, "not available yet");
+	case CTL_QUEUE_FLUSH:
+	case CTL_QUEUE_HOLD:
+	case CTL_QUEUE_RELEASE:
+	case CTL_QUEUE_REMOVE:
+	case CTL_QUEUE_BOUNCE:
+		if ((id[0] == '\0') != (cmd == CTL_QUEUE_FLUSH && all))
+			child_peer_broken(q->child, PROC_PARENT, imsg,
+			    "control");
+		queue_action(q, imsg->hdr.peerid, cmd, id, all);
 		break;
+	default:
+		child_peer_broken(q->child, PROC_PARENT, imsg, "control");
 	}
 }

@@ -84,7 +84,7 @@ on_create(struct queued *q, struct imsg *imsg)
 
 	if (imsg->datalen != 0)
 		child_peer_broken(q->child, PROC_SMTPD, imsg, "create");
-	if ((fd = spool_create(q, &id)) == -1) {
+	if ((fd = spool_create(q->spool_fd, &id)) == -1) {
 		err = errno;
 		log_warnx("cannot create a spool file: %s", strerror(err));
 		if (err == ENOSPC || err == EDQUOT)
@@ -264,6 +264,7 @@ static void
 commit_done(struct queued *q, struct job *j)
 {
 	struct pending	 find, *p;
+	struct qmsg	*m;
 	struct mw	 w;
 	char		 qid[32];
 
@@ -288,24 +289,33 @@ commit_done(struct queued *q, struct job *j)
 	mw_u64(&w, j->id);
 	send_smtpd(q, M_Q_COMMIT_OK, j->sid, -1, &w);
 	q->committed++;
-	/* The envelope now belongs to the queue. */
-	queue_insert(q, p->env);
+	/* The envelope now belongs to the queue: first attempt now. */
+	m = queue_insert(q, p->env);
 	p->env = NULL;
 	pending_drop(q, p, 0);
+	sched_add(q, m);
 }
 
 void
 receive_job_done(struct queued *q, struct job *j)
 {
-	if (j->kind == JOB_COMMIT)
+	switch (j->kind) {
+	case JOB_COMMIT:
 		commit_done(q, j);
-	else if (j->err != 0)
-		log_warnx("msgid=%016llx: queue store update failed: %s",
-		    (unsigned long long)j->id, strerror(j->err));
-	else if (j->kind == JOB_DELETE)
-		spool_unlink(q, j->id);
-	if (j->kind != JOB_COMMIT)
-		envelope_free(j->env);
+		break;
+	case JOB_DSN:
+		sched_dsn_done(q, j);
+		break;
+	case JOB_PUT:
+	case JOB_DELETE:
+		if (j->err != 0)
+			log_warnx("msgid=%016llx: queue store update failed: "
+			    "%s", (unsigned long long)j->id, strerror(j->err));
+		else if (j->kind == JOB_DELETE)
+			spool_unlink(q, j->id);
+		free(j->blob);
+		break;
+	}
 	free(j);
 }
 

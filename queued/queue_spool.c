@@ -30,9 +30,9 @@ new_id(void)
 	return id;
 }
 
-/* Create the spool file; returns its descriptor, or -1 with errno. */
+/* Create a spool file in dirfd; its descriptor, or -1 with errno. */
 int
-spool_create(struct queued *q, uint64_t *idp)
+spool_create(int dirfd, uint64_t *idp)
 {
 	char		name[32];
 	int		fd, tries;
@@ -41,7 +41,7 @@ spool_create(struct queued *q, uint64_t *idp)
 	for (tries = 0; tries < 8; tries++) {
 		id = new_id();
 		queue_id_format(id, name, sizeof(name));
-		fd = openat(q->spool_fd, name, O_RDWR | O_CREAT | O_EXCL |
+		fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL |
 		    O_CLOEXEC, 0600);
 		if (fd != -1) {
 			*idp = id;

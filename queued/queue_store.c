@@ -93,23 +93,31 @@ store_close(struct store *st)
 }
 
 static int
+put_blob(struct store *st, MDB_txn *txn, uint64_t id, const void *p,
+    size_t len, unsigned flags)
+{
+	uint8_t	k[8];
+	MDB_val	key, val;
+
+	key_of(id, k);
+	key.mv_size = sizeof(k);
+	key.mv_data = k;
+	val.mv_size = len;
+	val.mv_data = (void *)p;
+	return mdb_put(txn, st->queue, &key, &val, flags);
+}
+
+static int
 put_envelope(struct store *st, MDB_txn *txn, struct job *j, unsigned flags)
 {
 	struct mw	w;
-	uint8_t		k[8];
-	MDB_val		key, val;
 	int		rc;
 
 	if (envelope_encode(j->env, &w) == -1) {
 		mw_release(&w);
 		return ENOMEM;
 	}
-	key_of(j->id, k);
-	key.mv_size = sizeof(k);
-	key.mv_data = k;
-	val.mv_size = w.len;
-	val.mv_data = w.buf;
-	rc = mdb_put(txn, st->queue, &key, &val, flags);
+	rc = put_blob(st, txn, j->env->id, w.buf, w.len, flags);
 	mw_release(&w);
 	return rc;
 }
@@ -135,10 +143,11 @@ store_apply(struct store *st, struct job_list *jobs)
 			continue;
 		switch (j->kind) {
 		case JOB_COMMIT:
+		case JOB_DSN:
 			rc = put_envelope(st, txn, j, MDB_NOOVERWRITE);
 			break;
 		case JOB_PUT:
-			rc = put_envelope(st, txn, j, 0);
+			rc = put_blob(st, txn, j->id, j->blob, j->bloblen, 0);
 			break;
 		case JOB_DELETE:
 			key_of(j->id, k);

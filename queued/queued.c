@@ -28,12 +28,13 @@ qmsg_cmp(struct qmsg *a, struct qmsg *b)
 
 RB_GENERATE(qmsg_tree, qmsg, entry, qmsg_cmp)
 
-void
+struct qmsg *
 queue_insert(struct queued *q, struct envelope *e)
 {
 	struct qmsg *m;
 
-	if ((m = calloc(1, sizeof(*m))) == NULL)
+	if ((m = calloc(1, sizeof(*m))) == NULL ||
+	    (m->busy = calloc(e->nrcpts ? e->nrcpts : 1, 1)) == NULL)
 		fatal("queue index");
 	m->id = e->id;
 	m->env = e;
@@ -41,6 +42,40 @@ queue_insert(struct queued *q, struct envelope *e)
 		fatalx("msgid %016llx is queued twice",
 		    (unsigned long long)e->id);
 	q->nqueue++;
+	return m;
+}
+
+struct qmsg *
+queue_find(struct queued *q, uint64_t id)
+{
+	struct qmsg find, *m;
+
+	find.id = id;
+	m = RB_FIND(qmsg_tree, &q->queue, &find);
+	return (m != NULL && !m->gone) ? m : NULL;
+}
+
+/*
+ * Out of the index.  Jobs and notices still in flight hold the struct,
+ * so it stays allocated (marked gone) until they are done with it.
+ */
+void
+queue_remove(struct queued *q, struct qmsg *m)
+{
+	if (m->gone)
+		return;
+	if (m->scheduled) {
+		RB_REMOVE(sched_tree, &q->schedule, m);
+		m->scheduled = 0;
+	}
+	RB_REMOVE(qmsg_tree, &q->queue, m);
+	q->nqueue--;
+	m->gone = 1;
+	if (m->njobs == 0 && m->dsns == 0) {
+		envelope_free(m->env);
+		free(m->busy);
+		free(m);
+	}
 }
 
 static void
@@ -89,6 +124,7 @@ queued_init(struct child *c)
 	check_bodies(q);
 	log_info("queue: %zu messages", q->nqueue);
 	q->cm = committer_start(q);
+	sched_init(q);
 	q->space_timer = event_new(c->base, -1, EV_PERSIST, space_check, q);
 	if (q->space_timer == NULL || evtimer_add(q->space_timer, &tv) == -1)
 		fatalx("space timer");
@@ -99,9 +135,15 @@ queued_conf(struct child *c, struct conf *conf, struct conf *old)
 {
 	struct queued *q = c->state;
 
-	(void)old;
+	struct qmsg *m;
+
 	q->conf = conf;
 	space_check(-1, 0, q);
+	if (old == NULL) {
+		/* Everything queued before a restart is due now. */
+		RB_FOREACH(m, qmsg_tree, &q->queue)
+			sched_add(q, m);
+	}
 }
 
 static void
@@ -109,8 +151,10 @@ queued_status(struct child *c, char *buf, size_t sz)
 {
 	struct queued *q = c->state;
 
-	snprintf(buf, sz, "running, %zu queued, %llu accepted since start",
-	    q->nqueue, (unsigned long long)q->committed);
+	snprintf(buf, sz, "running, %zu queued, %llu accepted, %llu sent, "
+	    "%llu bounced since start, %zu jobs out", q->nqueue,
+	    (unsigned long long)q->committed, (unsigned long long)q->sent,
+	    (unsigned long long)q->bounced, q->njobs);
 }
 
 static void
@@ -129,11 +173,17 @@ from_smtpd(struct child *c, struct imsg *imsg)
 }
 
 static void
-from_unused(struct child *c, struct imsg *imsg)
+from_deliverd(struct child *c, struct imsg *imsg)
+{
+	deliver_dispatch(c->state, imsg);
+}
+
+static void
+from_policyd(struct child *c, struct imsg *imsg)
 {
 	if (imsg->fd != -1)
 		close(imsg->fd);
-	child_peer_broken(c, PROC_DELIVERD, imsg, "no messages expected yet");
+	child_peer_broken(c, PROC_POLICYD, imsg, "no messages expected yet");
 }
 
 static void
@@ -151,8 +201,8 @@ static const struct child_ops queued_ops = {
 	.shutdown = queued_shutdown,
 	.dispatch = {
 		[PROC_SMTPD] = from_smtpd,
-		[PROC_DELIVERD] = from_unused,
-		[PROC_POLICYD] = from_unused,
+		[PROC_DELIVERD] = from_deliverd,
+		[PROC_POLICYD] = from_policyd,
 	},
 };
 

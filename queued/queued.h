@@ -45,15 +45,52 @@ RB_HEAD(pending_tree, pending);
 int	 pending_cmp(struct pending *, struct pending *);
 RB_PROTOTYPE(pending_tree, pending, entry, pending_cmp)
 
-/* A message in the queue. */
+/* A message in the queue, and where it stands in the schedule. */
 struct qmsg {
-	RB_ENTRY(qmsg)		 entry;
+	RB_ENTRY(qmsg)		 entry;		/* by id */
+	RB_ENTRY(qmsg)		 sched;		/* by (next, id) */
 	uint64_t		 id;
 	struct envelope		*env;
+	int64_t			 next;		/* when scheduled */
+	int			 scheduled;
+	uint8_t			*busy;		/* per recipient: in a job */
+	unsigned		 njobs;		/* jobs at deliverd */
+	unsigned		 dsns;		/* notices being written */
+	int			 dirty;		/* persist once dsns is 0 */
+	int			 removing;	/* relayctl queue remove */
+	int			 gone;		/* deleted: out of the index */
 };
 RB_HEAD(qmsg_tree, qmsg);
 int	 qmsg_cmp(struct qmsg *, struct qmsg *);
 RB_PROTOTYPE(qmsg_tree, qmsg, entry, qmsg_cmp)
+RB_HEAD(sched_tree, qmsg);
+int	 sched_cmp(struct qmsg *, struct qmsg *);
+RB_PROTOTYPE(sched_tree, qmsg, sched, sched_cmp)
+
+/* A destination as the scheduler sees it: up, or down since when. */
+struct qdest {
+	RB_ENTRY(qdest)		 entry;
+	char			 key[300];
+	int			 down;
+	unsigned		 inflight;
+};
+RB_HEAD(qdest_tree, qdest);
+int	 qdest_cmp(struct qdest *, struct qdest *);
+RB_PROTOTYPE(qdest_tree, qdest, entry, qdest_cmp)
+
+/* A job at deliverd: some recipients of one message, one destination. */
+struct djob {
+	RB_ENTRY(djob)		 entry;
+	uint64_t		 id;
+	struct qmsg		*m;
+	struct qdest		*dest;
+	uint32_t		*idx;
+	size_t			 n;
+	int			 any_sent;
+};
+RB_HEAD(djob_tree, djob);
+int	 djob_cmp(struct djob *, struct djob *);
+RB_PROTOTYPE(djob_tree, djob, entry, djob_cmp)
 
 struct queued {
 	struct child		*child;
@@ -63,17 +100,61 @@ struct queued {
 	struct committer	*cm;
 	struct pending_tree	 pending;
 	struct qmsg_tree	 queue;
+	struct sched_tree	 schedule;
+	struct qdest_tree	 dests;
+	struct djob_tree	 jobs;
 	size_t			 nqueue;
+	size_t			 njobs;
+	uint64_t		 next_job;
+	struct event		*sched_timer;
 	struct event		*space_timer;
 	uint64_t		 free_space;	/* last sent to smtpd */
 	uint64_t		 committed;	/* messages, for status */
+	uint64_t		 sent;		/* recipients, for status */
+	uint64_t		 bounced;
+};
+
+/* A delivery status notification to write (queue_dsn.c). */
+enum dsn_kind {
+	DSN_FAILURE,		/* Action: failed */
+	DSN_DELAY,		/* Action: delayed */
+	DSN_RELAYED		/* Action: relayed (success, next hop no DSN) */
+};
+
+struct dsn_item {
+	char			*rcpt;
+	char			*orcpt;
+	char			 status[16];
+	char			*diag;
+	char			*remote;
+};
+
+struct dsn_spec {
+	enum dsn_kind		 kind;
+	uint64_t		 orig_id;
+	int			 orig_fd;
+	char			*sender;	/* the original's: our recipient */
+	char			 envid[ENVID_MAX + 1];
+	uint8_t			 ret;
+	uint8_t			 smtputf8;
+	int64_t			 arrival;
+	int64_t			 retry_until;	/* DSN_DELAY */
+	char			*hostname;
+	struct dsn_item		*items;
+	size_t			 nitems;
+	/* where the notice goes */
+	uint8_t			 dir;
+	uint8_t			 route;
+	char			 tenant[TENANT_MAX + 1];
+	char			*domain;
 };
 
 /* Work for the commit pipeline. */
 enum job_kind {
 	JOB_COMMIT,		/* fsync the body, then put the envelope */
-	JOB_PUT,		/* put an updated envelope */
-	JOB_DELETE		/* delete the envelope, then the file */
+	JOB_PUT,		/* put an updated envelope (blob) */
+	JOB_DELETE,		/* delete the envelope, then the file */
+	JOB_DSN			/* write a notice, fsync it, put its envelope */
 };
 
 struct job {
@@ -82,7 +163,10 @@ struct job {
 	uint64_t		 id;
 	uint64_t		 sid;
 	int			 fd;
-	struct envelope		*env;
+	struct envelope		*env;		/* COMMIT; DSN: the notice */
+	uint8_t			*blob;		/* PUT */
+	size_t			 bloblen;
+	struct dsn_spec		*dsn;		/* DSN */
 	int			 err;		/* errno, or an MDB code */
 	int			 mdb_err;
 };
@@ -103,7 +187,7 @@ void	 committer_submit(struct committer *, struct job *);
 void	 committer_stop(struct committer *);
 
 /* queue_spool.c */
-int	 spool_create(struct queued *, uint64_t *id);
+int	 spool_create(int dirfd, uint64_t *id);
 void	 spool_unlink(struct queued *, uint64_t id);
 void	 spool_scan(struct queued *);
 uint64_t spool_free_space(struct queued *);
@@ -117,6 +201,42 @@ void	 space_check(int, short, void *);
 void	 control_request(struct queued *, struct imsg *);
 
 /* queued.c */
-void	 queue_insert(struct queued *, struct envelope *);
+struct qmsg *queue_insert(struct queued *, struct envelope *);
+struct qmsg *queue_find(struct queued *, uint64_t);
+void	 queue_remove(struct queued *, struct qmsg *);
+
+/* scheduler.c */
+void	 sched_init(struct queued *);
+void	 sched_add(struct queued *, struct qmsg *);
+void	 sched_wake(struct queued *);
+void	 sched_persist(struct queued *, struct qmsg *);
+void	 sched_dsn_done(struct queued *, struct job *);
+int	 sched_flush(struct queued *, struct qmsg *);
+void	 sched_hold(struct queued *, struct qmsg *, int hold);
+void	 sched_remove(struct queued *, struct qmsg *);
+void	 sched_bounce(struct queued *, struct qmsg *, const char *why);
+uint32_t rcpt_lifetime(struct queued *, const struct envelope *,
+	    const struct rcpt *);
+void	 rcpt_bounce(struct queued *, struct qmsg *, size_t,
+	    const char *status, const char *diag, const char *remote,
+	    struct dsn_item **, size_t *);
+void	 maybe_warn(struct queued *, struct qmsg *, int64_t now);
+void	 sched_dest_up(struct queued *, const char *key);
+void	 sched_result(struct queued *, struct qmsg *, size_t, int result,
+	    const char *dsn, const char *diag, const char *remote,
+	    int dsn_passed, struct dsn_item **, size_t *,
+	    struct dsn_item **, size_t *);
+void	 sched_job_done(struct queued *, struct qmsg *, struct dsn_item *,
+	    size_t, struct dsn_item *, size_t);
+
+/* queue_deliver.c: the deliverd side. */
+void	 deliver_send(struct queued *, struct qmsg *, const char *key,
+	    uint32_t *idx, size_t n);
+void	 deliver_dispatch(struct queued *, struct imsg *);
+
+/* queue_dsn.c: notices, written on a worker thread. */
+int	 dsn_write(int spool_fd, struct dsn_spec *, struct envelope **,
+	    char *err, size_t errsz);
+void	 dsn_spec_free(struct dsn_spec *);
 
 #endif

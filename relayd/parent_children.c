@@ -167,7 +167,7 @@ kid_exec(struct relayd *env, struct kid *k, int parentfd, int *edgefd,
 	for (i = 0; i < env->verbose && i < 3; i++)
 		argv[argc++] = "-v";
 	snprintf(root, sizeof(root), "%s%s", env->conf->state_dir,
-	    proc_table[k->id].root == ROOT_STATE ? "" : "/empty");
+	    proc_root_dir(proc_table[k->id].root));
 	argv[argc++] = "-r";
 	argv[argc++] = root;
 	if (env->asroot) {

@@ -4,13 +4,15 @@
  *
  *   state_dir/        root, 0755: the chroot of queued and policyd
  *   state_dir/lock    held (flock) while relayd runs
- *   state_dir/empty/  root, 0755, empty: the chroot of the other children
+ *   state_dir/empty/  root, 0755, empty: the root of smtpd and deliverd
+ *   state_dir/dns/    root, 0755, holding dev/urandom: the root of dnsd
  *   state_dir/spool/  queued, 0700: message bodies
  *   state_dir/db/     queued:policyd, 2750: the LMDB environment
  */
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -71,6 +73,37 @@ dir_is_empty(const char *path)
 	return empty;
 }
 
+/*
+ * c-ares 1.18 reads its query ids from /dev/urandom (see dnsd.h), so
+ * dnsd's root holds that one device and nothing else.
+ */
+static int
+dns_root(struct relayd *env)
+{
+	char		path[PATH_MAX];
+	struct stat	st;
+
+	snprintf(path, sizeof(path), "%s/dns", env->conf->state_dir);
+	if (state_dir(path, 0755, 0, 0, env->asroot) == -1)
+		return -1;
+	snprintf(path, sizeof(path), "%s/dns/dev", env->conf->state_dir);
+	if (state_dir(path, 0755, 0, 0, env->asroot) == -1)
+		return -1;
+	if (!env->asroot)
+		return 0;	/* not chrooted: the real /dev/urandom */
+	snprintf(path, sizeof(path), "%s/dns/dev/urandom",
+	    env->conf->state_dir);
+	if (lstat(path, &st) == 0 && S_ISCHR(st.st_mode) &&
+	    st.st_rdev == makedev(1, 9) && st.st_uid == 0)
+		return chmod(path, 0444);
+	unlink(path);
+	if (mknod(path, S_IFCHR | 0444, makedev(1, 9)) == -1) {
+		log_warn("mknod %s", path);
+		return -1;
+	}
+	return 0;
+}
+
 int
 state_prepare(struct relayd *env)
 {
@@ -89,6 +122,8 @@ state_prepare(struct relayd *env)
 		log_warnx("%s must be empty: it is the children's root", path);
 		return -1;
 	}
+	if (dns_root(env) == -1)
+		return -1;
 	snprintf(path, sizeof(path), "%s/spool", sd);
 	if (state_dir(path, 0700, q->uid, q->gid, r) == -1)
 		return -1;

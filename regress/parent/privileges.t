@@ -17,7 +17,7 @@ EXPECT = {
     "smtpd": ("relayd-smtpd", "empty"),
     "queued": ("relayd-queue", ""),
     "deliverd": ("relayd-deliver", "empty"),
-    "dnsd": ("relayd-dns", "empty"),
+    "dnsd": ("relayd-dns", "dns"),
     "policyd": ("relayd-policy", ""),
 }
 CAPS = ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]
@@ -137,6 +137,17 @@ def main():
                   "state_dir/empty")
         t.eq(os.listdir(os.path.join(r.state, "empty")), [],
              "state_dir/empty is empty")
+        check_dir(t, os.path.join(r.state, "dns"), 0, 0, 0o755,
+                  "state_dir/dns")
+        t.eq(os.listdir(os.path.join(r.state, "dns")), ["dev"],
+             "state_dir/dns holds dev/ only")
+        t.eq(os.listdir(os.path.join(r.state, "dns", "dev")), ["urandom"],
+             "and dev/ holds urandom only")
+        st = os.lstat(os.path.join(r.state, "dns", "dev", "urandom"))
+        t.ok(stat.S_ISCHR(st.st_mode) and os.major(st.st_rdev) == 1 and
+             os.minor(st.st_rdev) == 9 and st.st_uid == 0 and
+             stat.S_IMODE(st.st_mode) == 0o444,
+             "dev/urandom is the root-owned 0444 character device 1,9")
         check_dir(t, os.path.join(r.state, "spool"), q.pw_uid, q.pw_gid,
                   0o700, "spool/")
         check_dir(t, os.path.join(r.state, "db"), q.pw_uid, p.pw_gid,

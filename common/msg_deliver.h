@@ -1,0 +1,42 @@
+/*
+ * Messages between queued and deliverd (3xx).  peerid is queued's job id.
+ *
+ *   queued                         deliverd
+ *   M_D_JOB + spool descriptor ->    one message to one destination
+ *   M_D_JOB_RCPTS (chunked)    ->    its recipients
+ *   M_D_JOB_GO                 ->    complete: deliver
+ *                              <-  M_D_RESULTS (chunked): per recipient
+ *                              <-  M_D_DONE: the job is over
+ *
+ * M_D_JOB:       u64 msgid, str sender, u64 size, i64 created, u8 body,
+ *                u8 smtputf8, u8 ret, str envid, u32 flags, u8 route,
+ *                str tenant, str domain
+ * M_D_JOB_RCPTS: (u32 index, str addr, str orcpt, u8 notify)*
+ * M_D_RESULTS:   (u32 index, u8 result, str dsn, str diagnostic,
+ *                 str relay, u8 dsn_passed)*
+ * M_D_DONE:      u8 destination state (DEST_UP, DEST_DOWN), str error
+ */
+#ifndef RELAYD_MSG_DELIVER_H
+#define RELAYD_MSG_DELIVER_H
+
+enum msg_deliver {
+	M_D_JOB = 300,
+	M_D_JOB_RCPTS,
+	M_D_JOB_GO,
+	M_D_RESULTS,
+	M_D_DONE,
+	M_D_MAX
+};
+
+enum delivery_result {
+	DR_SENT = 1,		/* 2xx: done */
+	DR_TEMPFAIL = 2,	/* 4xx or no connection: try again later */
+	DR_PERMFAIL = 3		/* 5xx: bounce */
+};
+
+enum dest_state {
+	DEST_UP = 0,		/* something was accepted */
+	DEST_DOWN = 1		/* nothing got through */
+};
+
+#endif

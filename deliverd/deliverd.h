@@ -1,0 +1,162 @@
+/*
+ * deliverd: the SMTP client.  Delivers what queued hands it: inbound mail
+ * to the tenant's inbound.deliver_to hosts in order, outbound mail to the
+ * domain's MX hosts by preference (random within one preference; no MX
+ * means the address records; a null MX, RFC 7505, bounces with 5.1.10).
+ * The MX list is cut at our own host name (RFC 5321 section 5.1); MX
+ * hosts on loopback, private or unroutable addresses are skipped unless
+ * queue.allow_private_mx.
+ *
+ * Client side of PIPELINING, SIZE, 8BITMIME (a next hop without it gets
+ * the message as it is: never converted), SMTPUTF8 (5.6.7 when needed and
+ * missing), DSN (passed on when the next hop has it; queued acts on it
+ * otherwise), CHUNKING (BDAT, when offered: no dot-stuffing at all), and
+ * opportunistic STARTTLS (a failed handshake falls back to plain text on
+ * a new connection).  Recipients of one message for one destination share
+ * a transaction; connections are reused and run in parallel within
+ * queue.max_connections_per_destination and queue.max_connections.
+ *
+ * BUGS: TLS is opportunistic and unauthenticated (no DANE or MTA-STS
+ * yet).  Without CHUNKING, a message holding bare LF (only possible from
+ * a tenant with allow_bare_newlines) has its dots after every LF stuffed,
+ * so that no next hop can mistake one message for two.
+ */
+#ifndef RELAYD_DELIVERD_H
+#define RELAYD_DELIVERD_H
+
+#include <sys/queue.h>
+#include <sys/tree.h>
+
+#include <stdint.h>
+#include <time.h>
+
+#include "dns_parse.h"
+#include "envelope.h"
+#include "imsg.h"
+#include "mailaddr.h"
+#include "netaddr.h"
+
+struct child;
+struct conf;
+struct dns_client;
+struct mta_session;
+struct ssl_ctx_st;
+
+/* One recipient of a job and what became of it. */
+struct jrcpt {
+	uint32_t		 idx;		/* in the envelope */
+	char			*addr;
+	char			*orcpt;
+	uint8_t			 notify;
+	uint8_t			 result;	/* 0 until known */
+	uint8_t			 rcpt_ok;	/* RCPT got 2xx */
+	char			 dsn[16];
+	char			*diag;
+};
+
+/* One message to one destination. */
+struct job {
+	TAILQ_ENTRY(job)	 entry;
+	uint64_t		 id;
+	uint64_t		 msgid;
+	int			 fd;
+	char			*sender;
+	uint64_t		 size;
+	int64_t			 created;
+	uint8_t			 body;
+	uint8_t			 smtputf8;
+	uint8_t			 ret;
+	char			 envid[ENVID_MAX + 1];
+	uint32_t		 flags;
+	uint8_t			 route;
+	char			 tenant[TENANT_MAX + 1];
+	char			*domain;
+	struct jrcpt		*rcpts;
+	size_t			 nrcpts;
+	int			 complete;	/* M_D_JOB_GO seen */
+	int			 fresh_retries;	/* after a reused connection */
+	int			 dsn_passed;	/* the next hop took NOTIFY */
+	char			 relay[400];	/* host[addr]:port last tried */
+	struct dest		*dest;
+};
+TAILQ_HEAD(job_list, job);
+
+/* A next hop to try: a host name and one of its addresses. */
+struct hop {
+	char			 host[DNS_NAME_MAX];
+	struct netaddr		 addr;		/* with the port */
+};
+
+enum route_state {
+	RT_NONE,		/* not resolved yet */
+	RT_RESOLVING,
+	RT_READY,		/* hops[] is the list to try */
+	RT_FAILED		/* fail jobs with fail_* */
+};
+
+/* Where jobs of one route key go, and the connections that carry them. */
+struct dest {
+	RB_ENTRY(dest)		 entry;
+	char			 key[300];	/* "tenant:NAME" or "mx:DOMAIN" */
+	uint8_t			 route;
+	char			 tenant[TENANT_MAX + 1];
+	char			 domain[MAILADDR_DOMAIN_MAX + 1];
+	struct job_list		 jobs;		/* waiting for a connection */
+	unsigned		 nsessions;
+	LIST_HEAD(, mta_session) idle;
+	enum route_state	 rstate;
+	struct hop		*hops;
+	size_t			 nhops;
+	time_t			 resolved;
+	int			 fail_result;	/* RT_FAILED: DR_* */
+	char			 fail_dsn[16];
+	char			 fail_text[256];
+	int			 pending_dns;	/* outstanding look-ups */
+	struct route_work	*work;		/* while resolving */
+};
+RB_HEAD(dest_tree, dest);
+int	 dest_cmp(struct dest *, struct dest *);
+RB_PROTOTYPE(dest_tree, dest, entry, dest_cmp)
+
+struct deliverd {
+	struct child		*child;
+	const struct conf	*conf;
+	struct dns_client	*dns;
+	struct ssl_ctx_st	*ssl_ctx;
+	struct dest_tree	 dests;
+	unsigned		 nsessions;
+	struct job_list		 incoming;	/* not complete yet */
+	uint64_t		 delivered;	/* recipients, for status */
+	uint64_t		 deferred;
+	uint64_t		 bounced;
+};
+
+extern struct deliverd *deliverd_env;
+
+/* deliverd.c */
+void	 job_finish(struct deliverd *, struct job *, int dest_state,
+	    const char *error);
+void	 job_fail_all(struct job *, int result, const char *dsn,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void	 job_free(struct job *);
+
+/* mta_dest.c */
+void	 dest_add_job(struct deliverd *, struct job *);
+void	 dest_pump(struct deliverd *, struct dest *);
+void	 dest_session_done(struct deliverd *, struct dest *,
+	    struct mta_session *, int reusable);
+void	 dest_requeue_front(struct deliverd *, struct dest *, struct job *);
+
+/* mta_route.c */
+void	 route_resolve(struct deliverd *, struct dest *);
+
+/* mta_session.c */
+struct mta_session *mta_start(struct deliverd *, struct dest *, struct job *);
+void	 mta_next_job(struct mta_session *, struct job *);
+void	 mta_quit(struct mta_session *);
+void	 mta_idle(struct mta_session *);
+
+/* mta_tls.c */
+struct ssl_ctx_st *tls_client_ctx(void);
+
+#endif

@@ -1,0 +1,179 @@
+/*
+ * mta_dest: destinations, their waiting jobs and their connections.
+ *
+ * A destination is a route key: "tenant:NAME" for inbound mail to a
+ * tenant's servers, "mx:DOMAIN" for outbound mail.  Jobs wait on it until
+ * a connection is free; connections are reused while jobs wait and opened
+ * in parallel up to queue.max_connections_per_destination, and
+ * queue.max_connections in all.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "deliverd.h"
+#include "log.h"
+#include "msg_deliver.h"
+
+#define ROUTE_TTL	60	/* seconds a resolved hop list is used */
+
+int
+dest_cmp(struct dest *a, struct dest *b)
+{
+	return strcmp(a->key, b->key);
+}
+
+RB_GENERATE(dest_tree, dest, entry, dest_cmp)
+
+static void
+dest_key(const struct job *job, char *buf, size_t sz)
+{
+	size_t i, o;
+
+	if (job->route == ROUTE_TENANT) {
+		snprintf(buf, sz, "tenant:%s", job->tenant);
+		return;
+	}
+	o = (size_t)snprintf(buf, sz, "mx:");
+	for (i = 0; job->domain[i] != '\0' && o + 1 < sz; i++)
+		buf[o++] = (char)tolower((unsigned char)job->domain[i]);
+	buf[o] = '\0';
+}
+
+void
+dest_add_job(struct deliverd *d, struct job *job)
+{
+	struct dest find, *dest;
+
+	dest_key(job, find.key, sizeof(find.key));
+	if ((dest = RB_FIND(dest_tree, &d->dests, &find)) == NULL) {
+		if ((dest = calloc(1, sizeof(*dest))) == NULL)
+			fatal("destination");
+		strlcpy(dest->key, find.key, sizeof(dest->key));
+		dest->route = job->route;
+		strlcpy(dest->tenant, job->tenant, sizeof(dest->tenant));
+		strlcpy(dest->domain, job->domain, sizeof(dest->domain));
+		TAILQ_INIT(&dest->jobs);
+		LIST_INIT(&dest->idle);
+		RB_INSERT(dest_tree, &d->dests, dest);
+	}
+	job->dest = dest;
+	TAILQ_INSERT_TAIL(&dest->jobs, job, entry);
+	dest_pump(d, dest);
+}
+
+void
+dest_requeue_front(struct deliverd *d, struct dest *dest, struct job *job)
+{
+	(void)d;
+	TAILQ_INSERT_HEAD(&dest->jobs, job, entry);
+}
+
+/* Nothing waits and nothing runs: forget the destination. */
+static void
+dest_gc(struct deliverd *d, struct dest *dest)
+{
+	if (!TAILQ_EMPTY(&dest->jobs) || dest->nsessions > 0 ||
+	    dest->rstate == RT_RESOLVING)
+		return;
+	RB_REMOVE(dest_tree, &d->dests, dest);
+	free(dest->hops);
+	free(dest);
+}
+
+/* Resolution failed: every waiting job gets the same answer. */
+static void
+dest_fail_jobs(struct deliverd *d, struct dest *dest)
+{
+	struct job *job;
+
+	while ((job = TAILQ_FIRST(&dest->jobs)) != NULL) {
+		TAILQ_REMOVE(&dest->jobs, job, entry);
+		job_fail_all(job, dest->fail_result, dest->fail_dsn, "%s",
+		    dest->fail_text);
+		job_finish(d, job, DEST_DOWN, dest->fail_text);
+	}
+	/* The next job looks again: a failure is not cached here. */
+	dest->rstate = RT_NONE;
+}
+
+void
+dest_pump(struct deliverd *d, struct dest *dest)
+{
+	const struct conf	*conf = d->conf;
+	struct mta_session	*s;
+	struct job		*job;
+
+	if (TAILQ_EMPTY(&dest->jobs)) {
+		dest_gc(d, dest);
+		return;
+	}
+	if (dest->rstate == RT_READY && dest->nsessions == 0 &&
+	    time(NULL) - dest->resolved > ROUTE_TTL)
+		dest->rstate = RT_NONE;
+	if (dest->rstate == RT_NONE) {
+		route_resolve(d, dest);
+		return;
+	}
+	if (dest->rstate == RT_RESOLVING)
+		return;
+	if (dest->rstate == RT_FAILED) {
+		dest_fail_jobs(d, dest);
+		dest_gc(d, dest);
+		return;
+	}
+	while ((job = TAILQ_FIRST(&dest->jobs)) != NULL) {
+		if ((s = LIST_FIRST(&dest->idle)) != NULL) {
+			TAILQ_REMOVE(&dest->jobs, job, entry);
+			mta_next_job(s, job);
+			continue;
+		}
+		if (dest->nsessions >=
+		    conf->queue.max_connections_per_destination ||
+		    d->nsessions >= conf->queue.max_connections)
+			break;
+		TAILQ_REMOVE(&dest->jobs, job, entry);
+		mta_start(d, dest, job);
+	}
+}
+
+/* Capacity freed somewhere: let every waiting destination have a go. */
+static void
+pump_all(struct deliverd *d)
+{
+	struct dest *dest, *next;
+
+	RB_FOREACH_SAFE(dest, dest_tree, &d->dests, next) {
+		if (d->nsessions >= d->conf->queue.max_connections)
+			break;
+		if (!TAILQ_EMPTY(&dest->jobs))
+			dest_pump(d, dest);
+	}
+}
+
+/*
+ * A session finished a job (s != NULL, reusable) or is gone (s == NULL).
+ * A reusable one takes the next job or waits on the idle list.
+ */
+void
+dest_session_done(struct deliverd *d, struct dest *dest,
+    struct mta_session *s, int reusable)
+{
+	struct job *job;
+
+	if (s != NULL && reusable) {
+		if ((job = TAILQ_FIRST(&dest->jobs)) != NULL) {
+			TAILQ_REMOVE(&dest->jobs, job, entry);
+			mta_next_job(s, job);
+			return;
+		}
+		mta_idle(s);
+		return;
+	}
+	if (TAILQ_EMPTY(&dest->jobs))
+		dest_gc(d, dest);	/* may free dest */
+	pump_all(d);
+}

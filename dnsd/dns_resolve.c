@@ -1,0 +1,363 @@
+/*
+ * dns_resolve: c-ares channels on the libevent loop.
+ *
+ * c-ares tells us which sockets to watch (ARES_OPT_SOCK_STATE_CB) and when
+ * it next needs a turn (ares_timeout); we call ares_process_fd.  Every
+ * option that would otherwise come from /etc/resolv.conf is set, so c-ares
+ * reads no file but /dev/urandom for its query ids (see BUGS in dnsd.h).
+ */
+#include <sys/queue.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <ares.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "dnsd.h"
+#include "log.h"
+
+#define SPARE_CHANNELS	4
+#define EDNS_SIZE	1232	/* DNS flag day 2020 */
+
+struct rchan;
+
+struct rsock {
+	LIST_ENTRY(rsock)	 entry;
+	struct rchan		*rc;
+	ares_socket_t		 fd;
+	struct event		*ev;
+};
+
+struct rchan {
+	LIST_ENTRY(rchan)	 entry;
+	struct resolver		*res;
+	ares_channel		 ch;
+	LIST_HEAD(, rsock)	 socks;
+	struct event		*timer;
+	size_t			 pending;
+	int			 retired;
+};
+LIST_HEAD(rchan_list, rchan);
+
+struct resolver {
+	struct event_base	*base;
+	struct rchan		*active;
+	struct rchan_list	 spares;
+	struct rchan_list	 retired;
+	char			 servers[1024];	/* as configured, for diffs */
+	uint32_t		 timeout;
+	uint32_t		 tries;
+	char			 wanted[1024];	/* to apply once idle */
+};
+
+struct rquery {
+	struct rchan	*rc;
+	uint16_t	 qtype;
+	char		*name;
+	lookup_cb	 cb;
+	void		*arg;
+};
+
+static void	rchan_schedule(struct rchan *);
+
+static void
+rsock_cb(int fd, short ev, void *arg)
+{
+	struct rsock *s = arg;
+	struct rchan *rc = s->rc;
+
+	ares_process_fd(rc->ch, (ev & EV_READ) ? fd : ARES_SOCKET_BAD,
+	    (ev & EV_WRITE) ? fd : ARES_SOCKET_BAD);
+	rchan_schedule(rc);
+}
+
+static void
+sock_state_cb(void *data, ares_socket_t fd, int readable, int writable)
+{
+	struct rchan	*rc = data;
+	struct rsock	*s;
+	short		 what = EV_PERSIST;
+
+	LIST_FOREACH(s, &rc->socks, entry)
+		if (s->fd == fd)
+			break;
+	if (!readable && !writable) {
+		if (s != NULL) {
+			LIST_REMOVE(s, entry);
+			event_free(s->ev);
+			free(s);
+		}
+		return;
+	}
+	if (s == NULL) {
+		if ((s = calloc(1, sizeof(*s))) == NULL)
+			fatal("dns socket");
+		s->rc = rc;
+		s->fd = fd;
+		LIST_INSERT_HEAD(&rc->socks, s, entry);
+	} else
+		event_free(s->ev);
+	if (readable)
+		what |= EV_READ;
+	if (writable)
+		what |= EV_WRITE;
+	if ((s->ev = event_new(rc->res->base, fd, what, rsock_cb, s)) == NULL ||
+	    event_add(s->ev, NULL) == -1)
+		fatalx("dns socket event");
+}
+
+static void
+timer_cb(int fd, short ev, void *arg)
+{
+	struct rchan *rc = arg;
+
+	(void)fd;
+	(void)ev;
+	ares_process_fd(rc->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	rchan_schedule(rc);
+}
+
+static void
+rchan_schedule(struct rchan *rc)
+{
+	struct timeval tv, *tvp;
+
+	if ((tvp = ares_timeout(rc->ch, NULL, &tv)) != NULL)
+		evtimer_add(rc->timer, tvp);
+	else
+		evtimer_del(rc->timer);
+}
+
+/* "host:port,host:port" in c-ares's own syntax ([v6]:port). */
+static int
+servers_csv(const struct conf *conf, char *buf, size_t sz)
+{
+	size_t	i;
+	char	one[ADDRSTR_MAX];
+
+	buf[0] = '\0';
+	for (i = 0; i < conf->dns.nservers; i++) {
+		hostport_format(&conf->dns.servers[i], one, sizeof(one));
+		if (i > 0 && strlcat(buf, ",", sz) >= sz)
+			return -1;
+		if (strlcat(buf, one, sz) >= sz)
+			return -1;
+	}
+	return 0;
+}
+
+static struct rchan *
+rchan_new(struct resolver *res, const char *servers)
+{
+	struct ares_options	 o;
+	struct rchan		*rc;
+	char			*lookups = "b";
+	int			 mask, rv;
+
+	if ((rc = calloc(1, sizeof(*rc))) == NULL)
+		fatal("dns channel");
+	rc->res = res;
+	LIST_INIT(&rc->socks);
+	memset(&o, 0, sizeof(o));
+	o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_EDNS;
+	o.timeout = (int)res->timeout * 1000;
+	o.tries = (int)res->tries;
+	o.ndots = 1;
+	o.domains = NULL;
+	o.ndomains = 0;
+	o.lookups = lookups;
+	o.sortlist = NULL;
+	o.nsort = 0;
+	o.ednspsz = EDNS_SIZE;
+	o.sock_state_cb = sock_state_cb;
+	o.sock_state_cb_data = rc;
+	/* Every one of these set: nothing is read from resolv.conf. */
+	mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
+	    ARES_OPT_NDOTS | ARES_OPT_DOMAINS | ARES_OPT_LOOKUPS |
+	    ARES_OPT_SORTLIST | ARES_OPT_EDNSPSZ | ARES_OPT_SOCK_STATE_CB |
+	    ARES_OPT_NOROTATE | ARES_OPT_SERVERS;
+	o.servers = NULL;
+	o.nservers = 0;
+	if ((rv = ares_init_options(&rc->ch, &o, mask)) != ARES_SUCCESS)
+		fatalx("c-ares: %s", ares_strerror(rv));
+	if ((rv = ares_set_servers_ports_csv(rc->ch, servers)) != ARES_SUCCESS)
+		fatalx("c-ares servers \"%s\": %s", servers, ares_strerror(rv));
+	if ((rc->timer = evtimer_new(res->base, timer_cb, rc)) == NULL)
+		fatalx("dns timer");
+	return rc;
+}
+
+static void
+rchan_free(struct rchan *rc)
+{
+	struct rsock *s;
+
+	ares_destroy(rc->ch);
+	while ((s = LIST_FIRST(&rc->socks)) != NULL) {
+		LIST_REMOVE(s, entry);
+		event_free(s->ev);
+		free(s);
+	}
+	event_free(rc->timer);
+	free(rc);
+}
+
+struct resolver *
+resolver_new(struct event_base *base)
+{
+	struct resolver *res;
+
+	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
+		fatalx("ares_library_init");
+	if ((res = calloc(1, sizeof(*res))) == NULL)
+		fatal("resolver");
+	res->base = base;
+	LIST_INIT(&res->spares);
+	LIST_INIT(&res->retired);
+	return res;
+}
+
+/* A retired channel goes once its last query is answered. */
+static void
+rchan_retire(struct resolver *res, struct rchan *rc)
+{
+	if (rc->pending == 0) {
+		rchan_free(rc);
+		return;
+	}
+	rc->retired = 1;
+	LIST_INSERT_HEAD(&res->retired, rc, entry);
+}
+
+static void
+apply_in_place(struct resolver *res)
+{
+	int rv;
+
+	if (res->wanted[0] == '\0' || res->active->pending > 0)
+		return;
+	if ((rv = ares_set_servers_ports_csv(res->active->ch, res->wanted)) !=
+	    ARES_SUCCESS) {
+		log_warnx("dns servers \"%s\": %s", res->wanted,
+		    ares_strerror(rv));
+		return;
+	}
+	log_info("dns servers now %s", res->wanted);
+	res->wanted[0] = '\0';
+}
+
+int
+resolver_configure(struct resolver *res, const struct conf *conf)
+{
+	char		 servers[sizeof(res->servers)];
+	struct rchan	*rc;
+	int		 i;
+
+	if (servers_csv(conf, servers, sizeof(servers)) == -1) {
+		log_warnx("dns: server list too long");
+		return -1;
+	}
+	if (res->active == NULL) {
+		res->timeout = conf->dns.timeout;
+		res->tries = conf->dns.tries;
+		res->active = rchan_new(res, servers);
+		/* Made now, while /dev/urandom can still be opened. */
+		for (i = 0; i < SPARE_CHANNELS; i++)
+			LIST_INSERT_HEAD(&res->spares,
+			    rchan_new(res, servers), entry);
+		strlcpy(res->servers, servers, sizeof(res->servers));
+		log_info("dns servers %s, timeout %us, %u tries", servers,
+		    res->timeout, res->tries);
+		return 0;
+	}
+	if (conf->dns.timeout != res->timeout || conf->dns.tries != res->tries)
+		log_warnx("dns.timeout and dns.tries change only at restart");
+	if (strcmp(servers, res->servers) == 0)
+		return 0;
+	strlcpy(res->servers, servers, sizeof(res->servers));
+	if ((rc = LIST_FIRST(&res->spares)) == NULL) {
+		strlcpy(res->wanted, servers, sizeof(res->wanted));
+		apply_in_place(res);
+		return 1;
+	}
+	LIST_REMOVE(rc, entry);
+	if (ares_set_servers_ports_csv(rc->ch, servers) != ARES_SUCCESS) {
+		log_warnx("dns servers \"%s\" refused by c-ares", servers);
+		rchan_free(rc);
+		return -1;
+	}
+	rchan_retire(res, res->active);
+	res->active = rc;
+	log_info("dns servers now %s (a new channel)", servers);
+	return 1;
+}
+
+static void
+free_later(int fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	rchan_free(arg);
+}
+
+static void
+query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	struct rquery		*q = arg;
+	struct rchan		*rc = q->rc;
+	struct resolver		*res = rc->res;
+	struct dns_answer	*a;
+
+	(void)timeouts;
+	rc->pending--;
+	if ((a = malloc(sizeof(*a))) == NULL)
+		fatal("dns answer");
+	memset(a, 0, sizeof(*a));
+	a->rcode = DNS_R_TEMPFAIL;
+	/* Time-outs, SERVFAIL and refusals carry no usable answer. */
+	if (abuf != NULL && alen > 0 && (status == ARES_SUCCESS ||
+	    status == ARES_ENOTFOUND || status == ARES_ENODATA)) {
+		if (dns_parse_answer(abuf, (size_t)alen, q->qtype, a) == -1)
+			log_warnx("dns: malformed answer for %s", q->name);
+	}
+	q->cb(q->arg, a);
+	dns_answer_clear(a);
+	free(a);
+	free(q->name);
+	free(q);
+	if (rc->retired && rc->pending == 0) {
+		LIST_REMOVE(rc, entry);
+		/* Not from inside c-ares's own callback. */
+		event_base_once(res->base, -1, EV_TIMEOUT, free_later, rc, NULL);
+	} else if (rc == res->active)
+		apply_in_place(res);
+}
+
+void
+resolver_query(struct resolver *res, const char *name, uint16_t qtype,
+    lookup_cb cb, void *arg)
+{
+	struct rquery *q;
+
+	if ((q = calloc(1, sizeof(*q))) == NULL ||
+	    (q->name = strdup(name)) == NULL)
+		fatal("dns query");
+	q->rc = res->active;
+	q->qtype = qtype;
+	q->cb = cb;
+	q->arg = arg;
+	q->rc->pending++;
+	ares_query(q->rc->ch, name, 1 /* IN */, qtype, query_cb, q);
+	rchan_schedule(q->rc);
+}
+
+size_t
+resolver_pending(const struct resolver *res)
+{
+	return res->active ? res->active->pending : 0;
+}

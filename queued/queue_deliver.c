@@ -1,0 +1,269 @@
+/*
+ * queue_deliver: queued's side of the delivery protocol (msg_deliver.h).
+ *
+ * At most a window of jobs is out at deliverd, each holding a spool
+ * descriptor; the rest waits in the schedule.  Results come back per
+ * recipient and are applied when the job is over.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "config.h"
+#include "log.h"
+#include "marshal.h"
+#include "msg_deliver.h"
+#include "queued.h"
+
+/* Per recipient of a job: the result until the job is done. */
+struct jres {
+	uint8_t		 result;
+	uint8_t		 dsn_passed;
+	char		 dsn[16];
+	char		*diag;
+	char		*relay;
+};
+
+struct djob_res {
+	struct djob	 job;
+	struct jres	*res;
+};
+
+int
+djob_cmp(struct djob *a, struct djob *b)
+{
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+RB_GENERATE(djob_tree, djob, entry, djob_cmp)
+
+static struct qdest *
+qdest_get(struct queued *q, const char *key)
+{
+	struct qdest find, *d;
+
+	strlcpy(find.key, key, sizeof(find.key));
+	if ((d = RB_FIND(qdest_tree, &q->dests, &find)) != NULL)
+		return d;
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		fatal("destination");
+	strlcpy(d->key, key, sizeof(d->key));
+	RB_INSERT(qdest_tree, &q->dests, d);
+	return d;
+}
+
+static void
+send_job(struct queued *q, struct djob *dj, int fd)
+{
+	const struct envelope	*e = dj->m->env;
+	const struct rcpt	*first = &e->rcpts[dj->idx[0]];
+	struct mw		 w;
+	size_t			 i;
+
+	mw_init(&w);
+	mw_u64(&w, e->id);
+	mw_str(&w, e->sender);
+	mw_u64(&w, e->size);
+	mw_i64(&w, e->created);
+	mw_u8(&w, e->body);
+	mw_u8(&w, e->smtputf8);
+	mw_u8(&w, e->ret);
+	mw_str(&w, e->envid);
+	mw_u32(&w, e->flags);
+	mw_u8(&w, first->route);
+	mw_str(&w, first->tenant);
+	mw_str(&w, first->domain);
+	child_send(q->child, PROC_DELIVERD, M_D_JOB, dj->id, fd, w.buf, w.len);
+	mw_init(&w);
+	for (i = 0; i < dj->n; i++) {
+		const struct rcpt *r = &e->rcpts[dj->idx[i]];
+
+		if (!mw_fits_str(&w, rcpt_wire_size(r))) {
+			child_send(q->child, PROC_DELIVERD, M_D_JOB_RCPTS,
+			    dj->id, -1, w.buf, w.len);
+			mw_init(&w);
+		}
+		mw_u32(&w, dj->idx[i]);
+		mw_str(&w, r->addr);
+		mw_str(&w, r->orcpt);
+		mw_u8(&w, r->notify);
+	}
+	child_send(q->child, PROC_DELIVERD, M_D_JOB_RCPTS, dj->id, -1, w.buf,
+	    w.len);
+	child_send(q->child, PROC_DELIVERD, M_D_JOB_GO, dj->id, -1, NULL, 0);
+}
+
+void
+deliver_send(struct queued *q, struct qmsg *m, const char *key,
+    uint32_t *idx, size_t n)
+{
+	struct djob_res	*dr;
+	struct djob	*dj;
+	char		 name[32];
+	size_t		 i;
+	int		 fd;
+
+	queue_id_format(m->id, name, sizeof(name));
+	if ((fd = openat(q->spool_fd, name, O_RDONLY | O_CLOEXEC)) == -1) {
+		log_warn("msgid=%s: the spool file cannot be opened", name);
+		for (i = 0; i < n; i++) {
+			struct rcpt *r = &m->env->rcpts[idx[i]];
+
+			free(r->last_error);
+			r->last_error = strdup("4.3.0 the spool file is "
+			    "missing");
+			r->attempts++;
+			r->next_attempt = time(NULL) + q->conf->queue.retry_max;
+		}
+		return;
+	}
+	if ((dr = calloc(1, sizeof(*dr))) == NULL ||
+	    (dr->res = calloc(n, sizeof(*dr->res))) == NULL ||
+	    (dr->job.idx = calloc(n, sizeof(*idx))) == NULL)
+		fatal("delivery job");
+	dj = &dr->job;
+	dj->id = ++q->next_job;
+	dj->m = m;
+	dj->n = n;
+	memcpy(dj->idx, idx, n * sizeof(*idx));
+	dj->dest = qdest_get(q, key);
+	dj->dest->inflight++;
+	for (i = 0; i < n; i++)
+		m->busy[idx[i]] = 1;
+	m->njobs++;
+	q->njobs++;
+	RB_INSERT(djob_tree, &q->jobs, dj);
+	send_job(q, dj, fd);
+}
+
+static struct djob_res *
+job_find(struct queued *q, uint64_t id)
+{
+	struct djob find;
+
+	find.id = id;
+	return (struct djob_res *)RB_FIND(djob_tree, &q->jobs, &find);
+}
+
+static void
+on_results(struct queued *q, struct imsg *imsg)
+{
+	struct djob_res	*dr = job_find(q, imsg->hdr.peerid);
+	struct mr	 r;
+	struct jres	*jr;
+	uint32_t	 idx;
+	size_t		 i;
+
+	if (dr == NULL)
+		child_peer_broken(q->child, PROC_DELIVERD, imsg, "results");
+	mr_init(&r, imsg->data, imsg->datalen);
+	while (r.off < r.len && !r.err) {
+		idx = mr_u32(&r);
+		for (i = 0; i < dr->job.n && dr->job.idx[i] != idx; i++)
+			;
+		if (i == dr->job.n)
+			child_peer_broken(q->child, PROC_DELIVERD, imsg,
+			    "result for a recipient not in the job");
+		jr = &dr->res[i];
+		jr->result = mr_u8(&r);
+		mr_str(&r, jr->dsn, sizeof(jr->dsn));
+		free(jr->diag);
+		free(jr->relay);
+		jr->diag = mr_strdup(&r);
+		jr->relay = mr_strdup(&r);
+		jr->dsn_passed = mr_u8(&r);
+		if (jr->result < DR_SENT || jr->result > DR_PERMFAIL)
+			r.err = 1;
+	}
+	if (mr_end(&r) == -1)
+		child_peer_broken(q->child, PROC_DELIVERD, imsg, "results");
+}
+
+/* "host[addr]:port" becomes "host" for Remote-MTA. */
+static void
+remote_host(const char *relay, char *buf, size_t sz)
+{
+	size_t n = strcspn(relay, "[");
+
+	if (n >= sz)
+		n = sz - 1;
+	memcpy(buf, relay, n);
+	buf[n] = '\0';
+}
+
+static void
+on_done(struct queued *q, struct imsg *imsg)
+{
+	struct djob_res	*dr = job_find(q, imsg->hdr.peerid);
+	struct djob	*dj;
+	struct qmsg	*m;
+	struct dsn_item	*fails = NULL, *relayed = NULL;
+	size_t		 nfails = 0, nrelayed = 0, i;
+	struct mr	 r;
+	char		 err[256], host[256];
+	uint8_t		 state;
+	int		 any_sent = 0;
+
+	if (dr == NULL)
+		child_peer_broken(q->child, PROC_DELIVERD, imsg, "done");
+	mr_init(&r, imsg->data, imsg->datalen);
+	state = mr_u8(&r);
+	mr_str(&r, err, sizeof(err));
+	if (mr_end(&r) == -1)
+		child_peer_broken(q->child, PROC_DELIVERD, imsg, "done");
+	dj = &dr->job;
+	m = dj->m;
+	RB_REMOVE(djob_tree, &q->jobs, dj);
+	m->njobs--;
+	q->njobs--;
+	dj->dest->inflight--;
+	for (i = 0; i < dj->n; i++) {
+		struct jres *jr = &dr->res[i];
+
+		m->busy[dj->idx[i]] = 0;
+		if (jr->result == 0) {
+			jr->result = DR_TEMPFAIL;
+			strlcpy(jr->dsn, "4.0.0", sizeof(jr->dsn));
+		}
+		remote_host(jr->relay ? jr->relay : "", host, sizeof(host));
+		any_sent |= jr->result == DR_SENT;
+		sched_result(q, m, dj->idx[i], jr->result, jr->dsn,
+		    jr->diag ? jr->diag : "", host, jr->dsn_passed, &fails,
+		    &nfails, &relayed, &nrelayed);
+		free(jr->diag);
+		free(jr->relay);
+	}
+	if (state == DEST_DOWN && !dj->dest->down) {
+		dj->dest->down = 1;
+		log_info("destination %s is down: %s", dj->dest->key,
+		    err[0] ? err : "no connection");
+	}
+	sched_job_done(q, m, fails, nfails, relayed, nrelayed);
+	if (any_sent && dj->dest->down) {
+		dj->dest->down = 0;
+		sched_dest_up(q, dj->dest->key);
+	}
+	free(dj->idx);
+	free(dr->res);
+	free(dr);
+}
+
+void
+deliver_dispatch(struct queued *q, struct imsg *imsg)
+{
+	if (imsg->fd != -1)
+		child_peer_broken(q->child, PROC_DELIVERD, imsg, "descriptor");
+	switch (imsg->hdr.type) {
+	case M_D_RESULTS:
+		on_results(q, imsg);
+		return;
+	case M_D_DONE:
+		on_done(q, imsg);
+		return;
+	}
+	child_peer_broken(q->child, PROC_DELIVERD, imsg, "unknown type");
+}

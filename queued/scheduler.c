@@ -1,0 +1,636 @@
+/*
+ * scheduler: when each recipient is tried, and what happens when it
+ * cannot be delivered.
+ *
+ * A new message is handed to deliverd as soon as its commit is durable.
+ * Retries back off from queue.retry_min, doubling up to queue.retry_max
+ * (not RFC 5321's 30 minutes: tenants want their mail the moment their
+ * server is back).  A destination that refuses everything is "down"; the
+ * first delivery that gets through to it reschedules everything deferred
+ * for it at once.  A recipient still undelivered at the end of its
+ * lifetime (the tenant's inbound.hold for a backup MX, queue.lifetime
+ * otherwise, queue.bounce_lifetime for our own notices) bounces.
+ *
+ * Notices are never sent for the null sender, and a notice is never
+ * bounced: one that fails for good is dropped and logged.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "child.h"
+#include "config.h"
+#include "log.h"
+#include "marshal.h"
+#include "queued.h"
+
+static void	sched_run(int, short, void *);
+
+int
+sched_cmp(struct qmsg *a, struct qmsg *b)
+{
+	if (a->next != b->next)
+		return a->next < b->next ? -1 : 1;
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+RB_GENERATE(sched_tree, qmsg, sched, sched_cmp)
+
+int
+qdest_cmp(struct qdest *a, struct qdest *b)
+{
+	return strcmp(a->key, b->key);
+}
+
+RB_GENERATE(qdest_tree, qdest, entry, qdest_cmp)
+
+static size_t
+job_window(const struct queued *q)
+{
+	return 2 * (size_t)q->conf->queue.max_connections + 64;
+}
+
+void
+sched_init(struct queued *q)
+{
+	RB_INIT(&q->schedule);
+	RB_INIT(&q->dests);
+	RB_INIT(&q->jobs);
+	if ((q->sched_timer = evtimer_new(q->child->base, sched_run, q)) ==
+	    NULL)
+		fatalx("scheduler timer");
+}
+
+uint32_t
+rcpt_lifetime(struct queued *q, const struct envelope *e,
+    const struct rcpt *r)
+{
+	const struct tenant_conf *t;
+
+	if (e->flags & ENVF_BOUNCE)
+		return q->conf->queue.bounce_lifetime;
+	if (r->dir == DIR_INBOUND &&
+	    (t = conf_tenant_by_name(q->conf, r->tenant)) != NULL &&
+	    t->inbound_mode == INBOUND_BACKUP)
+		return t->hold;
+	return q->conf->queue.lifetime;
+}
+
+static void
+unschedule(struct queued *q, struct qmsg *m)
+{
+	if (m->scheduled) {
+		RB_REMOVE(sched_tree, &q->schedule, m);
+		m->scheduled = 0;
+	}
+}
+
+/* Due again at the earliest next attempt of a recipient still to go. */
+static void
+reschedule(struct queued *q, struct qmsg *m)
+{
+	const struct envelope	*e = m->env;
+	int64_t			 next = INT64_MAX;
+	size_t			 i;
+
+	unschedule(q, m);
+	if (m->gone || m->removing || (e->flags & ENVF_HOLD) || q->conf == NULL)
+		return;
+	for (i = 0; i < e->nrcpts; i++)
+		if (e->rcpts[i].status == RS_PENDING && !m->busy[i] &&
+		    e->rcpts[i].next_attempt < next)
+			next = e->rcpts[i].next_attempt;
+	if (next == INT64_MAX)
+		return;
+	m->next = next;
+	RB_INSERT(sched_tree, &q->schedule, m);
+	m->scheduled = 1;
+}
+
+void
+sched_wake(struct queued *q)
+{
+	struct qmsg	*m;
+	struct timeval	 tv = { 0, 0 };
+	int64_t		 now = time(NULL);
+
+	if ((m = RB_MIN(sched_tree, &q->schedule)) == NULL) {
+		evtimer_del(q->sched_timer);
+		return;
+	}
+	if (m->next > now)
+		tv.tv_sec = m->next - now;
+	evtimer_add(q->sched_timer, &tv);
+}
+
+void
+sched_add(struct queued *q, struct qmsg *m)
+{
+	if (m->busy == NULL &&
+	    (m->busy = calloc(m->env->nrcpts, 1)) == NULL)
+		fatal("scheduler");
+	reschedule(q, m);
+	sched_wake(q);
+}
+
+static int
+all_final(const struct envelope *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->nrcpts; i++)
+		if (e->rcpts[i].status == RS_PENDING)
+			return 0;
+	return 1;
+}
+
+/* Write the message's state: updated, or deleted once it is all done. */
+void
+sched_persist(struct queued *q, struct qmsg *m)
+{
+	struct job	*j;
+	struct mw	 w;
+
+	if (m->gone)
+		return;
+	if (m->dsns > 0) {
+		/* A notice is being written: its commit goes first. */
+		m->dirty = 1;
+		return;
+	}
+	m->dirty = 0;
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		fatal("queue update");
+	j->id = m->id;
+	j->fd = -1;
+	if (m->njobs == 0 && (all_final(m->env) || m->removing)) {
+		j->kind = JOB_DELETE;
+		committer_submit(q->cm, j);
+		queue_remove(q, m);
+		return;
+	}
+	if (envelope_encode(m->env, &w) == -1 ||
+	    (j->blob = malloc(w.len)) == NULL)
+		fatal("queue update");
+	memcpy(j->blob, w.buf, w.len);
+	j->bloblen = w.len;
+	mw_release(&w);
+	j->kind = JOB_PUT;
+	committer_submit(q->cm, j);
+}
+
+/* Who a notice for this message goes to, and by which route. */
+static int
+notice_route(struct queued *q, const struct envelope *e,
+    struct dsn_spec *s)
+{
+	const struct tenant_conf	*t;
+	const char			*dom;
+
+	if ((dom = strrchr(e->sender, '@')) == NULL)
+		return -1;
+	dom++;
+	if ((s->domain = strdup(dom)) == NULL)
+		return -1;
+	if (dom[0] != '[' && (t = conf_domain_tenant(q->conf, dom)) != NULL) {
+		s->dir = DIR_INBOUND;
+		s->route = ROUTE_TENANT;
+		strlcpy(s->tenant, t->name, sizeof(s->tenant));
+	} else {
+		s->dir = DIR_OUTBOUND;
+		s->route = ROUTE_MX;
+		strlcpy(s->tenant, e->nrcpts > 0 ? e->rcpts[0].tenant : "",
+		    sizeof(s->tenant));
+	}
+	return 0;
+}
+
+static const char *
+kind_name(enum dsn_kind k)
+{
+	return k == DSN_FAILURE ? "failure" : k == DSN_DELAY ? "delay" :
+	    "success";
+}
+
+/* A notice of some recipients' fate goes to the sender, if anyone. */
+static void
+sched_notify(struct queued *q, struct qmsg *m, enum dsn_kind kind,
+    struct dsn_item *items, size_t n)
+{
+	const struct envelope	*e = m->env;
+	struct dsn_spec		*s;
+	struct job		*j;
+	char			 qid[32], name[32];
+	size_t			 i;
+
+	queue_id_format(m->id, qid, sizeof(qid));
+	if (n == 0)
+		return;
+	if (e->sender[0] == '\0' || (e->flags & ENVF_BOUNCE)) {
+		log_info("msgid=%s: no %s notice: %s", qid, kind_name(kind),
+		    e->sender[0] == '\0' ? "the sender is <>" :
+		    "a notice is never bounced; dropped");
+		goto drop;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL || (j = calloc(1,
+	    sizeof(*j))) == NULL)
+		fatal("notice");
+	s->kind = kind;
+	s->orig_id = m->id;
+	s->sender = strdup(e->sender);
+	strlcpy(s->envid, e->envid, sizeof(s->envid));
+	s->ret = e->ret;
+	s->smtputf8 = e->smtputf8;
+	s->arrival = e->created;
+	s->hostname = strdup(q->conf->hostname);
+	s->items = items;
+	s->nitems = n;
+	if (kind == DSN_DELAY && e->nrcpts > 0)
+		s->retry_until = e->created + rcpt_lifetime(q, e, &e->rcpts[0]);
+	queue_id_format(m->id, name, sizeof(name));
+	s->orig_fd = openat(q->spool_fd, name, O_RDONLY | O_CLOEXEC);
+	if (s->sender == NULL || s->hostname == NULL ||
+	    notice_route(q, e, s) == -1) {
+		log_warnx("msgid=%s: cannot route a %s notice to <%s>", qid,
+		    kind_name(kind), e->sender);
+		dsn_spec_free(s);
+		free(j);
+		return;
+	}
+	j->kind = JOB_DSN;
+	j->id = m->id;
+	j->fd = -1;
+	j->dsn = s;
+	m->dsns++;
+	committer_submit(q->cm, j);
+	return;
+drop:
+	for (i = 0; i < n; i++) {
+		free(items[i].rcpt);
+		free(items[i].orcpt);
+		free(items[i].diag);
+		free(items[i].remote);
+	}
+	free(items);
+}
+
+/* The notice is written and committed (or not): queue it. */
+void
+sched_dsn_done(struct queued *q, struct job *j)
+{
+	struct qmsg	*m = queue_find(q, j->dsn->orig_id);
+	struct qmsg	*n;
+	char		 qid[32], nid[32];
+
+	queue_id_format(j->dsn->orig_id, qid, sizeof(qid));
+	if (j->err != 0) {
+		log_warnx("msgid=%s: the %s notice to <%s> could not be "
+		    "queued: %s", qid, kind_name(j->dsn->kind),
+		    j->dsn->sender, strerror(j->err));
+		envelope_free(j->env);
+	} else {
+		queue_id_format(j->env->id, nid, sizeof(nid));
+		log_info("msgid=%s: %s notice msgid=%s to <%s> queued", qid,
+		    kind_name(j->dsn->kind), nid, j->dsn->sender);
+		n = queue_insert(q, j->env);
+		sched_add(q, n);
+	}
+	dsn_spec_free(j->dsn);
+	if (m != NULL && --m->dsns == 0 && m->dirty)
+		sched_persist(q, m);
+}
+
+static struct dsn_item *
+add_item(struct dsn_item **items, size_t *n, const struct rcpt *r,
+    const char *status, const char *diag, const char *remote)
+{
+	struct dsn_item *it;
+
+	if ((it = reallocarray(*items, *n + 1, sizeof(**items))) == NULL)
+		fatal("notice");
+	*items = it;
+	it = &(*items)[(*n)++];
+	memset(it, 0, sizeof(*it));
+	it->rcpt = strdup(r->addr);
+	it->orcpt = r->orcpt ? strdup(r->orcpt) : NULL;
+	strlcpy(it->status, status, sizeof(it->status));
+	it->diag = strdup(diag ? diag : "");
+	it->remote = remote && remote[0] ? strdup(remote) : NULL;
+	if (it->rcpt == NULL || it->diag == NULL)
+		fatal("notice");
+	return it;
+}
+
+/* A recipient that has failed for good: a failure notice, if wanted. */
+void
+rcpt_bounce(struct queued *q, struct qmsg *m, size_t i, const char *status,
+    const char *diag, const char *remote, struct dsn_item **items,
+    size_t *n)
+{
+	struct rcpt	*r = &m->env->rcpts[i];
+	char		 qid[32];
+
+	queue_id_format(m->id, qid, sizeof(qid));
+	r->status = RS_BOUNCED;
+	free(r->last_error);
+	r->last_error = strdup(diag);
+	q->bounced++;
+	log_info("msgid=%s tenant=%s from=<%s> to=<%s> dsn=%s status=bounced "
+	    "(%s)", qid, r->tenant[0] ? r->tenant : "-", m->env->sender,
+	    r->addr, status, diag);
+	if (r->notify & NOTIFY_NEVER)
+		return;
+	if (r->notify != 0 && !(r->notify & NOTIFY_FAILURE))
+		return;
+	add_item(items, n, r, status, diag, remote);
+}
+
+/* Recipients past their lifetime bounce with 4.4.7. */
+static void
+expire(struct queued *q, struct qmsg *m, int64_t now)
+{
+	struct envelope	*e = m->env;
+	struct dsn_item	*items = NULL;
+	size_t		 i, n = 0;
+	char		 diag[600];
+	int		 changed = 0;
+
+	for (i = 0; i < e->nrcpts; i++) {
+		struct rcpt *r = &e->rcpts[i];
+
+		if (r->status != RS_PENDING || m->busy[i] ||
+		    now < e->created + (int64_t)rcpt_lifetime(q, e, r))
+			continue;
+		snprintf(diag, sizeof(diag), "delivery time expired%s%s",
+		    r->last_error ? ": " : "", r->last_error ?
+		    r->last_error : "");
+		rcpt_bounce(q, m, i, "4.4.7", diag, NULL, &items, &n);
+		changed = 1;
+	}
+	sched_notify(q, m, DSN_FAILURE, items, n);
+	if (changed)
+		sched_persist(q, m);
+}
+
+/* After queue.delay_warning, once: a delay notice to the sender. */
+void
+maybe_warn(struct queued *q, struct qmsg *m, int64_t now)
+{
+	struct envelope	*e = m->env;
+	struct dsn_item	*items = NULL;
+	size_t		 i, n = 0;
+
+	if (q->conf->queue.delay_warning == 0 || (e->flags & ENVF_WARNED) ||
+	    e->sender[0] == '\0' || (e->flags & ENVF_BOUNCE) ||
+	    now - e->created < (int64_t)q->conf->queue.delay_warning)
+		return;
+	for (i = 0; i < e->nrcpts; i++) {
+		struct rcpt *r = &e->rcpts[i];
+
+		if (r->status != RS_PENDING || (r->notify & NOTIFY_NEVER) ||
+		    (r->notify != 0 && !(r->notify & NOTIFY_DELAY)))
+			continue;
+		add_item(&items, &n, r, "4.0.0", r->last_error ?
+		    r->last_error : "delivery is delayed", NULL);
+	}
+	e->flags |= ENVF_WARNED;
+	sched_notify(q, m, DSN_DELAY, items, n);
+	sched_persist(q, m);
+}
+
+static void
+route_key(const struct rcpt *r, char *buf, size_t sz)
+{
+	size_t i, o;
+
+	if (r->route == ROUTE_TENANT) {
+		snprintf(buf, sz, "tenant:%s", r->tenant);
+		return;
+	}
+	o = (size_t)snprintf(buf, sz, "mx:");
+	for (i = 0; r->domain[i] != '\0' && o + 1 < sz; i++)
+		buf[o++] = (char)(r->domain[i] >= 'A' && r->domain[i] <= 'Z' ?
+		    r->domain[i] + 32 : r->domain[i]);
+	buf[o] = '\0';
+}
+
+/* Due now: one job per destination for the recipients that are due. */
+static void
+run_message(struct queued *q, struct qmsg *m, int64_t now)
+{
+	struct envelope	*e = m->env;
+	char		 key[300], other[300];
+	uint32_t	*idx;
+	size_t		 i, j, n;
+	uint8_t		*taken;
+
+	expire(q, m, now);
+	if (m->gone)
+		return;
+	maybe_warn(q, m, now);
+	if ((idx = calloc(e->nrcpts, sizeof(*idx))) == NULL ||
+	    (taken = calloc(e->nrcpts, 1)) == NULL)
+		fatal("scheduler");
+	for (i = 0; i < e->nrcpts; i++) {
+		if (taken[i] || e->rcpts[i].status != RS_PENDING ||
+		    m->busy[i] || e->rcpts[i].next_attempt > now)
+			continue;
+		route_key(&e->rcpts[i], key, sizeof(key));
+		n = 0;
+		for (j = i; j < e->nrcpts; j++) {
+			if (taken[j] || e->rcpts[j].status != RS_PENDING ||
+			    m->busy[j] || e->rcpts[j].next_attempt > now)
+				continue;
+			route_key(&e->rcpts[j], other, sizeof(other));
+			if (strcmp(key, other) != 0)
+				continue;
+			taken[j] = 1;
+			idx[n++] = (uint32_t)j;
+		}
+		deliver_send(q, m, key, idx, n);
+	}
+	free(idx);
+	free(taken);
+	reschedule(q, m);
+}
+
+static void
+sched_run(int fd, short ev, void *arg)
+{
+	struct queued	*q = arg;
+	struct qmsg	*m;
+	int64_t		 now = time(NULL);
+
+	(void)fd;
+	(void)ev;
+	if (q->conf == NULL)
+		return;
+	while ((m = RB_MIN(sched_tree, &q->schedule)) != NULL &&
+	    m->next <= now && q->njobs < job_window(q)) {
+		unschedule(q, m);
+		run_message(q, m, now);
+	}
+	/* A full window reopens when a job comes back (deliver_done). */
+	if (q->njobs < job_window(q))
+		sched_wake(q);
+}
+
+/* A destination got something through: what waits for it goes now. */
+void
+sched_dest_up(struct queued *q, const char *key)
+{
+	struct qmsg	*m, *next;
+	char		 rk[300];
+	int64_t		 now = time(NULL);
+	size_t		 i, woke = 0;
+
+	RB_FOREACH_SAFE(m, qmsg_tree, &q->queue, next) {
+		int touched = 0;
+
+		if (m->gone || (m->env->flags & ENVF_HOLD))
+			continue;
+		for (i = 0; i < m->env->nrcpts; i++) {
+			struct rcpt *r = &m->env->rcpts[i];
+
+			if (r->status != RS_PENDING || m->busy[i] ||
+			    r->next_attempt <= now)
+				continue;
+			route_key(r, rk, sizeof(rk));
+			if (strcmp(rk, key) != 0)
+				continue;
+			r->next_attempt = now;
+			touched = 1;
+		}
+		if (touched) {
+			reschedule(q, m);
+			woke++;
+		}
+	}
+	if (woke > 0)
+		log_info("destination %s is back: %zu deferred messages "
+		    "rescheduled", key, woke);
+	sched_wake(q);
+}
+
+int
+sched_flush(struct queued *q, struct qmsg *m)
+{
+	int64_t	now = time(NULL);
+	size_t	i;
+	int	n = 0;
+
+	for (i = 0; i < m->env->nrcpts; i++)
+		if (m->env->rcpts[i].status == RS_PENDING && !m->busy[i]) {
+			m->env->rcpts[i].next_attempt = now;
+			n++;
+		}
+	reschedule(q, m);
+	sched_wake(q);
+	return n;
+}
+
+void
+sched_hold(struct queued *q, struct qmsg *m, int hold)
+{
+	if (hold)
+		m->env->flags |= ENVF_HOLD;
+	else {
+		m->env->flags &= ~ENVF_HOLD;
+		sched_flush(q, m);
+	}
+	sched_persist(q, m);
+	reschedule(q, m);
+	sched_wake(q);
+}
+
+void
+sched_remove(struct queued *q, struct qmsg *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->env->nrcpts; i++)
+		if (m->env->rcpts[i].status == RS_PENDING)
+			m->env->rcpts[i].status = RS_REMOVED;
+	m->removing = 1;
+	unschedule(q, m);
+	/* With jobs out, the delete waits for them (deliver_done). */
+	if (m->njobs == 0)
+		sched_persist(q, m);
+}
+
+void
+sched_bounce(struct queued *q, struct qmsg *m, const char *why)
+{
+	struct dsn_item	*items = NULL;
+	size_t		 i, n = 0;
+
+	for (i = 0; i < m->env->nrcpts; i++)
+		if (m->env->rcpts[i].status == RS_PENDING && !m->busy[i])
+			rcpt_bounce(q, m, i, "5.0.0", why, NULL, &items, &n);
+	sched_notify(q, m, DSN_FAILURE, items, n);
+	sched_persist(q, m);
+	reschedule(q, m);
+}
+
+/* queue_deliver.c hands results here: the recipient's fate. */
+void
+sched_result(struct queued *q, struct qmsg *m, size_t i, int result,
+    const char *dsn, const char *diag, const char *remote, int dsn_passed,
+    struct dsn_item **fails, size_t *nfails, struct dsn_item **relayed,
+    size_t *nrelayed)
+{
+	struct envelope	*e = m->env;
+	struct rcpt	*r = &e->rcpts[i];
+	int64_t		 now = time(NULL);
+	uint32_t	 backoff;
+	char		 why[700];
+
+	if (r->status != RS_PENDING)
+		return;		/* removed meanwhile */
+	switch (result) {
+	case 1:	/* DR_SENT */
+		r->status = RS_SENT;
+		q->sent++;
+		if ((r->notify & NOTIFY_SUCCESS) && !dsn_passed)
+			add_item(relayed, nrelayed, r, dsn, diag, remote);
+		return;
+	case 3:	/* DR_PERMFAIL */
+		rcpt_bounce(q, m, i, dsn, diag, remote, fails, nfails);
+		return;
+	}
+	r->attempts++;
+	free(r->last_error);
+	r->last_error = strdup(diag);
+	backoff = q->conf->queue.retry_min;
+	for (uint32_t k = 1; k < r->attempts && backoff <
+	    q->conf->queue.retry_max; k++)
+		backoff *= 2;
+	if (backoff > q->conf->queue.retry_max)
+		backoff = q->conf->queue.retry_max;
+	r->next_attempt = now + backoff;
+	if (now >= e->created + (int64_t)rcpt_lifetime(q, e, r)) {
+		snprintf(why, sizeof(why), "delivery time expired: %s", diag);
+		rcpt_bounce(q, m, i, "4.4.7", why, remote, fails, nfails);
+	}
+}
+
+/* The end of a job: notices, persistence, and the next attempt. */
+void
+sched_job_done(struct queued *q, struct qmsg *m, struct dsn_item *fails,
+    size_t nfails, struct dsn_item *relayed, size_t nrelayed)
+{
+	int64_t now = time(NULL);
+
+	sched_notify(q, m, DSN_FAILURE, fails, nfails);
+	sched_notify(q, m, DSN_RELAYED, relayed, nrelayed);
+	if (!m->removing)
+		maybe_warn(q, m, now);
+	sched_persist(q, m);
+	if (!m->gone)
+		reschedule(q, m);
+	sched_wake(q);
+}
