@@ -1,0 +1,90 @@
+"""dnstest: a real DNS server for the tests.  Debian's unbound, on a
+loopback port, serving test zones from local-data; names outside them are
+refused, and zones can be made to drop queries (local-zone deny), so a
+look-up times out.  Queries are logged, for tests of the cache."""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+from relaytest import free_port, wait_for
+
+
+class Unbound:
+    def __init__(self, zones, deny=()):
+        """zones: {zone: [record lines]}, e.g.
+        {"mx.test.": ["mx.test. 300 IN MX 10 a.mx.test.",
+                      "a.mx.test. 300 IN A 127.0.0.2"]}
+        Each zone gets an SOA (negative TTL 60) unless it has one."""
+        self.dir = tempfile.mkdtemp(prefix="unbound-test.")
+        os.chmod(self.dir, 0o755)
+        self.port = free_port()
+        self.log = os.path.join(self.dir, "unbound.log")
+        conf = os.path.join(self.dir, "unbound.conf")
+        lines = ["server:",
+                 "  interface: 127.0.0.1@%d" % self.port,
+                 "  port: %d" % self.port,
+                 "  do-daemonize: no",
+                 '  username: ""',
+                 '  chroot: ""',
+                 '  directory: "%s"' % self.dir,
+                 '  pidfile: "%s/unbound.pid"' % self.dir,
+                 "  use-syslog: no",
+                 '  logfile: "%s"' % self.log,
+                 "  verbosity: 1",
+                 "  log-queries: yes",
+                 "  do-ip6: no",
+                 "  do-tcp: yes",
+                 "  access-control: 127.0.0.0/8 allow",
+                 "  module-config: iterator",
+                 '  local-zone: "." refuse']
+        for zone, records in zones.items():
+            lines.append('  local-zone: "%s" static' % zone)
+            if not any(" SOA " in r for r in records):
+                records = ["%s 300 IN SOA ns.%s hostmaster.%s 1 3600 600 "
+                           "86400 60" % (zone, zone, zone)] + list(records)
+            for r in records:
+                lines.append('  local-data: "%s"' % r.replace('"', '\\"'))
+        for zone in deny:
+            lines.append('  local-zone: "%s" deny' % zone)
+        lines += ["remote-control:", "  control-enable: no"]
+        with open(conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.proc = subprocess.Popen(["unbound", "-d", "-c", conf],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        if not wait_for(self.ready, 10):
+            raise RuntimeError("unbound did not start: " + self.read_log())
+
+    def ready(self):
+        p = subprocess.run(["dig", "+short", "+time=1", "+tries=1", "-p",
+                            str(self.port), "@127.0.0.1", "version.invalid",
+                            "A"], capture_output=True, text=True)
+        return p.returncode == 0
+
+    @property
+    def server(self):
+        return "127.0.0.1:%d" % self.port
+
+    def read_log(self):
+        try:
+            with open(self.log) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def queries(self, name, qtype):
+        """How many times name/qtype was asked (from the query log)."""
+        needle = " %s %s IN" % (name.rstrip(".") + ".", qtype)
+        return sum(1 for l in self.read_log().splitlines() if needle in l)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)

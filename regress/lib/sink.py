@@ -1,0 +1,299 @@
+"""sink: a capture SMTP server for tests, standing in for a tenant's mail
+server or a remote MX.  It runs in a thread of the test, records every
+transaction, and can be told to misbehave in the ways real servers do.
+
+    s = Sink("127.0.0.2", port)           # listen
+    s.rcpt = lambda addr: "550 5.1.1 no"  # per-recipient replies
+    s.wait(1)                             # until one message arrived
+    s.messages[0].data                    # bytes as received, unstuffed
+"""
+import os
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+
+ALL_EXT = ["PIPELINING", "SIZE 100000000", "8BITMIME", "SMTPUTF8", "DSN",
+           "CHUNKING"]
+
+
+class Message:
+    def __init__(self):
+        self.helo = None
+        self.mail = None          # the whole MAIL argument
+        self.sender = None
+        self.rcpts = []           # the whole RCPT arguments
+        self.data = b""
+        self.tls = False
+        self.bdat = False
+        self.when = None
+
+    @property
+    def rcpt_addrs(self):
+        return [r.split(">")[0].lstrip("TO:<").lstrip("<") for r in
+                self.rcpts]
+
+
+def make_cert(directory):
+    key = os.path.join(directory, "key.pem")
+    crt = os.path.join(directory, "cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-keyout", key, "-out", crt, "-days", "2",
+                    "-subj", "/CN=sink.test"], check=True,
+                   capture_output=True)
+    return crt, key
+
+
+class Sink:
+    def __init__(self, addr, port, ext=None, greeting="220 sink.test ESMTP",
+                 starttls=False, helo_only=False, hang=False,
+                 tls_break=False):
+        self.addr = addr
+        self.port = port
+        self.ext = list(ALL_EXT if ext is None else ext)
+        self.greeting = greeting
+        self.helo_only = helo_only
+        self.hang = hang
+        self.rcpt = lambda addr: "250 2.1.5 Ok"
+        self.data_reply = lambda msg: "250 2.0.0 Ok: kept"
+        self.mail_reply = lambda arg: "250 2.1.0 Ok"
+        self.close_after = None   # transactions per connection
+        self.tls_break = tls_break  # say 220 to STARTTLS, then hang up
+        self.messages = []
+        self.connections = 0
+        self.active = 0
+        self.max_active = 0
+        self.conns = set()
+        self.lock = threading.Lock()
+        self.ssl = None
+        if starttls:
+            self.tmp = tempfile.mkdtemp(prefix="sink-tls.")
+            crt, key = make_cert(self.tmp)
+            self.ssl = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.ssl.load_cert_chain(crt, key)
+            self.ext.append("STARTTLS")
+        fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        self.sock = socket.socket(fam, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((addr, port))
+        self.sock.listen(128)
+        self.running = True
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        """Stop listening and hang up on every client, as a server going
+        down does."""
+        self.running = False
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        with self.lock:
+            conns = list(self.conns)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def serve(self):
+        while self.running:
+            try:
+                conn, peer = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+            threading.Thread(target=self.session, args=(conn,),
+                             daemon=True).start()
+
+    def wait(self, n, timeout=20):
+        end = time.time() + timeout
+        while time.time() < end:
+            with self.lock:
+                if len(self.messages) >= n:
+                    return True
+            time.sleep(0.02)
+        return False
+
+    def count(self):
+        with self.lock:
+            return len(self.messages)
+
+    # One connection.
+    def session(self, conn):
+        with self.lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+            self.conns.add(conn)
+        try:
+            self._session(conn)
+        except (OSError, ssl.SSLError, ValueError):
+            pass
+        finally:
+            with self.lock:
+                self.active -= 1
+                self.conns.discard(conn)
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def _session(self, conn):
+        f = _Conn(conn, self)
+        if self.hang:
+            time.sleep(3600)
+            return
+        f.send(self.greeting)
+        if not self.greeting.startswith("220"):
+            f.readline()
+            return
+        helo = None
+        tls = False
+        msg = None
+        done = 0
+        while True:
+            line = f.readline()
+            if line is None:
+                return
+            cmd = line.decode("utf-8", "replace")
+            verb = cmd[:4].upper()
+            if verb == "EHLO":
+                if self.helo_only:
+                    f.send("502 5.5.1 EHLO not implemented")
+                    continue
+                helo = cmd[5:]
+                lines = ["sink.test"] + [e for e in self.ext
+                                         if not (tls and e == "STARTTLS")]
+                f.send("\r\n".join("250-" + l for l in lines[:-1]) +
+                       ("\r\n" if len(lines) > 1 else "") +
+                       "250 " + lines[-1])
+            elif verb == "HELO":
+                helo = cmd[5:]
+                f.send("250 sink.test")
+            elif cmd.upper() == "STARTTLS" and self.ssl and not tls:
+                f.send("220 2.0.0 go ahead")
+                if self.tls_break:
+                    return
+                f.start_tls(self.ssl)
+                tls = True
+                helo = None
+            elif verb == "MAIL":
+                msg = Message()
+                msg.helo = helo
+                msg.tls = tls
+                msg.mail = cmd[5:]
+                msg.sender = cmd.split("<", 1)[1].split(">", 1)[0]
+                rep = self.mail_reply(cmd[5:])
+                if rep is None:
+                    return      # hang up without a word
+                f.send(rep)
+            elif verb == "RCPT":
+                addr = cmd.split("<", 1)[1].split(">", 1)[0]
+                rep = self.rcpt(addr)
+                if rep.startswith("2"):
+                    msg.rcpts.append(cmd[5:])
+                f.send(rep)
+            elif verb == "DATA":
+                if msg is None or not msg.rcpts:
+                    f.send("554 5.5.1 no valid recipients")
+                    continue
+                f.send("354 go")
+                msg.data = f.read_data()
+                done += 1
+                self.finish(f, msg)
+                msg = None
+                if self.close_after and done >= self.close_after:
+                    return
+            elif verb == "BDAT":
+                parts = cmd.split()
+                size = int(parts[1])
+                msg.data += f.read_exact(size)
+                msg.bdat = True
+                if len(parts) > 2 and parts[2].upper() == "LAST":
+                    done += 1
+                    self.finish(f, msg)
+                    msg = None
+                    if self.close_after and done >= self.close_after:
+                        return
+                else:
+                    f.send("250 2.0.0 chunk ok")
+            elif verb == "RSET":
+                msg = None
+                f.send("250 2.0.0 Ok")
+            elif verb == "QUIT":
+                f.send("221 2.0.0 Bye")
+                return
+            elif verb == "NOOP":
+                f.send("250 2.0.0 Ok")
+            else:
+                f.send("500 5.5.2 what?")
+
+    def finish(self, f, msg):
+        rep = self.data_reply(msg)
+        if rep.startswith("2"):
+            msg.when = time.time()
+            with self.lock:
+                self.messages.append(msg)
+        f.send(rep)
+
+
+class _Conn:
+    def __init__(self, sock, sink):
+        self.sock = sock
+        self.sink = sink
+        self.buf = b""
+
+    def send(self, text):
+        self.sock.sendall(text.encode() + b"\r\n")
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            return False
+        self.buf += chunk
+        return True
+
+    def readline(self):
+        while b"\r\n" not in self.buf:
+            if not self._fill():
+                return None
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def read_exact(self, n):
+        while len(self.buf) < n:
+            if not self._fill():
+                raise ValueError("short chunk")
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def read_data(self):
+        """DATA content up to CRLF.CRLF, dot-unstuffed."""
+        while True:
+            i = self.buf.find(b"\r\n.\r\n")
+            if self.buf.startswith(b".\r\n"):
+                i = -2
+            if i != -1:
+                break
+            if not self._fill():
+                raise ValueError("short data")
+        if i == -2:
+            raw, self.buf = b"", self.buf[3:]
+        else:
+            raw, self.buf = self.buf[:i + 2], self.buf[i + 5:]
+        lines = raw.split(b"\r\n")
+        return b"\r\n".join(l[1:] if l.startswith(b".") else l
+                            for l in lines)
+
+    def start_tls(self, ctx):
+        self.buf = b""
+        raw = self.sock
+        self.sock = ctx.wrap_socket(raw, server_side=True)
+        with self.sink.lock:        # close() must find the new socket
+            self.sink.conns.discard(raw)
+            self.sink.conns.add(self.sock)
