@@ -62,8 +62,10 @@ ctl_req_parse(const char *line, size_t len, struct ctl_req *req)
 		return "empty request";
 	if (len > CTL_LINE_MAX)
 		return "request too long";
+	/* Letters of either case pass here, to get the precise reason. */
 	for (i = 0; i < len; i++)
 		if (!((line[i] >= 'a' && line[i] <= 'z') ||
+		    (line[i] >= 'A' && line[i] <= 'Z') ||
 		    (line[i] >= '0' && line[i] <= '9') || line[i] == ' '))
 			return "bad character in request";
 	memcpy(buf, line, len);

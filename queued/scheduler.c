@@ -232,8 +232,8 @@ sched_notify(struct queued *q, struct qmsg *m, enum dsn_kind kind,
 		return;
 	if (e->sender[0] == '\0' || (e->flags & ENVF_BOUNCE)) {
 		log_info("msgid=%s: no %s notice: %s", qid, kind_name(kind),
-		    e->sender[0] == '\0' ? "the sender is <>" :
-		    "a notice is never bounced; dropped");
+		    (e->flags & ENVF_BOUNCE) ? "a notice is never bounced; "
+		    "dropped" : "the sender is <>");
 		goto drop;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL || (j = calloc(1,

@@ -132,24 +132,26 @@ kid_exec(struct relayd *env, struct kid *k, int parentfd, int *edgefd,
 	char		 path[PATH_MAX], u[16], g[16], p[16];
 	char		 root[PATH_MAX];
 	char		*argv[16];
-	int		 argc = 0, fd, i, n, staged[32];
+	int		 argc = 0, fd, i, staged[PROC_MAX];
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != ppid)
 		_exit(1);
-	/* Stage above the targets so dup2 never overwrites a source. */
-	n = 0;
-	staged[n++] = fcntl(parentfd, F_DUPFD_CLOEXEC, FD_STAGING);
+	/*
+	 * Stage above the targets so dup2 never overwrites a source, then
+	 * put each channel where proc_peer_fd says the child looks for it.
+	 */
+	staged[PROC_PARENT] = fcntl(parentfd, F_DUPFD_CLOEXEC, FD_STAGING);
 	for (i = 1; i < PROC_MAX; i++)
-		if (i != (int)k->id && proc_has_edge(k->id, (enum proc_id)i))
-			staged[n++] = fcntl(edgefd[i], F_DUPFD_CLOEXEC,
-			    FD_STAGING);
-	for (i = 0; i < n; i++) {
-		if (staged[i] == -1 || dup2(staged[i], PROC_FD_PARENT + i) ==
-		    -1)
+		staged[i] = i != (int)k->id &&
+		    proc_has_edge(k->id, (enum proc_id)i) ?
+		    fcntl(edgefd[i], F_DUPFD_CLOEXEC, FD_STAGING) : -2;
+	for (i = 0; i < PROC_MAX; i++) {
+		if (staged[i] == -2)
+			continue;
+		if (staged[i] == -1 || dup2(staged[i],
+		    proc_peer_fd(k->id, (enum proc_id)i)) == -1)
 			_exit(1);
 	}
-	if (proc_max_fd(k->id) != PROC_FD_PARENT + n - 1)
-		_exit(1);
 	if (!env->debug && (fd = open("/dev/null", O_RDWR)) != -1) {
 		dup2(fd, 0);
 		dup2(fd, 1);

@@ -72,6 +72,7 @@ queue_commit(struct session *s)
 	e.sender = tx->sender;
 	strlcpy(e.helo, s->helo ? s->helo : "", sizeof(e.helo));
 	e.client = s->client;
+	strlcpy(e.client_name, s->rdns ? s->rdns : "", sizeof(e.client_name));
 	e.created = time(NULL);
 	e.size = tx->sink.written;
 	e.body = tx->mp.body;
@@ -163,6 +164,11 @@ on_created(struct smtpd *sd, struct imsg *imsg, struct mr *r)
 	s->tx->msgid = id;
 	s->tx->fd = imsg->fd;
 	imsg->fd = -1;
+	if (s->rdns_pending) {
+		/* The Received: field waits for the client's name. */
+		s->file_waiting = 1;
+		return;
+	}
 	command_file_ready(s);
 	session_resume(s);
 }

@@ -21,7 +21,7 @@ session_proto(const struct session *s)
 int
 received_header(const struct session *s, char *buf, size_t sz)
 {
-	char		 qid[32], date[64], tcpinfo[96], forpart[600];
+	char		 qid[32], date[64], tcpinfo[352], forpart[600];
 	struct tm	 tm;
 	time_t		 now = time(NULL);
 	int		 n;
@@ -29,7 +29,8 @@ received_header(const struct session *s, char *buf, size_t sz)
 	queue_id_format(s->tx->msgid, qid, sizeof(qid));
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	snprintf(tcpinfo, sizeof(tcpinfo), "[%s%s]",
+	snprintf(tcpinfo, sizeof(tcpinfo), "%s%s[%s%s]",
+	    s->rdns ? s->rdns : "", s->rdns ? " " : "",
 	    s->client.af == AF_INET6 ? "IPv6:" : "", s->addr);
 	if (s->tx->nrcpts == 1)
 		snprintf(forpart, sizeof(forpart), "\r\n\tfor <%s>",

@@ -209,6 +209,7 @@ session_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 	s->client_tenant = relay_client_tenant(sd->relay, &s->client);
 	log_debug("connect from [%s]:%u session %llu", s->addr,
 	    s->client.port, (unsigned long long)s->id);
+	rdns_start(s);
 	if (l->lc.greeting_delay == 0) {
 		greet(s);
 		return;
@@ -266,6 +267,7 @@ session_free(struct session *s)
 		event_free(s->timer);
 	bufferevent_free(s->bev);
 	free(s->helo);
+	free(s->rdns);
 	free(s->skip_reply);
 	free(s);
 }

@@ -13,11 +13,13 @@
 #include <event2/listener.h>
 
 #include "child.h"
+#include "dns_client.h"
 #include "log.h"
 #include "msg_queue.h"
 #include "smtpd.h"
 
 static struct smtpd smtpd;
+struct smtpd *smtpd_env = &smtpd;
 
 void
 smtpd_send_queue(struct smtpd *sd, uint32_t type, uint64_t peerid, int fd,
@@ -137,7 +139,15 @@ from_queued(struct child *c, struct imsg *imsg)
 }
 
 static void
-from_unused(struct child *c, struct imsg *imsg)
+from_dnsd(struct child *c, struct imsg *imsg)
+{
+	struct smtpd *sd = c->state;
+
+	dns_client_dispatch(sd->dns, imsg);
+}
+
+static void
+from_policyd(struct child *c, struct imsg *imsg)
 {
 	if (imsg->fd != -1)
 		close(imsg->fd);
@@ -153,6 +163,7 @@ smtpd_init(struct child *c)
 	sd->free_space = UINT64_MAX;
 	RB_INIT(&sd->sessions);
 	RB_INIT(&sd->clients);
+	sd->dns = dns_client_new(c);
 	if ((sd->accept_pause = evtimer_new(c->base, accept_resume, sd)) ==
 	    NULL)
 		fatalx("evtimer_new");
@@ -175,8 +186,8 @@ static const struct child_ops smtpd_ops = {
 	.shutdown = smtpd_shutdown,
 	.dispatch = {
 		[PROC_QUEUED] = from_queued,
-		[PROC_POLICYD] = from_unused,
-		[PROC_DNSD] = from_unused,
+		[PROC_POLICYD] = from_policyd,
+		[PROC_DNSD] = from_dnsd,
 	},
 };
 

@@ -35,6 +35,7 @@
 #include "smtp_relay.h"
 
 struct child;
+struct dns_client;
 struct bufferevent;
 struct evconnlistener;
 
@@ -72,6 +73,7 @@ struct smtpd {
 	uint32_t		 nsessions;
 	uint64_t		 next_id;
 	struct client_tree	 clients;
+	struct dns_client	*dns;
 	uint64_t		 free_space;	/* UINT64_MAX until known */
 	uint64_t		 accepted;	/* messages, for status */
 	struct event		*accept_pause;
@@ -123,6 +125,9 @@ struct session {
 	uint8_t			 discarding;	/* the rest of a long line */
 	uint8_t			 out_paused;	/* client is not reading */
 	uint8_t			 counted;	/* in the per-client count */
+	uint8_t			 rdns_pending;	/* FCrDNS look-up out */
+	uint8_t			 file_waiting;	/* spool file ready, rdns not */
+	char			*rdns;		/* forward-confirmed name */
 	unsigned		 errors;
 	char			*helo;
 	struct transaction	*tx;
@@ -134,6 +139,7 @@ int	 session_cmp(struct session *, struct session *);
 RB_PROTOTYPE(session_tree, session, entry, session_cmp)
 
 /* smtpd.c */
+extern struct smtpd *smtpd_env;
 void	 smtpd_send_queue(struct smtpd *, uint32_t, uint64_t, int,
 	    const void *, size_t);
 
@@ -167,6 +173,9 @@ void	 queue_request_file(struct session *);
 void	 queue_commit(struct session *);
 void	 queue_abort(struct session *);
 void	 queue_dispatch(struct smtpd *, struct imsg *);
+
+/* smtp_rdns.c */
+void	 rdns_start(struct session *);
 
 /* smtp_received.c */
 int	 received_header(const struct session *, char *, size_t);

@@ -93,7 +93,7 @@ def main():
             (b"frobnicate\n", r"^ERR unknown request\n$", "unknown word"),
             (b"\xff\xfe\x01garbage\r\n", r"^ERR bad character",
              "binary garbage"),
-            (b"SHOW STATUS\n", r"^ERR bad character", "upper case"),
+            (b"SHOW STATUS\n", r"^ERR unknown request", "upper case"),
             (b"show status\x00\n", r"^ERR bad character", "a NUL"),
             (b"show  status\n", r"^ERR words must be separated",
              "two spaces"),
