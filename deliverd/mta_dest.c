@@ -111,8 +111,9 @@ dest_pump(struct deliverd *d, struct dest *dest)
 		dest_gc(d, dest);
 		return;
 	}
-	if (dest->rstate == RT_READY && dest->nsessions == 0 &&
-	    time(NULL) - dest->resolved > ROUTE_TTL)
+	/* Sessions keep their own copy of the hops: look again freely. */
+	if (dest->rstate == RT_READY && time(NULL) - dest->resolved >
+	    ROUTE_TTL)
 		dest->rstate = RT_NONE;
 	if (dest->rstate == RT_NONE) {
 		route_resolve(d, dest);

@@ -71,6 +71,8 @@ struct mta_session {
 	struct bufferevent	*bev;
 	struct event		*idle_timer;
 	enum ms_state		 state;
+	struct hop		*hops;		/* our copy: dest's may change */
+	size_t			 nhops;
 	size_t			 hop;
 	int			 no_tls;
 	int			 tls;
@@ -112,7 +114,7 @@ conf_of(const struct mta_session *s)
 static struct hop *
 cur_hop(struct mta_session *s)
 {
-	return &s->dest->hops[s->hop];
+	return &s->hops[s->hop];
 }
 
 static void __attribute__((format(printf, 2, 3)))
@@ -297,7 +299,7 @@ connect_hop(struct mta_session *s)
 	struct timeval		 tv = { conf_of(s)->timeouts.command, 0 };
 	int			 on = 1;
 
-	if (s->hop >= s->dest->nhops) {
+	if (s->hop >= s->nhops) {
 		fail_rest(s->job, DR_TEMPFAIL, "4.4.1", s->error[0] ? s->error :
 		    "no host could be reached");
 		tx_finish(s, DEST_DOWN);
@@ -336,6 +338,10 @@ mta_start(struct deliverd *d, struct dest *dest, struct job *job)
 	s->d = d;
 	s->dest = dest;
 	s->job = job;
+	if ((s->hops = calloc(dest->nhops, sizeof(*s->hops))) == NULL)
+		fatal("mta session");
+	memcpy(s->hops, dest->hops, dest->nhops * sizeof(*s->hops));
+	s->nhops = dest->nhops;
 	if ((s->idle_timer = evtimer_new(d->child->base, idle_timeout, s)) ==
 	    NULL)
 		fatalx("evtimer_new");
@@ -355,6 +361,8 @@ session_free(struct mta_session *s)
 	s->bev = NULL;
 	event_free(s->idle_timer);
 	s->idle_timer = NULL;
+	free(s->hops);
+	s->hops = NULL;
 	/* read_cb may still be walking its input: it frees us last. */
 	if (s->in_cb > 0)
 		s->dead = 1;

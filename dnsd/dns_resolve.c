@@ -267,9 +267,10 @@ resolver_configure(struct resolver *res, const struct conf *conf)
 		res->tries = conf->dns.tries;
 		res->active = rchan_new(res, servers);
 		/* Made now, while /dev/urandom can still be opened. */
-		for (i = 0; i < SPARE_CHANNELS; i++)
-			LIST_INSERT_HEAD(&res->spares,
-			    rchan_new(res, servers), entry);
+		for (i = 0; i < SPARE_CHANNELS; i++) {
+			rc = rchan_new(res, servers);
+			LIST_INSERT_HEAD(&res->spares, rc, entry);
+		}
 		strlcpy(res->servers, servers, sizeof(res->servers));
 		log_info("dns servers %s, timeout %us, %u tries", servers,
 		    res->timeout, res->tries);

@@ -114,7 +114,7 @@ class Relayd:
 
     def __init__(self, tap, main_extra="", tenants=None, listen=None,
                  limits="", timeouts="", queue="", dns=None, keep=False,
-                 allow_private_mx=True):
+                 allow_private_mx=True, dns_opts=""):
         self.tap = tap
         self.dir = tempfile.mkdtemp(prefix="relayd-test.")
         os.chmod(self.dir, 0o755)
@@ -133,6 +133,7 @@ class Relayd:
         self.timeouts = timeouts
         self.queue = queue
         self.dns = dns
+        self.dns_opts = dns_opts
         self.allow_private_mx = allow_private_mx
         self.write_main()
         for name, text in (tenants or {}).items():
@@ -152,6 +153,7 @@ class Relayd:
                       "    greeting_delay: " + delay]
         lines += ["dns:", "  servers: [%s]" % (self.dns or "127.0.0.1:53"),
                   "  timeout: 2s", "  tries: 1"]
+        lines += ["  " + l for l in self.dns_opts.strip().splitlines()]
         if self.limits:
             lines += ["limits:"] + ["  " + l for l in
                                     self.limits.strip().splitlines()]

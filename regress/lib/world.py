@@ -62,7 +62,7 @@ class World:
     def __init__(self, tap, queue="", main_extra="", mode="relay",
                  hold="8d", deliver_to=None, dns_extra=None,
                  allow_private_mx=True, deny=("blackhole.test.",),
-                 timeouts=None, limits="", allow_bare=False):
+                 timeouts=None, limits="", allow_bare=False, dns_opts=""):
         self.tap = tap
         self.port = free_port()
         zones = dict(ZONES)
@@ -81,7 +81,7 @@ class World:
                         queue="smtp_port: %d\n" % self.port + queue,
                         allow_private_mx=allow_private_mx,
                         timeouts=timeouts or "command: 5s\ndata: 10s\n",
-                        limits=limits)
+                        limits=limits, dns_opts=dns_opts)
 
     def sink(self, addr, **kw):
         s = Sink(addr, self.port, **kw)
