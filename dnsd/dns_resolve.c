@@ -343,18 +343,20 @@ void
 resolver_query(struct resolver *res, const char *name, uint16_t qtype,
     lookup_cb cb, void *arg)
 {
-	struct rquery *q;
+	struct rquery	*q;
+	struct rchan	*rc = res->active;
 
 	if ((q = calloc(1, sizeof(*q))) == NULL ||
 	    (q->name = strdup(name)) == NULL)
 		fatal("dns query");
-	q->rc = res->active;
+	q->rc = rc;
 	q->qtype = qtype;
 	q->cb = cb;
 	q->arg = arg;
-	q->rc->pending++;
-	ares_query(q->rc->ch, name, 1 /* IN */, qtype, query_cb, q);
-	rchan_schedule(q->rc);
+	rc->pending++;
+	/* The callback may run inside ares_query: q is gone after it. */
+	ares_query(rc->ch, name, 1 /* IN */, qtype, query_cb, q);
+	rchan_schedule(rc);
 }
 
 size_t
