@@ -257,6 +257,7 @@ class SMTPClient:
         self.sock = socket.create_connection(
             (host, port), timeout=timeout,
             source_address=(source, 0) if source else None)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
 
     def send(self, data):

@@ -106,6 +106,8 @@ class Sink:
                 conn, peer = self.sock.accept()
             except OSError:
                 return
+            # Replies go out as they are written, as real servers do.
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self.lock:
                 self.connections += 1
             threading.Thread(target=self.session, args=(conn,),
