@@ -128,6 +128,16 @@ void	 conf_errors_add(struct conf_errors *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 conf_errors_clear(struct conf_errors *);
 
+/*
+ * One file's contents, for conf_load and the fuzzer: the main file (with
+ * the defaults; paths relative to dir; the tenants left alone) or a tenant
+ * file, added to conf->tenants.  Errors are added to errs under name.
+ */
+void	 conf_parse_main(struct conf *, const char *name, const char *dir,
+	    const unsigned char *, size_t, struct conf_errors *);
+void	 conf_parse_tenant(struct conf *, const char *name,
+	    const unsigned char *, size_t, struct conf_errors *);
+
 /* Cross-file rules: called by conf_load once every file is read. */
 void	 conf_check(const struct conf *, struct conf_errors *);
 

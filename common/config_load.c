@@ -1095,31 +1095,54 @@ tenant_finish(struct cfx *cx, struct tenant_conf *t, const struct ynode *root)
 		    "list is empty");
 }
 
+/* A tenant file's tree into a new tenant of conf. */
 static void
-load_tenant(struct conf *conf, const char *path, struct conf_errors *errs)
+tenant_tree(struct conf *conf, const char *name, const struct ynode *root,
+    struct conf_errors *errs)
 {
 	struct cfx		 cx;
-	struct ynode		*root;
 	struct tenant_conf	*t;
-	char			 err[1024];
 
 	memset(&cx, 0, sizeof(cx));
-	cx.file = path;
+	cx.file = name;
 	cx.errs = errs;
-	if ((root = ytree_load(path, err, sizeof(err))) == NULL) {
-		conf_errors_add(errs, "%s", err);
-		return;
-	}
 	if ((t = grow(&cx, 1, &conf->tenants, &conf->ntenants,
 	    sizeof(*t))) == NULL)
-		goto out;
-	t->file = cstrdup(&cx, 1, path);
+		return;
+	t->file = cstrdup(&cx, 1, name);
 	t->line = root->line;
 	t->hold = 8 * 86400;
 	cx.tenant = t;
 	walk_map(&cx, root, "tenant file", tenant_fields, t);
 	tenant_finish(&cx, t, root);
-out:
+}
+
+static void
+load_tenant(struct conf *conf, const char *path, struct conf_errors *errs)
+{
+	struct ynode	*root;
+	char		 err[1024];
+
+	if ((root = ytree_load(path, err, sizeof(err))) == NULL) {
+		conf_errors_add(errs, "%s", err);
+		return;
+	}
+	tenant_tree(conf, path, root, errs);
+	ytree_free(root);
+}
+
+void
+conf_parse_tenant(struct conf *conf, const char *name,
+    const unsigned char *buf, size_t len, struct conf_errors *errs)
+{
+	struct ynode	*root;
+	char		 err[1024];
+
+	if ((root = ytree_parse(name, buf, len, err, sizeof(err))) == NULL) {
+		conf_errors_add(errs, "%s", err);
+		return;
+	}
+	tenant_tree(conf, name, root, errs);
 	ytree_free(root);
 }
 
@@ -1217,12 +1240,42 @@ set_defaults(struct conf *conf, const char *dir)
 	return 0;
 }
 
+/* The main file's tree into conf, then the defaults of what it left out. */
+static void
+main_tree(struct conf *conf, const char *name, const char *dir,
+    const struct ynode *root, struct conf_errors *errs)
+{
+	struct cfx	 cx;
+
+	memset(&cx, 0, sizeof(cx));
+	cx.file = name;
+	cx.dir = dir;
+	cx.errs = errs;
+	walk_map(&cx, root, "relayd.yaml", main_fields, conf);
+	if (set_defaults(conf, dir) == -1)
+		conf_errors_add(errs, "%s: out of memory", name);
+}
+
+void
+conf_parse_main(struct conf *conf, const char *name, const char *dir,
+    const unsigned char *buf, size_t len, struct conf_errors *errs)
+{
+	struct ynode	*root;
+	char		 err[1024];
+
+	if ((root = ytree_parse(name, buf, len, err, sizeof(err))) == NULL) {
+		conf_errors_add(errs, "%s", err);
+		return;
+	}
+	main_tree(conf, name, dir, root, errs);
+	ytree_free(root);
+}
+
 struct conf *
 conf_load(const char *path, int flags, struct conf_errors *errs)
 {
 	struct conf	*conf;
 	struct ynode	*root;
-	struct cfx	 cx;
 	char		 err[1024], dirbuf[PATH_MAX], real[PATH_MAX];
 	size_t		 before = errs->n + errs->dropped;
 
@@ -1236,20 +1289,14 @@ conf_load(const char *path, int flags, struct conf_errors *errs)
 		return NULL;
 	}
 	strlcpy(dirbuf, real, sizeof(dirbuf));
-	memset(&cx, 0, sizeof(cx));
-	cx.file = path;
-	cx.dir = dirname(dirbuf);
-	cx.errs = errs;
 	if ((conf->file = strdup(real)) == NULL ||
 	    (root = ytree_load(path, err, sizeof(err))) == NULL) {
 		conf_errors_add(errs, "%s", conf->file ? err : "out of memory");
 		conf_free(conf);
 		return NULL;
 	}
-	walk_map(&cx, root, "relayd.yaml", main_fields, conf);
+	main_tree(conf, path, dirname(dirbuf), root, errs);
 	ytree_free(root);
-	if (set_defaults(conf, cx.dir) == -1)
-		conf_errors_add(errs, "%s: out of memory", path);
 	if (!(flags & CONF_MAIN_ONLY) && errs->n + errs->dropped == before) {
 		load_tenants(conf, errs);
 		if (errs->n + errs->dropped == before)
