@@ -155,15 +155,30 @@ install: all
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
 	    scripts/mkusers etc/relayd.sysusers; fi
 
-# libFuzzer targets: regress/fuzz/NAME.c becomes regress/fuzz/NAME.
+# libFuzzer targets: regress/fuzz/NAME.c becomes regress/fuzz/NAME, linked
+# with every common/*.c and the process sources FUZZ_EXTRA_NAME names.
+# Those are compiled once, instrumented, under .build/fuzz/.
 FUZZ_SRCS	:= $(sort $(wildcard regress/fuzz/*.c))
 FUZZ_BINS	:= $(FUZZ_SRCS:.c=)
-FUZZ_FLAGS	:= -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined \
-		   -fno-sanitize-recover=undefined -Icommon -I.
+FUZZ_FLAGS	:= -std=gnu11 -O1 -g -fno-omit-frame-pointer $(WARN) \
+		   -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_EXTRA_smtp_command	:= smtpd/smtp_parse.c
+FUZZ_EXTRA_data		:= smtpd/smtp_data.c
+FUZZ_EXTRA_mta_reply	:= deliverd/mta_reply.c
+FUZZ_EXTRA	:= $(sort $(foreach b,$(FUZZ_BINS),$(FUZZ_EXTRA_$(notdir $(b)))))
+FUZZ_OBJ	 = $(patsubst %.c,.build/fuzz/%.o,$(1))
 fuzz: .build/pkg.mk $(FUZZ_BINS)
-regress/fuzz/%: regress/fuzz/%.c $(COMMON_SRCS) $(wildcard */*.h) .build/pkg.mk
-	clang $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(COMMON_SRCS) \
-	    $(FUZZ_EXTRA_$*) $(PKG_LIBS) -lpthread
+.build/fuzz/%.o: %.c .build/pkg.mk
+	@mkdir -p $(@D)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(CPPFLAGS) -I. \
+	    $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+regress/fuzz/%: regress/fuzz/%.c $(call FUZZ_OBJ,$(COMMON_SRCS) $(FUZZ_EXTRA)) \
+    $(wildcard */*.h)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer $(CPPFLAGS) -I. $(PKG_CFLAGS) \
+	    -o $@ $< $(call FUZZ_OBJ,$(COMMON_SRCS) $(FUZZ_EXTRA_$*)) \
+	    $(PKG_LIBS) -lpthread
+.SECONDARY: $(call FUZZ_OBJ,$(COMMON_SRCS) $(FUZZ_EXTRA))
+-include $(wildcard .build/fuzz/*/*.d)
 
 bench: all
 	@scripts/deps bench
