@@ -131,10 +131,8 @@ dns_answer_encode(const struct dns_answer *a, uint32_t qtype, struct mw *w)
 	size_t	need;
 
 	mw_init(w);
-	mw_u8(w, (uint8_t)a->rcode);
-	mw_u8(w, (uint8_t)a->truncated);
 	/* Count what fits; the rest is dropped and flagged truncated. */
-	need = w->len + 5;
+	need = 2 * 2 + 5;	/* rcode, truncated, count */
 	for (i = 0; i < a->nrr; i++) {
 		const struct dns_rr *rr = &a->rr[i];
 		size_t sz = is_addr(qtype) ? 19 :
@@ -146,8 +144,8 @@ dns_answer_encode(const struct dns_answer *a, uint32_t qtype, struct mw *w)
 		need += sz;
 		n++;
 	}
-	if (n < a->nrr)
-		w->buf[1] = 1;
+	mw_u8(w, (uint8_t)a->rcode);
+	mw_u8(w, (uint8_t)(a->truncated || n < a->nrr));
 	mw_u32(w, (uint32_t)n);
 	for (i = 0; i < n; i++) {
 		const struct dns_rr *rr = &a->rr[i];
