@@ -233,16 +233,14 @@ source_route_len(const char *s, size_t len)
 	}
 }
 
-enum mailaddr_err
-mailpath_parse(const char *s, size_t len, int flags, struct mailaddr *ma,
-    size_t *used)
+size_t
+mailpath_len(const char *s, size_t len)
 {
-	size_t i, end, rl;
+	size_t end;
 	int inq = 0;
 
-	memset(ma, 0, sizeof(*ma));
 	if (len < 2 || s[0] != '<')
-		return MA_ESYNTAX;
+		return 0;
 	for (end = 1; end < len; end++) {
 		if (inq && s[end] == '\\' && end + 1 < len) {
 			end++;
@@ -251,11 +249,21 @@ mailpath_parse(const char *s, size_t len, int flags, struct mailaddr *ma,
 		if (s[end] == '"')
 			inq = !inq;
 		else if (s[end] == '>' && !inq)
-			break;
+			return end + 1;
 	}
-	if (end >= len)
+	return 0;
+}
+
+enum mailaddr_err
+mailpath_parse(const char *s, size_t len, int flags, struct mailaddr *ma,
+    size_t *used)
+{
+	size_t i, end, rl;
+
+	memset(ma, 0, sizeof(*ma));
+	if ((*used = mailpath_len(s, len)) == 0)
 		return MA_ESYNTAX;
-	*used = end + 1;
+	end = *used - 1;
 	if (end == 1) {
 		if (!(flags & MA_NULL_OK))
 			return MA_ESYNTAX;

@@ -37,6 +37,8 @@ enum mailaddr_err {
 /* local@domain, no brackets. */
 enum mailaddr_err mailaddr_parse(const char *s, size_t len, int flags,
 	    struct mailaddr *);
+/* The length of "<" ... ">", quoted strings skipped; 0 if it never ends. */
+size_t	 mailpath_len(const char *s, size_t len);
 /* "<" [source-route ":"] mailbox ">" (or "<>"); *used is set past '>'. */
 enum mailaddr_err mailpath_parse(const char *s, size_t len, int flags,
 	    struct mailaddr *, size_t *used);

@@ -323,10 +323,15 @@ smtp_parse_mail(const char *arg, size_t len, struct mailaddr *ma,
 		smtp_reply_set(err, 501, "5.5.4", "Syntax: MAIL FROM:<address>");
 		return -1;
 	}
-	/* SMTPUTF8 is a parameter after the path: look before parsing it. */
+	/*
+	 * SMTPUTF8 is a parameter after the path: look before parsing it.
+	 * The path ends at the first '>' outside a quoted string, as
+	 * mailpath_parse reads it, so that no part of a quoted local part
+	 * passes for the parameter.
+	 */
 	{
-		const char *q = memchr(p, '>', (size_t)(end - p));
-		const char *scan = q ? q + 1 : end;
+		size_t plen = mailpath_len(p, (size_t)(end - p));
+		const char *scan = plen > 0 ? p + plen : end;
 
 		while (next_param(&scan, end, &pm))
 			if (key_is(&pm, "SMTPUTF8"))
