@@ -395,6 +395,13 @@ conf_rx_msg(struct conf_rx *rx, struct imsg *imsg, struct conf **out,
 	uint32_t	type = imsg->hdr.type;
 	int		rv = -1;
 
+	/* Only a listener comes with a descriptor: its bound socket. */
+	if (imsg->fd != -1 && type != M_CONF_LISTENER) {
+		close(imsg->fd);
+		imsg->fd = -1;
+		conf_rx_reset(rx);
+		return CONF_RX_ERROR;
+	}
 	mr_init(&r, imsg->data, imsg->datalen);
 	if (type == M_CONF_BEGIN) {
 		conf_rx_reset(rx);
