@@ -30,13 +30,15 @@
 #define CHILD_ASAN	1
 #endif
 
-#ifdef CHILD_ASAN
+#if defined(CHILD_ASAN) && !defined(FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION)
 /*
  * LeakSanitizer needs /proc at exit, which a chrooted child cannot see:
  * it fails ("LeakSanitizer has encountered a fatal error") and turns
  * every exit of every child into status 1, which the parent reads as a
  * child failing.  So the children's leaks go unchecked in SANITIZE=1
  * builds (the parent's, unconfined, still are); ASAN_OPTIONS overrides.
+ * Not in the fuzz targets, which link all of common/ and must see the
+ * leaks of the code they drive.
  */
 const char *__asan_default_options(void);
 
