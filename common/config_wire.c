@@ -218,6 +218,9 @@ conf_send(struct chan *c, const struct conf *conf, unsigned slices,
 static int
 rx_global(struct conf *conf, struct mr *r)
 {
+	/* One per configuration: a second would lose the first's strings. */
+	if (conf->hostname != NULL)
+		return -1;
 	conf->hostname = mr_strdup(r);
 	conf->postmaster = mr_strdup(r);
 	conf->limits.max_message_size = mr_u64(r);
