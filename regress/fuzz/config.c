@@ -11,6 +11,7 @@
  * and conf_errors_clear free all of it.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,7 +76,8 @@ check_main(const struct conf *conf)
 static void
 check_tenant(const struct conf *conf, const struct tenant_conf *t)
 {
-	size_t i;
+	char	sub[MAILADDR_DOMAIN_MAX + 3];
+	size_t	i;
 
 	if (t->name == NULL || t->file == NULL || t->postmaster == NULL ||
 	    t->ndomains == 0 || t->ndeliver_to == 0 ||
@@ -83,11 +85,17 @@ check_tenant(const struct conf *conf, const struct tenant_conf *t)
 		abort();
 	if (conf_tenant_by_name(conf, t->name) != t)
 		abort();
-	for (i = 0; i < t->ndomains; i++)
+	for (i = 0; i < t->ndomains; i++) {
 		if (!mailaddr_valid_domain(t->domains[i].name,
 		    strlen(t->domains[i].name), 0) ||
 		    conf_domain_tenant(conf, t->domains[i].name) != t)
 			abort();
+		/* Someone owns a subdomain of a domain with subdomains. */
+		snprintf(sub, sizeof(sub), "x.%s", t->domains[i].name);
+		if (t->domains[i].subdomains &&
+		    conf_domain_tenant(conf, sub) == NULL)
+			abort();
+	}
 	for (i = 1; i < t->nrcpts; i++)
 		if (strcmp(t->rcpts[i - 1], t->rcpts[i]) >= 0)
 			abort();
