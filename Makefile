@@ -28,6 +28,8 @@ PKGS		:= libevent libevent_openssl libevent_pthreads libcares yaml-0.1 \
 
 ifeq ($(SANITIZE),1)
 CC		:= clang
+# The sanitizers' runtimes make calls no child's filter allows: log them.
+SECCOMP_LOG	:= 1
 SANFLAGS	:= -fsanitize=address,undefined -fno-omit-frame-pointer \
 		   -fno-sanitize-recover=undefined
 OPTFLAGS	:= -O1 -g
@@ -42,6 +44,7 @@ WARN		:= -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
 		   -Wmissing-prototypes -Wstrict-prototypes -Wformat=2
 CFLAGS		?=
 CPPFLAGS	+= -D_GNU_SOURCE -Icommon -DLIBEXECDIR='"$(LIBEXECDIR)"' \
+		   $(if $(filter 1,$(SECCOMP_LOG)),-DSANDBOX_LOG) \
 		   -DSYSCONFDIR='"$(SYSCONFDIR)"' $(EXTRA_CPPFLAGS)
 ALL_CFLAGS	 = -std=gnu11 $(OPTFLAGS) $(WARN) $(HARDEN) -fPIE $(SANFLAGS) \
 		   $(PKG_CFLAGS) $(CFLAGS)

@@ -20,6 +20,7 @@
 #include "marshal.h"
 #include "msg_parent.h"
 #include "privdrop.h"
+#include "sandbox.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -182,6 +183,8 @@ on_conf(struct child *c, struct imsg *imsg)
 	c->conf = conf;
 	if (c->ops->conf != NULL)
 		c->ops->conf(c, conf, old);
+	if (old == NULL && c->ops->sandbox_after_conf)
+		sandbox_enter(c->ops->id);
 	conf_free(old);
 	mw_init(&w);
 	mw_u32(&w, gen);
@@ -374,6 +377,8 @@ child_main(int argc, char **argv, const struct child_ops *ops, void *state)
 	log_set_fatal_hook(flush_parent);
 	if (ops->init != NULL)
 		ops->init(&c);
+	if (!ops->sandbox_after_conf)
+		sandbox_enter(ops->id);
 	event_base_dispatch(c.base);
 	child_exit(&c, 0);
 }

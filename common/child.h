@@ -38,6 +38,9 @@ struct child_ops {
 	void		(*dispatch[PROC_MAX])(struct child *, struct imsg *);
 	/* Before exit, e.g. to flush pending writes. */
 	void		(*shutdown)(struct child *);
+	/* Load the seccomp filter only once the first configuration is in
+	 * force (dnsd makes its c-ares channels then). */
+	int		 sandbox_after_conf;
 };
 
 struct child {

@@ -286,6 +286,7 @@ static const struct child_ops dnsd_ops = {
 	.init = dnsd_init,
 	.conf = dnsd_conf,
 	.status = dnsd_status,
+	.sandbox_after_conf = 1,
 	.dispatch = {
 		[PROC_SMTPD] = from_smtpd,
 		[PROC_DELIVERD] = from_deliverd,
