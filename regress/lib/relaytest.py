@@ -18,6 +18,8 @@ import time
 TOP = os.environ.get("RELAYD_TOP") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 RELAYD = os.path.join(TOP, "relayd", "relayd")
+# The fault-injecting build (make debug): see common/faults.h.
+RELAYD_DEBUG = os.path.join(TOP, ".build", "debug", "relayd", "relayd")
 RELAYCTL = os.path.join(TOP, "relayctl", "relayctl")
 CHILDREN = ["smtpd", "queued", "deliverd", "dnsd", "policyd"]
 
@@ -172,12 +174,15 @@ class Relayd:
         with open(os.path.join(self.tenants_dir, name), "w") as f:
             f.write(text)
 
-    def start(self, wait=True, args=()):
+    def start(self, wait=True, args=(), debug=False, env=None):
+        """Run relayd (the debug build with debug=True; env adds to the
+        environment, which relayd passes on to its children)."""
         self.log_mark = len(self.log())
         self.logf = open(self.logpath, "ab")
-        env = dict(os.environ)
+        env = dict(os.environ, **(env or {}))
         self.proc = subprocess.Popen(
-            [RELAYD, "-d", "-v", "-f", self.conf] + list(args),
+            [RELAYD_DEBUG if debug else RELAYD, "-d", "-v", "-f",
+             self.conf] + list(args),
             stdout=self.logf, stderr=subprocess.STDOUT, env=env,
             start_new_session=True)
         if wait and not self.wait_log(r"configuration 1 is in force", 15):
