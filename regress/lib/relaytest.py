@@ -371,3 +371,27 @@ def split_received(data):
     if not m:
         return None, data
     return m.group(1), data[m.end():]
+
+
+def private_mounts(tap):
+    """Re-run this test in its own mount namespace, so its mounts (a small
+    tmpfs, a loop device) stay its own.  In a chroot, where / is not a
+    mount point, propagation cannot be changed; then the test runs only
+    if no mount is shared, so nothing it mounts can leak out."""
+    if os.environ.get("RELAYD_IN_NS") == "1":
+        if os.environ.get("RELAYD_NS_UNCHANGED") == "1":
+            with open("/proc/self/mountinfo") as f:
+                if " shared:" in f.read():
+                    tap.skip_all("mounts are shared and cannot be made "
+                                 "private here")
+        return
+    env = dict(os.environ, RELAYD_IN_NS="1")
+    me = [sys.executable, os.path.abspath(sys.argv[0])]
+    probe = subprocess.run(["unshare", "-m", "--propagation", "private",
+                            "true"], capture_output=True)
+    if probe.returncode == 0:
+        os.execvpe("unshare", ["unshare", "-m", "--propagation", "private"]
+                   + me, env)
+    env["RELAYD_NS_UNCHANGED"] = "1"
+    os.execvpe("unshare", ["unshare", "-m", "--propagation", "unchanged"]
+               + me, env)
