@@ -98,13 +98,20 @@ allow_list(scmp_filter_ctx ctx, const char *const *calls)
 static void
 allow_ioctl(scmp_filter_ctx ctx)
 {
-	int nr = seccomp_syscall_resolve_name("ioctl");
+	static const unsigned long reqs[] = { FIONREAD, FIONBIO };
+	struct scmp_arg_cmp	cmp;
+	int			nr = seccomp_syscall_resolve_name("ioctl");
+	size_t			i;
 
-	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
-	    SCMP_A1(SCMP_CMP_EQ, FIONREAD)) != 0 ||
-	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
-	    SCMP_A1(SCMP_CMP_EQ, FIONBIO)) != 0)
-		fatalx("seccomp: ioctl rules");
+	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		memset(&cmp, 0, sizeof(cmp));
+		cmp.arg = 1;
+		cmp.op = SCMP_CMP_EQ;
+		cmp.datum_a = reqs[i];
+		if (seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, 1,
+		    &cmp) != 0)
+			fatalx("seccomp: ioctl rules");
+	}
 }
 
 void
