@@ -250,6 +250,7 @@ on_done(struct queued *q, struct imsg *imsg)
 	free(dj->idx);
 	free(dr->res);
 	free(dr);
+	queue_release(q, m);
 }
 
 void
