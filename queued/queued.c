@@ -161,7 +161,7 @@ queued_conf(struct child *c, struct conf *conf, struct conf *old)
 	q->conf = conf;
 	space_check(-1, 0, q);
 	if (old == NULL) {
-		/* Everything queued before a restart is due now. */
+		/* What was queued before a restart, at its next attempt. */
 		RB_FOREACH(m, qmsg_tree, &q->queue)
 			sched_add(q, m);
 	}
