@@ -58,7 +58,6 @@ struct child_args {
 	int		 nodrop;
 };
 
-static struct child *log_child;	/* for the log sink and fatal hook */
 
 static void
 child_usage(const char *name)
@@ -117,32 +116,6 @@ parse_args(int argc, char **argv, const char *name, struct child_args *a)
 	if (a->ppid == 0 || a->root == NULL || (!a->nodrop &&
 	    (a->uid == (uid_t)-1 || a->gid == (gid_t)-1)))
 		child_usage(name);
-}
-
-static void
-log_to_parent(int pri, const char *line, void *arg)
-{
-	struct child	*c = arg;
-	struct mw	 w;
-
-	if (c->chan[PROC_PARENT] == NULL ||
-	    chan_is_broken(c->chan[PROC_PARENT])) {
-		log_emit(pri, log_procname(), line);
-		return;
-	}
-	mw_init(&w);
-	mw_u8(&w, (uint8_t)pri);
-	mw_str(&w, line);
-	if (!w.err)
-		chan_send(c->chan[PROC_PARENT], M_LOG, 0, -1, w.buf, w.len);
-}
-
-/* Deliver what is queued for the parent (a fatal message, above all). */
-static void
-flush_parent(void)
-{
-	if (log_child != NULL && log_child->chan[PROC_PARENT] != NULL)
-		chan_flush(log_child->chan[PROC_PARENT], 1000);
 }
 
 void
@@ -267,7 +240,7 @@ child_exit(struct child *c, int status)
 {
 	if (c->ops->shutdown != NULL)
 		c->ops->shutdown(c);
-	flush_parent();
+	log_flush();
 	exit(status);
 }
 
@@ -372,9 +345,7 @@ child_main(int argc, char **argv, const struct child_ops *ops, void *state)
 	if ((c.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	open_channels(&c);
-	log_child = &c;
-	log_set_sink(log_to_parent, &c);
-	log_set_fatal_hook(flush_parent);
+	child_log_init(&c);
 	if (ops->init != NULL)
 		ops->init(&c);
 	if (!ops->sandbox_after_conf)
