@@ -39,7 +39,7 @@ def start_traced(wait=True, args=(), debug=False, env=None):
     return r.wait_log(r"configuration 1 is in force", 30)
 
 
-LINE = re.compile(r"^(\d+) (\d+\.\d+) (?:(\w+)\((.*)|<\.\.\. (\w+) resumed>"
+LINE = re.compile(r"^(\d+)\s+(\d+\.\d+) (?:(\w+)\((.*)|<\.\.\. (\w+) resumed>"
                   r"(.*))$")
 
 
