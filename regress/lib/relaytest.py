@@ -174,15 +174,16 @@ class Relayd:
         with open(os.path.join(self.tenants_dir, name), "w") as f:
             f.write(text)
 
-    def start(self, wait=True, args=(), debug=False, env=None):
+    def start(self, wait=True, args=(), debug=False, env=None, prefix=()):
         """Run relayd (the debug build with debug=True; env adds to the
-        environment, which relayd passes on to its children)."""
+        environment, which relayd passes on to its children; prefix is a
+        command to run it under, such as setpriv)."""
         self.log_mark = len(self.log())
         self.logf = open(self.logpath, "ab")
         env = dict(os.environ, **(env or {}))
         self.proc = subprocess.Popen(
-            [RELAYD_DEBUG if debug else RELAYD, "-d", "-v", "-f",
-             self.conf] + list(args),
+            list(prefix) + [RELAYD_DEBUG if debug else RELAYD, "-d", "-v",
+                            "-f", self.conf] + list(args),
             stdout=self.logf, stderr=subprocess.STDOUT, env=env,
             start_new_session=True)
         if wait and not self.wait_log(r"configuration 1 is in force", 15):
