@@ -72,6 +72,7 @@ finish(struct fcrdns *f)
 	} else
 		a->rcode = f->tempfail ? DNS_R_TEMPFAIL : DNS_R_NODATA;
 	f->w->cb(f->w->arg, a);
+	free(f->w);
 	free(a);
 	free(f);
 }
