@@ -152,18 +152,7 @@ relay_name(struct mta_session *s, char *buf, size_t sz)
 static void
 fail_rest(struct job *job, int result, const char *dsn, const char *diag)
 {
-	size_t i;
-
-	for (i = 0; i < job->nrcpts; i++) {
-		struct jrcpt *r = &job->rcpts[i];
-
-		if (r->result != 0)
-			continue;
-		r->result = (uint8_t)result;
-		strlcpy(r->dsn, dsn, sizeof(r->dsn));
-		free(r->diag);
-		r->diag = strdup(diag);
-	}
+	job_fail_all(job, result, dsn, "%s", diag);
 }
 
 static const char *

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "log.h"
 #include "queued.h"
 
@@ -35,19 +36,8 @@ struct out {
 static void
 out_flush(struct out *o)
 {
-	size_t	off = 0;
-	ssize_t	n;
-
-	while (off < o->len && o->err == 0) {
-		n = write(o->fd, o->buf + off, o->len - off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			o->err = n == 0 ? EIO : errno;
-			break;
-		}
-		off += (size_t)n;
-	}
+	if (o->err == 0)
+		o->err = write_full(o->fd, o->buf, o->len, NULL);
 	o->len = 0;
 }
 
