@@ -28,6 +28,8 @@ PKGS		:= libevent libevent_openssl libevent_pthreads libcares yaml-0.1 \
 
 ifeq ($(SANITIZE),1)
 CC		:= clang
+# The sanitizers' runtimes make calls no child's filter allows: log them.
+SECCOMP_LOG	:= 1
 SANFLAGS	:= -fsanitize=address,undefined -fno-omit-frame-pointer \
 		   -fno-sanitize-recover=undefined
 OPTFLAGS	:= -O1 -g
@@ -42,6 +44,7 @@ WARN		:= -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
 		   -Wmissing-prototypes -Wstrict-prototypes -Wformat=2
 CFLAGS		?=
 CPPFLAGS	+= -D_GNU_SOURCE -Icommon -DLIBEXECDIR='"$(LIBEXECDIR)"' \
+		   $(if $(filter 1,$(SECCOMP_LOG)),-DSANDBOX_LOG) \
 		   -DSYSCONFDIR='"$(SYSCONFDIR)"' $(EXTRA_CPPFLAGS)
 ALL_CFLAGS	 = -std=gnu11 $(OPTFLAGS) $(WARN) $(HARDEN) -fPIE $(SANFLAGS) \
 		   $(PKG_CFLAGS) $(CFLAGS)
@@ -94,6 +97,29 @@ $(LIBCOMMON): $(COMMON_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
+# A second build with fault injection (RELAYD_FAULTS: named crash points
+# and forbidden system calls, see common/faults.h), for the tests that
+# break relayd on purpose.  It lives in .build/debug, laid out like the
+# tree, so its relayd finds its children beside it.
+DBG		:= .build/debug
+DBG_BINS	:= $(foreach p,$(PROCS),$(DBG)/$(p)/$(p))
+DBG_LIBCOMMON	:= $(DBG)/common/libcommon.a
+$(DBG)/%.o: %.c .build/flags .build/pkg.mk
+	@mkdir -p $(dir $@)
+	@echo "CC $< (debug)"
+	$(Q)$(CC) $(ALL_CFLAGS) $(CPPFLAGS) -DRELAYD_FAULTS -MMD -MP -c -o $@ $<
+$(DBG_LIBCOMMON): $(addprefix $(DBG)/,$(COMMON_OBJS))
+	rm -f $@
+	ar rcs $@ $^
+define dbg_rules
+$(DBG)/$(1)/$(1): $$(addprefix $(DBG)/,$$($(1)_OBJS)) $(DBG_LIBCOMMON)
+	@echo "LD $$@ (debug)"
+	$(Q)$$(CC) $$(ALL_LDFLAGS) -o $$@ $$(addprefix $(DBG)/,$$($(1)_OBJS)) \
+	    $(DBG_LIBCOMMON) $$(LIBS)
+endef
+$(foreach p,$(PROCS),$(eval $(call dbg_rules,$(p))))
+debug: $(DBG_BINS)
+
 # Unit tests: regress/unit/NAME.c becomes regress/unit/NAME.t, and may use
 # the objects of one process (everything but its main file).  They come
 # from an archive, so a test links only the objects it calls: linked
@@ -120,7 +146,7 @@ users:
 	@if [ "$$(id -u)" = 0 ]; then scripts/mkusers etc/relayd.sysusers; \
 	else echo "make users: not root; skipped" >&2; fi
 
-check: all
+check: all debug
 	@scripts/deps test
 	@if [ "$$(id -u)" = 0 ]; then scripts/mkusers etc/relayd.sysusers; fi
 	RELAYD_TOP=$(CURDIR) SANITIZE=$(SANITIZE) prove --exec '' -r \
@@ -192,6 +218,6 @@ clean:
 	    $(foreach d,common $(PROCS),$(d)/*.o $(d)/*.d)
 	rm -rf .build
 
-.PHONY: all check run users install clean fuzz bench units FORCE
+.PHONY: all check run users install clean fuzz bench units debug FORCE
 
--include $(ALL_OBJS:.o=.d)
+-include $(ALL_OBJS:.o=.d) $(addprefix $(DBG)/,$(ALL_OBJS:.o=.d))

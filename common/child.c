@@ -20,6 +20,7 @@
 #include "marshal.h"
 #include "msg_parent.h"
 #include "privdrop.h"
+#include "sandbox.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -59,7 +60,6 @@ struct child_args {
 	int		 nodrop;
 };
 
-static struct child *log_child;	/* for the log sink and fatal hook */
 
 static void
 child_usage(const char *name)
@@ -120,32 +120,6 @@ parse_args(int argc, char **argv, const char *name, struct child_args *a)
 		child_usage(name);
 }
 
-static void
-log_to_parent(int pri, const char *line, void *arg)
-{
-	struct child	*c = arg;
-	struct mw	 w;
-
-	if (c->chan[PROC_PARENT] == NULL ||
-	    chan_is_broken(c->chan[PROC_PARENT])) {
-		log_emit(pri, log_procname(), line);
-		return;
-	}
-	mw_init(&w);
-	mw_u8(&w, (uint8_t)pri);
-	mw_str(&w, line);
-	if (!w.err)
-		chan_send(c->chan[PROC_PARENT], M_LOG, 0, -1, w.buf, w.len);
-}
-
-/* Deliver what is queued for the parent (a fatal message, above all). */
-static void
-flush_parent(void)
-{
-	if (log_child != NULL && log_child->chan[PROC_PARENT] != NULL)
-		chan_flush(log_child->chan[PROC_PARENT], 1000);
-}
-
 void
 child_send(struct child *c, enum proc_id peer, uint32_t type,
     uint64_t peerid, int fd, const void *data, size_t len)
@@ -184,6 +158,8 @@ on_conf(struct child *c, struct imsg *imsg)
 	c->conf = conf;
 	if (c->ops->conf != NULL)
 		c->ops->conf(c, conf, old);
+	if (old == NULL && c->ops->sandbox_after_conf)
+		sandbox_enter(c->ops->id);
 	conf_free(old);
 	mw_init(&w);
 	mw_u32(&w, gen);
@@ -266,7 +242,7 @@ child_exit(struct child *c, int status)
 {
 	if (c->ops->shutdown != NULL)
 		c->ops->shutdown(c);
-	flush_parent();
+	log_flush();
 	exit(status);
 }
 
@@ -371,11 +347,11 @@ child_main(int argc, char **argv, const struct child_ops *ops, void *state)
 	if ((c.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	open_channels(&c);
-	log_child = &c;
-	log_set_sink(log_to_parent, &c);
-	log_set_fatal_hook(flush_parent);
+	child_log_init(&c);
 	if (ops->init != NULL)
 		ops->init(&c);
+	if (!ops->sandbox_after_conf)
+		sandbox_enter(ops->id);
 	event_base_dispatch(c.base);
 	child_exit(&c, 0);
 }

@@ -38,6 +38,9 @@ struct child_ops {
 	void		(*dispatch[PROC_MAX])(struct child *, struct imsg *);
 	/* Before exit, e.g. to flush pending writes. */
 	void		(*shutdown)(struct child *);
+	/* Load the seccomp filter only once the first configuration is in
+	 * force (dnsd makes its c-ares channels then). */
+	int		 sandbox_after_conf;
 };
 
 struct child {
@@ -55,6 +58,8 @@ int	 child_main(int argc, char **argv, const struct child_ops *, void *);
 /* Send to a peer (or PROC_PARENT); fatal if the channel is broken. */
 void	 child_send(struct child *, enum proc_id, uint32_t type,
 	    uint64_t peerid, int fd, const void *, size_t);
+/* Log lines to the parent, from any thread (child_log.c). */
+void	 child_log_init(struct child *);
 /* A peer sent what it must not: log and leave. */
 void	 child_peer_broken(struct child *, enum proc_id, struct imsg *,
 	    const char *why) __attribute__((noreturn));

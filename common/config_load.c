@@ -610,10 +610,12 @@ f_tries(struct cfx *cx, const struct ynode *n, void *dst)
 		cerr(cx, n->line, "tries must be between 1 and 10");
 }
 
+static void	f_timeout(struct cfx *, const struct ynode *, void *);
+
 static const struct field dns_fields[] = {
 	{ "servers", f_dns_servers, 0, 0 },
 	{ "max_ttl", f_duration, offsetof(struct conf, dns.max_ttl), 0 },
-	{ "timeout", f_duration, offsetof(struct conf, dns.timeout), 0 },
+	{ "timeout", f_timeout, offsetof(struct conf, dns.timeout), 0 },
 	{ "tries", f_tries, offsetof(struct conf, dns.tries), 0 },
 	{ NULL, NULL, 0, 0 }
 };
@@ -862,7 +864,7 @@ static const struct field inbound_fields[] = {
 	{ "mode", f_inbound_mode, offsetof(struct tenant_conf, inbound_mode),
 	    0 },
 	{ "deliver_to", f_deliver_to, 0, 1 },
-	{ "hold", f_duration, offsetof(struct tenant_conf, hold), 0 },
+	{ "hold", f_lifetime, offsetof(struct tenant_conf, hold), 0 },
 	{ NULL, NULL, 0, 0 }
 };
 

@@ -156,6 +156,13 @@ log_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
+void
+log_flush(void)
+{
+	if (log_fatal_hook != NULL)
+		log_fatal_hook();
+}
+
 static void __attribute__((noreturn))
 fatal_exit(void)
 {

@@ -35,5 +35,7 @@ void	fatalx(const char *, ...)
 
 /* Called by fatal() before exit, e.g. to flush the parent channel. */
 void	log_set_fatal_hook(void (*)(void));
+/* Push out what is queued for the parent now (the same hook). */
+void	log_flush(void);
 
 #endif

@@ -94,7 +94,9 @@ dest_fail_jobs(struct deliverd *d, struct dest *dest)
 		TAILQ_REMOVE(&dest->jobs, job, entry);
 		job_fail_all(job, dest->fail_result, dest->fail_dsn, "%s",
 		    dest->fail_text);
-		job_finish(d, job, DEST_DOWN, dest->fail_text);
+		/* Down means "try later"; a domain that cannot exist is not. */
+		job_finish(d, job, dest->fail_result == DR_TEMPFAIL ?
+		    DEST_DOWN : DEST_UP, dest->fail_text);
 	}
 	/* The next job looks again: a failure is not cached here. */
 	dest->rstate = RT_NONE;

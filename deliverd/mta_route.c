@@ -226,7 +226,8 @@ on_mx(void *arg, const struct dns_answer *a)
 	struct route_work	*w = arg;
 	struct dest		*dest = w->dest;
 	const char		*me = w->d->conf->hostname;
-	size_t			 i, n = 0, cut = SIZE_MAX;
+	struct rhost		*all;
+	size_t			 i, n = 0;
 
 	if (a->rcode == DNS_R_TEMPFAIL) {
 		route_fail(w, DR_TEMPFAIL, "4.4.3", "MX lookup for %s failed "
@@ -251,30 +252,32 @@ on_mx(void *arg, const struct dns_answer *a)
 		    "mail (null MX, RFC 7505)", dest->domain);
 		return;
 	}
-	for (i = 0; i < a->nrr && n < MAX_HOSTS; i++) {
+	/* Sort all of them first: the best may come last in the answer. */
+	if ((all = calloc(a->nrr, sizeof(*all))) == NULL)
+		fatal("mx hosts");
+	for (i = 0; i < a->nrr; i++) {
 		if (a->rr[i].name[0] == '\0')
 			continue;	/* a null MX among others: ignored */
-		strlcpy(w->hosts[n].name, a->rr[i].name,
-		    sizeof(w->hosts[n].name));
-		w->hosts[n].pref = a->rr[i].pref;
-		w->hosts[n].port = w->d->conf->queue.smtp_port;
+		strlcpy(all[n].name, a->rr[i].name, sizeof(all[n].name));
+		all[n].pref = a->rr[i].pref;
+		all[n].port = w->d->conf->queue.smtp_port;
 		n++;
 	}
-	qsort(w->hosts, n, sizeof(w->hosts[0]), mx_cmp);
-	shuffle_equal_prefs(w->hosts, n);
-	/* RFC 5321 5.1: never to ourselves or anything we prefer less. */
+	qsort(all, n, sizeof(all[0]), mx_cmp);
+	shuffle_equal_prefs(all, n);
+	/* RFC 5321 5.1: never to ourselves or any MX we prefer less. */
 	for (i = 0; i < n; i++)
-		if (strcasecmp(w->hosts[i].name, me) == 0) {
-			cut = i;
+		if (strcasecmp(all[i].name, me) == 0) {
+			uint16_t pref = all[i].pref;
+
+			for (n = 0; n < i && all[n].pref < pref; n++)
+				;
 			break;
 		}
-	if (cut != SIZE_MAX) {
-		uint16_t pref = w->hosts[cut].pref;
-
-		for (i = 0; i < n && w->hosts[i].pref < pref; i++)
-			;
-		n = i;
-	}
+	if (n > MAX_HOSTS)
+		n = MAX_HOSTS;
+	memcpy(w->hosts, all, n * sizeof(all[0]));
+	free(all);
 	if (n == 0) {
 		route_fail(w, DR_PERMFAIL, "5.4.6", "mail for %s loops back to "
 		    "myself (%s is the best MX)", dest->domain, me);
@@ -336,5 +339,12 @@ route_resolve(struct deliverd *d, struct dest *dest)
 		lookup_addrs(w);
 		return;
 	}
+	for (i = 0; i < len; i++)
+		if ((unsigned char)dest->domain[i] >= 0x80) {
+			route_fail(w, DR_PERMFAIL, "5.1.2", "cannot look up "
+			    "%s: internationalised domain names need their "
+			    "A-label (xn--) form", dest->domain);
+			return;
+		}
 	dns_lookup(d->dns, DNS_T_MX, dest->domain, on_mx, w);
 }

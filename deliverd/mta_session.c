@@ -45,6 +45,7 @@
 #define EXT_CHUNKING	0x40
 
 #define IDLE_TIMEOUT	5	/* seconds a connection waits for more */
+#define CONNECT_TIMEOUT	30	/* or timeouts.command, if shorter */
 #define BODY_CHUNK	(64 * 1024)
 #define BODY_HIGH	(256 * 1024)
 
@@ -151,18 +152,7 @@ relay_name(struct mta_session *s, char *buf, size_t sz)
 static void
 fail_rest(struct job *job, int result, const char *dsn, const char *diag)
 {
-	size_t i;
-
-	for (i = 0; i < job->nrcpts; i++) {
-		struct jrcpt *r = &job->rcpts[i];
-
-		if (r->result != 0)
-			continue;
-		r->result = (uint8_t)result;
-		strlcpy(r->dsn, dsn, sizeof(r->dsn));
-		free(r->diag);
-		r->diag = strdup(diag);
-	}
+	job_fail_all(job, result, dsn, "%s", diag);
 }
 
 static const char *
@@ -296,8 +286,11 @@ connect_hop(struct mta_session *s)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sl;
-	struct timeval		 tv = { conf_of(s)->timeouts.command, 0 };
+	struct timeval		 tv = { CONNECT_TIMEOUT, 0 };
 	int			 on = 1;
+
+	if (conf_of(s)->timeouts.command < CONNECT_TIMEOUT)
+		tv.tv_sec = conf_of(s)->timeouts.command;
 
 	if (s->hop >= s->nhops) {
 		fail_rest(s->job, DR_TEMPFAIL, "4.4.1", s->error[0] ? s->error :
@@ -529,8 +522,26 @@ start_tx(struct mta_session *s)
 			send_rcpt(s, i);
 }
 
-/* Copy the body with dot-stuffing: a dot after any LF is doubled. */
+/*
+ * The spool file cannot be read: never end the data, just hang up, so
+ * the next hop throws the partial message away; try again later.
+ */
 static void
+body_failed(struct mta_session *s, int err)
+{
+	char why[128];
+
+	log_warnx("msgid=%016llx: reading the spool file: %s",
+	    (unsigned long long)s->job->msgid, strerror(err));
+	snprintf(why, sizeof(why), "cannot read the queued message: %s",
+	    strerror(err));
+	fail_rest(s->job, DR_TEMPFAIL, "4.3.0", why);
+	tx_finish(s, DEST_UP);
+	session_end(s);
+}
+
+/* Copy the body with dot-stuffing: a dot after any LF is doubled. */
+static int
 body_fill(struct mta_session *s)
 {
 	struct evbuffer	*out = bufferevent_get_output(s->bev);
@@ -542,11 +553,9 @@ body_fill(struct mta_session *s)
 		n = pread(s->job->fd, buf, sizeof(buf), s->body_off);
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n == -1) {
-			log_warn("msgid=%016llx: reading the spool file",
-			    (unsigned long long)s->job->msgid);
-			n = 0;
-			s->body_off = s->body_len;	/* give up below */
+		if (n == -1 || (n == 0 && s->body_off < s->body_len)) {
+			body_failed(s, n == -1 ? errno : EIO);
+			return -1;
 		}
 		if (n == 0 || s->body_off >= s->body_len) {
 			/* The terminator needs the content to end in CRLF. */
@@ -568,6 +577,7 @@ body_fill(struct mta_session *s)
 		evbuffer_add(out, stuffed, o);
 		s->body_off += n;
 	}
+	return 0;
 }
 
 static void
@@ -596,7 +606,7 @@ send_body(struct mta_session *s)
 		return;
 	}
 	bufferevent_setwatermark(s->bev, EV_WRITE, BODY_CHUNK, 0);
-	body_fill(s);
+	(void)body_fill(s);	/* on failure the session is gone */
 }
 
 /* The MAIL and RCPT replies, in order. */
@@ -812,7 +822,7 @@ write_cb(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	if (s->state == MS_BODY && !s->body_done)
-		body_fill(s);
+		(void)body_fill(s);	/* on failure the session is gone */
 }
 
 /* The connection went away or timed out: what does it mean now? */

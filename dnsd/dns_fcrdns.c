@@ -72,6 +72,7 @@ finish(struct fcrdns *f)
 	} else
 		a->rcode = f->tempfail ? DNS_R_TEMPFAIL : DNS_R_NODATA;
 	f->w->cb(f->w->arg, a);
+	free(f->w);
 	free(a);
 	free(f);
 }
@@ -109,7 +110,11 @@ on_ptr(void *arg, const struct dns_answer *a)
 	for (i = 0; i < a->nrr && f->nnames < FCRDNS_NAMES; i++)
 		strlcpy(f->names[f->nnames++], a->rr[i].name,
 		    sizeof(f->names[0]));
-	f->pending = f->nnames;
+	/*
+	 * Cached answers come back inside dnsd_lookup: one extra count
+	 * keeps f alive until every look-up has been started.
+	 */
+	f->pending = f->nnames + 1;
 	for (i = 0; i < f->nnames; i++) {
 		if ((p = calloc(1, sizeof(*p))) == NULL ||
 		    (w = calloc(1, sizeof(*w))) == NULL)
@@ -122,6 +127,8 @@ on_ptr(void *arg, const struct dns_answer *a)
 		dnsd_lookup(f->d, f->af == AF_INET ? DNS_T_A : DNS_T_AAAA,
 		    f->names[i], w);
 	}
+	if (--f->pending == 0)
+		finish(f);
 }
 
 void

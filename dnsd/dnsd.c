@@ -14,6 +14,7 @@
 #include "config.h"
 #include "dns_client.h"
 #include "dnsd.h"
+#include "faults.h"
 #include "log.h"
 #include "marshal.h"
 #include "msg_dns.h"
@@ -195,6 +196,7 @@ on_query(struct child *c, enum proc_id peer, struct imsg *imsg)
 	if (d->conf == NULL || d->res == NULL)
 		child_peer_broken(c, peer, imsg, "query before configuration");
 	d->queries++;
+	fault_forbidden("dnsd-open");
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		fatal("dns waiter");
 	w->peer = peer;
@@ -286,6 +288,7 @@ static const struct child_ops dnsd_ops = {
 	.init = dnsd_init,
 	.conf = dnsd_conf,
 	.status = dnsd_status,
+	.sandbox_after_conf = 1,
 	.dispatch = {
 		[PROC_SMTPD] = from_smtpd,
 		[PROC_DELIVERD] = from_deliverd,

@@ -22,6 +22,7 @@
 #include <event2/event.h>
 
 #include "child.h"
+#include "faults.h"
 #include "log.h"
 #include "queued.h"
 
@@ -76,6 +77,8 @@ sync_worker(void *arg)
 			}
 		} else if (fsync(j->fd) == -1)
 			j->err = errno;
+		else
+			fault_point("queued-after-body-sync");
 		pthread_mutex_lock(&cm->lock);
 		TAILQ_INSERT_TAIL(&cm->db_q, j, entry);
 		pthread_cond_signal(&cm->db_cv);
@@ -122,7 +125,8 @@ db_writer(void *arg)
 				    j->kind == JOB_DSN) && j->err == 0)
 					j->err = err;
 		}
-		store_apply(cm->q->store, &batch);
+		if (store_apply(cm->q->store, &batch) == 0)
+			fault_point("queued-after-commit");
 
 		pthread_mutex_lock(&cm->lock);
 		TAILQ_CONCAT(&cm->done_q, &batch, entry);

@@ -170,6 +170,11 @@ queue_action(struct queued *q, uint64_t req, uint32_t cmd, const char *id,
 	}
 	switch (cmd) {
 	case CTL_QUEUE_FLUSH:
+		if (m->env->flags & ENVF_HOLD) {
+			ctl_done(q, req, 0, "the message is held; release it "
+			    "to deliver it");
+			return;
+		}
 		sched_flush(q, m);
 		break;
 	case CTL_QUEUE_HOLD:

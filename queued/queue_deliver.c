@@ -119,6 +119,7 @@ deliver_send(struct queued *q, struct qmsg *m, const char *key,
 			r->attempts++;
 			r->next_attempt = time(NULL) + q->conf->queue.retry_max;
 		}
+		sched_persist(q, m);
 		return;
 	}
 	if ((dr = calloc(1, sizeof(*dr))) == NULL ||
@@ -247,9 +248,15 @@ on_done(struct queued *q, struct imsg *imsg)
 		dj->dest->down = 0;
 		sched_dest_up(q, dj->dest->key);
 	}
+	/* A destination with nothing out and nothing wrong is forgotten. */
+	if (dj->dest->inflight == 0 && !dj->dest->down) {
+		RB_REMOVE(qdest_tree, &q->dests, dj->dest);
+		free(dj->dest);
+	}
 	free(dj->idx);
 	free(dr->res);
 	free(dr);
+	queue_release(q, m);
 }
 
 void

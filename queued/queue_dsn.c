@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "log.h"
 #include "queued.h"
 
@@ -35,19 +36,8 @@ struct out {
 static void
 out_flush(struct out *o)
 {
-	size_t	off = 0;
-	ssize_t	n;
-
-	while (off < o->len && o->err == 0) {
-		n = write(o->fd, o->buf + off, o->len - off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			o->err = n == 0 ? EIO : errno;
-			break;
-		}
-		off += (size_t)n;
-	}
+	if (o->err == 0)
+		o->err = write_full(o->fd, o->buf, o->len, NULL);
 	o->len = 0;
 }
 
@@ -199,37 +189,78 @@ status_part(struct out *o, const struct dsn_spec *s, const char *qid)
 	}
 }
 
-/* Copy the original's header section, or all of it. */
-static void
-original_part(struct out *o, const struct dsn_spec *s, int full)
+/*
+ * Where the header section ends: the offset of the empty line that ends
+ * it (CRLF CRLF, or LF LF for a bare-LF message), or -1.
+ */
+static ssize_t
+header_end(const char *buf, size_t n)
 {
-	char		 buf[16384];
-	off_t		 off = 0;
-	ssize_t		 n;
-	const char	*end;
-	int		 crlf = 0;
+	size_t	i;
+	int	bol = 1;
 
-	if (s->orig_fd == -1) {
-		out_printf(o, "X-Relayd-Note: the original message is gone\r\n");
+	for (i = 0; i < n; i++) {
+		if (bol && buf[i] == '\n')
+			return (ssize_t)i;
+		if (bol && buf[i] == '\r' && i + 1 < n && buf[i + 1] == '\n')
+			return (ssize_t)i;
+		bol = buf[i] == '\n';
+	}
+	return -1;
+}
+
+/* The original's header section, read whole (up to DSN_HDRS_MAX). */
+static void
+original_headers(struct out *o, int fd)
+{
+	char	*buf;
+	size_t	 len = 0;
+	ssize_t	 n, end;
+
+	if ((buf = malloc(DSN_HDRS_MAX)) == NULL) {
+		o->err = ENOMEM;
 		return;
 	}
-	while ((n = pread(s->orig_fd, buf, sizeof(buf), off)) > 0) {
-		if (!full && (end = memmem(buf, (size_t)n, "\r\n\r\n", 4)) !=
-		    NULL) {
-			out_bytes(o, buf, (size_t)(end - buf) + 2);
-			return;
-		}
+	while (len < DSN_HDRS_MAX &&
+	    (n = pread(fd, buf + len, DSN_HDRS_MAX - len, (off_t)len)) > 0)
+		len += (size_t)n;
+	if ((end = header_end(buf, len)) != -1)
+		out_bytes(o, buf, (size_t)end);
+	else {
+		out_bytes(o, buf, len);
+		out_printf(o, "\r\nX-Relayd-Note: %s\r\n", len ==
+		    DSN_HDRS_MAX ? "headers cut here" : "no body");
+	}
+	free(buf);
+}
+
+/* The whole original, as it was received. */
+static void
+original_full(struct out *o, int fd)
+{
+	char	buf[16384];
+	off_t	off = 0;
+	ssize_t	n;
+	int	crlf = 0;
+
+	while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
 		out_bytes(o, buf, (size_t)n);
 		crlf = n >= 2 && buf[n - 2] == '\r' && buf[n - 1] == '\n';
 		off += n;
-		if (!full && off >= DSN_HDRS_MAX) {
-			out_printf(o, "\r\nX-Relayd-Note: headers cut at %d "
-			    "octets\r\n", DSN_HDRS_MAX);
-			return;
-		}
 	}
 	if (!crlf)
 		out_printf(o, "\r\n");
+}
+
+static void
+original_part(struct out *o, const struct dsn_spec *s, int full)
+{
+	if (s->orig_fd == -1)
+		out_printf(o, "X-Relayd-Note: the original message is gone\r\n");
+	else if (full)
+		original_full(o, s->orig_fd);
+	else
+		original_headers(o, s->orig_fd);
 }
 
 static int

@@ -16,6 +16,7 @@
 
 #include "child.h"
 #include "config.h"
+#include "faults.h"
 #include "log.h"
 #include "marshal.h"
 #include "msg_queue.h"
@@ -285,6 +286,7 @@ commit_done(struct queued *q, struct job *j)
 		pending_drop(q, p, 1);
 		return;
 	}
+	fault_point("queued-before-reply");
 	mw_init(&w);
 	mw_u64(&w, j->id);
 	send_smtpd(q, M_Q_COMMIT_OK, j->sid, -1, &w);

@@ -55,10 +55,35 @@ queue_find(struct queued *q, uint64_t id)
 	return (m != NULL && !m->gone) ? m : NULL;
 }
 
+static void
+qmsg_free(int fd, short ev, void *arg)
+{
+	struct qmsg *m = arg;
+
+	(void)fd;
+	(void)ev;
+	envelope_free(m->env);
+	free(m->busy);
+	free(m);
+}
+
 /*
- * Out of the index.  Jobs and notices still in flight hold the struct,
- * so it stays allocated (marked gone) until they are done with it.
+ * A message out of the index is freed once no job or notice refers to
+ * it, and never under a caller's feet: from the event loop, later.
  */
+void
+queue_release(struct queued *q, struct qmsg *m)
+{
+	if (!m->gone || m->njobs > 0 || m->dsns > 0 || m->freeing)
+		return;
+	m->freeing = 1;
+	if (event_base_once(q->child->base, -1, EV_TIMEOUT, qmsg_free, m,
+	    NULL) == -1)
+		log_warnx("msgid=%016llx: cannot free its index entry",
+		    (unsigned long long)m->id);
+}
+
+/* Out of the index: gone to every look-up from now on. */
 void
 queue_remove(struct queued *q, struct qmsg *m)
 {
@@ -71,11 +96,7 @@ queue_remove(struct queued *q, struct qmsg *m)
 	RB_REMOVE(qmsg_tree, &q->queue, m);
 	q->nqueue--;
 	m->gone = 1;
-	if (m->njobs == 0 && m->dsns == 0) {
-		envelope_free(m->env);
-		free(m->busy);
-		free(m);
-	}
+	queue_release(q, m);
 }
 
 static void
@@ -140,7 +161,7 @@ queued_conf(struct child *c, struct conf *conf, struct conf *old)
 	q->conf = conf;
 	space_check(-1, 0, q);
 	if (old == NULL) {
-		/* Everything queued before a restart is due now. */
+		/* What was queued before a restart, at its next attempt. */
 		RB_FOREACH(m, qmsg_tree, &q->queue)
 			sched_add(q, m);
 	}

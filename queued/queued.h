@@ -59,6 +59,7 @@ struct qmsg {
 	int			 dirty;		/* persist once dsns is 0 */
 	int			 removing;	/* relayctl queue remove */
 	int			 gone;		/* deleted: out of the index */
+	int			 freeing;	/* queue_release scheduled */
 };
 RB_HEAD(qmsg_tree, qmsg);
 int	 qmsg_cmp(struct qmsg *, struct qmsg *);
@@ -131,6 +132,7 @@ struct dsn_item {
 
 struct dsn_spec {
 	enum dsn_kind		 kind;
+	struct qmsg		*orig;		/* held: orig->dsns counts us */
 	uint64_t		 orig_id;
 	int			 orig_fd;
 	char			*sender;	/* the original's: our recipient */
@@ -204,6 +206,7 @@ void	 control_request(struct queued *, struct imsg *);
 struct qmsg *queue_insert(struct queued *, struct envelope *);
 struct qmsg *queue_find(struct queued *, uint64_t);
 void	 queue_remove(struct queued *, struct qmsg *);
+void	 queue_release(struct queued *, struct qmsg *);
 
 /* scheduler.c */
 void	 sched_init(struct queued *);

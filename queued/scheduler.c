@@ -240,6 +240,7 @@ sched_notify(struct queued *q, struct qmsg *m, enum dsn_kind kind,
 	    sizeof(*j))) == NULL)
 		fatal("notice");
 	s->kind = kind;
+	s->orig = m;
 	s->orig_id = m->id;
 	s->sender = strdup(e->sender);
 	strlcpy(s->envid, e->envid, sizeof(s->envid));
@@ -282,7 +283,7 @@ drop:
 void
 sched_dsn_done(struct queued *q, struct job *j)
 {
-	struct qmsg	*m = queue_find(q, j->dsn->orig_id);
+	struct qmsg	*m = j->dsn->orig;
 	struct qmsg	*n;
 	char		 qid[32], nid[32];
 
@@ -300,8 +301,10 @@ sched_dsn_done(struct queued *q, struct job *j)
 		sched_add(q, n);
 	}
 	dsn_spec_free(j->dsn);
-	if (m != NULL && --m->dsns == 0 && m->dirty)
+	m->dsns--;
+	if (m->dsns == 0 && m->dirty && !m->gone)
 		sched_persist(q, m);
+	queue_release(q, m);
 }
 
 static struct dsn_item *

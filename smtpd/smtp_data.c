@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "smtp_data.h"
 
 void
@@ -129,20 +130,13 @@ sink_release(struct msg_sink *s)
 static void
 sink_flush(struct msg_sink *s)
 {
-	size_t off = 0;
-	ssize_t n;
+	size_t done;
 
-	while (off < s->len && s->werr == 0) {
-		n = write(s->fd, s->buf + off, s->len - off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			s->werr = n == 0 ? EIO : errno;
-			break;
-		}
-		off += (size_t)n;
-		s->written += (uint64_t)n;
-	}
+	if (s->werr == 0)
+		s->werr = write_full(s->fd, s->buf, s->len, &done);
+	else
+		done = 0;
+	s->written += done;
 	s->len = 0;
 }
 

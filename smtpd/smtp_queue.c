@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "faults.h"
 #include "log.h"
 #include "marshal.h"
 #include "msg_queue.h"
@@ -129,6 +130,7 @@ commit_ok(struct session *s, uint64_t id)
 	    s->addr, s->helo ? s->helo : "", session_proto(s));
 	s->sd->accepted++;
 	session_tx_end(s);
+	fault_point("smtpd-before-250");
 	session_reply(s, 250, "2.0.0", "Ok: queued as %s", qid);
 }
 

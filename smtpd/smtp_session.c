@@ -26,6 +26,7 @@
 #include <event2/listener.h>
 
 #include "child.h"
+#include "faults.h"
 #include "log.h"
 #include "smtpd.h"
 
@@ -167,6 +168,7 @@ session_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 	int		 on = 1, over_total, counted;
 
 	(void)salen;
+	fault_forbidden("smtpd-connect");
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		log_warn("session");
 		close(fd);

@@ -91,9 +91,13 @@ listeners_open(struct smtpd *sd, const struct conf *conf)
 		l = &sd->listeners[i];
 		l->sd = sd;
 		l->lc = conf->listeners[i];
-		/* The configuration owns the socket and closes it. */
+		/*
+		 * The configuration owns the socket and closes it; backlog 0
+		 * keeps the parent's listen(2), where -1 would redo it with
+		 * libevent's 128.
+		 */
 		l->lev = evconnlistener_new(sd->child->base, on_accept, l, 0,
-		    -1, conf->listeners[i].fd);
+		    0, conf->listeners[i].fd);
 		if (l->lev == NULL)
 			fatalx("cannot listen on %s", l->lc.addr.host);
 		evconnlistener_set_error_cb(l->lev, on_accept_error);

@@ -18,6 +18,8 @@ import time
 TOP = os.environ.get("RELAYD_TOP") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 RELAYD = os.path.join(TOP, "relayd", "relayd")
+# The fault-injecting build (make debug): see common/faults.h.
+RELAYD_DEBUG = os.path.join(TOP, ".build", "debug", "relayd", "relayd")
 RELAYCTL = os.path.join(TOP, "relayctl", "relayctl")
 CHILDREN = ["smtpd", "queued", "deliverd", "dnsd", "policyd"]
 
@@ -172,12 +174,16 @@ class Relayd:
         with open(os.path.join(self.tenants_dir, name), "w") as f:
             f.write(text)
 
-    def start(self, wait=True, args=()):
+    def start(self, wait=True, args=(), debug=False, env=None, prefix=()):
+        """Run relayd (the debug build with debug=True; env adds to the
+        environment, which relayd passes on to its children; prefix is a
+        command to run it under, such as setpriv)."""
         self.log_mark = len(self.log())
         self.logf = open(self.logpath, "ab")
-        env = dict(os.environ)
+        env = dict(os.environ, **(env or {}))
         self.proc = subprocess.Popen(
-            [RELAYD, "-d", "-v", "-f", self.conf] + list(args),
+            list(prefix) + [RELAYD_DEBUG if debug else RELAYD, "-d", "-v",
+                            "-f", self.conf] + list(args),
             stdout=self.logf, stderr=subprocess.STDOUT, env=env,
             start_new_session=True)
         if wait and not self.wait_log(r"configuration 1 is in force", 15):
@@ -366,3 +372,27 @@ def split_received(data):
     if not m:
         return None, data
     return m.group(1), data[m.end():]
+
+
+def private_mounts(tap):
+    """Re-run this test in its own mount namespace, so its mounts (a small
+    tmpfs, a loop device) stay its own.  In a chroot, where / is not a
+    mount point, propagation cannot be changed; then the test runs only
+    if no mount is shared, so nothing it mounts can leak out."""
+    if os.environ.get("RELAYD_IN_NS") == "1":
+        if os.environ.get("RELAYD_NS_UNCHANGED") == "1":
+            with open("/proc/self/mountinfo") as f:
+                if " shared:" in f.read():
+                    tap.skip_all("mounts are shared and cannot be made "
+                                 "private here")
+        return
+    env = dict(os.environ, RELAYD_IN_NS="1")
+    me = [sys.executable, os.path.abspath(sys.argv[0])]
+    probe = subprocess.run(["unshare", "-m", "--propagation", "private",
+                            "true"], capture_output=True)
+    if probe.returncode == 0:
+        os.execvpe("unshare", ["unshare", "-m", "--propagation", "private"]
+                   + me, env)
+    env["RELAYD_NS_UNCHANGED"] = "1"
+    os.execvpe("unshare", ["unshare", "-m", "--propagation", "unchanged"]
+               + me, env)

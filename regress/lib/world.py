@@ -88,8 +88,8 @@ class World:
         self.sinks[addr] = s
         return s
 
-    def start(self):
-        return self.r.start()
+    def start(self, **kw):
+        return self.r.start(**kw)
 
     def send(self, sender, rcpts, body=b"Subject: test\r\n\r\nhello\r\n",
              inside=False, **kw):

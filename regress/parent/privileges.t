@@ -11,6 +11,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 import relaytest  # noqa: E402
+from relaytest import wait_for  # noqa: E402
 
 # proc name -> (system user, chroot relative to state_dir)
 EXPECT = {
@@ -116,6 +117,10 @@ def main():
             for cap in CAPS:
                 t.eq(int(st[cap][0], 16), 0, "%s: %s is empty" % (name, cap))
             t.eq(st["NoNewPrivs"], ["1"], "%s: NoNewPrivs is set" % name)
+            # dnsd loads its filter with its first configuration.
+            t.ok(wait_for(lambda: proc_status(pid).get("Seccomp") == ["2"],
+                          5), "%s: a seccomp filter is loaded (Seccomp: 2)"
+                 % name)
             want_root = os.path.join(r.state, rootdir) if rootdir \
                 else r.state
             root = os.readlink("/proc/%d/root" % pid)

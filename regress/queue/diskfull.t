@@ -10,14 +10,12 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 from relaytest import (DEFAULT_TENANT, Relayd, SMTPClient, Tap,  # noqa: E402
-                       need_root, send_message, spool_ids, wait_for)
+                       need_root, private_mounts, send_message, spool_ids,
+                       wait_for)
 
 tap = Tap()
 need_root(tap)
-if os.environ.get("RELAYD_IN_NS") != "1":
-    env = dict(os.environ, RELAYD_IN_NS="1")
-    os.execvpe("unshare", ["unshare", "-m", "--propagation", "private",
-                           sys.executable, os.path.abspath(__file__)], env)
+private_mounts(tap)
 
 TENANT = DEFAULT_TENANT.format(name="acme", domain="acme.example",
                                deliver_to="127.0.0.1:9")

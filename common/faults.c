@@ -1,0 +1,62 @@
+/*
+ * faults: crash points and forbidden calls for the tests (debug builds).
+ */
+#ifdef RELAYD_FAULTS
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "faults.h"
+#include "log.h"
+
+int
+fault_wanted(const char *name)
+{
+	const char *want = getenv("RELAYD_CRASH");
+
+	return want != NULL && strcmp(want, name) == 0;
+}
+
+void
+fault_point(const char *name)
+{
+	if (!fault_wanted(name))
+		return;
+	log_warnx("fault injection: crash point %s reached", name);
+	log_flush();
+	kill(getpid(), SIGKILL);
+}
+
+/* Do what the sandbox forbids, to show that it kills. */
+void
+fault_forbidden(const char *name)
+{
+	const char		*want = getenv("RELAYD_FORBIDDEN");
+	struct sockaddr_in	 sin;
+	int			 fd;
+
+	if (want == NULL || strcmp(want, name) != 0)
+		return;
+	log_warnx("fault injection: %s, which the sandbox forbids", name);
+	log_flush();
+	if (strcmp(name, "smtpd-connect") == 0) {
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons(25);
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+	} else if (strcmp(name, "dnsd-open") == 0)
+		fd = open("/etc/passwd", O_RDONLY);
+	else
+		return;
+	log_warnx("fault injection: %s was allowed (fd %d)", name, fd);
+}
+#else
+typedef int faults_unused;	/* ISO C wants a translation unit */
+#endif

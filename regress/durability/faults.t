@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Crash points (debug build, common/faults.h): relayd is killed at each
+step of storing a message.  Without a 250 the client retries and nothing
+half-stored remains; once the commit is durable the message is delivered
+after the restart, even when the 250 never went out."""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+from relaytest import RELAYD_DEBUG, Tap, spool_ids, wait_for  # noqa: E402
+from world import World  # noqa: E402
+
+tap = Tap()
+if not os.path.exists(RELAYD_DEBUG):
+    tap.skip_all("no debug build (make debug)")
+
+# point, committed when it fires?
+POINTS = [("queued-after-body-sync", False),
+          ("queued-after-commit", True),
+          ("queued-before-reply", True),
+          ("smtpd-before-250", True)]
+
+for point, committed in POINTS:
+    w = World(tap, queue="retry_min: 1s\nretry_max: 1s\n")
+    try:
+        tenant = w.sink(w.tenant_addr)
+        tap.ok(w.start(debug=True, env={"RELAYD_CRASH": point}),
+               "%s: relayd starts" % point)
+        code, text = w.send("a@sender.test", ["bob@acme.example"],
+                            b"Subject: %s\r\n\r\nsurvive\r\n" %
+                            point.encode())
+        tap.ok(code != 250, "%s: the client gets no 250" % point)
+        rc = w.r.wait_exit(15)
+        tap.ok(rc not in (None, 0), "%s: relayd stops (exit %s)" % (point,
+                                                                   rc))
+        tap.ok(w.log_has(r"crash point %s reached" % point, 2) and
+               w.log_has(r"was killed by signal 9", 2),
+               "%s: the crash is logged" % point)
+        before = tenant.count()
+        w.r.proc = None
+        tap.ok(w.start(), "%s: relayd restarts on the same state" % point)
+        if committed:
+            tap.ok(wait_for(lambda: tenant.count() >= 1, 10),
+                   "%s: the committed message is delivered after the "
+                   "restart" % point)
+            tap.ok(tenant.count() - before <= 1 and all(
+                m.data.endswith(b"survive\r\n") for m in tenant.messages),
+                "%s: intact (%d delivered before the kill)" %
+                (point, before))
+        else:
+            time.sleep(1)
+            tap.eq(tenant.count(), 0, "%s: nothing is delivered" % point)
+            tap.eq(spool_ids(w.r), [], "%s: no spool file remains" % point)
+            tap.ok(w.log_has(r"removed 1 files without an envelope", 2),
+                   "%s: the half-stored file was removed at start" % point)
+        tap.ok(w.queue_empty(), "%s: the queue ends empty" % point)
+    finally:
+        w.stop()
+tap.done()
