@@ -2,7 +2,7 @@
  * Messages between smtpd and queued (2xx).  peerid is smtpd's session id.
  *
  *   smtpd                        queued
- *   M_Q_CREATE          ->                    (at DATA or the first BDAT)
+ *   M_Q_CREATE          ->                    (at the first accepted RCPT)
  *                       <-  M_Q_CREATED + spool descriptor | M_Q_CREATE_FAIL
  *   (smtpd writes the message into the descriptor and closes it)
  *   M_Q_ENV_HEAD, M_Q_ENV_RCPTS (chunked), M_Q_ENV_COMMIT  ->

@@ -53,13 +53,25 @@ send_fail(struct queued *q, uint32_t type, uint64_t sid, uint64_t id,
 	send_smtpd(q, type, sid, -1, &w);
 }
 
+/*
+ * A file belongs to no session until a transaction writes into it (smtpd
+ * keeps spares, asked for with session 0); the envelope's head claims it
+ * for the session that sent it, and the rest must come from that one.
+ */
 static struct pending *
-pending_find(struct queued *q, uint64_t id, uint64_t sid)
+pending_find(struct queued *q, uint64_t id)
 {
-	struct pending find, *p;
+	struct pending find;
 
 	find.id = id;
-	p = RB_FIND(pending_tree, &q->pending, &find);
+	return RB_FIND(pending_tree, &q->pending, &find);
+}
+
+static struct pending *
+pending_owned(struct queued *q, uint64_t id, uint64_t sid)
+{
+	struct pending *p = pending_find(q, id);
+
 	return (p != NULL && p->sid == sid) ? p : NULL;
 }
 
@@ -130,11 +142,13 @@ on_head(struct queued *q, struct imsg *imsg, struct mr *r)
 
 	memset(&head, 0, sizeof(head));
 	if (envelope_get_head(r, &head) == -1 || mr_end(r) == -1 ||
-	    (p = pending_find(q, head.id, imsg->hdr.peerid)) == NULL ||
+	    imsg->hdr.peerid == 0 ||
+	    (p = pending_find(q, head.id)) == NULL ||
 	    p->committing || p->env->sender != NULL) {
 		free(head.sender);
 		child_peer_broken(q->child, PROC_SMTPD, imsg, "envelope head");
 	}
+	p->sid = imsg->hdr.peerid;
 	head.rcpts = NULL;
 	head.nrcpts = 0;
 	*p->env = head;
@@ -147,7 +161,7 @@ on_rcpts(struct queued *q, struct imsg *imsg, struct mr *r)
 	struct rcpt	*rc;
 	uint64_t	 id = mr_u64(r);
 
-	if ((p = pending_find(q, id, imsg->hdr.peerid)) == NULL ||
+	if ((p = pending_owned(q, id, imsg->hdr.peerid)) == NULL ||
 	    p->committing || p->env->sender == NULL)
 		child_peer_broken(q->child, PROC_SMTPD, imsg, "recipients");
 	while (r->off < r->len) {
@@ -185,7 +199,7 @@ on_commit(struct queued *q, struct imsg *imsg, struct mr *r)
 	uint64_t	 avail;
 
 	if (mr_end(r) == -1 ||
-	    (p = pending_find(q, id, imsg->hdr.peerid)) == NULL ||
+	    (p = pending_owned(q, id, imsg->hdr.peerid)) == NULL ||
 	    p->committing || p->env->sender == NULL || p->env->nrcpts == 0)
 		child_peer_broken(q->child, PROC_SMTPD, imsg, "commit");
 	/* What smtpd says it wrote must be what is on disk. */
@@ -223,8 +237,7 @@ on_abort(struct queued *q, struct imsg *imsg, struct mr *r)
 	if (mr_end(r) == -1)
 		child_peer_broken(q->child, PROC_SMTPD, imsg, "abort");
 	/* Unknown or already committing: nothing to undo. */
-	if ((p = pending_find(q, id, imsg->hdr.peerid)) == NULL ||
-	    p->committing)
+	if ((p = pending_find(q, id)) == NULL || p->committing)
 		return;
 	pending_drop(q, p, 1);
 }
@@ -264,13 +277,12 @@ receive_dispatch(struct queued *q, struct imsg *imsg)
 static void
 commit_done(struct queued *q, struct job *j)
 {
-	struct pending	 find, *p;
+	struct pending	*p;
 	struct qmsg	*m;
 	struct mw	 w;
 	char		 qid[32];
 
-	find.id = j->id;
-	if ((p = RB_FIND(pending_tree, &q->pending, &find)) == NULL)
+	if ((p = pending_find(q, j->id)) == NULL)
 		fatalx("commit result for an unknown message");
 	queue_id_format(j->id, qid, sizeof(qid));
 	if (j->err != 0) {
@@ -319,6 +331,16 @@ receive_job_done(struct queued *q, struct job *j)
 		break;
 	}
 	free(j);
+}
+
+/* At exit: files no 250 was given for, spares among them, go. */
+void
+pending_drop_all(struct queued *q)
+{
+	struct pending *p, *next;
+
+	RB_FOREACH_SAFE(p, pending_tree, &q->pending, next)
+		pending_drop(q, p, !p->committing);
 }
 
 /* Tell smtpd about free space when it moves by a megabyte or more. */

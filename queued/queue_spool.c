@@ -75,7 +75,8 @@ spool_scan(struct queued *q)
 	DIR		*d;
 	struct dirent	*e;
 	struct qmsg	 find;
-	int		 fd, removed = 0;
+	struct stat	 st;
+	int		 fd, removed = 0, spares = 0, empty;
 
 	if ((fd = dup(q->spool_fd)) == -1 || (d = fdopendir(fd)) == NULL)
 		fatal("spool directory");
@@ -91,16 +92,24 @@ spool_scan(struct queued *q)
 		find.id = ctl_id_value(e->d_name);
 		if (RB_FIND(qmsg_tree, &q->queue, &find) != NULL)
 			continue;
-		if (unlinkat(q->spool_fd, e->d_name, 0) == 0)
+		/* smtpd's spares, left by a crash, were never written. */
+		empty = fstatat(q->spool_fd, e->d_name, &st, 0) == 0 &&
+		    st.st_size == 0;
+		if (unlinkat(q->spool_fd, e->d_name, 0) == -1)
+			continue;
+		if (empty)
+			spares++;
+		else
 			removed++;
 	}
 	closedir(d);
-	if (removed > 0) {
+	if (removed > 0)
 		log_info("spool: removed %d files without an envelope "
 		    "(never acknowledged)", removed);
-		if (fsync(q->spool_fd) == -1)
-			log_warn("fsync spool");
-	}
+	if (spares > 0)
+		log_debug("spool: removed %d empty spare files", spares);
+	if (removed + spares > 0 && fsync(q->spool_fd) == -1)
+		log_warn("fsync spool");
 }
 
 uint64_t

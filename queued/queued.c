@@ -184,6 +184,7 @@ queued_shutdown(struct child *c)
 	struct queued *q = c->state;
 
 	committer_stop(q->cm);
+	pending_drop_all(q);
 	store_close(q->store);
 }
 

@@ -197,6 +197,7 @@ uint64_t spool_free_space(struct queued *);
 /* queue_receive.c: the smtpd side. */
 void	 receive_dispatch(struct queued *, struct imsg *);
 void	 receive_job_done(struct queued *, struct job *);
+void	 pending_drop_all(struct queued *);
 void	 space_check(int, short, void *);
 
 /* queue_control.c */

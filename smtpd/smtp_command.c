@@ -178,7 +178,7 @@ cmd_rcpt(struct session *s, const char *arg, size_t len)
 		session_reply(s, 503, "5.5.1", "Error: need MAIL command");
 		return;
 	}
-	if (tx->created) {
+	if (tx->mode != 0) {
 		session_reply(s, 503, "5.5.1", "Error: RCPT after message "
 		    "data started");
 		return;
@@ -207,6 +207,7 @@ cmd_rcpt(struct session *s, const char *arg, size_t len)
 		session_close(s, 421, "4.3.0", "Error: out of memory");
 		return;
 	}
+	queue_request_file(s);
 	session_reply(s, 250, "2.1.5", "Ok");
 }
 
@@ -233,12 +234,12 @@ cmd_data(struct session *s, size_t arglen)
 	}
 	if (need_helo(s) == -1 || need_rcpt(s) == -1)
 		return;
-	if (s->tx->created) {
+	if (s->tx->mode == 'B') {
 		session_reply(s, 503, "5.5.1", "Error: DATA after BDAT");
 		return;
 	}
 	s->tx->mode = 'D';
-	queue_request_file(s);
+	queue_need_file(s);
 }
 
 /* queued made the spool file: our Received: field goes first. */
@@ -258,6 +259,8 @@ command_file_ready(struct session *s)
 		command_file_failed(s, &r);
 		return;
 	}
+	tx->file = FILE_OPEN;
+	spares_top_up(s->sd);	/* this file will not come back */
 	sink_prefix(&tx->sink, hdr, (size_t)n);
 	if (tx->mode == 'D') {
 		dot_init(&tx->dot);
@@ -345,7 +348,6 @@ command_data_done(struct session *s)
 			    s->addr, strerror(tx->sink.werr));
 		reject_log(s, "message", &r, tx->nrcpts > 0 ?
 		    tx->rcpts[0].addr : "");
-		queue_abort(s);
 		session_tx_end(s);
 		session_reply_r(s, &r);
 		return;
@@ -397,8 +399,8 @@ cmd_bdat(struct session *s, const char *arg, size_t len)
 		tx_fail(s, &r);
 		tx->chunk_skip = 1;
 	}
-	if (!tx->created && !tx->chunk_skip) {
-		queue_request_file(s);
+	if (tx->file != FILE_OPEN && !tx->chunk_skip) {
+		queue_need_file(s);
 		return;
 	}
 	s->state = SS_BDAT;
@@ -449,8 +451,6 @@ cmd_rset(struct session *s, size_t arglen)
 		session_reply(s, 501, "5.5.4", "Syntax: RSET");
 		return;
 	}
-	if (s->tx != NULL && s->tx->msgid != 0)
-		queue_abort(s);
 	session_tx_end(s);
 	session_reply(s, 250, "2.0.0", "Ok");
 }

@@ -17,25 +17,80 @@
 #include "msg_queue.h"
 #include "smtpd.h"
 
+/*
+ * At the first accepted recipient, as Postfix's smtpd does: a spare if
+ * one is held, else ask queued, so that by DATA the file is there.
+ */
 void
 queue_request_file(struct session *s)
 {
-	s->tx->created = 1;
-	session_wait(s);
+	struct transaction *tx = s->tx;
+
+	if (tx->file != FILE_NONE)
+		return;
+	if (spare_take(s->sd, &tx->msgid, &tx->fd) == 0) {
+		tx->file = FILE_READY;
+		return;
+	}
+	tx->file = FILE_ASKED;
 	smtpd_send_queue(s->sd, M_Q_CREATE, s->id, -1, NULL, 0);
+	spares_top_up(s->sd);
+}
+
+/* DATA or BDAT needs the file: go on now if it is there, else wait. */
+void
+queue_need_file(struct session *s)
+{
+	struct transaction *tx = s->tx;
+
+	queue_request_file(s);
+	switch (tx->file) {
+	case FILE_ASKED:
+		session_wait(s);
+		break;
+	case FILE_FAILED:
+		command_file_failed(s, &tx->file_err);
+		break;
+	case FILE_READY:
+		if (s->rdns_pending) {
+			/* The Received: field waits for the client's name. */
+			s->file_waiting = 1;
+			session_wait(s);
+		} else
+			command_file_ready(s);
+		break;
+	default:
+		break;
+	}
 }
 
 void
-queue_abort(struct session *s)
+queue_give_back(struct smtpd *sd, uint64_t sid, uint64_t id)
 {
 	struct mw w;
 
-	if (s->tx == NULL || s->tx->msgid == 0 || s->tx->committing)
-		return;
 	mw_init(&w);
-	mw_u64(&w, s->tx->msgid);
-	smtpd_send_queue(s->sd, M_Q_ABORT, s->id, -1, w.buf, w.len);
-	s->tx->msgid = 0;
+	mw_u64(&w, id);
+	smtpd_send_queue(sd, M_Q_ABORT, sid, -1, w.buf, w.len);
+}
+
+/*
+ * The transaction ends without a 250: an untouched file becomes a spare,
+ * a written one is removed.  Once committing, queued owns the outcome.
+ */
+void
+queue_release(struct session *s)
+{
+	struct transaction *tx = s->tx;
+
+	if (tx == NULL || tx->msgid == 0 || tx->committing)
+		return;
+	if (tx->file == FILE_READY && tx->fd != -1 &&
+	    spare_put(s->sd, tx->msgid, tx->fd) == 0)
+		tx->fd = -1;
+	else
+		queue_give_back(s->sd, s->id, tx->msgid);
+	tx->msgid = 0;
 }
 
 static void
@@ -150,29 +205,57 @@ on_created(struct smtpd *sd, struct imsg *imsg, struct mr *r)
 {
 	struct session	*s = session_find(sd, imsg->hdr.peerid);
 	uint64_t	 id = mr_u64(r);
-	struct mw	 w;
 
 	if (mr_end(r) == -1 || imsg->fd == -1 || id == 0)
 		child_peer_broken(sd->child, PROC_QUEUED, imsg, "created");
-	if (s == NULL || s->tx == NULL || !s->waiting || s->tx->msgid != 0) {
-		/* The session went away meanwhile: give the file back. */
-		close(imsg->fd);
-		mw_init(&w);
-		mw_u64(&w, id);
-		smtpd_send_queue(sd, M_Q_ABORT, imsg->hdr.peerid, -1, w.buf,
-		    w.len);
+	if (imsg->hdr.peerid == 0) {
+		spare_made(sd, id, imsg->fd);
+		imsg->fd = -1;
+		return;
+	}
+	/*
+	 * The transaction it was asked for may have ended meanwhile; a
+	 * later one that asked too takes it (any fresh file will do).
+	 */
+	if (s == NULL || s->tx == NULL || s->tx->file != FILE_ASKED) {
+		if (spare_put(sd, id, imsg->fd) == -1) {
+			close(imsg->fd);
+			queue_give_back(sd, imsg->hdr.peerid, id);
+		}
+		imsg->fd = -1;
 		return;
 	}
 	s->tx->msgid = id;
 	s->tx->fd = imsg->fd;
+	s->tx->file = FILE_READY;
 	imsg->fd = -1;
-	if (s->rdns_pending) {
-		/* The Received: field waits for the client's name. */
-		s->file_waiting = 1;
+	if (!s->waiting)
+		return;		/* DATA has not come yet */
+	queue_need_file(s);
+	if (!s->file_waiting)
+		session_resume(s);
+}
+
+static void
+on_create_fail(struct smtpd *sd, struct imsg *imsg, struct mr *r)
+{
+	struct session		*s = session_find(sd, imsg->hdr.peerid);
+	struct smtp_reply	 rep;
+
+	if (read_reply(r, &rep) == -1)
+		child_peer_broken(sd->child, PROC_QUEUED, imsg, "fail");
+	if (imsg->hdr.peerid == 0) {
+		spare_failed(sd);
 		return;
 	}
-	command_file_ready(s);
-	session_resume(s);
+	if (s == NULL || s->tx == NULL || s->tx->file != FILE_ASKED)
+		return;
+	s->tx->file = FILE_FAILED;
+	s->tx->file_err = rep;
+	if (s->waiting) {
+		command_file_failed(s, &rep);
+		session_resume(s);
+	}
 }
 
 void
@@ -197,13 +280,7 @@ queue_dispatch(struct smtpd *sd, struct imsg *imsg)
 			child_peer_broken(sd->child, PROC_QUEUED, imsg, "space");
 		return;
 	case M_Q_CREATE_FAIL:
-		if (read_reply(&r, &rep) == -1)
-			child_peer_broken(sd->child, PROC_QUEUED, imsg, "fail");
-		if ((s = session_find(sd, imsg->hdr.peerid)) == NULL ||
-		    s->tx == NULL || !s->waiting)
-			return;
-		command_file_failed(s, &rep);
-		session_resume(s);
+		on_create_fail(sd, imsg, &r);
 		return;
 	case M_Q_COMMIT_OK:
 		id = mr_u64(&r);

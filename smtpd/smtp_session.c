@@ -239,6 +239,7 @@ session_tx_end(struct session *s)
 
 	if (tx == NULL)
 		return;
+	queue_release(s);
 	if (tx->fd != -1)
 		close(tx->fd);
 	sink_release(&tx->sink);
@@ -258,8 +259,6 @@ session_free(struct session *s)
 {
 	struct smtpd *sd = s->sd;
 
-	if (s->tx != NULL && s->tx->msgid != 0 && !s->tx->committing)
-		queue_abort(s);
 	session_tx_end(s);
 	if (s->counted)
 		limits_client_del(sd, s->client_key);

@@ -63,6 +63,18 @@ RB_PROTOTYPE(client_tree, client_count, entry, client_cmp)
 struct session;
 RB_HEAD(session_tree, session);
 
+/* Empty spool files held for the next transactions (smtp_spares.c). */
+#define SPARES_MAX	16
+struct spares {
+	struct {
+		uint64_t	 id;
+		int		 fd;
+	}			 file[SPARES_MAX];
+	size_t			 n;
+	size_t			 asked;		/* requests out */
+	int			 failing;	/* the last request failed */
+};
+
 struct smtpd {
 	struct child		*child;
 	const struct conf	*conf;
@@ -77,6 +89,7 @@ struct smtpd {
 	uint64_t		 free_space;	/* UINT64_MAX until known */
 	uint64_t		 accepted;	/* messages, for status */
 	struct event		*accept_pause;
+	struct spares		 spares;
 };
 
 enum session_state {
@@ -88,6 +101,15 @@ enum session_state {
 	SS_CLOSING		/* last reply going out */
 };
 
+/* The spool file, taken or asked for at the first accepted recipient. */
+enum tx_file {
+	FILE_NONE,
+	FILE_ASKED,		/* M_Q_CREATE sent */
+	FILE_READY,		/* msgid and fd held */
+	FILE_OPEN,		/* the message is being written */
+	FILE_FAILED		/* queued said no: file_err */
+};
+
 /* One mail transaction, from MAIL to the end of data or RSET. */
 struct transaction {
 	char			*sender;	/* "" for <> */
@@ -96,7 +118,8 @@ struct transaction {
 	size_t			 nrcpts;
 	uint64_t		 msgid;		/* 0 until queued made a file */
 	int			 fd;
-	int			 created;	/* spool file requested/made */
+	enum tx_file		 file;
+	struct smtp_reply	 file_err;	/* why queued made none */
 	int			 committing;	/* queued owns the outcome */
 	char			 mode;		/* 'D' DATA, 'B' BDAT */
 	struct dot_parser	 dot;
@@ -170,8 +193,15 @@ void	 command_file_failed(struct session *, const struct smtp_reply *);
 
 /* smtp_queue.c */
 void	 queue_request_file(struct session *);
+void	 queue_need_file(struct session *);
 void	 queue_commit(struct session *);
-void	 queue_abort(struct session *);
+void	 queue_release(struct session *);
+void	 queue_give_back(struct smtpd *, uint64_t, uint64_t);
+void	 spares_top_up(struct smtpd *);
+int	 spare_take(struct smtpd *, uint64_t *, int *);
+int	 spare_put(struct smtpd *, uint64_t, int);
+void	 spare_made(struct smtpd *, uint64_t, int);
+void	 spare_failed(struct smtpd *);
 void	 queue_dispatch(struct smtpd *, struct imsg *);
 
 /* smtp_rdns.c */

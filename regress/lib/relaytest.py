@@ -174,16 +174,18 @@ class Relayd:
         with open(os.path.join(self.tenants_dir, name), "w") as f:
             f.write(text)
 
-    def start(self, wait=True, args=(), debug=False, env=None, prefix=()):
+    def start(self, wait=True, args=(), debug=False, env=None, prefix=(),
+              verbose=True):
         """Run relayd (the debug build with debug=True; env adds to the
         environment, which relayd passes on to its children; prefix is a
-        command to run it under, such as setpriv)."""
+        command to run it under, such as setpriv; verbose=False logs at
+        the level of a production run)."""
         self.log_mark = len(self.log())
         self.logf = open(self.logpath, "ab")
         env = dict(os.environ, **(env or {}))
         self.proc = subprocess.Popen(
-            list(prefix) + [RELAYD_DEBUG if debug else RELAYD, "-d", "-v",
-                            "-f", self.conf] + list(args),
+            list(prefix) + [RELAYD_DEBUG if debug else RELAYD, "-d"] +
+            (["-v"] if verbose else []) + ["-f", self.conf] + list(args),
             stdout=self.logf, stderr=subprocess.STDOUT, env=env,
             start_new_session=True)
         if wait and not self.wait_log(r"configuration 1 is in force", 15):
@@ -359,11 +361,28 @@ def spool_file(r, qid):
         return f.read()
 
 
-def spool_ids(r):
+def spool_sizes(r):
+    d = os.path.join(r.state, "spool")
+    out = {}
     try:
-        return sorted(os.listdir(os.path.join(r.state, "spool")))
+        for name in os.listdir(d):
+            try:
+                out[name] = os.stat(os.path.join(d, name)).st_size
+            except OSError:
+                pass
     except OSError:
-        return []
+        pass
+    return out
+
+
+def spool_ids(r):
+    """The spool files holding a message (each starts with Received:)."""
+    return sorted(n for n, size in spool_sizes(r).items() if size > 0)
+
+
+def spool_spares(r):
+    """The empty files smtpd holds for the next transactions."""
+    return sorted(n for n, size in spool_sizes(r).items() if size == 0)
 
 
 def split_received(data):

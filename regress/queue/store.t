@@ -9,8 +9,9 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
-from relaytest import (DEFAULT_TENANT, Relayd, Tap,  # noqa: E402
+from relaytest import (DEFAULT_TENANT, Relayd, SMTPClient, Tap,  # noqa: E402
                        queue_id, send_message, spool_file, spool_ids,
+                       spool_spares,
                        split_received, wait_for)
 
 tap = Tap()
@@ -67,10 +68,52 @@ try:
     tap.eq(wait_for(lambda: spool_ids(r) == before and before, 5), before,
            "nothing is left in the spool")
 
+    # A transaction takes an empty spare file at its first recipient;
+    # one that ends before its data puts it back, however it ends, so
+    # a client looping MAIL RCPT RSET makes no files at all.
+    c = SMTPClient(r.port)
+    c.reply()
+    c.cmd("EHLO client.example")
+    for end in ("RSET", "EHLO again.example",
+                "MAIL FROM:<x@sender.example>"):
+        c.cmd("MAIL FROM:<a@sender.example>")
+        tap.eq(c.cmd("RCPT TO:<bob@acme.example>")[0], 250,
+               "RCPT accepted before " + end.split()[0])
+        c.cmd(end)
+    c.cmd("RSET")
+    tap.ok(wait_for(lambda: len(spool_spares(r)) == 16, 5),
+           "smtpd holds 16 spare files")
+    spares = spool_spares(r)
+    for i in range(50):
+        c.send("MAIL FROM:<a@sender.example>\r\n"
+               "RCPT TO:<bob@acme.example>\r\nRSET\r\n")
+    c.send("MAIL FROM:<a@sender.example>\r\nRCPT TO:<bob@acme.example>\r\n")
+    for i in range(152):
+        c.reply()
+    c.close()
+    tap.eq(wait_for(lambda: spool_ids(r) == before and before, 5), before,
+           "no file of a transaction without data is left")
+    tap.eq(spool_spares(r), spares, "the same spares, none made or lost")
+    c = SMTPClient(r.port)
+    c.reply()
+    c.cmd("EHLO client.example")
+    c.cmd("MAIL FROM:<a@sender.example>")
+    c.cmd("RCPT TO:<bob@acme.example>")
+    c.cmd("RSET")
+    c.cmd("MAIL FROM:<a@sender.example>")
+    c.cmd("RCPT TO:<bob@acme.example>")
+    tap.eq(c.cmd("DATA")[0], 354, "DATA after a transaction was reset")
+    code, text = c.cmd("Subject: second\r\n\r\nsecond\r\n.")
+    tap.eq(code, 250, "the message is queued")
+    c.cmd("QUIT")
+    c.close()
+    tap.eq(len(spool_ids(r)), len(before) + 1, "one file more, no leftover")
+    tap.eq(len(spool_spares(r)), 16, "the spares are topped up")
+
     rc, out, err = r.ctl("show", "queue")
     tap.eq(rc, 0, "show queue works")
     lines = out.splitlines()
-    tap.eq(len(lines), 5, "four messages and a header line")
+    tap.eq(len(lines), 6, "five messages and a header line")
     # Nothing listens on the tenant's server: attempts are deferred.
     tap.like(out, qid + r" acme <a@sender\.example> bob@acme\.example "
              r"\d+s [01] (now|in \d+s) (-|.*Connection refused)",
@@ -89,6 +132,7 @@ try:
     queued_before = sorted(l.split()[0] for l in
                            r.ctl("show", "queue")[1].splitlines()[1:])
     tap.eq(r.stop(), 0, "relayd stops cleanly")
+    tap.eq(spool_spares(r), [], "spare files are removed at exit")
     orphan = os.path.join(r.state, "spool", "00000000deadbeef")
     stranger = os.path.join(r.state, "spool", "README")
     for path in (orphan, stranger):
