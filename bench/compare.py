@@ -14,12 +14,14 @@ relay, reaped children included).  How the two cores were shared between
 the relay, smtp-source and smtp-sink is shown per run.
 """
 import argparse
+import ctypes
 import glob
 import os
 import resource
 import shutil
 import signal
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -28,8 +30,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "regress", "lib"))
-from relaytest import (DEFAULT_TENANT, Relayd, Tap, free_port,  # noqa: E402
-                       send_message, wait_for)
+from relaytest import (DEFAULT_TENANT, Relayd, SMTPClient, Tap,  # noqa: E402
+                       free_port, wait_for)
+from dnstest import Unbound  # noqa: E402
 
 HZ = os.sysconf("SC_CLK_TCK")
 RUNS = [  # name, size, recipients, connections, messages
@@ -107,11 +110,42 @@ def listening(port):
         return False
 
 
+class Inotify:
+    """When each file in a directory was closed after writing: the
+    moment smtp-sink has the whole message (file times are too coarse,
+    one clock tick)."""
+    IN_CLOSE_WRITE = 0x8
+
+    def __init__(self, path):
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = libc.inotify_init1(os.O_CLOEXEC)
+        if self.fd < 0 or libc.inotify_add_watch(
+                self.fd, path.encode(), self.IN_CLOSE_WRITE) < 0:
+            raise OSError(ctypes.get_errno(), "inotify")
+        self.closed = {}
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        while True:
+            try:
+                buf = os.read(self.fd, 65536)
+            except OSError:
+                return
+            now = time.time()
+            i = 0
+            while i + 16 <= len(buf):
+                _, _, _, n = struct.unpack_from("iIII", buf, i)
+                name = buf[i + 16:i + 16 + n].rstrip(b"\0").decode()
+                self.closed.setdefault(name, now)
+                i += 16 + n
+
+
 class Sink:
     def __init__(self):
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="bench-sink.", dir="/dev/shm")
         os.chmod(self.dir, 0o777)
+        self.watch = Inotify(self.dir)
         self.proc = subprocess.Popen(
             ["smtp-sink", "-u", "postfix", "-d", self.dir + "/%M%S.",
              "127.0.0.1:%d" % self.port, "2000"])
@@ -123,24 +157,25 @@ class Sink:
     def clear(self):
         for f in os.listdir(self.dir):
             os.unlink(os.path.join(self.dir, f))
+        self.watch.closed.clear()
 
     def cpu(self):
         return tree_cpu(self.proc.pid)
 
     def find(self, tokens):
-        """token -> delivery time (file mtime) for the tagged messages."""
+        """token -> delivery time for the tagged messages."""
         found = {}
-        for path in glob.glob(self.dir + "/*"):
+        for name in os.listdir(self.dir):
             try:
-                with open(path, "rb") as f:
+                with open(os.path.join(self.dir, name), "rb") as f:
                     head = f.read(4096)
             except OSError:
                 continue
             i = head.find(b"X-Bench-Sample: ")
-            if i >= 0:
+            if i >= 0 and name in self.watch.closed:
                 tok = head[i + 16:head.index(b"\n", i)].strip().decode()
                 if tok in tokens:
-                    found[tok] = os.stat(path).st_mtime
+                    found[tok] = self.watch.closed[name]
         return found
 
     def stop(self):
@@ -149,8 +184,18 @@ class Sink:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+# A caching resolver, as a production relay has: loopback clients get a
+# forward-confirmed name, as Postfix gets one from /etc/hosts.
+DNS_ZONES = {
+    "127.in-addr.arpa.": ["1.0.0.127.in-addr.arpa. 3600 IN PTR "
+                          "client.bench.example."],
+    "bench.example.": ["client.bench.example. 3600 IN A 127.0.0.1"],
+}
+
+
 class RelaydMTA:
     name = "relayd"
+    dns = None
 
     def __init__(self, sink):
         self.tap = Tap()
@@ -160,8 +205,10 @@ class RelaydMTA:
                         limits="max_connections: 12000\n"
                         "max_connections_per_client: 12000\n"
                         "min_free_space: 100M\nmax_message_size: 50M\n",
-                        queue="max_connections_per_destination: 20\n")
-        if not self.r.start():
+                        queue="max_connections_per_destination: 20\n",
+                        dns=self.dns.server)
+        # Logging as in production: one line per message and delivery.
+        if not self.r.start(verbose=False):
             sys.exit("relayd did not start")
         self.port = self.r.port
 
@@ -285,20 +332,36 @@ def one_run(mta, sink, size, rcpts, conns, n):
     sink.clear()
     samples, stop = {}, threading.Event()
 
+    def sample(tok):
+        """One tagged message; the time its 250 was read, or None."""
+        c = SMTPClient(mta.port, timeout=60)
+        try:
+            c.reply()
+            c.cmd("EHLO sampler.example")
+            c.cmd("MAIL FROM:<sample@src.example>")
+            c.cmd("RCPT TO:<sample@bench.example>")
+            if c.cmd("DATA")[0] != 354:
+                return None
+            c.send(b"X-Bench-Sample: " + tok.encode() + b"\r\n"
+                   b"Subject: sample\r\n\r\n" + b"s" * 1000 + b"\r\n.\r\n")
+            code = c.reply()[0]
+            now = time.time()
+            c.cmd("QUIT")
+            return now if code == 250 else None
+        finally:
+            c.close()
+
     def sampler():
         i = 0
-        body = b"Subject: sample\r\n\r\n" + b"s" * 1000 + b"\r\n"
         while not stop.is_set():
             tok = "%s-%d" % (mta.name, i)
             i += 1
             try:
-                code, text = send_message(
-                    mta.port, "sample@src.example", ["sample@bench.example"],
-                    b"X-Bench-Sample: " + tok.encode() + b"\r\n" + body)
+                t = sample(tok)
             except OSError:
                 continue
-            if code == 250:
-                samples[tok] = time.time()
+            if t is not None:
+                samples[tok] = t
             stop.wait(0.05)
 
     root = mta.root()
@@ -369,6 +432,7 @@ def main():
     except (ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     sink = Sink()
+    RelaydMTA.dns = Unbound(DNS_ZONES)
     results = []
     try:
         for name, size, rcpts, conns, n in RUNS:
@@ -394,6 +458,7 @@ def main():
                 mta.stop()
     finally:
         sink.stop()
+        RelaydMTA.dns.stop()
 
     print()
     print("%-26s %-8s %8s %9s %9s %8s %8s %8s  %s" % (
