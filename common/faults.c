@@ -1,10 +1,12 @@
 /*
- * faults: crash points and forbidden calls for the tests (debug builds).
+ * faults: crash points, failing steps and forbidden calls for the tests
+ * (debug builds).
  */
 #ifdef RELAYD_FAULTS
 #include <sys/socket.h>
 #include <netinet/in.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -30,6 +32,15 @@ fault_point(const char *name)
 	log_warnx("fault injection: crash point %s reached", name);
 	log_flush();
 	kill(getpid(), SIGKILL);
+}
+
+/* The errno a step is to fail with, or 0.  Any thread. */
+int
+fault_error(const char *name)
+{
+	const char *want = getenv("RELAYD_FAIL");
+
+	return want != NULL && strcmp(want, name) == 0 ? EIO : 0;
 }
 
 /* Do what the sandbox forbids, to show that it kills. */

@@ -7,9 +7,11 @@
  *                            with SIGKILL right there
  *   RELAYD_FORBIDDEN=call    a child makes a system call its sandbox
  *                            forbids (smtpd-connect, dnsd-open)
+ *   RELAYD_FAIL=step         that step fails with EIO, every time
  *
  * Crash points: queued-after-body-sync, queued-after-commit,
- * queued-before-reply, smtpd-before-250.
+ * queued-before-reply, smtpd-before-250.  Failing steps:
+ * queued-body-sync, queued-dir-sync.
  */
 #ifndef RELAYD_FAULTS_H
 #define RELAYD_FAULTS_H
@@ -18,10 +20,12 @@
 void	 fault_point(const char *);
 int	 fault_wanted(const char *);
 void	 fault_forbidden(const char *);
+int	 fault_error(const char *);
 #else
 #define fault_point(name)	do { } while (0)
 #define fault_wanted(name)	0
 #define fault_forbidden(name)	do { } while (0)
+#define fault_error(name)	0
 #endif
 
 #endif

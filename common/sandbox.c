@@ -44,8 +44,8 @@ static const char *const smtpd_calls[] = {
 
 /* The store and the spool, with fsync workers and the writer thread. */
 static const char *const queued_calls[] = {
-	"openat", "unlinkat", "fsync", "fdatasync", "pread64", "pwrite64",
-	"ftruncate", "fstatfs", "statfs", "set_robust_list", "rseq",
+	"openat", "unlinkat", "renameat2", "fsync", "fdatasync", "pread64",
+	"pwrite64", "ftruncate", "fstatfs", "statfs", "set_robust_list", "rseq",
 	"clone", "clone3", "eventfd2", "fchmod",
 	NULL
 };

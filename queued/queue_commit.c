@@ -1,15 +1,22 @@
 /*
- * queue_commit: the group-commit pipeline.
+ * queue_commit: the group-commit pipeline, and the spool's other disk
+ * work, off the event loop.
  *
- *   event loop --submit--> fsync workers --> writer thread --> event loop
- *                          (body fsyncs,     (spool directory fsync,
- *                           concurrently)     one LMDB transaction
- *                                             per batch)
+ *   event loop --submit--> workers ---------> writer thread --> event loop
+ *                          (body fsyncs,      (one LMDB transaction per
+ *                           concurrently;      batch, while a thread of
+ *                           new spool files)   its own syncs the spool
+ *                                              directory)
+ *                          workers <--------- removed envelopes' files
  *
  * The writer takes everything that is ready when it starts a batch, so
  * while one transaction commits the next batch gathers: the more load,
- * the larger the batches, and the cost of a sync is shared.  Results come
- * back through an eventfd; the event loop never blocks on the disk.
+ * the larger the batches, and the cost of a sync is shared.  Workers
+ * take fsyncs and new files first; a file is recycled or unlinked only
+ * when there is nothing more urgent, and only after its envelope's
+ * removal committed.
+ * Results come back through an eventfd; the event loop never blocks on
+ * the disk.
  */
 #include <sys/eventfd.h>
 
@@ -33,7 +40,13 @@ struct committer {
 	pthread_mutex_t	 lock;
 	pthread_cond_t	 sync_cv;	/* work for the fsync workers */
 	pthread_cond_t	 db_cv;		/* work for the writer */
-	struct job_list	 sync_q;
+	pthread_cond_t	 dir_cv;	/* a directory sync asked or done */
+	int		 recycle_room;	/* files the event loop can take */
+	uint64_t	 dir_want, dir_done;
+	int		 dir_err;
+	int		 writer_done;
+	struct job_list	 sync_q;	/* fsyncs, notices, new files */
+	struct job_list	 unlink_q;	/* files of removed envelopes */
 	struct job_list	 db_q;
 	struct job_list	 done_q;
 	int		 efd;
@@ -41,6 +54,7 @@ struct committer {
 	int		 stopping;
 	pthread_t	 workers[SYNC_WORKERS];
 	pthread_t	 writer;
+	pthread_t	 dir_thread;
 };
 
 static void
@@ -52,6 +66,93 @@ wake_loop(struct committer *cm)
 		;
 }
 
+/* With the lock held: the next job for a worker, NULL to stop. */
+static struct job *
+next_work(struct committer *cm)
+{
+	struct job *j;
+
+	for (;;) {
+		if (cm->stopping)
+			return NULL;
+		if ((j = TAILQ_FIRST(&cm->sync_q)) != NULL) {
+			TAILQ_REMOVE(&cm->sync_q, j, entry);
+			return j;
+		}
+		if ((j = TAILQ_FIRST(&cm->unlink_q)) != NULL) {
+			TAILQ_REMOVE(&cm->unlink_q, j, entry);
+			return j;
+		}
+		pthread_cond_wait(&cm->sync_cv, &cm->lock);
+	}
+}
+
+/* Room in the event loop's pool of recycled files, or 0. */
+static int
+take_room(struct committer *cm)
+{
+	int ok;
+
+	pthread_mutex_lock(&cm->lock);
+	if ((ok = cm->recycle_room > 0))
+		cm->recycle_room--;
+	pthread_mutex_unlock(&cm->lock);
+	return ok;
+}
+
+static void
+give_room(struct committer *cm)
+{
+	pthread_mutex_lock(&cm->lock);
+	cm->recycle_room++;
+	pthread_mutex_unlock(&cm->lock);
+}
+
+/* The event loop took a recycled file: room for one more. */
+void
+committer_recycled_taken(struct committer *cm)
+{
+	give_room(cm);
+}
+
+/* Without the lock: 1 if the job goes on to the writer. */
+static int
+work(struct committer *cm, struct job *j)
+{
+	int	 dirfd = cm->q->spool_fd;
+	char	 err[256];
+
+	switch (j->kind) {
+	case JOB_CREATE:
+		if ((j->fd = spool_create(dirfd, &j->id)) == -1)
+			j->err = errno;
+		return 0;
+	case JOB_DELETE:
+		j->fd = -1;
+		if (take_room(cm)) {
+			if ((j->fd = spool_recycle(dirfd, j->id, &j->new_id)) ==
+			    -1)
+				give_room(cm);
+		}
+		if (j->fd == -1)
+			spool_unlink(dirfd, j->id);
+		return 0;
+	case JOB_DSN:
+		if (dsn_write(dirfd, j->dsn, &j->env, err, sizeof(err)) ==
+		    -1) {
+			j->err = errno ? errno : EIO;
+			log_warnx("writing a delivery notice: %s", err);
+		}
+		return 1;
+	default:
+		if (fsync(j->fd) == -1)
+			j->err = errno;
+		else if ((j->err = fault_error("queued-body-sync")) == 0)
+			fault_point("queued-after-body-sync");
+		return 1;
+	}
+}
+
 static void *
 sync_worker(void *arg)
 {
@@ -59,43 +160,145 @@ sync_worker(void *arg)
 	struct job		*j;
 
 	pthread_mutex_lock(&cm->lock);
-	for (;;) {
-		while (TAILQ_EMPTY(&cm->sync_q) && !cm->stopping)
-			pthread_cond_wait(&cm->sync_cv, &cm->lock);
-		if (cm->stopping)
-			break;
-		j = TAILQ_FIRST(&cm->sync_q);
-		TAILQ_REMOVE(&cm->sync_q, j, entry);
+	while ((j = next_work(cm)) != NULL) {
 		pthread_mutex_unlock(&cm->lock);
-		if (j->kind == JOB_DSN) {
-			char err[256];
-
-			if (dsn_write(cm->q->spool_fd, j->dsn, &j->env, err,
-			    sizeof(err)) == -1) {
-				j->err = errno ? errno : EIO;
-				log_warnx("writing a delivery notice: %s", err);
-			}
-		} else if (fsync(j->fd) == -1)
-			j->err = errno;
-		else
-			fault_point("queued-after-body-sync");
-		pthread_mutex_lock(&cm->lock);
-		TAILQ_INSERT_TAIL(&cm->db_q, j, entry);
-		pthread_cond_signal(&cm->db_cv);
+		if (work(cm, j)) {
+			pthread_mutex_lock(&cm->lock);
+			TAILQ_INSERT_TAIL(&cm->db_q, j, entry);
+			pthread_cond_signal(&cm->db_cv);
+		} else {
+			pthread_mutex_lock(&cm->lock);
+			TAILQ_INSERT_TAIL(&cm->done_q, j, entry);
+			wake_loop(cm);
+		}
 	}
 	pthread_mutex_unlock(&cm->lock);
 	return NULL;
 }
 
 static int
-batch_has_commits(struct job_list *batch)
+batch_has(struct job_list *batch, enum job_kind kind)
 {
 	struct job *j;
 
 	TAILQ_FOREACH(j, batch, entry)
-		if ((j->kind == JOB_COMMIT || j->kind == JOB_DSN) && j->err == 0)
+		if (j->kind == kind && j->err == 0)
 			return 1;
 	return 0;
+}
+
+static void
+batch_fail(struct job_list *batch, enum job_kind kind, int err)
+{
+	struct job *j;
+
+	TAILQ_FOREACH(j, batch, entry)
+		if (j->kind == kind && j->err == 0)
+			j->err = err;
+}
+
+/* The spool directory's fsync, on its own thread: see db_writer. */
+static void *
+dir_syncer(void *arg)
+{
+	struct committer	*cm = arg;
+	uint64_t		 gen;
+	int			 err;
+
+	pthread_mutex_lock(&cm->lock);
+	for (;;) {
+		while (cm->dir_want == cm->dir_done && !cm->writer_done)
+			pthread_cond_wait(&cm->dir_cv, &cm->lock);
+		if (cm->dir_want == cm->dir_done)
+			break;		/* the writer has stopped */
+		gen = cm->dir_want;
+		pthread_mutex_unlock(&cm->lock);
+		err = fsync(cm->q->spool_fd) == -1 ? errno :
+		    fault_error("queued-dir-sync");
+		pthread_mutex_lock(&cm->lock);
+		cm->dir_done = gen;
+		cm->dir_err = err;
+		pthread_cond_broadcast(&cm->dir_cv);
+	}
+	pthread_mutex_unlock(&cm->lock);
+	return NULL;
+}
+
+static uint64_t
+dir_sync_start(struct committer *cm)
+{
+	uint64_t gen;
+
+	pthread_mutex_lock(&cm->lock);
+	gen = ++cm->dir_want;
+	pthread_cond_broadcast(&cm->dir_cv);
+	pthread_mutex_unlock(&cm->lock);
+	return gen;
+}
+
+static int
+dir_sync_wait(struct committer *cm, uint64_t gen)
+{
+	int err;
+
+	pthread_mutex_lock(&cm->lock);
+	while (cm->dir_done < gen)
+		pthread_cond_wait(&cm->dir_cv, &cm->lock);
+	err = cm->dir_err;
+	pthread_mutex_unlock(&cm->lock);
+	return err;
+}
+
+/*
+ * One batch.  The new names in the spool must be durable before any
+ * answer.  A notice's name goes first, then its envelope: a failed sync
+ * must not leave a notice queued that will be written again.  A
+ * message's name goes to disk while its envelope commits, since its 250
+ * waits for both: an envelope whose name is lost in a crash was never
+ * acknowledged, and queued drops it at start.  If the directory's sync
+ * fails after the envelope committed, the job says so (stored) and the
+ * event loop answers 451 and removes the envelope.
+ */
+static void
+write_batch(struct committer *cm, struct job_list *batch)
+{
+	struct job	*j;
+	uint64_t	 gen = 0;
+	int		 err;
+
+	if (batch_has(batch, JOB_DSN)) {
+		if (fsync(cm->q->spool_fd) == -1) {
+			batch_fail(batch, JOB_DSN, errno);
+			batch_fail(batch, JOB_COMMIT, errno);
+		}
+	} else if (batch_has(batch, JOB_COMMIT))
+		gen = dir_sync_start(cm);
+	if (store_apply(cm->q->store, batch) == 0)
+		fault_point("queued-after-commit");
+	if (gen == 0 || (err = dir_sync_wait(cm, gen)) == 0)
+		return;
+	TAILQ_FOREACH(j, batch, entry)
+		if (j->kind == JOB_COMMIT && j->err == 0) {
+			j->stored = 1;
+			j->err = err;
+		}
+}
+
+/* With the lock held: removed envelopes' files to the workers. */
+static void
+hand_back(struct committer *cm, struct job_list *batch)
+{
+	struct job *j;
+
+	while ((j = TAILQ_FIRST(batch)) != NULL) {
+		TAILQ_REMOVE(batch, j, entry);
+		if (j->kind == JOB_DELETE && j->err == 0) {
+			TAILQ_INSERT_TAIL(&cm->unlink_q, j, entry);
+			pthread_cond_signal(&cm->sync_cv);
+		} else
+			TAILQ_INSERT_TAIL(&cm->done_q, j, entry);
+	}
+	wake_loop(cm);
 }
 
 static void *
@@ -103,8 +306,6 @@ db_writer(void *arg)
 {
 	struct committer	*cm = arg;
 	struct job_list		 batch;
-	struct job		*j;
-	int			 dirfd = cm->q->spool_fd;
 
 	pthread_mutex_lock(&cm->lock);
 	for (;;) {
@@ -116,22 +317,12 @@ db_writer(void *arg)
 		TAILQ_CONCAT(&batch, &cm->db_q, entry);
 		pthread_mutex_unlock(&cm->lock);
 
-		/* New names in the spool become durable once per batch. */
-		if (batch_has_commits(&batch) && fsync(dirfd) == -1) {
-			int err = errno;
-
-			TAILQ_FOREACH(j, &batch, entry)
-				if ((j->kind == JOB_COMMIT ||
-				    j->kind == JOB_DSN) && j->err == 0)
-					j->err = err;
-		}
-		if (store_apply(cm->q->store, &batch) == 0)
-			fault_point("queued-after-commit");
-
+		write_batch(cm, &batch);
 		pthread_mutex_lock(&cm->lock);
-		TAILQ_CONCAT(&cm->done_q, &batch, entry);
-		wake_loop(cm);
+		hand_back(cm, &batch);
 	}
+	cm->writer_done = 1;
+	pthread_cond_broadcast(&cm->dir_cv);
 	pthread_mutex_unlock(&cm->lock);
 	return NULL;
 }
@@ -166,10 +357,13 @@ committer_start(struct queued *q)
 	if ((cm = calloc(1, sizeof(*cm))) == NULL)
 		fatal("committer");
 	cm->q = q;
+	cm->recycle_room = RECYCLED_MAX;
 	pthread_mutex_init(&cm->lock, NULL);
 	pthread_cond_init(&cm->sync_cv, NULL);
 	pthread_cond_init(&cm->db_cv, NULL);
+	pthread_cond_init(&cm->dir_cv, NULL);
 	TAILQ_INIT(&cm->sync_q);
+	TAILQ_INIT(&cm->unlink_q);
 	TAILQ_INIT(&cm->db_q);
 	TAILQ_INIT(&cm->done_q);
 	if ((cm->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
@@ -183,15 +377,18 @@ committer_start(struct queued *q)
 			fatalx("cannot start an fsync worker");
 	if (pthread_create(&cm->writer, NULL, db_writer, cm) != 0)
 		fatalx("cannot start the queue writer");
+	if (pthread_create(&cm->dir_thread, NULL, dir_syncer, cm) != 0)
+		fatalx("cannot start the spool directory syncer");
 	return cm;
 }
 
-/* Bodies and notices go to the workers first; the rest to the DB. */
+/* Bodies, notices and new files go to the workers; the rest to the DB. */
 void
 committer_submit(struct committer *cm, struct job *j)
 {
 	pthread_mutex_lock(&cm->lock);
-	if (j->kind == JOB_COMMIT || j->kind == JOB_DSN) {
+	if (j->kind == JOB_COMMIT || j->kind == JOB_DSN ||
+	    j->kind == JOB_CREATE) {
 		TAILQ_INSERT_TAIL(&cm->sync_q, j, entry);
 		pthread_cond_signal(&cm->sync_cv);
 	} else {
@@ -201,11 +398,16 @@ committer_submit(struct committer *cm, struct job *j)
 	pthread_mutex_unlock(&cm->lock);
 }
 
-/* Let the writer finish what it holds; nothing half-done is answered. */
+/*
+ * Let the writer finish what it holds; nothing half-done is answered.
+ * Files whose envelopes are gone are removed now, not taken at the next
+ * start for messages that were never acknowledged.
+ */
 void
 committer_stop(struct committer *cm)
 {
-	int i;
+	struct job	*j;
+	int		 i;
 
 	if (cm == NULL)
 		return;
@@ -217,4 +419,10 @@ committer_stop(struct committer *cm)
 	for (i = 0; i < SYNC_WORKERS; i++)
 		pthread_join(cm->workers[i], NULL);
 	pthread_join(cm->writer, NULL);
+	pthread_join(cm->dir_thread, NULL);
+	while ((j = TAILQ_FIRST(&cm->unlink_q)) != NULL) {
+		TAILQ_REMOVE(&cm->unlink_q, j, entry);
+		spool_unlink(cm->q->spool_fd, j->id);
+		free(j);
+	}
 }

@@ -82,50 +82,75 @@ pending_drop(struct queued *q, struct pending *p, int remove_file)
 	if (p->fd != -1)
 		close(p->fd);
 	if (remove_file)
-		spool_unlink(q, p->id);
+		spool_unlink(q->spool_fd, p->id);
 	envelope_free(p->env);
 	free(p);
 }
 
 static void
-on_create(struct queued *q, struct imsg *imsg)
+create_fail(struct queued *q, uint64_t sid, int err)
+{
+	log_warnx("cannot create a spool file: %s", strerror(err));
+	if (err == ENOSPC || err == EDQUOT)
+		send_fail(q, M_Q_CREATE_FAIL, sid, 0, 452, "4.3.1",
+		    "Insufficient system storage");
+	else
+		send_fail(q, M_Q_CREATE_FAIL, sid, 0, 451, "4.3.0",
+		    "Error: cannot queue the message now");
+}
+
+/* A new, empty spool file for smtpd (sid 0: a spare). */
+static void
+hand_file(struct queued *q, uint64_t sid, uint64_t id, int fd)
 {
 	struct pending	*p;
 	struct mw	 w;
-	uint64_t	 id;
-	int		 fd, dfd, err;
+	int		 dfd;
 
-	if (imsg->datalen != 0)
-		child_peer_broken(q->child, PROC_SMTPD, imsg, "create");
-	if ((fd = spool_create(q->spool_fd, &id)) == -1) {
-		err = errno;
-		log_warnx("cannot create a spool file: %s", strerror(err));
-		if (err == ENOSPC || err == EDQUOT)
-			send_fail(q, M_Q_CREATE_FAIL, imsg->hdr.peerid, 0, 452,
-			    "4.3.1", "Insufficient system storage");
-		else
-			send_fail(q, M_Q_CREATE_FAIL, imsg->hdr.peerid, 0, 451,
-			    "4.3.0", "Error: cannot queue the message now");
-		return;
-	}
 	if ((p = calloc(1, sizeof(*p))) == NULL ||
 	    (p->env = envelope_new()) == NULL || (dfd = dup(fd)) == -1) {
 		if (p != NULL)
 			envelope_free(p->env);
 		free(p);
 		close(fd);
-		spool_unlink(q, id);
-		send_fail(q, M_Q_CREATE_FAIL, imsg->hdr.peerid, 0, 451,
-		    "4.3.0", "Error: local resource failure");
+		spool_unlink(q->spool_fd, id);
+		create_fail(q, sid, ENOMEM);
 		return;
 	}
 	p->id = id;
-	p->sid = imsg->hdr.peerid;
+	p->sid = sid;
 	p->fd = fd;
 	RB_INSERT(pending_tree, &q->pending, p);
 	mw_init(&w);
-	mw_u64(&w, id);
+	mw_u64(&w, p->id);
 	send_smtpd(q, M_Q_CREATED, p->sid, dfd, &w);
+}
+
+/*
+ * A recycled file if one is ready; else a worker makes one, since the
+ * open is slow under load.
+ */
+static void
+on_create(struct queued *q, struct imsg *imsg)
+{
+	struct job	*j;
+	uint64_t	 id;
+	int		 fd;
+
+	if (imsg->datalen != 0)
+		child_peer_broken(q->child, PROC_SMTPD, imsg, "create");
+	if (recycled_take(q, &id, &fd) == 0) {
+		hand_file(q, imsg->hdr.peerid, id, fd);
+		return;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		create_fail(q, imsg->hdr.peerid, ENOMEM);
+		return;
+	}
+	j->kind = JOB_CREATE;
+	j->sid = imsg->hdr.peerid;
+	j->fd = -1;
+	committer_submit(q->cm, j);
 }
 
 static int
@@ -295,7 +320,12 @@ commit_done(struct queued *q, struct job *j)
 			    "4.3.0", "Error: local error in processing");
 		log_warnx("msgid=%s not queued: %s", qid, j->mdb_err ?
 		    "store failure" : strerror(j->err));
-		pending_drop(q, p, 1);
+		if (j->stored) {
+			/* Its envelope went in: out again, then the file. */
+			queue_forget(q, j->id);
+			pending_drop(q, p, 0);
+		} else
+			pending_drop(q, p, 1);
 		return;
 	}
 	fault_point("queued-before-reply");
@@ -320,13 +350,21 @@ receive_job_done(struct queued *q, struct job *j)
 	case JOB_DSN:
 		sched_dsn_done(q, j);
 		break;
-	case JOB_PUT:
+	case JOB_CREATE:
+		if (j->fd == -1)
+			create_fail(q, j->sid, j->err);
+		else
+			hand_file(q, j->sid, j->id, j->fd);
+		break;
 	case JOB_DELETE:
+		/* A worker unlinked the file, or recycled it as new_id. */
+		if (j->err == 0 && j->fd != -1)
+			recycled_put(q, j->new_id, j->fd);
+		/* FALLTHROUGH */
+	case JOB_PUT:
 		if (j->err != 0)
 			log_warnx("msgid=%016llx: queue store update failed: "
 			    "%s", (unsigned long long)j->id, strerror(j->err));
-		else if (j->kind == JOB_DELETE)
-			spool_unlink(q, j->id);
 		free(j->blob);
 		break;
 	}

@@ -157,6 +157,9 @@ store_apply(struct store *st, struct job_list *jobs)
 			if (rc == MDB_NOTFOUND)
 				rc = 0;
 			break;
+		case JOB_CREATE:
+			rc = 0;		/* never sent to the writer */
+			break;
 		}
 		if (rc == MDB_KEYEXIST) {
 			j->mdb_err = rc;

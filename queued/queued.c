@@ -105,20 +105,41 @@ load_one(void *arg, struct envelope *e)
 	queue_insert(arg, e);
 }
 
-/* Envelopes whose body is gone cannot be delivered: say so once. */
+/* The envelope out of the store, then its file; no index entry. */
+void
+queue_forget(struct queued *q, uint64_t id)
+{
+	struct job *j;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		fatal("queue update");
+	j->kind = JOB_DELETE;
+	j->id = id;
+	j->fd = -1;
+	committer_submit(q->cm, j);
+}
+
+/*
+ * An envelope whose spool file is gone: the crash came between its
+ * commit and the directory's sync, which both come before the 250, so
+ * it was never acknowledged and the client has it still.
+ */
 static void
 check_bodies(struct queued *q)
 {
-	struct qmsg	*m;
+	struct qmsg	*m, *next;
 	struct stat	 st;
 	char		 name[32];
 
-	RB_FOREACH(m, qmsg_tree, &q->queue) {
+	RB_FOREACH_SAFE(m, qmsg_tree, &q->queue, next) {
 		queue_id_format(m->id, name, sizeof(name));
-		if (fstatat(q->spool_fd, name, &st, 0) == -1 &&
-		    errno == ENOENT)
-			log_warnx("msgid=%s: envelope without a spool file",
-			    name);
+		if (fstatat(q->spool_fd, name, &st, 0) == 0 ||
+		    errno != ENOENT)
+			continue;
+		log_warnx("msgid=%s: envelope without a spool file (never "
+		    "acknowledged), removed", name);
+		queue_forget(q, m->id);
+		queue_remove(q, m);
 	}
 }
 
@@ -142,9 +163,9 @@ queued_init(struct child *c)
 	if ((n = store_load(q->store, load_one, q)) == -1)
 		fatalx("queue store: cannot read the queue");
 	spool_scan(q);
+	q->cm = committer_start(q);
 	check_bodies(q);
 	log_info("queue: %zu messages", q->nqueue);
-	q->cm = committer_start(q);
 	sched_init(q);
 	q->space_timer = event_new(c->base, -1, EV_PERSIST, space_check, q);
 	if (q->space_timer == NULL || evtimer_add(q->space_timer, &tv) == -1)
@@ -185,6 +206,7 @@ queued_shutdown(struct child *c)
 
 	committer_stop(q->cm);
 	pending_drop_all(q);
+	recycled_drop_all(q);
 	store_close(q->store);
 }
 

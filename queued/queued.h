@@ -93,6 +93,16 @@ RB_HEAD(djob_tree, djob);
 int	 djob_cmp(struct djob *, struct djob *);
 RB_PROTOTYPE(djob_tree, djob, entry, djob_cmp)
 
+/* Emptied files of delivered messages, ready to be new ones. */
+#define RECYCLED_MAX	64
+struct recycled {
+	struct {
+		uint64_t	 id;
+		int		 fd;
+	}			 file[RECYCLED_MAX];
+	size_t			 n;
+};
+
 struct queued {
 	struct child		*child;
 	const struct conf	*conf;
@@ -113,6 +123,7 @@ struct queued {
 	uint64_t		 committed;	/* messages, for status */
 	uint64_t		 sent;		/* recipients, for status */
 	uint64_t		 bounced;
+	struct recycled		 recycled;
 };
 
 /* A delivery status notification to write (queue_dsn.c). */
@@ -156,7 +167,8 @@ enum job_kind {
 	JOB_COMMIT,		/* fsync the body, then put the envelope */
 	JOB_PUT,		/* put an updated envelope (blob) */
 	JOB_DELETE,		/* delete the envelope, then the file */
-	JOB_DSN			/* write a notice, fsync it, put its envelope */
+	JOB_DSN,		/* write a notice, fsync it, put its envelope */
+	JOB_CREATE		/* a new, empty spool file (no DB work) */
 };
 
 struct job {
@@ -171,6 +183,10 @@ struct job {
 	struct dsn_spec		*dsn;		/* DSN */
 	int			 err;		/* errno, or an MDB code */
 	int			 mdb_err;
+	int			 stored;	/* COMMIT: err came after the
+						   envelope committed */
+	uint64_t		 new_id;	/* DELETE: the file recycled
+						   as this one (fd) */
 };
 TAILQ_HEAD(job_list, job);
 
@@ -187,10 +203,15 @@ int	 store_load(struct store *, void (*)(void *, struct envelope *),
 struct committer *committer_start(struct queued *);
 void	 committer_submit(struct committer *, struct job *);
 void	 committer_stop(struct committer *);
+void	 committer_recycled_taken(struct committer *);
 
 /* queue_spool.c */
 int	 spool_create(int dirfd, uint64_t *id);
-void	 spool_unlink(struct queued *, uint64_t id);
+int	 spool_recycle(int dirfd, uint64_t old, uint64_t *id);
+void	 recycled_put(struct queued *, uint64_t, int);
+int	 recycled_take(struct queued *, uint64_t *, int *);
+void	 recycled_drop_all(struct queued *);
+void	 spool_unlink(int dirfd, uint64_t id);
 void	 spool_scan(struct queued *);
 uint64_t spool_free_space(struct queued *);
 
@@ -207,6 +228,7 @@ void	 control_request(struct queued *, struct imsg *);
 struct qmsg *queue_insert(struct queued *, struct envelope *);
 struct qmsg *queue_find(struct queued *, uint64_t);
 void	 queue_remove(struct queued *, struct qmsg *);
+void	 queue_forget(struct queued *, uint64_t);
 void	 queue_release(struct queued *, struct qmsg *);
 
 /* scheduler.c */

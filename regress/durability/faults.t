@@ -2,7 +2,9 @@
 """Crash points (debug build, common/faults.h): relayd is killed at each
 step of storing a message.  Without a 250 the client retries and nothing
 half-stored remains; once the commit is durable the message is delivered
-after the restart, even when the 250 never went out."""
+after the restart, even when the 250 never went out.  Failing steps: a
+sync that fails gives 451 and leaves nothing queued, even when the
+envelope had already committed."""
 import os
 import sys
 import time
@@ -56,6 +58,33 @@ for point, committed in POINTS:
             tap.ok(w.log_has(r"removed 1 files without an envelope", 2),
                    "%s: the half-stored file was removed at start" % point)
         tap.ok(w.queue_empty(), "%s: the queue ends empty" % point)
+    finally:
+        w.stop()
+
+for step in ("queued-body-sync", "queued-dir-sync"):
+    w = World(tap)
+    try:
+        tenant = w.sink(w.tenant_addr)
+        tap.ok(w.start(debug=True, env={"RELAYD_FAIL": step}),
+               "%s fails: relayd starts" % step)
+        code, text = w.send("a@sender.test", ["bob@acme.example"],
+                            b"Subject: %s\r\n\r\nretry me\r\n" %
+                            step.encode())
+        tap.eq(code, 451, "%s fails: the client gets 451" % step)
+        tap.like(text, r"451 4\.3\.0", "%s fails: with 4.3.0" % step)
+        tap.ok(w.log_has(r"not queued: Input/output error", 2),
+               "%s fails: the failure is logged" % step)
+        tap.ok(wait_for(lambda: spool_ids(w.r) == [], 5),
+               "%s fails: no spool file remains" % step)
+        tap.ok(w.queue_empty(), "%s fails: nothing is queued" % step)
+        time.sleep(1)
+        tap.eq(tenant.count(), 0, "%s fails: nothing is delivered" % step)
+        w.r.stop()
+        w.r.proc = None
+        tap.ok(w.start(debug=True), "%s fails: relayd restarts" % step)
+        tap.ok(w.queue_empty(), "%s fails: the queue is still empty" % step)
+        time.sleep(1)
+        tap.eq(tenant.count(), 0, "%s fails: nothing comes back" % step)
     finally:
         w.stop()
 tap.done()
