@@ -4,7 +4,14 @@ same load generator (smtp-source), the same capture sink (smtp-sink) and
 the same disk.  Both relay to the sink; both sync before they answer 250.
 Prints a table of figures; nothing is asserted.
 
-    bench/compare.py [--scale F]     # F < 1 for a quicker, noisier run
+    bench/compare.py [--scale F] [--repeat R]
+
+--scale F < 1 makes a quicker, noisier run.  --repeat R (default 3) runs
+each load R times, relayd then Postfix each time, since a virtual
+machine's speed drifts from minute to minute: the table shows the pass
+with the median end-to-end rate for each relay, and the ratio is taken
+within each pass (the two relays a minute apart) and its median shown
+with every pass's.
 
 For each run: injected msg/s (smtp-source's rate), end-to-end msg/s (until
 the last message reached the sink), accept-to-delivered p50/p99 (sampled:
@@ -425,6 +432,7 @@ def idle_memory(mta, n):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:
@@ -437,14 +445,16 @@ def main():
     try:
         for name, size, rcpts, conns, n in RUNS:
             n = max(200, int(n * args.scale))
-            for cls in (RelaydMTA, PostfixMTA):
-                mta = cls(sink)
-                try:
-                    res = one_run(mta, sink, size, rcpts, conns, n)
-                finally:
-                    mta.stop()
-                results.append((name, mta.name, n, res))
-                print("%-26s %-8s done" % (name, mta.name), flush=True)
+            for k in range(args.repeat):
+                for cls in (RelaydMTA, PostfixMTA):
+                    mta = cls(sink)
+                    try:
+                        res = one_run(mta, sink, size, rcpts, conns, n)
+                    finally:
+                        mta.stop()
+                    results.append((name, mta.name, n, k, res))
+                    print("%-26s %-8s pass %d: %.0f msg/s end to end" %
+                          (name, mta.name, k + 1, res["e2e"]), flush=True)
         mem = []
         for cls, count in ((RelaydMTA, 1000), (PostfixMTA, 200)):
             mta = cls(sink)
@@ -464,16 +474,26 @@ def main():
     print("%-26s %-8s %8s %9s %9s %8s %8s %8s  %s" % (
         "run", "relay", "msgs", "inj msg/s", "e2e msg/s", "p50 ms",
         "p99 ms", "CPU ms", "cores: relay/source/sink"))
-    for name, relay, n, r in results:
-        print("%-26s %-8s %8d %9.0f %9.0f %8.1f %8.1f %8.2f  %.2f/%.2f/%.2f"
-              % (name, relay, n, r["injected"], r["e2e"], r["p50"],
-                 r["p99"], r["cpu_ms"], *r["cores"]))
+    names = list(dict.fromkeys(r[0] for r in results))
+    for name in names:
+        for relay in ("relayd", "Postfix"):
+            runs = sorted((r for r in results if r[0] == name and
+                           r[1] == relay), key=lambda r: r[4]["e2e"])
+            _, _, n, _, r = runs[len(runs) // 2]
+            print("%-26s %-8s %8d %9.0f %9.0f %8.1f %8.1f %8.2f  "
+                  "%.2f/%.2f/%.2f" % (name, relay, n, r["injected"],
+                                      r["e2e"], r["p50"], r["p99"],
+                                      r["cpu_ms"], *r["cores"]))
     print()
-    for name in dict.fromkeys(n for n, _, _, _ in results):
-        rows = {relay: r for n2, relay, _, r in results if n2 == name}
-        if "relayd" in rows and "Postfix" in rows:
-            print("%-26s relayd end-to-end = %.1f x Postfix" % (
-                name, rows["relayd"]["e2e"] / rows["Postfix"]["e2e"]))
+    for name in names:
+        ratios = []
+        for k in range(args.repeat):
+            pair = {r[1]: r[4] for r in results if r[0] == name and
+                    r[3] == k}
+            ratios.append(pair["relayd"]["e2e"] / pair["Postfix"]["e2e"])
+        print("%-26s relayd end-to-end = %.1f x Postfix (passes: %s)" % (
+            name, statistics.median(ratios),
+            ", ".join("%.1f" % x for x in ratios)))
     print()
     for relay, count, per in mem:
         print("%-8s PSS per idle connection, %5d held: %6.1f KB" % (
