@@ -94,28 +94,17 @@ spool_recycle(int dirfd, uint64_t old, uint64_t *idp)
 void
 recycled_put(struct queued *q, uint64_t id, int fd)
 {
-	struct recycled *r = &q->recycled;
-
-	if (r->n == RECYCLED_MAX) {
+	if (fdpool_put(&q->recycled, id, fd) == -1) {
 		close(fd);
 		spool_unlink(q->spool_fd, id);
-		return;
 	}
-	r->file[r->n].id = id;
-	r->file[r->n].fd = fd;
-	r->n++;
 }
 
 int
 recycled_take(struct queued *q, uint64_t *id, int *fd)
 {
-	struct recycled *r = &q->recycled;
-
-	if (r->n == 0)
+	if (fdpool_take(&q->recycled, id, fd) == -1)
 		return -1;
-	r->n--;
-	*id = r->file[r->n].id;
-	*fd = r->file[r->n].fd;
 	committer_recycled_taken(q->cm);
 	return 0;
 }

@@ -153,6 +153,7 @@ queued_init(struct child *c)
 
 	q->child = c;
 	RB_INIT(&q->pending);
+	fdpool_init(&q->recycled, RECYCLED_MAX);
 	RB_INIT(&q->queue);
 	/* The working directory is state_dir (our chroot). */
 	if ((q->spool_fd = open("spool", O_RDONLY | O_DIRECTORY |

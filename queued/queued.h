@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "envelope.h"
+#include "fdpool.h"
 #include "imsg.h"
 
 struct child;
@@ -95,13 +96,6 @@ RB_PROTOTYPE(djob_tree, djob, entry, djob_cmp)
 
 /* Emptied files of delivered messages, ready to be new ones. */
 #define RECYCLED_MAX	64
-struct recycled {
-	struct {
-		uint64_t	 id;
-		int		 fd;
-	}			 file[RECYCLED_MAX];
-	size_t			 n;
-};
 
 struct queued {
 	struct child		*child;
@@ -123,7 +117,7 @@ struct queued {
 	uint64_t		 committed;	/* messages, for status */
 	uint64_t		 sent;		/* recipients, for status */
 	uint64_t		 bounced;
-	struct recycled		 recycled;
+	struct fdpool		 recycled;
 };
 
 /* A delivery status notification to write (queue_dsn.c). */

@@ -17,7 +17,7 @@ spares_top_up(struct smtpd *sd)
 {
 	struct spares *sp = &sd->spares;
 
-	while (sp->n + sp->asked < SPARES_MAX &&
+	while (sp->pool.n + sp->asked < SPARES_MAX &&
 	    !(sp->failing && sp->asked > 0)) {
 		sp->asked++;
 		smtpd_send_queue(sd, M_Q_CREATE, 0, -1, NULL, 0);
@@ -27,28 +27,14 @@ spares_top_up(struct smtpd *sd)
 int
 spare_take(struct smtpd *sd, uint64_t *id, int *fd)
 {
-	struct spares *sp = &sd->spares;
-
-	if (sp->n == 0)
-		return -1;
-	sp->n--;
-	*id = sp->file[sp->n].id;
-	*fd = sp->file[sp->n].fd;
-	return 0;
+	return fdpool_take(&sd->spares.pool, id, fd);
 }
 
 /* An empty file back to the pool; -1 when the pool is full. */
 int
 spare_put(struct smtpd *sd, uint64_t id, int fd)
 {
-	struct spares *sp = &sd->spares;
-
-	if (sp->n == SPARES_MAX)
-		return -1;
-	sp->file[sp->n].id = id;
-	sp->file[sp->n].fd = fd;
-	sp->n++;
-	return 0;
+	return fdpool_put(&sd->spares.pool, id, fd);
 }
 
 /* queued answered a request for a spare. */

@@ -167,6 +167,7 @@ smtpd_init(struct child *c)
 	sd->free_space = UINT64_MAX;
 	RB_INIT(&sd->sessions);
 	RB_INIT(&sd->clients);
+	fdpool_init(&sd->spares.pool, SPARES_MAX);
 	sd->dns = dns_client_new(c);
 	if ((sd->accept_pause = evtimer_new(c->base, accept_resume, sd)) ==
 	    NULL)

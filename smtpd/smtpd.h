@@ -27,6 +27,7 @@
 
 #include "config.h"
 #include "envelope.h"
+#include "fdpool.h"
 #include "imsg.h"
 #include "mailaddr.h"
 #include "netaddr.h"
@@ -66,11 +67,7 @@ RB_HEAD(session_tree, session);
 /* Empty spool files held for the next transactions (smtp_spares.c). */
 #define SPARES_MAX	16
 struct spares {
-	struct {
-		uint64_t	 id;
-		int		 fd;
-	}			 file[SPARES_MAX];
-	size_t			 n;
+	struct fdpool		 pool;
 	size_t			 asked;		/* requests out */
 	int			 failing;	/* the last request failed */
 };

@@ -24,15 +24,22 @@ POINTS = [("queued-after-body-sync", False),
           ("queued-before-reply", True),
           ("smtpd-before-250", True)]
 
+
+def start_and_send(w, env, label, text):
+    """relayd (debug build) with env, the tenant's server, one message."""
+    tenant = w.sink(w.tenant_addr)
+    tap.ok(w.start(debug=True, env=env), "%s: relayd starts" % label)
+    code, reply = w.send("a@sender.test", ["bob@acme.example"],
+                         b"Subject: %s\r\n\r\n%s\r\n" %
+                         (label.encode(), text))
+    return tenant, code, reply
+
+
 for point, committed in POINTS:
     w = World(tap, queue="retry_min: 1s\nretry_max: 1s\n")
     try:
-        tenant = w.sink(w.tenant_addr)
-        tap.ok(w.start(debug=True, env={"RELAYD_CRASH": point}),
-               "%s: relayd starts" % point)
-        code, text = w.send("a@sender.test", ["bob@acme.example"],
-                            b"Subject: %s\r\n\r\nsurvive\r\n" %
-                            point.encode())
+        tenant, code, text = start_and_send(w, {"RELAYD_CRASH": point},
+                                            point, b"survive")
         tap.ok(code != 250, "%s: the client gets no 250" % point)
         rc = w.r.wait_exit(15)
         tap.ok(rc not in (None, 0), "%s: relayd stops (exit %s)" % (point,
@@ -64,12 +71,8 @@ for point, committed in POINTS:
 for step in ("queued-body-sync", "queued-dir-sync"):
     w = World(tap)
     try:
-        tenant = w.sink(w.tenant_addr)
-        tap.ok(w.start(debug=True, env={"RELAYD_FAIL": step}),
-               "%s fails: relayd starts" % step)
-        code, text = w.send("a@sender.test", ["bob@acme.example"],
-                            b"Subject: %s\r\n\r\nretry me\r\n" %
-                            step.encode())
+        tenant, code, text = start_and_send(w, {"RELAYD_FAIL": step},
+                                            step + " fails", b"retry me")
         tap.eq(code, 451, "%s fails: the client gets 451" % step)
         tap.like(text, r"451 4\.3\.0", "%s fails: with 4.3.0" % step)
         tap.ok(w.log_has(r"not queued: Input/output error", 2),
