@@ -23,8 +23,10 @@ DESTDIR		?=
 
 PROCS		:= relayd smtpd queued deliverd dnsd policyd relayctl
 CHILDREN	:= smtpd queued deliverd dnsd policyd
-PKGS		:= libevent libevent_openssl libevent_pthreads libcares yaml-0.1 \
+PKGS		:= libevent libevent_openssl libevent_pthreads libcares \
 		   libbsd-overlay libseccomp libcap lmdb openssl
+# Only the parent and relayctl parse YAML (config/).
+YAML_PKG	:= yaml-0.1
 
 ifeq ($(SANITIZE),1)
 CC		:= clang
@@ -61,8 +63,10 @@ endif
 .build/pkg.mk: scripts/deps
 	@mkdir -p .build
 	@scripts/deps build
-	@printf 'PKG_CFLAGS := %s\nPKG_LIBS := %s\n' \
-	    "$$(pkg-config --cflags $(PKGS))" "$$(pkg-config --libs $(PKGS))" > $@
+	@printf 'PKG_CFLAGS := %s\nPKG_LIBS := %s\nYAML_LIBS := %s\n' \
+	    "$$(pkg-config --cflags $(PKGS) $(YAML_PKG))" \
+	    "$$(pkg-config --libs $(PKGS))" \
+	    "$$(pkg-config --libs $(YAML_PKG))" > $@
 
 # Rebuild everything when the flags change (SANITIZE=1 and back).
 FLAGS_ID	 = $(CC) $(ALL_CFLAGS) $(CPPFLAGS) $(ALL_LDFLAGS)
@@ -74,18 +78,28 @@ FORCE:
 COMMON_SRCS	:= $(sort $(wildcard common/*.c))
 COMMON_OBJS	:= $(COMMON_SRCS:.c=.o)
 LIBCOMMON	:= common/libcommon.a
+# The YAML loader: linked into relayd and relayctl, never into a child.
+CONFIG_SRCS	:= $(sort $(wildcard config/*.c))
+CONFIG_OBJS	:= $(CONFIG_SRCS:.c=.o)
+LIBCONFIG	:= config/libconfig.a
+YAML_PROCS	:= relayd relayctl
+proc_libs	 = $(if $(filter $(1),$(YAML_PROCS)),$(2)config/libconfig.a) \
+		   $(2)common/libcommon.a
+proc_ldlibs	 = $(LIBS) $(if $(filter $(1),$(YAML_PROCS)),$(YAML_LIBS))
+config/%.o relayd/%.o relayctl/%.o: CPPFLAGS += -Iconfig
 
 define proc_rules
 $(1)_SRCS := $$(sort $$(wildcard $(1)/*.c))
 $(1)_OBJS := $$($(1)_SRCS:.c=.o)
-$(1)/$(1): $$($(1)_OBJS) $(LIBCOMMON)
+$(1)/$(1): $$($(1)_OBJS) $(call proc_libs,$(1))
 	@echo "LD $$@"
-	$(Q)$$(CC) $$(ALL_LDFLAGS) -o $$@ $$($(1)_OBJS) $(LIBCOMMON) $$(LIBS)
+	$(Q)$$(CC) $$(ALL_LDFLAGS) -o $$@ $$($(1)_OBJS) $(call proc_libs,$(1)) \
+	    $$(call proc_ldlibs,$(1))
 endef
 $(foreach p,$(PROCS),$(eval $(call proc_rules,$(p))))
 
 BINS		:= $(foreach p,$(PROCS),$(p)/$(p))
-ALL_OBJS	:= $(COMMON_OBJS) $(foreach p,$(PROCS),$($(p)_OBJS))
+ALL_OBJS	:= $(COMMON_OBJS) $(CONFIG_OBJS) $(foreach p,$(PROCS),$($(p)_OBJS))
 
 all: $(BINS) units
 
@@ -97,6 +111,10 @@ $(LIBCOMMON): $(COMMON_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
+$(LIBCONFIG): $(CONFIG_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
 # A second build with fault injection (RELAYD_FAULTS: named crash points
 # and forbidden system calls, see common/faults.h), for the tests that
 # break relayd on purpose.  It lives in .build/debug, laid out like the
@@ -104,6 +122,8 @@ $(LIBCOMMON): $(COMMON_OBJS)
 DBG		:= .build/debug
 DBG_BINS	:= $(foreach p,$(PROCS),$(DBG)/$(p)/$(p))
 DBG_LIBCOMMON	:= $(DBG)/common/libcommon.a
+DBG_LIBCONFIG	:= $(DBG)/config/libconfig.a
+$(DBG)/config/%.o $(DBG)/relayd/%.o $(DBG)/relayctl/%.o: CPPFLAGS += -Iconfig
 $(DBG)/%.o: %.c .build/flags .build/pkg.mk
 	@mkdir -p $(dir $@)
 	@echo "CC $< (debug)"
@@ -111,11 +131,15 @@ $(DBG)/%.o: %.c .build/flags .build/pkg.mk
 $(DBG_LIBCOMMON): $(addprefix $(DBG)/,$(COMMON_OBJS))
 	rm -f $@
 	ar rcs $@ $^
+$(DBG_LIBCONFIG): $(addprefix $(DBG)/,$(CONFIG_OBJS))
+	rm -f $@
+	ar rcs $@ $^
 define dbg_rules
-$(DBG)/$(1)/$(1): $$(addprefix $(DBG)/,$$($(1)_OBJS)) $(DBG_LIBCOMMON)
+$(DBG)/$(1)/$(1): $$(addprefix $(DBG)/,$$($(1)_OBJS)) \
+    $(call proc_libs,$(1),$(DBG)/)
 	@echo "LD $$@ (debug)"
 	$(Q)$$(CC) $$(ALL_LDFLAGS) -o $$@ $$(addprefix $(DBG)/,$$($(1)_OBJS)) \
-	    $(DBG_LIBCOMMON) $$(LIBS)
+	    $(call proc_libs,$(1),$(DBG)/) $$(call proc_ldlibs,$(1))
 endef
 $(foreach p,$(PROCS),$(eval $(call dbg_rules,$(p))))
 debug: $(DBG_BINS)
@@ -133,10 +157,11 @@ units: $(UNIT_TESTS)
 $(PROC_LIB): $(PROC_LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
-regress/unit/%.t: regress/unit/%.o regress/unit/tap.o $(PROC_LIB) $(LIBCOMMON)
+regress/unit/%.t: regress/unit/%.o regress/unit/tap.o $(PROC_LIB) $(LIBCONFIG) \
+    $(LIBCOMMON)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< regress/unit/tap.o \
-	    $(PROC_LIB) $(LIBCOMMON) $(LIBS)
-regress/unit/%.o: CPPFLAGS += -I. -Iregress/unit
+	    $(PROC_LIB) $(LIBCONFIG) $(LIBCOMMON) $(LIBS) $(YAML_LIBS)
+regress/unit/%.o: CPPFLAGS += -I. -Iregress/unit -Iconfig
 # Made by a pattern chain, they would be deleted as intermediate files
 # after the first build and compiled again by the second.
 .SECONDARY: $(UNIT_SRCS:.c=.o)
@@ -198,14 +223,16 @@ FUZZ_OBJ	 = $(patsubst %.c,.build/fuzz/%.o,$(1))
 fuzz: .build/pkg.mk $(FUZZ_BINS)
 .build/fuzz/%.o: %.c .build/pkg.mk
 	@mkdir -p $(@D)
-	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(CPPFLAGS) -I. \
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(CPPFLAGS) -I. -Iconfig \
 	    $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
-regress/fuzz/%: regress/fuzz/%.c $(call FUZZ_OBJ,$(COMMON_SRCS) $(FUZZ_EXTRA)) \
+regress/fuzz/%: regress/fuzz/%.c \
+    $(call FUZZ_OBJ,$(COMMON_SRCS) $(CONFIG_SRCS) $(FUZZ_EXTRA)) \
     $(wildcard */*.h)
-	clang $(FUZZ_FLAGS) -fsanitize=fuzzer $(CPPFLAGS) -I. $(PKG_CFLAGS) \
-	    -o $@ $< $(call FUZZ_OBJ,$(COMMON_SRCS) $(FUZZ_EXTRA_$*)) \
-	    $(PKG_LIBS) -lpthread
-.SECONDARY: $(call FUZZ_OBJ,$(COMMON_SRCS) $(FUZZ_EXTRA))
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer $(CPPFLAGS) -I. -Iconfig \
+	    $(PKG_CFLAGS) -o $@ $< \
+	    $(call FUZZ_OBJ,$(COMMON_SRCS) $(CONFIG_SRCS) $(FUZZ_EXTRA_$*)) \
+	    $(PKG_LIBS) $(YAML_LIBS) -lpthread
+.SECONDARY: $(call FUZZ_OBJ,$(COMMON_SRCS) $(CONFIG_SRCS) $(FUZZ_EXTRA))
 -include $(wildcard .build/fuzz/*/*.d)
 
 bench: all
@@ -213,9 +240,10 @@ bench: all
 	bench/run
 
 clean:
-	rm -f $(BINS) $(LIBCOMMON) $(PROC_LIB) $(ALL_OBJS) $(ALL_OBJS:.o=.d) \
+	rm -f $(BINS) $(LIBCOMMON) $(LIBCONFIG) $(PROC_LIB) $(ALL_OBJS) \
+	    $(ALL_OBJS:.o=.d) \
 	    $(UNIT_TESTS) $(FUZZ_BINS) regress/*/*.o regress/*/*.d \
-	    $(foreach d,common $(PROCS),$(d)/*.o $(d)/*.d)
+	    $(foreach d,common config $(PROCS),$(d)/*.o $(d)/*.d)
 	rm -rf .build
 
 .PHONY: all check run users install clean fuzz bench units debug FORCE

@@ -1,8 +1,9 @@
 /*
  * config: relayd.yaml and each tenants.d file as typed structs.
  *
- * Parsed once, in the parent.  Each child receives the slice it needs over
- * its channel (config_wire.c) and never opens a configuration file.
+ * Parsed once, in the parent (config/config_load.h).  Each child receives
+ * the slice it needs over its channel (config_wire.c) and never opens a
+ * configuration file or links the YAML parser.
  */
 #ifndef RELAYD_CONFIG_H
 #define RELAYD_CONFIG_H
@@ -45,6 +46,15 @@ struct domain_conf {
 struct net_conf {
 	struct cidr	 cidr;
 	int		 line;
+};
+
+struct tenant_conf;
+
+/* One entry of the domain table, sorted by name. */
+struct conf_domain {
+	const char		 *name;
+	const struct tenant_conf *tenant;
+	int			  subdomains;
 };
 
 struct tenant_conf {
@@ -108,50 +118,20 @@ struct conf {
 	} queue;
 	struct tenant_conf *tenants;
 	size_t		 ntenants;
+	struct conf_domain *dix;		/* conf_index() */
+	size_t		 ndix;
 };
 
-/* Errors as "file:line: reason", collected so -n can show them all. */
-#define CONF_MAX_ERRORS	50
-
-struct conf_errors {
-	char		*msg[CONF_MAX_ERRORS];
-	size_t		 n;
-	size_t		 dropped;
-};
-
-#define CONF_MAIN_ONLY	0x1	/* relayctl: skip the tenants */
-
-struct conf *conf_load(const char *path, int flags, struct conf_errors *);
 struct conf *conf_new(void);
 void	 conf_free(struct conf *);
-void	 conf_errors_add(struct conf_errors *, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3)));
-void	 conf_errors_clear(struct conf_errors *);
-
-/*
- * One file's contents, for conf_load and the fuzzer: the main file (with
- * the defaults; paths relative to dir; the tenants left alone) or a tenant
- * file, added to conf->tenants.  Errors are added to errs under name.
- */
-void	 conf_parse_main(struct conf *, const char *name, const char *dir,
-	    const unsigned char *, size_t, struct conf_errors *);
-void	 conf_parse_tenant(struct conf *, const char *name,
-	    const unsigned char *, size_t, struct conf_errors *);
-
-/* Cross-file rules: called by conf_load once every file is read. */
-void	 conf_check(const struct conf *, struct conf_errors *);
-
-/* Values shared with the loader, exposed for unit tests. */
-const char *conf_parse_size(const char *, uint64_t *);
-const char *conf_parse_duration(const char *, uint32_t *);
 const char *conf_listen_mode_name(enum listen_mode);
 
+/* Build the domain table conf_domain_tenant searches; -1: no memory. */
+int	 conf_index(struct conf *);
 /* Lookups used by the children and the tests. */
 const struct tenant_conf *conf_domain_tenant(const struct conf *,
 	    const char *domain);
 const struct tenant_conf *conf_tenant_by_name(const struct conf *,
 	    const char *);
-/* Nameservers from a resolv.conf-format file (the parent reads it). */
-int	 conf_read_resolv(const char *path, struct hostport **, size_t *);
 
 #endif

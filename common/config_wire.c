@@ -443,7 +443,7 @@ conf_rx_msg(struct conf_rx *rx, struct imsg *imsg, struct conf **out,
 		break;
 	case M_CONF_END:
 		if (mr_u32(&r) != rx->gen || mr_end(&r) == -1 ||
-		    rx->conf->hostname == NULL)
+		    rx->conf->hostname == NULL || conf_index(rx->conf) == -1)
 			break;
 		*out = rx->conf;
 		*gen = rx->gen;

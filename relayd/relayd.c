@@ -14,7 +14,7 @@
 
 #include <event2/event.h>
 
-#include "config.h"
+#include "config_load.h"
 #include "log.h"
 #include "relayd.h"
 

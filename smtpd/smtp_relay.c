@@ -9,60 +9,24 @@
 #include "smtp_parse.h"
 #include "smtp_relay.h"
 
-struct relay_domain {
-	const char		 *name;
-	const struct tenant_conf *tenant;
-	int			  subdomains;
-};
-
 struct relay {
 	const struct conf	*conf;
-	struct relay_domain	*domains;	/* sorted by name */
-	size_t			 ndomains;
 };
-
-static int
-domain_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct relay_domain *)a)->name,
-	    ((const struct relay_domain *)b)->name);
-}
 
 struct relay *
 relay_build(const struct conf *conf)
 {
-	struct relay	*r;
-	size_t		 i, j, n = 0;
+	struct relay *r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
 	r->conf = conf;
-	for (i = 0; i < conf->ntenants; i++)
-		n += conf->tenants[i].ndomains;
-	if (n > 0 && (r->domains = calloc(n, sizeof(*r->domains))) == NULL) {
-		free(r);
-		return NULL;
-	}
-	for (i = 0; i < conf->ntenants; i++)
-		for (j = 0; j < conf->tenants[i].ndomains; j++) {
-			r->domains[r->ndomains].name =
-			    conf->tenants[i].domains[j].name;
-			r->domains[r->ndomains].subdomains =
-			    conf->tenants[i].domains[j].subdomains;
-			r->domains[r->ndomains++].tenant = &conf->tenants[i];
-		}
-	if (r->ndomains > 0)
-		qsort(r->domains, r->ndomains, sizeof(*r->domains),
-		    domain_cmp);
 	return r;
 }
 
 void
 relay_free(struct relay *r)
 {
-	if (r == NULL)
-		return;
-	free(r->domains);
 	free(r);
 }
 
@@ -76,38 +40,6 @@ relay_client_tenant(const struct relay *r, const struct netaddr *na)
 			if (cidr_contains(&r->conf->tenants[i].networks[j].cidr,
 			    na->af, na->addr))
 				return &r->conf->tenants[i];
-	return NULL;
-}
-
-static const struct relay_domain *
-find_domain(const struct relay *r, const char *name)
-{
-	struct relay_domain key;
-
-	if (r->ndomains == 0)
-		return NULL;
-	key.name = name;
-	return bsearch(&key, r->domains, r->ndomains, sizeof(key),
-	    domain_cmp);
-}
-
-/* Exact match, then each parent domain that allows subdomains. */
-const struct tenant_conf *
-relay_domain_tenant(const struct relay *r, const char *domain)
-{
-	char			 lc[MAILADDR_DOMAIN_MAX + 1];
-	const struct relay_domain *d;
-	const char		*p;
-	size_t			 i;
-
-	for (i = 0; domain[i] != '\0' && i < sizeof(lc) - 1; i++)
-		lc[i] = (char)tolower((unsigned char)domain[i]);
-	lc[i] = '\0';
-	if ((d = find_domain(r, lc)) != NULL)
-		return d->tenant;
-	for (p = strchr(lc, '.'); p != NULL; p = strchr(p + 1, '.'))
-		if ((d = find_domain(r, p + 1)) != NULL && d->subdomains)
-			return d->tenant;
 	return NULL;
 }
 
@@ -190,7 +122,7 @@ operator_postmaster(const struct relay *r, struct relay_verdict *v,
 		    "misconfigured");
 		return -1;
 	}
-	t = relay_domain_tenant(r, pm.domain);
+	t = conf_domain_tenant(r->conf, pm.domain);
 	verdict(v, t, t != NULL ? DIR_INBOUND : DIR_OUTBOUND,
 	    t != NULL ? ROUTE_TENANT : ROUTE_MX, &pm);
 	return 0;
@@ -248,7 +180,7 @@ relay_rcpt(const struct relay *r, const struct tenant_conf *client,
 		return operator_postmaster(r, v, err);
 	if (ma->literal)
 		return literal_rcpt(r, client, ma, v, err);
-	if ((t = relay_domain_tenant(r, ma->domain)) == NULL) {
+	if ((t = conf_domain_tenant(r->conf, ma->domain)) == NULL) {
 		if (mailaddr_is_postmaster(ma->local) &&
 		    strcasecmp(ma->domain, r->conf->hostname) == 0)
 			return operator_postmaster(r, v, err);

@@ -33,9 +33,6 @@ void	 relay_free(struct relay *);
 /* The tenant whose outbound.networks hold this client, or NULL. */
 const struct tenant_conf *relay_client_tenant(const struct relay *,
 	    const struct netaddr *);
-/* The tenant owning this domain, or NULL. */
-const struct tenant_conf *relay_domain_tenant(const struct relay *,
-	    const char *domain);
 /* 0: accepted, *v filled; -1: refused, *err filled. */
 int	 relay_rcpt(const struct relay *, const struct tenant_conf *client,
 	    const struct mailaddr *, int bare_postmaster,

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "config_load.h"
 #include "mailaddr.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -127,6 +127,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		conf_check(conf, &errs);
 		check_errors(&errs);
 	}
+	if (errs.n + errs.dropped == 0 && conf_index(conf) == -1)
+		abort();
 	if (errs.n + errs.dropped == 0) {
 		check_main(conf);
 		for (i = 0; i < conf->ntenants; i++)

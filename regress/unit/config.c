@@ -22,7 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config_load.h"
 #include "tap.h"
 
 #define CASES	"regress/conf/cases"

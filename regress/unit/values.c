@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
+#include "config_load.h"
 #include "mailaddr.h"
 #include "netaddr.h"
 #include "tap.h"

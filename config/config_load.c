@@ -21,7 +21,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config_load.h"
 #include "mailaddr.h"
 #include "yaml_tree.h"
 
@@ -1182,34 +1182,6 @@ load_tenants(struct conf *conf, struct conf_errors *errs)
 	free(ents);
 }
 
-struct conf *
-conf_new(void)
-{
-	struct conf *conf;
-
-	if ((conf = calloc(1, sizeof(*conf))) == NULL)
-		return NULL;
-	conf->dns.max_ttl = 300;
-	conf->dns.timeout = 5;
-	conf->dns.tries = 2;
-	conf->limits.max_message_size = 500ull * 1024 * 1024;
-	conf->limits.max_recipients = 100;
-	conf->limits.max_connections = 10000;
-	conf->limits.max_connections_per_client = 50;
-	conf->limits.min_free_space = 1024ull * 1024 * 1024;
-	conf->timeouts.command = 300;
-	conf->timeouts.data = 600;
-	conf->queue.lifetime = 5 * 86400;
-	conf->queue.bounce_lifetime = 2 * 86400;
-	conf->queue.retry_min = 60;
-	conf->queue.retry_max = 3600;
-	conf->queue.delay_warning = 0;
-	conf->queue.max_connections_per_destination = 10;
-	conf->queue.max_connections = 500;
-	conf->queue.smtp_port = 25;
-	return conf;
-}
-
 static int
 set_default(char **field, const char *value)
 {
@@ -1304,79 +1276,13 @@ conf_load(const char *path, int flags, struct conf_errors *errs)
 		if (errs->n + errs->dropped == before)
 			conf_check(conf, errs);
 	}
+	if (errs->n + errs->dropped == before && conf_index(conf) == -1)
+		conf_errors_add(errs, "%s: out of memory", path);
 	if (errs->n + errs->dropped != before) {
 		conf_free(conf);
 		return NULL;
 	}
 	return conf;
-}
-
-static void
-tenant_free(struct tenant_conf *t)
-{
-	size_t i;
-
-	free(t->name);
-	free(t->file);
-	free(t->postmaster);
-	for (i = 0; i < t->ndomains; i++)
-		free(t->domains[i].name);
-	free(t->domains);
-	free(t->deliver_to);
-	for (i = 0; i < t->nrcpts; i++)
-		free(t->rcpts[i]);
-	free(t->rcpts);
-	free(t->networks);
-}
-
-void
-conf_free(struct conf *conf)
-{
-	size_t i;
-
-	if (conf == NULL)
-		return;
-	free(conf->file);
-	free(conf->hostname);
-	free(conf->postmaster);
-	free(conf->state_dir);
-	free(conf->control_socket);
-	free(conf->control_group);
-	free(conf->tenants_dir);
-	for (i = 0; i < conf->nlisteners; i++)
-		if (conf->listeners[i].fd != -1)
-			close(conf->listeners[i].fd);
-	free(conf->listeners);
-	free(conf->dns.servers);
-	for (i = 0; i < conf->ntenants; i++)
-		tenant_free(&conf->tenants[i]);
-	free(conf->tenants);
-	free(conf);
-}
-
-const char *
-conf_listen_mode_name(enum listen_mode m)
-{
-	switch (m) {
-	case LISTEN_MX:
-		return "mx";
-	case LISTEN_SUBMISSION:
-		return "submission";
-	case LISTEN_SMTPS:
-		return "smtps";
-	}
-	return "?";
-}
-
-const struct tenant_conf *
-conf_tenant_by_name(const struct conf *conf, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < conf->ntenants; i++)
-		if (strcmp(conf->tenants[i].name, name) == 0)
-			return &conf->tenants[i];
-	return NULL;
 }
 
 int

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "config.h"
+#include "config_load.h"
 
 static void
 check_names(const struct conf *conf, struct conf_errors *errs)
@@ -110,33 +110,4 @@ conf_check(const struct conf *conf, struct conf_errors *errs)
 	check_names(conf, errs);
 	check_domains(conf, errs);
 	check_networks(conf, errs);
-}
-
-/*
- * The tenant owning a domain: an exact match, else the nearest parent
- * domain with subdomains: true.  Linear: for queued's bounces; smtpd
- * keeps a sorted table for its hot path (smtp_relay.c).
- */
-const struct tenant_conf *
-conf_domain_tenant(const struct conf *conf, const char *domain)
-{
-	const struct tenant_conf	*best = NULL;
-	size_t				 i, j, dl = strlen(domain), tl, blen = 0;
-
-	for (i = 0; i < conf->ntenants; i++)
-		for (j = 0; j < conf->tenants[i].ndomains; j++) {
-			const struct domain_conf *d =
-			    &conf->tenants[i].domains[j];
-
-			tl = strlen(d->name);
-			if (dl == tl && strcasecmp(domain, d->name) == 0)
-				return &conf->tenants[i];
-			if (d->subdomains && dl > tl && tl > blen &&
-			    domain[dl - tl - 1] == '.' &&
-			    strcasecmp(domain + dl - tl, d->name) == 0) {
-				best = &conf->tenants[i];
-				blen = tl;
-			}
-		}
-	return best;
 }

@@ -1,0 +1,181 @@
+/*
+ * config: the configuration structures every process shares, and the
+ * look-ups on them.  Parsing YAML is the parent's alone (config/); a
+ * child builds its struct conf from the slice it receives (config_wire.c).
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+struct conf *
+conf_new(void)
+{
+	struct conf *conf;
+
+	if ((conf = calloc(1, sizeof(*conf))) == NULL)
+		return NULL;
+	conf->dns.max_ttl = 300;
+	conf->dns.timeout = 5;
+	conf->dns.tries = 2;
+	conf->limits.max_message_size = 500ull * 1024 * 1024;
+	conf->limits.max_recipients = 100;
+	conf->limits.max_connections = 10000;
+	conf->limits.max_connections_per_client = 50;
+	conf->limits.min_free_space = 1024ull * 1024 * 1024;
+	conf->timeouts.command = 300;
+	conf->timeouts.data = 600;
+	conf->queue.lifetime = 5 * 86400;
+	conf->queue.bounce_lifetime = 2 * 86400;
+	conf->queue.retry_min = 60;
+	conf->queue.retry_max = 3600;
+	conf->queue.delay_warning = 0;
+	conf->queue.max_connections_per_destination = 10;
+	conf->queue.max_connections = 500;
+	conf->queue.smtp_port = 25;
+	return conf;
+}
+
+static void
+tenant_free(struct tenant_conf *t)
+{
+	size_t i;
+
+	free(t->name);
+	free(t->file);
+	free(t->postmaster);
+	for (i = 0; i < t->ndomains; i++)
+		free(t->domains[i].name);
+	free(t->domains);
+	free(t->deliver_to);
+	for (i = 0; i < t->nrcpts; i++)
+		free(t->rcpts[i]);
+	free(t->rcpts);
+	free(t->networks);
+}
+
+void
+conf_free(struct conf *conf)
+{
+	size_t i;
+
+	if (conf == NULL)
+		return;
+	free(conf->file);
+	free(conf->hostname);
+	free(conf->postmaster);
+	free(conf->state_dir);
+	free(conf->control_socket);
+	free(conf->control_group);
+	free(conf->tenants_dir);
+	for (i = 0; i < conf->nlisteners; i++)
+		if (conf->listeners[i].fd != -1)
+			close(conf->listeners[i].fd);
+	free(conf->listeners);
+	free(conf->dns.servers);
+	for (i = 0; i < conf->ntenants; i++)
+		tenant_free(&conf->tenants[i]);
+	free(conf->tenants);
+	free(conf->dix);
+	free(conf);
+}
+
+const char *
+conf_listen_mode_name(enum listen_mode m)
+{
+	switch (m) {
+	case LISTEN_MX:
+		return "mx";
+	case LISTEN_SUBMISSION:
+		return "submission";
+	case LISTEN_SMTPS:
+		return "smtps";
+	}
+	return "?";
+}
+
+const struct tenant_conf *
+conf_tenant_by_name(const struct conf *conf, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < conf->ntenants; i++)
+		if (strcmp(conf->tenants[i].name, name) == 0)
+			return &conf->tenants[i];
+	return NULL;
+}
+
+static int
+dix_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct conf_domain *)a)->name,
+	    ((const struct conf_domain *)b)->name);
+}
+
+/* The sorted table of every tenant's domains that conf_domain_tenant uses. */
+int
+conf_index(struct conf *conf)
+{
+	struct conf_domain	*ix;
+	size_t			 i, j, n = 0;
+
+	free(conf->dix);
+	conf->dix = NULL;
+	conf->ndix = 0;
+	for (i = 0; i < conf->ntenants; i++)
+		n += conf->tenants[i].ndomains;
+	if (n == 0)
+		return 0;
+	if ((ix = calloc(n, sizeof(*ix))) == NULL)
+		return -1;
+	for (i = 0; i < conf->ntenants; i++)
+		for (j = 0; j < conf->tenants[i].ndomains; j++) {
+			ix[conf->ndix].name = conf->tenants[i].domains[j].name;
+			ix[conf->ndix].subdomains =
+			    conf->tenants[i].domains[j].subdomains;
+			ix[conf->ndix++].tenant = &conf->tenants[i];
+		}
+	qsort(ix, conf->ndix, sizeof(*ix), dix_cmp);
+	conf->dix = ix;
+	return 0;
+}
+
+static const struct conf_domain *
+dix_find(const struct conf *conf, const char *name)
+{
+	struct conf_domain key;
+
+	if (conf->ndix == 0)
+		return NULL;
+	key.name = name;
+	return bsearch(&key, conf->dix, conf->ndix, sizeof(key), dix_cmp);
+}
+
+/*
+ * The tenant owning a domain: an exact match, else the nearest parent
+ * domain listed with subdomains: true.  The one answer to "whose domain
+ * is this", for smtpd's recipients and queued's notices alike.
+ */
+const struct tenant_conf *
+conf_domain_tenant(const struct conf *conf, const char *domain)
+{
+	char				 lc[512];
+	const struct conf_domain	*d;
+	const char			*p;
+	size_t				 i;
+
+	for (i = 0; domain[i] != '\0'; i++) {
+		if (i == sizeof(lc) - 1)
+			return NULL;
+		lc[i] = (char)tolower((unsigned char)domain[i]);
+	}
+	lc[i] = '\0';
+	if ((d = dix_find(conf, lc)) != NULL)
+		return d->tenant;
+	for (p = strchr(lc, '.'); p != NULL; p = strchr(p + 1, '.'))
+		if ((d = dix_find(conf, p + 1)) != NULL && d->subdomains)
+			return d->tenant;
+	return NULL;
+}
