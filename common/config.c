@@ -25,6 +25,7 @@ conf_new(void)
 	conf->limits.max_connections = 10000;
 	conf->limits.max_connections_per_client = 50;
 	conf->limits.min_free_space = 1024ull * 1024 * 1024;
+	conf->limits.store_max_size = 64ull * 1024 * 1024 * 1024;
 	conf->timeouts.command = 300;
 	conf->timeouts.data = 600;
 	conf->queue.lifetime = 5 * 86400;

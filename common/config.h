@@ -75,6 +75,7 @@ struct tenant_conf {
 	struct net_conf	*networks;
 	size_t		 nnetworks;
 	int		 allow_bare_newlines;
+	uint64_t	 spool_max;		/* bytes; 0: no quota */
 };
 
 struct conf {
@@ -100,6 +101,7 @@ struct conf {
 		uint32_t	 max_connections;
 		uint32_t	 max_connections_per_client;
 		uint64_t	 min_free_space;
+		uint64_t	 store_max_size;	/* the LMDB map */
 	} limits;
 	struct {
 		uint32_t	 command;

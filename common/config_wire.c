@@ -72,6 +72,7 @@ send_global(struct chan *c, const struct conf *conf)
 	mw_u32(&w, conf->limits.max_connections);
 	mw_u32(&w, conf->limits.max_connections_per_client);
 	mw_u64(&w, conf->limits.min_free_space);
+	mw_u64(&w, conf->limits.store_max_size);
 	mw_u32(&w, conf->timeouts.command);
 	mw_u32(&w, conf->timeouts.data);
 	mw_u32(&w, conf->queue.lifetime);
@@ -156,6 +157,7 @@ send_tenant(struct chan *c, const struct tenant_conf *t, unsigned slices)
 	mw_u32(&w, (uint32_t)t->verify);
 	mw_str(&w, t->delimiter);
 	mw_u8(&w, (uint8_t)t->allow_bare_newlines);
+	mw_u64(&w, t->spool_max);
 	if (send_msg(c, M_CONF_TENANT, &w, -1) == -1)
 		return -1;
 
@@ -228,6 +230,7 @@ rx_global(struct conf *conf, struct mr *r)
 	conf->limits.max_connections = mr_u32(r);
 	conf->limits.max_connections_per_client = mr_u32(r);
 	conf->limits.min_free_space = mr_u64(r);
+	conf->limits.store_max_size = mr_u64(r);
 	conf->timeouts.command = mr_u32(r);
 	conf->timeouts.data = mr_u32(r);
 	conf->queue.lifetime = mr_u32(r);
@@ -303,6 +306,7 @@ rx_tenant(struct conf_rx *rx, struct mr *r)
 	t->verify = (enum verify_mode)mr_u32(r);
 	mr_str(r, t->delimiter, sizeof(t->delimiter));
 	t->allow_bare_newlines = mr_u8(r);
+	t->spool_max = mr_u64(r);
 	return mr_end(r);
 }
 

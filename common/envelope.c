@@ -21,6 +21,7 @@ rcpt_clear(struct rcpt *r)
 	free(r->orcpt);
 	free(r->domain);
 	free(r->last_error);
+	free(r->remote);
 }
 
 void
@@ -114,14 +115,18 @@ rcpt_put(struct mw *w, const struct rcpt *r, int with_state)
 	mw_u32(w, r->attempts);
 	mw_i64(w, r->next_attempt);
 	mw_str(w, r->last_error);
+	mw_u8(w, r->flags);
+	mw_str(w, r->dsn);
+	mw_str(w, r->remote);
 }
 
 size_t
 rcpt_wire_size(const struct rcpt *r)
 {
-	return 64 + strlen(r->addr) + (r->orcpt ? strlen(r->orcpt) : 0) +
+	return 96 + strlen(r->addr) + (r->orcpt ? strlen(r->orcpt) : 0) +
 	    strlen(r->tenant) + (r->domain ? strlen(r->domain) : 0) +
-	    (r->last_error ? strlen(r->last_error) : 0);
+	    (r->last_error ? strlen(r->last_error) : 0) + strlen(r->dsn) +
+	    (r->remote ? strlen(r->remote) : 0);
 }
 
 static char *
@@ -136,8 +141,8 @@ opt_strdup(struct mr *r)
 	return s;
 }
 
-int
-rcpt_get(struct mr *m, struct rcpt *r, int with_state)
+static int
+rcpt_get_v(struct mr *m, struct rcpt *r, int with_state, uint32_t version)
 {
 	r->addr = mr_strdup(m);
 	r->orcpt = opt_strdup(m);
@@ -151,13 +156,25 @@ rcpt_get(struct mr *m, struct rcpt *r, int with_state)
 		r->attempts = mr_u32(m);
 		r->next_attempt = mr_i64(m);
 		r->last_error = opt_strdup(m);
+		if (version >= 2) {
+			r->flags = mr_u8(m);
+			mr_str(m, r->dsn, sizeof(r->dsn));
+			r->remote = opt_strdup(m);
+		}
 	}
 	if (m->err || r->addr == NULL || r->domain == NULL ||
 	    (r->dir != DIR_INBOUND && r->dir != DIR_OUTBOUND) ||
 	    (r->route != ROUTE_TENANT && r->route != ROUTE_MX) ||
-	    r->status > RS_REMOVED || (r->notify & ~0x0f) != 0)
+	    r->status > RS_REMOVED || (r->notify & ~0x0f) != 0 ||
+	    (r->flags & ~RF_ALL) != 0)
 		return -1;
 	return 0;
+}
+
+int
+rcpt_get(struct mr *m, struct rcpt *r, int with_state)
+{
+	return rcpt_get_v(m, r, with_state, ENV_VERSION);
 }
 
 int
@@ -180,19 +197,21 @@ envelope_decode(const void *p, size_t len)
 	struct envelope	*e;
 	struct rcpt	*r;
 	struct mr	 m;
-	uint32_t	 n, i;
+	uint32_t	 n, i, version;
 
 	if ((e = envelope_new()) == NULL)
 		return NULL;
 	mr_init(&m, p, len);
-	if (mr_u32(&m) != ENV_VERSION || envelope_get_head(&m, e) == -1)
+	version = mr_u32(&m);
+	if (version < ENV_VERSION_MIN || version > ENV_VERSION ||
+	    envelope_get_head(&m, e) == -1)
 		goto fail;
 	n = mr_u32(&m);
 	if (m.err || n == 0 || n > 1000000)
 		goto fail;
 	for (i = 0; i < n; i++) {
 		if ((r = envelope_add_rcpt(e)) == NULL ||
-		    rcpt_get(&m, r, 1) == -1)
+		    rcpt_get_v(&m, r, 1, version) == -1)
 			goto fail;
 	}
 	if (mr_end(&m) == -1)
@@ -201,6 +220,17 @@ envelope_decode(const void *p, size_t len)
 fail:
 	envelope_free(e);
 	return NULL;
+}
+
+uint32_t
+envelope_version(const void *p, size_t len)
+{
+	struct mr	m;
+	uint32_t	v;
+
+	mr_init(&m, p, len);
+	v = mr_u32(&m);
+	return m.err ? 0 : v;
 }
 
 void

@@ -14,7 +14,12 @@
 
 #include "netaddr.h"
 
-#define ENV_VERSION	1
+/*
+ * The stored form's version.  Version 1 (before notices could be owed)
+ * is still read, so that queued can migrate a store at start.
+ */
+#define ENV_VERSION	2
+#define ENV_VERSION_MIN	1
 #define ENVID_MAX	100	/* RFC 3461 ENVID, xtext */
 #define ORCPT_MAX	500
 #define HELO_MAX	255
@@ -66,7 +71,14 @@ struct rcpt {
 	uint32_t	 attempts;
 	int64_t		 next_attempt;
 	char		*last_error;
+	uint8_t		 flags;		/* RF_* */
+	char		 dsn[16];	/* final status, for a notice owed */
+	char		*remote;	/* Remote-MTA of the final reply */
 };
+
+/* A notice about this recipient's fate is due and not yet queued. */
+#define RF_NOTICE_OWED	0x1
+#define RF_ALL		(RF_NOTICE_OWED)
 
 #define ENVF_8BIT_BODY	0x1	/* the body has octets above 127 */
 #define ENVF_BOUNCE	0x2	/* our own DSN: never bounced */
@@ -107,7 +119,10 @@ size_t	 rcpt_wire_size(const struct rcpt *);
 
 /* Whole envelope to a heap buffer (LMDB value) and back. */
 int	 envelope_encode(const struct envelope *, struct mw *);
+/* Any version from ENV_VERSION_MIN up; NULL if it cannot be read. */
 struct envelope *envelope_decode(const void *, size_t);
+/* The version a stored envelope was written in; 0 if unreadable. */
+uint32_t envelope_version(const void *, size_t);
 
 /* Queue ids are 16 lower-case hex digits. */
 void	 queue_id_format(uint64_t, char *buf, size_t sz);

@@ -8,7 +8,7 @@
  *   M_Q_ENV_HEAD, M_Q_ENV_RCPTS (chunked), M_Q_ENV_COMMIT  ->
  *                       <-  M_Q_COMMIT_OK | M_Q_COMMIT_FAIL
  *   M_Q_ABORT           ->    the transaction failed: remove the file
- *                       <-  M_Q_FREE_SPACE    spool free space, periodically
+ *                       <-  M_Q_STATUS    what may be accepted, when it changes
  */
 #ifndef RELAYD_MSG_QUEUE_H
 #define RELAYD_MSG_QUEUE_H
@@ -23,7 +23,9 @@ enum msg_queue {
 	M_Q_COMMIT_OK,		/* u64 id */
 	M_Q_COMMIT_FAIL,	/* u64 id, u32 code, str enhanced, str text */
 	M_Q_ABORT,		/* u64 id */
-	M_Q_FREE_SPACE,		/* u64 bytes */
+	M_Q_STATUS,		/* u64 spool free bytes, u8 store full,
+				   u32 n, n x (str tenant, u64 room left
+				   under its spool_max) */
 	M_Q_MAX
 };
 

@@ -679,6 +679,14 @@ f_retry_min(struct cfx *cx, const struct ynode *n, void *dst)
 		cerr(cx, n->line, "retry_min must be at least 1s");
 }
 
+static void
+f_store_size(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	f_size(cx, n, dst);
+	if (*(uint64_t *)dst < 16 * 1024 * 1024)
+		cerr(cx, n->line, "store_max_size must be at least 16M");
+}
+
 static const struct field limits_fields[] = {
 	{ "max_message_size", f_message_size,
 	    offsetof(struct conf, limits.max_message_size), 0 },
@@ -690,6 +698,8 @@ static const struct field limits_fields[] = {
 	    offsetof(struct conf, limits.max_connections_per_client), 0 },
 	{ "min_free_space", f_size,
 	    offsetof(struct conf, limits.min_free_space), 0 },
+	{ "store_max_size", f_store_size,
+	    offsetof(struct conf, limits.store_max_size), 0 },
 	{ NULL, NULL, 0, 0 }
 };
 
@@ -1010,6 +1020,17 @@ f_outbound(struct cfx *cx, const struct ynode *n, void *dst)
 	walk_map(cx, n, "outbound", outbound_fields, dst);
 }
 
+static const struct field tenant_limits_fields[] = {
+	{ "spool_max", f_size, offsetof(struct tenant_conf, spool_max), 0 },
+	{ NULL, NULL, 0, 0 }
+};
+
+static void
+f_tenant_limits(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	walk_map(cx, n, "limits", tenant_limits_fields, dst);
+}
+
 static const struct field tenant_fields[] = {
 	{ "tenant", f_tenant_name, offsetof(struct tenant_conf, name), 1 },
 	{ "postmaster", f_mailbox, offsetof(struct tenant_conf, postmaster),
@@ -1018,6 +1039,7 @@ static const struct field tenant_fields[] = {
 	{ "inbound", f_inbound, 0, 1 },
 	{ "recipients", f_recipients, 0, 0 },
 	{ "outbound", f_outbound, 0, 0 },
+	{ "limits", f_tenant_limits, 0, 0 },
 	{ NULL, NULL, 0, 0 }
 };
 

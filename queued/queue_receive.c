@@ -222,6 +222,7 @@ on_commit(struct queued *q, struct imsg *imsg, struct mr *r)
 	struct stat	 st;
 	uint64_t	 id = mr_u64(r), written = mr_u64(r);
 	uint64_t	 avail;
+	const char	*over;
 
 	if (mr_end(r) == -1 ||
 	    (p = pending_owned(q, id, imsg->hdr.peerid)) == NULL ||
@@ -235,8 +236,16 @@ on_commit(struct queued *q, struct imsg *imsg, struct mr *r)
 		return;
 	}
 	avail = spool_free_space(q);
-	if (avail != UINT64_MAX && avail < q->conf->limits.min_free_space) {
+	if ((avail != UINT64_MAX && avail < q->conf->limits.min_free_space) ||
+	    q->store_full) {
 		commit_fail(q, p, 452, "4.3.1", "Insufficient system storage");
+		return;
+	}
+	if ((over = quota_exceeded(q, p->env)) != NULL) {
+		log_warnx("tenant=%s: message of %llu octets over the spool "
+		    "quota", over, (unsigned long long)p->env->size);
+		commit_fail(q, p, 452, "4.3.1", "Insufficient system storage: "
+		    "the recipient's queue is full");
 		return;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
@@ -245,6 +254,7 @@ on_commit(struct queued *q, struct imsg *imsg, struct mr *r)
 		return;
 	}
 	p->committing = 1;
+	quota_reserve(q, p->env, 1);
 	j->kind = JOB_COMMIT;
 	j->id = p->id;
 	j->sid = p->sid;
@@ -309,6 +319,7 @@ commit_done(struct queued *q, struct job *j)
 
 	if ((p = pending_find(q, j->id)) == NULL)
 		fatalx("commit result for an unknown message");
+	quota_reserve(q, p->env, 0);
 	queue_id_format(j->id, qid, sizeof(qid));
 	if (j->err != 0) {
 		/* A failed fsync is final: never retried (see BUGS). */
@@ -379,24 +390,4 @@ pending_drop_all(struct queued *q)
 
 	RB_FOREACH_SAFE(p, pending_tree, &q->pending, next)
 		pending_drop(q, p, !p->committing);
-}
-
-/* Tell smtpd about free space when it moves by a megabyte or more. */
-void
-space_check(int fd, short ev, void *arg)
-{
-	struct queued	*q = arg;
-	struct mw	 w;
-	uint64_t	 avail = spool_free_space(q), d;
-
-	(void)fd;
-	(void)ev;
-	d = avail > q->free_space ? avail - q->free_space :
-	    q->free_space - avail;
-	if (q->free_space != 0 && d < 1024 * 1024)
-		return;
-	q->free_space = avail;
-	mw_init(&w);
-	mw_u64(&w, avail);
-	send_smtpd(q, M_Q_FREE_SPACE, 0, -1, &w);
 }

@@ -42,6 +42,7 @@ queue_insert(struct queued *q, struct envelope *e)
 		fatalx("msgid %016llx is queued twice",
 		    (unsigned long long)e->id);
 	q->nqueue++;
+	quota_charge(q, e);
 	return m;
 }
 
@@ -95,6 +96,7 @@ queue_remove(struct queued *q, struct qmsg *m)
 	}
 	RB_REMOVE(qmsg_tree, &q->queue, m);
 	q->nqueue--;
+	quota_release(q, m->env);
 	m->gone = 1;
 	queue_release(q, m);
 }
@@ -155,6 +157,7 @@ queued_init(struct child *c)
 	RB_INIT(&q->pending);
 	fdpool_init(&q->recycled, RECYCLED_MAX);
 	RB_INIT(&q->queue);
+	quota_init(q);
 	/* The working directory is state_dir (our chroot). */
 	if ((q->spool_fd = open("spool", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1)
@@ -168,7 +171,7 @@ queued_init(struct child *c)
 	check_bodies(q);
 	log_info("queue: %zu messages", q->nqueue);
 	sched_init(q);
-	q->space_timer = event_new(c->base, -1, EV_PERSIST, space_check, q);
+	q->space_timer = event_new(c->base, -1, EV_PERSIST, quota_tick, q);
 	if (q->space_timer == NULL || evtimer_add(q->space_timer, &tv) == -1)
 		fatalx("space timer");
 }
@@ -181,7 +184,7 @@ queued_conf(struct child *c, struct conf *conf, struct conf *old)
 	struct qmsg *m;
 
 	q->conf = conf;
-	space_check(-1, 0, q);
+	quota_tick(-1, 0, q);
 	if (old == NULL) {
 		/* What was queued before a restart, at its next attempt. */
 		RB_FOREACH(m, qmsg_tree, &q->queue)

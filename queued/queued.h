@@ -32,6 +32,7 @@ struct child;
 struct conf;
 struct store;
 struct committer;
+struct use_tree;
 
 /* A message being received: its spool file exists, no envelope yet. */
 struct pending {
@@ -113,7 +114,12 @@ struct queued {
 	uint64_t		 next_job;
 	struct event		*sched_timer;
 	struct event		*space_timer;
-	uint64_t		 free_space;	/* last sent to smtpd */
+	struct use_tree		*usage;		/* per tenant (queue_quota.c) */
+	int			 store_full;	/* past the page high-water */
+	uint64_t		 told_free;	/* last M_Q_STATUS */
+	int			 told_full;
+	uint8_t			 told_rooms[IMSG_MAX_PAYLOAD];
+	size_t			 told_rooms_len;
 	uint64_t		 committed;	/* messages, for status */
 	uint64_t		 sent;		/* recipients, for status */
 	uint64_t		 bounced;
@@ -213,7 +219,15 @@ uint64_t spool_free_space(struct queued *);
 void	 receive_dispatch(struct queued *, struct imsg *);
 void	 receive_job_done(struct queued *, struct job *);
 void	 pending_drop_all(struct queued *);
-void	 space_check(int, short, void *);
+
+/* queue_quota.c: what may still be accepted, and smtpd told so. */
+void	 quota_init(struct queued *);
+void	 quota_charge(struct queued *, const struct envelope *);
+void	 quota_release(struct queued *, const struct envelope *);
+void	 quota_reserve(struct queued *, const struct envelope *, int take);
+const char *quota_exceeded(struct queued *, const struct envelope *);
+uint64_t quota_used(struct queued *, const char *tenant);
+void	 quota_tick(int, short, void *);
 
 /* queue_control.c */
 void	 control_request(struct queued *, struct imsg *);

@@ -104,6 +104,12 @@ cmd_mail(struct session *s, const char *arg, size_t len)
 		session_reply(s, 452, "4.3.1", "Insufficient system storage");
 		return;
 	}
+	if (s->sd->store_full) {
+		log_warnx("refused mail from [%s]: the queue store is full",
+		    s->addr);
+		session_reply(s, 452, "4.3.1", "Insufficient system storage");
+		return;
+	}
 	if ((tx = calloc(1, sizeof(*tx))) == NULL ||
 	    (tx->sender = malloc(MAILADDR_LOCAL_MAX + MAILADDR_DOMAIN_MAX +
 	    2)) == NULL) {
@@ -161,6 +167,17 @@ add_rcpt(struct session *s, const struct relay_verdict *v,
 	return 0;
 }
 
+/* Does the message fit under its tenant's spool_max, as far as known? */
+static int
+tenant_has_room(struct session *s, const char *tenant)
+{
+	uint64_t room = queue_tenant_room(s->sd, tenant);
+
+	if (room == UINT64_MAX)
+		return 1;
+	return room > 0 && (!s->tx->mp.has_size || s->tx->mp.size <= room);
+}
+
 static void
 cmd_rcpt(struct session *s, const char *arg, size_t len)
 {
@@ -200,6 +217,13 @@ cmd_rcpt(struct session *s, const char *arg, size_t len)
 	    &err) == -1) {
 		mailaddr_format(&ma, to, sizeof(to));
 		reject_log(s, "RCPT", &err, bare ? "postmaster" : to);
+		session_reply_r(s, &err);
+		return;
+	}
+	if (v.tenant != NULL && !tenant_has_room(s, v.tenant->name)) {
+		smtp_reply_set(&err, 452, "4.3.1", "Insufficient system "
+		    "storage: the recipient's queue is full");
+		reject_log(s, "RCPT", &err, v.addr);
 		session_reply_r(s, &err);
 		return;
 	}

@@ -258,6 +258,43 @@ on_create_fail(struct smtpd *sd, struct imsg *imsg, struct mr *r)
 	}
 }
 
+/* What queued can still take: free space, the store, tenants' quotas. */
+static void
+on_status(struct smtpd *sd, struct imsg *imsg, struct mr *r)
+{
+	struct tenant_room	*rooms;
+	uint32_t		 n, i;
+
+	sd->free_space = mr_u64(r);
+	sd->store_full = mr_u8(r);
+	n = mr_u32(r);
+	if (r->err || n > 1024 ||
+	    (rooms = calloc(n ? n : 1, sizeof(*rooms))) == NULL)
+		child_peer_broken(sd->child, PROC_QUEUED, imsg, "status");
+	for (i = 0; i < n; i++) {
+		mr_str(r, rooms[i].tenant, sizeof(rooms[i].tenant));
+		rooms[i].room = mr_u64(r);
+	}
+	if (mr_end(r) == -1) {
+		free(rooms);
+		child_peer_broken(sd->child, PROC_QUEUED, imsg, "status");
+	}
+	free(sd->rooms);
+	sd->rooms = rooms;
+	sd->nrooms = n;
+}
+
+uint64_t
+queue_tenant_room(const struct smtpd *sd, const char *tenant)
+{
+	size_t i;
+
+	for (i = 0; i < sd->nrooms; i++)
+		if (strcmp(sd->rooms[i].tenant, tenant) == 0)
+			return sd->rooms[i].room;
+	return UINT64_MAX;
+}
+
 void
 queue_dispatch(struct smtpd *sd, struct imsg *imsg)
 {
@@ -274,10 +311,8 @@ queue_dispatch(struct smtpd *sd, struct imsg *imsg)
 	if (imsg->fd != -1)
 		child_peer_broken(sd->child, PROC_QUEUED, imsg, "descriptor");
 	switch (imsg->hdr.type) {
-	case M_Q_FREE_SPACE:
-		sd->free_space = mr_u64(&r);
-		if (mr_end(&r) == -1)
-			child_peer_broken(sd->child, PROC_QUEUED, imsg, "space");
+	case M_Q_STATUS:
+		on_status(sd, imsg, &r);
 		return;
 	case M_Q_CREATE_FAIL:
 		on_create_fail(sd, imsg, &r);

@@ -64,6 +64,12 @@ RB_PROTOTYPE(client_tree, client_count, entry, client_cmp)
 struct session;
 RB_HEAD(session_tree, session);
 
+/* Room left under a tenant's spool_max, as queued last said. */
+struct tenant_room {
+	char			 tenant[TENANT_MAX + 1];
+	uint64_t		 room;
+};
+
 /* Empty spool files held for the next transactions (smtp_spares.c). */
 #define SPARES_MAX	16
 struct spares {
@@ -84,6 +90,9 @@ struct smtpd {
 	struct client_tree	 clients;
 	struct dns_client	*dns;
 	uint64_t		 free_space;	/* UINT64_MAX until known */
+	int			 store_full;	/* queued's store: no more */
+	struct tenant_room	*rooms;		/* tenants near spool_max */
+	size_t			 nrooms;
 	uint64_t		 accepted;	/* messages, for status */
 	struct event		*accept_pause;
 	struct spares		 spares;
@@ -200,6 +209,8 @@ int	 spare_put(struct smtpd *, uint64_t, int);
 void	 spare_made(struct smtpd *, uint64_t, int);
 void	 spare_failed(struct smtpd *);
 void	 queue_dispatch(struct smtpd *, struct imsg *);
+/* Room left for the tenant's mail; UINT64_MAX when there is no doubt. */
+uint64_t queue_tenant_room(const struct smtpd *, const char *tenant);
 
 /* smtp_rdns.c */
 void	 rdns_start(struct session *);

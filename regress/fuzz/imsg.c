@@ -51,6 +51,7 @@ rcpt_free(struct rcpt *r)
 	free(r->orcpt);
 	free(r->domain);
 	free(r->last_error);
+	free(r->remote);
 }
 
 /* queued's on_head: the envelope's head and nothing after it. */
@@ -124,7 +125,9 @@ same_envelope(const struct envelope *a, const struct envelope *b)
 		    !str_same(x->domain, y->domain) ||
 		    x->attempts != y->attempts ||
 		    x->next_attempt != y->next_attempt ||
-		    !str_same(x->last_error, y->last_error))
+		    !str_same(x->last_error, y->last_error) ||
+		    x->flags != y->flags || strcmp(x->dsn, y->dsn) != 0 ||
+		    !str_same(x->remote, y->remote))
 			abort();
 	}
 }
