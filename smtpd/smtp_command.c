@@ -210,7 +210,18 @@ cmd_rcpt(struct session *s, const char *arg, size_t len)
 		return;
 	}
 	if (tx->nrcpts >= s->sd->conf->limits.max_recipients) {
-		session_reply(s, 452, "4.5.3", "Error: too many recipients");
+		/*
+		 * RFC 5321 4.5.3.1.10: the client sends the rest in another
+		 * transaction.  A pipelining client sends them all before it
+		 * sees a reply, so they are not errors, or a big list would
+		 * end every attempt with 421 before DATA and never go.
+		 */
+		smtp_reply_set(&err, 452, "4.5.3", "Error: too many "
+		    "recipients");
+		if (++tx->overshoot <= SMTP_RCPT_OVERSHOOT)
+			session_reply_uncounted(s, &err);
+		else
+			session_reply_r(s, &err);
 		return;
 	}
 	if (relay_rcpt(s->sd->relay, s->client_tenant, &ma, bare, &v,

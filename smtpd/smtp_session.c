@@ -84,7 +84,8 @@ session_pending_input(struct session *s)
  * what it sent that way will not be accepted.
  */
 static void
-reply_write(struct session *s, int code, const char *enh, const char *text)
+reply_write(struct session *s, int code, const char *enh, const char *text,
+    int counted)
 {
 	struct evbuffer *out = bufferevent_get_output(s->bev);
 
@@ -95,8 +96,8 @@ reply_write(struct session *s, int code, const char *enh, const char *text)
 	if (s->helo_kind != 'E' && s->state != SS_CLOSING &&
 	    session_pending_input(s))
 		s->unsynced = 1;
-	if (code >= 400 && code != 421 && ++s->errors >= SMTP_MAX_ERRORS &&
-	    s->state != SS_CLOSING)
+	if (counted && code >= 400 && code != 421 &&
+	    ++s->errors >= SMTP_MAX_ERRORS && s->state != SS_CLOSING)
 		session_close(s, 421, "4.7.0", "Error: too many errors");
 }
 
@@ -110,13 +111,20 @@ session_reply(struct session *s, int code, const char *enh, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	reply_write(s, code, enh, text);
+	reply_write(s, code, enh, text, 1);
 }
 
 void
 session_reply_r(struct session *s, const struct smtp_reply *r)
 {
-	reply_write(s, r->code, r->enh, r->text);
+	reply_write(s, r->code, r->enh, r->text, 1);
+}
+
+/* A refusal that is the client's due, not its error (RCPT overshoot). */
+void
+session_reply_uncounted(struct session *s, const struct smtp_reply *r)
+{
+	reply_write(s, r->code, r->enh, r->text, 0);
 }
 
 /* Say the last word and close once it is written. */

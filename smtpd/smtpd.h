@@ -43,6 +43,8 @@ struct evconnlistener;
 #define SMTP_LINE_BASE		512	/* RFC 5321 4.5.3.1.4, with CRLF */
 #define SMTP_LINE_MAX		1100	/* the most any command may need */
 #define SMTP_MAX_ERRORS		20	/* then 421 and close */
+#define SMTP_RCPT_OVERSHOOT	1000	/* recipients over the limit that
+					   are not errors (Postfix's) */
 #define SMTP_OUT_HIGH		(64 * 1024)	/* stop reading above this */
 #define SMTP_IN_HIGH		(256 * 1024)
 
@@ -130,6 +132,7 @@ struct transaction {
 	char			 mode;		/* 'D' DATA, 'B' BDAT */
 	struct dot_parser	 dot;
 	struct msg_sink		 sink;
+	uint32_t		 overshoot;	/* RCPTs past max_recipients */
 	uint64_t		 chunk_left;	/* BDAT octets still to read */
 	int			 chunk_last;
 	int			 chunk_skip;	/* discard: the BDAT failed */
@@ -178,6 +181,7 @@ struct session *session_find(struct smtpd *, uint64_t id);
 void	 session_reply(struct session *, int code, const char *enh,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void	 session_reply_r(struct session *, const struct smtp_reply *);
+void	 session_reply_uncounted(struct session *, const struct smtp_reply *);
 void	 session_close(struct session *, int code, const char *enh,
 	    const char *text);
 void	 session_wait(struct session *);

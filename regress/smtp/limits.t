@@ -102,6 +102,43 @@ try:
     tap.eq(codes[:100], [250] * 100, "100 recipients are accepted")
     tap.eq(codes[100], 452, "the 101st gets 452 (4.5.3)")
     c.close()
+
+    # A pipelined transaction with 130 recipients: the 30 over the limit
+    # get 452 4.5.3 without counting as errors, so the first 100 go, and
+    # the client sends the rest in another transaction.
+    c, rep = connect("127.0.0.1")
+    c.cmd("EHLO client.example")
+    c.send("MAIL FROM:<a@sender.example>\r\n" +
+           "".join("RCPT TO:<user%d@acme.example>\r\n" % i
+                   for i in range(130)) + "DATA\r\n")
+    replies = [c.reply() for _ in range(132)]
+    tap.eq(replies[0][0], 250, "pipelined MAIL accepted")
+    tap.eq([x[0] for x in replies[1:101]], [250] * 100,
+           "100 recipients accepted")
+    tap.eq([x[0] for x in replies[101:131]], [452] * 30,
+           "30 over the limit get 452")
+    tap.ok(all(x[1].startswith("452 4.5.3 ") for x in replies[101:131]),
+           "with 4.5.3")
+    tap.eq(replies[131][0], 354, "DATA still goes ahead (no 421)")
+    c.send("Subject: many\r\n\r\nhello\r\n.\r\n")
+    code, text = c.reply()
+    tap.eq(code, 250, "the message for the first 100 is accepted")
+    c.cmd("MAIL FROM:<a@sender.example>")
+    codes = [c.cmd("RCPT TO:<user%d@acme.example>" % i)[0]
+             for i in range(100, 130)]
+    tap.eq(codes, [250] * 30, "the other 30 in a second transaction")
+    c.close()
+
+    # Overshoot beyond Postfix's 1000 counts again: the session ends.
+    c, rep = connect("127.0.0.1")
+    c.cmd("EHLO client.example")
+    c.send("MAIL FROM:<a@sender.example>\r\n" +
+           "".join("RCPT TO:<u%d@acme.example>\r\n" % i
+                   for i in range(100 + 1000 + 25)))
+    replies = [c.reply() for _ in range(1 + 100 + 1000 + 20 + 1)]
+    tap.eq([x[0] for x in replies[-2:]], [452, 421],
+           "1,020 over the limit: the 20th error ends the session with 421")
+    c.close()
     tap.ok(r.proc.poll() is None, "relayd is still running")
 finally:
     r.cleanup()
