@@ -10,7 +10,10 @@
  *
  * M_D_JOB:       u64 msgid, str sender, u64 size, i64 created, u8 body,
  *                u8 smtputf8, u8 ret, str envid, u32 flags, u8 route,
- *                str tenant, str domain
+ *                str tenant, str domain, str key (the destination, as
+ *                queued's scheduler groups recipients: deliverd never
+ *                derives it), u32 n, n x (str host, u32 port): a tenant
+ *                route's servers in order (none for an MX route)
  * M_D_JOB_RCPTS: (u32 index, str addr, str orcpt, u8 notify)*
  * M_D_RESULTS:   (u32 index, u8 result, str dsn, str diagnostic,
  *                 str relay, u8 dsn_passed)*
@@ -18,6 +21,9 @@
  */
 #ifndef RELAYD_MSG_DELIVER_H
 #define RELAYD_MSG_DELIVER_H
+
+#define ROUTE_KEY_MAX	300	/* "tenant:NAME" or "mx:DOMAIN" */
+#define ROUTE_HOSTS_MAX	16	/* a tenant's deliver_to, in a job */
 
 enum msg_deliver {
 	M_D_JOB = 300,

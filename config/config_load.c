@@ -23,6 +23,7 @@
 
 #include "config_load.h"
 #include "mailaddr.h"
+#include "msg_deliver.h"
 #include "yaml_tree.h"
 
 #define DEFAULT_STATE_DIR	"/var/lib/relayd"
@@ -868,6 +869,9 @@ f_deliver_to(struct cfx *cx, const struct ynode *n, void *dst)
 	    &t->ndeliver_to);
 	if (n->type == YN_SEQ && n->nitems == 0)
 		cerr(cx, n->line, "deliver_to must name at least one host");
+	if (n->type == YN_SEQ && n->nitems > ROUTE_HOSTS_MAX)
+		cerr(cx, n->line, "deliver_to may name at most %d hosts",
+		    ROUTE_HOSTS_MAX);
 }
 
 static const struct field inbound_fields[] = {

@@ -143,6 +143,38 @@ incoming_find(struct deliverd *d, uint64_t id)
 	return NULL;
 }
 
+/* A tenant route's servers, as queued has them. */
+static int
+read_hosts(struct mr *r, struct job *job)
+{
+	uint32_t n = mr_u32(r), i;
+
+	if (n > ROUTE_HOSTS_MAX)
+		return -1;
+	for (i = 0; i < n && !r->err; i++) {
+		mr_str(r, job->thosts[i].host, sizeof(job->thosts[i].host));
+		job->thosts[i].port = (uint16_t)mr_u32(r);
+		if (job->thosts[i].port == 0)
+			return -1;
+	}
+	job->nthosts = n;
+	return r->err ? -1 : 0;
+}
+
+/* A destination name: printable, no spaces, not empty. */
+static int
+valid_key(const char *key)
+{
+	const unsigned char *p;
+
+	if (key[0] == '\0')
+		return 0;
+	for (p = (const unsigned char *)key; *p != '\0'; p++)
+		if (*p <= ' ' || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
 static void
 on_job(struct deliverd *d, struct imsg *imsg)
 {
@@ -167,9 +199,12 @@ on_job(struct deliverd *d, struct imsg *imsg)
 	job->route = mr_u8(&r);
 	mr_str(&r, job->tenant, sizeof(job->tenant));
 	job->domain = mr_strdup(&r);
-	if (mr_end(&r) == -1 || job->sender == NULL || job->domain == NULL ||
+	mr_str(&r, job->key, sizeof(job->key));
+	if (read_hosts(&r, job) == -1 || mr_end(&r) == -1 ||
+	    job->sender == NULL || job->domain == NULL ||
 	    (job->route != ROUTE_TENANT && job->route != ROUTE_MX) ||
-	    incoming_find(d, job->id) != NULL)
+	    (job->route == ROUTE_TENANT) != (job->nthosts > 0) ||
+	    !valid_key(job->key) || incoming_find(d, job->id) != NULL)
 		child_peer_broken(d->child, PROC_QUEUED, imsg, "job");
 	TAILQ_INSERT_TAIL(&d->incoming, job, entry);
 }

@@ -34,6 +34,7 @@
 #include "envelope.h"
 #include "imsg.h"
 #include "mailaddr.h"
+#include "msg_deliver.h"
 #include "netaddr.h"
 
 struct child;
@@ -71,6 +72,9 @@ struct job {
 	uint8_t			 route;
 	char			 tenant[TENANT_MAX + 1];
 	char			*domain;
+	char			 key[ROUTE_KEY_MAX];	/* queued's */
+	struct hostport		 thosts[ROUTE_HOSTS_MAX]; /* tenant route */
+	size_t			 nthosts;
 	struct jrcpt		*rcpts;
 	size_t			 nrcpts;
 	int			 complete;	/* M_D_JOB_GO seen */
@@ -97,10 +101,12 @@ enum route_state {
 /* Where jobs of one route key go, and the connections that carry them. */
 struct dest {
 	RB_ENTRY(dest)		 entry;
-	char			 key[300];	/* "tenant:NAME" or "mx:DOMAIN" */
+	char			 key[ROUTE_KEY_MAX];	/* as queued named it */
 	uint8_t			 route;
 	char			 tenant[TENANT_MAX + 1];
 	char			 domain[MAILADDR_DOMAIN_MAX + 1];
+	struct hostport		 thosts[ROUTE_HOSTS_MAX]; /* tenant route */
+	size_t			 nthosts;
 	struct job_list		 jobs;		/* waiting for a connection */
 	unsigned		 nsessions;
 	LIST_HEAD(, mta_session) idle;

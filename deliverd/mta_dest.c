@@ -7,7 +7,6 @@
  * in parallel up to queue.max_connections_per_destination, and
  * queue.max_connections in all.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,19 +27,17 @@ dest_cmp(struct dest *a, struct dest *b)
 
 RB_GENERATE(dest_tree, dest, entry, dest_cmp)
 
+/* The servers of a tenant route may change with a reload. */
 static void
-dest_key(const struct job *job, char *buf, size_t sz)
+dest_set_hosts(struct dest *dest, const struct job *job)
 {
-	size_t i, o;
-
-	if (job->route == ROUTE_TENANT) {
-		snprintf(buf, sz, "tenant:%s", job->tenant);
+	if (dest->nthosts == job->nthosts && memcmp(dest->thosts,
+	    job->thosts, job->nthosts * sizeof(job->thosts[0])) == 0)
 		return;
-	}
-	o = (size_t)snprintf(buf, sz, "mx:");
-	for (i = 0; job->domain[i] != '\0' && o + 1 < sz; i++)
-		buf[o++] = (char)tolower((unsigned char)job->domain[i]);
-	buf[o] = '\0';
+	memcpy(dest->thosts, job->thosts, sizeof(dest->thosts));
+	dest->nthosts = job->nthosts;
+	if (dest->rstate == RT_READY || dest->rstate == RT_FAILED)
+		dest->rstate = RT_NONE;
 }
 
 void
@@ -48,7 +45,7 @@ dest_add_job(struct deliverd *d, struct job *job)
 {
 	struct dest find, *dest;
 
-	dest_key(job, find.key, sizeof(find.key));
+	strlcpy(find.key, job->key, sizeof(find.key));
 	if ((dest = RB_FIND(dest_tree, &d->dests, &find)) == NULL) {
 		if ((dest = calloc(1, sizeof(*dest))) == NULL)
 			fatal("destination");
@@ -60,6 +57,8 @@ dest_add_job(struct deliverd *d, struct job *job)
 		LIST_INIT(&dest->idle);
 		RB_INSERT(dest_tree, &d->dests, dest);
 	}
+	if (dest->route == ROUTE_TENANT)
+		dest_set_hosts(dest, job);
 	job->dest = dest;
 	TAILQ_INSERT_TAIL(&dest->jobs, job, entry);
 	dest_pump(d, dest);

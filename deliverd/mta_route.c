@@ -298,7 +298,6 @@ is_literal(const char *s)
 void
 route_resolve(struct deliverd *d, struct dest *dest)
 {
-	const struct tenant_conf	*t;
 	struct route_work		*w;
 	size_t				 i, len;
 	char				 lit[64];
@@ -310,16 +309,12 @@ route_resolve(struct deliverd *d, struct dest *dest)
 	dest->work = w;
 	dest->rstate = RT_RESOLVING;
 	if (dest->route == ROUTE_TENANT) {
-		if ((t = conf_tenant_by_name(d->conf, dest->tenant)) == NULL) {
-			route_fail(w, DR_TEMPFAIL, "4.3.5", "tenant %s is not "
-			    "configured", dest->tenant);
-			return;
-		}
-		for (i = 0; i < t->ndeliver_to && i < MAX_HOSTS; i++) {
-			strlcpy(w->hosts[i].name, t->deliver_to[i].host,
+		/* The tenant's servers came with the job, from queued. */
+		for (i = 0; i < dest->nthosts && i < MAX_HOSTS; i++) {
+			strlcpy(w->hosts[i].name, dest->thosts[i].host,
 			    sizeof(w->hosts[i].name));
-			w->hosts[i].port = t->deliver_to[i].port;
-			w->hosts[i].literal = is_literal(t->deliver_to[i].host);
+			w->hosts[i].port = dest->thosts[i].port;
+			w->hosts[i].literal = is_literal(dest->thosts[i].host);
 		}
 		w->nhosts = i;
 		lookup_addrs(w);

@@ -75,11 +75,13 @@ format_rcpts(const struct envelope *e, char *buf, size_t sz)
 }
 
 static void
-format_msg(const struct qmsg *m, time_t now, char *buf, size_t sz)
+format_msg(struct queued *q, const struct qmsg *m, time_t now, char *buf,
+    size_t sz)
 {
 	const struct envelope	*e = m->env;
 	const struct rcpt	*first = NULL;
 	char			 qid[32], age[16], next[24], rcpts[400];
+	char			 tenant[TENANT_MAX + 16];
 	uint32_t		 attempts = 0;
 	int64_t			 when = 0;
 	size_t			 i;
@@ -105,8 +107,12 @@ format_msg(const struct qmsg *m, time_t now, char *buf, size_t sz)
 		format_age(when - now, next + 3, sizeof(next) - 3);
 	}
 	format_rcpts(e, rcpts, sizeof(rcpts));
-	snprintf(buf, sz, "%s %s <%s> %s %s %u %s %s", qid,
-	    first && first->tenant[0] ? first->tenant : "-", e->sender,
+	/* A tenant a reload removed: its mail still goes, by its old route. */
+	snprintf(tenant, sizeof(tenant), "%s%s",
+	    first && first->tenant[0] ? first->tenant : "-",
+	    first && route_tenant_removed(q, first->tenant) ? "(removed)" :
+	    "");
+	snprintf(buf, sz, "%s %s <%s> %s %s %u %s %s", qid, tenant, e->sender,
 	    rcpts, age, attempts, next,
 	    first && first->last_error ? first->last_error : "-");
 }
@@ -121,7 +127,7 @@ show_queue(struct queued *q, uint64_t req)
 	ctl_line(q, req, "ID TENANT FROM RECIPIENTS AGE ATTEMPTS NEXT "
 	    "LAST-ERROR");
 	RB_FOREACH(m, qmsg_tree, &q->queue) {
-		format_msg(m, now, line, sizeof(line));
+		format_msg(q, m, now, line, sizeof(line));
 		ctl_line(q, req, line);
 	}
 	ctl_done(q, req, 1, NULL);

@@ -57,7 +57,8 @@ qdest_get(struct queued *q, const char *key)
 }
 
 static void
-send_job(struct queued *q, struct djob *dj, int fd)
+send_job(struct queued *q, struct djob *dj, int fd,
+    const struct hostport *hosts, size_t nhosts)
 {
 	const struct envelope	*e = dj->m->env;
 	const struct rcpt	*first = &e->rcpts[dj->idx[0]];
@@ -77,6 +78,14 @@ send_job(struct queued *q, struct djob *dj, int fd)
 	mw_u8(&w, first->route);
 	mw_str(&w, first->tenant);
 	mw_str(&w, first->domain);
+	mw_str(&w, dj->dest->key);
+	if (nhosts > ROUTE_HOSTS_MAX)
+		nhosts = ROUTE_HOSTS_MAX;
+	mw_u32(&w, (uint32_t)nhosts);
+	for (i = 0; i < nhosts; i++) {
+		mw_str(&w, hosts[i].host);
+		mw_u32(&w, hosts[i].port);
+	}
 	child_send(q->child, PROC_DELIVERD, M_D_JOB, dj->id, fd, w.buf, w.len);
 	mw_init(&w);
 	for (i = 0; i < dj->n; i++) {
@@ -97,29 +106,48 @@ send_job(struct queued *q, struct djob *dj, int fd)
 	child_send(q->child, PROC_DELIVERD, M_D_JOB_GO, dj->id, -1, NULL, 0);
 }
 
+/* The job cannot go now: its recipients wait, and say why. */
+static void
+defer_unsent(struct queued *q, struct qmsg *m, uint32_t *idx, size_t n,
+    const char *why)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct rcpt *r = &m->env->rcpts[idx[i]];
+
+		free(r->last_error);
+		r->last_error = strdup(why);
+		r->attempts++;
+		r->next_attempt = time(NULL) + q->conf->queue.retry_max;
+	}
+	sched_persist(q, m);
+}
+
 void
 deliver_send(struct queued *q, struct qmsg *m, const char *key,
     uint32_t *idx, size_t n)
 {
-	struct djob_res	*dr;
-	struct djob	*dj;
-	char		 name[32];
-	size_t		 i;
-	int		 fd;
+	const struct rcpt	*first = &m->env->rcpts[idx[0]];
+	const struct hostport	*hosts = NULL;
+	struct djob_res		*dr;
+	struct djob		*dj;
+	char			 name[32];
+	size_t			 i, nhosts = 0;
+	int			 fd;
 
 	queue_id_format(m->id, name, sizeof(name));
+	if (first->route == ROUTE_TENANT && (hosts = route_hosts(q,
+	    first->tenant, &nhosts)) == NULL) {
+		log_warnx("msgid=%s tenant=%s: the tenant is not configured "
+		    "and its route is unknown", name, first->tenant);
+		defer_unsent(q, m, idx, n, "4.3.5 the tenant is not "
+		    "configured");
+		return;
+	}
 	if ((fd = openat(q->spool_fd, name, O_RDONLY | O_CLOEXEC)) == -1) {
 		log_warn("msgid=%s: the spool file cannot be opened", name);
-		for (i = 0; i < n; i++) {
-			struct rcpt *r = &m->env->rcpts[idx[i]];
-
-			free(r->last_error);
-			r->last_error = strdup("4.3.0 the spool file is "
-			    "missing");
-			r->attempts++;
-			r->next_attempt = time(NULL) + q->conf->queue.retry_max;
-		}
-		sched_persist(q, m);
+		defer_unsent(q, m, idx, n, "4.3.0 the spool file is missing");
 		return;
 	}
 	if ((dr = calloc(1, sizeof(*dr))) == NULL ||
@@ -138,7 +166,7 @@ deliver_send(struct queued *q, struct qmsg *m, const char *key,
 	m->njobs++;
 	q->njobs++;
 	RB_INSERT(djob_tree, &q->jobs, dj);
-	send_job(q, dj, fd);
+	send_job(q, dj, fd, hosts, nhosts);
 }
 
 static struct djob_res *

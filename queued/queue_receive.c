@@ -153,8 +153,9 @@ on_create(struct queued *q, struct imsg *imsg)
 	committer_submit(q->cm, j);
 }
 
+/* A tenant name must be one of ours, or the operator's (""). */
 static int
-valid_tenant(struct queued *q, const char *name)
+known_tenant(struct queued *q, const char *name)
 {
 	return name[0] == '\0' || conf_tenant_by_name(q->conf, name) != NULL;
 }
@@ -194,9 +195,16 @@ on_rcpts(struct queued *q, struct imsg *imsg, struct mr *r)
 		    (rc = envelope_add_rcpt(p->env)) == NULL)
 			child_peer_broken(q->child, PROC_SMTPD, imsg,
 			    "too many recipients");
-		if (rcpt_get(r, rc, 0) == -1 || !valid_tenant(q, rc->tenant))
+		if (rcpt_get(r, rc, 0) == -1)
 			child_peer_broken(q->child, PROC_SMTPD, imsg,
 			    "recipient");
+		/*
+		 * smtpd and queued take a new configuration at slightly
+		 * different moments: a tenant just removed (or added) is
+		 * a transaction to defer, not a broken peer.
+		 */
+		if (!known_tenant(q, rc->tenant) && p->stale_tenant == 0)
+			p->stale_tenant = 1;
 	}
 	if (mr_end(r) == -1)
 		child_peer_broken(q->child, PROC_SMTPD, imsg, "recipients");
@@ -246,6 +254,11 @@ on_commit(struct queued *q, struct imsg *imsg, struct mr *r)
 		    "quota", over, (unsigned long long)p->env->size);
 		commit_fail(q, p, 452, "4.3.1", "Insufficient system storage: "
 		    "the recipient's queue is full");
+		return;
+	}
+	if (p->stale_tenant) {
+		commit_fail(q, p, 451, "4.3.0", "Error: the configuration "
+		    "changed; try again");
 		return;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL) {

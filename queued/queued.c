@@ -184,6 +184,7 @@ queued_conf(struct child *c, struct conf *conf, struct conf *old)
 	struct qmsg *m;
 
 	q->conf = conf;
+	routes_update(q, conf);
 	quota_tick(-1, 0, q);
 	if (old == NULL) {
 		/* What was queued before a restart, at its next attempt. */

@@ -27,12 +27,14 @@
 #include "envelope.h"
 #include "fdpool.h"
 #include "imsg.h"
+#include "msg_deliver.h"
 
 struct child;
 struct conf;
 struct store;
 struct committer;
 struct use_tree;
+struct troute_tree;
 
 /* A message being received: its spool file exists, no envelope yet. */
 struct pending {
@@ -41,6 +43,7 @@ struct pending {
 	uint64_t		 sid;		/* smtpd session */
 	int			 fd;
 	int			 committing;
+	int			 stale_tenant;	/* not in our configuration */
 	struct envelope		*env;
 };
 RB_HEAD(pending_tree, pending);
@@ -73,7 +76,7 @@ RB_PROTOTYPE(sched_tree, qmsg, sched, sched_cmp)
 /* A destination as the scheduler sees it: up, or down since when. */
 struct qdest {
 	RB_ENTRY(qdest)		 entry;
-	char			 key[300];
+	char			 key[ROUTE_KEY_MAX];
 	int			 down;
 	unsigned		 inflight;
 };
@@ -115,6 +118,7 @@ struct queued {
 	struct event		*sched_timer;
 	struct event		*space_timer;
 	struct use_tree		*usage;		/* per tenant (queue_quota.c) */
+	struct troute_tree	*routes;	/* tenants' (queue_route.c) */
 	int			 store_full;	/* past the page high-water */
 	uint64_t		 told_free;	/* last M_Q_STATUS */
 	int			 told_full;
@@ -228,6 +232,14 @@ void	 quota_reserve(struct queued *, const struct envelope *, int take);
 const char *quota_exceeded(struct queued *, const struct envelope *);
 uint64_t quota_used(struct queued *, const char *tenant);
 void	 quota_tick(int, short, void *);
+
+/* queue_route.c: route keys and tenant routes, removed tenants too. */
+void	 route_key(const struct rcpt *, char *, size_t);
+void	 routes_update(struct queued *, const struct conf *);
+const struct hostport *route_hosts(struct queued *, const char *tenant,
+	    size_t *n);
+int	 route_tenant_removed(struct queued *, const char *tenant);
+uint32_t route_lifetime(struct queued *, const struct rcpt *);
 
 /* queue_control.c */
 void	 control_request(struct queued *, struct imsg *);

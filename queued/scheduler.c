@@ -69,15 +69,9 @@ uint32_t
 rcpt_lifetime(struct queued *q, const struct envelope *e,
     const struct rcpt *r)
 {
-	const struct tenant_conf *t;
-
 	if (e->flags & ENVF_BOUNCE)
 		return q->conf->queue.bounce_lifetime;
-	if (r->dir == DIR_INBOUND &&
-	    (t = conf_tenant_by_name(q->conf, r->tenant)) != NULL &&
-	    t->inbound_mode == INBOUND_BACKUP)
-		return t->hold;
-	return q->conf->queue.lifetime;
+	return route_lifetime(q, r);
 }
 
 static void
@@ -405,28 +399,12 @@ maybe_warn(struct queued *q, struct qmsg *m, int64_t now)
 	sched_persist(q, m);
 }
 
-static void
-route_key(const struct rcpt *r, char *buf, size_t sz)
-{
-	size_t i, o;
-
-	if (r->route == ROUTE_TENANT) {
-		snprintf(buf, sz, "tenant:%s", r->tenant);
-		return;
-	}
-	o = (size_t)snprintf(buf, sz, "mx:");
-	for (i = 0; r->domain[i] != '\0' && o + 1 < sz; i++)
-		buf[o++] = (char)(r->domain[i] >= 'A' && r->domain[i] <= 'Z' ?
-		    r->domain[i] + 32 : r->domain[i]);
-	buf[o] = '\0';
-}
-
 /* Due now: one job per destination for the recipients that are due. */
 static void
 run_message(struct queued *q, struct qmsg *m, int64_t now)
 {
 	struct envelope	*e = m->env;
-	char		 key[300], other[300];
+	char		 key[ROUTE_KEY_MAX], other[ROUTE_KEY_MAX];
 	uint32_t	*idx;
 	size_t		 i, j, n;
 	uint8_t		*taken;
@@ -487,7 +465,7 @@ void
 sched_dest_up(struct queued *q, const char *key)
 {
 	struct qmsg	*m, *next;
-	char		 rk[300];
+	char		 rk[ROUTE_KEY_MAX];
 	int64_t		 now = time(NULL);
 	size_t		 i, woke = 0;
 

@@ -369,6 +369,32 @@ content_verdict(struct session *s, struct smtp_reply *r)
 	return -1;
 }
 
+/*
+ * A reload may have removed the tenant a recipient was accepted for:
+ * the transaction is deferred, and the client tries again under the
+ * rules now in force.
+ */
+static int
+tenants_vanished(struct session *s, struct smtp_reply *r)
+{
+	struct transaction	*tx = s->tx;
+	size_t			 i;
+
+	for (i = 0; i < tx->nrcpts; i++) {
+		if (tx->rcpts[i].tenant[0] == '\0' ||
+		    conf_tenant_by_name(s->sd->conf, tx->rcpts[i].tenant) !=
+		    NULL)
+			continue;
+		log_warnx("tenant=%s: removed by a reload during a "
+		    "transaction from [%s]; deferred", tx->rcpts[i].tenant,
+		    s->addr);
+		smtp_reply_set(r, 451, "4.3.0", "Error: the configuration "
+		    "changed; try again");
+		return 1;
+	}
+	return 0;
+}
+
 /* The end of the message: refuse it now, or hand it to queued. */
 void
 command_data_done(struct session *s)
@@ -377,7 +403,7 @@ command_data_done(struct session *s)
 	struct smtp_reply	 r;
 
 	sink_finish(&tx->sink);
-	if (content_verdict(s, &r) == -1) {
+	if (content_verdict(s, &r) == -1 || tenants_vanished(s, &r)) {
 		if (tx->sink.werr != 0)
 			log_warnx("writing the spool file for [%s]: %s",
 			    s->addr, strerror(tx->sink.werr));
