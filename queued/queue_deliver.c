@@ -162,7 +162,7 @@ deliver_send(struct queued *q, struct qmsg *m, const char *key,
 	dj->dest = qdest_get(q, key);
 	dj->dest->inflight++;
 	for (i = 0; i < n; i++)
-		m->busy[idx[i]] = 1;
+		m->busy[idx[i]] |= BUSY_JOB;
 	m->njobs++;
 	q->njobs++;
 	RB_INSERT(djob_tree, &q->jobs, dj);
@@ -253,7 +253,7 @@ on_done(struct queued *q, struct imsg *imsg)
 	for (i = 0; i < dj->n; i++) {
 		struct jres *jr = &dr->res[i];
 
-		m->busy[dj->idx[i]] = 0;
+		m->busy[dj->idx[i]] &= ~BUSY_JOB;
 		if (jr->result == 0) {
 			jr->result = DR_TEMPFAIL;
 			strlcpy(jr->dsn, "4.0.0", sizeof(jr->dsn));

@@ -58,7 +58,7 @@ struct qmsg {
 	struct envelope		*env;
 	int64_t			 next;		/* when scheduled */
 	int			 scheduled;
-	uint8_t			*busy;		/* per recipient: in a job */
+	uint8_t			*busy;		/* per recipient: BUSY_* */
 	unsigned		 njobs;		/* jobs at deliverd */
 	unsigned		 dsns;		/* notices being written */
 	int			 dirty;		/* persist once dsns is 0 */
@@ -66,6 +66,8 @@ struct qmsg {
 	int			 gone;		/* deleted: out of the index */
 	int			 freeing;	/* queue_release scheduled */
 };
+#define BUSY_JOB	0x1	/* in a delivery job at deliverd */
+#define BUSY_NOTICE	0x2	/* its notice is being written */
 RB_HEAD(qmsg_tree, qmsg);
 int	 qmsg_cmp(struct qmsg *, struct qmsg *);
 RB_PROTOTYPE(qmsg_tree, qmsg, entry, qmsg_cmp)
@@ -138,6 +140,7 @@ enum dsn_kind {
 };
 
 struct dsn_item {
+	size_t			 idx;		/* in the original's envelope */
 	char			*rcpt;
 	char			*orcpt;
 	char			 status[16];

@@ -83,7 +83,18 @@ unschedule(struct queued *q, struct qmsg *m)
 	}
 }
 
-/* Due again at the earliest next attempt of a recipient still to go. */
+/* A notice about this recipient is owed and not being written. */
+static int
+notice_due(const struct qmsg *m, size_t i)
+{
+	return (m->env->rcpts[i].flags & RF_NOTICE_OWED) &&
+	    !(m->busy[i] & BUSY_NOTICE);
+}
+
+/*
+ * Due again at the earliest next attempt of a recipient still to go, or
+ * of a notice still owed.
+ */
 static void
 reschedule(struct queued *q, struct qmsg *m)
 {
@@ -95,8 +106,8 @@ reschedule(struct queued *q, struct qmsg *m)
 	if (m->gone || m->removing || (e->flags & ENVF_HOLD) || q->conf == NULL)
 		return;
 	for (i = 0; i < e->nrcpts; i++)
-		if (e->rcpts[i].status == RS_PENDING && !m->busy[i] &&
-		    e->rcpts[i].next_attempt < next)
+		if ((e->rcpts[i].status == RS_PENDING || notice_due(m, i)) &&
+		    !m->busy[i] && e->rcpts[i].next_attempt < next)
 			next = e->rcpts[i].next_attempt;
 	if (next == INT64_MAX)
 		return;
@@ -137,7 +148,8 @@ all_final(const struct envelope *e)
 	size_t i;
 
 	for (i = 0; i < e->nrcpts; i++)
-		if (e->rcpts[i].status == RS_PENDING)
+		if (e->rcpts[i].status == RS_PENDING ||
+		    (e->rcpts[i].flags & RF_NOTICE_OWED))
 			return 0;
 	return 1;
 }
@@ -215,7 +227,7 @@ static void
 sched_notify(struct queued *q, struct qmsg *m, enum dsn_kind kind,
     struct dsn_item *items, size_t n)
 {
-	const struct envelope	*e = m->env;
+	struct envelope		*e = m->env;
 	struct dsn_spec		*s;
 	struct job		*j;
 	char			 qid[32], name[32];
@@ -250,20 +262,29 @@ sched_notify(struct queued *q, struct qmsg *m, enum dsn_kind kind,
 	s->orig_fd = openat(q->spool_fd, name, O_RDONLY | O_CLOEXEC);
 	if (s->sender == NULL || s->hostname == NULL ||
 	    notice_route(q, e, s) == -1) {
-		log_warnx("msgid=%s: cannot route a %s notice to <%s>", qid,
-		    kind_name(kind), e->sender);
+		log_warnx("msgid=%s: cannot route a %s notice to <%s>; "
+		    "dropped", qid, kind_name(kind), e->sender);
+		s->items = NULL;
+		s->nitems = 0;
 		dsn_spec_free(s);
 		free(j);
-		return;
+		goto drop;
 	}
 	j->kind = JOB_DSN;
 	j->id = m->id;
 	j->fd = -1;
 	j->dsn = s;
 	m->dsns++;
+	if (kind != DSN_DELAY)
+		for (i = 0; i < n; i++)
+			m->busy[items[i].idx] |= BUSY_NOTICE;
 	committer_submit(q->cm, j);
 	return;
 drop:
+	/* A notice that will never be sent is not owed. */
+	if (kind != DSN_DELAY)
+		for (i = 0; i < n; i++)
+			e->rcpts[items[i].idx].flags &= ~RF_NOTICE_OWED;
 	for (i = 0; i < n; i++) {
 		free(items[i].rcpt);
 		free(items[i].orcpt);
@@ -273,45 +294,81 @@ drop:
 	free(items);
 }
 
+/*
+ * A notice that could not be written (a full disk): its recipients still
+ * owe it, and it is tried again after queue.retry_min; a delay notice is
+ * simply due again.
+ */
+static void
+notice_failed(struct queued *q, struct qmsg *m, const struct dsn_spec *s)
+{
+	size_t i;
+
+	if (s->kind == DSN_DELAY) {
+		m->env->flags &= ~ENVF_WARNED;
+		return;
+	}
+	for (i = 0; i < s->nitems; i++)
+		m->env->rcpts[s->items[i].idx].next_attempt = time(NULL) +
+		    q->conf->queue.retry_min;
+}
+
 /* The notice is written and committed (or not): queue it. */
 void
 sched_dsn_done(struct queued *q, struct job *j)
 {
-	struct qmsg	*m = j->dsn->orig;
+	struct dsn_spec	*s = j->dsn;
+	struct qmsg	*m = s->orig;
 	struct qmsg	*n;
 	char		 qid[32], nid[32];
+	size_t		 i;
 
-	queue_id_format(j->dsn->orig_id, qid, sizeof(qid));
+	queue_id_format(s->orig_id, qid, sizeof(qid));
+	if (s->kind != DSN_DELAY)
+		for (i = 0; i < s->nitems; i++)
+			m->busy[s->items[i].idx] &= ~BUSY_NOTICE;
 	if (j->err != 0) {
 		log_warnx("msgid=%s: the %s notice to <%s> could not be "
-		    "queued: %s", qid, kind_name(j->dsn->kind),
-		    j->dsn->sender, strerror(j->err));
+		    "queued: %s; it will be tried again", qid,
+		    kind_name(s->kind), s->sender, strerror(j->err));
 		envelope_free(j->env);
+		notice_failed(q, m, s);
 	} else {
 		queue_id_format(j->env->id, nid, sizeof(nid));
 		log_info("msgid=%s: %s notice msgid=%s to <%s> queued", qid,
-		    kind_name(j->dsn->kind), nid, j->dsn->sender);
+		    kind_name(s->kind), nid, s->sender);
 		n = queue_insert(q, j->env);
 		sched_add(q, n);
+		if (s->kind != DSN_DELAY)
+			for (i = 0; i < s->nitems; i++)
+				m->env->rcpts[s->items[i].idx].flags &=
+				    ~RF_NOTICE_OWED;
 	}
-	dsn_spec_free(j->dsn);
+	dsn_spec_free(s);
 	m->dsns--;
-	if (m->dsns == 0 && m->dirty && !m->gone)
+	m->dirty = 1;
+	if (m->dsns == 0 && !m->gone) {
 		sched_persist(q, m);
+		if (!m->gone)
+			reschedule(q, m);
+		sched_wake(q);
+	}
 	queue_release(q, m);
 }
 
 static struct dsn_item *
-add_item(struct dsn_item **items, size_t *n, const struct rcpt *r,
+add_item(struct dsn_item **items, size_t *n, const struct qmsg *m, size_t i,
     const char *status, const char *diag, const char *remote)
 {
-	struct dsn_item *it;
+	const struct rcpt	*r = &m->env->rcpts[i];
+	struct dsn_item		*it;
 
 	if ((it = reallocarray(*items, *n + 1, sizeof(**items))) == NULL)
 		fatal("notice");
 	*items = it;
 	it = &(*items)[(*n)++];
 	memset(it, 0, sizeof(*it));
+	it->idx = i;
 	it->rcpt = strdup(r->addr);
 	it->orcpt = r->orcpt ? strdup(r->orcpt) : NULL;
 	strlcpy(it->status, status, sizeof(it->status));
@@ -320,6 +377,24 @@ add_item(struct dsn_item **items, size_t *n, const struct rcpt *r,
 	if (it->rcpt == NULL || it->diag == NULL)
 		fatal("notice");
 	return it;
+}
+
+/*
+ * This recipient's fate must reach the sender: owed until the notice is
+ * committed, and kept in the envelope so that a notice that cannot be
+ * written now (or is lost in a crash) is written later.
+ */
+static void
+owe_notice(struct qmsg *m, size_t i, const char *status, const char *remote,
+    struct dsn_item **items, size_t *n, const char *diag)
+{
+	struct rcpt *r = &m->env->rcpts[i];
+
+	r->flags |= RF_NOTICE_OWED;
+	strlcpy(r->dsn, status, sizeof(r->dsn));
+	free(r->remote);
+	r->remote = remote && remote[0] ? strdup(remote) : NULL;
+	add_item(items, n, m, i, status, diag, remote);
 }
 
 /* A recipient that has failed for good: a failure notice, if wanted. */
@@ -343,7 +418,7 @@ rcpt_bounce(struct queued *q, struct qmsg *m, size_t i, const char *status,
 		return;
 	if (r->notify != 0 && !(r->notify & NOTIFY_FAILURE))
 		return;
-	add_item(items, n, r, status, diag, remote);
+	owe_notice(m, i, status, remote, items, n, diag);
 }
 
 /* Recipients past their lifetime bounce with 4.4.7. */
@@ -391,12 +466,36 @@ maybe_warn(struct queued *q, struct qmsg *m, int64_t now)
 		if (r->status != RS_PENDING || (r->notify & NOTIFY_NEVER) ||
 		    (r->notify != 0 && !(r->notify & NOTIFY_DELAY)))
 			continue;
-		add_item(&items, &n, r, "4.0.0", r->last_error ?
+		add_item(&items, &n, m, i, "4.0.0", r->last_error ?
 		    r->last_error : "delivery is delayed", NULL);
 	}
 	e->flags |= ENVF_WARNED;
 	sched_notify(q, m, DSN_DELAY, items, n);
 	sched_persist(q, m);
+}
+
+/* Notices owed from before (a full disk, a restart): write them now. */
+static void
+notices_retry(struct queued *q, struct qmsg *m, int64_t now)
+{
+	struct envelope	*e = m->env;
+	struct dsn_item	*fails = NULL, *relayed = NULL;
+	size_t		 i, nfails = 0, nrelayed = 0;
+
+	for (i = 0; i < e->nrcpts; i++) {
+		struct rcpt *r = &e->rcpts[i];
+
+		if (!notice_due(m, i) || r->next_attempt > now)
+			continue;
+		if (r->status == RS_SENT)
+			add_item(&relayed, &nrelayed, m, i, r->dsn,
+			    r->last_error, r->remote);
+		else
+			add_item(&fails, &nfails, m, i, r->dsn,
+			    r->last_error, r->remote);
+	}
+	sched_notify(q, m, DSN_FAILURE, fails, nfails);
+	sched_notify(q, m, DSN_RELAYED, relayed, nrelayed);
 }
 
 /* Due now: one job per destination for the recipients that are due. */
@@ -412,6 +511,7 @@ run_message(struct queued *q, struct qmsg *m, int64_t now)
 	expire(q, m, now);
 	if (m->gone)
 		return;
+	notices_retry(q, m, now);
 	maybe_warn(q, m, now);
 	if ((idx = calloc(e->nrcpts, sizeof(*idx))) == NULL ||
 	    (taken = calloc(e->nrcpts, 1)) == NULL)
@@ -573,13 +673,17 @@ sched_result(struct queued *q, struct qmsg *m, size_t i, int result,
 	if (r->status != RS_PENDING)
 		return;		/* removed meanwhile */
 	switch (result) {
-	case 1:	/* DR_SENT */
+	case DR_SENT:
 		r->status = RS_SENT;
 		q->sent++;
-		if ((r->notify & NOTIFY_SUCCESS) && !dsn_passed)
-			add_item(relayed, nrelayed, r, dsn, diag, remote);
+		if ((r->notify & NOTIFY_SUCCESS) && !dsn_passed) {
+			/* The notice quotes the reply, now or on a retry. */
+			free(r->last_error);
+			r->last_error = strdup(diag);
+			owe_notice(m, i, dsn, remote, relayed, nrelayed, diag);
+		}
 		return;
-	case 3:	/* DR_PERMFAIL */
+	case DR_PERMFAIL:
 		rcpt_bounce(q, m, i, dsn, diag, remote, fails, nfails);
 		return;
 	}
