@@ -321,14 +321,18 @@ static const struct range private_ranges[] = {
 	{ AF_INET, "192.168.0.0/16" }, { AF_INET, "198.18.0.0/15" },
 	{ AF_INET, "198.51.100.0/24" }, { AF_INET, "203.0.113.0/24" },
 	{ AF_INET, "224.0.0.0/3" },
-	{ AF_INET6, "::/127" }, { AF_INET6, "::ffff:0:0/96" },
+	/*
+	 * IPv4-compatible (deprecated) and IPv4-mapped addresses are never
+	 * a real host's; NAT64 for local use (RFC 8215) is local.
+	 */
+	{ AF_INET6, "::/96" }, { AF_INET6, "::ffff:0:0/96" },
 	{ AF_INET6, "64:ff9b:1::/48" }, { AF_INET6, "100::/64" },
 	{ AF_INET6, "2001:db8::/32" }, { AF_INET6, "fc00::/7" },
 	{ AF_INET6, "fe80::/10" }, { AF_INET6, "ff00::/8" },
 };
 
-int
-netaddr_is_private(const struct netaddr *na)
+static int
+in_ranges(const struct netaddr *na)
 {
 	struct cidr	c;
 	size_t		i;
@@ -343,4 +347,38 @@ netaddr_is_private(const struct netaddr *na)
 			return 1;
 	}
 	return 0;
+}
+
+/*
+ * An IPv6 address that carries an IPv4 one reaches that host: the NAT64
+ * well-known prefix (64:ff9b::/96, RFC 6052) at its end, 6to4
+ * (2002::/16, RFC 3056) after the prefix.  Its IPv4 address is judged.
+ */
+static int
+embedded_v4(const struct netaddr *na, struct netaddr *v4)
+{
+	static const uint8_t nat64[12] = { 0x00, 0x64, 0xff, 0x9b };
+	const uint8_t *a = na->addr;
+
+	memset(v4, 0, sizeof(*v4));
+	v4->af = AF_INET;
+	if (memcmp(a, nat64, sizeof(nat64)) == 0) {
+		memcpy(v4->addr, a + 12, 4);
+		return 1;
+	}
+	if (a[0] == 0x20 && a[1] == 0x02) {
+		memcpy(v4->addr, a + 2, 4);
+		return 1;
+	}
+	return 0;
+}
+
+int
+netaddr_is_private(const struct netaddr *na)
+{
+	struct netaddr v4;
+
+	if (in_ranges(na))
+		return 1;
+	return na->af == AF_INET6 && embedded_v4(na, &v4) && in_ranges(&v4);
 }
