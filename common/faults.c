@@ -4,6 +4,7 @@
  */
 #ifdef RELAYD_FAULTS
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <netinet/in.h>
 
 #include <errno.h>
@@ -64,7 +65,22 @@ fault_forbidden(const char *name)
 		connect(fd, (struct sockaddr *)&sin, sizeof(sin));
 	} else if (strcmp(name, "dnsd-open") == 0)
 		fd = open("/etc/passwd", O_RDONLY);
-	else
+	else if (strcmp(name, "deliverd-unix-socket") == 0 ||
+	    strcmp(name, "dnsd-unix-socket") == 0)
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	else if (strcmp(name, "queued-fork") == 0) {
+		/* clone as fork does it: a process, not a thread */
+		fd = (int)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+		if (fd == 0)
+			_exit(0);
+	} else if (strcmp(name, "queued-clone3") == 0) {
+		/* Answered, not fatal: glibc falls back to clone. */
+		errno = 0;
+		fd = (int)syscall(SYS_clone3, NULL, 0);
+		log_warnx("fault injection: clone3 returned %d: %s", fd,
+		    strerror(errno));
+		return;
+	} else
 		return;
 	log_warnx("fault injection: %s was allowed (fd %d)", name, fd);
 }

@@ -6,7 +6,10 @@
  *   RELAYD_CRASH=point       the process owning that step kills itself
  *                            with SIGKILL right there
  *   RELAYD_FORBIDDEN=call    a child makes a system call its sandbox
- *                            forbids (smtpd-connect, dnsd-open)
+ *                            forbids (smtpd-connect, dnsd-open,
+ *                            deliverd-unix-socket, dnsd-unix-socket,
+ *                            queued-fork), or queued-clone3, which the
+ *                            sandbox answers with ENOSYS
  *   RELAYD_FAIL=step         that step fails with EIO, every time
  *
  * Crash points: queued-after-body-sync, queued-after-commit,

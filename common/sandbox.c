@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <string.h>
@@ -42,23 +43,30 @@ static const char *const smtpd_calls[] = {
 	NULL
 };
 
-/* The store and the spool, with fsync workers and the writer thread. */
+/*
+ * The store and the spool, with fsync workers and the writer thread
+ * (clone with the thread flags only: see allow_threads).
+ */
 static const char *const queued_calls[] = {
 	"openat", "unlinkat", "renameat2", "fsync", "fdatasync", "pread64",
 	"pwrite64", "ftruncate", "fstatfs", "statfs", "set_robust_list", "rseq",
-	"clone", "clone3", "eventfd2", "fchmod",
+	"eventfd2", "fchmod",
 	NULL
 };
 
+/* socket: IPv4 and IPv6 only (allow_inet_sockets). */
 static const char *const deliverd_calls[] = {
-	"socket", "connect", "getsockopt", "setsockopt", "getpeername",
+	"connect", "getsockopt", "setsockopt", "getpeername",
 	"getsockname", "sendfile", "pread64", "sendto", "recvfrom",
 	NULL
 };
 
-/* c-ares over UDP and TCP; /dev/urandom is read, never opened again. */
+/*
+ * c-ares over UDP and TCP; /dev/urandom is read, never opened again.
+ * socket: IPv4 and IPv6 only.
+ */
 static const char *const dnsd_calls[] = {
-	"socket", "connect", "getsockopt", "setsockopt", "getsockname",
+	"connect", "getsockopt", "setsockopt", "getsockname",
 	"sendto", "recvfrom", "bind",
 	NULL
 };
@@ -114,6 +122,69 @@ allow_ioctl(scmp_filter_ctx ctx)
 	}
 }
 
+/* Who may open sockets of its own, and who may start threads. */
+#define SB_INET		0x1
+#define SB_THREADS	0x2
+
+static const unsigned proc_extra[PROC_MAX] = {
+	[PROC_QUEUED] = SB_THREADS,
+	[PROC_DELIVERD] = SB_INET,
+	[PROC_DNSD] = SB_INET,
+};
+
+/* socket(2) for AF_INET and AF_INET6 only: no AF_UNIX, no netlink. */
+static void
+allow_inet_sockets(scmp_filter_ctx ctx)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+	struct scmp_arg_cmp	cmp;
+	size_t			i;
+
+	for (i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+		memset(&cmp, 0, sizeof(cmp));
+		cmp.arg = 0;
+		cmp.op = SCMP_CMP_EQ;
+		cmp.datum_a = (scmp_datum_t)families[i];
+		if (seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW,
+		    SCMP_SYS(socket), 1, &cmp) != 0)
+			fatalx("seccomp: socket rules");
+	}
+}
+
+/*
+ * Threads, and nothing else that clone can make.  clone3 passes its
+ * flags in memory, where seccomp cannot look, so it gets ENOSYS and
+ * glibc falls back to clone, whose flags must be exactly the ones
+ * pthread_create uses: no new process, no namespaces.
+ */
+#define THREAD_FLAGS	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SYSVSEM | \
+	CLONE_SIGHAND | CLONE_THREAD | CLONE_SETTLS | CLONE_PARENT_SETTID | \
+	CLONE_CHILD_CLEARTID)
+
+static void
+allow_threads(scmp_filter_ctx ctx)
+{
+	struct scmp_arg_cmp cmp;
+
+	memset(&cmp, 0, sizeof(cmp));
+	cmp.arg = 0;
+	cmp.op = SCMP_CMP_EQ;
+	cmp.datum_a = THREAD_FLAGS;
+	if (seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+	    &cmp) != 0)
+		fatalx("seccomp: clone rule");
+}
+
+static void
+refuse_clone3(scmp_filter_ctx ctx)
+{
+	int nr = seccomp_syscall_resolve_name("clone3");
+
+	if (nr != __NR_SCMP_ERROR && seccomp_rule_add(ctx,
+	    SCMP_ACT_ERRNO(ENOSYS), nr, 0) != 0)
+		fatalx("seccomp: clone3 rule");
+}
+
 void
 sandbox_enter(enum proc_id id)
 {
@@ -128,6 +199,11 @@ sandbox_enter(enum proc_id id)
 	allow_list(ctx, base_calls);
 	allow_list(ctx, proc_calls[id]);
 	allow_ioctl(ctx);
+	refuse_clone3(ctx);
+	if (proc_extra[id] & SB_INET)
+		allow_inet_sockets(ctx);
+	if (proc_extra[id] & SB_THREADS)
+		allow_threads(ctx);
 	if ((rv = seccomp_load(ctx)) != 0)
 		fatalx("seccomp_load: %s", strerror(-rv));
 	seccomp_release(ctx);

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "deliverd.h"
+#include "faults.h"
 #include "log.h"
 #include "msg_deliver.h"
 
@@ -45,6 +46,7 @@ dest_add_job(struct deliverd *d, struct job *job)
 {
 	struct dest find, *dest;
 
+	fault_forbidden("deliverd-unix-socket");
 	strlcpy(find.key, job->key, sizeof(find.key));
 	if ((dest = RB_FIND(dest_tree, &d->dests, &find)) == NULL) {
 		if ((dest = calloc(1, sizeof(*dest))) == NULL)

@@ -197,6 +197,7 @@ on_query(struct child *c, enum proc_id peer, struct imsg *imsg)
 		child_peer_broken(c, peer, imsg, "query before configuration");
 	d->queries++;
 	fault_forbidden("dnsd-open");
+	fault_forbidden("dnsd-unix-socket");
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		fatal("dns waiter");
 	w->peer = peer;

@@ -139,6 +139,8 @@ on_create(struct queued *q, struct imsg *imsg)
 
 	if (imsg->datalen != 0)
 		child_peer_broken(q->child, PROC_SMTPD, imsg, "create");
+	fault_forbidden("queued-clone3");
+	fault_forbidden("queued-fork");
 	if (recycled_take(q, &id, &fd) == 0) {
 		hand_file(q, imsg->hdr.peerid, id, fd);
 		return;

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """The seccomp filters kill: in the debug build, smtpd makes an outgoing
-connection and dnsd opens a file, both forbidden; each is killed by
-SIGSYS and relayd reports it and stops."""
+connection, dnsd opens a file, deliverd and dnsd make a Unix socket (they
+may open IPv4 and IPv6 sockets only), and queued clones a process (it may
+start threads only); each is killed by SIGSYS and relayd reports it and
+stops.  clone3, whose flags seccomp cannot see, is answered with ENOSYS,
+and queued's threads still start (glibc falls back to clone)."""
 import os
 import socket
 import sys
@@ -9,7 +12,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 from relaytest import (DEFAULT_TENANT, RELAYD_DEBUG, Relayd,  # noqa: E402
-                       Tap, need_root)
+                       SMTPClient, Tap, send_message)
 
 tap = Tap()
 if not os.path.exists(RELAYD_DEBUG):
@@ -19,17 +22,48 @@ if os.environ.get("SANITIZE") == "1":
 
 TENANT = DEFAULT_TENANT.format(name="acme", domain="acme.example",
                                deliver_to="127.0.0.1:9")
-for call, child in (("smtpd-connect", "smtpd"), ("dnsd-open", "dnsd")):
+
+
+def connect(r):
+    """A connection makes smtpd accept and ask dnsd for the client's name."""
+    try:
+        socket.create_connection(("127.0.0.1", r.port), 5).recv(100)
+    except OSError:
+        pass
+
+
+def transaction(r):
+    """Up to RCPT: smtpd asks queued for a spool file."""
+    try:
+        c = SMTPClient(r.port)
+        c.reply()
+        c.cmd("EHLO client.example")
+        c.cmd("MAIL FROM:<a@sender.example>")
+        c.cmd("RCPT TO:<bob@acme.example>")
+        c.close()
+    except OSError:
+        pass
+
+
+def message(r):
+    """A whole message: queued hands deliverd a job."""
+    try:
+        send_message(r.port, "a@sender.example", ["bob@acme.example"],
+                     b"Subject: x\r\n\r\nx\r\n")
+    except OSError:
+        pass
+
+
+CASES = (("smtpd-connect", "smtpd", connect), ("dnsd-open", "dnsd", connect),
+         ("dnsd-unix-socket", "dnsd", connect),
+         ("deliverd-unix-socket", "deliverd", message),
+         ("queued-fork", "queued", transaction))
+for call, child, provoke in CASES:
     r = Relayd(tap, tenants={"acme.yaml": TENANT})
     try:
         tap.ok(r.start(debug=True, env={"RELAYD_FORBIDDEN": call}),
                "%s: relayd starts" % call)
-        # A connection makes smtpd accept and ask dnsd for the client's
-        # name: each child gets to its forbidden call.
-        try:
-            socket.create_connection(("127.0.0.1", r.port), 5).recv(100)
-        except OSError:
-            pass
+        provoke(r)
         rc = r.wait_exit(10)
         tap.ok(rc not in (None, 0), "%s: relayd stops (exit %s)" % (call, rc))
         tap.ok(r.wait_log(r"%s \(pid \d+\) was killed by signal 31 "
@@ -40,4 +74,17 @@ for call, child in (("smtpd-connect", "smtpd"), ("dnsd-open", "dnsd")):
                "%s: the call never returned" % call)
     finally:
         r.cleanup()
+
+r = Relayd(tap, tenants={"acme.yaml": TENANT})
+try:
+    tap.ok(r.start(debug=True, env={"RELAYD_FORBIDDEN": "queued-clone3"}),
+           "queued-clone3: relayd starts")
+    code, text = send_message(r.port, "a@sender.example",
+                              ["bob@acme.example"], b"Subject: x\r\n\r\nx\r\n")
+    tap.ok(r.wait_log(r"fault injection: clone3 returned -1: Function not "
+                      r"implemented"), "clone3 is answered with ENOSYS")
+    tap.eq(code, 250, "queued's threads still commit the message")
+    tap.ok(r.proc.poll() is None, "relayd is still running")
+finally:
+    r.cleanup()
 tap.done()
