@@ -64,7 +64,7 @@ fault_forbidden(const char *name)
 		fd = socket(AF_INET, SOCK_STREAM, 0);
 		connect(fd, (struct sockaddr *)&sin, sizeof(sin));
 	} else if (strcmp(name, "dnsd-open") == 0)
-		fd = open("/etc/passwd", O_RDONLY);
+		fd = open("/etc/passwd", O_RDWR | O_CREAT, 0600);
 	else if (strcmp(name, "deliverd-unix-socket") == 0 ||
 	    strcmp(name, "dnsd-unix-socket") == 0)
 		fd = socket(AF_UNIX, SOCK_STREAM, 0);

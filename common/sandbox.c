@@ -122,15 +122,35 @@ allow_ioctl(scmp_filter_ctx ctx)
 	}
 }
 
-/* Who may open sockets of its own, and who may start threads. */
+/* Who may open sockets of its own, start threads, read files. */
 #define SB_INET		0x1
 #define SB_THREADS	0x2
+#define SB_READ		0x4
 
 static const unsigned proc_extra[PROC_MAX] = {
 	[PROC_QUEUED] = SB_THREADS,
 	[PROC_DELIVERD] = SB_INET,
-	[PROC_DNSD] = SB_INET,
+	[PROC_DNSD] = SB_INET | SB_READ,
 };
+
+/*
+ * openat(2) to read only.  dnsd's root holds /dev/urandom and nothing
+ * else, which c-ares reads for each new resolver channel.
+ */
+static void
+allow_read_only_open(scmp_filter_ctx ctx)
+{
+	struct scmp_arg_cmp cmp;
+
+	memset(&cmp, 0, sizeof(cmp));
+	cmp.arg = 2;
+	cmp.op = SCMP_CMP_MASKED_EQ;
+	cmp.datum_a = O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | O_TMPFILE;
+	cmp.datum_b = O_RDONLY;
+	if (seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+	    &cmp) != 0)
+		fatalx("seccomp: openat rule");
+}
 
 /* socket(2) for AF_INET and AF_INET6 only: no AF_UNIX, no netlink. */
 static void
@@ -204,6 +224,8 @@ sandbox_enter(enum proc_id id)
 		allow_inet_sockets(ctx);
 	if (proc_extra[id] & SB_THREADS)
 		allow_threads(ctx);
+	if (proc_extra[id] & SB_READ)
+		allow_read_only_open(ctx);
 	if ((rv = seccomp_load(ctx)) != 0)
 		fatalx("seccomp_load: %s", strerror(-rv));
 	seccomp_release(ctx);

@@ -5,6 +5,11 @@
  * it next needs a turn (ares_timeout); we call ares_process_fd.  Every
  * option that would otherwise come from /etc/resolv.conf is set, so c-ares
  * reads no file but /dev/urandom for its query ids (see BUGS in dnsd.h).
+ *
+ * c-ares 1.18 cannot change a channel's time-out or tries, so a new
+ * configuration that changes them, or the servers, gets a new channel
+ * (the sandbox lets dnsd open /dev/urandom, read-only, for its key) and
+ * the old one is retired once its last query is answered.
  */
 #include <sys/queue.h>
 
@@ -21,7 +26,6 @@
 #include "dnsd.h"
 #include "log.h"
 
-#define SPARE_CHANNELS	4
 #define EDNS_SIZE	1232	/* DNS flag day 2020 */
 
 struct rchan;
@@ -47,12 +51,10 @@ LIST_HEAD(rchan_list, rchan);
 struct resolver {
 	struct event_base	*base;
 	struct rchan		*active;
-	struct rchan_list	 spares;
 	struct rchan_list	 retired;
 	char			 servers[1024];	/* as configured, for diffs */
 	uint32_t		 timeout;
 	uint32_t		 tries;
-	char			 wanted[1024];	/* to apply once idle */
 };
 
 struct rquery {
@@ -217,7 +219,6 @@ resolver_new(struct event_base *base)
 	if ((res = calloc(1, sizeof(*res))) == NULL)
 		fatal("resolver");
 	res->base = base;
-	LIST_INIT(&res->spares);
 	LIST_INIT(&res->retired);
 	return res;
 }
@@ -234,67 +235,29 @@ rchan_retire(struct resolver *res, struct rchan *rc)
 	LIST_INSERT_HEAD(&res->retired, rc, entry);
 }
 
-static void
-apply_in_place(struct resolver *res)
-{
-	int rv;
-
-	if (res->wanted[0] == '\0' || res->active->pending > 0)
-		return;
-	if ((rv = ares_set_servers_ports_csv(res->active->ch, res->wanted)) !=
-	    ARES_SUCCESS) {
-		log_warnx("dns servers \"%s\": %s", res->wanted,
-		    ares_strerror(rv));
-		return;
-	}
-	log_info("dns servers now %s", res->wanted);
-	res->wanted[0] = '\0';
-}
-
+/* 1: a new channel is in use (its answers may differ); 0; -1. */
 int
 resolver_configure(struct resolver *res, const struct conf *conf)
 {
 	char		 servers[sizeof(res->servers)];
-	struct rchan	*rc;
-	int		 i;
+	struct rchan	*old = res->active;
 
 	if (servers_csv(conf, servers, sizeof(servers)) == -1) {
 		log_warnx("dns: server list too long");
 		return -1;
 	}
-	if (res->active == NULL) {
-		res->timeout = conf->dns.timeout;
-		res->tries = conf->dns.tries;
-		res->active = rchan_new(res, servers);
-		/* Made now, while /dev/urandom can still be opened. */
-		for (i = 0; i < SPARE_CHANNELS; i++) {
-			rc = rchan_new(res, servers);
-			LIST_INSERT_HEAD(&res->spares, rc, entry);
-		}
-		strlcpy(res->servers, servers, sizeof(res->servers));
-		log_info("dns servers %s, timeout %us, %u tries", servers,
-		    res->timeout, res->tries);
+	if (old != NULL && strcmp(servers, res->servers) == 0 &&
+	    conf->dns.timeout == res->timeout && conf->dns.tries == res->tries)
 		return 0;
-	}
-	if (conf->dns.timeout != res->timeout || conf->dns.tries != res->tries)
-		log_warnx("dns.timeout and dns.tries change only at restart");
-	if (strcmp(servers, res->servers) == 0)
-		return 0;
+	res->timeout = conf->dns.timeout;
+	res->tries = conf->dns.tries;
 	strlcpy(res->servers, servers, sizeof(res->servers));
-	if ((rc = LIST_FIRST(&res->spares)) == NULL) {
-		strlcpy(res->wanted, servers, sizeof(res->wanted));
-		apply_in_place(res);
-		return 1;
-	}
-	LIST_REMOVE(rc, entry);
-	if (ares_set_servers_ports_csv(rc->ch, servers) != ARES_SUCCESS) {
-		log_warnx("dns servers \"%s\" refused by c-ares", servers);
-		rchan_free(rc);
-		return -1;
-	}
-	rchan_retire(res, res->active);
-	res->active = rc;
-	log_info("dns servers now %s (a new channel)", servers);
+	res->active = rchan_new(res, servers);
+	log_info("dns servers %s, timeout %us, %u tries%s", servers,
+	    res->timeout, res->tries, old != NULL ? " (a new channel)" : "");
+	if (old == NULL)
+		return 0;
+	rchan_retire(res, old);
 	return 1;
 }
 
@@ -335,8 +298,7 @@ query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 		LIST_REMOVE(rc, entry);
 		/* Not from inside c-ares's own callback. */
 		event_base_once(res->base, -1, EV_TIMEOUT, free_later, rc, NULL);
-	} else if (rc == res->active)
-		apply_in_place(res);
+	}
 }
 
 void

@@ -143,6 +143,13 @@ keep_fixed(struct relayd *env, struct conf *conf)
 		free(*fixed[i].now);
 		*fixed[i].now = copy;
 	}
+	/* queued maps the store once, at start. */
+	if (conf->limits.store_max_size != env->conf->limits.store_max_size) {
+		log_warnx("reload: limits.store_max_size changes only at "
+		    "restart; keeping %llu", (unsigned long long)
+		    env->conf->limits.store_max_size);
+		conf->limits.store_max_size = env->conf->limits.store_max_size;
+	}
 	return 0;
 }
 

@@ -2,9 +2,12 @@
 """dnsd: answers are cached no longer than dns.max_ttl, negative answers
 for the SOA's negative TTL under the same cap, failures not at all; the
 client's forward-confirmed reverse name goes into the Received: field;
-a reload with other servers makes a new channel that uses them."""
+a reload with other servers makes a new channel that uses them, and so
+does a reload with other dns.tries and dns.timeout, which then apply."""
 import os
+import socket
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -89,8 +92,8 @@ try:
     w.r.write_main()
     rc, out, err = w.r.ctl("reload")
     tap.eq(rc, 0, "reload with another DNS server")
-    tap.ok(w.log_has(r"dns servers now %s \(a new channel\)" %
-                     other.server.replace(".", r"\.")),
+    tap.ok(w.log_has(r"dns servers %s, timeout 2s, 1 tries \(a new "
+                     r"channel\)" % other.server.replace(".", r"\.")),
            "dnsd makes a new channel for it")
     tap.ok(deliver(w, mx, "e@elsewhere.remote.test", 1),
            "a name only the new server knows resolves")
@@ -99,4 +102,71 @@ try:
 finally:
     w.stop()
     other.stop()
+
+
+class Silent:
+    """A name server that counts the queries for each name and answers
+    none of them."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.server = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.counts = {}
+        self.lock = threading.Lock()
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        while True:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except OSError:
+                return
+            name, i = [], 12
+            while i < len(data) and data[i] != 0:
+                name.append(data[i + 1:i + 1 + data[i]].decode("ascii",
+                                                               "replace"))
+                i += 1 + data[i]
+            with self.lock:
+                key = ".".join(name).lower()
+                self.counts[key] = self.counts.get(key, 0) + 1
+
+    def queries(self, name):
+        with self.lock:
+            return self.counts.get(name, 0)
+
+    def stop(self):
+        self.sock.close()
+
+
+# dns.tries and dns.timeout change on reload: counted at a silent server.
+silent = Silent()
+w = World(tap, queue="retry_min: 1h\nretry_max: 1h\n")
+try:
+    w.r.dns = silent.server
+    w.r.dns_opts = ""
+    w.r.write_main()
+    tap.ok(w.start(), "relayd starts with a name server that never answers")
+    w.send("a@acme.example", ["x@one.test"], inside=True)
+    tap.ok(w.log_has(r"to=<x@one\.test> .*status=deferred", 20),
+           "a look-up with tries 1 gives up")
+    tap.eq(silent.queries("one.test"), 1, "after one query")
+    w.r.dns_opts = "tries: 3\n"
+    w.r.write_main()
+    with open(w.r.conf) as f:
+        text = f.read().replace("  tries: 1\n", "")
+    with open(w.r.conf, "w") as f:
+        f.write(text)
+    rc, out, err = w.r.ctl("reload")
+    tap.eq(rc, 0, "reload with tries 3")
+    tap.ok(w.log_has(r"dns servers %s, timeout 2s, 3 tries \(a new "
+                     r"channel\)" % silent.server.replace(".", r"\.")),
+           "dnsd makes a new channel with the new tries")
+    w.send("a@acme.example", ["x@three.test"], inside=True)
+    tap.ok(w.log_has(r"to=<x@three\.test> .*status=deferred", 60),
+           "the next look-up gives up too")
+    tap.eq(silent.queries("three.test"), 3, "after three queries")
+finally:
+    w.stop()
+    silent.stop()
 tap.done()

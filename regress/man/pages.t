@@ -21,7 +21,8 @@ PAGES = ["relayd.8", "relayctl.8", "relayd.yaml.5", "relayd-tenant.5"]
 MAIN_TABLES = ["main_fields", "listener_fields", "dns_fields",
                "limits_fields", "timeouts_fields", "queue_fields"]
 TENANT_TABLES = ["tenant_fields", "domain_fields", "inbound_fields",
-                 "recipients_fields", "outbound_fields"]
+                 "recipients_fields", "outbound_fields",
+                 "tenant_limits_fields"]
 
 
 def read(path):
@@ -54,7 +55,7 @@ for page in PAGES:
     if not tap.ok(out == "", "mandoc -Tlint -Wall %s: nothing to say" % page):
         tap.diag(out)
 
-src = read("common/config_load.c")
+src = read("config/config_load.c")
 for page, tables in (("relayd.yaml.5", MAIN_TABLES),
                      ("relayd-tenant.5", TENANT_TABLES)):
     have = documented(page)
