@@ -310,3 +310,9 @@ mailaddr_is_postmaster(const char *local)
 {
 	return strcasecmp(local, "postmaster") == 0;
 }
+
+int
+mailaddr_is_role(const char *local)
+{
+	return mailaddr_is_postmaster(local) || strcasecmp(local, "abuse") == 0;
+}

@@ -52,5 +52,7 @@ int	 mailaddr_valid_literal(const char *s, size_t len);
 void	 mailaddr_format(const struct mailaddr *, char *, size_t);
 /* Is the local part "postmaster" in any case (RFC 5321 4.5.1)? */
 int	 mailaddr_is_postmaster(const char *local);
+/* postmaster or abuse (RFC 5321 4.5.1, RFC 2142): always reachable. */
+int	 mailaddr_is_role(const char *local);
 
 #endif

@@ -224,8 +224,8 @@ cmd_rcpt(struct session *s, const char *arg, size_t len)
 			session_reply_r(s, &err);
 		return;
 	}
-	if (relay_rcpt(s->sd->relay, s->client_tenant, &ma, bare, &v,
-	    &err) == -1) {
+	if (relay_rcpt(s->sd->relay, s->client_tenant, &s->local, &ma, bare,
+	    &v, &err) == -1) {
 		mailaddr_format(&ma, to, sizeof(to));
 		reject_log(s, "RCPT", &err, bare ? "postmaster" : to);
 		session_reply_r(s, &err);

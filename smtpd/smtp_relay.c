@@ -139,17 +139,34 @@ denied(struct smtp_reply *err, const struct mailaddr *ma)
 	return -1;
 }
 
+/* One of the addresses we listen on, or the one the client reached. */
+static int
+our_address(const struct relay *r, const struct netaddr *local,
+    const struct netaddr *na)
+{
+	struct netaddr	l;
+	size_t		i;
+
+	if (local != NULL && local->af == na->af &&
+	    memcmp(local->addr, na->addr, sizeof(na->addr)) == 0)
+		return 1;
+	for (i = 0; i < r->conf->nlisteners; i++)
+		if (netaddr_parse(r->conf->listeners[i].addr.host, &l) == 0 &&
+		    l.af == na->af && memcmp(l.addr, na->addr,
+		    sizeof(na->addr)) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 literal_rcpt(const struct relay *r, const struct tenant_conf *client,
-    const struct mailaddr *ma, struct relay_verdict *v,
-    struct smtp_reply *err)
+    const struct netaddr *local, const struct mailaddr *ma,
+    struct relay_verdict *v, struct smtp_reply *err)
 {
 	struct netaddr	na;
 	char		buf[64];
 	size_t		len = strlen(ma->domain);
 
-	if (client == NULL)
-		return denied(err, ma);
 	/* "[addr]" or "[IPv6:addr]", validated by the parser. */
 	if (len < 3 || len - 2 >= sizeof(buf))
 		return denied(err, ma);
@@ -157,6 +174,10 @@ literal_rcpt(const struct relay *r, const struct tenant_conf *client,
 	buf[len - 2] = '\0';
 	if (netaddr_parse(strncasecmp(buf, "IPv6:", 5) == 0 ? buf + 5 : buf,
 	    &na) == -1)
+		return denied(err, ma);
+	if (mailaddr_is_role(ma->local) && our_address(r, local, &na))
+		return operator_postmaster(r, v, err);
+	if (client == NULL)
 		return denied(err, ma);
 	if (netaddr_is_private(&na) && !r->conf->queue.allow_private_mx) {
 		smtp_reply_set(err, 550, "5.7.1", "%s: Relay to a private "
@@ -169,8 +190,8 @@ literal_rcpt(const struct relay *r, const struct tenant_conf *client,
 
 int
 relay_rcpt(const struct relay *r, const struct tenant_conf *client,
-    const struct mailaddr *ma, int bare_postmaster, struct relay_verdict *v,
-    struct smtp_reply *err)
+    const struct netaddr *local, const struct mailaddr *ma,
+    int bare_postmaster, struct relay_verdict *v, struct smtp_reply *err)
 {
 	const struct tenant_conf *t;
 	char key[MAILADDR_LOCAL_MAX + MAILADDR_DOMAIN_MAX + 2];
@@ -179,9 +200,9 @@ relay_rcpt(const struct relay *r, const struct tenant_conf *client,
 	if (bare_postmaster)
 		return operator_postmaster(r, v, err);
 	if (ma->literal)
-		return literal_rcpt(r, client, ma, v, err);
+		return literal_rcpt(r, client, local, ma, v, err);
 	if ((t = conf_domain_tenant(r->conf, ma->domain)) == NULL) {
-		if (mailaddr_is_postmaster(ma->local) &&
+		if (mailaddr_is_role(ma->local) &&
 		    strcasecmp(ma->domain, r->conf->hostname) == 0)
 			return operator_postmaster(r, v, err);
 		if (client == NULL)
@@ -194,7 +215,7 @@ relay_rcpt(const struct relay *r, const struct tenant_conf *client,
 		if (!listed(t, key))
 			return denied(err, ma);
 	}
-	if (t->verify == VERIFY_LIST && !mailaddr_is_postmaster(ma->local) &&
+	if (t->verify == VERIFY_LIST && !mailaddr_is_role(ma->local) &&
 	    !user_known(t, ma)) {
 		mailaddr_format(ma, key, sizeof(key));
 		smtp_reply_set(err, 550, "5.1.1", "<%.300s>: Recipient address "

@@ -8,6 +8,11 @@
  * rewritten, so routing tricks in the local part (%, !, a quoted @) are
  * refused from outside.  Decided from the configuration slice, with no
  * round trip.
+ *
+ * postmaster and abuse at the relay's own name or at an address literal
+ * of one of its own addresses go to the operator (relayd.yaml's
+ * postmaster), from anyone; at a tenant's domain, to the tenant, which
+ * need not list them.
  */
 #ifndef RELAYD_SMTP_RELAY_H
 #define RELAYD_SMTP_RELAY_H
@@ -35,7 +40,8 @@ const struct tenant_conf *relay_client_tenant(const struct relay *,
 	    const struct netaddr *);
 /* 0: accepted, *v filled; -1: refused, *err filled. */
 int	 relay_rcpt(const struct relay *, const struct tenant_conf *client,
-	    const struct mailaddr *, int bare_postmaster,
-	    struct relay_verdict *v, struct smtp_reply *err);
+	    const struct netaddr *local, const struct mailaddr *,
+	    int bare_postmaster, struct relay_verdict *v,
+	    struct smtp_reply *err);
 
 #endif

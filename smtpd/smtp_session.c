@@ -167,6 +167,19 @@ greeting_delay_done(int fd, short ev, void *arg)
 		greet(s);
 }
 
+/* The address the client connected to: postmaster@[it] is ours. */
+static void
+local_address(int fd, struct netaddr *na)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		sl = sizeof(ss);
+
+	memset(na, 0, sizeof(*na));
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1 ||
+	    netaddr_from_sockaddr(na, (struct sockaddr *)&ss) == -1)
+		memset(na, 0, sizeof(*na));
+}
+
 void
 session_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 {
@@ -191,6 +204,7 @@ session_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 	}
 	netaddr_format(&s->client, s->addr, sizeof(s->addr));
 	s->client_key = netaddr_client_key(&s->client);
+	local_address(fd, &s->local);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	s->bev = bufferevent_socket_new(sd->child->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);

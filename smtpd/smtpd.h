@@ -147,6 +147,7 @@ struct session {
 	struct bufferevent	*bev;
 	struct event		*timer;		/* greeting delay */
 	struct netaddr		 client;
+	struct netaddr		 local;		/* the address it reached */
 	char			 addr[64];	/* client address, text */
 	uint64_t		 client_key;
 	const struct tenant_conf *client_tenant; /* by outbound.networks */

@@ -2,7 +2,8 @@
 """Routes: the tenant's servers for inbound mail; MX by preference for
 outbound mail, failing over to the next host; implicit MX; null MX;
 a domain that does not exist; our own name in the MX list; private MX
-hosts; a name server that never answers."""
+hosts; a name server that never answers; postmaster and abuse of the
+relay itself to the operator's postmaster."""
 import os
 import sys
 
@@ -12,7 +13,9 @@ from relaytest import Tap, queue_id  # noqa: E402
 from world import World, parse_dsn, dsn_fields  # noqa: E402
 
 tap = Tap()
-w = World(tap, queue="retry_min: 1s\nretry_max: 2s\n")
+OPERATOR = {"test.example.": ["test.example. 300 IN MX 10 mx.test.example.",
+                               "mx.test.example. 300 IN A 127.0.0.7"]}
+w = World(tap, queue="retry_min: 1s\nretry_max: 2s\n", dns_extra=OPERATOR)
 try:
     tenant = w.sink(w.tenant_addr)
     mx2 = w.sink("127.0.0.3")
@@ -70,6 +73,17 @@ try:
                      r"status=deferred", 15),
            "a DNS time-out defers (4.4.3), it does not bounce")
     tap.eq(notices.count(), 3, "no notice for the deferred ones")
+
+    # From anyone: abuse and postmaster of the relay go to the operator.
+    operator = w.sink("127.0.0.7")
+    for rcpt in ("abuse@relay.test.example", "postmaster@[127.0.0.1]"):
+        code, text = w.send("someone@sender.test", [rcpt],
+                            b"Subject: report\r\n\r\nabuse\r\n")
+        tap.eq(code, 250, "%s is accepted from outside" % rcpt)
+    tap.ok(operator.wait(2), "both reach the operator's MX")
+    tap.eq(sorted(a for m in operator.messages for a in m.rcpt_addrs),
+           ["hostmaster@test.example"] * 2,
+           "addressed to relayd.yaml's postmaster")
 finally:
     w.stop()
 
