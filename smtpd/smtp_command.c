@@ -282,7 +282,7 @@ void
 command_file_ready(struct session *s)
 {
 	struct transaction	*tx = s->tx;
-	char			 hdr[2048];
+	char			 hdr[4096];
 	int			 n;
 
 	if (sink_init(&tx->sink, tx->fd, s->sd->conf->limits.max_message_size)

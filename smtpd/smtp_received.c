@@ -18,10 +18,41 @@ session_proto(const struct session *s)
 	return s->helo_kind == 'E' ? "ESMTP" : "SMTP";
 }
 
+/*
+ * The HELO name is the client's word: octets outside printable ASCII,
+ * and the comment and clause delimiters ( ) ; with the escape \ itself,
+ * are written as \xHH, so that nobody can forge a clause or smuggle
+ * 8-bit or UTF-8 text into our header.
+ */
+static void
+helo_escape(const char *in, char *out, size_t sz)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p;
+	size_t o = 0;
+
+	for (p = (const unsigned char *)in; *p != '\0'; p++) {
+		if (*p > ' ' && *p < 0x7f && strchr("();\\", *p) == NULL) {
+			if (o + 1 >= sz)
+				break;
+			out[o++] = (char)*p;
+			continue;
+		}
+		if (o + 4 >= sz)
+			break;
+		out[o++] = '\\';
+		out[o++] = 'x';
+		out[o++] = hex[*p >> 4];
+		out[o++] = hex[*p & 0xf];
+	}
+	out[o] = '\0';
+}
+
 int
 received_header(const struct session *s, char *buf, size_t sz)
 {
 	char		 qid[32], date[64], tcpinfo[352], forpart[600];
+	char		 helo[4 * HELO_MAX + 1];
 	struct tm	 tm;
 	time_t		 now = time(NULL);
 	int		 n;
@@ -37,9 +68,10 @@ received_header(const struct session *s, char *buf, size_t sz)
 		    s->tx->rcpts[0].addr);
 	else
 		forpart[0] = '\0';
+	helo_escape(s->helo ? s->helo : "unknown", helo, sizeof(helo));
 	n = snprintf(buf, sz, "Received: from %s (%s)\r\n"
 	    "\tby %s (relayd) with %s id %s%s;\r\n\t%s\r\n",
-	    s->helo ? s->helo : "unknown", tcpinfo, s->sd->conf->hostname,
+	    helo, tcpinfo, s->sd->conf->hostname,
 	    session_proto(s), qid, forpart, date);
 	if (n < 0 || (size_t)n >= sz)
 		return -1;

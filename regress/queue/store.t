@@ -39,6 +39,18 @@ try:
              r"\d\d \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}\r\n$",
              "Received: field: helo, address, host, protocol, id, for, date")
 
+    # The HELO name is escaped: no 8-bit octets, no forged clauses.
+    code, text = send_message(r.port, "a@sender.example",
+                              ["bob@acme.example"], b"Subject: h\r\n\r\nx\r\n",
+                              ehlo="\u00e9vil(by\\x);for")
+    tap.eq(code, 250, "a message after an EHLO with UTF-8, ( ) ; and \\")
+    hdr, rest = split_received(spool_file(r, queue_id(text)))
+    tap.ok(hdr.startswith(b"Received: from \\xc3\\xa9vil\\x28by\\x5cx\\x29"
+                          b"\\x3bfor ([127.0.0.1])\r\n"),
+           "the Received: field has it escaped as \\xHH")
+    tap.ok(all(32 <= c < 127 or c in b"\r\n\t" for c in hdr),
+           "and is plain printable ASCII")
+
     code, text = send_message(r.port, "a@sender.example",
                               ["bob@acme.example"], body, bdat=True)
     tap.eq(code, 250, "the same message by BDAT")
@@ -113,7 +125,7 @@ try:
     rc, out, err = r.ctl("show", "queue")
     tap.eq(rc, 0, "show queue works")
     lines = out.splitlines()
-    tap.eq(len(lines), 6, "five messages and a header line")
+    tap.eq(len(lines), 7, "six messages and a header line")
     # Nothing listens on the tenant's server: attempts are deferred.
     tap.like(out, qid + r" acme <a@sender\.example> bob@acme\.example "
              r"\d+s [01] (now|in \d+s) (-|.*Connection refused)",
