@@ -24,7 +24,7 @@ DESTDIR		?=
 PROCS		:= relayd smtpd queued deliverd dnsd policyd relayctl
 CHILDREN	:= smtpd queued deliverd dnsd policyd
 PKGS		:= libevent libevent_openssl libevent_pthreads libcares \
-		   libbsd-overlay libseccomp libcap lmdb openssl
+		   libbsd-overlay libseccomp libcap lmdb openssl libidn2
 # Only the parent and relayctl parse YAML (config/).
 YAML_PKG	:= yaml-0.1
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "config_load.h"
+#include "idn.h"
 #include "mailaddr.h"
 #include "msg_deliver.h"
 #include "yaml_tree.h"
@@ -807,6 +808,35 @@ static const struct field domain_fields[] = {
 	{ NULL, NULL, 0, 0 }
 };
 
+/*
+ * A tenant domain in the form mail is routed by: lower case, and an
+ * internationalised one (bücher.example) as its A-label
+ * (xn--bcher-kva.example), which is what recipients are matched with.
+ */
+static int
+domain_alabel(struct cfx *cx, int line, char **name)
+{
+	char a[MAILADDR_DOMAIN_MAX + 1], *copy;
+
+	if (idn_to_alabel(*name, a, sizeof(a)) == -1) {
+		cerr(cx, line, "bad domain \"%s\" (not a valid "
+		    "internationalised domain name)", *name);
+		return -1;
+	}
+	if (!mailaddr_valid_domain(a, strlen(a), 0)) {
+		cerr(cx, line, "bad domain \"%s\" (a fully qualified name)",
+		    *name);
+		return -1;
+	}
+	if (strcmp(a, *name) != 0) {
+		if ((copy = cstrdup(cx, line, a)) == NULL)
+			return -1;
+		free(*name);
+		*name = copy;
+	}
+	return 0;
+}
+
 static void
 f_domains(struct cfx *cx, const struct ynode *n, void *dst)
 {
@@ -833,10 +863,7 @@ f_domains(struct cfx *cx, const struct ynode *n, void *dst)
 			t->ndomains--;
 			continue;
 		}
-		lower(d->name);
-		if (!mailaddr_valid_domain(d->name, strlen(d->name), 0)) {
-			cerr(cx, it->line, "bad domain \"%s\" (a fully "
-			    "qualified name)", d->name);
+		if (domain_alabel(cx, it->line, &d->name) == -1) {
 			free(d->name);
 			t->ndomains--;
 		}
@@ -924,6 +951,7 @@ f_rcpt_list(struct cfx *cx, const struct ynode *n, void *dst)
 	enum mailaddr_err	 e;
 	const char		*s;
 	char			**slot;
+	char			 key[MAILADDR_LOCAL_MAX + MAILADDR_DOMAIN_MAX + 2];
 	size_t			 i;
 
 	if (sequence(cx, n, "recipients list") == NULL)
@@ -942,10 +970,18 @@ f_rcpt_list(struct cfx *cx, const struct ynode *n, void *dst)
 			    "in the tenant's domains", s);
 			continue;
 		}
+		/* Matched as smtpd will see it: the domain as its A-label. */
+		if (idn_to_alabel(ma.domain, ma.domain, sizeof(ma.domain)) ==
+		    -1) {
+			cerr(cx, n->items[i]->line, "bad recipient \"%s\": "
+			    "not a valid internationalised domain name", s);
+			continue;
+		}
 		if ((slot = grow(cx, n->items[i]->line, &t->rcpts, &t->nrcpts,
 		    sizeof(*slot))) == NULL)
 			return;
-		if ((*slot = cstrdup(cx, n->items[i]->line, s)) == NULL) {
+		mailaddr_format(&ma, key, sizeof(key));
+		if ((*slot = cstrdup(cx, n->items[i]->line, key)) == NULL) {
 			t->nrcpts--;
 			return;
 		}
@@ -1088,9 +1124,10 @@ check_rcpt_domains(struct cfx *cx, const struct tenant_conf *t,
 		return;
 	for (i = 0; i < list->nitems; i++) {
 		it = list->items[i];
-		if (it->type != YN_SCALAR || !rcpt_parse(it->value, &ma))
+		if (it->type != YN_SCALAR || !rcpt_parse(it->value, &ma) ||
+		    idn_to_alabel(ma.domain, ma.domain, sizeof(ma.domain)) ==
+		    -1)
 			continue;	/* reported by f_rcpt_list */
-		lower(ma.domain);
 		if (!in_domains(t, ma.domain))
 			cerr(cx, it->line, "recipient \"%s\" is not in the "
 			    "tenant's domains", it->value);

@@ -24,6 +24,8 @@
 
 #include "child.h"
 #include "config.h"
+#include "idn.h"
+#include "mailaddr.h"
 #include "log.h"
 #include "marshal.h"
 #include "queued.h"
@@ -195,11 +197,16 @@ notice_route(struct queued *q, const struct envelope *e,
     struct dsn_spec *s)
 {
 	const struct tenant_conf	*t;
-	const char			*dom;
+	const char			*at;
+	char				 dom[MAILADDR_DOMAIN_MAX + 1];
 
-	if ((dom = strrchr(e->sender, '@')) == NULL)
+	if ((at = strrchr(e->sender, '@')) == NULL)
 		return -1;
-	dom++;
+	/* A UTF-8 sender's domain is routed by its A-label. */
+	if (at[1] == '[')
+		strlcpy(dom, at + 1, sizeof(dom));
+	else if (idn_to_alabel(at + 1, dom, sizeof(dom)) == -1)
+		return -1;
 	if ((s->domain = strdup(dom)) == NULL)
 		return -1;
 	if (dom[0] != '[' && (t = conf_domain_tenant(q->conf, dom)) != NULL) {

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "idn.h"
 #include "smtp_parse.h"
 #include "smtp_relay.h"
 
@@ -108,6 +109,26 @@ verdict(struct relay_verdict *v, const struct tenant_conf *t,
 	mailaddr_format(ma, v->addr, sizeof(v->addr));
 }
 
+/*
+ * A domain in U-labels (SMTPUTF8) is routed and looked up by its A-label
+ * form; the address itself is kept as the client wrote it.
+ */
+static int
+route_form(const struct mailaddr *ma, struct mailaddr *am,
+    struct smtp_reply *err)
+{
+	*am = *ma;
+	if (!idn_is_unicode(ma->domain))
+		return 0;
+	if (idn_to_alabel(ma->domain, am->domain, sizeof(am->domain)) == -1) {
+		smtp_reply_set(err, 553, "5.1.3", "<%.300s@%.300s>: not a "
+		    "valid internationalised domain name", ma->local,
+		    ma->domain);
+		return -1;
+	}
+	return 0;
+}
+
 /* <postmaster> and postmaster@ our host name: the operator's address. */
 static int
 operator_postmaster(const struct relay *r, struct relay_verdict *v,
@@ -190,38 +211,43 @@ literal_rcpt(const struct relay *r, const struct tenant_conf *client,
 
 int
 relay_rcpt(const struct relay *r, const struct tenant_conf *client,
-    const struct netaddr *local, const struct mailaddr *ma,
+    const struct netaddr *local, const struct mailaddr *sent,
     int bare_postmaster, struct relay_verdict *v, struct smtp_reply *err)
 {
 	const struct tenant_conf *t;
+	struct mailaddr		 am, *ma = &am;
 	char key[MAILADDR_LOCAL_MAX + MAILADDR_DOMAIN_MAX + 2];
 
 	memset(v, 0, sizeof(*v));
 	if (bare_postmaster)
 		return operator_postmaster(r, v, err);
-	if (ma->literal)
-		return literal_rcpt(r, client, local, ma, v, err);
+	if (sent->literal)
+		return literal_rcpt(r, client, local, sent, v, err);
+	if (route_form(sent, &am, err) == -1)
+		return -1;
 	if ((t = conf_domain_tenant(r->conf, ma->domain)) == NULL) {
 		if (mailaddr_is_role(ma->local) &&
 		    strcasecmp(ma->domain, r->conf->hostname) == 0)
 			return operator_postmaster(r, v, err);
 		if (client == NULL)
-			return denied(err, ma);
+			return denied(err, sent);
 		verdict(v, client, DIR_OUTBOUND, ROUTE_MX, ma);
+		mailaddr_format(sent, v->addr, sizeof(v->addr));
 		return 0;
 	}
 	if (client == NULL && routing_local_part(ma->local)) {
 		lower_addr(ma, key, sizeof(key), strlen(ma->local));
 		if (!listed(t, key))
-			return denied(err, ma);
+			return denied(err, sent);
 	}
 	if (t->verify == VERIFY_LIST && !mailaddr_is_role(ma->local) &&
 	    !user_known(t, ma)) {
-		mailaddr_format(ma, key, sizeof(key));
+		mailaddr_format(sent, key, sizeof(key));
 		smtp_reply_set(err, 550, "5.1.1", "<%.300s>: Recipient address "
 		    "rejected: User unknown", key);
 		return -1;
 	}
 	verdict(v, t, DIR_INBOUND, ROUTE_TENANT, ma);
+	mailaddr_format(sent, v->addr, sizeof(v->addr));
 	return 0;
 }

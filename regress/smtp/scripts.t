@@ -43,7 +43,7 @@ outbound:
     "beta.yaml": """\
 tenant: beta
 postmaster: postmaster@beta.example
-domains: [beta.example]
+domains: [beta.example, münchen.example]
 inbound:
   deliver_to: [127.0.0.1:9]
 outbound:

@@ -369,6 +369,33 @@ check_missing(void)
 	conf_errors_clear(&errs);
 }
 
+/* Internationalised names are held, and found, as their A-labels. */
+static void
+check_idn(void)
+{
+	const struct tenant_conf	*t;
+	struct conf			*c;
+
+	if ((c = load_case("domain-idn", 0)) == NULL)
+		return;
+	if ((t = conf_tenant_by_name(c, "acme")) == NULL || t->ndomains != 2 ||
+	    t->nrcpts != 3) {
+		ok(0, "idn: acme with two domains and three recipients");
+		conf_free(c);
+		return;
+	}
+	is_str(t->domains[0].name, "xn--bcher-kva.example", "idn: bücher.example");
+	is_str(t->domains[1].name, "xn--caf-dma.example", "idn: an A-label");
+	is_str(t->rcpts[0], "anna@xn--caf-dma.example", "idn: a recipient");
+	is_str(t->rcpts[1], "bob@xn--bcher-kva.example",
+	    "idn: a recipient written with the A-label");
+	is_str(t->rcpts[2], "jörg@xn--bcher-kva.example",
+	    "idn: a UTF-8 local part is kept");
+	ok(conf_domain_tenant(c, "xn--BCHER-kva.example") == t,
+	    "idn: found by A-label in any case");
+	conf_free(c);
+}
+
 /* relayctl reads the main file alone: the tenant files are not opened. */
 static void
 check_main_only(void)
@@ -400,5 +427,6 @@ main(void)
 	check_defaults();
 	check_missing();
 	check_main_only();
+	check_idn();
 	return done_testing();
 }
