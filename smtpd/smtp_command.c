@@ -298,14 +298,20 @@ command_file_ready(struct session *s)
 	spares_top_up(s->sd);	/* this file will not come back */
 	sink_prefix(&tx->sink, hdr, (size_t)n);
 	if (tx->mode == 'D') {
-		dot_init(&tx->dot);
 		/*
-		 * Content sent before 354 by a client that did not ask to
-		 * pipeline is refused at its end, not taken for commands.
+		 * RFC 2920: DATA ends a group, and content comes only after
+		 * our 354.  A client that sends it earlier is not talking
+		 * SMTP with us (the precondition of SMTP smuggling, which
+		 * Postfix 3.9 refuses too): say so and hang up.
 		 */
-		if (s->helo_kind != 'E' && session_pending_input(s))
-			smtp_reply_set(&tx->fail, 503, "5.5.0", "Error: "
-			    "improper pipelining: data before 354");
+		if (session_pending_input(s)) {
+			log_info("improper pipelining from [%s]: message "
+			    "content before 354; disconnected", s->addr);
+			session_close(s, 554, "5.5.0", "Error: SMTP protocol "
+			    "synchronization: data before 354");
+			return;
+		}
+		dot_init(&tx->dot);
 		session_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
 		/* The content is judged at its end, not as commands. */
 		s->unsynced = 0;
