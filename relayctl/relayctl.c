@@ -16,6 +16,7 @@
 
 #include "config_load.h"
 #include "control_req.h"
+#include "text.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR	"/etc/relayd"
@@ -129,6 +130,11 @@ read_answer(int fd)
 	while ((len = getline(&line, &cap, f)) != -1) {
 		if (len > 0 && line[len - 1] == '\n')
 			line[--len] = '\0';
+		/*
+		 * Words of clients and children, never a terminal's command
+		 * (and what follows a NUL is not shown).
+		 */
+		text_clean(line);
 		if (strncmp(line, "- ", 2) == 0) {
 			printf("%s\n", line + 2);
 			continue;

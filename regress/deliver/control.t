@@ -4,12 +4,14 @@ error; flush (one, or all), hold, release, remove (no notice), bounce
 (with one); each refuses an unknown id clearly."""
 import os
 import re
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
-from relaytest import Tap, queue_id, wait_for  # noqa: E402
+from relaytest import (RELAYCTL, SMTPClient, Tap, queue_id,  # noqa: E402
+                       wait_for)
 from world import World, dsn_fields, parse_dsn  # noqa: E402
 
 tap = Tap()
@@ -75,10 +77,28 @@ try:
     rc, out, err = w.r.ctl("queue", "hold", "XYZ")
     tap.ok(rc != 0 and "bad queue id" in err, "a malformed id is refused")
 
+    # A sender with a C1 control (U+009B, CSI) in its local part: what
+    # relayctl prints has it replaced, so no terminal acts on it.
+    c = SMTPClient(w.r.port)
+    c.reply()
+    c.cmd("EHLO client.example")
+    tap.eq(c.cmd("MAIL FROM:<csi\u009b31mred@sender.test> SMTPUTF8")[0], 250,
+           "a sender with U+009B is accepted (SMTPUTF8)")
+    c.cmd("RCPT TO:<bob@acme.example>")
+    c.cmd("DATA")
+    tap.eq(c.cmd("Subject: csi\r\n\r\nx\r\n.")[0], 250, "and queued")
+    c.close()
+    p = subprocess.run([RELAYCTL, "-s", w.r.sock, "show", "queue"],
+                       capture_output=True, timeout=30)
+    tap.ok(b"\xc2\x9b" not in p.stdout and b"\x9b" not in p.stdout,
+           "relayctl show queue prints no C1 control")
+    tap.ok(b"<csi?31mred@sender.test>" in p.stdout, "but a ? in its place")
+
     tenant = w.sink(w.tenant_addr)
     rc, out, err = w.r.ctl("queue", "flush", ids[0])
     tap.eq(rc, 0, "queue flush of one message")
     tap.ok(tenant.wait(1, 10), "delivers it now that the server is back")
+    w.r.ctl("queue", "flush", "all")
     tap.ok(w.queue_empty(), "the queue is empty")
 finally:
     w.stop()
