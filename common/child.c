@@ -126,8 +126,12 @@ child_send(struct child *c, enum proc_id peer, uint32_t type,
 {
 	if (c->chan[peer] == NULL)
 		fatalx("no channel to %s", proc_name(peer));
-	if (chan_send(c->chan[peer], type, peerid, fd, data, len) == -1)
-		fatalx("cannot send to %s", proc_name(peer));
+	if (chan_send(c->chan[peer], type, peerid, fd, data, len) == 0)
+		return;
+	if (errno == ENOBUFS)
+		fatalx("cannot send to %s: it is not reading (%zu bytes "
+		    "queued)", proc_name(peer), chan_queued(c->chan[peer]));
+	fatal("cannot send to %s", proc_name(peer));
 }
 
 void
