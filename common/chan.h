@@ -40,7 +40,8 @@ struct chan *chan_new(struct event_base *, int fd, const char *peer,
  */
 int	 chan_send(struct chan *, uint32_t type, uint64_t peerid, int fd,
 	    const void *data, size_t len);
-/* Call fn once, when no more than low bytes are queued (now, if so). */
+/* Call fn once, when no more than low bytes are queued (now, if so);
+ * one at a time: a second call replaces the first. */
 void	 chan_on_drain(struct chan *, size_t low, chan_drain_fn, void *);
 /* Write what is queued, blocking up to timeout_ms; for exit paths. */
 int	 chan_flush(struct chan *, int timeout_ms);

@@ -216,7 +216,8 @@ conn_of_answer(struct control *ctl, struct kid *k, uint64_t id)
 static void
 conn_more(struct ctl_conn *cc)
 {
-	struct kid *k = &cc->ctl->env->kids[cc->at];
+	struct kid	*k = &cc->ctl->env->kids[cc->at];
+	char		 err[64];
 
 	if (!cc->paused || evbuffer_get_length(bufferevent_get_output(
 	    cc->bev)) > CTL_OUT_LOW)
@@ -225,7 +226,8 @@ conn_more(struct ctl_conn *cc)
 	if (k->chan == NULL ||
 	    chan_send(k->chan, M_CTL_MORE, cc->id, -1, NULL, 0) == -1) {
 		cc->at = PROC_PARENT;
-		conn_end(cc, 0, "cannot reach queued");
+		snprintf(err, sizeof(err), "cannot reach %s", proc_name(k->id));
+		conn_end(cc, 0, err);
 		return;
 	}
 	conn_wait(cc, CTL_FORWARD_WAIT);
@@ -264,7 +266,7 @@ control_forward_pause(struct control *ctl, struct kid *k, uint64_t id)
 		return;
 	}
 	cc->paused = 1;
-	/* relayctl's turn now: its write timeout counts, not ours. */
+	/* relayctl's turn: if it never reads, the child abandons. */
 	evtimer_del(cc->timer);
 	conn_more(cc);
 }
