@@ -101,7 +101,7 @@ $(foreach p,$(PROCS),$(eval $(call proc_rules,$(p))))
 BINS		:= $(foreach p,$(PROCS),$(p)/$(p))
 ALL_OBJS	:= $(COMMON_OBJS) $(CONFIG_OBJS) $(foreach p,$(PROCS),$($(p)_OBJS))
 
-all: $(BINS) units
+all: $(BINS) units tools
 
 %.o: %.c .build/flags .build/pkg.mk
 	@echo "CC $<"
@@ -166,6 +166,16 @@ regress/unit/%.o: CPPFLAGS += -I. -Iregress/unit -Iconfig
 # after the first build and compiled again by the second.
 .SECONDARY: $(UNIT_SRCS:.c=.o)
 ALL_OBJS	+= $(UNIT_SRCS:.c=.o)
+
+# Test tools: regress/tools/NAME.c becomes regress/tools/NAME, linked with
+# common/ (mkqueue fills a queue the way queued would, without SMTP).
+TOOL_SRCS	:= $(sort $(wildcard regress/tools/*.c))
+TOOLS		:= $(TOOL_SRCS:.c=)
+tools: $(TOOLS)
+$(TOOLS): %: %.o $(LIBCOMMON)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBCOMMON) $(LIBS)
+.SECONDARY: $(TOOL_SRCS:.c=.o)
+ALL_OBJS	+= $(TOOL_SRCS:.c=.o)
 
 users:
 	@if [ "$$(id -u)" = 0 ]; then scripts/mkusers etc/relayd.sysusers; \
@@ -242,10 +252,10 @@ bench: all
 clean:
 	rm -f $(BINS) $(LIBCOMMON) $(LIBCONFIG) $(PROC_LIB) $(ALL_OBJS) \
 	    $(ALL_OBJS:.o=.d) \
-	    $(UNIT_TESTS) $(FUZZ_BINS) regress/*/*.o regress/*/*.d \
+	    $(UNIT_TESTS) $(TOOLS) $(FUZZ_BINS) regress/*/*.o regress/*/*.d \
 	    $(foreach d,common config $(PROCS),$(d)/*.o $(d)/*.d)
 	rm -rf .build
 
-.PHONY: all check run users install clean fuzz bench units debug FORCE
+.PHONY: all check run users install clean fuzz bench units tools debug FORCE
 
 -include $(ALL_OBJS:.o=.d) $(addprefix $(DBG)/,$(ALL_OBJS:.o=.d))

@@ -54,6 +54,9 @@ struct chan {
 	chan_msg_fn		 msg_cb;
 	chan_close_fn		 close_cb;
 	void			*arg;
+	chan_drain_fn		 drain_cb;	/* once, at drain_low */
+	void			*drain_arg;
+	size_t			 drain_low;
 	pid_t			 pid;
 	int			 broken;	/* errno once the peer failed */
 	int			 closed;	/* close_cb has run */
@@ -153,18 +156,26 @@ chan_send(struct chan *c, uint32_t type, uint64_t peerid, int fd,
 {
 	struct imsg_hdr	 hdr;
 	struct chan_out	*o;
+	int		 err;
 
-	if (c->closed || c->broken ||
-	    imsg_encode_hdr(&hdr, type, peerid, (uint32_t)c->pid, fd != -1,
-	    len) == -1)
-		goto fail;
-	if (c->outbytes + hdr.len > CHAN_MAX_QUEUED) {
-		log_warnx("channel to %s: peer is not reading (%zu bytes "
-		    "queued)", c->peer, c->outbytes);
+	if (c->closed || c->broken) {
+		err = EPIPE;
 		goto fail;
 	}
-	if ((o = malloc(sizeof(*o) + hdr.len)) == NULL)
+	if (imsg_encode_hdr(&hdr, type, peerid, (uint32_t)c->pid, fd != -1,
+	    len) == -1) {
+		err = EMSGSIZE;
 		goto fail;
+	}
+	/* No log_warnx here: the log itself comes this way (chan.h). */
+	if (c->outbytes + hdr.len > CHAN_MAX_QUEUED) {
+		err = ENOBUFS;
+		goto fail;
+	}
+	if ((o = malloc(sizeof(*o) + hdr.len)) == NULL) {
+		err = ENOMEM;
+		goto fail;
+	}
 	memcpy(o->data, &hdr, IMSG_HDR_SIZE);
 	if (len > 0)
 		memcpy(o->data + IMSG_HDR_SIZE, data, len);
@@ -179,8 +190,31 @@ chan_send(struct chan *c, uint32_t type, uint64_t peerid, int fd,
 fail:
 	if (fd != -1)
 		close(fd);
+	errno = err;
 	return -1;
 }
+
+/* After a write: tell whoever waits for the queue to come down. */
+static void
+chan_drained(struct chan *c)
+{
+	chan_drain_fn fn = c->drain_cb;
+
+	if (fn == NULL || c->outbytes > c->drain_low)
+		return;
+	c->drain_cb = NULL;
+	fn(c, c->drain_arg);
+}
+
+void
+chan_on_drain(struct chan *c, size_t low, chan_drain_fn fn, void *arg)
+{
+	c->drain_cb = fn;
+	c->drain_arg = arg;
+	c->drain_low = low;
+	chan_drained(c);
+}
+
 
 /* One sendmsg: frames up to the next one that carries a descriptor. */
 static int
@@ -259,6 +293,7 @@ chan_write_cb(int fd, short ev, void *arg)
 	}
 	if (!TAILQ_EMPTY(&c->outq))
 		event_add(c->wev, NULL);
+	chan_drained(c);
 }
 
 int
@@ -267,8 +302,10 @@ chan_flush(struct chan *c, int timeout_ms)
 	struct pollfd pfd;
 
 	while (!c->closed && !TAILQ_EMPTY(&c->outq)) {
-		if (chan_write_some(c) == 0)
+		if (chan_write_some(c) == 0) {
+			chan_drained(c);
 			continue;
+		}
 		if (errno != EAGAIN && errno != EINTR)
 			return -1;
 		pfd.fd = c->fd;

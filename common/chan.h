@@ -24,15 +24,25 @@ struct chan;
 typedef void (*chan_msg_fn)(struct chan *, struct imsg *, void *arg);
 /* close: err is 0 for an orderly EOF, else an errno or EPROTO. */
 typedef void (*chan_close_fn)(struct chan *, int err, void *arg);
+/* drain: what was queued has been written down to the asked mark. */
+typedef void (*chan_drain_fn)(struct chan *, void *arg);
 
 #define CHAN_MAX_FDS		64	/* received but not yet claimed */
 #define CHAN_MAX_QUEUED		(64u * 1024 * 1024)
 
 struct chan *chan_new(struct event_base *, int fd, const char *peer,
 	    chan_msg_fn, chan_close_fn, void *arg);
-/* Queue a frame; takes ownership of fd (closed once sent). 0 or -1. */
+/*
+ * Queue a frame; takes ownership of fd (closed once sent).  0, or -1 with
+ * errno: ENOBUFS when CHAN_MAX_QUEUED would be passed (the peer is not
+ * reading), EPIPE when the channel is broken.  It never logs: the log of
+ * a child goes through it (child_log.c), so its callers say what failed.
+ */
 int	 chan_send(struct chan *, uint32_t type, uint64_t peerid, int fd,
 	    const void *data, size_t len);
+/* Call fn once, when no more than low bytes are queued (now, if so);
+ * one at a time: a second call replaces the first. */
+void	 chan_on_drain(struct chan *, size_t low, chan_drain_fn, void *);
 /* Write what is queued, blocking up to timeout_ms; for exit paths. */
 int	 chan_flush(struct chan *, int timeout_ms);
 /* Safe to call from inside the channel's own callbacks. */

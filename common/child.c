@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include "child.h"
+#include "ctl_stream.h"
 #include "log.h"
 #include "marshal.h"
 #include "msg_parent.h"
@@ -126,8 +127,12 @@ child_send(struct child *c, enum proc_id peer, uint32_t type,
 {
 	if (c->chan[peer] == NULL)
 		fatalx("no channel to %s", proc_name(peer));
-	if (chan_send(c->chan[peer], type, peerid, fd, data, len) == -1)
-		fatalx("cannot send to %s", proc_name(peer));
+	if (chan_send(c->chan[peer], type, peerid, fd, data, len) == 0)
+		return;
+	if (errno == ENOBUFS)
+		fatalx("cannot send to %s: it is not reading (%zu bytes "
+		    "queued)", proc_name(peer), chan_queued(c->chan[peer]));
+	fatal("cannot send to %s", proc_name(peer));
 }
 
 void
@@ -172,9 +177,14 @@ on_status(struct child *c, struct imsg *imsg)
 {
 	char		state[256] = "running";
 	struct mw	w;
+	size_t		n, len;
 
 	if (c->ops->status != NULL)
 		c->ops->status(c, state, sizeof(state));
+	if ((n = ctl_stream_count(c)) > 0 &&
+	    (len = strlen(state)) < sizeof(state))
+		snprintf(state + len, sizeof(state) - len, ", %zu listing%s "
+		    "open", n, n == 1 ? "" : "s");
 	mw_init(&w);
 	mw_str(&w, state);
 	child_send(c, PROC_PARENT, M_STATUS, imsg->hdr.peerid, -1, w.buf,
@@ -210,6 +220,12 @@ from_parent(struct chan *ch, struct imsg *imsg, void *arg)
 		if (c->ops->control == NULL)
 			child_peer_broken(c, PROC_PARENT, imsg, "control");
 		c->ops->control(c, imsg);
+		break;
+	case M_CTL_MORE:
+		ctl_stream_more(c, imsg);
+		break;
+	case M_CTL_CANCEL:
+		ctl_stream_cancel(c, imsg);
 		break;
 	default:
 		child_peer_broken(c, PROC_PARENT, imsg, "unknown type");

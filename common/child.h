@@ -20,6 +20,7 @@
 #include "proc.h"
 
 struct child;
+struct ctl_streams;
 
 struct child_ops {
 	enum proc_id	 id;
@@ -50,6 +51,7 @@ struct child {
 	struct conf		*conf;			/* in force */
 	struct conf_rx		 rx;
 	void			*state;
+	struct ctl_streams	*streams;		/* ctl_stream.c */
 	int			 debug;
 	int			 dropped;		/* privileges dropped */
 };

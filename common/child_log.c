@@ -5,12 +5,20 @@
  * threads (queued's fsync workers and writer) wait in a locked queue and
  * an eventfd wakes the loop to send them; a thread that must know its
  * line went out (fatal, a crash point) waits for the loop to flush.
+ *
+ * The log never waits for the parent and never logs about itself: while
+ * more than LOG_CHAN_HIGH bytes wait in the channel (the parent is not
+ * reading), lines are dropped and counted, and once it has drained to
+ * LOG_CHAN_LOW one line says how many were lost.  That keeps most of
+ * CHAN_MAX_QUEUED for the protocol, whose messages must not fail.  Only
+ * fatal lines are always tried.
  */
 #include <sys/eventfd.h>
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,6 +32,8 @@
 #include "msg_parent.h"
 
 #define TLOG_MAX	1024	/* lines waiting; more are dropped */
+#define LOG_CHAN_HIGH	(CHAN_MAX_QUEUED / 4)
+#define LOG_CHAN_LOW	(LOG_CHAN_HIGH / 2)
 
 struct tline {
 	int		 pri;
@@ -39,6 +49,9 @@ struct child_log {
 	size_t		 n;
 	uint64_t	 queued;
 	uint64_t	 sent;
+	uint64_t	 tdropped;	/* by threads, queue full (mu) */
+	uint64_t	 dropped;	/* not yet reported (loop only) */
+	int		 dropping;	/* waiting for the channel to drain */
 	int		 efd;
 	struct event	*ev;
 };
@@ -46,20 +59,63 @@ struct child_log {
 static struct child_log *tlog;
 
 static void
-send_line(struct child *c, int pri, const char *line)
+put_line(struct chan *ch, int pri, const char *line)
 {
 	struct mw w;
 
-	if (c->chan[PROC_PARENT] == NULL ||
-	    chan_is_broken(c->chan[PROC_PARENT])) {
-		log_emit(pri, log_procname(), line);
-		return;
-	}
 	mw_init(&w);
 	mw_u8(&w, (uint8_t)pri);
 	mw_str(&w, line);
-	if (!w.err)
-		chan_send(c->chan[PROC_PARENT], M_LOG, 0, -1, w.buf, w.len);
+	if (!w.err && chan_send(ch, M_LOG, 0, -1, w.buf, w.len) == 0)
+		return;
+	/* Why the child is dying must not be lost: syslog was opened. */
+	if (pri <= LOG_CRIT)
+		log_emit(pri, log_procname(), line);
+}
+
+/* The channel has come down to LOG_CHAN_LOW: say what was lost. */
+static void
+log_drained(struct chan *ch, void *arg)
+{
+	struct child_log	*t = arg;
+	char			 line[128];
+
+	t->dropping = 0;
+	if (t->dropped == 0)
+		return;
+	snprintf(line, sizeof(line), "dropped %llu log lines: the parent "
+	    "was not reading them", (unsigned long long)t->dropped);
+	t->dropped = 0;
+	put_line(ch, LOG_WARNING, line);
+}
+
+/* Count lines lost; they are told of once the channel is down to low. */
+static void
+note_dropped(struct child_log *t, struct chan *ch, uint64_t n)
+{
+	t->dropped += n;
+	if (t->dropping)
+		return;
+	t->dropping = 1;
+	chan_on_drain(ch, LOG_CHAN_LOW, log_drained, t);
+}
+
+static void
+send_line(struct child *c, int pri, const char *line)
+{
+	struct chan	*ch = c->chan[PROC_PARENT];
+	struct child_log *t = tlog;
+
+	if (ch == NULL || chan_is_broken(ch)) {
+		log_emit(pri, log_procname(), line);
+		return;
+	}
+	if (t != NULL && pri > LOG_CRIT && (t->dropping ||
+	    chan_queued(ch) + strlen(line) > LOG_CHAN_HIGH)) {
+		note_dropped(t, ch, 1);
+		return;
+	}
+	put_line(ch, pri, line);
 }
 
 static int
@@ -83,7 +139,8 @@ sink(int pri, const char *line, void *arg)
 	    (tlog->q[tlog->n].text = strdup(line)) != NULL) {
 		tlog->q[tlog->n++].pri = pri;
 		tlog->queued++;
-	}
+	} else
+		tlog->tdropped++;
 	pthread_mutex_unlock(&tlog->mu);
 	while (write(tlog->efd, &one, sizeof(one)) == -1 && errno == EINTR)
 		;
@@ -95,7 +152,8 @@ drain(int fd, short ev, void *arg)
 {
 	struct child_log	*t = arg;
 	struct tline		 q[TLOG_MAX];
-	uint64_t		 v;
+	struct chan		*ch;
+	uint64_t		 v, lost;
 	size_t			 i, n;
 
 	(void)ev;
@@ -105,11 +163,17 @@ drain(int fd, short ev, void *arg)
 	n = t->n;
 	memcpy(q, t->q, n * sizeof(q[0]));
 	t->n = 0;
+	lost = t->tdropped;
+	t->tdropped = 0;
 	pthread_mutex_unlock(&t->mu);
 	for (i = 0; i < n; i++) {
 		send_line(t->c, q[i].pri, q[i].text);
 		free(q[i].text);
 	}
+	/* Lines the threads could not queue: told like the others. */
+	if (lost > 0 && (ch = t->c->chan[PROC_PARENT]) != NULL &&
+	    !chan_is_broken(ch))
+		note_dropped(t, ch, lost);
 	if (t->c->chan[PROC_PARENT] != NULL)
 		chan_flush(t->c->chan[PROC_PARENT], 1000);
 	pthread_mutex_lock(&t->mu);

@@ -28,6 +28,7 @@ conf_new(void)
 	conf->limits.store_max_size = 64ull * 1024 * 1024 * 1024;
 	conf->timeouts.command = 300;
 	conf->timeouts.data = 600;
+	conf->timeouts.control = 600;
 	conf->queue.lifetime = 5 * 86400;
 	conf->queue.bounce_lifetime = 2 * 86400;
 	conf->queue.retry_min = 60;

@@ -106,6 +106,7 @@ struct conf {
 	struct {
 		uint32_t	 command;
 		uint32_t	 data;
+		uint32_t	 control;	/* relayctl's unread answer */
 	} timeouts;
 	struct {
 		uint32_t	 lifetime;

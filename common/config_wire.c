@@ -75,6 +75,7 @@ send_global(struct chan *c, const struct conf *conf)
 	mw_u64(&w, conf->limits.store_max_size);
 	mw_u32(&w, conf->timeouts.command);
 	mw_u32(&w, conf->timeouts.data);
+	mw_u32(&w, conf->timeouts.control);
 	mw_u32(&w, conf->queue.lifetime);
 	mw_u32(&w, conf->queue.bounce_lifetime);
 	mw_u32(&w, conf->queue.retry_min);
@@ -233,6 +234,7 @@ rx_global(struct conf *conf, struct mr *r)
 	conf->limits.store_max_size = mr_u64(r);
 	conf->timeouts.command = mr_u32(r);
 	conf->timeouts.data = mr_u32(r);
+	conf->timeouts.control = mr_u32(r);
 	conf->queue.lifetime = mr_u32(r);
 	conf->queue.bounce_lifetime = mr_u32(r);
 	conf->queue.retry_min = mr_u32(r);

@@ -714,6 +714,7 @@ f_limits(struct cfx *cx, const struct ynode *n, void *dst)
 static const struct field timeouts_fields[] = {
 	{ "command", f_timeout, offsetof(struct conf, timeouts.command), 0 },
 	{ "data", f_timeout, offsetof(struct conf, timeouts.data), 0 },
+	{ "control", f_timeout, offsetof(struct conf, timeouts.control), 0 },
 	{ NULL, NULL, 0, 0 }
 };
 

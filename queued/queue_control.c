@@ -1,5 +1,8 @@
 /*
  * queue_control: relayctl's queue requests, forwarded by the parent.
+ *
+ * show queue is a listing (ctl_stream.h): it goes out in parts as
+ * relayctl reads it, resuming after the last id listed.
  */
 #include <stdio.h>
 #include <string.h>
@@ -7,6 +10,7 @@
 
 #include "child.h"
 #include "control_req.h"
+#include "ctl_stream.h"
 #include "log.h"
 #include "marshal.h"
 #include "msg_parent.h"
@@ -117,20 +121,26 @@ format_msg(struct queued *q, const struct qmsg *m, time_t now, char *buf,
 	    first && first->last_error ? first->last_error : "-");
 }
 
-static void
-show_queue(struct queued *q, uint64_t req)
+/* The next part of show queue: messages from id *cursor on. */
+static int
+queue_fill(struct ctl_stream *s, void *arg, uint64_t *cursor)
 {
-	struct qmsg	*m;
-	char		 line[1024];
+	struct queued	*q = arg;
+	struct qmsg	 find, *m;
+	char		 line[CTL_TEXT_MAX];
 	time_t		 now = time(NULL);
 
-	ctl_line(q, req, "ID TENANT FROM RECIPIENTS AGE ATTEMPTS NEXT "
-	    "LAST-ERROR");
-	RB_FOREACH(m, qmsg_tree, &q->queue) {
+	find.id = *cursor;
+	for (m = RB_NFIND(qmsg_tree, &q->queue, &find); m != NULL;
+	    m = RB_NEXT(qmsg_tree, &q->queue, m)) {
 		format_msg(q, m, now, line, sizeof(line));
-		ctl_line(q, req, line);
+		if (ctl_stream_line(s, line) == -1)
+			return 1;
+		if (m->id == UINT64_MAX)
+			return 0;
+		*cursor = m->id + 1;
 	}
-	ctl_done(q, req, 1, NULL);
+	return 0;
 }
 
 static const char *
@@ -227,7 +237,8 @@ control_request(struct queued *q, struct imsg *imsg)
 		child_peer_broken(q->child, PROC_PARENT, imsg, "control");
 	switch (cmd) {
 	case CTL_SHOW_QUEUE:
-		show_queue(q, imsg->hdr.peerid);
+		ctl_stream_open(q->child, imsg, "show queue", "ID TENANT FROM "
+		    "RECIPIENTS AGE ATTEMPTS NEXT LAST-ERROR", queue_fill, q);
 		break;
 	case CTL_QUEUE_FLUSH:
 	case CTL_QUEUE_HOLD:

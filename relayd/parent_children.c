@@ -68,7 +68,7 @@ from_kid(struct chan *c, struct imsg *imsg, void *arg)
 	struct relayd	*env = arg;
 	struct kid	*k = kid_by_chan(env, c);
 	struct mr	 r;
-	char		 text[1024];
+	char		 text[CTL_TEXT_MAX];
 	uint8_t		 ok;
 
 	if (imsg->fd != -1) {
@@ -95,15 +95,20 @@ from_kid(struct chan *c, struct imsg *imsg, void *arg)
 	case M_CTL_LINE:
 		mr_str(&r, text, sizeof(text));
 		if (mr_end(&r) == 0)
-			control_forward_line(env->control, imsg->hdr.peerid,
-			    text);
+			control_forward_line(env->control, k,
+			    imsg->hdr.peerid, text);
+		return;
+	case M_CTL_PAUSE:
+		if (mr_end(&r) == 0)
+			control_forward_pause(env->control, k,
+			    imsg->hdr.peerid);
 		return;
 	case M_CTL_DONE:
 		ok = mr_u8(&r);
 		mr_str(&r, text, sizeof(text));
 		if (mr_end(&r) == 0)
-			control_forward_done(env->control, imsg->hdr.peerid,
-			    ok, text);
+			control_forward_done(env->control, k,
+			    imsg->hdr.peerid, ok, text);
 		return;
 	}
 	log_warnx("%s sent unexpected message type %u", proc_name(k->id),

@@ -5,6 +5,14 @@
  * answers itself; status is gathered from every child; queue requests go
  * to queued and its lines are passed through.  The socket is 0660 and
  * group control_group: being able to connect is the authorisation.
+ *
+ * A listing comes from the child in parts (ctl_stream.h), and the next
+ * part is asked for only once relayctl has read all but CTL_OUT_LOW of
+ * what it was given: the parent holds about a part per connection, never
+ * the whole queue.  A relayctl that goes away cancels its listing; one
+ * that stops reading has it abandoned by the child after timeouts.control
+ * (ERR), and an answer left unread as long again after its end is dropped
+ * with the connection.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -32,6 +40,8 @@
 #define CTL_STATUS_WAIT		2	/* seconds for children to answer */
 #define CTL_IDLE_TIMEOUT	10
 #define CTL_FORWARD_WAIT	60
+#define CTL_OUT_LOW		(64 * 1024)	/* ask for more below this */
+#define CTL_OUT_MAX		(1024 * 1024)	/* more: sent unasked */
 
 struct ctl_conn {
 	TAILQ_ENTRY(ctl_conn)	 entry;
@@ -42,6 +52,9 @@ struct ctl_conn {
 	uid_t			 uid;
 	int			 closing;
 	int			 waiting;	/* status, reload or forward */
+	enum proc_id		 at;		/* holds the request, or
+						   PROC_PARENT */
+	int			 paused;	/* at waits for M_CTL_MORE */
 	enum ctl_cmd		 cmd;
 	char			 status[PROC_MAX][128];
 	int			 answered[PROC_MAX];
@@ -59,6 +72,7 @@ struct control {
 };
 
 static void	conn_free(struct ctl_conn *);
+static void	conn_wait(struct ctl_conn *, int);
 
 static struct ctl_conn *
 conn_by_id(struct control *ctl, uint64_t id)
@@ -77,12 +91,34 @@ conn_line(struct ctl_conn *cc, const char *line)
 	evbuffer_add_printf(bufferevent_get_output(cc->bev), "- %s\n", line);
 }
 
+/* The child that holds the request is to forget it. */
+static void
+conn_cancel(struct ctl_conn *cc)
+{
+	struct kid *k;
+
+	if (cc->at == PROC_PARENT)
+		return;
+	k = &cc->ctl->env->kids[cc->at];
+	cc->at = PROC_PARENT;
+	cc->paused = 0;
+	if (k->chan != NULL &&
+	    chan_send(k->chan, M_CTL_CANCEL, cc->id, -1, NULL, 0) == -1)
+		log_warn("control: cannot cancel request %llu at %s",
+		    (unsigned long long)cc->id, proc_name(k->id));
+}
+
 /* The final line; the connection closes once it is written. */
 static void
 conn_end(struct ctl_conn *cc, int ok, const char *err)
 {
 	struct evbuffer *out = bufferevent_get_output(cc->bev);
+	struct timeval	 tv = { cc->ctl->env->conf->timeouts.control, 0 };
 
+	conn_cancel(cc);
+	/* conn_write runs again only once all is written, or never. */
+	bufferevent_setwatermark(cc->bev, EV_WRITE, 0, 0);
+	bufferevent_set_timeouts(cc->bev, NULL, &tv);
 	if (ok)
 		evbuffer_add_printf(out, "OK\n");
 	else
@@ -157,23 +193,94 @@ control_status_reply(struct control *ctl, struct kid *k, uint64_t id,
 	status_finish(cc);
 }
 
-void
-control_forward_line(struct control *ctl, uint64_t id, const char *line)
+/*
+ * The connection a child's answer is for.  None when relayctl has gone
+ * (the child was told); one the child was never given is a lie.
+ */
+static struct ctl_conn *
+conn_of_answer(struct control *ctl, struct kid *k, uint64_t id)
 {
 	struct ctl_conn *cc;
 
-	if (ctl != NULL && (cc = conn_by_id(ctl, id)) != NULL)
-		conn_line(cc, line);
+	if (ctl == NULL || (cc = conn_by_id(ctl, id)) == NULL)
+		return NULL;
+	if (cc->at != k->id) {
+		log_warnx("control: %s answered request %llu, which it was "
+		    "not given", proc_name(k->id), (unsigned long long)id);
+		return NULL;
+	}
+	return cc;
+}
+
+/* The child waits for M_CTL_MORE: ask once relayctl has read enough. */
+static void
+conn_more(struct ctl_conn *cc)
+{
+	struct kid	*k = &cc->ctl->env->kids[cc->at];
+	char		 err[64];
+
+	if (!cc->paused || evbuffer_get_length(bufferevent_get_output(
+	    cc->bev)) > CTL_OUT_LOW)
+		return;
+	cc->paused = 0;
+	if (k->chan == NULL ||
+	    chan_send(k->chan, M_CTL_MORE, cc->id, -1, NULL, 0) == -1) {
+		cc->at = PROC_PARENT;
+		snprintf(err, sizeof(err), "cannot reach %s", proc_name(k->id));
+		conn_end(cc, 0, err);
+		return;
+	}
+	conn_wait(cc, CTL_FORWARD_WAIT);
 }
 
 void
-control_forward_done(struct control *ctl, uint64_t id, int ok,
-    const char *err)
+control_forward_line(struct control *ctl, struct kid *k, uint64_t id,
+    const char *line)
 {
 	struct ctl_conn *cc;
 
-	if (ctl != NULL && (cc = conn_by_id(ctl, id)) != NULL)
-		conn_end(cc, ok, err);
+	if ((cc = conn_of_answer(ctl, k, id)) == NULL)
+		return;
+	if (evbuffer_get_length(bufferevent_get_output(cc->bev)) >
+	    CTL_OUT_MAX) {
+		log_warnx("control: %s sent more than was asked for request "
+		    "%llu; answer cut", proc_name(k->id),
+		    (unsigned long long)id);
+		conn_end(cc, 0, "answer cut: it came faster than it was "
+		    "asked for");
+		return;
+	}
+	conn_line(cc, line);
+}
+
+void
+control_forward_pause(struct control *ctl, struct kid *k, uint64_t id)
+{
+	struct ctl_conn *cc;
+
+	if ((cc = conn_of_answer(ctl, k, id)) == NULL)
+		return;
+	if (cc->paused) {
+		log_warnx("control: %s paused request %llu twice",
+		    proc_name(k->id), (unsigned long long)id);
+		return;
+	}
+	cc->paused = 1;
+	/* relayctl's turn: if it never reads, the child abandons. */
+	evtimer_del(cc->timer);
+	conn_more(cc);
+}
+
+void
+control_forward_done(struct control *ctl, struct kid *k, uint64_t id,
+    int ok, const char *err)
+{
+	struct ctl_conn *cc;
+
+	if ((cc = conn_of_answer(ctl, k, id)) == NULL)
+		return;
+	cc->at = PROC_PARENT;
+	conn_end(cc, ok, err);
 }
 
 void
@@ -294,6 +401,7 @@ do_forward(struct ctl_conn *cc, const struct ctl_req *req)
 		conn_end(cc, 0, "cannot reach queued");
 		return;
 	}
+	cc->at = PROC_QUEUED;
 	conn_wait(cc, CTL_FORWARD_WAIT);
 }
 
@@ -359,13 +467,15 @@ conn_read(struct bufferevent *bev, void *arg)
 	conn_request(cc, line, len);
 }
 
+/* Written down to the low mark (CTL_OUT_LOW, 0 once closing). */
 static void
 conn_write(struct bufferevent *bev, void *arg)
 {
 	struct ctl_conn *cc = arg;
 
-	if (cc->closing && evbuffer_get_length(bufferevent_get_output(bev)) ==
-	    0)
+	if (!cc->closing)
+		conn_more(cc);
+	else if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 		conn_free(cc);
 }
 
@@ -375,7 +485,11 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 	struct ctl_conn *cc = arg;
 
 	(void)bev;
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+	if (what & BEV_EVENT_TIMEOUT)
+		log_info("control: uid %u left its answer unread for %us; "
+		    "connection closed", (unsigned)cc->uid,
+		    cc->ctl->env->conf->timeouts.control);
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
 		conn_free(cc);
 }
 
@@ -386,6 +500,7 @@ conn_free(struct ctl_conn *cc)
 
 	if (ctl->reloading == cc)
 		ctl->reloading = NULL;
+	conn_cancel(cc);
 	TAILQ_REMOVE(&ctl->conns, cc, entry);
 	ctl->nconns--;
 	if (cc->timer != NULL)
@@ -440,6 +555,7 @@ control_accept(int lfd, short ev, void *arg)
 	TAILQ_INSERT_TAIL(&ctl->conns, cc, entry);
 	ctl->nconns++;
 	bufferevent_setcb(cc->bev, conn_read, conn_write, conn_event, cc);
+	bufferevent_setwatermark(cc->bev, EV_WRITE, CTL_OUT_LOW, 0);
 	bufferevent_enable(cc->bev, EV_READ);
 	evtimer_add(cc->timer, &tv);
 }

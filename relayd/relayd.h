@@ -81,9 +81,11 @@ struct control *control_open(struct relayd *);
 void	 control_close(struct control *);
 void	 control_status_reply(struct control *, struct kid *, uint64_t id,
 	    const char *state);
-void	 control_forward_line(struct control *, uint64_t id, const char *);
-void	 control_forward_done(struct control *, uint64_t id, int ok,
-	    const char *err);
+void	 control_forward_line(struct control *, struct kid *, uint64_t id,
+	    const char *);
+void	 control_forward_pause(struct control *, struct kid *, uint64_t id);
+void	 control_forward_done(struct control *, struct kid *, uint64_t id,
+	    int ok, const char *err);
 void	 control_reload_done(struct control *, int ok, const char *err);
 
 /* relayd.c */

@@ -222,6 +222,7 @@ check_full_main(const struct conf *c)
 	is_int(c->limits.min_free_space, 1073741824, "full: min_free_space 1G");
 	is_int(c->limits.max_recipients, 1000, "full: max_recipients");
 	is_int(c->timeouts.data, 600, "full: data timeout 10m");
+	is_int(c->timeouts.control, 1200, "full: control timeout 20m");
 	is_int(c->queue.lifetime, 5 * 86400, "full: lifetime 5d");
 	is_int(c->queue.retry_max, 7200, "full: retry_max 2h");
 	is_int(c->queue.delay_warning, 4 * 3600, "full: delay_warning 4h");
@@ -327,6 +328,7 @@ check_defaults(void)
 	    "defaults: min_free_space 1G");
 	is_int(c->timeouts.command, 300, "defaults: command timeout 5m");
 	is_int(c->timeouts.data, 600, "defaults: data timeout 10m");
+	is_int(c->timeouts.control, 600, "defaults: control timeout 10m");
 	is_int(c->queue.lifetime, 432000, "defaults: queue.lifetime 5d");
 	is_int(c->queue.bounce_lifetime, 172800,
 	    "defaults: queue.bounce_lifetime 2d");
