@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include "child.h"
+#include "faults.h"
 #include "ctl_stream.h"
 #include "log.h"
 #include "marshal.h"
@@ -144,6 +145,30 @@ child_peer_broken(struct child *c, enum proc_id peer, struct imsg *imsg,
 	    proc_name(peer), imsg->hdr.type, imsg->datalen, why);
 }
 
+#ifdef RELAYD_FAULTS
+/* A child that breaks the protocol with its parent, on purpose. */
+static void
+misbehave(struct child *c)
+{
+	char		 name[64];
+	struct mw	 w;
+
+	snprintf(name, sizeof(name), "%s-emerg-log", proc_name(c->ops->id));
+	if (fault_error(name)) {
+		mw_init(&w);
+		mw_u8(&w, LOG_EMERG);
+		mw_str(&w, "fault injection: an emergency, \x1b[31mred\x1b[0m "
+		    "and \xc2\x9b" "31m");
+		child_send(c, PROC_PARENT, M_LOG, 0, -1, w.buf, w.len);
+	}
+	snprintf(name, sizeof(name), "%s-bad-message", proc_name(c->ops->id));
+	if (fault_error(name))
+		child_send(c, PROC_PARENT, M_PARENT_MAX + 7, 0, -1, NULL, 0);
+}
+#else
+#define misbehave(c)	do { } while (0)
+#endif
+
 static void
 on_conf(struct child *c, struct imsg *imsg)
 {
@@ -170,6 +195,8 @@ on_conf(struct child *c, struct imsg *imsg)
 	mw_u32(&w, gen);
 	child_send(c, PROC_PARENT, M_CONF_ACK, 0, -1, w.buf, w.len);
 	log_debug("configuration %u in force", gen);
+	if (old == NULL)
+		misbehave(c);
 }
 
 static void

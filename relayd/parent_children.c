@@ -28,6 +28,7 @@
 #include "log.h"
 #include "marshal.h"
 #include "msg_parent.h"
+#include "parent_kidmsg.h"
 #include "relayd.h"
 
 #define FD_STAGING	100	/* above every channel number */
@@ -43,23 +44,34 @@ kid_by_chan(struct relayd *env, struct chan *c)
 	return NULL;
 }
 
+/*
+ * A child broke the protocol: it is not trusted further.  Its channel
+ * closes and it is killed, which the supervision reports as it stops
+ * relayd (a child that dies brings the tree down).
+ */
 static void
-kid_log(struct kid *k, struct mr *r)
+kid_broken(struct kid *k, const struct imsg *imsg, const char *why)
 {
-	char	line[LOG_LINE_MAX], *p;
-	uint8_t	pri;
-
-	pri = mr_u8(r);
-	mr_str(r, line, sizeof(line));
-	if (mr_end(r) == -1 || pri > LOG_DEBUG) {
-		log_warnx("%s sent a malformed log message", proc_name(k->id));
-		return;
+	log_warnx("%s sent a bad message (type %u, %zu bytes): %s; "
+	    "stopping it", proc_name(k->id), imsg->hdr.type, imsg->datalen,
+	    why);
+	if (k->chan != NULL) {
+		chan_free(k->chan);
+		k->chan = NULL;
 	}
-	/* A child is not trusted to keep the log's format. */
-	for (p = line; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
-	log_emit(pri, proc_name(k->id), line);
+	if (k->running)
+		kill(k->pid, SIGKILL);
+}
+
+static void
+kid_log(struct kid *k, const struct kidmsg *m)
+{
+	if (m->clamped && !k->pri_clamped) {
+		k->pri_clamped = 1;
+		log_warnx("%s logs above LOG_CRIT; its lines are logged at "
+		    "LOG_CRIT", proc_name(k->id));
+	}
+	log_emit(m->pri, proc_name(k->id), m->text);
 }
 
 static void
@@ -67,52 +79,37 @@ from_kid(struct chan *c, struct imsg *imsg, void *arg)
 {
 	struct relayd	*env = arg;
 	struct kid	*k = kid_by_chan(env, c);
-	struct mr	 r;
-	char		 text[CTL_TEXT_MAX];
-	uint8_t		 ok;
+	struct kidmsg	 m;
+	const char	*why;
 
-	if (imsg->fd != -1) {
-		close(imsg->fd);
-		log_warnx("%s sent a descriptor; ignoring it", proc_name(k->id));
+	if (kidmsg_decode(imsg, &m, &why) == -1) {
+		if (imsg->fd != -1)
+			close(imsg->fd);
+		imsg->fd = -1;
+		kid_broken(k, imsg, why);
 		return;
 	}
-	mr_init(&r, imsg->data, imsg->datalen);
-	switch (imsg->hdr.type) {
+	switch (m.type) {
 	case M_LOG:
-		kid_log(k, &r);
-		return;
+		kid_log(k, &m);
+		break;
 	case M_STATUS:
-		mr_str(&r, text, sizeof(text));
-		if (mr_end(&r) == 0)
-			control_status_reply(env->control, k, imsg->hdr.peerid,
-			    text);
-		return;
+		control_status_reply(env->control, k, m.peerid, m.text);
+		break;
 	case M_CONF_ACK:
-		k->acked = mr_u32(&r);
-		if (mr_end(&r) == 0)
-			relayd_conf_acked(env);
-		return;
+		k->acked = m.gen;
+		relayd_conf_acked(env);
+		break;
 	case M_CTL_LINE:
-		mr_str(&r, text, sizeof(text));
-		if (mr_end(&r) == 0)
-			control_forward_line(env->control, k,
-			    imsg->hdr.peerid, text);
-		return;
+		control_forward_line(env->control, k, m.peerid, m.text);
+		break;
 	case M_CTL_PAUSE:
-		if (mr_end(&r) == 0)
-			control_forward_pause(env->control, k,
-			    imsg->hdr.peerid);
-		return;
+		control_forward_pause(env->control, k, m.peerid);
+		break;
 	case M_CTL_DONE:
-		ok = mr_u8(&r);
-		mr_str(&r, text, sizeof(text));
-		if (mr_end(&r) == 0)
-			control_forward_done(env->control, k,
-			    imsg->hdr.peerid, ok, text);
-		return;
+		control_forward_done(env->control, k, m.peerid, m.ok, m.text);
+		break;
 	}
-	log_warnx("%s sent unexpected message type %u", proc_name(k->id),
-	    imsg->hdr.type);
 }
 
 static void

@@ -34,6 +34,7 @@ struct kid {
 	int		 running;
 	int		 status;	/* from waitpid, once not running */
 	int		 killed;	/* by the stop timer */
+	int		 pri_clamped;	/* it logged above LOG_CRIT, said once */
 };
 
 struct relayd {

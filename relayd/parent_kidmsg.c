@@ -1,0 +1,83 @@
+/*
+ * parent_kidmsg: children's messages to the parent, decoded and checked.
+ */
+#include <string.h>
+#include <syslog.h>
+
+#include "marshal.h"
+#include "parent_kidmsg.h"
+#include "text.h"
+
+/* A string field, cleaned; -1 if it is missing or does not fit. */
+static int
+text_field(struct mr *r, char *dst, size_t sz)
+{
+	mr_str(r, dst, sz);
+	if (r->err)
+		return -1;
+	text_clean(dst);
+	return 0;
+}
+
+static int
+decode_log(struct mr *r, struct kidmsg *m, const char **why)
+{
+	uint8_t pri = mr_u8(r);
+
+	if (text_field(r, m->text, LOG_LINE_MAX) == -1 || mr_end(r) == -1) {
+		*why = "malformed log line";
+		return -1;
+	}
+	if (pri > LOG_DEBUG) {
+		*why = "log priority out of range";
+		return -1;
+	}
+	m->pri = pri;
+	if (pri < LOG_CRIT) {
+		m->pri = LOG_CRIT;
+		m->clamped = 1;
+	}
+	return 0;
+}
+
+int
+kidmsg_decode(const struct imsg *imsg, struct kidmsg *m, const char **why)
+{
+	struct mr r;
+
+	memset(m, 0, sizeof(*m));
+	m->type = imsg->hdr.type;
+	m->peerid = imsg->hdr.peerid;
+	if (imsg->fd != -1 || (imsg->hdr.flags & IMSG_F_FD)) {
+		*why = "a descriptor";
+		return -1;
+	}
+	mr_init(&r, imsg->data, imsg->datalen);
+	*why = "malformed";
+	switch (imsg->hdr.type) {
+	case M_LOG:
+		return decode_log(&r, m, why);
+	case M_STATUS:
+	case M_CTL_LINE:
+		if (text_field(&r, m->text, CTL_TEXT_MAX) == -1)
+			return -1;
+		return mr_end(&r);
+	case M_CONF_ACK:
+		m->gen = mr_u32(&r);
+		return mr_end(&r);
+	case M_CTL_PAUSE:
+		return mr_end(&r);
+	case M_CTL_DONE:
+		m->ok = mr_u8(&r);
+		if (text_field(&r, m->text, CTL_TEXT_MAX) == -1 ||
+		    mr_end(&r) == -1)
+			return -1;
+		if (m->ok > 1) {
+			*why = "an answer neither OK nor ERR";
+			return -1;
+		}
+		return 0;
+	}
+	*why = "unknown message type";
+	return -1;
+}

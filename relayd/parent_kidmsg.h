@@ -1,0 +1,38 @@
+/*
+ * parent_kidmsg: what a child may say to the parent, checked before the
+ * parent acts on it.
+ *
+ * A child may be compromised; the parent keeps root.  So a child's frame
+ * is decoded here, whole, into a small struct, and anything else (an
+ * unknown type, a descriptor, a field too many or too few, a priority
+ * out of range) is that child's fatal error.  Text is cleaned of control
+ * characters (C1 included) before it reaches a log, relayctl or a
+ * terminal, and no child may log above LOG_CRIT (LOG_EMERG is written
+ * on every terminal).  Pure, so it can be fuzzed (regress/fuzz/kidmsg.c).
+ */
+#ifndef RELAYD_PARENT_KIDMSG_H
+#define RELAYD_PARENT_KIDMSG_H
+
+#include <stdint.h>
+
+#include "imsg.h"
+#include "log.h"
+#include "msg_parent.h"
+
+#define KIDMSG_TEXT	(LOG_LINE_MAX > CTL_TEXT_MAX ? LOG_LINE_MAX : \
+	CTL_TEXT_MAX)
+
+struct kidmsg {
+	uint32_t	 type;		/* M_LOG, M_STATUS, ... */
+	uint64_t	 peerid;
+	int		 pri;		/* M_LOG, clamped */
+	int		 clamped;	/* the child asked for more */
+	uint32_t	 gen;		/* M_CONF_ACK */
+	int		 ok;		/* M_CTL_DONE: 0 or 1 */
+	char		 text[KIDMSG_TEXT];	/* cleaned */
+};
+
+/* 0 and *m filled, or -1 with *why: the child broke the protocol. */
+int	 kidmsg_decode(const struct imsg *, struct kidmsg *, const char **why);
+
+#endif
