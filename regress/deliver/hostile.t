@@ -6,8 +6,8 @@ delivery: alpha's message stays queued (deferred, 4.5.0) and nothing of
 it is deleted, so its spool file cannot become beta's next message while
 our connection to the hop still has the old file to send.  Once the hop
 reads again, it must find nothing of beta's there.  Both ways of sending
-the body: BDAT (CHUNKING, the file handed to the kernel as it is) and
-DATA."""
+the body: BDAT (CHUNKING, the file handed to the kernel as it is, or to
+TLS) and DATA."""
 import os
 import sys
 
@@ -43,9 +43,9 @@ def beta_body(i):
     return b"Subject: for beta %d\r\n\r\n" % i + line * (LINES + 100)
 
 
-def scenario(ext, how):
+def scenario(ext, how, tls=False):
     hostile = Sink("127.0.0.1", free_port(), ext=ext, mode="early",
-                   rcvbuf=4096)
+                   rcvbuf=4096, starttls=tls)
     beta = None
     beta_port = free_port()
     tenants = {
@@ -111,6 +111,9 @@ def scenario(ext, how):
         tap.ok(hostile.messages and
                split_received(hostile.messages[0].data)[1] == A_BODY,
                "%s: intact" % how)
+        if tls:
+            tap.ok(hostile.messages and hostile.messages[0].tls,
+                   "%s: over TLS" % how)
         tap.ok(beta.wait(3, 60), "%s: beta's messages reach beta's own "
                "server" % how)
         tap.eq(sorted(split_received(m.data)[1] for m in beta.messages),
@@ -127,5 +130,6 @@ def scenario(ext, how):
 
 
 scenario(ALL_EXT, "BDAT")
+scenario(ALL_EXT, "BDAT over TLS", tls=True)
 scenario(NO_CHUNKING, "DATA")
 tap.done()
