@@ -29,6 +29,7 @@ whatever the mode; rcvbuf= shrinks the receive buffer, set before listen
 so that the window is small from the SYN on.
 """
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -137,6 +138,8 @@ class Sink:
                 c.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+        if self.ssl:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     def serve(self):
         while self.running:
