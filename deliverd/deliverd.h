@@ -16,10 +16,19 @@
  * a transaction; connections are reused and run in parallel within
  * queue.max_connections_per_destination and queue.max_connections.
  *
+ * The next hop is not trusted.  A reply that breaks the protocol within a
+ * transaction (malformed, 2xx or 3xx but 354 to DATA, an answer to the
+ * end of data before all of it has left our buffers) defers what is not
+ * decided with 4.5.0, and the connection is closed at once: a message the
+ * next hop cannot have read is never taken for delivered, so its spool
+ * file is not deleted while we may still be sending from it.
+ *
  * BUGS: TLS is opportunistic and unauthenticated (no DANE or MTA-STS
  * yet).  Without CHUNKING, a message holding bare LF (only possible from
  * a tenant with allow_bare_newlines) has its dots after every LF stuffed,
- * so that no next hop can mistake one message for two.
+ * so that no next hop can mistake one message for two.  A next hop that
+ * refuses a message with 5xx before it has read all of it is a protocol
+ * error too: the message is deferred, not bounced, until it expires.
  */
 #ifndef RELAYD_DELIVERD_H
 #define RELAYD_DELIVERD_H

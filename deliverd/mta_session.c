@@ -9,6 +9,12 @@
  * transaction moves on to the next hop.  A reused connection that the
  * next hop has closed gives its job back to be sent on a fresh one, with
  * no penalty.
+ *
+ * The next hop is not trusted.  A reply that breaks the protocol during a
+ * transaction (malformed, 2xx or 3xx other than 354 to DATA, or a reply
+ * to the end of data that comes before all of it has left us) defers the
+ * recipients not yet decided, with 4.5.0, and we hang up: never is a
+ * message taken for delivered that the next hop cannot have read.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -105,6 +111,8 @@ static void	read_cb(struct bufferevent *, void *);
 static void	write_cb(struct bufferevent *, void *);
 static void	event_cb(struct bufferevent *, short, void *);
 static void	start_tx(struct mta_session *);
+static void	protocol_error(struct mta_session *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
 
 static const struct conf *
 conf_of(const struct mta_session *s)
@@ -662,13 +670,45 @@ tx_reply(struct mta_session *s, const struct mta_reply *r)
 	}
 }
 
-/* The reply to the end of data decides every accepted recipient. */
+/* Is any of the message still in our buffers, or TLS's? */
+static int
+body_pending(struct mta_session *s)
+{
+	struct bufferevent *under;
+
+	if (!s->body_done ||
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) > 0)
+		return 1;
+	under = bufferevent_get_underlying(s->bev);
+	return under != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(under)) > 0;
+}
+
+/*
+ * The reply to the end of data decides every accepted recipient, if it
+ * comes after the whole message has left our buffers.  A real server
+ * cannot answer before it has read the last octet, and it cannot read
+ * what we still hold, so an earlier answer is a protocol error, never a
+ * false alarm.  (With TLS, our buffer may also hold a record of the TLS
+ * layer's own, answering one of the server's in the same read: that
+ * defers a message the server had, to be sent again, and loses none.)
+ * Taking an early answer for delivery would delete the message, and its
+ * spool file could become another message while BDAT still sends from
+ * it.
+ */
 static void
 final_reply(struct mta_session *s, const struct mta_reply *r)
 {
 	struct job	*job = s->job;
+	char		 rep[REPLY_TEXT_MAX + 8];
 	size_t		 i;
 
+	if (body_pending(s)) {
+		mta_reply_format(r, rep, sizeof(rep));
+		protocol_error(s, "the next hop answered before the message "
+		    "was sent (%s)", rep);
+		return;
+	}
 	for (i = 0; i < job->nrcpts; i++)
 		if (job->rcpts[i].rcpt_ok && job->rcpts[i].result == 0)
 			set_result(&job->rcpts[i], r);
@@ -725,6 +765,15 @@ handle_reply(struct mta_session *s, const struct mta_reply *r)
 		tx_reply(s, r);
 		return;
 	case MS_DATA:
+		if (r->code < 400 && r->code != 354) {
+			char rep[REPLY_TEXT_MAX + 8];
+
+			/* Not a refusal, and no body sent: never delivered. */
+			mta_reply_format(r, rep, sizeof(rep));
+			protocol_error(s, "the next hop answered DATA with %s, "
+			    "not 354", rep);
+			return;
+		}
 		if (r->code != 354) {
 			size_t i;
 
@@ -757,19 +806,31 @@ handle_reply(struct mta_session *s, const struct mta_reply *r)
 	hop_failed(s, "unexpected reply");
 }
 
-/* The next hop sent something that is not an SMTP reply. */
+/*
+ * The next hop broke the protocol.  In a transaction, what is not decided
+ * is deferred and we hang up at once: nothing more is sent, from the
+ * spool file or otherwise.
+ */
 static void
-protocol_error(struct mta_session *s)
+protocol_error(struct mta_session *s, const char *fmt, ...)
 {
+	char	why[REPLY_TEXT_MAX + 128];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
 	if (s->state == MS_TX || s->state == MS_DATA || s->state == MS_BODY) {
-		fail_rest(s->job, DR_TEMPFAIL, "4.5.0", "protocol error: "
-		    "malformed reply");
+		bufferevent_free(s->bev);
+		s->bev = NULL;
+		job_fail_all(s->job, DR_TEMPFAIL, "4.5.0", "protocol error: "
+		    "%s", why);
 		tx_finish(s, DEST_UP);
 		session_end(s);
 	} else if (s->job == NULL)
 		session_end(s);
 	else
-		hop_failed(s, "malformed reply");
+		hop_failed(s, "%s", why);
 }
 
 static void
@@ -810,7 +871,7 @@ read_cb(struct bufferevent *bev, void *arg)
 		handle_reply(s, &r);
 	}
 	if (bad && !s->dead && s->bev == bev)
-		protocol_error(s);
+		protocol_error(s, "malformed reply");
 	if (--s->in_cb == 0 && s->dead)
 		free(s);
 }

@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -34,6 +35,7 @@
 #include "queued.h"
 
 #define SYNC_WORKERS	4
+#define HELD_QUIET	60	/* seconds between warnings of held files */
 
 struct committer {
 	struct queued	*q;
@@ -42,6 +44,9 @@ struct committer {
 	pthread_cond_t	 db_cv;		/* work for the writer */
 	pthread_cond_t	 dir_cv;	/* a directory sync asked or done */
 	int		 recycle_room;	/* files the event loop can take */
+	time_t		 held_warned;	/* last warning of a held file */
+	unsigned	 held_since;	/* held files not warned of since */
+	int		 nolease_warned;
 	uint64_t	 dir_want, dir_done;
 	int		 dir_err;
 	int		 writer_done;
@@ -115,6 +120,69 @@ committer_recycled_taken(struct committer *cm)
 	give_room(cm);
 }
 
+/*
+ * A file that could not be recycled because it is open elsewhere: after
+ * its message was done with, only a misbehaving deliverd can hold it.
+ * One warning a minute at most, with the count since the last.
+ */
+static void
+warn_held(struct committer *cm, uint64_t id)
+{
+	time_t		now = time(NULL);
+	unsigned	more = 0;
+	int		say;
+
+	pthread_mutex_lock(&cm->lock);
+	if ((say = now - cm->held_warned >= HELD_QUIET)) {
+		more = cm->held_since;
+		cm->held_since = 0;
+		cm->held_warned = now;
+	} else
+		cm->held_since++;
+	pthread_mutex_unlock(&cm->lock);
+	if (say)
+		log_warnx("msgid=%016llx: spool file still open outside queued "
+		    "after the message was done with (deliverd?); removed, not "
+		    "reused (%u more since the last warning)",
+		    (unsigned long long)id, more);
+}
+
+static void
+warn_nolease(struct committer *cm, int err)
+{
+	int say;
+
+	pthread_mutex_lock(&cm->lock);
+	say = !cm->nolease_warned;
+	cm->nolease_warned = 1;
+	pthread_mutex_unlock(&cm->lock);
+	if (say)
+		log_warnx("spool: no file lease (%s): files of delivered "
+		    "messages are removed, not reused", strerror(err));
+}
+
+/* A removed envelope's file: reused if no one else has it, else gone. */
+static void
+delete_file(struct committer *cm, struct job *j)
+{
+	int	dirfd = cm->q->spool_fd, why;
+
+	j->fd = -1;
+	if (take_room(cm)) {
+		if ((j->fd = spool_recycle(dirfd, j->id, &j->new_id,
+		    &why)) == -1) {
+			if (why == RECYCLE_HELD)
+				warn_held(cm, j->id);
+			else if (why == RECYCLE_NOLEASE)
+				warn_nolease(cm, errno);
+			give_room(cm);
+		}
+	}
+	/* Whoever holds it keeps reading the old message, no other. */
+	if (j->fd == -1)
+		spool_unlink(dirfd, j->id);
+}
+
 /* Without the lock: 1 if the job goes on to the writer. */
 static int
 work(struct committer *cm, struct job *j)
@@ -128,14 +196,7 @@ work(struct committer *cm, struct job *j)
 			j->err = errno;
 		return 0;
 	case JOB_DELETE:
-		j->fd = -1;
-		if (take_room(cm)) {
-			if ((j->fd = spool_recycle(dirfd, j->id, &j->new_id)) ==
-			    -1)
-				give_room(cm);
-		}
-		if (j->fd == -1)
-			spool_unlink(dirfd, j->id);
+		delete_file(cm, j);
 		return 0;
 	case JOB_DSN:
 		if (dsn_write(dirfd, j->dsn, &j->env, err, sizeof(err)) ==

@@ -54,39 +54,82 @@ spool_create(int dirfd, uint64_t *idp)
 	return -1;
 }
 
+/* The emptied file under a new name; its id, or -1 with errno. */
+static int
+rename_new(int dirfd, const char *from, char *to, size_t tosz,
+    uint64_t *idp)
+{
+	int		tries;
+	uint64_t	id;
+
+	for (tries = 0; tries < 8; tries++) {
+		id = new_id();
+		queue_id_format(id, to, tosz);
+		if (renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE) == 0) {
+			*idp = id;
+			return 0;
+		}
+		if (errno != EEXIST)
+			return -1;
+	}
+	return -1;
+}
+
 /*
  * A delivered message's file, emptied and renamed, becomes a new one:
  * cheaper than unlink and create, and on ext4 without a journal much
  * cheaper, since each new inode is found past every inode freed in the
- * last seconds.  Its descriptor and new id, or -1 with the file left
- * as it was.  Any thread.
+ * last seconds.
+ *
+ * Only if no one else has it open: deliverd's descriptor may outlive the
+ * job (a bufferevent freed late, a bug, a compromise), and whoever reads
+ * the old message must never read the next one.  The kernel grants a
+ * write lease only when ours is the inode's one open file description,
+ * in any process; held while the file is emptied and renamed, it also
+ * tells (F_GETLEASE) whether anyone opened the file meanwhile.
+ *
+ * Its descriptor and new id; or -1 with *why RECYCLE_HELD (open
+ * elsewhere), RECYCLE_NOLEASE (no lease to be had: errno says why) or 0
+ * (errno), the file left under its old name or removed.  Any thread.
  */
 int
-spool_recycle(int dirfd, uint64_t old, uint64_t *idp)
+spool_recycle(int dirfd, uint64_t old, uint64_t *idp, int *why)
 {
-	char		from[32], to[32];
-	int		fd, tries;
-	uint64_t	id;
+	char	from[32], to[32];
+	int	fd, err;
 
+	*why = 0;
 	queue_id_format(old, from, sizeof(from));
 	if ((fd = openat(dirfd, from, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return -1;
+	if (fcntl(fd, F_SETLEASE, F_WRLCK) == -1) {
+		err = errno;
+		*why = err == EAGAIN ? RECYCLE_HELD : RECYCLE_NOLEASE;
+		goto fail;
+	}
 	/* Emptied first: a crash leaves a spare, not a stale message. */
-	if (ftruncate(fd, 0) == -1) {
-		close(fd);
-		return -1;
+	if (ftruncate(fd, 0) == -1 ||
+	    rename_new(dirfd, from, to, sizeof(to), idp) == -1) {
+		err = errno;
+		goto fail;
 	}
-	for (tries = 0; tries < 8; tries++) {
-		id = new_id();
-		queue_id_format(id, to, sizeof(to));
-		if (renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE) == 0) {
-			*idp = id;
-			return fd;
-		}
-		if (errno != EEXIST)
-			break;
-	}
+	/*
+	 * Anyone who opened it since has broken the lease.  Else the lease
+	 * goes before the file is handed on: kept, it would hold up the
+	 * next open of the file (to deliver it) for lease-break-time.
+	 */
+	if (fcntl(fd, F_GETLEASE) != F_WRLCK) {
+		err = EBUSY;
+		*why = RECYCLE_HELD;
+	} else if (fcntl(fd, F_SETLEASE, F_UNLCK) == -1) {
+		err = errno;
+		*why = RECYCLE_NOLEASE;
+	} else
+		return fd;
+	(void)unlinkat(dirfd, to, 0);
+fail:
 	close(fd);
+	errno = err;
 	return -1;
 }
 

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,11 @@ queued_init(struct child *c)
 	if ((n = store_load(q->store, load_one, q)) == -1)
 		fatalx("queue store: cannot read the queue");
 	spool_scan(q);
+	/*
+	 * Opening a file we are recycling breaks our lease and signals us:
+	 * we look at the lease instead (queue_spool.c, spool_recycle).
+	 */
+	signal(SIGIO, SIG_IGN);
 	q->cm = committer_start(q);
 	check_bodies(q);
 	log_info("queue: %zu messages", q->nqueue);

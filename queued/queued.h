@@ -214,7 +214,9 @@ void	 committer_recycled_taken(struct committer *);
 
 /* queue_spool.c */
 int	 spool_create(int dirfd, uint64_t *id);
-int	 spool_recycle(int dirfd, uint64_t old, uint64_t *id);
+int	 spool_recycle(int dirfd, uint64_t old, uint64_t *id, int *why);
+#define RECYCLE_HELD	1	/* open outside queued: not to be reused */
+#define RECYCLE_NOLEASE	2	/* no lease to be had: cannot tell */
 void	 recycled_put(struct queued *, uint64_t, int);
 int	 recycled_take(struct queued *, uint64_t *, int *);
 void	 recycled_drop_all(struct queued *);

@@ -6,8 +6,30 @@ transaction, and can be told to misbehave in the ways real servers do.
     s.rcpt = lambda addr: "550 5.1.1 no"  # per-recipient replies
     s.wait(1)                             # until one message arrived
     s.messages[0].data                    # bytes as received, unstuffed
+
+A next hop that misbehaves on purpose: s.mode (changed at any time; the
+next command or reply sees it) is one of
+
+    "normal"   as above
+    "early"    answers the end of data at once, before reading it (250 to
+               BDAT LAST before the chunk; 354 then 250 to DATA), then
+               reads nothing more until s.release(); then everything, to
+               the end of the connection.  s.early counts these replies
+    "slow"     every reply goes out one octet per packet, with a pause
+               (s.slow_delay) between them
+    "mixed"    the reply to the end of data is multi-line, and its code
+               changes between the lines (250, then 451)
+    "long"     the reply to the end of data is one line longer than any
+               client allows (3000 octets)
+    "data250"  250 to DATA instead of 354, then waits for a command
+
+In "early", "mixed", "long" and "data250" no message is recorded in
+s.messages.  Every octet any client sent is kept in s.raw (s.received()),
+whatever the mode; rcvbuf= shrinks the receive buffer, set before listen
+so that the window is small from the SYN on.
 """
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -49,7 +71,7 @@ def make_cert(directory):
 class Sink:
     def __init__(self, addr, port, ext=None, greeting="220 sink.test ESMTP",
                  starttls=False, helo_only=False, hang=False,
-                 tls_break=False):
+                 tls_break=False, mode="normal", rcvbuf=None):
         self.addr = addr
         self.port = port
         self.ext = list(ALL_EXT if ext is None else ext)
@@ -61,6 +83,11 @@ class Sink:
         self.mail_reply = lambda arg: "250 2.1.0 Ok"
         self.close_after = None   # transactions per connection
         self.tls_break = tls_break  # say 220 to STARTTLS, then hang up
+        self.mode = mode
+        self.slow_delay = 0.005
+        self.early = 0            # end-of-data replies sent before the data
+        self.released = threading.Event()
+        self.raw = bytearray()    # everything received, every connection
         self.messages = []
         self.connections = 0
         self.active = 0
@@ -77,16 +104,28 @@ class Sink:
         fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
         self.sock = socket.socket(fam, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.bind((addr, port))
         self.sock.listen(128)
         self.running = True
         self.thread = threading.Thread(target=self.serve, daemon=True)
         self.thread.start()
 
+    def release(self):
+        """Let the sessions held in "early" mode read what they were sent,
+        to the end."""
+        self.released.set()
+
+    def received(self):
+        with self.lock:
+            return bytes(self.raw)
+
     def close(self):
         """Stop listening and hang up on every client, as a server going
         down does."""
         self.running = False
+        self.released.set()
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -99,6 +138,8 @@ class Sink:
                 c.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+        if self.ssl:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     def serve(self):
         while self.running:
@@ -204,7 +245,14 @@ class Sink:
                 if msg is None or not msg.rcpts:
                     f.send("554 5.5.1 no valid recipients")
                     continue
+                if self.mode == "data250":
+                    f.send("250 2.0.0 Ok")
+                    msg = None
+                    continue
                 f.send("354 go")
+                if self.mode == "early":
+                    self.hold(f)
+                    return
                 msg.data = f.read_data()
                 done += 1
                 self.finish(f, msg)
@@ -214,9 +262,13 @@ class Sink:
             elif verb == "BDAT":
                 parts = cmd.split()
                 size = int(parts[1])
+                last = len(parts) > 2 and parts[2].upper() == "LAST"
+                if last and self.mode == "early":
+                    self.hold(f)
+                    return
                 msg.data += f.read_exact(size)
                 msg.bdat = True
-                if len(parts) > 2 and parts[2].upper() == "LAST":
+                if last:
                     done += 1
                     self.finish(f, msg)
                     msg = None
@@ -235,7 +287,22 @@ class Sink:
             else:
                 f.send("500 5.5.2 what?")
 
+    def hold(self, f):
+        """The hostile next hop: the end of data is answered before it is
+        read; then nothing is read until release(), then everything."""
+        f.send("250 2.0.0 Ok: kept")
+        with self.lock:
+            self.early += 1
+        self.released.wait()
+        f.drain()
+
     def finish(self, f, msg):
+        if self.mode == "mixed":
+            f.send("250-2.0.0 Ok: kept\r\n451 4.3.0 or perhaps not")
+            return
+        if self.mode == "long":
+            f.send("250 2.0.0 " + "x" * 3000)
+            return
         rep = self.data_reply(msg)
         if rep.startswith("2"):
             msg.when = time.time()
@@ -251,14 +318,31 @@ class _Conn:
         self.buf = b""
 
     def send(self, text):
-        self.sock.sendall(text.encode() + b"\r\n")
+        data = text.encode() + b"\r\n"
+        if self.sink.mode != "slow":
+            self.sock.sendall(data)
+            return
+        for i in range(len(data)):
+            self.sock.sendall(data[i:i + 1])
+            time.sleep(self.sink.slow_delay)
+
+    def _recv(self):
+        chunk = self.sock.recv(65536)
+        with self.sink.lock:
+            self.sink.raw += chunk
+        return chunk
 
     def _fill(self):
-        chunk = self.sock.recv(65536)
+        chunk = self._recv()
         if not chunk:
             return False
         self.buf += chunk
         return True
+
+    def drain(self):
+        """Read to the end of the connection, keeping it only in raw."""
+        while self._recv():
+            pass
 
     def readline(self):
         while b"\r\n" not in self.buf:
