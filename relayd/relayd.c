@@ -173,6 +173,7 @@ relayd_reload(struct relayd *env, char *err, size_t errsz)
 		    "configuration stays in force");
 		return -1;
 	}
+	limits_check(env, conf);
 	env->gen++;
 	children_send_conf(env, conf);
 	conf_free(env->conf);
@@ -279,7 +280,7 @@ main(int argc, char **argv)
 	if (check_children(&env) == -1 || users_resolve(&env) == -1 ||
 	    state_prepare(&env) == -1 || state_lock(&env) == -1)
 		exit(1);
-	limits_raise(env.conf);
+	limits_raise(&env);
 	if (listeners_bind(env.conf, NULL) == -1)
 		exit(1);
 

@@ -34,6 +34,7 @@ struct kid {
 	int		 running;
 	int		 status;	/* from waitpid, once not running */
 	int		 killed;	/* by the stop timer */
+	uint64_t	 nofile;	/* its descriptor limit */
 };
 
 struct relayd {
@@ -63,7 +64,8 @@ int	 state_prepare(struct relayd *);
 int	 state_lock(struct relayd *);
 void	 state_lock_note_pid(struct relayd *);
 int	 users_resolve(struct relayd *);
-void	 limits_raise(const struct conf *);
+void	 limits_raise(struct relayd *);
+void	 limits_check(const struct relayd *, const struct conf *);
 
 /* parent_listen.c */
 int	 listeners_bind(struct conf *, const struct conf *old);
