@@ -208,6 +208,11 @@ session_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 		    "Error: too many connections from your address");
 		return;
 	}
+	/* Logged once per episode (smtp_fds.c), not per client. */
+	if (!fds_room(sd)) {
+		session_close(s, 421, "4.3.2", FDS_CLOSE_TEXT);
+		return;
+	}
 	s->client_tenant = relay_client_tenant(sd->relay, &s->client);
 	log_debug("connect from [%s]:%u session %llu", s->addr,
 	    s->client.port, (unsigned long long)s->id);
@@ -239,6 +244,9 @@ session_tx_end(struct session *s)
 
 	if (tx == NULL)
 		return;
+	/* queued's answer will find no one waiting: count it till then. */
+	if (tx->file == FILE_ASKED)
+		s->sd->fds.orphans++;
 	queue_release(s);
 	if (tx->fd != -1)
 		close(tx->fd);
@@ -271,6 +279,7 @@ session_free(struct session *s)
 	free(s->rdns);
 	free(s->skip_reply);
 	free(s);
+	fds_released(sd);
 }
 
 void
