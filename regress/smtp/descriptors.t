@@ -55,8 +55,9 @@ try:
     kids = r.children()
     tap.eq(nofile(kids["smtpd"])[0], LIMIT, "smtpd has %d descriptors" %
            LIMIT)
-    tap.ok(r.wait_log(r"smtpd needs \d+ descriptors .*can have only %d" % LIMIT,
-                      5), "the parent says smtpd gets less than it needs")
+    tap.ok(r.wait_log(r"smtpd needs \d+ descriptors .*can have only %d" %
+                      LIMIT, 5),
+           "the parent says smtpd gets less than it needs")
 
     crowd = Crowd(r.port)
     crowd.open(N)
@@ -96,6 +97,20 @@ try:
            "one log line for the whole episode")
     tap.eq(r.children(), kids, "no child has exited")
 
+    # queued, under the same limit, holds only so many files for smtpd.
+    tap.ok(r.wait_log(r"queued: spool files for smtpd: all \d+ in use; new "
+                      r"transactions get 451 4\.3\.2", 5),
+           "queued says it holds all the files it can")
+    ok = crowd.step(greeted, b"DATA\r\n", 1, 120)
+    took = [c for c in greeted if c.replies[-1][0] == 354]
+    tap.ok(ok and len(took) > 0 and all(
+        c in took or c.replies[-1][1].startswith("451 4.3.2 ")
+        for c in greeted), "DATA: 354, or 451 4.3.2 without a file (%d "
+        "and %d)" % (len(took), len(greeted) - len(took)))
+    ok = crowd.step(took, b"Subject: held\r\n\r\nheld\r\n.\r\n", 1, 120)
+    tap.ok(ok and all(c.replies[-1][0] == 250 for c in took),
+           "the messages with a file are queued")
+
     leaving = greeted[:HELD_QUIT]
     crowd.step(leaving, b"QUIT\r\n", 1, 60)
     crowd.step(leaving, b"", 1, 30)
@@ -112,7 +127,8 @@ try:
         return code == 250
 
     tap.ok(wait_for(try_send, 60, 0.5), "a new client sends a whole message")
-    tap.ok(sink.wait(1, 60), "and it is delivered")
+    tap.ok(sink.wait(len(took) + 1, 120), "every queued message is "
+           "delivered")
 
     crowd.close()
     tap.ok(r.wait_log(r"smtpd: descriptors available again", 60),
