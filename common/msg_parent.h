@@ -24,6 +24,8 @@ enum msg_parent {
 	M_CTL_REQ,		/* parent -> child: a control request */
 	M_CTL_LINE,		/* child -> parent: one line of the answer */
 	M_CTL_DONE,		/* child -> parent: u8 ok, str error */
+	M_CONF_FAIL,		/* child -> parent: u32 generation not
+				   applied, str why (the old one stays) */
 	M_PARENT_MAX
 };
 

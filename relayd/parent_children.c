@@ -70,11 +70,14 @@ from_kid(struct chan *c, struct imsg *imsg, void *arg)
 	struct kid	*k = kid_by_chan(env, c);
 	struct mr	 r;
 	char		 text[1024];
+	uint32_t	 gen;
 	uint8_t		 ok;
 
-	if (imsg->fd != -1) {
-		close(imsg->fd);
-		log_warnx("%s sent a descriptor; ignoring it", proc_name(k->id));
+	if (imsg_has_fd(imsg)) {
+		if (imsg->fd != -1)
+			close(imsg->fd);
+		log_warnx("%s sent a descriptor; ignoring the message",
+		    proc_name(k->id));
 		return;
 	}
 	mr_init(&r, imsg->data, imsg->datalen);
@@ -92,6 +95,12 @@ from_kid(struct chan *c, struct imsg *imsg, void *arg)
 		k->acked = mr_u32(&r);
 		if (mr_end(&r) == 0)
 			relayd_conf_acked(env);
+		return;
+	case M_CONF_FAIL:
+		gen = mr_u32(&r);
+		mr_str(&r, text, sizeof(text));
+		if (mr_end(&r) == 0)
+			relayd_conf_failed(env, k, gen, text);
 		return;
 	case M_CTL_LINE:
 		mr_str(&r, text, sizeof(text));

@@ -192,6 +192,20 @@ relayd_conf_acked(struct relayd *env)
 	control_reload_done(env->control, 1, NULL);
 }
 
+/* A child could not apply a configuration and keeps the one it had. */
+void
+relayd_conf_failed(struct relayd *env, struct kid *k, uint32_t gen,
+    const char *why)
+{
+	char err[1200];
+
+	snprintf(err, sizeof(err), "%s kept its previous configuration: %s",
+	    proc_name(k->id), why);
+	log_warnx("configuration %u: %s", gen, err);
+	if (gen == env->gen)
+		control_reload_done(env->control, 0, err);
+}
+
 static void
 on_signal(int sig, short ev, void *arg)
 {

@@ -92,5 +92,7 @@ void	 control_reload_done(struct control *, int ok, const char *err);
 void	 child_path(const struct relayd *, enum proc_id, char *, size_t);
 int	 relayd_reload(struct relayd *, char *err, size_t errsz);
 void	 relayd_conf_acked(struct relayd *);
+void	 relayd_conf_failed(struct relayd *, struct kid *, uint32_t gen,
+	    const char *why);
 
 #endif
