@@ -3,9 +3,9 @@
  * costs a client a 4xx and never costs the relay its life.
  *
  * Each session is counted as two descriptors, its socket and the spool
- * file it may come to hold, so an admitted session always has room for
- * its file; spares and the files asked for by transactions that ended
- * (orphans, on their way back) count one each.  Against that stands our
+ * file it holds or has asked for (one at a time), so an admitted session
+ * always has room for its file; spares, and files on their way for
+ * sessions that left (orphans), count one each.  Against that stands our
  * real limit (getrlimit at start: the parent may have given us less than
  * the configuration needs) less a reserve for stdio, channels, the event
  * loop and the listeners.  Near the limit a new client gets 421 4.3.2 and

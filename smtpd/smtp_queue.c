@@ -19,8 +19,9 @@
 
 /*
  * At the first accepted recipient, as Postfix's smtpd does: a spare if
- * one is held, else ask queued, so that by DATA the file is there.  Out
- * of descriptors, ask again at DATA.
+ * one is held, else ask queued, so that by DATA the file is there.  One
+ * request per session is out at a time: the answer to an earlier
+ * transaction's serves this one.  Out of descriptors, ask again at DATA.
  */
 void
 queue_request_file(struct session *s)
@@ -33,9 +34,14 @@ queue_request_file(struct session *s)
 		tx->file = FILE_READY;
 		return;
 	}
+	if (s->file_out) {
+		tx->file = FILE_ASKED;
+		return;
+	}
 	if (!fds_room(s->sd))
 		return;
 	tx->file = FILE_ASKED;
+	s->file_out = 1;
 	smtpd_send_queue(s->sd, M_Q_CREATE, s->id, -1, NULL, 0);
 	spares_top_up(s->sd);
 }
@@ -209,17 +215,24 @@ read_reply(struct mr *r, struct smtp_reply *rep)
 	return mr_end(r);
 }
 
-/* The session that asked for a file, if it still waits for one. */
+/*
+ * queued answered a session's request for a file: the session, if its
+ * transaction waits for one.  A session that left counted its request
+ * as an orphan until now.
+ */
 static struct session *
 file_asker(struct smtpd *sd, uint64_t sid)
 {
 	struct session *s = session_find(sd, sid);
 
-	if (s != NULL && s->tx != NULL && s->tx->file == FILE_ASKED)
+	if (s == NULL) {
+		if (sd->fds.orphans > 0)
+			sd->fds.orphans--;
+		return NULL;
+	}
+	s->file_out = 0;
+	if (s->tx != NULL && s->tx->file == FILE_ASKED)
 		return s;
-	/* Its transaction ended: the answer was counted as an orphan. */
-	if (sd->fds.orphans > 0)
-		sd->fds.orphans--;
 	return NULL;
 }
 

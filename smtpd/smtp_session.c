@@ -244,9 +244,6 @@ session_tx_end(struct session *s)
 
 	if (tx == NULL)
 		return;
-	/* queued's answer will find no one waiting: count it till then. */
-	if (tx->file == FILE_ASKED)
-		s->sd->fds.orphans++;
 	queue_release(s);
 	if (tx->fd != -1)
 		close(tx->fd);
@@ -268,6 +265,9 @@ session_free(struct session *s)
 	struct smtpd *sd = s->sd;
 
 	session_tx_end(s);
+	/* queued's answer will find no one: count its file till then. */
+	if (s->file_out)
+		sd->fds.orphans++;
 	if (s->counted)
 		limits_client_del(sd, s->client_key);
 	RB_REMOVE(session_tree, &sd->sessions, s);

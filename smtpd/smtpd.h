@@ -82,8 +82,8 @@ struct spares {
 /* The descriptor budget (smtp_fds.c). */
 struct fds {
 	size_t			 limit;		/* RLIMIT_NOFILE as we got it */
-	size_t			 orphans;	/* files coming for ended
-						   transactions */
+	size_t			 orphans;	/* files coming for sessions
+						   that left */
 	int			 reserve;	/* freed to answer at EMFILE */
 	int			 short_now;	/* an episode is running */
 };
@@ -170,6 +170,7 @@ struct session {
 	uint8_t			 counted;	/* in the per-client count */
 	uint8_t			 rdns_pending;	/* FCrDNS look-up out */
 	uint8_t			 file_waiting;	/* spool file ready, rdns not */
+	uint8_t			 file_out;	/* M_Q_CREATE out for us */
 	char			*rdns;		/* forward-confirmed name */
 	unsigned		 errors;
 	char			*helo;

@@ -7,7 +7,8 @@ Every connection gets an answer, 220 and 250s or 421 4.3.2, never a
 silent close or a hang; the held sessions still answer; once some leave a
 new client sends a whole message; relayd and its children never exit.
 Then, as root with the right to raise limits, each child gets the limit
-its own work needs."""
+its own work needs.  Last, a client that begins and resets transactions
+without end holds one spool file at a time, not one per transaction."""
 import os
 import re
 import sys
@@ -15,8 +16,8 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 from crowd import Crowd, raise_nofile  # noqa: E402
-from relaytest import (DEFAULT_TENANT, Relayd, Tap, free_port,  # noqa: E402
-                       need_root, send_message, wait_for)
+from relaytest import (DEFAULT_TENANT, Relayd, SMTPClient, Tap,  # noqa: E402
+                       free_port, need_root, send_message, wait_for)
 from sink import Sink  # noqa: E402
 
 LIMIT = 600
@@ -42,6 +43,17 @@ def nofile(pid):
     with open("/proc/%d/limits" % pid) as f:
         m = re.search(r"^Max open files\s+(\d+)\s+(\d+)", f.read(), re.M)
     return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+def try_send():
+    try:
+        code, text = send_message(r.port, "a@sender.example",
+                                  ["bob@acme.example"],
+                                  b"Subject: room again\r\n\r\n"
+                                  b"hello\r\n")
+    except OSError:
+        return False
+    return code == 250
 
 
 def codes(conns, k):
@@ -116,16 +128,6 @@ try:
     crowd.step(leaving, b"", 1, 30)
     tap.ok(all(c.eof for c in leaving), "%d held sessions quit" % HELD_QUIT)
 
-    def try_send():
-        try:
-            code, text = send_message(r.port, "a@sender.example",
-                                      ["bob@acme.example"],
-                                      b"Subject: room again\r\n\r\n"
-                                      b"hello\r\n")
-        except OSError:
-            return False
-        return code == 250
-
     tap.ok(wait_for(try_send, 60, 0.5), "a new client sends a whole message")
     tap.ok(sink.wait(len(took) + 1, 120), "every queued message is "
            "delivered")
@@ -157,6 +159,32 @@ try:
            "soft and hard limits are the same")
     tap.ok(not re.search(r"needs \d+ descriptors", r.log()[r.log_mark:]),
            "and no warning")
+    r.cleanup()
+
+    # A client that begins transactions without end holds one file at a
+    # time: queued makes a file per session, not per transaction (strace
+    # counts the files it creates).
+    r = Relayd(tap, tenants={"acme.yaml": TENANT})
+    trace = os.path.join(r.dir, "strace.out")
+    tap.ok(r.start(prefix=["strace", "-f", "-qq", "-o", trace, "-e",
+                           "trace=openat", "--"]),
+           "relayd starts under strace")
+
+    def created():
+        with open(trace, errors="replace") as f:
+            return len(re.findall(r"O_CREAT\|O_EXCL", f.read()))
+
+    c = SMTPClient(r.port)
+    c.reply()
+    c.cmd("EHLO loop.example")
+    c.send(b"MAIL FROM:<a@sender.example>\r\nRCPT TO:<bob@acme.example>\r\n"
+           b"RSET\r\n" * 1000 + b"NOOP\r\n")
+    got = [c.reply()[0] for _ in range(3001)]
+    tap.eq(got, [250] * 3001, "1000 transactions begun and reset")
+    tap.ok(not wait_for(lambda: created() > 40, 5),
+           "queued made %d spool files, not one per transaction" % created())
+    tap.ok(try_send(), "another client sends a whole message")
+    c.close()
 finally:
     if crowd is not None:
         crowd.close()
