@@ -274,7 +274,7 @@ limits_raise(struct relayd *env)
 			    (unsigned long long)want,
 			    (unsigned long long)env->kids[i].nofile,
 			    rl.rlim_max >= cap ? "/proc/sys/fs/nr_open" :
-			    "the hard limit, which relayd cannot raise,",
+			    "the hard limit, out of relayd's reach,",
 			    (unsigned long long)rl.rlim_max);
 	}
 }
