@@ -30,7 +30,10 @@ struct chan_out {
 	uint8_t			 data[];
 };
 
-/* A received descriptor and the stream bytes of the recvmsg it came with. */
+/*
+ * A received descriptor and the stream bytes of the recvmsg it came with;
+ * fd -1 when that recvmsg could not take it (MSG_CTRUNC).
+ */
 struct chan_rfd {
 	int			 fd;
 	uint64_t		 from;
@@ -316,14 +319,31 @@ chan_flush(struct chan *c, int timeout_ms)
 	return TAILQ_EMPTY(&c->outq) ? 0 : -1;
 }
 
-/* Take the descriptors of one recvmsg, bytes from..to, into the FIFO. */
+static int
+chan_push_fd(struct chan *c, int fd, uint64_t from, uint64_t to)
+{
+	struct chan_rfd *q;
+
+	if (c->fdq_count == CHAN_MAX_FDS)
+		return -1;
+	q = &c->fdq[(c->fdq_head + c->fdq_count) % CHAN_MAX_FDS];
+	q->fd = fd;
+	q->from = from;
+	q->to = to;
+	c->fdq_count++;
+	return 0;
+}
+
+/*
+ * Take the descriptors of one recvmsg, bytes from..to, into the FIFO;
+ * how many, or -1 for a control message we do not take.
+ */
 static int
 chan_take_fds(struct chan *c, struct msghdr *msg, uint64_t from,
     uint64_t to)
 {
-	struct chan_rfd	*q;
 	struct cmsghdr	*cmsg;
-	int		 fd, ok = 1;
+	int		 fd, ok = 1, taken = 0;
 	size_t		 i, n;
 
 	for (cmsg = CMSG_FIRSTHDR(msg); cmsg != NULL;
@@ -337,20 +357,42 @@ chan_take_fds(struct chan *c, struct msghdr *msg, uint64_t from,
 		for (i = 0; i < n; i++) {
 			memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int),
 			    sizeof(int));
-			if (c->fdq_count == CHAN_MAX_FDS) {
+			if (chan_push_fd(c, fd, from, to) == -1) {
 				close(fd);
 				ok = 0;
-				continue;
-			}
-			q = &c->fdq[(c->fdq_head + c->fdq_count) %
-			    CHAN_MAX_FDS];
-			q->fd = fd;
-			q->from = from;
-			q->to = to;
-			c->fdq_count++;
+			} else
+				taken++;
 		}
 	}
-	return ok ? 0 : -1;
+	return ok ? taken : -1;
+}
+
+/*
+ * MSG_CTRUNC: the kernel could not give us the descriptors of this
+ * recvmsg (we are out of descriptors, or the buffer was short).  A recvmsg
+ * reads nothing past the first segment that carries descriptors, and
+ * chan_send attaches at most one per sendmsg, so exactly one was lost:
+ * the one of the frame that starts in from..to.  Note it, so that frame
+ * alone fails; if some did come, the peer sent more than one and is
+ * broken.
+ */
+static int
+chan_lost_fd(struct chan *c, int taken, uint64_t from, uint64_t to)
+{
+	if (taken != 0 || from == to) {
+		log_warnx("channel to %s: %s", c->peer, taken != 0 ?
+		    "more than one descriptor in one message" :
+		    "descriptors without data");
+		return -1;
+	}
+	if (chan_push_fd(c, -1, from, to) == -1) {
+		log_warnx("channel to %s: too many descriptors unclaimed",
+		    c->peer);
+		return -1;
+	}
+	log_debug("channel to %s: a descriptor was lost in transit",
+	    c->peer);
+	return 0;
 }
 
 /*
@@ -363,7 +405,7 @@ chan_take_fds(struct chan *c, struct msghdr *msg, uint64_t from,
  * that came after to a later frame.  Within one recvmsg, FIFO order.
  */
 static int
-chan_pop_fd(struct chan *c, uint64_t pos)
+chan_pop_fd(struct chan *c, uint64_t pos, int *fd)
 {
 	struct chan_rfd *q;
 
@@ -374,7 +416,8 @@ chan_pop_fd(struct chan *c, uint64_t pos)
 		return -1;
 	c->fdq_head = (c->fdq_head + 1) % CHAN_MAX_FDS;
 	c->fdq_count--;
-	return q->fd;
+	*fd = q->fd;
+	return 0;
 }
 
 /* A descriptor that came before pos, the start of every frame left. */
@@ -388,7 +431,8 @@ static void
 chan_close_fds(struct chan *c)
 {
 	while (c->fdq_count > 0) {
-		close(c->fdq[c->fdq_head].fd);
+		if (c->fdq[c->fdq_head].fd != -1)
+			close(c->fdq[c->fdq_head].fd);
 		c->fdq_head = (c->fdq_head + 1) % CHAN_MAX_FDS;
 		c->fdq_count--;
 	}
@@ -420,13 +464,16 @@ chan_dispatch(struct chan *c)
 			return;
 		}
 		if (imsg.hdr.flags & IMSG_F_FD) {
-			if ((imsg.fd = chan_pop_fd(c, pos)) == -1) {
+			if (chan_pop_fd(c, pos, &imsg.fd) == -1) {
 				log_warnx("channel to %s: frame claims a "
 				    "descriptor that did not come with it",
 				    c->peer);
 				chan_fail(c, EPROTO);
 				return;
 			}
+			/* Lost on the way: this frame fails, not the peer. */
+			if (imsg.fd == -1)
+				imsg.hdr.flags |= IMSG_F_FD_LOST;
 		}
 		off += used;
 		c->msg_cb(c, &imsg, c->arg);
@@ -450,6 +497,7 @@ chan_read_cb(int fd, short ev, void *arg)
 	} cmsgbuf;
 	ssize_t		 n;
 	uint64_t	 from;
+	int		 taken;
 
 	(void)fd;
 	(void)ev;
@@ -468,10 +516,15 @@ chan_read_cb(int fd, short ev, void *arg)
 		chan_fail(c, errno);
 		return;
 	}
-	if (chan_take_fds(c, &msg, from, from + (uint64_t)n) == -1 ||
-	    (msg.msg_flags & MSG_CTRUNC)) {
-		log_warnx("channel to %s: descriptors lost in transit",
+	if ((taken = chan_take_fds(c, &msg, from, from + (uint64_t)n)) ==
+	    -1) {
+		log_warnx("channel to %s: unexpected control message",
 		    c->peer);
+		chan_fail(c, EPROTO);
+		return;
+	}
+	if ((msg.msg_flags & MSG_CTRUNC) &&
+	    chan_lost_fd(c, taken, from, from + (uint64_t)n) == -1) {
 		chan_fail(c, EPROTO);
 		return;
 	}

@@ -5,9 +5,12 @@
  * sendmsg.  Outgoing frames are queued; a frame carrying a descriptor is the
  * first of its sendmsg call, so the descriptor arrives with that frame's
  * first byte.  Received descriptors wait in a FIFO until the frame that
- * claims them is decoded.  Any framing error, a truncated control message
- * or a frame that claims a descriptor that never came makes the peer broken:
- * the close callback runs and nothing more is read from it.
+ * claims them is decoded.  Any framing error, more than one descriptor in
+ * one sendmsg, a descriptor no frame claims or a frame that claims one that
+ * never came makes the peer broken: the close callback runs and nothing
+ * more is read from it.  A descriptor the kernel could not give us (out of
+ * descriptors: MSG_CTRUNC) fails only the frame it came with, which is
+ * delivered with fd -1 and imsg_fd_lost() true.
  */
 #ifndef RELAYD_CHAN_H
 #define RELAYD_CHAN_H

@@ -168,6 +168,28 @@ misbehave(struct child *c)
 #else
 #define misbehave(c)	do { } while (0)
 #endif
+/*
+ * A listener's socket did not reach us (we were out of descriptors): the
+ * configuration cannot be applied.  At start there is nothing to keep and
+ * we cannot serve; on reload the one in force stays, and the parent hears
+ * why.
+ */
+static void
+conf_lost(struct child *c, uint32_t gen)
+{
+	const char	*why = "a listening socket was lost in transit (out "
+			    "of descriptors)";
+	struct mw	 w;
+
+	if (c->conf == NULL)
+		fatalx("configuration %u: %s; cannot start", gen, why);
+	log_warnx("configuration %u not applied: %s; the one in force stays",
+	    gen, why);
+	mw_init(&w);
+	mw_u32(&w, gen);
+	mw_str(&w, why);
+	child_send(c, PROC_PARENT, M_CONF_FAIL, 0, -1, w.buf, w.len);
+}
 
 static void
 on_conf(struct child *c, struct imsg *imsg)
@@ -181,6 +203,9 @@ on_conf(struct child *c, struct imsg *imsg)
 		return;
 	case CONF_RX_ERROR:
 		child_peer_broken(c, PROC_PARENT, imsg, "configuration");
+	case CONF_RX_LOST:
+		conf_lost(c, gen);
+		return;
 	case CONF_RX_DONE:
 		break;
 	}
@@ -230,7 +255,7 @@ from_parent(struct chan *ch, struct imsg *imsg, void *arg)
 		on_conf(c, imsg);
 		return;
 	}
-	if (imsg->fd != -1)
+	if (imsg_has_fd(imsg))
 		child_peer_broken(c, PROC_PARENT, imsg, "unexpected descriptor");
 	switch (imsg->hdr.type) {
 	case M_STATUS_REQ:
@@ -393,6 +418,7 @@ child_main(int argc, char **argv, const struct child_ops *ops, void *state)
 	child_log_init(&c);
 	if (ops->init != NULL)
 		ops->init(&c);
+	fault_fill_fds(name, PROC_FD_PARENT);
 	if (!ops->sandbox_after_conf)
 		sandbox_enter(ops->id);
 	event_base_dispatch(c.base);

@@ -265,7 +265,8 @@ rx_listener(struct conf *conf, struct imsg *imsg, struct mr *r)
 {
 	struct listener_conf *l;
 
-	if (imsg->fd == -1 ||
+	/* A lost socket is read as -1; conf_rx_msg drops the whole. */
+	if ((imsg->fd == -1 && !imsg_fd_lost(imsg)) ||
 	    (l = rx_grow(&conf->listeners, &conf->nlisteners,
 	    sizeof(*l))) == NULL)
 		return -1;
@@ -405,8 +406,9 @@ conf_rx_msg(struct conf_rx *rx, struct imsg *imsg, struct conf **out,
 	int		rv = -1;
 
 	/* Only a listener comes with a descriptor: its bound socket. */
-	if (imsg->fd != -1 && type != M_CONF_LISTENER) {
-		close(imsg->fd);
+	if (imsg_has_fd(imsg) && type != M_CONF_LISTENER) {
+		if (imsg->fd != -1)
+			close(imsg->fd);
 		imsg->fd = -1;
 		conf_rx_reset(rx);
 		return CONF_RX_ERROR;
@@ -414,6 +416,7 @@ conf_rx_msg(struct conf_rx *rx, struct imsg *imsg, struct conf **out,
 	mr_init(&r, imsg->data, imsg->datalen);
 	if (type == M_CONF_BEGIN) {
 		conf_rx_reset(rx);
+		rx->lost = 0;
 		rx->gen = mr_u32(&r);
 		if (mr_end(&r) == -1 || (rx->conf = conf_new()) == NULL)
 			return CONF_RX_ERROR;
@@ -426,6 +429,8 @@ conf_rx_msg(struct conf_rx *rx, struct imsg *imsg, struct conf **out,
 		rv = rx_global(rx->conf, &r);
 		break;
 	case M_CONF_LISTENER:
+		if (imsg_fd_lost(imsg))
+			rx->lost = 1;
 		rv = rx_listener(rx->conf, imsg, &r);
 		break;
 	case M_CONF_DNS:
@@ -451,8 +456,13 @@ conf_rx_msg(struct conf_rx *rx, struct imsg *imsg, struct conf **out,
 		if (mr_u32(&r) != rx->gen || mr_end(&r) == -1 ||
 		    rx->conf->hostname == NULL || conf_index(rx->conf) == -1)
 			break;
-		*out = rx->conf;
 		*gen = rx->gen;
+		if (rx->lost) {
+			conf_rx_reset(rx);
+			rx->lost = 0;
+			return CONF_RX_LOST;
+		}
+		*out = rx->conf;
 		rx->conf = NULL;
 		rx->cur = NULL;
 		return CONF_RX_DONE;

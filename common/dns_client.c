@@ -100,7 +100,7 @@ dns_client_dispatch(struct dns_client *dc, struct imsg *imsg)
 	struct dns_req		 find, *r;
 	struct dns_answer	*a;
 
-	if (imsg->hdr.type != M_DNS_ANSWER || imsg->fd != -1)
+	if (imsg->hdr.type != M_DNS_ANSWER || imsg_has_fd(imsg))
 		child_peer_broken(dc->child, PROC_DNSD, imsg, "unexpected");
 	find.id = imsg->hdr.peerid;
 	if ((r = RB_FIND(dns_req_tree, &dc->reqs, &find)) == NULL)

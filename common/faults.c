@@ -3,6 +3,7 @@
  * (debug builds).
  */
 #ifdef RELAYD_FAULTS
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <netinet/in.h>
@@ -42,6 +43,39 @@ fault_error(const char *name)
 	const char *want = getenv("RELAYD_FAIL");
 
 	return want != NULL && strcmp(want, name) == 0 ? EIO : 0;
+}
+
+/*
+ * Take every free descriptor slot but n, with copies of fd, and keep them:
+ * the process runs out of descriptors for real, below the limit it reads
+ * with getrlimit.
+ */
+void
+fault_fill_fds(const char *name, int fd)
+{
+	const char	*want = getenv("RELAYD_FDS_FULL"), *errstr;
+	size_t		 len = strlen(name), n = 0;
+	struct rlimit	 rl;
+	int		 room, *dups;
+
+	if (want == NULL || strncmp(want, name, len) != 0 ||
+	    want[len] != ':')
+		return;
+	room = (int)strtonum(want + len + 1, 0, 1000000, &errstr);
+	if (errstr != NULL)
+		fatalx("RELAYD_FDS_FULL: room is %s", errstr);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur > 1000000 ||
+	    (dups = calloc(rl.rlim_cur, sizeof(*dups))) == NULL)
+		fatalx("RELAYD_FDS_FULL: no room to count");
+	while (n < rl.rlim_cur &&
+	    (dups[n] = fcntl(fd, F_DUPFD_CLOEXEC, 0)) != -1)
+		n++;
+	/* The last taken go back. */
+	while (room-- > 0 && n > 0)
+		close(dups[--n]);
+	free(dups);
+	log_warnx("fault injection: %zu descriptors taken, the table is full "
+	    "but for %s", n, want + len + 1);
 }
 
 /* Do what the sandbox forbids, to show that it kills. */

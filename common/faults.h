@@ -11,6 +11,9 @@
  *                            queued-fork), or queued-clone3, which the
  *                            sandbox answers with ENOSYS
  *   RELAYD_FAIL=step         that step fails with EIO, every time
+ *   RELAYD_FDS_FULL=proc:n   that child fills its descriptor table at
+ *                            start and for good, but for n free slots:
+ *                            the kernel refuses what its budget allows
  *
  * Crash points: queued-after-body-sync, queued-after-commit,
  * queued-before-reply, smtpd-before-250.  Failing steps:
@@ -24,11 +27,13 @@ void	 fault_point(const char *);
 int	 fault_wanted(const char *);
 void	 fault_forbidden(const char *);
 int	 fault_error(const char *);
+void	 fault_fill_fds(const char *, int fd);
 #else
 #define fault_point(name)	do { } while (0)
 #define fault_wanted(name)	0
 #define fault_forbidden(name)	do { } while (0)
 #define fault_error(name)	0
+#define fault_fill_fds(name, fd) do { } while (0)
 #endif
 
 #endif

@@ -8,6 +8,10 @@
  * not like (short or oversized length, unknown flags) makes the peer broken:
  * a channel never resynchronises on a stream it cannot trust.
  *
+ * A receiver out of descriptors gets the frame but not its descriptor: the
+ * channel delivers it with fd -1 and IMSG_F_FD_LOST beside IMSG_F_FD, and
+ * the receiver fails that one request (imsg_fd_lost).
+ *
  * This file holds the pure codec, kept free of I/O so it can be fuzzed.
  */
 #ifndef RELAYD_IMSG_H
@@ -29,6 +33,8 @@ struct imsg_hdr {
 #define IMSG_MAX_PAYLOAD	(IMSG_MAX_FRAME - IMSG_HDR_SIZE)
 #define IMSG_F_FD		0x1u
 #define IMSG_F_ALL		(IMSG_F_FD)
+/* Set by the receiving channel, never valid on the wire. */
+#define IMSG_F_FD_LOST		0x80000000u
 
 struct imsg {
 	struct imsg_hdr	 hdr;
@@ -36,6 +42,20 @@ struct imsg {
 	const uint8_t	*data;
 	size_t		 datalen;
 };
+
+/* The frame claims a descriptor: imsg->fd, or lost on the way. */
+static inline int
+imsg_has_fd(const struct imsg *m)
+{
+	return (m->hdr.flags & IMSG_F_FD) != 0;
+}
+
+/* It claims one the receiver could not take (out of descriptors). */
+static inline int
+imsg_fd_lost(const struct imsg *m)
+{
+	return (m->hdr.flags & IMSG_F_FD_LOST) != 0;
+}
 
 enum imsg_decode_result {
 	IMSG_DECODE_FRAME = 1,		/* *out and *used are set */

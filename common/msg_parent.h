@@ -35,6 +35,8 @@ enum msg_parent {
 	M_CTL_PAUSE,		/* child -> parent: a part ends, more to come */
 	M_CTL_MORE,		/* parent -> child: send the next part */
 	M_CTL_CANCEL,		/* parent -> child: relayctl has gone */
+	M_CONF_FAIL,		/* child -> parent: u32 generation not
+				   applied, str why (the old one stays) */
 	M_PARENT_MAX
 };
 

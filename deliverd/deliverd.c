@@ -14,6 +14,7 @@
 #include "config.h"
 #include "deliverd.h"
 #include "dns_client.h"
+#include "fdneed.h"
 #include "log.h"
 #include "marshal.h"
 #include "msg_deliver.h"
@@ -22,12 +23,13 @@ static struct deliverd deliverd;
 struct deliverd *deliverd_env = &deliverd;
 
 void
-job_free(struct job *job)
+job_free(struct deliverd *d, struct job *job)
 {
 	size_t i;
 
 	if (job->fd != -1)
 		close(job->fd);
+	d->njobs--;
 	for (i = 0; i < job->nrcpts; i++) {
 		free(job->rcpts[i].addr);
 		free(job->rcpts[i].orcpt);
@@ -60,6 +62,24 @@ job_fail_all(struct job *job, int result, const char *dsn, const char *fmt,
 		free(r->diag);
 		r->diag = strdup(diag);
 	}
+}
+
+/*
+ * Connections the descriptor limit leaves room for: each holds a socket
+ * and, during BDAT, a copy of its job's file, beside the files of every
+ * job we hold.  Always one, so that held jobs move.
+ */
+unsigned
+deliverd_max_sessions(const struct deliverd *d)
+{
+	size_t	 avail, n;
+	unsigned max = d->conf->queue.max_connections;
+
+	avail = d->fd_limit > FD_MARGIN ? d->fd_limit - FD_MARGIN : 0;
+	n = avail > d->njobs ? (avail - d->njobs) / 2 : 0;
+	if (n == 0)
+		return 1;
+	return n < max ? (unsigned)n : max;
 }
 
 static const char *
@@ -129,7 +149,7 @@ job_finish(struct deliverd *d, struct job *job, int dest_state,
 	mw_u8(&w, (uint8_t)dest_state);
 	mw_str(&w, error ? error : "");
 	child_send(d->child, PROC_QUEUED, M_D_DONE, job->id, -1, w.buf, w.len);
-	job_free(job);
+	job_free(d, job);
 }
 
 static struct job *
@@ -182,8 +202,11 @@ on_job(struct deliverd *d, struct imsg *imsg)
 	struct mr	 r;
 
 	mr_init(&r, imsg->data, imsg->datalen);
-	if (imsg->fd == -1 || (job = calloc(1, sizeof(*job))) == NULL)
+	if ((imsg->fd == -1 && !imsg_fd_lost(imsg)) ||
+	    (job = calloc(1, sizeof(*job))) == NULL)
 		child_peer_broken(d->child, PROC_QUEUED, imsg, "job");
+	d->njobs++;
+	/* -1 when lost on the way: the job fails once complete (job_go). */
 	job->id = imsg->hdr.peerid;
 	job->fd = imsg->fd;
 	imsg->fd = -1;
@@ -241,13 +264,31 @@ on_rcpts(struct deliverd *d, struct imsg *imsg)
 		child_peer_broken(d->child, PROC_QUEUED, imsg, "recipients");
 }
 
+/*
+ * The job is complete: deliver it, or, when its spool file was lost on
+ * the way (we were out of descriptors), answer at once that every
+ * recipient is to be tried again later.  The destination was not tried:
+ * it is not down.
+ */
+static void
+job_go(struct deliverd *d, struct job *job)
+{
+	if (job->fd != -1) {
+		dest_add_job(d, job);
+		return;
+	}
+	job_fail_all(job, DR_TEMPFAIL, "4.3.0", "the spool file could not "
+	    "be received: deliverd is out of descriptors");
+	job_finish(d, job, DEST_UP, NULL);
+}
+
 static void
 from_queued(struct child *c, struct imsg *imsg)
 {
 	struct deliverd	*d = c->state;
 	struct job	*job;
 
-	if (imsg->hdr.type != M_D_JOB && imsg->fd != -1)
+	if (imsg->hdr.type != M_D_JOB && imsg_has_fd(imsg))
 		child_peer_broken(c, PROC_QUEUED, imsg, "descriptor");
 	if (d->conf == NULL)
 		child_peer_broken(c, PROC_QUEUED, imsg, "before configuration");
@@ -263,7 +304,7 @@ from_queued(struct child *c, struct imsg *imsg)
 		    job->nrcpts == 0 || imsg->datalen != 0)
 			child_peer_broken(c, PROC_QUEUED, imsg, "go");
 		TAILQ_REMOVE(&d->incoming, job, entry);
-		dest_add_job(d, job);
+		job_go(d, job);
 		return;
 	}
 	child_peer_broken(c, PROC_QUEUED, imsg, "unknown type");
@@ -292,6 +333,7 @@ deliverd_init(struct child *c)
 	struct deliverd *d = c->state;
 
 	d->child = c;
+	d->fd_limit = fd_limit();
 	RB_INIT(&d->dests);
 	TAILQ_INIT(&d->incoming);
 	d->dns = dns_client_new(c);

@@ -140,6 +140,8 @@ struct deliverd {
 	struct ssl_ctx_st	*ssl_ctx;
 	struct dest_tree	 dests;
 	unsigned		 nsessions;
+	size_t			 njobs;		/* each holds a spool file */
+	size_t			 fd_limit;	/* RLIMIT_NOFILE as we got it */
 	struct job_list		 incoming;	/* not complete yet */
 	uint64_t		 delivered;	/* recipients, for status */
 	uint64_t		 deferred;
@@ -149,11 +151,12 @@ struct deliverd {
 extern struct deliverd *deliverd_env;
 
 /* deliverd.c */
+unsigned deliverd_max_sessions(const struct deliverd *);
 void	 job_finish(struct deliverd *, struct job *, int dest_state,
 	    const char *error);
 void	 job_fail_all(struct job *, int result, const char *dsn,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-void	 job_free(struct job *);
+void	 job_free(struct deliverd *, struct job *);
 
 /* mta_dest.c */
 void	 dest_add_job(struct deliverd *, struct job *);

@@ -137,7 +137,7 @@ dest_pump(struct deliverd *d, struct dest *dest)
 		}
 		if (dest->nsessions >=
 		    conf->queue.max_connections_per_destination ||
-		    d->nsessions >= conf->queue.max_connections)
+		    d->nsessions >= deliverd_max_sessions(d))
 			break;
 		TAILQ_REMOVE(&dest->jobs, job, entry);
 		mta_start(d, dest, job);
@@ -151,7 +151,7 @@ pump_all(struct deliverd *d)
 	struct dest *dest, *next;
 
 	RB_FOREACH_SAFE(dest, dest_tree, &d->dests, next) {
-		if (d->nsessions >= d->conf->queue.max_connections)
+		if (d->nsessions >= deliverd_max_sessions(d))
 			break;
 		if (!TAILQ_EMPTY(&dest->jobs))
 			dest_pump(d, dest);

@@ -186,7 +186,7 @@ on_query(struct child *c, enum proc_id peer, struct imsg *imsg)
 	char		 name[DNS_NAME_MAX], rev[80];
 	uint32_t	 qtype;
 
-	if (imsg->hdr.type != M_DNS_QUERY || imsg->fd != -1)
+	if (imsg->hdr.type != M_DNS_QUERY || imsg_has_fd(imsg))
 		child_peer_broken(c, peer, imsg, "not a query");
 	mr_init(&r, imsg->data, imsg->datalen);
 	qtype = mr_u32(&r);

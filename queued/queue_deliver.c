@@ -290,7 +290,7 @@ on_done(struct queued *q, struct imsg *imsg)
 void
 deliver_dispatch(struct queued *q, struct imsg *imsg)
 {
-	if (imsg->fd != -1)
+	if (imsg_has_fd(imsg))
 		child_peer_broken(q->child, PROC_DELIVERD, imsg, "descriptor");
 	switch (imsg->hdr.type) {
 	case M_D_RESULTS:

@@ -79,6 +79,13 @@ static void
 pending_drop(struct queued *q, struct pending *p, int remove_file)
 {
 	RB_REMOVE(pending_tree, &q->pending, p);
+	q->npending--;
+	if (q->pending_full && q->npending + q->ncreating <
+	    q->pending_cap - q->pending_cap / 8) {
+		q->pending_full = 0;
+		log_info("spool files for smtpd: %zu of %zu; making them "
+		    "again", q->npending, q->pending_cap);
+	}
 	if (p->fd != -1)
 		close(p->fd);
 	if (remove_file)
@@ -121,6 +128,7 @@ hand_file(struct queued *q, uint64_t sid, uint64_t id, int fd)
 	p->sid = sid;
 	p->fd = fd;
 	RB_INSERT(pending_tree, &q->pending, p);
+	q->npending++;
 	mw_init(&w);
 	mw_u64(&w, p->id);
 	send_smtpd(q, M_Q_CREATED, p->sid, dfd, &w);
@@ -141,6 +149,17 @@ on_create(struct queued *q, struct imsg *imsg)
 		child_peer_broken(q->child, PROC_SMTPD, imsg, "create");
 	fault_forbidden("queued-clone3");
 	fault_forbidden("queued-fork");
+	/* smtpd never holds more; if it asks, our descriptors are at stake. */
+	if (q->npending + q->ncreating >= q->pending_cap) {
+		if (!q->pending_full)
+			log_warnx("spool files for smtpd: all %zu in use; new "
+			    "transactions get 451 4.3.2", q->pending_cap);
+		q->pending_full = 1;
+		send_fail(q, M_Q_CREATE_FAIL, imsg->hdr.peerid, 0, 451,
+		    "4.3.2", "Error: too many messages in progress, try "
+		    "again later");
+		return;
+	}
 	if (recycled_take(q, &id, &fd) == 0) {
 		hand_file(q, imsg->hdr.peerid, id, fd);
 		return;
@@ -152,6 +171,7 @@ on_create(struct queued *q, struct imsg *imsg)
 	j->kind = JOB_CREATE;
 	j->sid = imsg->hdr.peerid;
 	j->fd = -1;
+	q->ncreating++;
 	committer_submit(q->cm, j);
 }
 
@@ -297,7 +317,7 @@ receive_dispatch(struct queued *q, struct imsg *imsg)
 {
 	struct mr r;
 
-	if (imsg->fd != -1)
+	if (imsg_has_fd(imsg))
 		child_peer_broken(q->child, PROC_SMTPD, imsg, "descriptor");
 	if (q->conf == NULL)
 		child_peer_broken(q->child, PROC_SMTPD, imsg, "too early");
@@ -377,6 +397,7 @@ receive_job_done(struct queued *q, struct job *j)
 		sched_dsn_done(q, j);
 		break;
 	case JOB_CREATE:
+		q->ncreating--;
 		if (j->fd == -1)
 			create_fail(q, j->sid, j->err);
 		else

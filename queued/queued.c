@@ -155,6 +155,7 @@ queued_init(struct child *c)
 	int		 n;
 
 	q->child = c;
+	q->fd_limit = fd_limit();
 	RB_INIT(&q->pending);
 	fdpool_init(&q->recycled, RECYCLED_MAX);
 	RB_INIT(&q->queue);
@@ -182,6 +183,31 @@ queued_init(struct child *c)
 		fatalx("space timer");
 }
 
+/*
+ * What our descriptors allow (fdneed.h): the files held for smtpd, each
+ * with its copy on the way, and the jobs out at deliverd.  With less than
+ * the configuration needs, a third of what is left each.
+ */
+void
+queued_fd_budget(struct queued *q)
+{
+	size_t fixed = FD_RECYCLED + FD_MARGIN, avail, third;
+
+	q->pending_cap = fd_pending_cap(q->conf);
+	q->job_window = fd_job_window(q->conf);
+	avail = q->fd_limit > fixed ? q->fd_limit - fixed : 0;
+	if (2 * q->pending_cap + q->job_window <= avail)
+		return;
+	third = avail / 3 > 0 ? avail / 3 : 1;
+	if (q->pending_cap > third)
+		q->pending_cap = third;
+	if (q->job_window > third)
+		q->job_window = third;
+	log_warnx("descriptor limit %zu: at most %zu spool files for smtpd "
+	    "and %zu delivery jobs at once", q->fd_limit, q->pending_cap,
+	    q->job_window);
+}
+
 static void
 queued_conf(struct child *c, struct conf *conf, struct conf *old)
 {
@@ -191,6 +217,7 @@ queued_conf(struct child *c, struct conf *conf, struct conf *old)
 
 	q->conf = conf;
 	routes_update(q, conf);
+	queued_fd_budget(q);
 	quota_tick(-1, 0, q);
 	if (old == NULL) {
 		/* What was queued before a restart, at its next attempt. */

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "envelope.h"
+#include "fdneed.h"
 #include "fdpool.h"
 #include "imsg.h"
 #include "msg_deliver.h"
@@ -101,7 +102,7 @@ int	 djob_cmp(struct djob *, struct djob *);
 RB_PROTOTYPE(djob_tree, djob, entry, djob_cmp)
 
 /* Emptied files of delivered messages, ready to be new ones. */
-#define RECYCLED_MAX	64
+#define RECYCLED_MAX	FD_RECYCLED
 
 struct queued {
 	struct child		*child;
@@ -110,6 +111,12 @@ struct queued {
 	struct store		*store;
 	struct committer	*cm;
 	struct pending_tree	 pending;
+	size_t			 npending;
+	size_t			 ncreating;	/* JOB_CREATE out */
+	size_t			 fd_limit;	/* RLIMIT_NOFILE as we got it */
+	size_t			 pending_cap;	/* files held for smtpd */
+	size_t			 job_window;	/* jobs out at deliverd */
+	int			 pending_full;	/* refusing M_Q_CREATE */
 	struct qmsg_tree	 queue;
 	struct sched_tree	 schedule;
 	struct qdest_tree	 dests;
@@ -250,6 +257,7 @@ uint32_t route_lifetime(struct queued *, const struct rcpt *);
 void	 control_request(struct queued *, struct imsg *);
 
 /* queued.c */
+void	 queued_fd_budget(struct queued *);
 struct qmsg *queue_insert(struct queued *, struct envelope *);
 struct qmsg *queue_find(struct queued *, uint64_t);
 void	 queue_remove(struct queued *, struct qmsg *);

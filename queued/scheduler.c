@@ -53,7 +53,7 @@ RB_GENERATE(qdest_tree, qdest, entry, qdest_cmp)
 static size_t
 job_window(const struct queued *q)
 {
-	return 2 * (size_t)q->conf->queue.max_connections + 64;
+	return q->job_window;
 }
 
 void

@@ -10,6 +10,7 @@
  * a pipeline whose peers hold state about it.
  */
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -100,6 +101,9 @@ from_kid(struct chan *c, struct imsg *imsg, void *arg)
 		k->acked = m.gen;
 		relayd_conf_acked(env);
 		break;
+	case M_CONF_FAIL:
+		relayd_conf_failed(env, k, m.gen, m.text);
+		break;
 	case M_CTL_LINE:
 		control_forward_line(env->control, k, m.peerid, m.text);
 		break;
@@ -134,6 +138,7 @@ kid_exec(struct relayd *env, struct kid *k, int parentfd, int *edgefd,
 	char		 path[PATH_MAX], u[16], g[16], p[16];
 	char		 root[PATH_MAX];
 	char		*argv[16];
+	struct rlimit	 rl;
 	int		 argc = 0, fd, i, staged[PROC_MAX];
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != ppid)
@@ -184,6 +189,13 @@ kid_exec(struct relayd *env, struct kid *k, int parentfd, int *edgefd,
 	} else
 		argv[argc++] = "-N";
 	argv[argc] = NULL;
+	/*
+	 * Its own descriptor limit (limits_raise), set last: it may be
+	 * below FD_STAGING.  Whatever it gets, it learns with getrlimit.
+	 */
+	rl.rlim_cur = rl.rlim_max = (rlim_t)k->nofile;
+	if (k->nofile > 0)
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	execv(path, argv);
 	fprintf(stderr, "relayd: cannot execute %s: %s\n", path,
 	    strerror(errno));

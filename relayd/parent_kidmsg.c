@@ -48,7 +48,7 @@ kidmsg_decode(const struct imsg *imsg, struct kidmsg *m, const char **why)
 	memset(m, 0, sizeof(*m));
 	m->type = imsg->hdr.type;
 	m->peerid = imsg->hdr.peerid;
-	if (imsg->fd != -1 || (imsg->hdr.flags & IMSG_F_FD)) {
+	if (imsg->fd != -1 || imsg_has_fd(imsg)) {
 		*why = "a descriptor";
 		return -1;
 	}
@@ -64,6 +64,11 @@ kidmsg_decode(const struct imsg *imsg, struct kidmsg *m, const char **why)
 		return mr_end(&r);
 	case M_CONF_ACK:
 		m->gen = mr_u32(&r);
+		return mr_end(&r);
+	case M_CONF_FAIL:
+		m->gen = mr_u32(&r);
+		if (text_field(&r, m->text, CTL_TEXT_MAX) == -1)
+			return -1;
 		return mr_end(&r);
 	case M_CTL_PAUSE:
 		return mr_end(&r);

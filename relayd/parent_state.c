@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fdneed.h"
 #include "log.h"
 #include "relayd.h"
 
@@ -215,38 +216,83 @@ users_resolve(struct relayd *env)
 	return 0;
 }
 
-/*
- * smtpd holds a descriptor per session and deliverd one per connection;
- * children inherit the limit at fork.
- */
-void
-limits_raise(const struct conf *conf)
+static rlim_t
+nr_open(void)
 {
-	struct rlimit	rl;
-	rlim_t		want;
+	unsigned long	 n = 1048576;
 	FILE		*f;
-	unsigned long	nr_open = 1048576;
 
-	want = (rlim_t)conf->limits.max_connections +
-	    (rlim_t)conf->queue.max_connections * 2 + 4096;
 	if ((f = fopen("/proc/sys/fs/nr_open", "re")) != NULL) {
-		if (fscanf(f, "%lu", &nr_open) != 1)
-			nr_open = 1048576;
+		if (fscanf(f, "%lu", &n) != 1)
+			n = 1048576;
 		fclose(f);
 	}
-	if (want > nr_open)
-		want = nr_open;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		return;
-	if (rl.rlim_max < want) {
-		struct rlimit up = { want, want };
+	return (rlim_t)n;
+}
 
+/*
+ * Each child's descriptor limit, from what it holds for this
+ * configuration (fdneed.h); kid_exec sets it between fork and exec.  We
+ * raise our own hard limit so that we can give it, up to
+ * /proc/sys/fs/nr_open; without CAP_SYS_RESOURCE we cannot, and a child
+ * then gets what the hard limit allows and sizes its work to that.
+ */
+void
+limits_raise(struct relayd *env)
+{
+	const struct conf	*conf = env->conf;
+	struct rlimit		 rl, up;
+	rlim_t			 want, most, cap = nr_open();
+	int			 i;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		fatal("getrlimit");
+	for (most = 0, i = 0; i < PROC_MAX; i++)
+		if ((want = fd_need(conf, (enum proc_id)i)) > most)
+			most = want;
+	if (most > cap)
+		most = cap;
+	if (rl.rlim_max < most) {
+		up.rlim_cur = rl.rlim_cur;
+		up.rlim_max = most;
 		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
-			return;
+			rl.rlim_max = most;
 	}
-	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
-	if (setrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur < want)
-		log_warnx("descriptor limit is %lu, below the %lu the "
-		    "configured connection limits need",
-		    (unsigned long)rl.rlim_cur, (unsigned long)want);
+	want = fd_need(conf, PROC_PARENT);
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit");
+	}
+	for (i = 1; i < PROC_MAX; i++) {
+		want = fd_need(conf, (enum proc_id)i);
+		env->kids[i].nofile = want < rl.rlim_max ? want : rl.rlim_max;
+		if (env->kids[i].nofile < want)
+			log_warnx("descriptor limit: %s needs %llu descriptors "
+			    "for this configuration but can have only %llu: "
+			    "%s is %llu", proc_name((enum proc_id)i),
+			    (unsigned long long)want,
+			    (unsigned long long)env->kids[i].nofile,
+			    rl.rlim_max >= cap ? "/proc/sys/fs/nr_open" :
+			    "the hard limit, out of relayd's reach,",
+			    (unsigned long long)rl.rlim_max);
+	}
+}
+
+/* A reload cannot change a running child's limit: say when it falls short. */
+void
+limits_check(const struct relayd *env, const struct conf *conf)
+{
+	rlim_t	want;
+	int	i;
+
+	for (i = 1; i < PROC_MAX; i++) {
+		want = fd_need(conf, (enum proc_id)i);
+		if (env->kids[i].nofile < want)
+			log_warnx("reload: %s has %llu descriptors, the new "
+			    "configuration needs %llu; restart relayd to "
+			    "raise it", proc_name((enum proc_id)i),
+			    (unsigned long long)env->kids[i].nofile,
+			    (unsigned long long)want);
+	}
 }

@@ -180,6 +180,7 @@ relayd_reload(struct relayd *env, char *err, size_t errsz)
 		    "configuration stays in force");
 		return -1;
 	}
+	limits_check(env, conf);
 	env->gen++;
 	children_send_conf(env, conf);
 	conf_free(env->conf);
@@ -196,6 +197,20 @@ relayd_conf_acked(struct relayd *env)
 		return;
 	log_info("configuration %u is in force in every process", env->gen);
 	control_reload_done(env->control, 1, NULL);
+}
+
+/* A child could not apply a configuration and keeps the one it had. */
+void
+relayd_conf_failed(struct relayd *env, struct kid *k, uint32_t gen,
+    const char *why)
+{
+	char err[1200];
+
+	snprintf(err, sizeof(err), "%s kept its previous configuration: %s",
+	    proc_name(k->id), why);
+	log_warnx("configuration %u: %s", gen, err);
+	if (gen == env->gen)
+		control_reload_done(env->control, 0, err);
 }
 
 static void
@@ -286,7 +301,7 @@ main(int argc, char **argv)
 	if (check_children(&env) == -1 || users_resolve(&env) == -1 ||
 	    state_prepare(&env) == -1 || state_lock(&env) == -1)
 		exit(1);
-	limits_raise(env.conf);
+	limits_raise(&env);
 	if (listeners_bind(env.conf, NULL) == -1)
 		exit(1);
 

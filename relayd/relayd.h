@@ -35,6 +35,7 @@ struct kid {
 	int		 status;	/* from waitpid, once not running */
 	int		 killed;	/* by the stop timer */
 	int		 pri_clamped;	/* it logged above LOG_CRIT, said once */
+	uint64_t	 nofile;	/* its descriptor limit */
 };
 
 struct relayd {
@@ -64,7 +65,8 @@ int	 state_prepare(struct relayd *);
 int	 state_lock(struct relayd *);
 void	 state_lock_note_pid(struct relayd *);
 int	 users_resolve(struct relayd *);
-void	 limits_raise(const struct conf *);
+void	 limits_raise(struct relayd *);
+void	 limits_check(const struct relayd *, const struct conf *);
 
 /* parent_listen.c */
 int	 listeners_bind(struct conf *, const struct conf *old);
@@ -93,5 +95,7 @@ void	 control_reload_done(struct control *, int ok, const char *err);
 void	 child_path(const struct relayd *, enum proc_id, char *, size_t);
 int	 relayd_reload(struct relayd *, char *err, size_t errsz);
 void	 relayd_conf_acked(struct relayd *);
+void	 relayd_conf_failed(struct relayd *, struct kid *, uint32_t gen,
+	    const char *why);
 
 #endif

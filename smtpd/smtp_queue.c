@@ -19,7 +19,9 @@
 
 /*
  * At the first accepted recipient, as Postfix's smtpd does: a spare if
- * one is held, else ask queued, so that by DATA the file is there.
+ * one is held, else ask queued, so that by DATA the file is there.  One
+ * request per session is out at a time: the answer to an earlier
+ * transaction's serves this one.  Out of descriptors, ask again at DATA.
  */
 void
 queue_request_file(struct session *s)
@@ -32,7 +34,14 @@ queue_request_file(struct session *s)
 		tx->file = FILE_READY;
 		return;
 	}
+	if (s->file_out) {
+		tx->file = FILE_ASKED;
+		return;
+	}
+	if (!fds_room(s->sd))
+		return;
 	tx->file = FILE_ASKED;
+	s->file_out = 1;
 	smtpd_send_queue(s->sd, M_Q_CREATE, s->id, -1, NULL, 0);
 	spares_top_up(s->sd);
 }
@@ -44,6 +53,12 @@ queue_need_file(struct session *s)
 	struct transaction *tx = s->tx;
 
 	queue_request_file(s);
+	if (tx->file == FILE_NONE) {
+		log_debug("client=[%s]: no spool file for the message: out "
+		    "of descriptors; 451 4.3.2", s->addr);
+		tx->file = FILE_FAILED;
+		fds_reply(&tx->file_err);
+	}
 	switch (tx->file) {
 	case FILE_ASKED:
 		session_wait(s);
@@ -200,14 +215,80 @@ read_reply(struct mr *r, struct smtp_reply *rep)
 	return mr_end(r);
 }
 
+/*
+ * queued answered a session's request for a file: the session, if its
+ * transaction waits for one.  A session that left counted its request
+ * as an orphan until now.
+ */
+static struct session *
+file_asker(struct smtpd *sd, uint64_t sid)
+{
+	struct session *s = session_find(sd, sid);
+
+	if (s == NULL) {
+		if (sd->fds.orphans > 0)
+			sd->fds.orphans--;
+		return NULL;
+	}
+	s->file_out = 0;
+	if (s->tx != NULL && s->tx->file == FILE_ASKED)
+		return s;
+	return NULL;
+}
+
+/* No file for the transaction: it fails at DATA (now, if it waits). */
+static void
+file_failed(struct session *s, const struct smtp_reply *rep)
+{
+	s->tx->file = FILE_FAILED;
+	s->tx->file_err = *rep;
+	if (s->waiting) {
+		command_file_failed(s, rep);
+		session_resume(s);
+	}
+}
+
+/*
+ * queued made a file, but we were out of descriptors and the kernel
+ * dropped it on the way (imsg_fd_lost): queued removes it; the
+ * transaction that asked fails with 451 4.3.2.
+ */
+static void
+created_lost(struct smtpd *sd, uint64_t sid, uint64_t id)
+{
+	struct session		*s;
+	struct smtp_reply	 rep;
+	char			 qid[32];
+
+	queue_give_back(sd, sid, id);
+	fds_lost(sd);
+	if (sid == 0) {
+		spare_failed(sd);
+		return;
+	}
+	if ((s = file_asker(sd, sid)) == NULL)
+		return;
+	queue_id_format(id, qid, sizeof(qid));
+	log_warnx("msgid=%s from [%s] not queued: 451 4.3.2 its spool file "
+	    "was lost in transit (smtpd has no descriptor left)", qid,
+	    s->addr);
+	fds_reply(&rep);
+	file_failed(s, &rep);
+}
+
 static void
 on_created(struct smtpd *sd, struct imsg *imsg, struct mr *r)
 {
-	struct session	*s = session_find(sd, imsg->hdr.peerid);
+	struct session	*s;
 	uint64_t	 id = mr_u64(r);
 
-	if (mr_end(r) == -1 || imsg->fd == -1 || id == 0)
+	if (mr_end(r) == -1 || id == 0 ||
+	    (imsg->fd == -1 && !imsg_fd_lost(imsg)))
 		child_peer_broken(sd->child, PROC_QUEUED, imsg, "created");
+	if (imsg->fd == -1) {
+		created_lost(sd, imsg->hdr.peerid, id);
+		return;
+	}
 	if (imsg->hdr.peerid == 0) {
 		spare_made(sd, id, imsg->fd);
 		imsg->fd = -1;
@@ -217,7 +298,7 @@ on_created(struct smtpd *sd, struct imsg *imsg, struct mr *r)
 	 * The transaction it was asked for may have ended meanwhile; a
 	 * later one that asked too takes it (any fresh file will do).
 	 */
-	if (s == NULL || s->tx == NULL || s->tx->file != FILE_ASKED) {
+	if ((s = file_asker(sd, imsg->hdr.peerid)) == NULL) {
 		if (spare_put(sd, id, imsg->fd) == -1) {
 			close(imsg->fd);
 			queue_give_back(sd, imsg->hdr.peerid, id);
@@ -239,7 +320,7 @@ on_created(struct smtpd *sd, struct imsg *imsg, struct mr *r)
 static void
 on_create_fail(struct smtpd *sd, struct imsg *imsg, struct mr *r)
 {
-	struct session		*s = session_find(sd, imsg->hdr.peerid);
+	struct session		*s;
 	struct smtp_reply	 rep;
 
 	if (read_reply(r, &rep) == -1)
@@ -248,14 +329,8 @@ on_create_fail(struct smtpd *sd, struct imsg *imsg, struct mr *r)
 		spare_failed(sd);
 		return;
 	}
-	if (s == NULL || s->tx == NULL || s->tx->file != FILE_ASKED)
-		return;
-	s->tx->file = FILE_FAILED;
-	s->tx->file_err = rep;
-	if (s->waiting) {
-		command_file_failed(s, &rep);
-		session_resume(s);
-	}
+	if ((s = file_asker(sd, imsg->hdr.peerid)) != NULL)
+		file_failed(s, &rep);
 }
 
 /* What queued can still take: free space, the store, tenants' quotas. */
@@ -308,7 +383,7 @@ queue_dispatch(struct smtpd *sd, struct imsg *imsg)
 		on_created(sd, imsg, &r);
 		return;
 	}
-	if (imsg->fd != -1)
+	if (imsg_has_fd(imsg))
 		child_peer_broken(sd->child, PROC_QUEUED, imsg, "descriptor");
 	switch (imsg->hdr.type) {
 	case M_Q_STATUS:

@@ -230,6 +230,11 @@ session_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 		    "Error: too many connections from your address");
 		return;
 	}
+	/* Logged once per episode (smtp_fds.c), not per client. */
+	if (!fds_room(sd)) {
+		session_close(s, 421, "4.3.2", FDS_CLOSE_TEXT);
+		return;
+	}
 	s->client_tenant = relay_client_tenant(sd->relay, &s->client);
 	log_debug("connect from [%s]:%u session %llu", s->addr,
 	    s->client.port, (unsigned long long)s->id);
@@ -282,6 +287,9 @@ session_free(struct session *s)
 	struct smtpd *sd = s->sd;
 
 	session_tx_end(s);
+	/* queued's answer will find no one: count its file till then. */
+	if (s->file_out)
+		sd->fds.orphans++;
 	if (s->counted)
 		limits_client_del(sd, s->client_key);
 	RB_REMOVE(session_tree, &sd->sessions, s);
@@ -293,6 +301,7 @@ session_free(struct session *s)
 	free(s->rdns);
 	free(s->skip_reply);
 	free(s);
+	fds_released(sd);
 }
 
 void

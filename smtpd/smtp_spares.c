@@ -5,7 +5,8 @@
  * data puts its file back untouched instead of having it removed.
  *
  * Spares are asked for with peer id 0 (sessions start at 1).  While
- * queued cannot make files (a full disk), one request at a time is out.
+ * queued cannot make files (a full disk), one request at a time is out;
+ * near the descriptor limit none is (smtp_fds.c).
  */
 #include <unistd.h>
 
@@ -18,7 +19,7 @@ spares_top_up(struct smtpd *sd)
 	struct spares *sp = &sd->spares;
 
 	while (sp->pool.n + sp->asked < SPARES_MAX &&
-	    !(sp->failing && sp->asked > 0)) {
+	    !(sp->failing && sp->asked > 0) && fds_room_spare(sd)) {
 		sp->asked++;
 		smtpd_send_queue(sd, M_Q_CREATE, 0, -1, NULL, 0);
 	}

@@ -48,7 +48,11 @@ accept_resume(int fd, short ev, void *arg)
 		evconnlistener_enable(sd->listeners[i].lev);
 }
 
-/* Out of descriptors: stop accepting for a second rather than spin. */
+/*
+ * Out of descriptors: answer the waiting clients with 421 through the
+ * reserve descriptor (smtp_fds.c); failing that, or on another error,
+ * stop accepting for a second rather than spin.
+ */
 static void
 on_accept_error(struct evconnlistener *lev, void *arg)
 {
@@ -58,7 +62,9 @@ on_accept_error(struct evconnlistener *lev, void *arg)
 	size_t		 i;
 	int		 err = EVUTIL_SOCKET_ERROR();
 
-	(void)lev;
+	if ((err == EMFILE || err == ENFILE) &&
+	    fds_refuse_backlog(sd, evconnlistener_get_fd(lev), err) == 0)
+		return;
 	log_warnx("accept: %s; pausing for a second", strerror(err));
 	for (i = 0; i < sd->nlisteners; i++)
 		evconnlistener_disable(sd->listeners[i].lev);
@@ -168,6 +174,7 @@ smtpd_init(struct child *c)
 	RB_INIT(&sd->sessions);
 	RB_INIT(&sd->clients);
 	fdpool_init(&sd->spares.pool, SPARES_MAX);
+	fds_init(sd);
 	sd->dns = dns_client_new(c);
 	if ((sd->accept_pause = evtimer_new(c->base, accept_resume, sd)) ==
 	    NULL)

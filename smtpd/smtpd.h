@@ -27,6 +27,7 @@
 
 #include "config.h"
 #include "envelope.h"
+#include "fdneed.h"
 #include "fdpool.h"
 #include "imsg.h"
 #include "mailaddr.h"
@@ -73,12 +74,24 @@ struct tenant_room {
 };
 
 /* Empty spool files held for the next transactions (smtp_spares.c). */
-#define SPARES_MAX	16
+#define SPARES_MAX	FD_SPARES
 struct spares {
 	struct fdpool		 pool;
 	size_t			 asked;		/* requests out */
 	int			 failing;	/* the last request failed */
 };
+
+/* The descriptor budget (smtp_fds.c). */
+struct fds {
+	size_t			 limit;		/* RLIMIT_NOFILE as we got it */
+	size_t			 orphans;	/* files coming for sessions
+						   that left */
+	int			 reserve;	/* freed to answer at EMFILE */
+	int			 short_now;	/* an episode is running */
+};
+
+/* What a client hears when we are out of descriptors. */
+#define FDS_CLOSE_TEXT	"Error: too busy, try again later"
 
 struct smtpd {
 	struct child		*child;
@@ -98,6 +111,7 @@ struct smtpd {
 	uint64_t		 accepted;	/* messages, for status */
 	struct event		*accept_pause;
 	struct spares		 spares;
+	struct fds		 fds;
 };
 
 enum session_state {
@@ -160,6 +174,7 @@ struct session {
 	uint8_t			 counted;	/* in the per-client count */
 	uint8_t			 rdns_pending;	/* FCrDNS look-up out */
 	uint8_t			 file_waiting;	/* spool file ready, rdns not */
+	uint8_t			 file_out;	/* M_Q_CREATE out for us */
 	char			*rdns;		/* forward-confirmed name */
 	unsigned		 errors;
 	char			*helo;
@@ -216,6 +231,15 @@ void	 spare_failed(struct smtpd *);
 void	 queue_dispatch(struct smtpd *, struct imsg *);
 /* Room left for the tenant's mail; UINT64_MAX when there is no doubt. */
 uint64_t queue_tenant_room(const struct smtpd *, const char *tenant);
+
+/* smtp_fds.c */
+void	 fds_init(struct smtpd *);
+int	 fds_room(struct smtpd *);
+int	 fds_room_spare(const struct smtpd *);
+void	 fds_lost(struct smtpd *);
+void	 fds_released(struct smtpd *);
+void	 fds_reply(struct smtp_reply *);
+int	 fds_refuse_backlog(struct smtpd *, int lfd, int err);
 
 /* smtp_rdns.c */
 void	 rdns_start(struct session *);

@@ -205,6 +205,9 @@ read_conf(struct conf_rx *rx, struct imsg *imsg)
 		if (imsg->fd != -1)
 			abort();
 		break;
+	case CONF_RX_LOST:
+		/* Only a receiving channel marks a descriptor lost. */
+		abort();
 	}
 }
 

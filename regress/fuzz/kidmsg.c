@@ -21,6 +21,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 static const uint32_t types[] = {
 	M_LOG, M_STATUS, M_CONF_ACK, M_CTL_LINE, M_CTL_DONE, M_CTL_PAUSE,
 	M_CTL_REQ, M_CONF_BEGIN, M_PARENT_MAX, 0, 200, 0xffffffff,
+	M_CONF_FAIL,
 };
 
 static void
@@ -58,7 +59,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		return 0;
 	}
-	if (imsg.hdr.flags & IMSG_F_FD)
+	if (imsg_has_fd(&imsg))
 		abort();
 	check_text(m.text);
 	switch (m.type) {
@@ -72,6 +73,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case M_STATUS:
 	case M_CONF_ACK:
+	case M_CONF_FAIL:
 	case M_CTL_LINE:
 	case M_CTL_PAUSE:
 		break;

@@ -4,6 +4,7 @@
  */
 #include <sys/types.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -37,12 +38,15 @@ struct rx {
 	int		 fd_mod;	/* which frames carry a descriptor */
 	int		 nfd;		/* descriptors checked good */
 	int		 echo;		/* send every frame back */
+	int		 expect_lost;	/* descriptors cannot be received */
+	int		 nlost;		/* frames that said so */
 	int		 free_at;	/* chan_free in msg cb after n frames */
 	int		 free_in_close;
 };
 
 static struct event_base *base;
 static int timed_out;
+static int fd_floor;		/* make_fd's descriptors at or above this */
 static char last_log[LOG_LINE_MAX];	/* the channel's warnings go here */
 
 /*
@@ -115,7 +119,7 @@ marker(char *buf, size_t sz, uint64_t id)
 
 /* A pipe (id % 4 == 1) or a memfd, with the frame's marker to read. */
 static int
-make_fd(uint64_t id)
+make_fd_low(uint64_t id)
 {
 	char	m[64];
 	int	p[2], fd;
@@ -139,6 +143,19 @@ make_fd(uint64_t id)
 		return -1;
 	}
 	return fd;
+}
+
+/* The same, moved to fd_floor or above when that is set. */
+static int
+make_fd(uint64_t id)
+{
+	int fd = make_fd_low(id), high;
+
+	if (fd == -1 || fd_floor == 0)
+		return fd;
+	high = fcntl(fd, F_DUPFD_CLOEXEC, fd_floor);
+	close(fd);
+	return high;
 }
 
 static int
@@ -179,13 +196,23 @@ rx_check_fd(struct rx *rx, struct imsg *imsg)
 	int		 fl;
 
 	if (!has_fd(id, rx->fd_mod)) {
-		if (imsg->fd != -1 || (imsg->hdr.flags & IMSG_F_FD))
+		if (imsg->fd != -1 || imsg_has_fd(imsg) || imsg_fd_lost(imsg))
 			rx_note(rx, "unexpected descriptor", id);
 		if (imsg->fd != -1)
 			close(imsg->fd);
 		return;
 	}
-	if (imsg->fd == -1 || !(imsg->hdr.flags & IMSG_F_FD)) {
+	if (rx->expect_lost) {
+		if (imsg->fd != -1 || !imsg_has_fd(imsg) ||
+		    !imsg_fd_lost(imsg))
+			rx_note(rx, "descriptor not reported lost", id);
+		else
+			rx->nlost++;
+		if (imsg->fd != -1)
+			close(imsg->fd);
+		return;
+	}
+	if (imsg->fd == -1 || !imsg_has_fd(imsg) || imsg_fd_lost(imsg)) {
 		rx_note(rx, "descriptor missing", id);
 		return;
 	}
@@ -718,6 +745,126 @@ test_raw_fds(void)
 	raw_check(&rc, "descriptor after its frame's first byte", 1);
 }
 
+/*
+ * Out of descriptors.  The descriptors sent are numbered from fd_floor up
+ * and the receiver's limit is lowered to the lowest free number (or one
+ * above), so that the kernel cannot give it what comes: MSG_CTRUNC, for
+ * real.
+ */
+static int
+lowest_free_fd(void)
+{
+	int fd, n;
+
+	if ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = fd;
+	close(fd);
+	return n;
+}
+
+static int
+limit_fds(int extra, struct rlimit *saved)
+{
+	struct rlimit	rl;
+	int		low = lowest_free_fd();
+
+	if (low == -1 || getrlimit(RLIMIT_NOFILE, saved) == -1)
+		return -1;
+	rl = *saved;
+	rl.rlim_cur = (rlim_t)(low + extra);
+	return setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+static void
+unlimit_fds(const struct rlimit *saved)
+{
+	if (setrlimit(RLIMIT_NOFILE, saved) == -1)
+		diag("setrlimit: %s", strerror(errno));
+}
+
+/* Frames whose descriptors cannot be received fail alone, in order. */
+static void
+test_lost_fds(void)
+{
+	struct rx	 a, b;
+	struct rlimit	 saved;
+	int		 sv[2], n = 60;
+
+	if (xsocketpair(sv) == -1)
+		return;
+	rx_chan(&a, sv[0], "a");
+	rx_chan(&b, sv[1], "b");
+	b.fd_mod = 2;
+	b.expect_lost = 1;
+	fd_floor = 512;
+	is_int(send_frames(a.chan, 0, n, 2), 0, "%d frames queued, %d with a "
+	    "descriptor", n, n / 2);
+	fd_floor = 0;
+	if (!ok(limit_fds(0, &saved) == 0, "receiver out of descriptors"))
+		return;
+	ok(run_until(&b.nmsg, n, RUN_MS), "%d frames arrived", n);
+	unlimit_fds(&saved);
+	is_int(b.bad, 0, "each as sent, and each descriptor reported lost");
+	if (b.bad)
+		diag("%s", b.why);
+	is_int(b.nlost, n / 2, "%d frames with fd -1 and imsg_fd_lost", n / 2);
+	ok(b.nclose == 0 && !chan_is_broken(b.chan), "channel healthy");
+
+	/* Descriptors come again once there is room. */
+	b.expect_lost = 0;
+	b.nmsg = 0;
+	b.nfd = 0;
+	is_int(send_frames(a.chan, 0, n, 2), 0, "%d frames again", n);
+	ok(run_until(&b.nmsg, n, RUN_MS) && b.bad == 0 && b.nfd == n / 2,
+	    "with their descriptors, each the right one");
+	ok(b.nclose == 0 && !chan_is_broken(b.chan), "channel still healthy");
+	rx_done(&a);
+	rx_done(&b);
+}
+
+/* Lost descriptors that break the framing still break the channel. */
+static void
+test_lost_garbage(void)
+{
+	uint8_t		 buf[2 * IMSG_MAX_FRAME];
+	struct raw_case	 rc;
+	struct rlimit	 saved;
+	size_t		 n;
+
+	/* Two for one frame, room for one: one came, one was lost. */
+	if (raw_open(&rc) == -1)
+		return;
+	last_log[0] = '\0';
+	rc.rx.fd_mod = 2;
+	n = raw_good(buf, 0);
+	xwrite(rc.sv[0], buf, n);
+	run_until(&rc.rx.nmsg, 1, RUN_MS);
+	fd_floor = 512;
+	n = raw_frame(buf, type_for(1), IMSG_HDR_SIZE, IMSG_F_FD, 1);
+	raw_sendfd(rc.sv[0], buf, n, 2, 1);
+	fd_floor = 0;
+	if (limit_fds(1, &saved) == -1)
+		diag("setrlimit: %s", strerror(errno));
+	run_until(&rc.rx.nclose, 1, RUN_MS);
+	unlimit_fds(&saved);
+	raw_check(&rc, "two descriptors, room for one", 1);
+
+	/* Lost with a frame that claims none. */
+	if (raw_open(&rc) == -1)
+		return;
+	last_log[0] = '\0';
+	fd_floor = 512;
+	n = raw_good(buf, 0);
+	raw_sendfd(rc.sv[0], buf, n, 1, 0);
+	fd_floor = 0;
+	if (limit_fds(0, &saved) == -1)
+		diag("setrlimit: %s", strerror(errno));
+	run_until(&rc.rx.nclose, 1, RUN_MS);
+	unlimit_fds(&saved);
+	raw_check(&rc, "descriptor lost with a frame that claims none", 1);
+}
+
 static void
 test_raw_bad(void)
 {
@@ -1126,6 +1273,8 @@ main(void)
 	fd_passing(300, 3);
 	test_raw_bad();
 	test_raw_fds();
+	test_lost_fds();
+	test_lost_garbage();
 	test_raw_good();
 	test_flush_then_free();
 	test_peer_closes();
