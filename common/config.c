@@ -109,6 +109,19 @@ conf_tenant_by_name(const struct conf *conf, const char *name)
 	return NULL;
 }
 
+const struct tenant_conf *
+conf_client_tenant(const struct conf *conf, const struct netaddr *na)
+{
+	size_t i, j;
+
+	for (i = 0; i < conf->ntenants; i++)
+		for (j = 0; j < conf->tenants[i].nnetworks; j++)
+			if (cidr_contains(&conf->tenants[i].networks[j].cidr,
+			    na->af, na->addr))
+				return &conf->tenants[i];
+	return NULL;
+}
+
 static int
 dix_cmp(const void *a, const void *b)
 {

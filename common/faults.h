@@ -17,7 +17,10 @@
  *
  * Crash points: queued-after-body-sync, queued-after-commit,
  * queued-before-reply, smtpd-before-250.  Failing steps:
- * queued-body-sync, queued-dir-sync.
+ * queued-body-sync, queued-dir-sync.  Steps that go wrong instead of
+ * failing: smtpd-envelope-flags, smtpd-envelope-route and
+ * smtpd-envelope-crlf spoil the envelope smtpd hands queued;
+ * queued-job-crlf puts a line break in a recipient sent to deliverd.
  */
 #ifndef RELAYD_FAULTS_H
 #define RELAYD_FAULTS_H

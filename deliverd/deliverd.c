@@ -109,6 +109,24 @@ log_result(struct deliverd *d, const struct job *job, const struct jrcpt *r)
 		d->bounced++;
 }
 
+/* One recipient's result, ahead of the rest of its job. */
+static void
+report_one(struct deliverd *d, struct job *job, struct jrcpt *r)
+{
+	struct mw w;
+
+	log_result(d, job, r);
+	mw_init(&w);
+	mw_u32(&w, r->idx);
+	mw_u8(&w, r->result);
+	mw_str(&w, r->dsn);
+	mw_str(&w, r->diag ? r->diag : "");
+	mw_str(&w, job->relay);
+	mw_u8(&w, (uint8_t)job->dsn_passed);
+	child_send(d->child, PROC_QUEUED, M_D_RESULTS, job->id, -1, w.buf,
+	    w.len);
+}
+
 /* Tell queued what became of each recipient; the job is over. */
 void
 job_finish(struct deliverd *d, struct job *job, int dest_state,
@@ -150,6 +168,63 @@ job_finish(struct deliverd *d, struct job *job, int dest_state,
 	mw_str(&w, error ? error : "");
 	child_send(d->child, PROC_QUEUED, M_D_DONE, job->id, -1, w.buf, w.len);
 	job_free(d, job);
+}
+
+/* Can this go into an SMTP command?  No line break, no other control. */
+static int
+arg_ok(const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+/*
+ * Nothing a job carries may end an SMTP command early and start another
+ * at the next hop: a sender, ENVID, recipient or ORCPT with CR, LF (or
+ * any control; NUL cannot pass the channel) is never written.  smtpd's
+ * parser cannot produce one, so it is a broken queue: such recipients
+ * fail for good, each reported at once, and a bad sender fails the job.
+ */
+static int
+job_refuse_args(struct deliverd *d, struct job *job)
+{
+	size_t i, kept = 0;
+
+	if (!arg_ok(job->sender) || !arg_ok(job->envid)) {
+		log_warnx("msgid=%016llx: the sender or ENVID holds a control "
+		    "character; not sent", (unsigned long long)job->msgid);
+		job_fail_all(job, DR_PERMFAIL, "5.3.0", "the envelope holds "
+		    "a control character: not sent");
+		job_finish(d, job, DEST_UP, NULL);
+		return -1;
+	}
+	for (i = 0; i < job->nrcpts; i++) {
+		struct jrcpt *r = &job->rcpts[i];
+
+		if (arg_ok(r->addr) && arg_ok(r->orcpt)) {
+			job->rcpts[kept++] = *r;
+			continue;
+		}
+		log_warnx("msgid=%016llx: a recipient holds a control "
+		    "character; not sent", (unsigned long long)job->msgid);
+		r->result = DR_PERMFAIL;
+		strlcpy(r->dsn, "5.3.0", sizeof(r->dsn));
+		free(r->diag);
+		r->diag = strdup("the recipient holds a control character: "
+		    "not sent");
+		report_one(d, job, r);
+		free(r->addr);
+		free(r->orcpt);
+		free(r->diag);
+	}
+	job->nrcpts = kept;
+	if (kept == 0) {
+		job_finish(d, job, DEST_UP, NULL);
+		return -1;
+	}
+	return 0;
 }
 
 static struct job *
@@ -273,6 +348,8 @@ on_rcpts(struct deliverd *d, struct imsg *imsg)
 static void
 job_go(struct deliverd *d, struct job *job)
 {
+	if (job_refuse_args(d, job) == -1)
+		return;
 	if (job->fd != -1) {
 		dest_add_job(d, job);
 		return;

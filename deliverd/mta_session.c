@@ -130,11 +130,23 @@ static void __attribute__((format(printf, 2, 3)))
 send_line(struct mta_session *s, const char *fmt, ...)
 {
 	struct evbuffer	*out = bufferevent_get_output(s->bev);
+	char		 line[2048];
 	va_list		 ap;
+	int		 n;
 
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(out, fmt, ap);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	/*
+	 * Every argument was checked when the job came (job_refuse_args)
+	 * and commands are short: a line break here would be a second
+	 * command smuggled into this one, so it is never written.
+	 */
+	if (n < 0 || (size_t)n >= sizeof(line) ||
+	    strpbrk(line, "\r\n") != NULL)
+		fatalx("refusing to write an SMTP command that is too long or "
+		    "holds a line break");
+	evbuffer_add(out, line, (size_t)n);
 	evbuffer_add(out, "\r\n", 2);
 }
 

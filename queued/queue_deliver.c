@@ -14,6 +14,7 @@
 
 #include "child.h"
 #include "config.h"
+#include "faults.h"
 #include "log.h"
 #include "marshal.h"
 #include "msg_deliver.h"
@@ -97,7 +98,14 @@ send_job(struct queued *q, struct djob *dj, int fd,
 			mw_init(&w);
 		}
 		mw_u32(&w, dj->idx[i]);
-		mw_str(&w, r->addr);
+		if (i == 0 && fault_error("queued-job-crlf")) {
+			/* deliverd must refuse it (faults.h). */
+			char bad[600];
+
+			snprintf(bad, sizeof(bad), "%s\r\nRSET", r->addr);
+			mw_str(&w, bad);
+		} else
+			mw_str(&w, r->addr);
 		mw_str(&w, r->orcpt);
 		mw_u8(&w, r->notify);
 	}

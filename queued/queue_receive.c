@@ -253,6 +253,7 @@ on_commit(struct queued *q, struct imsg *imsg, struct mr *r)
 	uint64_t	 id = mr_u64(r), written = mr_u64(r);
 	uint64_t	 avail;
 	const char	*over;
+	char		 why[512], qid[32];
 
 	if (mr_end(r) == -1 ||
 	    (p = pending_owned(q, id, imsg->hdr.peerid)) == NULL ||
@@ -281,6 +282,14 @@ on_commit(struct queued *q, struct imsg *imsg, struct mr *r)
 	if (p->stale_tenant) {
 		commit_fail(q, p, 451, "4.3.0", "Error: the configuration "
 		    "changed; try again");
+		return;
+	}
+	if (envelope_verify(q, p->env, why, sizeof(why)) == -1) {
+		queue_id_format(p->id, qid, sizeof(qid));
+		log_warnx("msgid=%s: the envelope from smtpd is refused: %s",
+		    qid, why);
+		commit_fail(q, p, 451, "4.3.0", "Error: the envelope could "
+		    "not be verified");
 		return;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL) {

@@ -236,6 +236,10 @@ void	 receive_dispatch(struct queued *, struct imsg *);
 void	 receive_job_done(struct queued *, struct job *);
 void	 pending_drop_all(struct queued *);
 
+/* queue_verify.c: smtpd's envelope, checked again. */
+int	 envelope_verify(struct queued *, const struct envelope *, char *,
+	    size_t);
+
 /* queue_quota.c: what may still be accepted, and smtpd told so. */
 void	 quota_init(struct queued *);
 void	 quota_charge(struct queued *, const struct envelope *);

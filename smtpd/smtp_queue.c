@@ -5,6 +5,7 @@
  * message into it; at the end queued syncs the file and commits the
  * envelope, and only its answer lets us say 250.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -108,6 +109,28 @@ queue_release(struct session *s)
 	tx->msgid = 0;
 }
 
+#ifdef RELAYD_FAULTS
+/* An envelope queued must refuse, made on purpose (faults.h). */
+static void
+spoil_envelope(struct transaction *tx, struct envelope *e)
+{
+	char *p;
+
+	if (fault_error("smtpd-envelope-flags"))
+		e->flags |= ENVF_BOUNCE;
+	if (fault_error("smtpd-envelope-route") && tx->nrcpts > 0)
+		tx->rcpts[0].dir = tx->rcpts[0].dir == DIR_INBOUND ?
+		    DIR_OUTBOUND : DIR_INBOUND;
+	if (fault_error("smtpd-envelope-crlf") && tx->nrcpts > 0 &&
+	    asprintf(&p, "%s\r\nRSET", tx->rcpts[0].addr) != -1) {
+		free(tx->rcpts[0].addr);
+		tx->rcpts[0].addr = p;
+	}
+}
+#else
+#define spoil_envelope(tx, e)	do { } while (0)
+#endif
+
 static void
 send_rcpts(struct session *s)
 {
@@ -151,6 +174,7 @@ queue_commit(struct session *s)
 	e.ret = tx->mp.ret;
 	e.flags = tx->sink.has8bit ? ENVF_8BIT_BODY : 0;
 	strlcpy(e.envid, tx->mp.envid, sizeof(e.envid));
+	spoil_envelope(tx, &e);
 	mw_init(&w);
 	envelope_put_head(&w, &e);
 	smtpd_send_queue(s->sd, M_Q_ENV_HEAD, s->id, -1, w.buf, w.len);

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "idn.h"
+#include "rcpt_route.h"
 #include "smtp_parse.h"
 #include "smtp_relay.h"
 
@@ -34,14 +34,7 @@ relay_free(struct relay *r)
 const struct tenant_conf *
 relay_client_tenant(const struct relay *r, const struct netaddr *na)
 {
-	size_t i, j;
-
-	for (i = 0; i < r->conf->ntenants; i++)
-		for (j = 0; j < r->conf->tenants[i].nnetworks; j++)
-			if (cidr_contains(&r->conf->tenants[i].networks[j].cidr,
-			    na->af, na->addr))
-				return &r->conf->tenants[i];
-	return NULL;
+	return conf_client_tenant(r->conf, na);
 }
 
 static int
@@ -99,54 +92,14 @@ routing_local_part(const char *local)
 }
 
 static void
-verdict(struct relay_verdict *v, const struct tenant_conf *t,
-    enum direction dir, enum route_kind route, const struct mailaddr *ma)
+verdict(struct relay_verdict *v, const struct rcpt_route *rr,
+    const struct mailaddr *ma)
 {
-	v->tenant = t;
-	v->dir = dir;
-	v->route = route;
-	strlcpy(v->domain, ma->domain, sizeof(v->domain));
+	v->tenant = rr->tenant;
+	v->dir = rr->dir;
+	v->route = rr->route;
+	strlcpy(v->domain, rr->domain, sizeof(v->domain));
 	mailaddr_format(ma, v->addr, sizeof(v->addr));
-}
-
-/*
- * A domain in U-labels (SMTPUTF8) is routed and looked up by its A-label
- * form; the address itself is kept as the client wrote it.
- */
-static int
-route_form(const struct mailaddr *ma, struct mailaddr *am,
-    struct smtp_reply *err)
-{
-	*am = *ma;
-	if (!idn_is_unicode(ma->domain))
-		return 0;
-	if (idn_to_alabel(ma->domain, am->domain, sizeof(am->domain)) == -1) {
-		smtp_reply_set(err, 553, "5.1.3", "<%.300s@%.300s>: not a "
-		    "valid internationalised domain name", ma->local,
-		    ma->domain);
-		return -1;
-	}
-	return 0;
-}
-
-/* <postmaster> and postmaster@ our host name: the operator's address. */
-static int
-operator_postmaster(const struct relay *r, struct relay_verdict *v,
-    struct smtp_reply *err)
-{
-	struct mailaddr		 pm;
-	const struct tenant_conf *t;
-	const char		*p = r->conf->postmaster;
-
-	if (mailaddr_parse(p, strlen(p), MA_UTF8, &pm) != MA_OK) {
-		smtp_reply_set(err, 451, "4.3.0", "Postmaster address is "
-		    "misconfigured");
-		return -1;
-	}
-	t = conf_domain_tenant(r->conf, pm.domain);
-	verdict(v, t, t != NULL ? DIR_INBOUND : DIR_OUTBOUND,
-	    t != NULL ? ROUTE_TENANT : ROUTE_MX, &pm);
-	return 0;
 }
 
 static int
@@ -158,6 +111,45 @@ denied(struct smtp_reply *err, const struct mailaddr *ma)
 	smtp_reply_set(err, 550, "5.7.1", "<%.300s>: Relay access denied",
 	    addr);
 	return -1;
+}
+
+/* Classified (rcpt_route.c), or refused with the reply that says why. */
+static int
+classify(const struct relay *r, const struct tenant_conf *client,
+    const struct mailaddr *ma, struct relay_verdict *v,
+    struct smtp_reply *err)
+{
+	struct rcpt_route rr;
+
+	switch (rcpt_route(r->conf, client, ma, &rr)) {
+	case RR_DENIED:
+		return denied(err, ma);
+	case RR_BAD_IDN:
+		smtp_reply_set(err, 553, "5.1.3", "<%.300s@%.300s>: not a "
+		    "valid internationalised domain name", ma->local,
+		    ma->domain);
+		return -1;
+	case RR_OK:
+		break;
+	}
+	verdict(v, &rr, ma);
+	return 0;
+}
+
+/* <postmaster>, and postmaster or abuse of the relay: the operator's. */
+static int
+operator_postmaster(const struct relay *r, struct relay_verdict *v,
+    struct smtp_reply *err)
+{
+	struct mailaddr	 pm;
+	const char	*p = r->conf->postmaster;
+
+	if (mailaddr_parse(p, strlen(p), MA_UTF8, &pm) != MA_OK) {
+		smtp_reply_set(err, 451, "4.3.0", "Postmaster address is "
+		    "misconfigured");
+		return -1;
+	}
+	return classify(r, NULL, &pm, v, err);
 }
 
 /* One of the addresses we listen on, or the one the client reached. */
@@ -198,56 +190,50 @@ literal_rcpt(const struct relay *r, const struct tenant_conf *client,
 		return denied(err, ma);
 	if (mailaddr_is_role(ma->local) && our_address(r, local, &na))
 		return operator_postmaster(r, v, err);
-	if (client == NULL)
-		return denied(err, ma);
-	if (netaddr_is_private(&na) && !r->conf->queue.allow_private_mx) {
+	if (client != NULL && netaddr_is_private(&na) &&
+	    !r->conf->queue.allow_private_mx) {
 		smtp_reply_set(err, 550, "5.7.1", "%s: Relay to a private "
 		    "address is not allowed", ma->domain);
 		return -1;
 	}
-	verdict(v, client, DIR_OUTBOUND, ROUTE_MX, ma);
-	return 0;
+	return classify(r, client, ma, v, err);
 }
 
 int
 relay_rcpt(const struct relay *r, const struct tenant_conf *client,
-    const struct netaddr *local, const struct mailaddr *sent,
+    const struct netaddr *local, const struct mailaddr *ma,
     int bare_postmaster, struct relay_verdict *v, struct smtp_reply *err)
 {
-	const struct tenant_conf *t;
-	struct mailaddr		 am, *ma = &am;
-	char key[MAILADDR_LOCAL_MAX + MAILADDR_DOMAIN_MAX + 2];
+	struct mailaddr	 am;
+	char		 key[MAILADDR_LOCAL_MAX + MAILADDR_DOMAIN_MAX + 2];
 
 	memset(v, 0, sizeof(*v));
 	if (bare_postmaster)
 		return operator_postmaster(r, v, err);
-	if (sent->literal)
-		return literal_rcpt(r, client, local, sent, v, err);
-	if (route_form(sent, &am, err) == -1)
+	if (ma->literal)
+		return literal_rcpt(r, client, local, ma, v, err);
+	/* Unless a tenant has our name among its domains. */
+	if (mailaddr_is_role(ma->local) &&
+	    strcasecmp(ma->domain, r->conf->hostname) == 0 &&
+	    conf_domain_tenant(r->conf, r->conf->hostname) == NULL)
+		return operator_postmaster(r, v, err);
+	if (classify(r, client, ma, v, err) == -1)
 		return -1;
-	if ((t = conf_domain_tenant(r->conf, ma->domain)) == NULL) {
-		if (mailaddr_is_role(ma->local) &&
-		    strcasecmp(ma->domain, r->conf->hostname) == 0)
-			return operator_postmaster(r, v, err);
-		if (client == NULL)
-			return denied(err, sent);
-		verdict(v, client, DIR_OUTBOUND, ROUTE_MX, ma);
-		mailaddr_format(sent, v->addr, sizeof(v->addr));
+	if (v->dir != DIR_INBOUND)
 		return 0;
+	/* The tenant's lists hold domains as A-labels, as v->domain is. */
+	am = *ma;
+	strlcpy(am.domain, v->domain, sizeof(am.domain));
+	if (client == NULL && routing_local_part(am.local)) {
+		lower_addr(&am, key, sizeof(key), strlen(am.local));
+		if (!listed(v->tenant, key))
+			return denied(err, ma);
 	}
-	if (client == NULL && routing_local_part(ma->local)) {
-		lower_addr(ma, key, sizeof(key), strlen(ma->local));
-		if (!listed(t, key))
-			return denied(err, sent);
-	}
-	if (t->verify == VERIFY_LIST && !mailaddr_is_role(ma->local) &&
-	    !user_known(t, ma)) {
-		mailaddr_format(sent, key, sizeof(key));
+	if (v->tenant->verify == VERIFY_LIST && !mailaddr_is_role(am.local) &&
+	    !user_known(v->tenant, &am)) {
 		smtp_reply_set(err, 550, "5.1.1", "<%.300s>: Recipient address "
-		    "rejected: User unknown", key);
+		    "rejected: User unknown", v->addr);
 		return -1;
 	}
-	verdict(v, t, DIR_INBOUND, ROUTE_TENANT, ma);
-	mailaddr_format(sent, v->addr, sizeof(v->addr));
 	return 0;
 }
