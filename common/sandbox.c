@@ -42,11 +42,16 @@ static const char *const smtpd_calls[] = {
 	NULL
 };
 
-/* The store and the spool, with fsync workers and the writer thread. */
+/*
+ * The store and the spool, with fsync workers and the writer thread; the
+ * store opens after the filter (at the first configuration, and again
+ * after MDB_PANIC), and the spool and quarantine are read then.
+ */
 static const char *const queued_calls[] = {
-	"openat", "unlinkat", "renameat2", "fsync", "fdatasync", "pread64",
-	"pwrite64", "ftruncate", "fstatfs", "statfs", "set_robust_list", "rseq",
-	"clone", "clone3", "eventfd2", "fchmod",
+	"openat", "unlinkat", "renameat", "renameat2", "fsync", "fdatasync",
+	"pread64", "pwrite64", "ftruncate", "fstatfs", "statfs",
+	"set_robust_list", "rseq", "clone", "clone3", "eventfd2", "fchmod",
+	"getdents64",
 	NULL
 };
 

@@ -223,6 +223,12 @@ control_request(struct queued *q, struct imsg *imsg)
 	case CTL_SHOW_QUEUE:
 		show_queue(q, imsg->hdr.peerid);
 		break;
+	case CTL_SHOW_CORRUPT:
+		if (id[0] != '\0' || all)
+			child_peer_broken(q->child, PROC_PARENT, imsg,
+			    "control");
+		corrupt_show(q, imsg->hdr.peerid);
+		break;
 	case CTL_QUEUE_FLUSH:
 	case CTL_QUEUE_HOLD:
 	case CTL_QUEUE_RELEASE:
