@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include <event2/event.h>
+#include <lmdb.h>
 
 #include "child.h"
 #include "log.h"
@@ -68,13 +69,18 @@ retry_job(struct queued *q, struct job *j)
 			return;
 		}
 		j->tries = m->put_fails++;
+		if (m->put_retry) {
+			free(j);	/* one write of its state will do */
+			return;
+		}
+		m->put_retry = 1;
 	}
 	if (j->tries++ == 0)
 		log_warnx("msgid=%s: the queue store failed to %s (%s); tried "
 		    "again%s", qid, j->kind == JOB_DELETE ? "remove the "
 		    "delivered message's envelope" : "write the message's "
-		    "new state", j->mdb_err ? "store failure" :
-		    strerror(j->err), j->kind == JOB_DELETE ? ", and its "
+		    "new state", j->mdb_err ?
+		    mdb_strerror(j->mdb_err) : strerror(j->err), j->kind == JOB_DELETE ? ", and its "
 		    "spool file kept until then" : "");
 	TAILQ_INSERT_TAIL(&rt->jobs, j, entry);
 	rt->n++;
@@ -115,8 +121,10 @@ resubmit(struct queued *q, struct job *j)
 		committer_submit(q->cm, j);
 		return;
 	}
-	if ((m = queue_find(q, j->id)) != NULL)
+	if ((m = queue_find(q, j->id)) != NULL) {
+		m->put_retry = 0;
 		sched_persist(q, m);
+	}
 	free(j);
 }
 

@@ -78,6 +78,7 @@ struct qmsg {
 	int			 gone;		/* deleted: out of the index */
 	int			 freeing;	/* queue_release scheduled */
 	unsigned		 put_fails;	/* store updates failed */
+	int			 put_retry;	/* one is to be tried again */
 };
 RB_HEAD(qmsg_tree, qmsg);
 int	 qmsg_cmp(struct qmsg *, struct qmsg *);
