@@ -54,7 +54,7 @@ for page in PAGES:
     if not tap.ok(out == "", "mandoc -Tlint -Wall %s: nothing to say" % page):
         tap.diag(out)
 
-src = read("common/config_load.c")
+src = read("config/config_load.c")
 for page, tables in (("relayd.yaml.5", MAIN_TABLES),
                      ("relayd-tenant.5", TENANT_TABLES)):
     have = documented(page)
