@@ -34,10 +34,12 @@ def corrupt_files(w):
         return None
 
 
-def restart(w, label, **kw):
-    w.r.stop()
-    w.r.proc = None
-    return tap.ok(w.start(**kw), "%s: relayd restarts" % label)
+def content(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 # Envelopes that cannot be decoded, and a spool file lost by hand.
@@ -85,16 +87,16 @@ try:
                                      ids[2] + ".reason"]),
            "bodies, envelopes and reasons are in corrupt/")
     cdir = os.path.join(w.r.state, "corrupt")
-    with open(os.path.join(cdir, ids[0] + ".envelope"), "rb") as f:
-        tap.eq(f.read(), bad_version, "the raw envelope is kept as it was")
-    with open(os.path.join(cdir, ids[1]), "rb") as f:
-        tap.ok(f.read().endswith(b"keep me 1\r\n"), "the body is intact")
-    st = os.stat(cdir)
-    tap.eq(oct(st.st_mode & 0o7777), oct(0o700), "corrupt/ is 0700")
+    tap.eq(content(os.path.join(cdir, ids[0] + ".envelope")), bad_version,
+           "the raw envelope is kept as it was")
+    tap.ok((content(os.path.join(cdir, ids[1])) or b"").endswith(
+        b"keep me 1\r\n"), "the body is intact")
+    tap.eq(oct(os.stat(cdir).st_mode & 0o7777) if os.path.isdir(cdir)
+           else None, oct(0o700), "corrupt/ is 0700")
     rc, out, err = w.r.ctl("show", "corrupt")
     tap.eq(rc, 0, "relayctl show corrupt works")
     lines = out.splitlines()
-    tap.eq(lines[0], "ID SIZE WHEN REASON", "a header line")
+    tap.eq(lines[:1], ["ID SIZE WHEN REASON"], "a header line")
     when = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
     tap.like(out, r"(?m)^%s %d %s envelope version 7 unknown$" %
              (ids[0], sizes[ids[0]], when), "a line per message: id, size, "
