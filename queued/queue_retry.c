@@ -56,6 +56,7 @@ retry_job(struct queued *q, struct job *j)
 	struct retries	*rt = q->retries;
 	struct timeval	 tv = { rt->delay, 0 };
 	struct qmsg	*m;
+	const char	*why;
 	char		 qid[32];
 
 	queue_id_format(j->id, qid, sizeof(qid));
@@ -75,13 +76,16 @@ retry_job(struct queued *q, struct job *j)
 		}
 		m->put_retry = 1;
 	}
-	if (j->tries++ == 0)
-		log_warnx("msgid=%s: the queue store failed to %s (%s); tried "
-		    "again%s", qid, j->kind == JOB_DELETE ? "remove the "
-		    "delivered message's envelope" : "write the message's "
-		    "new state", j->mdb_err ?
-		    mdb_strerror(j->mdb_err) : strerror(j->err), j->kind == JOB_DELETE ? ", and its "
-		    "spool file kept until then" : "");
+	why = j->mdb_err ? mdb_strerror(j->mdb_err) : strerror(j->err);
+	if (j->tries++ > 0)
+		;	/* said at the first failure */
+	else if (j->kind == JOB_DELETE)
+		log_warnx("msgid=%s: the queue store failed to remove the "
+		    "delivered message's envelope (%s); tried again, and its "
+		    "spool file kept until then", qid, why);
+	else
+		log_warnx("msgid=%s: the queue store failed to write the "
+		    "message's new state (%s); tried again", qid, why);
 	TAILQ_INSERT_TAIL(&rt->jobs, j, entry);
 	rt->n++;
 	if (!evtimer_pending(rt->timer, NULL))

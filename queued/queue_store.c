@@ -413,7 +413,8 @@ note_unsynced(struct store *st, MDB_txn *txn, struct job_list *jobs)
 	p = val.mv_data;
 	TAILQ_FOREACH(j, jobs, entry)
 		if (is_new(j) && j->err == 0) {
-			key_of(j->env->id, p);	/* DSN: j->id is the original */
+			/* DSN: j->id is the original's. */
+			key_of(j->env->id, p);
 			p += 8;
 		}
 	return 0;
