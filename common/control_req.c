@@ -23,6 +23,7 @@ static const struct verb verbs[] = {
 	{ "queue release", CTL_QUEUE_RELEASE, 1 },
 	{ "queue remove", CTL_QUEUE_REMOVE, 1 },
 	{ "queue bounce", CTL_QUEUE_BOUNCE, 1 },
+	{ "show corrupt", CTL_SHOW_CORRUPT, 0 },
 };
 
 int

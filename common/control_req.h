@@ -25,7 +25,8 @@ enum ctl_cmd {
 	CTL_QUEUE_HOLD,
 	CTL_QUEUE_RELEASE,
 	CTL_QUEUE_REMOVE,
-	CTL_QUEUE_BOUNCE
+	CTL_QUEUE_BOUNCE,
+	CTL_SHOW_CORRUPT	/* queued's quarantine */
 };
 
 struct ctl_req {

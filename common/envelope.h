@@ -20,6 +20,8 @@
  */
 #define ENV_VERSION	2
 #define ENV_VERSION_MIN	1
+/* The queue store's format, recorded in its "meta" database. */
+#define STORE_VERSION	2	/* envelopes of ENV_VERSION 2 */
 #define ENVID_MAX	100	/* RFC 3461 ENVID, xtext */
 #define ORCPT_MAX	500
 #define HELO_MAX	255

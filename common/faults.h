@@ -10,14 +10,19 @@
  *                            deliverd-unix-socket, dnsd-unix-socket,
  *                            queued-fork), or queued-clone3, which the
  *                            sandbox answers with ENOSYS
- *   RELAYD_FAIL=step         that step fails with EIO, every time
+ *   RELAYD_FAIL=step[:n],... those steps fail with EIO, every time or
+ *                            the first n times each
+ *   RELAYD_DELAY=step:secs   that step waits secs seconds
  *   RELAYD_FDS_FULL=proc:n   that child fills its descriptor table at
  *                            start and for good, but for n free slots:
  *                            the kernel refuses what its budget allows
  *
  * Crash points: queued-after-body-sync, queued-after-commit,
  * queued-before-reply, smtpd-before-250.  Failing steps:
- * queued-body-sync, queued-dir-sync.  Steps that go wrong instead of
+ * queued-body-sync, queued-dir-sync, queued-store-put,
+ * queued-store-delete, queued-store-panic (the store's commit reports
+ * MDB_PANIC).  Delays: queued-conf (queued takes its first configuration
+ * late, as if it had not come).  Steps that go wrong instead of
  * failing: smtpd-envelope-flags, smtpd-envelope-route and
  * smtpd-envelope-crlf spoil the envelope smtpd hands queued;
  * queued-job-crlf puts a line break in a recipient sent to deliverd.
@@ -31,12 +36,14 @@ int	 fault_wanted(const char *);
 void	 fault_forbidden(const char *);
 int	 fault_error(const char *);
 void	 fault_fill_fds(const char *, int fd);
+int	 fault_delay(const char *);
 #else
 #define fault_point(name)	do { } while (0)
 #define fault_wanted(name)	0
 #define fault_forbidden(name)	do { } while (0)
 #define fault_error(name)	0
 #define fault_fill_fds(name, fd) do { } while (0)
+#define fault_delay(name)	0
 #endif
 
 #endif

@@ -45,12 +45,14 @@ static const char *const smtpd_calls[] = {
 
 /*
  * The store and the spool, with fsync workers and the writer thread
- * (clone with the thread flags only: see allow_threads).
+ * (clone with the thread flags only: see allow_threads); the store opens
+ * after the filter (at the first configuration, and again after
+ * MDB_PANIC), and the spool and quarantine are read then.
  */
 static const char *const queued_calls[] = {
-	"openat", "unlinkat", "renameat2", "fsync", "fdatasync", "pread64",
-	"pwrite64", "ftruncate", "fstatfs", "statfs", "set_robust_list", "rseq",
-	"eventfd2", "fchmod",
+	"openat", "unlinkat", "renameat", "renameat2", "fsync", "fdatasync",
+	"pread64", "pwrite64", "ftruncate", "fstatfs", "statfs",
+	"set_robust_list", "rseq", "eventfd2", "fchmod", "getdents64",
 	NULL
 };
 

@@ -685,8 +685,8 @@ static void
 f_store_size(struct cfx *cx, const struct ynode *n, void *dst)
 {
 	f_size(cx, n, dst);
-	if (*(uint64_t *)dst < 16 * 1024 * 1024)
-		cerr(cx, n->line, "store_max_size must be at least 16M");
+	if (*(uint64_t *)dst < 1024 * 1024)
+		cerr(cx, n->line, "store_max_size must be at least 1M");
 }
 
 static const struct field limits_fields[] = {

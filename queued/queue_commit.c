@@ -17,10 +17,15 @@
  * removal committed.
  * Results come back through an eventfd; the event loop never blocks on
  * the disk.
+ *
+ * The writer also measures how full the store's map is, between batches:
+ * once a second, or after each batch when it is near the high-water mark
+ * or a batch failed; the event loop reads the figures (quota_store).
  */
 #include <sys/eventfd.h>
 
 #include <errno.h>
+#include <time.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,9 +41,11 @@
 
 #define SYNC_WORKERS	4
 #define HELD_QUIET	60	/* seconds between warnings of held files */
+#define STORE_NEAR	80	/* % in use: measured after each batch */
 
 struct committer {
 	struct queued	*q;
+	struct store	*store;		/* once open (committer_attach) */
 	pthread_mutex_t	 lock;
 	pthread_cond_t	 sync_cv;	/* work for the fsync workers */
 	pthread_cond_t	 db_cv;		/* work for the writer */
@@ -57,6 +64,9 @@ struct committer {
 	int		 efd;
 	struct event	*ev;
 	int		 stopping;
+	int		 measure_now;
+	uint64_t	 used, total;	/* the store's pages, last measured */
+	time_t		 measured;	/* when, monotonic seconds */
 	pthread_t	 workers[SYNC_WORKERS];
 	pthread_t	 writer;
 	pthread_t	 dir_thread;
@@ -320,12 +330,12 @@ dir_sync_wait(struct committer *cm, uint64_t gen)
  * fails after the envelope committed, the job says so (stored) and the
  * event loop answers 451 and removes the envelope.
  */
-static void
+static int
 write_batch(struct committer *cm, struct job_list *batch)
 {
 	struct job	*j;
 	uint64_t	 gen = 0;
-	int		 err;
+	int		 err, rv;
 
 	if (batch_has(batch, JOB_DSN)) {
 		if (fsync(cm->q->spool_fd) == -1) {
@@ -334,15 +344,60 @@ write_batch(struct committer *cm, struct job_list *batch)
 		}
 	} else if (batch_has(batch, JOB_COMMIT))
 		gen = dir_sync_start(cm);
-	if (store_apply(cm->q->store, batch) == 0)
+	if ((rv = store_apply(cm->store, batch)) == 0)
 		fault_point("queued-after-commit");
 	if (gen == 0 || (err = dir_sync_wait(cm, gen)) == 0)
-		return;
+		return rv;
 	TAILQ_FOREACH(j, batch, entry)
 		if (j->kind == JOB_COMMIT && j->err == 0) {
 			j->stored = 1;
 			j->err = err;
 		}
+	return rv;
+}
+
+static time_t
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* Without the lock: the store's usage, when it may have moved. */
+static void
+measure(struct committer *cm, int force)
+{
+	uint64_t	used, total;
+	time_t		now = mono_now();
+
+	if (cm->store == NULL)
+		return;
+	if (!force && now == cm->measured &&
+	    cm->used * 100 < cm->total * STORE_NEAR)
+		return;
+	cm->measured = now;
+	if (store_usage(cm->store, &used, &total) == -1)
+		return;
+	pthread_mutex_lock(&cm->lock);
+	cm->used = used;
+	cm->total = total;
+	pthread_mutex_unlock(&cm->lock);
+}
+
+/* The event loop's copy of the last measure; -1 before the first. */
+int
+committer_usage(struct committer *cm, uint64_t *used, uint64_t *total)
+{
+	int rv;
+
+	pthread_mutex_lock(&cm->lock);
+	*used = cm->used;
+	*total = cm->total;
+	rv = cm->total > 0 ? 0 : -1;
+	pthread_mutex_unlock(&cm->lock);
+	return rv;
 }
 
 /* With the lock held: removed envelopes' files to the workers. */
@@ -367,18 +422,28 @@ db_writer(void *arg)
 {
 	struct committer	*cm = arg;
 	struct job_list		 batch;
+	int			 failed;
 
 	pthread_mutex_lock(&cm->lock);
 	for (;;) {
-		while (TAILQ_EMPTY(&cm->db_q) && !cm->stopping)
+		while (TAILQ_EMPTY(&cm->db_q) && !cm->stopping &&
+		    !cm->measure_now)
 			pthread_cond_wait(&cm->db_cv, &cm->lock);
+		if (cm->measure_now) {
+			cm->measure_now = 0;
+			pthread_mutex_unlock(&cm->lock);
+			measure(cm, 1);
+			pthread_mutex_lock(&cm->lock);
+			continue;
+		}
 		if (cm->stopping && TAILQ_EMPTY(&cm->db_q))
 			break;
 		TAILQ_INIT(&batch);
 		TAILQ_CONCAT(&batch, &cm->db_q, entry);
 		pthread_mutex_unlock(&cm->lock);
 
-		write_batch(cm, &batch);
+		failed = write_batch(cm, &batch) == -1;
+		measure(cm, failed);
 		pthread_mutex_lock(&cm->lock);
 		hand_back(cm, &batch);
 	}
@@ -407,6 +472,9 @@ on_done(int fd, short ev, void *arg)
 		TAILQ_REMOVE(&done, j, entry);
 		receive_job_done(cm->q, j);
 	}
+	/* A batch may have crossed the high-water mark: tell smtpd now. */
+	if (quota_store(cm->q))
+		quota_tick(-1, 0, cm->q);
 }
 
 struct committer *
@@ -441,6 +509,21 @@ committer_start(struct queued *q)
 	if (pthread_create(&cm->dir_thread, NULL, dir_syncer, cm) != 0)
 		fatalx("cannot start the spool directory syncer");
 	return cm;
+}
+
+/*
+ * The store is open: the writer's from now on.  Started before it (and
+ * before the sandbox: the first thread makes the C library set up its
+ * signals), the threads have had nothing to write.
+ */
+void
+committer_attach(struct committer *cm, struct store *st)
+{
+	pthread_mutex_lock(&cm->lock);
+	cm->store = st;
+	cm->measure_now = 1;
+	pthread_cond_signal(&cm->db_cv);
+	pthread_mutex_unlock(&cm->lock);
 }
 
 /* Bodies, notices and new files go to the workers; the rest to the DB. */
@@ -486,4 +569,13 @@ committer_stop(struct committer *cm)
 		spool_unlink(cm->q->spool_fd, j->id);
 		free(j);
 	}
+	/* The event loop has run for the last time: say what was lost. */
+	TAILQ_FOREACH(j, &cm->done_q, entry)
+		if ((j->kind == JOB_DELETE || j->kind == JOB_PUT) &&
+		    j->err != 0)
+			log_warnx("msgid=%016llx: the queue store still fails "
+			    "(%s) at exit: its %s is lost, and the message may "
+			    "be delivered again after the restart",
+			    (unsigned long long)j->id, strerror(j->err),
+			    j->kind == JOB_DELETE ? "removal" : "new state");
 }

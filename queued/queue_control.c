@@ -240,6 +240,12 @@ control_request(struct queued *q, struct imsg *imsg)
 		ctl_stream_open(q->child, imsg, "show queue", "ID TENANT FROM "
 		    "RECIPIENTS AGE ATTEMPTS NEXT LAST-ERROR", queue_fill, q);
 		break;
+	case CTL_SHOW_CORRUPT:
+		if (id[0] != '\0' || all)
+			child_peer_broken(q->child, PROC_PARENT, imsg,
+			    "control");
+		corrupt_show(q, imsg->hdr.peerid);
+		break;
 	case CTL_QUEUE_FLUSH:
 	case CTL_QUEUE_HOLD:
 	case CTL_QUEUE_RELEASE:

@@ -4,7 +4,8 @@
  * Three limits, checked by queued at each commit and announced to smtpd
  * (M_Q_STATUS) so that it refuses early, at MAIL or RCPT, with the same
  * 452 4.3.1: the spool file system's limits.min_free_space, the store's
- * page high-water mark (queue_store.c), and each tenant's
+ * page high-water mark (STORE_HIGH% of the map in use, until below
+ * STORE_LOW%, measured by the writer: queue_commit.c), and each tenant's
  * limits.spool_max, the octets of the queued messages it has recipients
  * in.  The announcement may lag by a second; the commit check does not.
  */
@@ -259,6 +260,35 @@ send_status(struct queued *q, uint64_t avail, const struct mw *w)
 }
 
 /*
+ * The store's high-water mark, from the writer's last measure, with some
+ * room between full and not full so that it does not flap.  1 when it
+ * changed.
+ */
+int
+quota_store(struct queued *q)
+{
+	uint64_t	used, total;
+	int		full;
+
+	if (q->cm == NULL || committer_usage(q->cm, &used, &total) == -1)
+		return 0;
+	full = used * 100 >= total * (q->store_full ? STORE_LOW : STORE_HIGH);
+	if (full == q->store_full)
+		return 0;
+	q->store_full = full;
+	if (full)
+		log_warnx("queue store: %llu of %llu pages in use (%d%% or "
+		    "more): new mail gets 452 4.3.1 until it is below %d%%",
+		    (unsigned long long)used, (unsigned long long)total,
+		    STORE_HIGH, STORE_LOW);
+	else
+		log_info("queue store: %llu of %llu pages in use, below %d%%: "
+		    "new mail is accepted again", (unsigned long long)used,
+		    (unsigned long long)total, STORE_LOW);
+	return 1;
+}
+
+/*
  * Every second, and at each new configuration: tell smtpd when the free
  * space moved by a megabyte, the store filled or emptied, or the room a
  * tenant has left changed.
@@ -276,6 +306,7 @@ quota_tick(int fd, short ev, void *arg)
 	(void)ev;
 	if (q->conf == NULL)
 		return;
+	quota_store(q);
 	mw_init(&w);
 	mw_u64(&w, avail);
 	mw_u8(&w, (uint8_t)q->store_full);

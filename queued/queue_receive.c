@@ -328,8 +328,15 @@ receive_dispatch(struct queued *q, struct imsg *imsg)
 
 	if (imsg_has_fd(imsg))
 		child_peer_broken(q->child, PROC_SMTPD, imsg, "descriptor");
-	if (q->conf == NULL)
-		child_peer_broken(q->child, PROC_SMTPD, imsg, "too early");
+	if (q->conf == NULL) {
+		/* No store yet: smtpd asks again later; nothing else yet. */
+		if (imsg->hdr.type != M_Q_CREATE || imsg->datalen != 0)
+			child_peer_broken(q->child, PROC_SMTPD, imsg,
+			    "before any spool file was handed out");
+		send_fail(q, M_Q_CREATE_FAIL, imsg->hdr.peerid, 0, 451,
+		    "4.3.0", "Error: the queue is not ready, try again later");
+		return;
+	}
 	mr_init(&r, imsg->data, imsg->datalen);
 	switch (imsg->hdr.type) {
 	case M_Q_CREATE:
@@ -418,9 +425,11 @@ receive_job_done(struct queued *q, struct job *j)
 			recycled_put(q, j->new_id, j->fd);
 		/* FALLTHROUGH */
 	case JOB_PUT:
-		if (j->err != 0)
-			log_warnx("msgid=%016llx: queue store update failed: "
-			    "%s", (unsigned long long)j->id, strerror(j->err));
+		if (j->err != 0) {
+			retry_job(q, j);	/* until it commits */
+			return;
+		}
+		retry_done(q, j);
 		free(j->blob);
 		break;
 	}

@@ -1,29 +1,49 @@
 /*
  * queue_store: the LMDB environment under state_dir/db.
  *
- * Only the writer thread (queue_commit.c) writes, in batches; reads happen
- * at start-up, before that thread runs.  Keys are queue ids, big-endian,
- * so the database iterates in id (roughly arrival) order.
+ * Only the writer thread (queue_commit.c) uses it once queued runs: it
+ * writes in batches, and it alone reads (the map's usage), so that it can
+ * close and reopen the environment after MDB_PANIC with no transaction
+ * open.  Start-up reads and repairs before that thread starts.
+ *
+ * Databases: "queue", the envelopes, keyed by queue id, big-endian, so
+ * that they iterate in id (roughly arrival) order; "meta", the format
+ * ("version", decimal: STORE_VERSION) and "unsynced", the ids the last
+ * batch committed (8 octets each), whose spool names may not have reached
+ * the disk if relayd died before that batch's directory sync ended.  A
+ * store without a version is the first format (envelopes v1): migrated at
+ * start, in one transaction.  A newer one is refused.
+ *
+ * The map is limits.store_max_size from the start; without MDB_WRITEMAP
+ * the file grows only as pages are used.  It is never grown under a
+ * running reader (policyd), whose transactions would fail.
  */
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lmdb.h>
 
+#include "faults.h"
 #include "log.h"
 #include "marshal.h"
 #include "queued.h"
 
-#define STORE_MAPSIZE	(4ull * 1024 * 1024 * 1024)
 #define STORE_MAXDBS	8
+#define FREE_DBI	0	/* LMDB's freelist */
 
 struct store {
 	MDB_env		*env;
 	MDB_dbi		 queue;
+	MDB_dbi		 meta;
+	char		 dir[128];
+	uint64_t	 mapsize;
+	int		 unsynced;	/* the key is set */
 };
 
 static void
@@ -37,50 +57,245 @@ key_of(uint64_t id, uint8_t k[8])
 	}
 }
 
-struct store *
-store_open(const char *dir, char *err, size_t errsz)
+static uint64_t
+id_of(const uint8_t k[8])
 {
-	struct store	*st;
-	MDB_txn		*txn;
-	char		 path[256];
-	int		 rc, dead = 0;
+	uint64_t	id = 0;
+	int		i;
+
+	for (i = 0; i < 8; i++)
+		id = (id << 8) | k[i];
+	return id;
+}
+
+static void
+meta_key(MDB_val *key, const char *name)
+{
+	key->mv_size = strlen(name);
+	key->mv_data = (void *)name;
+}
+
+/*
+ * policyd reads through its group: it needs to write its reader slot in
+ * lock.mdb, and only to read data.mdb.  Set before LMDB opens them: a
+ * descriptor of ours closed later would drop LMDB's fcntl locks.
+ */
+static int
+file_mode(const char *dir, const char *name, mode_t mode)
+{
+	char	path[256];
+	int	fd, rv = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    mode)) == -1)
+		return -1;
+	if (fchmod(fd, mode) == -1)
+		rv = -1;
+	close(fd);
+	return rv;
+}
+
+static int
+env_open(struct store *st, char *err, size_t errsz)
+{
+	int rc, dead = 0;
+
+	if (file_mode(st->dir, "lock.mdb", 0660) == -1 ||
+	    file_mode(st->dir, "data.mdb", 0640) == -1) {
+		snprintf(err, errsz, "%s: %s", st->dir, strerror(errno));
+		return -1;
+	}
+	if ((rc = mdb_env_create(&st->env)) != 0) {
+		st->env = NULL;
+		snprintf(err, errsz, "%s: %s", st->dir, mdb_strerror(rc));
+		return -1;
+	}
+	if ((rc = mdb_env_set_mapsize(st->env, st->mapsize)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(st->env, STORE_MAXDBS)) != 0 ||
+	    (rc = mdb_env_open(st->env, st->dir, MDB_NOTLS, 0660)) != 0) {
+		snprintf(err, errsz, "%s: %s", st->dir, mdb_strerror(rc));
+		mdb_env_close(st->env);
+		st->env = NULL;
+		return -1;
+	}
+	/* Readers left by a killed process would pin old pages forever. */
+	if (mdb_reader_check(st->env, &dead) == 0 && dead > 0)
+		log_info("cleared %d stale LMDB readers", dead);
+	return 0;
+}
+
+/* "version" in meta: 0 when absent, -1 when unreadable. */
+static long
+get_version(struct store *st, MDB_txn *txn, int *rcp)
+{
+	MDB_val		 key, val;
+	char		 buf[16];
+	const char	*why;
+	long long	 v;
+
+	meta_key(&key, "version");
+	if ((*rcp = mdb_get(txn, st->meta, &key, &val)) == MDB_NOTFOUND) {
+		*rcp = 0;
+		return 0;
+	}
+	if (*rcp != 0)
+		return -1;
+	if (val.mv_size == 0 || val.mv_size >= sizeof(buf))
+		return -1;
+	memcpy(buf, val.mv_data, val.mv_size);
+	buf[val.mv_size] = '\0';
+	v = strtonum(buf, 1, 1000000, &why);
+	return why != NULL ? -1 : (long)v;
+}
+
+static int
+put_version(struct store *st, MDB_txn *txn)
+{
+	MDB_val	key, val;
+	char	buf[16];
+
+	snprintf(buf, sizeof(buf), "%d", STORE_VERSION);
+	meta_key(&key, "version");
+	val.mv_size = strlen(buf);
+	val.mv_data = buf;
+	return mdb_put(txn, st->meta, &key, &val, 0);
+}
+
+/*
+ * The first format to this one: every envelope re-encoded in the newest
+ * version.  One that cannot be read is left as it is, for start-up to
+ * put in quarantine.
+ */
+static int
+migrate(struct store *st, MDB_txn *txn, char *err, size_t errsz)
+{
+	MDB_cursor	*cur;
+	MDB_val		 key, val, nval;
+	struct envelope	*e;
+	struct mw	 w;
+	size_t		 done = 0, left = 0;
+	int		 rc;
+
+	if ((rc = mdb_cursor_open(txn, st->queue, &cur)) != 0)
+		goto fail;
+	while ((rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) == 0) {
+		if (envelope_version(val.mv_data, val.mv_size) ==
+		    ENV_VERSION)
+			continue;
+		if ((e = envelope_decode(val.mv_data, val.mv_size)) == NULL) {
+			left++;
+			continue;
+		}
+		if (envelope_encode(e, &w) == -1) {
+			mw_release(&w);
+			envelope_free(e);
+			rc = ENOMEM;
+			break;
+		}
+		nval.mv_size = w.len;
+		nval.mv_data = w.buf;
+		rc = mdb_cursor_put(cur, &key, &nval, MDB_CURRENT);
+		mw_release(&w);
+		envelope_free(e);
+		if (rc != 0)
+			break;
+		done++;
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND)
+		goto fail;
+	log_info("queue store: migrated from format 1 to %d: %zu envelopes "
+	    "rewritten, %zu unreadable left for the quarantine",
+	    STORE_VERSION, done, left);
+	return 0;
+fail:
+	snprintf(err, errsz, "%s: migrating the store from format 1 to %d: "
+	    "%s", st->dir, STORE_VERSION, mdb_strerror(rc));
+	return -1;
+}
+
+/*
+ * The databases' handles, and the format: a new store is written in
+ * this one, an old one migrated, a newer one refused.
+ */
+static int
+prepare(struct store *st, int first, char *err, size_t errsz)
+{
+	MDB_txn	*txn;
+	long	 version = STORE_VERSION;
+	int	 rc, fresh = 0;
+
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
+		goto fail;
+	rc = mdb_dbi_open(txn, "queue", 0, &st->queue);
+	if (rc == MDB_NOTFOUND) {
+		fresh = 1;
+		rc = mdb_dbi_open(txn, "queue", MDB_CREATE, &st->queue);
+	}
+	if (rc != 0 || (rc = mdb_dbi_open(txn, "meta", MDB_CREATE,
+	    &st->meta)) != 0)
+		goto abort;
+	if (first && (version = get_version(st, txn, &rc)) == -1) {
+		if (rc == 0)
+			snprintf(err, errsz, "%s: the store's format version "
+			    "cannot be read", st->dir);
+		goto abort;
+	}
+	if (version > STORE_VERSION) {
+		snprintf(err, errsz, "%s: the store is in format %ld, newer "
+		    "than this relayd's (%d): run the relayd that wrote it",
+		    st->dir, version, STORE_VERSION);
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	if (version < STORE_VERSION) {
+		if (!fresh && migrate(st, txn, err, errsz) == -1) {
+			mdb_txn_abort(txn);
+			return -1;
+		}
+		if ((rc = put_version(st, txn)) != 0)
+			goto abort;
+		if (fresh)
+			log_info("queue store: new, format %d", STORE_VERSION);
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		goto fail;
+	return 0;
+abort:
+	mdb_txn_abort(txn);
+fail:
+	if (rc != 0)
+		snprintf(err, errsz, "%s: opening the queue: %s", st->dir,
+		    mdb_strerror(rc));
+	return -1;
+}
+
+struct store *
+store_open(const char *dir, uint64_t mapsize, char *err, size_t errsz)
+{
+	struct store *st;
 
 	if ((st = calloc(1, sizeof(*st))) == NULL) {
 		snprintf(err, errsz, "out of memory");
 		return NULL;
 	}
-	if ((rc = mdb_env_create(&st->env)) != 0 ||
-	    (rc = mdb_env_set_mapsize(st->env, STORE_MAPSIZE)) != 0 ||
-	    (rc = mdb_env_set_maxdbs(st->env, STORE_MAXDBS)) != 0 ||
-	    (rc = mdb_env_open(st->env, dir, MDB_NOTLS, 0660)) != 0) {
-		snprintf(err, errsz, "%s: %s", dir, mdb_strerror(rc));
-		goto fail;
+	if (strlcpy(st->dir, dir, sizeof(st->dir)) >= sizeof(st->dir)) {
+		snprintf(err, errsz, "%s: path too long", dir);
+		free(st);
+		return NULL;
 	}
-	/* Readers left by a killed process would pin old pages forever. */
-	if (mdb_reader_check(st->env, &dead) == 0 && dead > 0)
-		log_info("cleared %d stale LMDB readers", dead);
-	/*
-	 * policyd reads through its group: it needs to write its reader
-	 * slot in lock.mdb, and only to read data.mdb.
-	 */
-	snprintf(path, sizeof(path), "%s/lock.mdb", dir);
-	if (chmod(path, 0660) == -1)
-		log_warn("chmod %s", path);
-	snprintf(path, sizeof(path), "%s/data.mdb", dir);
-	if (chmod(path, 0640) == -1)
-		log_warn("chmod %s", path);
-	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "queue", MDB_CREATE, &st->queue)) != 0 ||
-	    (rc = mdb_txn_commit(txn)) != 0) {
-		snprintf(err, errsz, "%s: opening the queue: %s", dir,
-		    mdb_strerror(rc));
-		goto fail;
+	st->mapsize = mapsize;
+	if (env_open(st, err, errsz) == -1) {
+		free(st);
+		return NULL;
 	}
+	if (prepare(st, 1, err, errsz) == -1) {
+		store_close(st);
+		return NULL;
+	}
+	st->unsynced = 1;	/* until cleared: it may be there */
 	return st;
-fail:
-	mdb_env_close(st->env);
-	free(st);
-	return NULL;
 }
 
 void
@@ -88,8 +303,35 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
-	mdb_env_close(st->env);
+	if (st->env != NULL)
+		mdb_env_close(st->env);
 	free(st);
+}
+
+/*
+ * After MDB_PANIC every transaction fails until the environment is
+ * opened again.  The writer thread's own, with nothing open.
+ */
+static int
+store_reopen(struct store *st)
+{
+	char err[512];
+
+	if (st->env != NULL) {
+		mdb_env_close(st->env);
+		st->env = NULL;
+	}
+	if (env_open(st, err, sizeof(err)) == -1 ||
+	    prepare(st, 0, err, sizeof(err)) == -1) {
+		log_warnx("queue store: cannot open it again: %s", err);
+		if (st->env != NULL) {
+			mdb_env_close(st->env);
+			st->env = NULL;
+		}
+		return -1;
+	}
+	log_info("queue store: environment opened again");
+	return 0;
 }
 
 static int
@@ -122,22 +364,72 @@ put_envelope(struct store *st, MDB_txn *txn, struct job *j, unsigned flags)
 	return rc;
 }
 
+static int
+del_envelope(struct store *st, MDB_txn *txn, uint64_t id)
+{
+	uint8_t	k[8];
+	MDB_val	key;
+	int	rc;
+
+	key_of(id, k);
+	key.mv_size = sizeof(k);
+	key.mv_data = k;
+	rc = mdb_del(txn, st->queue, &key, NULL);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int
+is_new(const struct job *j)
+{
+	return j->kind == JOB_COMMIT || j->kind == JOB_DSN;
+}
+
 /*
- * One transaction for the whole batch.  A job that fails on its own (a
- * duplicate id) fails alone; a full map or a failed commit fails them all,
- * since the transaction is gone.
+ * The batch's new envelopes, as "unsynced": one small put, written in
+ * place (MDB_RESERVE).  A batch without any clears the key, once.
  */
-int
-store_apply(struct store *st, struct job_list *jobs)
+static int
+note_unsynced(struct store *st, MDB_txn *txn, struct job_list *jobs)
+{
+	struct job	*j;
+	MDB_val		 key, val;
+	size_t		 n = 0;
+	uint8_t		*p;
+	int		 rc;
+
+	TAILQ_FOREACH(j, jobs, entry)
+		if (is_new(j) && j->err == 0)
+			n++;
+	meta_key(&key, "unsynced");
+	if (n == 0) {
+		if (!st->unsynced)
+			return 0;
+		rc = mdb_del(txn, st->meta, &key, NULL);
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	}
+	val.mv_size = n * 8;
+	if ((rc = mdb_put(txn, st->meta, &key, &val, MDB_RESERVE)) != 0)
+		return rc;
+	p = val.mv_data;
+	TAILQ_FOREACH(j, jobs, entry)
+		if (is_new(j) && j->err == 0) {
+			/* DSN: j->id is the original's. */
+			key_of(j->env->id, p);
+			p += 8;
+		}
+	return 0;
+}
+
+/* One transaction; 0, or the code that failed it. */
+static int
+apply_once(struct store *st, struct job_list *jobs)
 {
 	struct job	*j;
 	MDB_txn		*txn;
-	uint8_t		 k[8];
-	MDB_val		 key;
-	int		 rc;
+	int		 rc = 0, n;
 
 	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
-		goto fail_all;
+		return rc;
 	TAILQ_FOREACH(j, jobs, entry) {
 		if (j->err != 0)
 			continue;
@@ -147,15 +439,13 @@ store_apply(struct store *st, struct job_list *jobs)
 			rc = put_envelope(st, txn, j, MDB_NOOVERWRITE);
 			break;
 		case JOB_PUT:
-			rc = put_blob(st, txn, j->id, j->blob, j->bloblen, 0);
+			if ((rc = fault_error("queued-store-put")) == 0)
+				rc = put_blob(st, txn, j->id, j->blob,
+				    j->bloblen, 0);
 			break;
 		case JOB_DELETE:
-			key_of(j->id, k);
-			key.mv_size = sizeof(k);
-			key.mv_data = k;
-			rc = mdb_del(txn, st->queue, &key, NULL);
-			if (rc == MDB_NOTFOUND)
-				rc = 0;
+			if ((rc = fault_error("queued-store-delete")) == 0)
+				rc = del_envelope(st, txn, j->id);
 			break;
 		case JOB_CREATE:
 			rc = 0;		/* never sent to the writer */
@@ -166,14 +456,62 @@ store_apply(struct store *st, struct job_list *jobs)
 			j->err = EEXIST;
 			continue;
 		}
-		if (rc != 0) {
-			mdb_txn_abort(txn);
-			goto fail_all;
-		}
+		if (rc != 0)
+			break;
 	}
-	if ((rc = mdb_txn_commit(txn)) != 0)
+	if (rc == 0)
+		rc = note_unsynced(st, txn, jobs);
+	if (rc == 0 && fault_error("queued-store-panic"))
+		rc = MDB_PANIC;
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	n = 0;
+	TAILQ_FOREACH(j, jobs, entry)
+		n += is_new(j) && j->err == 0;
+	if ((rc = mdb_txn_commit(txn)) == 0)
+		st->unsynced = n > 0;
+	return rc;
+}
+
+/*
+ * One transaction for the whole batch.  A job that fails on its own (a
+ * duplicate id) fails alone; anything else fails them all, since the
+ * transaction is gone.  A full map fails the new envelopes (452) and the
+ * rest is tried again at once without them: removals free pages, and
+ * must not wait behind mail that cannot fit.  After MDB_PANIC the
+ * environment is opened again for the next batch.
+ */
+int
+store_apply(struct store *st, struct job_list *jobs)
+{
+	struct job	*j;
+	int		 rc, rest = 0;
+
+	if (st->env == NULL && store_reopen(st) == -1) {
+		rc = EIO;
 		goto fail_all;
-	return 0;
+	}
+	rc = apply_once(st, jobs);
+	if (rc == MDB_MAP_FULL) {
+		TAILQ_FOREACH(j, jobs, entry) {
+			if (j->err != 0)
+				continue;
+			if (is_new(j)) {
+				j->mdb_err = rc;
+				j->err = ENOSPC;
+			} else
+				rest = 1;
+		}
+		log_warnx("queue store: %s: new messages refused", mdb_strerror(
+		    rc));
+		if (!rest)
+			return -1;
+		rc = apply_once(st, jobs);
+	}
+	if (rc == 0)
+		return 0;
 fail_all:
 	log_warnx("queue store: %s", mdb_strerror(rc));
 	TAILQ_FOREACH(j, jobs, entry)
@@ -182,35 +520,195 @@ fail_all:
 			j->err = rc == MDB_MAP_FULL || rc == ENOSPC ? ENOSPC :
 			    EIO;
 		}
+	if (rc == MDB_PANIC)
+		store_reopen(st);
 	return -1;
 }
 
+/*
+ * Every envelope to fn; one that cannot be read goes to fn too, with the
+ * reason, so that it is kept rather than forgotten.  A cursor error is no
+ * end of the queue: it stops start-up.
+ */
 int
-store_load(struct store *st, void (*fn)(void *, struct envelope *),
-    void *arg)
+store_load(struct store *st, store_load_fn *fn, void *arg, char *err,
+    size_t errsz)
 {
 	MDB_txn		*txn;
 	MDB_cursor	*cur;
 	MDB_val		 key, val;
 	struct envelope	*e;
+	uint64_t	 id, last = 0;
+	char		 why[128];
+	uint32_t	 v;
 	int		 rc, n = 0;
 
 	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
-		return -1;
+		goto fail;
 	if ((rc = mdb_cursor_open(txn, st->queue, &cur)) != 0) {
 		mdb_txn_abort(txn);
-		return -1;
+		goto fail;
 	}
 	while ((rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) == 0) {
-		if ((e = envelope_decode(val.mv_data, val.mv_size)) == NULL) {
-			log_warnx("queue store: an envelope cannot be read; "
-			    "left in place");
+		if (key.mv_size != 8) {
+			log_warnx("queue store: a key of %zu octets is no "
+			    "queue id; left in place", key.mv_size);
 			continue;
 		}
-		fn(arg, e);
+		last = id = id_of(key.mv_data);
+		e = envelope_decode(val.mv_data, val.mv_size);
+		if (e != NULL && e->id != id) {
+			envelope_free(e);
+			e = NULL;
+			snprintf(why, sizeof(why), "the envelope names another "
+			    "id than its key");
+		} else if (e == NULL) {
+			v = envelope_version(val.mv_data, val.mv_size);
+			if (v < ENV_VERSION_MIN || v > ENV_VERSION)
+				snprintf(why, sizeof(why), "envelope version "
+				    "%u unknown", v);
+			else
+				snprintf(why, sizeof(why), "envelope (version "
+				    "%u, %zu octets) cannot be decoded", v,
+				    val.mv_size);
+		}
+		fn(arg, id, e, val.mv_data, val.mv_size, e ? NULL : why);
 		n++;
 	}
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
-	return n;
+	if (rc == MDB_NOTFOUND)
+		return n;
+fail:
+	snprintf(err, errsz, "%s: reading the queue failed after %d envelopes "
+	    "(last %016llx): %s", st->dir, n, (unsigned long long)last,
+	    mdb_strerror(rc));
+	return -1;
+}
+
+/* The ids of the last batch before the last stop (crash window). */
+int
+store_unsynced(struct store *st, uint64_t **ids, size_t *np)
+{
+	MDB_txn		*txn;
+	MDB_val		 key, val;
+	size_t		 i, n = 0;
+	int		 rc;
+
+	*ids = NULL;
+	*np = 0;
+	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return -1;
+	meta_key(&key, "unsynced");
+	rc = mdb_get(txn, st->meta, &key, &val);
+	if (rc == 0 && val.mv_size % 8 == 0 && val.mv_size > 0) {
+		n = val.mv_size / 8;
+		if ((*ids = calloc(n, sizeof(**ids))) == NULL) {
+			mdb_txn_abort(txn);
+			return -1;
+		}
+		for (i = 0; i < n; i++)
+			(*ids)[i] = id_of((const uint8_t *)val.mv_data + i * 8);
+		*np = n;
+	} else if (rc == 0)
+		log_warnx("queue store: the list of the last batch has %zu "
+		    "octets; ignored", val.mv_size);
+	mdb_txn_abort(txn);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
+}
+
+/* Envelopes out at once, at start-up (quarantined, or never acked). */
+int
+store_drop(struct store *st, const uint64_t *ids, size_t n)
+{
+	MDB_txn	*txn;
+	size_t	 i;
+	int	 rc;
+
+	if (n == 0)
+		return 0;
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
+		goto fail;
+	for (i = 0; i < n; i++)
+		if ((rc = del_envelope(st, txn, ids[i])) != 0) {
+			mdb_txn_abort(txn);
+			goto fail;
+		}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		goto fail;
+	return 0;
+fail:
+	log_warnx("queue store: removing %zu envelopes: %s", n,
+	    mdb_strerror(rc));
+	return -1;
+}
+
+/* At a clean stop, every batch's directory sync has ended. */
+int
+store_clear_unsynced(struct store *st)
+{
+	MDB_txn	*txn;
+	MDB_val	 key;
+	int	 rc;
+
+	if (st->env == NULL || !st->unsynced)
+		return 0;
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
+		goto fail;
+	meta_key(&key, "unsynced");
+	rc = mdb_del(txn, st->meta, &key, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		goto fail;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		goto fail;
+	st->unsynced = 0;
+	return 0;
+fail:
+	log_warnx("queue store: clearing the last batch's list: %s",
+	    mdb_strerror(rc));
+	return -1;
+}
+
+/*
+ * Pages in use: up to the last page written, less those on LMDB's
+ * freelist (database 0, each record a list of pages headed by its
+ * count).  The writer thread's, between batches.
+ */
+int
+store_usage(struct store *st, uint64_t *used, uint64_t *total)
+{
+	MDB_envinfo	 info;
+	MDB_stat	 ms;
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 key, val;
+	uint64_t	 free_pages = 0, last;
+	size_t		 count;
+	int		 rc;
+
+	if (st->env == NULL || mdb_env_stat(st->env, &ms) != 0 ||
+	    ms.ms_psize == 0)
+		return -1;
+	if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
+		return -1;
+	if (mdb_env_info(st->env, &info) != 0 ||
+	    mdb_cursor_open(txn, FREE_DBI, &cur) != 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	while ((rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) == 0)
+		if (val.mv_size >= sizeof(count)) {
+			memcpy(&count, val.mv_data, sizeof(count));
+			free_pages += count;
+		}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (rc != MDB_NOTFOUND)
+		return -1;
+	last = (uint64_t)info.me_last_pgno + 1;
+	*used = last > free_pages ? last - free_pages : 0;
+	*total = (uint64_t)info.me_mapsize / ms.ms_psize;
+	return 0;
 }

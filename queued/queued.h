@@ -10,10 +10,24 @@
  *
  * queued is the only writer of the LMDB store (state_dir/db).  It never
  * uses MDB_WRITEMAP (a full disk would be SIGBUS, not ENOSPC) nor
- * MDB_NOSYNC.
+ * MDB_NOSYNC.  The store is opened when the first configuration comes,
+ * mapped at limits.store_max_size; until then smtpd's requests get 451.
+ * Past 90% of the map in use, new mail gets 452 4.3.1 (until below 85%)
+ * so that removing delivered messages always finds pages.
+ *
+ * An update of a queued message (a new state, a removal) that the store
+ * fails is tried again, with a backoff, until it commits; a removed
+ * message's spool file stays until its envelope's removal commits.  A
+ * failed new message (a commit) is answered 451 or 452 instead.
+ *
+ * What cannot be used is kept, never deleted: an envelope that cannot be
+ * read, or that lost its spool file outside the crash window, goes with
+ * its body to state_dir/corrupt (queue_corrupt.c).
  *
  * BUGS: a failed fsync is final for its message (451), never retried:
  * after an I/O error the page cache can look clean while the data is gone.
+ * An update that still fails when queued exits is lost: a message whose
+ * removal never committed is delivered again after the restart.
  */
 #ifndef RELAYD_QUEUED_H
 #define RELAYD_QUEUED_H
@@ -36,6 +50,7 @@ struct store;
 struct committer;
 struct use_tree;
 struct troute_tree;
+struct retries;
 
 /* A message being received: its spool file exists, no envelope yet. */
 struct pending {
@@ -66,6 +81,8 @@ struct qmsg {
 	int			 removing;	/* relayctl queue remove */
 	int			 gone;		/* deleted: out of the index */
 	int			 freeing;	/* queue_release scheduled */
+	unsigned		 put_fails;	/* store updates failed */
+	int			 put_retry;	/* one is to be tried again */
 };
 #define BUSY_JOB	0x1	/* in a delivery job at deliverd */
 #define BUSY_NOTICE	0x2	/* its notice is being written */
@@ -108,7 +125,9 @@ struct queued {
 	struct child		*child;
 	const struct conf	*conf;
 	int			 spool_fd;	/* the spool directory */
-	struct store		*store;
+	int			 corrupt_fd;	/* the quarantine */
+	struct store		*store;		/* open once configured */
+	struct retries		*retries;	/* queue_retry.c */
 	struct committer	*cm;
 	struct pending_tree	 pending;
 	size_t			 npending;
@@ -201,23 +220,42 @@ struct job {
 						   envelope committed */
 	uint64_t		 new_id;	/* DELETE: the file recycled
 						   as this one (fd) */
+	unsigned		 tries;		/* PUT, DELETE: failed so far */
 };
 TAILQ_HEAD(job_list, job);
 
 /* queue_store.c: LMDB. */
-struct store *store_open(const char *dir, char *err, size_t errsz);
+#define STORE_HIGH	90	/* % of the map in use: new mail refused */
+#define STORE_LOW	85	/* and accepted again below this */
+
+/* What store_load finds: an envelope, or a value it cannot use. */
+typedef void	 store_load_fn(void *, uint64_t id, struct envelope *,
+		    const void *raw, size_t len, const char *why);
+
+struct store *store_open(const char *dir, uint64_t mapsize, char *err,
+	    size_t errsz);
 void	 store_close(struct store *);
 /* Apply a batch in one transaction; sets each job's err. */
 int	 store_apply(struct store *, struct job_list *);
-/* Every envelope, for start-up. */
-int	 store_load(struct store *, void (*)(void *, struct envelope *),
-	    void *);
+/* Start-up, before the writer runs: every envelope, then the ids of the
+ * last batch before the last stop (its directory sync may not have
+ * completed), envelopes removed at once, and the list cleared at exit. */
+int	 store_load(struct store *, store_load_fn *, void *, char *err,
+	    size_t errsz);
+int	 store_unsynced(struct store *, uint64_t **ids, size_t *n);
+int	 store_drop(struct store *, const uint64_t *ids, size_t n);
+int	 store_clear_unsynced(struct store *);
+/* Pages in use (the freelist counted free) and in the map. */
+int	 store_usage(struct store *, uint64_t *used, uint64_t *total);
 
 /* queue_commit.c: fsync workers and the group-commit writer. */
 struct committer *committer_start(struct queued *);
+void	 committer_attach(struct committer *, struct store *);
 void	 committer_submit(struct committer *, struct job *);
 void	 committer_stop(struct committer *);
 void	 committer_recycled_taken(struct committer *);
+int	 committer_usage(struct committer *, uint64_t *used,
+	    uint64_t *total);
 
 /* queue_spool.c */
 int	 spool_create(int dirfd, uint64_t *id);
@@ -248,6 +286,18 @@ void	 quota_reserve(struct queued *, const struct envelope *, int take);
 const char *quota_exceeded(struct queued *, const struct envelope *);
 uint64_t quota_used(struct queued *, const char *tenant);
 void	 quota_tick(int, short, void *);
+int	 quota_store(struct queued *);
+
+/* queue_retry.c: store updates that failed, tried again. */
+void	 retry_init(struct queued *);
+void	 retry_job(struct queued *, struct job *);
+void	 retry_done(struct queued *, struct job *);
+void	 retry_flush(struct queued *);
+
+/* queue_corrupt.c: the quarantine, state_dir/corrupt. */
+int	 corrupt_save(struct queued *, uint64_t id, const void *env,
+	    size_t len, const char *why);
+void	 corrupt_show(struct queued *, uint64_t req);
 
 /* queue_route.c: route keys and tenant routes, removed tenants too. */
 void	 route_key(const struct rcpt *, char *, size_t);

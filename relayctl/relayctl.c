@@ -31,6 +31,7 @@ usage(void)
 	    "commands:\n"
 	    "  show status             processes, pids, uptime and state\n"
 	    "  show queue              queued messages\n"
+	    "  show corrupt            what queued put in quarantine\n"
 	    "  reload                  reread the configuration\n"
 	    "  log verbose | log brief change the log level\n"
 	    "  queue flush ID | all    retry now\n"

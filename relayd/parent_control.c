@@ -386,7 +386,7 @@ do_forward(struct ctl_conn *cc, const struct ctl_req *req)
 		conn_end(cc, 0, "queued is not running");
 		return;
 	}
-	if (req->cmd != CTL_SHOW_QUEUE)
+	if (req->cmd != CTL_SHOW_QUEUE && req->cmd != CTL_SHOW_CORRUPT)
 		log_info("control: uid %u: %s %s", (unsigned)cc->uid,
 		    req->cmd == CTL_QUEUE_FLUSH ? "flush" :
 		    req->cmd == CTL_QUEUE_HOLD ? "hold" :

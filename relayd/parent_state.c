@@ -7,6 +7,7 @@
  *   state_dir/empty/  root, 0755, empty: the root of smtpd and deliverd
  *   state_dir/dns/    root, 0755, holding dev/urandom: the root of dnsd
  *   state_dir/spool/  queued, 0700: message bodies
+ *   state_dir/corrupt/ queued, 0700: what queued could not use, kept
  *   state_dir/db/     queued:policyd, 2750: the LMDB environment
  */
 #include <sys/file.h>
@@ -126,6 +127,9 @@ state_prepare(struct relayd *env)
 	if (dns_root(env) == -1)
 		return -1;
 	snprintf(path, sizeof(path), "%s/spool", sd);
+	if (state_dir(path, 0700, q->uid, q->gid, r) == -1)
+		return -1;
+	snprintf(path, sizeof(path), "%s/corrupt", sd);
 	if (state_dir(path, 0700, q->uid, q->gid, r) == -1)
 		return -1;
 	snprintf(path, sizeof(path), "%s/db", sd);

@@ -40,6 +40,8 @@ cmd_words(enum ctl_cmd cmd)
 		return "queue remove";
 	case CTL_QUEUE_BOUNCE:
 		return "queue bounce";
+	case CTL_SHOW_CORRUPT:
+		return "show corrupt";
 	}
 	abort();
 }

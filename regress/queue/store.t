@@ -145,8 +145,8 @@ try:
                            r.ctl("show", "queue")[1].splitlines()[1:])
     tap.eq(r.stop(), 0, "relayd stops cleanly")
     tap.eq(spool_spares(r), [], "spare files are removed at exit")
-    # A crash between an envelope's commit and the directory's sync
-    # loses the file's name; that message was never acknowledged.
+    # A spool file lost while relayd was stopped: the message had been
+    # acknowledged, so its envelope is kept in quarantine (corrupt.t).
     lost = [i for i in queued_before if i != qid][0]
     os.unlink(os.path.join(r.state, "spool", lost))
     queued_before.remove(lost)
@@ -165,14 +165,14 @@ try:
     tap.ok(os.path.exists(stranger), "a file that is not ours is left alone")
     tap.ok(r.wait_log(r"removed 1 files without an envelope", 2),
            "the removal is logged")
-    tap.ok(r.wait_log(r"msgid=%s: envelope without a spool file \(never "
-                      r"acknowledged\), removed" % lost, 2),
-           "an envelope without its file is dropped, and logged")
+    tap.ok(r.wait_log(r"msgid=%s: its spool file is missing: kept in "
+                      r"quarantine" % lost, 2),
+           "an envelope without its file goes to quarantine, and is logged")
     r.stop()
     r.proc = None
     tap.ok(r.start(), "relayd restarts again")
-    tap.ok(not r.wait_log(r"envelope without a spool file", 1),
-           "the dropped envelope is gone from the store")
+    tap.ok(not r.wait_log(r"its spool file is missing", 1),
+           "the quarantined envelope is gone from the store")
     mode = os.stat(os.path.join(r.state, "spool", qid)).st_mode & 0o777
     tap.eq(oct(mode), oct(0o600), "spool files are 0600")
 finally:

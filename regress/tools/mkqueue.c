@@ -138,6 +138,25 @@ write_spool(int dirfd, uint64_t id, const struct stat *owner,
 	return close(fd);
 }
 
+/* The store's format, as queued records it (queued/queue_store.c). */
+static void
+put_version(MDB_txn *txn, const char *path)
+{
+	MDB_dbi	 meta;
+	MDB_val	 key, val;
+	char	 v[16];
+	int	 rc;
+
+	snprintf(v, sizeof(v), "%d", STORE_VERSION);
+	key.mv_size = strlen("version");
+	key.mv_data = "version";
+	val.mv_size = strlen(v);
+	val.mv_data = v;
+	if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &meta)) != 0 ||
+	    (rc = mdb_put(txn, meta, &key, &val, 0)) != 0)
+		errx(1, "%s: the store's version: %s", path, mdb_strerror(rc));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -206,6 +225,8 @@ main(int argc, char **argv)
 		    ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0 ||
 		    (rc = mdb_dbi_open(txn, "queue", MDB_CREATE, &dbi)) != 0))
 			errx(1, "%s: %s", path, mdb_strerror(rc));
+		if (i == 0)
+			put_version(txn, path);
 		id = base + (uint64_t)i;
 		if (write_spool(dirfd, id, &owner, body, blen) == -1)
 			err(1, "spool file %016llx", (unsigned long long)id);
