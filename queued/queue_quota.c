@@ -307,6 +307,7 @@ quota_tick(int fd, short ev, void *arg)
 	if (q->conf == NULL)
 		return;
 	quota_store(q);
+	routes_persist(q);	/* what the store failed to take */
 	mw_init(&w);
 	mw_u64(&w, avail);
 	mw_u8(&w, (uint8_t)q->store_full);

@@ -419,6 +419,9 @@ receive_job_done(struct queued *q, struct job *j)
 		else
 			hand_file(q, j->sid, j->id, j->fd);
 		break;
+	case JOB_ROUTE:
+		route_job_done(q, j);
+		break;
 	case JOB_DELETE:
 		/* A worker unlinked the file, or recycled it as new_id. */
 		if (j->err == 0 && j->fd != -1)

@@ -10,6 +10,9 @@
  * A tenant removed from the configuration by a reload keeps its route,
  * its mode and its hold for the mail it already has in the queue, which
  * is delivered or bounced as before; the entry goes when that mail does.
+ * Every route is kept in the store ("route:NAME" in meta, written by the
+ * writer thread like the rest), so a restart after the tenant's file is
+ * gone still finds it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "marshal.h"
 #include "queued.h"
 
 struct troute {
@@ -27,6 +31,8 @@ struct troute {
 	enum inbound_mode	 mode;
 	uint32_t		 hold;
 	int			 removed;	/* no longer configured */
+	int			 stored;	/* the store has it as it is */
+	int			 writing;	/* a JOB_ROUTE is out */
 };
 
 RB_HEAD(troute_tree, troute);
@@ -76,35 +82,170 @@ troute_free(struct troute *t)
 }
 
 static int
-troute_set(struct troute *t, const struct tenant_conf *tc)
+troute_set(struct troute *t, const struct hostport *hosts, size_t n,
+    enum inbound_mode mode, uint32_t hold)
 {
 	struct hostport *h;
 
-	if ((h = calloc(tc->ndeliver_to ? tc->ndeliver_to : 1,
-	    sizeof(*h))) == NULL)
+	if (t->hosts != NULL && t->nhosts == n && t->mode == mode &&
+	    t->hold == hold && memcmp(t->hosts, hosts, n * sizeof(*h)) == 0)
+		return 0;
+	if ((h = calloc(n ? n : 1, sizeof(*h))) == NULL)
 		return -1;
-	memcpy(h, tc->deliver_to, tc->ndeliver_to * sizeof(*h));
+	memcpy(h, hosts, n * sizeof(*h));
 	free(t->hosts);
 	t->hosts = h;
-	t->nhosts = tc->ndeliver_to;
-	t->mode = tc->inbound_mode;
-	t->hold = tc->hold;
-	t->removed = 0;
+	t->nhosts = n;
+	t->mode = mode;
+	t->hold = hold;
+	t->stored = 0;
 	return 0;
 }
 
-/* A new configuration: its tenants' routes, and the removed ones kept. */
+static void
+routes_init(struct queued *q)
+{
+	if (q->routes != NULL)
+		return;
+	if ((q->routes = calloc(1, sizeof(*q->routes))) == NULL)
+		fatal("routes");
+	RB_INIT(q->routes);
+}
+
+static struct troute *
+troute_add(struct queued *q, const char *name)
+{
+	struct troute *t;
+
+	routes_init(q);
+	if ((t = troute_find(q, name)) != NULL)
+		return t;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		fatal("routes");
+	strlcpy(t->name, name, sizeof(t->name));
+	RB_INSERT(troute_tree, q->routes, t);
+	return t;
+}
+
+/* A route record: u32 mode, u32 hold, u32 n, n x (str host, u32 port). */
+static int
+route_encode(const struct troute *t, struct mw *w)
+{
+	size_t i;
+
+	mw_init_grow(w);
+	mw_u32(w, (uint32_t)t->mode);
+	mw_u32(w, t->hold);
+	mw_u32(w, (uint32_t)t->nhosts);
+	for (i = 0; i < t->nhosts; i++) {
+		mw_str(w, t->hosts[i].host);
+		mw_u32(w, t->hosts[i].port);
+	}
+	return w->err ? -1 : 0;
+}
+
+static void
+load_one(void *arg, const char *name, const void *p, size_t len)
+{
+	struct queued	*q = arg;
+	struct hostport	 hosts[ROUTE_HOSTS_MAX];
+	struct troute	*t;
+	struct mr	 r;
+	uint32_t	 mode, hold, n, i;
+
+	mr_init(&r, p, len);
+	mode = mr_u32(&r);
+	hold = mr_u32(&r);
+	n = mr_u32(&r);
+	memset(hosts, 0, sizeof(hosts));
+	for (i = 0; i < n && i < ROUTE_HOSTS_MAX; i++) {
+		mr_str(&r, hosts[i].host, sizeof(hosts[i].host));
+		hosts[i].port = (uint16_t)mr_u32(&r);
+	}
+	if (n > ROUTE_HOSTS_MAX || mr_end(&r) == -1 ||
+	    (mode != INBOUND_RELAY && mode != INBOUND_BACKUP)) {
+		log_warnx("tenant=%s: its route in the store cannot be read; "
+		    "ignored", name);
+		return;
+	}
+	t = troute_add(q, name);
+	if (troute_set(t, hosts, n, (enum inbound_mode)mode, hold) == -1)
+		fatal("routes");
+	t->removed = 1;		/* until a configuration names it */
+	t->stored = 1;
+}
+
+/* At start, before the first configuration is applied. */
+void
+routes_load(struct queued *q)
+{
+	if (store_routes(q->store, load_one, q) == -1)
+		log_warnx("queue store: cannot read the tenants' routes");
+}
+
+static void
+route_job(struct queued *q, struct troute *t, int put)
+{
+	struct job	*j;
+	struct mw	 w;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		fatal("route");
+	j->kind = JOB_ROUTE;
+	j->fd = -1;
+	strlcpy(j->tenant, t->name, sizeof(j->tenant));
+	if (put) {
+		if (route_encode(t, &w) == -1 ||
+		    (j->blob = malloc(w.len)) == NULL)
+			fatal("route");
+		memcpy(j->blob, w.buf, w.len);
+		j->bloblen = w.len;
+		mw_release(&w);
+		t->writing = 1;
+	}
+	committer_submit(q->cm, j);
+}
+
+/* Write what changed; a failure is written again at the next tick. */
+void
+routes_persist(struct queued *q)
+{
+	struct troute *t;
+
+	if (q->routes == NULL || q->store == NULL)
+		return;
+	RB_FOREACH(t, troute_tree, q->routes)
+		if (!t->stored && !t->writing)
+			route_job(q, t, 1);
+}
+
+void
+route_job_done(struct queued *q, struct job *j)
+{
+	struct troute *t = troute_find(q, j->tenant);
+
+	if (j->blob != NULL && t != NULL) {
+		t->writing = 0;
+		if (j->err == 0)
+			t->stored = 1;
+		else
+			log_warnx("tenant=%s: its route could not be stored "
+			    "(%s); tried again", j->tenant, strerror(j->err));
+	}
+	free(j->blob);
+}
+
+/*
+ * A new configuration: its tenants' routes, and the removed ones kept
+ * while they have mail queued (quota_used), here and in the store.
+ */
 void
 routes_update(struct queued *q, const struct conf *conf)
 {
 	struct troute	*t, *next;
 	size_t		 i;
 
-	if (q->routes == NULL) {
-		if ((q->routes = calloc(1, sizeof(*q->routes))) == NULL)
-			fatal("routes");
-		RB_INIT(q->routes);
-	}
+	routes_init(q);
 	RB_FOREACH(t, troute_tree, q->routes)
 		if (!t->removed && conf_tenant_by_name(conf, t->name) == NULL) {
 			t->removed = 1;
@@ -114,20 +255,20 @@ routes_update(struct queued *q, const struct conf *conf)
 	for (i = 0; i < conf->ntenants; i++) {
 		const struct tenant_conf *tc = &conf->tenants[i];
 
-		if ((t = troute_find(q, tc->name)) == NULL) {
-			if ((t = calloc(1, sizeof(*t))) == NULL)
-				fatal("routes");
-			strlcpy(t->name, tc->name, sizeof(t->name));
-			RB_INSERT(troute_tree, q->routes, t);
-		}
-		if (troute_set(t, tc) == -1)
+		t = troute_add(q, tc->name);
+		if (troute_set(t, tc->deliver_to, tc->ndeliver_to,
+		    tc->inbound_mode, tc->hold) == -1)
 			fatal("routes");
+		t->removed = 0;
 	}
 	RB_FOREACH_SAFE(t, troute_tree, q->routes, next)
 		if (t->removed && quota_used(q, t->name) == 0) {
+			if (q->store != NULL)
+				route_job(q, t, 0);
 			RB_REMOVE(troute_tree, q->routes, t);
 			troute_free(t);
 		}
+	routes_persist(q);
 }
 
 /* The hosts of a tenant route; NULL when the tenant is not known. */

@@ -420,6 +420,64 @@ note_unsynced(struct store *st, MDB_txn *txn, struct job_list *jobs)
 	return 0;
 }
 
+/* "route:NAME" in meta: a tenant's route, kept across restarts. */
+static void
+route_meta_key(MDB_val *key, char *buf, size_t sz, const char *tenant)
+{
+	snprintf(buf, sz, "route:%s", tenant);
+	key->mv_size = strlen(buf);
+	key->mv_data = buf;
+}
+
+static int
+put_route(struct store *st, MDB_txn *txn, struct job *j)
+{
+	MDB_val	key, val;
+	char	buf[TENANT_MAX + 8];
+	int	rc;
+
+	route_meta_key(&key, buf, sizeof(buf), j->tenant);
+	if (j->blob == NULL) {
+		rc = mdb_del(txn, st->meta, &key, NULL);
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	}
+	val.mv_size = j->bloblen;
+	val.mv_data = j->blob;
+	return mdb_put(txn, st->meta, &key, &val, 0);
+}
+
+int
+store_routes(struct store *st, store_route_fn *fn, void *arg)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 key, val;
+	char		 name[TENANT_MAX + 1];
+	int		 rc;
+
+	if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
+		return -1;
+	if (mdb_cursor_open(txn, st->meta, &cur) != 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	key.mv_size = 6;
+	key.mv_data = "route:";
+	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		if (key.mv_size <= 6 || memcmp(key.mv_data, "route:", 6) != 0)
+			break;
+		if (key.mv_size - 6 > TENANT_MAX)
+			continue;
+		memcpy(name, (char *)key.mv_data + 6, key.mv_size - 6);
+		name[key.mv_size - 6] = '\0';
+		fn(arg, name, val.mv_data, val.mv_size);
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
+}
+
 /* One transaction; 0, or the code that failed it. */
 static int
 apply_once(struct store *st, struct job_list *jobs)
@@ -449,6 +507,9 @@ apply_once(struct store *st, struct job_list *jobs)
 			break;
 		case JOB_CREATE:
 			rc = 0;		/* never sent to the writer */
+			break;
+		case JOB_ROUTE:
+			rc = put_route(st, txn, j);
 			break;
 		}
 		if (rc == MDB_KEYEXIST) {

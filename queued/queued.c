@@ -317,9 +317,11 @@ queued_ready(struct queued *q, struct conf *conf)
 	struct qmsg *m;
 
 	q->conf = conf;
-	routes_update(q, conf);
 	queued_fd_budget(q);
 	queued_start(q);
+	/* Removed tenants' routes, for the mail they still have here. */
+	routes_load(q);
+	routes_update(q, conf);
 	quota_tick(-1, 0, q);
 	/* What was queued before a restart, at its next attempt. */
 	RB_FOREACH(m, qmsg_tree, &q->queue)

@@ -201,7 +201,8 @@ enum job_kind {
 	JOB_PUT,		/* put an updated envelope (blob) */
 	JOB_DELETE,		/* delete the envelope, then the file */
 	JOB_DSN,		/* write a notice, fsync it, put its envelope */
-	JOB_CREATE		/* a new, empty spool file (no DB work) */
+	JOB_CREATE,		/* a new, empty spool file (no DB work) */
+	JOB_ROUTE		/* put a tenant's route (blob), or delete it */
 };
 
 struct job {
@@ -221,6 +222,7 @@ struct job {
 	uint64_t		 new_id;	/* DELETE: the file recycled
 						   as this one (fd) */
 	unsigned		 tries;		/* PUT, DELETE: failed so far */
+	char			 tenant[TENANT_MAX + 1];	/* ROUTE */
 };
 TAILQ_HEAD(job_list, job);
 
@@ -247,6 +249,11 @@ int	 store_drop(struct store *, const uint64_t *ids, size_t n);
 int	 store_clear_unsynced(struct store *);
 /* Pages in use (the freelist counted free) and in the map. */
 int	 store_usage(struct store *, uint64_t *used, uint64_t *total);
+/* Start-up: each tenant route kept in the store, as routes_persist
+ * wrote it. */
+typedef void	 store_route_fn(void *, const char *tenant, const void *,
+		    size_t);
+int	 store_routes(struct store *, store_route_fn *, void *);
 
 /* queue_commit.c: fsync workers and the group-commit writer. */
 struct committer *committer_start(struct queued *);
@@ -302,6 +309,9 @@ void	 corrupt_show(struct queued *, uint64_t req);
 /* queue_route.c: route keys and tenant routes, removed tenants too. */
 void	 route_key(const struct rcpt *, char *, size_t);
 void	 routes_update(struct queued *, const struct conf *);
+void	 routes_load(struct queued *);
+void	 routes_persist(struct queued *);
+void	 route_job_done(struct queued *, struct job *);
 const struct hostport *route_hosts(struct queued *, const char *tenant,
 	    size_t *n);
 int	 route_tenant_removed(struct queued *, const char *tenant);

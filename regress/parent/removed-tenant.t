@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """A tenant removed by a reload: a transaction that had accepted one of
 its recipients is deferred with 451 4.3.0 (never a crash), and the mail
-already queued for it keeps its route and is delivered when its server
-comes back, marked (removed) in the queue listing meanwhile."""
+already queued for it keeps its route, across a restart too, and is
+delivered when its server comes back, marked (removed) in the queue
+listing meanwhile."""
 import os
 import sys
 
@@ -66,6 +67,13 @@ try:
            "the queued message is shown with beta(removed)")
     tap.ok(r.wait_log(r"tenant=beta: removed from the configuration; its "
                       r"queued mail keeps its route"), "and that is logged")
+
+    # A restart without beta's file: its route comes from the store.
+    r.stop()
+    tap.ok(r.start(), "relayd restarts without beta's file")
+    lines = queue_lines()
+    tap.ok(any(l.startswith(qid + " beta(removed) ") for l in lines),
+           "the message is still shown with beta(removed)")
 
     sink = Sink("127.0.0.1", beta_port)
     rc, out, err = r.ctl("queue", "flush", qid)
