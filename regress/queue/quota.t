@@ -81,6 +81,8 @@ try:
     code, text = send_message(r.port, "a@sender.example",
                               ["bob@acme.example"], probe)
     tap.eq(code, 250, "a small message fits")
+    # The log comes through the parent: wait for all three lines.
+    wait_for(lambda: len(acme_sizes(r)) >= 3, 10)
     used = acme_sizes(r)
     left = 100 * 1024 - sum(used)
     received = used[-1] - len(probe)
