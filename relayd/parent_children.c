@@ -139,14 +139,17 @@ kid_exec(struct relayd *env, struct kid *k, int parentfd, int *edgefd,
 	char		 root[PATH_MAX];
 	char		*argv[16];
 	struct rlimit	 rl;
-	int		 argc = 0, fd, i, staged[PROC_MAX];
+	int		 argc = 0, fd, i, staged[PROC_MAX], exe;
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != ppid)
 		_exit(1);
 	/*
 	 * Stage above the targets so dup2 never overwrites a source, then
-	 * put each channel where proc_peer_fd says the child looks for it.
+	 * put each channel where proc_peer_fd says the child looks for it;
+	 * the executable's descriptor too, which a channel could overwrite.
 	 */
+	if ((exe = fcntl(k->exe_fd, F_DUPFD_CLOEXEC, FD_STAGING)) == -1)
+		_exit(1);
 	staged[PROC_PARENT] = fcntl(parentfd, F_DUPFD_CLOEXEC, FD_STAGING);
 	for (i = 1; i < PROC_MAX; i++)
 		staged[i] = i != (int)k->id &&
@@ -196,7 +199,8 @@ kid_exec(struct relayd *env, struct kid *k, int parentfd, int *edgefd,
 	rl.rlim_cur = rl.rlim_max = (rlim_t)k->nofile;
 	if (k->nofile > 0)
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	execv(path, argv);
+	/* The file check_children checked, whatever its path holds now. */
+	fexecve(exe, argv, environ);
 	fprintf(stderr, "relayd: cannot execute %s: %s\n", path,
 	    strerror(errno));
 	_exit(127);

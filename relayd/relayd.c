@@ -76,18 +76,39 @@ child_path(const struct relayd *env, enum proc_id id, char *buf, size_t sz)
 		snprintf(buf, sz, "%s/%s", env->libexec, proc_name(id));
 }
 
+/*
+ * Each child's executable, opened once and checked through its
+ * descriptor: a regular file, owned by root (or by the user relayd runs
+ * as, who gains nothing), and writable by nobody else.  The children are
+ * started from these descriptors (fexecve), so the file checked is the
+ * file run, whatever happens to its path meanwhile.
+ */
 static int
 check_children(struct relayd *env)
 {
-	char	path[PATH_MAX];
-	int	i;
+	char		path[PATH_MAX];
+	struct stat	st;
+	int		i, fd;
 
 	for (i = 1; i < PROC_MAX; i++) {
 		child_path(env, (enum proc_id)i, path, sizeof(path));
-		if (access(path, X_OK) == -1) {
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+		    fstat(fd, &st) == -1) {
 			log_warn("child %s", path);
+			if (fd != -1)
+				close(fd);
 			return -1;
 		}
+		if (!S_ISREG(st.st_mode) || (st.st_uid != 0 &&
+		    st.st_uid != geteuid()) || (st.st_mode & 022) != 0) {
+			log_warnx("child %s: not run: it must be a file owned "
+			    "by root and writable by nobody else (owner %u, "
+			    "mode %04o)", path, (unsigned)st.st_uid,
+			    (unsigned)(st.st_mode & 07777));
+			close(fd);
+			return -1;
+		}
+		env->kids[i].exe_fd = fd;
 	}
 	return 0;
 }

@@ -35,6 +35,7 @@ struct kid {
 	int		 status;	/* from waitpid, once not running */
 	int		 killed;	/* by the stop timer */
 	int		 pri_clamped;	/* it logged above LOG_CRIT, said once */
+	int		 exe_fd;	/* its checked executable (fexecve) */
 	uint64_t	 nofile;	/* its descriptor limit */
 };
 
