@@ -1,13 +1,61 @@
 /*
- * Messages between the parent and any child (1xx).
+ * Messages between the parent and any child (1xx).  peerid is 0 unless
+ * said otherwise.  The parent decodes what a child sends in one place
+ * (relayd/parent_kidmsg.c): anything not listed as child -> parent here,
+ * or malformed, is that child's fatal error.
  *
- * A control request (M_CTL_REQ, peerid = the parent's request id) is
- * answered with M_CTL_LINEs and one M_CTL_DONE.  A listing, which may be
- * as long as the queue, comes in parts (ctl_stream.h): each part ends
- * with M_CTL_PAUSE, and the child sends the next only when the parent
- * asks with M_CTL_MORE, which it does once relayctl has read most of what
- * it was given.  M_CTL_CANCEL tells the child relayctl has gone; a child
- * ignores M_CTL_MORE and M_CTL_CANCEL for a request it no longer has.
+ * Configuration, parent -> child, at start and at each reload
+ * (config_wire.c; a child receives the slices its proc_desc names):
+ *
+ *   M_CONF_BEGIN          u32 generation
+ *   M_CONF_GLOBAL         str hostname, str postmaster, then the limits,
+ *                         timeouts and queue settings in config_wire.c's
+ *                         order (u64 sizes, u32 counts and durations,
+ *                         u8 flags)
+ *   M_CONF_LISTENER       str host, u32 port, u32 mode, u32 greeting
+ *                         delay; with the bound socket (smtpd only)
+ *   M_CONF_DNS            u32 max_ttl, u32 timeout, u32 tries
+ *   M_CONF_DNS_SERVERS    (str host, u32 port)*             chunked
+ *   M_CONF_TENANT         str name, str postmaster, u32 inbound mode,
+ *                         u32 hold, u32 verify, str delimiter,
+ *                         u8 allow_bare_newlines, u64 spool_max; the
+ *                         lists below belong to the last tenant sent
+ *   M_CONF_TENANT_DOMAINS (str domain, u8 subdomains)*      chunked
+ *   M_CONF_TENANT_ROUTES  (str host, u32 port)*             chunked
+ *   M_CONF_TENANT_NETS    (u8 is_v6, data[16] addr, u8 prefix)*  chunked
+ *   M_CONF_TENANT_RCPTS   (str address)*  (smtpd only)     chunked
+ *   M_CONF_END            u32 generation
+ *
+ * answered, child -> parent, by
+ *
+ *   M_CONF_ACK            u32 generation: in force
+ *   M_CONF_FAIL           u32 generation, str why: not applied (a
+ *                         listening socket lost in transit); the one in
+ *                         force stays
+ *
+ * The rest:
+ *
+ *   M_LOG        child -> parent  u8 priority, str line: the parent
+ *                                 writes it (at LOG_CRIT at most)
+ *   M_VERBOSE    parent -> child  u32 level
+ *   M_STATUS_REQ parent -> child  peerid = the request; no payload
+ *   M_STATUS     child -> parent  peerid as asked; str one-line state
+ *   M_CTL_REQ    parent -> child  peerid = the request; the command as
+ *                                 control_req.h parses it (u32 cmd,
+ *                                 u8 all, str id)
+ *   M_CTL_LINE   child -> parent  peerid; str one line of the answer
+ *   M_CTL_PAUSE  child -> parent  peerid; no payload: a part ends
+ *   M_CTL_MORE   parent -> child  peerid; no payload: send the next part
+ *   M_CTL_CANCEL parent -> child  peerid; no payload: relayctl has gone
+ *   M_CTL_DONE   child -> parent  peerid; u8 ok (0 or 1), str error
+ *
+ * A control request is answered with M_CTL_LINEs and one M_CTL_DONE, and
+ * the parent takes them only from the child it asked.  A listing, which
+ * may be as long as the queue, comes in parts (ctl_stream.h): each part
+ * ends with M_CTL_PAUSE, and the child sends the next only when the
+ * parent asks with M_CTL_MORE, which it does once relayctl has read most
+ * of what it was given.  A child ignores M_CTL_MORE and M_CTL_CANCEL for
+ * a request it no longer has.
  */
 #ifndef RELAYD_MSG_PARENT_H
 #define RELAYD_MSG_PARENT_H
