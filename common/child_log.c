@@ -101,7 +101,7 @@ note_dropped(struct child_log *t, struct chan *ch, uint64_t n)
 }
 
 static void
-send_line(struct child *c, int pri, const char *line)
+log_to_parent(struct child *c, int pri, const char *line)
 {
 	struct chan	*ch = c->chan[PROC_PARENT];
 	struct child_log *t = tlog;
@@ -131,7 +131,7 @@ sink(int pri, const char *line, void *arg)
 	uint64_t	 one = 1;
 
 	if (on_main_thread()) {
-		send_line(c, pri, line);
+		log_to_parent(c, pri, line);
 		return;
 	}
 	pthread_mutex_lock(&tlog->mu);
@@ -167,7 +167,7 @@ drain(int fd, short ev, void *arg)
 	t->tdropped = 0;
 	pthread_mutex_unlock(&t->mu);
 	for (i = 0; i < n; i++) {
-		send_line(t->c, q[i].pri, q[i].text);
+		log_to_parent(t->c, q[i].pri, q[i].text);
 		free(q[i].text);
 	}
 	/* Lines the threads could not queue: told like the others. */

@@ -109,6 +109,12 @@ conf_tenant_by_name(const struct conf *conf, const char *name)
 	return NULL;
 }
 
+int
+conf_rcpt_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 const struct tenant_conf *
 conf_client_tenant(const struct conf *conf, const struct netaddr *na)
 {

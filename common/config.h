@@ -136,6 +136,8 @@ const struct tenant_conf *conf_domain_tenant(const struct conf *,
 	    const char *domain);
 const struct tenant_conf *conf_tenant_by_name(const struct conf *,
 	    const char *);
+/* Order of a tenant's recipient list (char *): sorted, then searched. */
+int	 conf_rcpt_cmp(const void *, const void *);
 /* The tenant whose outbound.networks hold this client, or NULL. */
 const struct tenant_conf *conf_client_tenant(const struct conf *,
 	    const struct netaddr *);

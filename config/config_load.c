@@ -1085,12 +1085,6 @@ static const struct field tenant_fields[] = {
 };
 
 static int
-rcpt_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int
 in_domains(const struct tenant_conf *t, const char *dom)
 {
 	const struct domain_conf	*d;
@@ -1143,7 +1137,7 @@ tenant_finish(struct cfx *cx, struct tenant_conf *t, const struct ynode *root)
 	size_t			 i, j;
 
 	if (t->nrcpts > 0)
-		qsort(t->rcpts, t->nrcpts, sizeof(*t->rcpts), rcpt_cmp);
+		qsort(t->rcpts, t->nrcpts, sizeof(*t->rcpts), conf_rcpt_cmp);
 	for (i = 0, j = 0; i < t->nrcpts; i++) {
 		if (j > 0 && strcmp(t->rcpts[j - 1], t->rcpts[i]) == 0) {
 			free(t->rcpts[i]);

@@ -308,7 +308,7 @@ on_job(struct deliverd *d, struct imsg *imsg)
 }
 
 static void
-on_rcpts(struct deliverd *d, struct imsg *imsg)
+on_job_rcpts(struct deliverd *d, struct imsg *imsg)
 {
 	struct job	*job;
 	struct jrcpt	*rc;
@@ -374,7 +374,7 @@ from_queued(struct child *c, struct imsg *imsg)
 		on_job(d, imsg);
 		return;
 	case M_D_JOB_RCPTS:
-		on_rcpts(d, imsg);
+		on_job_rcpts(d, imsg);
 		return;
 	case M_D_JOB_GO:
 		if ((job = incoming_find(d, imsg->hdr.peerid)) == NULL ||

@@ -105,7 +105,7 @@ struct mta_session {
 	int			 dead;		/* free when read_cb returns */
 };
 
-static void	session_free(struct mta_session *);
+static void	mta_free(struct mta_session *);
 static void	connect_hop(struct mta_session *);
 static void	read_cb(struct bufferevent *, void *);
 static void	write_cb(struct bufferevent *, void *);
@@ -278,7 +278,7 @@ session_end(struct mta_session *s)
 		LIST_REMOVE(s, entry);
 		s->idle = 0;
 	}
-	session_free(s);
+	mta_free(s);
 	dest_session_done(d, dest, NULL, 0);
 }
 
@@ -365,7 +365,7 @@ mta_start(struct deliverd *d, struct dest *dest, struct job *job)
 }
 
 static void
-session_free(struct mta_session *s)
+mta_free(struct mta_session *s)
 {
 	s->d->nsessions--;
 	s->dest->nsessions--;

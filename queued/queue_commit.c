@@ -57,10 +57,10 @@ struct committer {
 	uint64_t	 dir_want, dir_done;
 	int		 dir_err;
 	int		 writer_done;
-	struct job_list	 sync_q;	/* fsyncs, notices, new files */
-	struct job_list	 unlink_q;	/* files of removed envelopes */
-	struct job_list	 db_q;
-	struct job_list	 done_q;
+	struct task_list	 sync_q;	/* fsyncs, notices, new files */
+	struct task_list	 unlink_q;	/* files of removed envelopes */
+	struct task_list	 db_q;
+	struct task_list	 done_q;
 	int		 efd;
 	struct event	*ev;
 	int		 stopping;
@@ -81,11 +81,11 @@ wake_loop(struct committer *cm)
 		;
 }
 
-/* With the lock held: the next job for a worker, NULL to stop. */
-static struct job *
+/* With the lock held: the next task for a worker, NULL to stop. */
+static struct task *
 next_work(struct committer *cm)
 {
-	struct job *j;
+	struct task *j;
 
 	for (;;) {
 		if (cm->stopping)
@@ -173,7 +173,7 @@ warn_nolease(struct committer *cm, int err)
 
 /* A removed envelope's file: reused if no one else has it, else gone. */
 static void
-delete_file(struct committer *cm, struct job *j)
+delete_file(struct committer *cm, struct task *j)
 {
 	int	dirfd = cm->q->spool_fd, why;
 
@@ -193,22 +193,22 @@ delete_file(struct committer *cm, struct job *j)
 		spool_unlink(dirfd, j->id);
 }
 
-/* Without the lock: 1 if the job goes on to the writer. */
+/* Without the lock: 1 if the task goes on to the writer. */
 static int
-work(struct committer *cm, struct job *j)
+work(struct committer *cm, struct task *j)
 {
 	int	 dirfd = cm->q->spool_fd;
 	char	 err[256];
 
 	switch (j->kind) {
-	case JOB_CREATE:
+	case TASK_CREATE:
 		if ((j->fd = spool_create(dirfd, &j->id)) == -1)
 			j->err = errno;
 		return 0;
-	case JOB_DELETE:
+	case TASK_DELETE:
 		delete_file(cm, j);
 		return 0;
-	case JOB_DSN:
+	case TASK_DSN:
 		if (dsn_write(dirfd, j->dsn, &j->env, err, sizeof(err)) ==
 		    -1) {
 			j->err = errno ? errno : EIO;
@@ -228,7 +228,7 @@ static void *
 sync_worker(void *arg)
 {
 	struct committer	*cm = arg;
-	struct job		*j;
+	struct task		*j;
 
 	pthread_mutex_lock(&cm->lock);
 	while ((j = next_work(cm)) != NULL) {
@@ -248,9 +248,9 @@ sync_worker(void *arg)
 }
 
 static int
-batch_has(struct job_list *batch, enum job_kind kind)
+batch_has(struct task_list *batch, enum task_kind kind)
 {
-	struct job *j;
+	struct task *j;
 
 	TAILQ_FOREACH(j, batch, entry)
 		if (j->kind == kind && j->err == 0)
@@ -259,9 +259,9 @@ batch_has(struct job_list *batch, enum job_kind kind)
 }
 
 static void
-batch_fail(struct job_list *batch, enum job_kind kind, int err)
+batch_fail(struct task_list *batch, enum task_kind kind, int err)
 {
-	struct job *j;
+	struct task *j;
 
 	TAILQ_FOREACH(j, batch, entry)
 		if (j->kind == kind && j->err == 0)
@@ -327,31 +327,31 @@ dir_sync_wait(struct committer *cm, uint64_t gen)
  * message's name goes to disk while its envelope commits, since its 250
  * waits for both: an envelope whose name is lost in a crash was never
  * acknowledged, and queued drops it at start.  If the directory's sync
- * fails after the envelope committed, the job says so (stored) and the
+ * fails after the envelope committed, the task says so (stored) and the
  * event loop answers 451 and removes the envelope.
  */
 static int
-write_batch(struct committer *cm, struct job_list *batch)
+write_batch(struct committer *cm, struct task_list *batch)
 {
-	struct job	*j;
+	struct task	*j;
 	uint64_t	 gen = 0;
 	int		 err, rv;
 
-	if (batch_has(batch, JOB_DSN)) {
+	if (batch_has(batch, TASK_DSN)) {
 		if (fsync(cm->q->spool_fd) == -1) {
-			batch_fail(batch, JOB_DSN, errno);
-			batch_fail(batch, JOB_COMMIT, errno);
+			batch_fail(batch, TASK_DSN, errno);
+			batch_fail(batch, TASK_COMMIT, errno);
 		}
-	} else if (batch_has(batch, JOB_COMMIT))
+	} else if (batch_has(batch, TASK_COMMIT))
 		gen = dir_sync_start(cm);
 	/* The crash point is a message's: other batches pass it by. */
 	if ((rv = store_apply(cm->store, batch)) == 0 &&
-	    (gen != 0 || batch_has(batch, JOB_DSN)))
+	    (gen != 0 || batch_has(batch, TASK_DSN)))
 		fault_point("queued-after-commit");
 	if (gen == 0 || (err = dir_sync_wait(cm, gen)) == 0)
 		return rv;
 	TAILQ_FOREACH(j, batch, entry)
-		if (j->kind == JOB_COMMIT && j->err == 0) {
+		if (j->kind == TASK_COMMIT && j->err == 0) {
 			j->stored = 1;
 			j->err = err;
 		}
@@ -404,13 +404,13 @@ committer_usage(struct committer *cm, uint64_t *used, uint64_t *total)
 
 /* With the lock held: removed envelopes' files to the workers. */
 static void
-hand_back(struct committer *cm, struct job_list *batch)
+hand_back(struct committer *cm, struct task_list *batch)
 {
-	struct job *j;
+	struct task *j;
 
 	while ((j = TAILQ_FIRST(batch)) != NULL) {
 		TAILQ_REMOVE(batch, j, entry);
-		if (j->kind == JOB_DELETE && j->err == 0) {
+		if (j->kind == TASK_DELETE && j->err == 0) {
 			TAILQ_INSERT_TAIL(&cm->unlink_q, j, entry);
 			pthread_cond_signal(&cm->sync_cv);
 		} else
@@ -423,7 +423,7 @@ static void *
 db_writer(void *arg)
 {
 	struct committer	*cm = arg;
-	struct job_list		 batch;
+	struct task_list		 batch;
 	int			 failed;
 
 	pthread_mutex_lock(&cm->lock);
@@ -459,8 +459,8 @@ static void
 on_done(int fd, short ev, void *arg)
 {
 	struct committer	*cm = arg;
-	struct job_list		 done;
-	struct job		*j;
+	struct task_list		 done;
+	struct task		*j;
 	uint64_t		 n;
 
 	(void)ev;
@@ -472,7 +472,7 @@ on_done(int fd, short ev, void *arg)
 	pthread_mutex_unlock(&cm->lock);
 	while ((j = TAILQ_FIRST(&done)) != NULL) {
 		TAILQ_REMOVE(&done, j, entry);
-		receive_job_done(cm->q, j);
+		receive_task_done(cm->q, j);
 	}
 	/* A batch may have crossed the high-water mark: tell smtpd now. */
 	if (quota_store(cm->q))
@@ -530,11 +530,11 @@ committer_attach(struct committer *cm, struct store *st)
 
 /* Bodies, notices and new files go to the workers; the rest to the DB. */
 void
-committer_submit(struct committer *cm, struct job *j)
+committer_submit(struct committer *cm, struct task *j)
 {
 	pthread_mutex_lock(&cm->lock);
-	if (j->kind == JOB_COMMIT || j->kind == JOB_DSN ||
-	    j->kind == JOB_CREATE) {
+	if (j->kind == TASK_COMMIT || j->kind == TASK_DSN ||
+	    j->kind == TASK_CREATE) {
 		TAILQ_INSERT_TAIL(&cm->sync_q, j, entry);
 		pthread_cond_signal(&cm->sync_cv);
 	} else {
@@ -552,7 +552,7 @@ committer_submit(struct committer *cm, struct job *j)
 void
 committer_stop(struct committer *cm)
 {
-	struct job	*j;
+	struct task	*j;
 	int		 i;
 
 	if (cm == NULL)
@@ -573,11 +573,11 @@ committer_stop(struct committer *cm)
 	}
 	/* The event loop has run for the last time: say what was lost. */
 	TAILQ_FOREACH(j, &cm->done_q, entry)
-		if ((j->kind == JOB_DELETE || j->kind == JOB_PUT) &&
+		if ((j->kind == TASK_DELETE || j->kind == TASK_PUT) &&
 		    j->err != 0)
 			log_warnx("msgid=%016llx: the queue store still fails "
 			    "(%s) at exit: its %s is lost, and the message may "
 			    "be delivered again after the restart",
 			    (unsigned long long)j->id, strerror(j->err),
-			    j->kind == JOB_DELETE ? "removal" : "new state");
+			    j->kind == TASK_DELETE ? "removal" : "new state");
 }

@@ -141,7 +141,7 @@ hand_file(struct queued *q, uint64_t sid, uint64_t id, int fd)
 static void
 on_create(struct queued *q, struct imsg *imsg)
 {
-	struct job	*j;
+	struct task	*j;
 	uint64_t	 id;
 	int		 fd;
 
@@ -168,7 +168,7 @@ on_create(struct queued *q, struct imsg *imsg)
 		create_fail(q, imsg->hdr.peerid, ENOMEM);
 		return;
 	}
-	j->kind = JOB_CREATE;
+	j->kind = TASK_CREATE;
 	j->sid = imsg->hdr.peerid;
 	j->fd = -1;
 	q->ncreating++;
@@ -248,7 +248,7 @@ static void
 on_commit(struct queued *q, struct imsg *imsg, struct mr *r)
 {
 	struct pending	*p;
-	struct job	*j;
+	struct task	*j;
 	struct stat	 st;
 	uint64_t	 id = mr_u64(r), written = mr_u64(r);
 	uint64_t	 avail;
@@ -299,7 +299,7 @@ on_commit(struct queued *q, struct imsg *imsg, struct mr *r)
 	}
 	p->committing = 1;
 	quota_reserve(q, p->env, 1);
-	j->kind = JOB_COMMIT;
+	j->kind = TASK_COMMIT;
 	j->id = p->id;
 	j->sid = p->sid;
 	j->fd = p->fd;
@@ -361,7 +361,7 @@ receive_dispatch(struct queued *q, struct imsg *imsg)
 
 /* The pipeline is done with a commit: answer smtpd, only now. */
 static void
-commit_done(struct queued *q, struct job *j)
+commit_done(struct queued *q, struct task *j)
 {
 	struct pending	*p;
 	struct qmsg	*m;
@@ -403,33 +403,33 @@ commit_done(struct queued *q, struct job *j)
 }
 
 void
-receive_job_done(struct queued *q, struct job *j)
+receive_task_done(struct queued *q, struct task *j)
 {
 	switch (j->kind) {
-	case JOB_COMMIT:
+	case TASK_COMMIT:
 		commit_done(q, j);
 		break;
-	case JOB_DSN:
+	case TASK_DSN:
 		sched_dsn_done(q, j);
 		break;
-	case JOB_CREATE:
+	case TASK_CREATE:
 		q->ncreating--;
 		if (j->fd == -1)
 			create_fail(q, j->sid, j->err);
 		else
 			hand_file(q, j->sid, j->id, j->fd);
 		break;
-	case JOB_ROUTE:
-		route_job_done(q, j);
+	case TASK_ROUTE:
+		route_task_done(q, j);
 		break;
-	case JOB_DELETE:
+	case TASK_DELETE:
 		/* A worker unlinked the file, or recycled it as new_id. */
 		if (j->err == 0 && j->fd != -1)
 			recycled_put(q, j->new_id, j->fd);
 		/* FALLTHROUGH */
-	case JOB_PUT:
+	case TASK_PUT:
 		if (j->err != 0) {
-			retry_job(q, j);	/* until it commits */
+			retry_task(q, j);	/* until it commits */
 			return;
 		}
 		retry_done(q, j);

@@ -27,7 +27,7 @@
 #define RETRY_MAX	30
 
 struct retries {
-	struct job_list	 jobs;
+	struct task_list	 jobs;
 	size_t		 n;
 	unsigned	 delay;
 	struct event	*timer;
@@ -51,7 +51,7 @@ retry_init(struct queued *q)
 
 /* A failed PUT or DELETE: ours now. */
 void
-retry_job(struct queued *q, struct job *j)
+retry_task(struct queued *q, struct task *j)
 {
 	struct retries	*rt = q->retries;
 	struct timeval	 tv = { rt->delay, 0 };
@@ -63,7 +63,7 @@ retry_job(struct queued *q, struct job *j)
 	free(j->blob);
 	j->blob = NULL;
 	j->bloblen = 0;
-	if (j->kind == JOB_PUT) {
+	if (j->kind == TASK_PUT) {
 		/* Removed since: its removal is all that is left to do. */
 		if ((m = queue_find(q, j->id)) == NULL) {
 			free(j);
@@ -79,7 +79,7 @@ retry_job(struct queued *q, struct job *j)
 	why = j->mdb_err ? mdb_strerror(j->mdb_err) : strerror(j->err);
 	if (j->tries++ > 0)
 		;	/* said at the first failure */
-	else if (j->kind == JOB_DELETE)
+	else if (j->kind == TASK_DELETE)
 		log_warnx("msgid=%s: the queue store failed to remove the "
 		    "delivered message's envelope (%s); tried again, and its "
 		    "spool file kept until then", qid, why);
@@ -94,13 +94,13 @@ retry_job(struct queued *q, struct job *j)
 
 /* A PUT or DELETE committed: the store works again. */
 void
-retry_done(struct queued *q, struct job *j)
+retry_done(struct queued *q, struct task *j)
 {
 	struct qmsg	*m;
 	char		 qid[32];
 
 	q->retries->delay = RETRY_MIN;
-	if (j->kind == JOB_PUT && (m = queue_find(q, j->id)) != NULL) {
+	if (j->kind == TASK_PUT && (m = queue_find(q, j->id)) != NULL) {
 		j->tries = m->put_fails;
 		m->put_fails = 0;
 	}
@@ -108,16 +108,16 @@ retry_done(struct queued *q, struct job *j)
 		return;
 	queue_id_format(j->id, qid, sizeof(qid));
 	log_info("msgid=%s: the queue store took the %s after %u failures",
-	    qid, j->kind == JOB_DELETE ? "removal" : "new state", j->tries);
+	    qid, j->kind == TASK_DELETE ? "removal" : "new state", j->tries);
 }
 
 /* Send one failed update again, as it is now. */
 static void
-resubmit(struct queued *q, struct job *j)
+resubmit(struct queued *q, struct task *j)
 {
 	struct qmsg *m;
 
-	if (j->kind == JOB_DELETE) {
+	if (j->kind == TASK_DELETE) {
 		j->err = 0;
 		j->mdb_err = 0;
 		j->fd = -1;
@@ -137,8 +137,8 @@ retry_run(int fd, short ev, void *arg)
 {
 	struct queued	*q = arg;
 	struct retries	*rt = q->retries;
-	struct job_list	 todo;
-	struct job	*j;
+	struct task_list	 todo;
+	struct task	*j;
 
 	(void)fd;
 	(void)ev;

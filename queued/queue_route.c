@@ -32,7 +32,7 @@ struct troute {
 	uint32_t		 hold;
 	int			 removed;	/* no longer configured */
 	int			 stored;	/* the store has it as it is */
-	int			 writing;	/* a JOB_ROUTE is out */
+	int			 writing;	/* a TASK_ROUTE is out */
 };
 
 RB_HEAD(troute_tree, troute);
@@ -184,14 +184,14 @@ routes_load(struct queued *q)
 }
 
 static void
-route_job(struct queued *q, struct troute *t, int put)
+route_task(struct queued *q, struct troute *t, int put)
 {
-	struct job	*j;
+	struct task	*j;
 	struct mw	 w;
 
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		fatal("route");
-	j->kind = JOB_ROUTE;
+	j->kind = TASK_ROUTE;
 	j->fd = -1;
 	strlcpy(j->tenant, t->name, sizeof(j->tenant));
 	if (put) {
@@ -216,11 +216,11 @@ routes_persist(struct queued *q)
 		return;
 	RB_FOREACH(t, troute_tree, q->routes)
 		if (!t->stored && !t->writing)
-			route_job(q, t, 1);
+			route_task(q, t, 1);
 }
 
 void
-route_job_done(struct queued *q, struct job *j)
+route_task_done(struct queued *q, struct task *j)
 {
 	struct troute *t = troute_find(q, j->tenant);
 
@@ -264,7 +264,7 @@ routes_update(struct queued *q, const struct conf *conf)
 	RB_FOREACH_SAFE(t, troute_tree, q->routes, next)
 		if (t->removed && quota_used(q, t->name) == 0) {
 			if (q->store != NULL)
-				route_job(q, t, 0);
+				route_task(q, t, 0);
 			RB_REMOVE(troute_tree, q->routes, t);
 			troute_free(t);
 		}

@@ -350,7 +350,7 @@ put_blob(struct store *st, MDB_txn *txn, uint64_t id, const void *p,
 }
 
 static int
-put_envelope(struct store *st, MDB_txn *txn, struct job *j, unsigned flags)
+put_envelope(struct store *st, MDB_txn *txn, struct task *j, unsigned flags)
 {
 	struct mw	w;
 	int		rc;
@@ -379,9 +379,9 @@ del_envelope(struct store *st, MDB_txn *txn, uint64_t id)
 }
 
 static int
-is_new(const struct job *j)
+is_new(const struct task *j)
 {
-	return j->kind == JOB_COMMIT || j->kind == JOB_DSN;
+	return j->kind == TASK_COMMIT || j->kind == TASK_DSN;
 }
 
 /*
@@ -389,9 +389,9 @@ is_new(const struct job *j)
  * place (MDB_RESERVE).  A batch without any clears the key, once.
  */
 static int
-note_unsynced(struct store *st, MDB_txn *txn, struct job_list *jobs)
+note_unsynced(struct store *st, MDB_txn *txn, struct task_list *jobs)
 {
-	struct job	*j;
+	struct task	*j;
 	MDB_val		 key, val;
 	size_t		 n = 0;
 	uint8_t		*p;
@@ -430,7 +430,7 @@ route_meta_key(MDB_val *key, char *buf, size_t sz, const char *tenant)
 }
 
 static int
-put_route(struct store *st, MDB_txn *txn, struct job *j)
+put_route(struct store *st, MDB_txn *txn, struct task *j)
 {
 	MDB_val	key, val;
 	char	buf[TENANT_MAX + 8];
@@ -480,9 +480,9 @@ store_routes(struct store *st, store_route_fn *fn, void *arg)
 
 /* Does the batch hold new messages?  (The panic fault is theirs.) */
 static int
-has_new(struct job_list *jobs)
+has_new(struct task_list *jobs)
 {
-	struct job *j;
+	struct task *j;
 
 	TAILQ_FOREACH(j, jobs, entry)
 		if (is_new(j) && j->err == 0)
@@ -492,9 +492,9 @@ has_new(struct job_list *jobs)
 
 /* One transaction; 0, or the code that failed it. */
 static int
-apply_once(struct store *st, struct job_list *jobs)
+apply_once(struct store *st, struct task_list *jobs)
 {
-	struct job	*j;
+	struct task	*j;
 	MDB_txn		*txn;
 	int		 rc = 0, n;
 
@@ -504,23 +504,23 @@ apply_once(struct store *st, struct job_list *jobs)
 		if (j->err != 0)
 			continue;
 		switch (j->kind) {
-		case JOB_COMMIT:
-		case JOB_DSN:
+		case TASK_COMMIT:
+		case TASK_DSN:
 			rc = put_envelope(st, txn, j, MDB_NOOVERWRITE);
 			break;
-		case JOB_PUT:
+		case TASK_PUT:
 			if ((rc = fault_error("queued-store-put")) == 0)
 				rc = put_blob(st, txn, j->id, j->blob,
 				    j->bloblen, 0);
 			break;
-		case JOB_DELETE:
+		case TASK_DELETE:
 			if ((rc = fault_error("queued-store-delete")) == 0)
 				rc = del_envelope(st, txn, j->id);
 			break;
-		case JOB_CREATE:
+		case TASK_CREATE:
 			rc = 0;		/* never sent to the writer */
 			break;
-		case JOB_ROUTE:
+		case TASK_ROUTE:
 			rc = put_route(st, txn, j);
 			break;
 		}
@@ -557,9 +557,9 @@ apply_once(struct store *st, struct job_list *jobs)
  * environment is opened again for the next batch.
  */
 int
-store_apply(struct store *st, struct job_list *jobs)
+store_apply(struct store *st, struct task_list *jobs)
 {
-	struct job	*j;
+	struct task	*j;
 	int		 rc, rest = 0;
 
 	if (st->env == NULL && store_reopen(st) == -1) {

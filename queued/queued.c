@@ -161,11 +161,11 @@ load_one(void *arg, uint64_t id, struct envelope *e, const void *raw,
 void
 queue_forget(struct queued *q, uint64_t id)
 {
-	struct job *j;
+	struct task *j;
 
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		fatal("queue update");
-	j->kind = JOB_DELETE;
+	j->kind = TASK_DELETE;
 	j->id = id;
 	j->fd = -1;
 	committer_submit(q->cm, j);

@@ -131,7 +131,7 @@ struct queued {
 	struct committer	*cm;
 	struct pending_tree	 pending;
 	size_t			 npending;
-	size_t			 ncreating;	/* JOB_CREATE out */
+	size_t			 ncreating;	/* TASK_CREATE out */
 	size_t			 fd_limit;	/* RLIMIT_NOFILE as we got it */
 	size_t			 pending_cap;	/* files held for smtpd */
 	size_t			 job_window;	/* jobs out at deliverd */
@@ -195,19 +195,19 @@ struct dsn_spec {
 	char			*domain;
 };
 
-/* Work for the commit pipeline. */
-enum job_kind {
-	JOB_COMMIT,		/* fsync the body, then put the envelope */
-	JOB_PUT,		/* put an updated envelope (blob) */
-	JOB_DELETE,		/* delete the envelope, then the file */
-	JOB_DSN,		/* write a notice, fsync it, put its envelope */
-	JOB_CREATE,		/* a new, empty spool file (no DB work) */
-	JOB_ROUTE		/* put a tenant's route (blob), or delete it */
+/* A task for the commit pipeline (not a delivery job: struct djob). */
+enum task_kind {
+	TASK_COMMIT,		/* fsync the body, then put the envelope */
+	TASK_PUT,		/* put an updated envelope (blob) */
+	TASK_DELETE,		/* delete the envelope, then the file */
+	TASK_DSN,		/* write a notice, fsync it, put its envelope */
+	TASK_CREATE,		/* a new, empty spool file (no DB work) */
+	TASK_ROUTE		/* put a tenant's route (blob), or delete it */
 };
 
-struct job {
-	TAILQ_ENTRY(job)	 entry;
-	enum job_kind		 kind;
+struct task {
+	TAILQ_ENTRY(task)	 entry;
+	enum task_kind		 kind;
 	uint64_t		 id;
 	uint64_t		 sid;
 	int			 fd;
@@ -224,7 +224,7 @@ struct job {
 	unsigned		 tries;		/* PUT, DELETE: failed so far */
 	char			 tenant[TENANT_MAX + 1];	/* ROUTE */
 };
-TAILQ_HEAD(job_list, job);
+TAILQ_HEAD(task_list, task);
 
 /* queue_store.c: LMDB. */
 #define STORE_HIGH	90	/* % of the map in use: new mail refused */
@@ -238,7 +238,7 @@ struct store *store_open(const char *dir, uint64_t mapsize, char *err,
 	    size_t errsz);
 void	 store_close(struct store *);
 /* Apply a batch in one transaction; sets each job's err. */
-int	 store_apply(struct store *, struct job_list *);
+int	 store_apply(struct store *, struct task_list *);
 /* Start-up, before the writer runs: every envelope, then the ids of the
  * last batch before the last stop (its directory sync may not have
  * completed), envelopes removed at once, and the list cleared at exit. */
@@ -258,7 +258,7 @@ int	 store_routes(struct store *, store_route_fn *, void *);
 /* queue_commit.c: fsync workers and the group-commit writer. */
 struct committer *committer_start(struct queued *);
 void	 committer_attach(struct committer *, struct store *);
-void	 committer_submit(struct committer *, struct job *);
+void	 committer_submit(struct committer *, struct task *);
 void	 committer_stop(struct committer *);
 void	 committer_recycled_taken(struct committer *);
 int	 committer_usage(struct committer *, uint64_t *used,
@@ -278,7 +278,7 @@ uint64_t spool_free_space(struct queued *);
 
 /* queue_receive.c: the smtpd side. */
 void	 receive_dispatch(struct queued *, struct imsg *);
-void	 receive_job_done(struct queued *, struct job *);
+void	 receive_task_done(struct queued *, struct task *);
 void	 pending_drop_all(struct queued *);
 
 /* queue_verify.c: smtpd's envelope, checked again. */
@@ -297,8 +297,8 @@ int	 quota_store(struct queued *);
 
 /* queue_retry.c: store updates that failed, tried again. */
 void	 retry_init(struct queued *);
-void	 retry_job(struct queued *, struct job *);
-void	 retry_done(struct queued *, struct job *);
+void	 retry_task(struct queued *, struct task *);
+void	 retry_done(struct queued *, struct task *);
 void	 retry_flush(struct queued *);
 
 /* queue_corrupt.c: the quarantine, state_dir/corrupt. */
@@ -311,7 +311,7 @@ void	 route_key(const struct rcpt *, char *, size_t);
 void	 routes_update(struct queued *, const struct conf *);
 void	 routes_load(struct queued *);
 void	 routes_persist(struct queued *);
-void	 route_job_done(struct queued *, struct job *);
+void	 route_task_done(struct queued *, struct task *);
 const struct hostport *route_hosts(struct queued *, const char *tenant,
 	    size_t *n);
 int	 route_tenant_removed(struct queued *, const char *tenant);
@@ -333,7 +333,7 @@ void	 sched_init(struct queued *);
 void	 sched_add(struct queued *, struct qmsg *);
 void	 sched_wake(struct queued *);
 void	 sched_persist(struct queued *, struct qmsg *);
-void	 sched_dsn_done(struct queued *, struct job *);
+void	 sched_dsn_done(struct queued *, struct task *);
 int	 sched_flush(struct queued *, struct qmsg *);
 void	 sched_hold(struct queued *, struct qmsg *, int hold);
 void	 sched_remove(struct queued *, struct qmsg *);

@@ -160,7 +160,7 @@ all_final(const struct envelope *e)
 void
 sched_persist(struct queued *q, struct qmsg *m)
 {
-	struct job	*j;
+	struct task	*j;
 	struct mw	 w;
 
 	if (m->gone)
@@ -176,7 +176,7 @@ sched_persist(struct queued *q, struct qmsg *m)
 	j->id = m->id;
 	j->fd = -1;
 	if (m->njobs == 0 && (all_final(m->env) || m->removing)) {
-		j->kind = JOB_DELETE;
+		j->kind = TASK_DELETE;
 		committer_submit(q->cm, j);
 		queue_remove(q, m);
 		return;
@@ -187,7 +187,7 @@ sched_persist(struct queued *q, struct qmsg *m)
 	memcpy(j->blob, w.buf, w.len);
 	j->bloblen = w.len;
 	mw_release(&w);
-	j->kind = JOB_PUT;
+	j->kind = TASK_PUT;
 	committer_submit(q->cm, j);
 }
 
@@ -236,7 +236,7 @@ sched_notify(struct queued *q, struct qmsg *m, enum dsn_kind kind,
 {
 	struct envelope		*e = m->env;
 	struct dsn_spec		*s;
-	struct job		*j;
+	struct task		*j;
 	char			 qid[32], name[32];
 	size_t			 i;
 
@@ -277,7 +277,7 @@ sched_notify(struct queued *q, struct qmsg *m, enum dsn_kind kind,
 		free(j);
 		goto drop;
 	}
-	j->kind = JOB_DSN;
+	j->kind = TASK_DSN;
 	j->id = m->id;
 	j->fd = -1;
 	j->dsn = s;
@@ -322,7 +322,7 @@ notice_failed(struct queued *q, struct qmsg *m, const struct dsn_spec *s)
 
 /* The notice is written and committed (or not): queue it. */
 void
-sched_dsn_done(struct queued *q, struct job *j)
+sched_dsn_done(struct queued *q, struct task *j)
 {
 	struct dsn_spec	*s = j->dsn;
 	struct qmsg	*m = s->orig;

@@ -95,7 +95,7 @@ queue_give_back(struct smtpd *sd, uint64_t sid, uint64_t id)
  * a written one is removed.  Once committing, queued owns the outcome.
  */
 void
-queue_release(struct session *s)
+tx_file_release(struct session *s)
 {
 	struct transaction *tx = s->tx;
 
@@ -359,7 +359,7 @@ on_create_fail(struct smtpd *sd, struct imsg *imsg, struct mr *r)
 
 /* What queued can still take: free space, the store, tenants' quotas. */
 static void
-on_status(struct smtpd *sd, struct imsg *imsg, struct mr *r)
+on_queue_status(struct smtpd *sd, struct imsg *imsg, struct mr *r)
 {
 	struct tenant_room	*rooms;
 	uint32_t		 n, i;
@@ -411,7 +411,7 @@ queue_dispatch(struct smtpd *sd, struct imsg *imsg)
 		child_peer_broken(sd->child, PROC_QUEUED, imsg, "descriptor");
 	switch (imsg->hdr.type) {
 	case M_Q_STATUS:
-		on_status(sd, imsg, &r);
+		on_queue_status(sd, imsg, &r);
 		return;
 	case M_Q_CREATE_FAIL:
 		on_create_fail(sd, imsg, &r);

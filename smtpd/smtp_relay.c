@@ -38,18 +38,12 @@ relay_client_tenant(const struct relay *r, const struct netaddr *na)
 }
 
 static int
-rcpt_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int
 listed(const struct tenant_conf *t, const char *addr)
 {
 	const char *key = addr;
 
 	return t->nrcpts > 0 && bsearch(&key, t->rcpts, t->nrcpts,
-	    sizeof(*t->rcpts), rcpt_cmp) != NULL;
+	    sizeof(*t->rcpts), conf_rcpt_cmp) != NULL;
 }
 
 static void

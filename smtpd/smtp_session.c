@@ -266,7 +266,7 @@ session_tx_end(struct session *s)
 
 	if (tx == NULL)
 		return;
-	queue_release(s);
+	tx_file_release(s);
 	if (tx->fd != -1)
 		close(tx->fd);
 	sink_release(&tx->sink);

@@ -221,7 +221,7 @@ void	 command_file_failed(struct session *, const struct smtp_reply *);
 void	 queue_request_file(struct session *);
 void	 queue_need_file(struct session *);
 void	 queue_commit(struct session *);
-void	 queue_release(struct session *);
+void	 tx_file_release(struct session *);
 void	 queue_give_back(struct smtpd *, uint64_t, uint64_t);
 void	 spares_top_up(struct smtpd *);
 int	 spare_take(struct smtpd *, uint64_t *, int *);
