@@ -11,6 +11,9 @@
 
 .DEFAULT_GOAL := all
 
+# The release, for relayd -V and the Debian package (debian/changelog).
+VERSION		:= $(shell cat VERSION)
+
 PREFIX		?= /usr/local
 SBINDIR		?= $(PREFIX)/sbin
 LIBEXECDIR	?= $(PREFIX)/libexec/relayd
@@ -47,7 +50,8 @@ WARN		:= -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
 CFLAGS		?=
 CPPFLAGS	+= -D_GNU_SOURCE -Icommon -DLIBEXECDIR='"$(LIBEXECDIR)"' \
 		   $(if $(filter 1,$(SECCOMP_LOG)),-DSANDBOX_LOG) \
-		   -DSYSCONFDIR='"$(SYSCONFDIR)"' $(EXTRA_CPPFLAGS)
+		   -DSYSCONFDIR='"$(SYSCONFDIR)"' \
+		   -DRELAYD_VERSION='"$(VERSION)"' $(EXTRA_CPPFLAGS)
 ALL_CFLAGS	 = -std=gnu11 $(OPTFLAGS) $(WARN) $(HARDEN) -fPIE $(SANFLAGS) \
 		   $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS	 = -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(SANFLAGS) $(LDFLAGS)
