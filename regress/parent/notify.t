@@ -7,60 +7,18 @@ path and to an abstract name; no child inherits NOTIFY_SOCKET.  relayd
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 import relaytest  # noqa: E402
-from relaytest import DEFAULT_TENANT, RELAYD, Relayd, Tap  # noqa: E402
+from relaytest import (DEFAULT_TENANT, RELAYD, NotifySocket,  # noqa: E402
+                       Relayd, Tap)
 
 TENANT = DEFAULT_TENANT.format(name="acme", domain="acme.example",
                                deliver_to="127.0.0.1:9")
-
-
-class Manager:
-    """The service manager's end: a datagram socket, read as we go."""
-
-    def __init__(self, address):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(address)
-        self.got = []
-
-    def next(self, timeout=15):
-        """The next datagram as {field: value}, or None."""
-        self.sock.settimeout(timeout)
-        try:
-            data = self.sock.recv(4096)
-        except socket.timeout:
-            return None
-        fields = dict(line.split("=", 1) for line in
-                      data.decode().splitlines() if "=" in line)
-        self.got.append(fields)
-        return fields
-
-    def wait(self, key, timeout=15):
-        """Datagrams up to the first with key=1: (that one, those
-        before), or (None, those seen)."""
-        seen = []
-        end = time.time() + timeout
-        while time.time() < end:
-            m = self.next(max(0.1, end - time.time()))
-            if m is None:
-                break
-            if m.get(key) == "1":
-                return m, seen
-            seen.append(m)
-        return None, seen
-
-    def quiet(self, seconds=1.0):
-        return self.next(seconds) is None
-
-    def close(self):
-        self.sock.close()
 
 
 def environ_has(pid, name):
@@ -74,9 +32,9 @@ def environ_has(pid, name):
 
 def path_socket(t):
     r = Relayd(t, tenants={"acme.yaml": TENANT})
-    m = Manager(os.path.join(r.dir, "notify.sock"))
+    m = NotifySocket(os.path.join(r.dir, "notify.sock"))
     try:
-        r.start(wait=False, env={"NOTIFY_SOCKET": m.sock.getsockname()})
+        r.start(wait=False, env={"NOTIFY_SOCKET": m.env})
         ready, before = m.wait("READY")
         if not t.ok(ready is not None, "path: READY=1 arrives"):
             t.diag(r.log())
@@ -132,10 +90,10 @@ def abstract_socket_foreground(t):
     """-F as the unit runs it: no daemon(), the log to syslog."""
     r = Relayd(t, tenants={"acme.yaml": TENANT})
     name = "relayd-test-notify-" + uuid.uuid4().hex
-    m = Manager("\0" + name)
+    m = NotifySocket("\0" + name)
     proc = None
     try:
-        env = dict(os.environ, NOTIFY_SOCKET="@" + name)
+        env = dict(os.environ, NOTIFY_SOCKET=m.env)
         proc = subprocess.Popen([RELAYD, "-F", "-f", r.conf], env=env,
                                 stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE,
