@@ -15,103 +15,20 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
+import debroot  # noqa: E402
 import relaytest  # noqa: E402
+from debroot import CHROOT_ENV  # noqa: E402
 from relaytest import Tap, free_port, send_message, wait_for  # noqa: E402
 from sink import Sink  # noqa: E402
 
-CACHE = "/var/tmp/relayd-test"
-BASE = os.path.join(CACHE, "bookworm-minbase.tar")
 USERS = ["relayd-smtpd", "relayd-queue", "relayd-deliver", "relayd-dns",
          "relayd-policy"]
-CHROOT_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
-              "HOME": "/root", "DEBIAN_FRONTEND": "noninteractive"}
-
-
-def mirror():
-    """The Debian mirror this machine's apt uses."""
-    try:
-        with open("/etc/apt/sources.list.d/debian.sources") as f:
-            m = re.search(r"(?m)^URIs:\s*(\S+)", f.read())
-            if m:
-                return m.group(1)
-    except OSError:
-        pass
-    try:
-        with open("/etc/apt/sources.list") as f:
-            m = re.search(r"(?m)^deb\s+(?:\[[^]]*\]\s+)?(\S+)", f.read())
-            if m:
-                return m.group(1)
-    except OSError:
-        pass
-    return None
-
-
-def reachable(url):
-    m = re.match(r"https?://([^/:]+)(?::(\d+))?", url or "")
-    if not m:
-        return False
-    port = int(m.group(2) or (443 if url.startswith("https") else 80))
-    try:
-        socket.create_connection((m.group(1), port), timeout=10).close()
-        return True
-    except OSError:
-        return False
-
-
-def own_mount_namespace():
-    """Re-run in a private mount namespace, where one can be had, so the
-    root's mounts go with us whatever happens; else the finally clause
-    unmounts them (in a chroot, / is no mount point to make private)."""
-    if os.environ.get("RELAYD_IN_NS") is not None:
-        return
-    probe = subprocess.run(["unshare", "-m", "--propagation", "private",
-                            "true"], capture_output=True)
-    env = dict(os.environ, RELAYD_IN_NS="1")
-    if probe.returncode == 0:
-        os.execvpe("unshare", ["unshare", "-m", "--propagation", "private",
-                               sys.executable, os.path.abspath(sys.argv[0])],
-                   env)
-
-
-def base_image(t, url):
-    """A minimal Debian 12 root as a tarball, built once."""
-    if os.path.isfile(BASE) and os.path.getsize(BASE) > 0:
-        return True
-    if shutil.which("mmdebstrap") is None:
-        p = subprocess.run(["apt-get", "install", "-y", "-q",
-                            "--no-install-recommends", "mmdebstrap"],
-                           capture_output=True, text=True,
-                           env=dict(os.environ,
-                                    DEBIAN_FRONTEND="noninteractive"))
-        if p.returncode != 0:
-            t.diag(p.stdout + p.stderr)
-            return False
-    os.makedirs(CACHE, exist_ok=True)
-    # mmdebstrap chooses the format by the name's ending.
-    partial = BASE[:-len(".tar")] + ".partial-%d.tar" % os.getpid()
-    p = subprocess.run(["mmdebstrap", "--quiet", "--variant=minbase",
-                        "bookworm", partial, url],
-                       capture_output=True, text=True, timeout=900)
-    if p.returncode != 0:
-        t.diag(p.stdout + p.stderr)
-        if os.path.exists(partial):
-            os.unlink(partial)
-        return False
-    os.rename(partial, BASE)
-    return True
-
-
-def run_in(root, *argv, timeout=600):
-    return subprocess.run(["chroot", root] + list(argv), capture_output=True,
-                          text=True, env=CHROOT_ENV, timeout=timeout)
 
 
 def packaged_config(text, port):
@@ -123,28 +40,8 @@ def packaged_config(text, port):
     return text + "dns:\n  servers: [127.0.0.1:9]\n"
 
 
-class Root:
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="relayd-deb.", dir="/var/tmp")
-        self.mounts = []
-
-    def path(self, p):
-        return os.path.join(self.dir, p.lstrip("/"))
-
-    def mount(self, *argv):
-        target = argv[-1]
-        subprocess.run(["mount"] + list(argv), check=True)
-        self.mounts.append(target)
-
-    def close(self):
-        for m in reversed(self.mounts):
-            subprocess.run(["umount", "-l", m], capture_output=True)
-        self.mounts = []
-        subprocess.run(["rm", "-rf", "--one-file-system", self.dir])
-
-
 def installed_ok(t, root):
-    p = run_in(root.dir, "dpkg-query", "-W", "-f", "${Status} ${Version}",
+    p = root.run("dpkg-query", "-W", "-f", "${Status} ${Version}",
                "relayd")
     t.eq(p.stdout, "install ok installed 0.1.0"
          if p.returncode == 0 else None,
@@ -166,12 +63,12 @@ def installed_ok(t, root):
     with open(root.path("/var/lib/dpkg/info/relayd.conffiles")) as f:
         t.like(f.read(), r"(?m)^/etc/relayd/relayd\.yaml$",
                "/etc/relayd/relayd.yaml is a conffile")
-    p = run_in(root.dir, "getent", "passwd", *USERS)
+    p = root.run("getent", "passwd", *USERS)
     t.eq(len(p.stdout.splitlines()), len(USERS),
          "the postinst made the five users, without systemd running")
-    t.eq(run_in(root.dir, "getent", "group", "relayadm").returncode, 0,
+    t.eq(root.run("getent", "group", "relayadm").returncode, 0,
          "and the relayadm group")
-    p = run_in(root.dir, "/usr/sbin/relayd", "-V")
+    p = root.run("/usr/sbin/relayd", "-V")
     t.eq(p.stdout.strip(), "relayd 0.1.0", "relayd -V: relayd 0.1.0")
 
 
@@ -189,7 +86,7 @@ def serve(t, root):
         deliver_to="127.0.0.1:%d" % sink.port)
     with open(root.path("/etc/relayd/tenants.d/acme.yaml"), "w") as f:
         f.write(tenant)
-    p = run_in(root.dir, "/usr/sbin/relayd", "-n")
+    p = root.run("/usr/sbin/relayd", "-n")
     t.eq((p.returncode, p.stderr.strip()), (0, "configuration OK: 1 tenants"),
          "relayd -n accepts /etc/relayd/relayd.yaml (ExecStartPre)")
     logpath = root.path("/var/tmp/relayd.log")
@@ -221,12 +118,12 @@ def serve(t, root):
             f.write(relaytest.DEFAULT_TENANT.format(
                 name="beta", domain="beta.example",
                 deliver_to="127.0.0.1:%d" % sink.port))
-        p = run_in(root.dir, "/usr/sbin/relayctl", "reload", timeout=60)
+        p = root.run("/usr/sbin/relayctl", "reload", timeout=60)
         t.eq((p.returncode, p.stderr), (0, ""),
              "relayctl reload (the control socket in /run/relayd)")
         t.like(logtext(), r"configuration 2 is in force in every process",
                "configuration 2 is in force")
-        p = run_in(root.dir, "/usr/sbin/relayctl", "show", "status")
+        p = root.run("/usr/sbin/relayctl", "show", "status")
         t.like(p.stdout, r"relayd .* running, configuration 2",
                "relayctl show status: configuration 2")
         proc.send_signal(signal.SIGTERM)
@@ -245,16 +142,16 @@ def serve(t, root):
 
 
 def purged_ok(t, root, owned):
-    p = run_in(root.dir, "apt-get", "purge", "-y", "-q", "relayd")
+    p = root.run("apt-get", "purge", "-y", "-q", "relayd")
     if not t.eq(p.returncode, 0, "apt-get purge relayd"):
         t.diag(p.stdout + p.stderr)
-    p = run_in(root.dir, "dpkg-query", "-W", "-f", "${Status}", "relayd")
+    p = root.run("dpkg-query", "-W", "-f", "${Status}", "relayd")
     t.ok(p.returncode != 0 or "not-installed" in p.stdout,
          "dpkg: relayd is gone")
     # What was relayd's alone: its files, its directories, what it made.
     shared = set()
     for d in owned:
-        q = run_in(root.dir, "dpkg-query", "-S", d)
+        q = root.run("dpkg-query", "-S", d)
         if q.returncode == 0:
             shared.add(d)
     left = [f for f in owned + ["/var/lib/relayd", "/run/relayd"]
@@ -264,7 +161,7 @@ def purged_ok(t, root, owned):
     for d in ("/etc/relayd", "/usr/libexec/relayd", "/var/lib/relayd"):
         t.ok(not os.path.lexists(root.path(d)), "%s is gone (the tenant "
              "files too)" % d if d == "/etc/relayd" else "%s is gone" % d)
-    p = run_in(root.dir, "getent", "passwd", *USERS)
+    p = root.run("getent", "passwd", *USERS)
     t.eq(len(p.stdout.splitlines()), len(USERS),
          "the system users stay, as Debian leaves them")
 
@@ -276,53 +173,35 @@ def main():
     for tool in ("chroot", "mount", "unshare", "apt-get"):
         if shutil.which(tool) is None:
             t.skip_all("no %s" % tool)
-    url = mirror()
-    if not reachable(url):
+    url = debroot.mirror()
+    if not debroot.reachable(url):
         t.skip_all("Debian's mirror (%s) is not reachable" % url)
-    own_mount_namespace()
+    debroot.own_mount_namespace()
     t0 = time.time()
-    p = subprocess.run(["make", "-s", "-C", relaytest.TOP, "deb"],
-                       capture_output=True, text=True, timeout=900)
-    if not t.eq(p.returncode, 0, "make deb (lintian clean)"):
-        t.diag((p.stdout + p.stderr)[-3000:])
+    deb = debroot.make_deb(t, relaytest.TOP)
+    if not t.ok(deb, "make deb: one package in .build/deb/, lintian "
+                "clean (%s)" % (deb and os.path.basename(deb))):
         t.done()
-    debs = [f for f in os.listdir(os.path.join(relaytest.TOP, ".build",
-                                               "deb"))
-            if re.match(r"relayd_[0-9.]+_[a-z0-9]+\.deb$", f)]
-    t.eq(len(debs), 1, "one package in .build/deb/: %s" % debs)
     t1 = time.time()
-    if not t.ok(base_image(t, url), "a Debian 12 base root (%s)" % BASE):
+    base = debroot.base_image(t, url, "bookworm-minbase")
+    if not t.ok(base, "a Debian 12 base root (%s)" % base):
         t.done()
     t2 = time.time()
-    root = Root()
+    root = debroot.Root(base)
     try:
-        subprocess.run(["tar", "-C", root.dir, "-xf", BASE], check=True)
-        shutil.copy("/etc/resolv.conf", root.path("/etc/resolv.conf"))
-        root.mount("-t", "proc", "proc", root.path("/proc"))
-        root.mount("--bind", "/dev", root.path("/dev"))
-        shutil.copy(os.path.join(relaytest.TOP, ".build", "deb", debs[0]),
-                    root.path("/tmp"))
-        os.chmod(root.path("/tmp/" + debs[0]), 0o644)
-        p = run_in(root.dir, "apt-get", "update", "-q")
-        if not t.eq(p.returncode, 0, "apt-get update in the new root"):
-            t.diag(p.stdout + p.stderr)
+        root.mount_api()
+        if not t.ok(root.install_deb(t, deb), "apt-get install ./%s in "
+                    "the new root, with its dependencies from the mirror"
+                    % os.path.basename(deb)):
             t.done()
         t3 = time.time()
-        p = run_in(root.dir, "apt-get", "install", "-y", "-q",
-                   "--no-install-recommends", "/tmp/" + debs[0])
-        if not t.eq(p.returncode, 0, "apt-get install ./%s, with its "
-                    "dependencies from the mirror" % debs[0]):
-            t.diag((p.stdout + p.stderr)[-3000:])
-            t.done()
-        t4 = time.time()
         installed_ok(t, root)
-        owned = run_in(root.dir, "dpkg-query", "-L",
-                       "relayd").stdout.split()
+        owned = root.run("dpkg-query", "-L", "relayd").stdout.split()
         serve(t, root)
-        purged_ok(t, root, [f for f in owned if f not in ("/.",)])
-        t.diag("make deb %.0fs, base root %.0fs, unpacking and apt-get "
-               "update %.0fs, install %.0fs, the rest %.0fs" %
-               (t1 - t0, t2 - t1, t3 - t2, t4 - t3, time.time() - t4))
+        purged_ok(t, root, [f for f in owned if f != "/."])
+        t.diag("make deb %.0fs, base root %.0fs, unpacking and installing "
+               "%.0fs, the rest %.0fs" %
+               (t1 - t0, t2 - t1, t3 - t2, time.time() - t3))
     finally:
         root.close()
     t.done()
