@@ -156,14 +156,41 @@ class Root:
         subprocess.run(["rm", "-rf", "--one-file-system", self.dir])
 
 
-def make_deb(tap, top):
-    """make deb in the tree; the path of the .deb, or None."""
+def built_deb(top):
+    out = os.path.join(top, ".build", "deb")
+    try:
+        debs = [f for f in os.listdir(out)
+                if re.match(r"relayd_[0-9.]+_[a-z0-9]+\.deb$", f)]
+    except OSError:
+        return None
+    return os.path.join(out, debs[0]) if len(debs) == 1 else None
+
+
+def fresh(top, deb):
+    """Is deb newer than every source file (those git knows of)?"""
+    p = subprocess.run(["git", "-C", top, "ls-files", "-co",
+                        "--exclude-standard", "-z"], capture_output=True)
+    if p.returncode != 0:
+        return False
+    when = os.path.getmtime(deb)
+    for name in p.stdout.decode(errors="replace").split("\0"):
+        try:
+            if name and os.lstat(os.path.join(top, name)).st_mtime > when:
+                return False
+        except OSError:
+            continue
+    return True
+
+
+def make_deb(tap, top, reuse=False):
+    """make deb in the tree (with reuse, only when the .deb there is
+    older than a source file); the path of the .deb, or None."""
+    deb = built_deb(top)
+    if reuse and deb is not None and fresh(top, deb):
+        return deb
     p = subprocess.run(["make", "-s", "-C", top, "deb"], capture_output=True,
                        text=True, timeout=900)
     if p.returncode != 0:
         tap.diag((p.stdout + p.stderr)[-3000:])
         return None
-    out = os.path.join(top, ".build", "deb")
-    debs = [f for f in os.listdir(out)
-            if re.match(r"relayd_[0-9.]+_[a-z0-9]+\.deb$", f)]
-    return os.path.join(out, debs[0]) if len(debs) == 1 else None
+    return built_deb(top)
