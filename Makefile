@@ -5,11 +5,15 @@
 #   make run          relayd in the foreground with etc/relayd.yaml
 #   make users        create the children's system users (root)
 #   make install      DESTDIR and PREFIX honoured
+#   make deb          the Debian package, in .build/deb/
 #   make fuzz         build the libFuzzer targets (clang)
 #   make bench        benchmarks against Postfix (figures, not tests)
 #   make clean
 
 .DEFAULT_GOAL := all
+
+# The release, for relayd -V and the Debian package (debian/changelog).
+VERSION		:= $(shell cat VERSION)
 
 PREFIX		?= /usr/local
 SBINDIR		?= $(PREFIX)/sbin
@@ -47,7 +51,8 @@ WARN		:= -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
 CFLAGS		?=
 CPPFLAGS	+= -D_GNU_SOURCE -Icommon -DLIBEXECDIR='"$(LIBEXECDIR)"' \
 		   $(if $(filter 1,$(SECCOMP_LOG)),-DSANDBOX_LOG) \
-		   -DSYSCONFDIR='"$(SYSCONFDIR)"' $(EXTRA_CPPFLAGS)
+		   -DSYSCONFDIR='"$(SYSCONFDIR)"' \
+		   -DRELAYD_VERSION='"$(VERSION)"' $(EXTRA_CPPFLAGS)
 ALL_CFLAGS	 = -std=gnu11 $(OPTFLAGS) $(WARN) $(HARDEN) -fPIE $(SANFLAGS) \
 		   $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS	 = -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(SANFLAGS) $(LDFLAGS)
@@ -102,6 +107,7 @@ BINS		:= $(foreach p,$(PROCS),$(p)/$(p))
 ALL_OBJS	:= $(COMMON_OBJS) $(CONFIG_OBJS) $(foreach p,$(PROCS),$($(p)_OBJS))
 
 all: $(BINS) units tools
+bins: $(BINS)
 
 %.o: %.c .build/flags .build/pkg.mk
 	@echo "CC $<"
@@ -192,7 +198,7 @@ run: all
 	@mkdir -p run
 	./relayd/relayd -d -f etc/relayd.yaml
 
-install: all
+install: $(BINS)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(SYSCONFDIR)/tenants.d $(DESTDIR)$(UNITDIR) \
@@ -215,6 +221,28 @@ install: all
 	install -m 0644 etc/relayd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/relayd.conf
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
 	    scripts/mkusers etc/relayd.sysusers; fi
+
+# The Debian package (debian/), built by dpkg-buildpackage in a copy of
+# the source under .build/deb/, which is where the .deb is left; lintian
+# must have nothing to say beyond debian/relayd.lintian-overrides.
+DEB_OUT		:= .build/deb
+DEB_SRC		:= $(DEB_OUT)/relayd-$(VERSION)
+deb:
+	@scripts/deps deb
+	@v=$$(dpkg-parsechangelog -S Version); [ "$$v" = "$(VERSION)" ] || \
+	    { echo "make deb: debian/changelog is at $$v, VERSION at" \
+	    "$(VERSION)" >&2; exit 1; }
+	rm -rf $(DEB_OUT)
+	mkdir -p $(DEB_SRC)
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	    git ls-files -co --exclude-standard -z | \
+	    tar --null --ignore-failed-read -T - -cf -; \
+	else tar --exclude=./.build --exclude=./.git --exclude=./run -cf - .; \
+	fi | tar -C $(DEB_SRC) -xf -
+	$(MAKE) -s -C $(DEB_SRC) clean
+	cd $(DEB_SRC) && dpkg-buildpackage -b --no-sign
+	lintian --fail-on error,warning $(DEB_OUT)/relayd_$(VERSION)_*.changes
+	@echo "make deb: $$(ls $(DEB_OUT)/relayd_$(VERSION)_*.deb)"
 
 # libFuzzer targets: regress/fuzz/NAME.c becomes regress/fuzz/NAME, linked
 # with every common/*.c and the process sources FUZZ_EXTRA_NAME names.
@@ -257,6 +285,7 @@ clean:
 	    $(foreach d,common config $(PROCS),$(d)/*.o $(d)/*.d)
 	rm -rf .build
 
-.PHONY: all check run users install clean fuzz bench units tools debug FORCE
+.PHONY: all bins check run users install deb clean fuzz bench units tools \
+	debug FORCE
 
 -include $(ALL_OBJS:.o=.d) $(addprefix $(DBG)/,$(ALL_OBJS:.o=.d))

@@ -116,6 +116,7 @@ struct dest {
 	char			 domain[MAILADDR_DOMAIN_MAX + 1];
 	struct hostport		 thosts[ROUTE_HOSTS_MAX]; /* tenant route */
 	size_t			 nthosts;
+	unsigned		 hosts_gen;	/* thosts changed */
 	struct job_list		 jobs;		/* waiting for a connection */
 	unsigned		 nsessions;
 	LIST_HEAD(, mta_session) idle;
@@ -172,6 +173,7 @@ void	 route_resolve(struct deliverd *, struct dest *);
 struct mta_session *mta_start(struct deliverd *, struct dest *, struct job *);
 void	 mta_next_job(struct mta_session *, struct job *);
 void	 mta_quit(struct mta_session *);
+int	 mta_quit_if_stale(struct mta_session *);
 void	 mta_idle(struct mta_session *);
 
 /* mta_tls.c */

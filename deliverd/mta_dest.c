@@ -37,6 +37,7 @@ dest_set_hosts(struct dest *dest, const struct job *job)
 		return;
 	memcpy(dest->thosts, job->thosts, sizeof(dest->thosts));
 	dest->nthosts = job->nthosts;
+	dest->hosts_gen++;
 	if (dest->rstate == RT_READY || dest->rstate == RT_FAILED)
 		dest->rstate = RT_NONE;
 }
@@ -130,7 +131,10 @@ dest_pump(struct deliverd *d, struct dest *dest)
 		return;
 	}
 	while ((job = TAILQ_FIRST(&dest->jobs)) != NULL) {
-		if ((s = LIST_FIRST(&dest->idle)) != NULL) {
+		if ((s = LIST_FIRST(&dest->idle)) != NULL &&
+		    mta_quit_if_stale(s))
+			continue;
+		if (s != NULL) {
 			TAILQ_REMOVE(&dest->jobs, job, entry);
 			mta_next_job(s, job);
 			continue;
@@ -168,6 +172,10 @@ dest_session_done(struct deliverd *d, struct dest *dest,
 {
 	struct job *job;
 
+	if (s != NULL && reusable && mta_quit_if_stale(s)) {
+		dest_pump(d, dest);
+		return;
+	}
 	if (s != NULL && reusable) {
 		if ((job = TAILQ_FIRST(&dest->jobs)) != NULL) {
 			TAILQ_REMOVE(&dest->jobs, job, entry);

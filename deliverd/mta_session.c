@@ -79,6 +79,7 @@ struct mta_session {
 	struct event		*idle_timer;
 	enum ms_state		 state;
 	struct hop		*hops;		/* our copy: dest's may change */
+	unsigned		 hosts_gen;	/* dest's, when we started */
 	size_t			 nhops;
 	size_t			 hop;
 	int			 no_tls;
@@ -234,6 +235,21 @@ idle_timeout(int fd, short ev, void *arg)
 	}
 }
 
+/* The tenant's servers changed (a reload) since we connected: quit. */
+int
+mta_quit_if_stale(struct mta_session *s)
+{
+	if (s->hosts_gen == s->dest->hosts_gen)
+		return 0;
+	if (s->idle) {
+		LIST_REMOVE(s, entry);
+		s->idle = 0;
+	}
+	evtimer_del(s->idle_timer);
+	mta_quit(s);
+	return 1;
+}
+
 /* Called by dest when no job waits: linger on the idle list. */
 void
 mta_idle(struct mta_session *s)
@@ -350,6 +366,7 @@ mta_start(struct deliverd *d, struct dest *dest, struct job *job)
 		fatal("mta session");
 	s->d = d;
 	s->dest = dest;
+	s->hosts_gen = dest->hosts_gen;
 	s->job = job;
 	if ((s->hops = calloc(dest->nhops, sizeof(*s->hops))) == NULL)
 		fatal("mta session");

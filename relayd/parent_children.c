@@ -313,7 +313,10 @@ stop_timeout(int fd, short ev, void *arg)
 			log_warnx("%s (pid %d) did not stop; killing it",
 			    proc_name((enum proc_id)i), (int)env->kids[i].pid);
 			env->kids[i].killed = 1;
-			kill(env->kids[i].pid, SIGKILL);
+			if (kill(env->kids[i].pid, SIGKILL) == -1)
+				log_warn("cannot kill %s (pid %d)",
+				    proc_name((enum proc_id)i),
+				    (int)env->kids[i].pid);
 		}
 }
 
@@ -426,6 +429,7 @@ children_stop(struct relayd *env, int status)
 		return;
 	env->stopping = 1;
 	env->exit_status = status;
+	notify_stopping(&env->notify);
 	for (i = 1; i < PROC_MAX; i++) {
 		if (env->kids[i].chan != NULL) {
 			chan_flush(env->kids[i].chan, 100);

@@ -20,6 +20,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -560,6 +561,27 @@ control_accept(int lfd, short ev, void *arg)
 	evtimer_add(cc->timer, &tv);
 }
 
+/*
+ * The socket's directory, one level, as a tmpfiles.d line would make it:
+ * /run is emptied at boot, and only systemd makes RuntimeDirectory=.
+ */
+static int
+control_dir(const char *path)
+{
+	char	 dir[PATH_MAX], *slash;
+
+	if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir))
+		return -1;
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+		log_warn("control socket directory %s", dir);
+		return -1;
+	}
+	return 0;
+}
+
 struct control *
 control_open(struct relayd *env)
 {
@@ -581,6 +603,10 @@ control_open(struct relayd *env)
 		return NULL;
 	}
 	strlcpy(ctl->path, path, sizeof(ctl->path));
+	if (control_dir(path) == -1) {
+		free(ctl);
+		return NULL;
+	}
 	ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
 	if (ctl->fd == -1) {

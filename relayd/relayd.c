@@ -24,11 +24,14 @@
 #ifndef SYSCONFDIR
 #define SYSCONFDIR	"/etc/relayd"
 #endif
+#ifndef RELAYD_VERSION
+#define RELAYD_VERSION	"unknown"
+#endif
 
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: relayd [-dnv] [-f file]\n");
+	fprintf(stderr, "usage: relayd [-dFnVv] [-f file]\n");
 	exit(2);
 }
 
@@ -203,6 +206,7 @@ relayd_reload(struct relayd *env, char *err, size_t errsz)
 	}
 	limits_check(env, conf);
 	env->gen++;
+	notify_reloading(&env->notify, env->gen);
 	children_send_conf(env, conf);
 	conf_free(env->conf);
 	env->conf = conf;
@@ -214,9 +218,13 @@ relayd_reload(struct relayd *env, char *err, size_t errsz)
 void
 relayd_conf_acked(struct relayd *env)
 {
+	char status[64];
+
 	if (!children_all_acked(env))
 		return;
 	log_info("configuration %u is in force in every process", env->gen);
+	snprintf(status, sizeof(status), "configuration %u in force", env->gen);
+	notify_ready(&env->notify, status);
 	control_reload_done(env->control, 1, NULL);
 }
 
@@ -230,8 +238,11 @@ relayd_conf_failed(struct relayd *env, struct kid *k, uint32_t gen,
 	snprintf(err, sizeof(err), "%s kept its previous configuration: %s",
 	    proc_name(k->id), why);
 	log_warnx("configuration %u: %s", gen, err);
-	if (gen == env->gen)
-		control_reload_done(env->control, 0, err);
+	if (gen != env->gen)
+		return;
+	/* The reload is over: relayd serves on, partly with the old one. */
+	notify_ready(&env->notify, "reload failed; see the log");
+	control_reload_done(env->control, 0, err);
 }
 
 static void
@@ -278,10 +289,13 @@ main(int argc, char **argv)
 
 	memset(&env, 0, sizeof(env));
 	env.lock_fd = -1;
-	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
+	while ((ch = getopt(argc, argv, "dFf:nVv")) != -1) {
 		switch (ch) {
 		case 'd':
 			env.debug = 1;
+			break;
+		case 'F':
+			env.foreground = 1;
 			break;
 		case 'f':
 			path = optarg;
@@ -289,6 +303,9 @@ main(int argc, char **argv)
 		case 'n':
 			check = 1;
 			break;
+		case 'V':
+			printf("relayd %s\n", RELAYD_VERSION);
+			exit(0);
 		case 'v':
 			env.verbose++;
 			break;
@@ -314,6 +331,8 @@ main(int argc, char **argv)
 		exit(0);
 	}
 
+	/* Before any child is started, so that none inherits it. */
+	(void)notify_open(&env.notify);
 	env.asroot = geteuid() == 0;
 	if (!env.asroot)
 		log_warnx("not running as root: children keep this user and "
@@ -326,11 +345,10 @@ main(int argc, char **argv)
 	if (listeners_bind(env.conf, NULL) == -1)
 		exit(1);
 
-	if (!env.debug) {
-		if (daemon(0, 0) == -1)
-			fatal("daemon");
+	if (!env.debug && !env.foreground && daemon(0, 0) == -1)
+		fatal("daemon");
+	if (!env.debug)
 		log_init(0, env.verbose, "relayd");
-	}
 	state_lock_note_pid(&env);
 	signal(SIGPIPE, SIG_IGN);
 	clock_gettime(CLOCK_MONOTONIC, &env.started);
@@ -356,6 +374,7 @@ main(int argc, char **argv)
 	control_close(env.control);
 	children_reap(&env);
 	log_info("relayd stopped");
+	notify_close(&env.notify);
 	conf_free(env.conf);
 	return env.exit_status;
 }

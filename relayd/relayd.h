@@ -12,6 +12,7 @@
 #define RELAYD_RELAYD_H
 
 #include <sys/types.h>
+#include <sys/un.h>
 
 #include <limits.h>
 #include <stdint.h>
@@ -39,11 +40,20 @@ struct kid {
 	uint64_t	 nofile;	/* its descriptor limit */
 };
 
+/* The service manager's notification socket (parent_notify.c). */
+struct notify {
+	int			 fd;		/* -1: nobody to tell */
+	struct sockaddr_un	 sun;
+	socklen_t		 len;
+	int			 warned;	/* a send failed, said once */
+};
+
 struct relayd {
 	struct event_base *base;
 	char		 conf_path[PATH_MAX];
 	struct conf	*conf;
 	int		 debug;
+	int		 foreground;		/* -F: no daemon(), syslog */
 	int		 verbose;
 	int		 asroot;
 	int		 lock_fd;
@@ -59,6 +69,7 @@ struct relayd {
 	int		 blame_pending;	/* a child left unasked; who died? */
 	enum proc_id	 first_gone;	/* the first child to leave */
 	struct event	*stop_timer;
+	struct notify	 notify;
 };
 
 /* parent_state.c */
@@ -79,6 +90,13 @@ int	 children_all_acked(const struct relayd *);
 void	 children_reap(struct relayd *);
 void	 children_stop(struct relayd *, int status);
 struct kid *kid_by_chan(struct relayd *, struct chan *);
+
+/* parent_notify.c */
+int	 notify_open(struct notify *);
+void	 notify_close(struct notify *);
+void	 notify_ready(struct notify *, const char *status);
+void	 notify_reloading(struct notify *, uint32_t gen);
+void	 notify_stopping(struct notify *);
 
 /* parent_control.c */
 struct control *control_open(struct relayd *);

@@ -258,6 +258,50 @@ class Relayd:
             self.tap.diag("kept " + self.dir)
 
 
+class NotifySocket:
+    """The service manager's end of sd_notify(3): a datagram socket at
+    a path or, for a name starting with a NUL, an abstract name."""
+
+    def __init__(self, address):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(address)
+        name = self.sock.getsockname()
+        if isinstance(name, bytes):
+            name = name.decode()
+        # As NOTIFY_SOCKET spells it: abstract names with '@'.
+        self.env = "@" + name[1:] if name.startswith("\0") else name
+
+    def next(self, timeout=15):
+        """The next datagram as {field: value}, or None."""
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(4096)
+        except socket.timeout:
+            return None
+        return dict(line.split("=", 1) for line in
+                    data.decode().splitlines() if "=" in line)
+
+    def wait(self, key, timeout=15):
+        """Datagrams up to the first with key=1: (that one, those
+        before), or (None, those seen)."""
+        seen = []
+        end = time.time() + timeout
+        while time.time() < end:
+            m = self.next(max(0.1, end - time.time()))
+            if m is None:
+                break
+            if m.get(key) == "1":
+                return m, seen
+            seen.append(m)
+        return None, seen
+
+    def quiet(self, seconds=1.0):
+        return self.next(seconds) is None
+
+    def close(self):
+        self.sock.close()
+
+
 class SMTPClient:
     """A raw SMTP client: send exactly the bytes a test wants."""
 
