@@ -26,6 +26,10 @@ conf_new(void)
 	conf->limits.max_connections_per_client = 50;
 	conf->limits.min_free_space = 1024ull * 1024 * 1024;
 	conf->limits.store_max_size = 64ull * 1024 * 1024 * 1024;
+	conf->limits.header_max_fields = 1000;
+	conf->limits.header_max_size = 1024 * 1024;
+	conf->dnsbl.threshold = 1;
+	conf->timeouts.policy = 30;
 	conf->timeouts.command = 300;
 	conf->timeouts.data = 600;
 	conf->timeouts.control = 600;
@@ -38,6 +42,30 @@ conf_new(void)
 	conf->queue.max_connections = 500;
 	conf->queue.smtp_port = 25;
 	return conf;
+}
+
+void
+conf_dnsbl_free(struct dnsbl_conf *l, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(l[i].zone);
+		free(l[i].answers);
+	}
+	free(l);
+}
+
+static void
+policy_free(struct policy_conf *p)
+{
+	size_t i;
+
+	free(p->grey_nets);
+	for (i = 0; i < p->ngrey_domains; i++)
+		free(p->grey_domains[i]);
+	free(p->grey_domains);
+	conf_dnsbl_free(p->lists, p->nlists);
 }
 
 static void
@@ -56,6 +84,7 @@ tenant_free(struct tenant_conf *t)
 		free(t->rcpts[i]);
 	free(t->rcpts);
 	free(t->networks);
+	policy_free(&t->policy);
 }
 
 void
@@ -81,6 +110,7 @@ conf_free(struct conf *conf)
 		tenant_free(&conf->tenants[i]);
 	free(conf->tenants);
 	free(conf->dix);
+	conf_dnsbl_free(conf->dnsbl.lists, conf->dnsbl.nlists);
 	free(conf);
 }
 
@@ -107,6 +137,20 @@ conf_tenant_by_name(const struct conf *conf, const char *name)
 		if (strcmp(conf->tenants[i].name, name) == 0)
 			return &conf->tenants[i];
 	return NULL;
+}
+
+const struct dnsbl_conf *
+conf_dnsbl_lists(const struct conf *conf, const struct tenant_conf *t,
+    size_t *n, int32_t *threshold)
+{
+	if (t != NULL && t->policy.nlists > 0) {
+		*n = t->policy.nlists;
+		*threshold = t->policy.threshold;
+		return t->policy.lists;
+	}
+	*n = conf->dnsbl.nlists;
+	*threshold = conf->dnsbl.threshold;
+	return conf->dnsbl.lists;
 }
 
 int

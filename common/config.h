@@ -33,6 +33,7 @@ struct listener_conf {
 	struct hostport	 addr;
 	enum listen_mode mode;
 	uint32_t	 greeting_delay;	/* seconds */
+	uint32_t	 pregreet_pass;		/* seconds a pass is kept */
 	int		 fd;			/* bound socket, -1 if none */
 	int		 line;
 };
@@ -46,6 +47,41 @@ struct domain_conf {
 struct net_conf {
 	struct cidr	 cidr;
 	int		 line;
+};
+
+/* A DNS block or allow list: its weight, and the answers that count. */
+struct dnsbl_conf {
+	char		*zone;			/* lower case, no dot at the end */
+	int32_t		 weight;		/* negative: an allow list */
+	uint32_t	*answers;		/* IPv4, network order; none: any */
+	size_t		 nanswers;
+	int		 line;
+};
+
+enum spf_mode {
+	SPF_OFF,
+	SPF_TAG,		/* a Received-SPF header */
+	SPF_REJECT		/* fail: 550 5.7.23; temperror 451 4.7.24 */
+};
+
+/* A tenant's policy checks (policyd), their defaults set by its mode. */
+struct policy_conf {
+	int		 greylist;		/* enabled */
+	uint32_t	 grey_delay;
+	uint32_t	 grey_window;
+	uint32_t	 grey_lifetime;
+	uint32_t	 grey_awl_after;	/* passes; 0: never */
+	struct cidr	*grey_nets;		/* static whitelist */
+	size_t		 ngrey_nets;
+	char		**grey_domains;		/* sender domains, lower case */
+	size_t		 ngrey_domains;
+	int		 dnsbl;			/* enabled */
+	struct dnsbl_conf *lists;		/* none: the operator's */
+	size_t		 nlists;
+	int32_t		 threshold;		/* with its own lists */
+	enum spf_mode	 spf;
+	int		 sender_domain;		/* and outbound rcpt domains */
+	int		 require_to_or_cc;
 };
 
 struct tenant_conf;
@@ -76,6 +112,9 @@ struct tenant_conf {
 	size_t		 nnetworks;
 	int		 allow_bare_newlines;
 	uint64_t	 spool_max;		/* bytes; 0: no quota */
+	uint64_t	 daily_messages;	/* 0: no limit */
+	uint64_t	 daily_bytes;
+	struct policy_conf policy;
 };
 
 struct conf {
@@ -102,11 +141,22 @@ struct conf {
 		uint32_t	 max_connections_per_client;
 		uint64_t	 min_free_space;
 		uint64_t	 store_max_size;	/* the LMDB map */
+		uint32_t	 client_connection_rate; /* per minute */
+		uint32_t	 client_message_rate;
+		uint32_t	 client_recipient_rate;
+		uint32_t	 header_max_fields;
+		uint64_t	 header_max_size;
 	} limits;
+	struct {
+		struct dnsbl_conf *lists;	/* the operator's */
+		size_t		 nlists;
+		int32_t		 threshold;
+	} dnsbl;
 	struct {
 		uint32_t	 command;
 		uint32_t	 data;
 		uint32_t	 control;	/* relayctl's unread answer */
+		uint32_t	 policy;	/* smtpd waiting for policyd */
 	} timeouts;
 	struct {
 		uint32_t	 lifetime;
@@ -141,5 +191,9 @@ int	 conf_rcpt_cmp(const void *, const void *);
 /* The tenant whose outbound.networks hold this client, or NULL. */
 const struct tenant_conf *conf_client_tenant(const struct conf *,
 	    const struct netaddr *);
+/* A tenant's DNS lists: its own, or else the operator's; and the threshold. */
+const struct dnsbl_conf *conf_dnsbl_lists(const struct conf *,
+	    const struct tenant_conf *, size_t *n, int32_t *threshold);
+void	 conf_dnsbl_free(struct dnsbl_conf *, size_t);
 
 #endif

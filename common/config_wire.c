@@ -73,9 +73,16 @@ send_global(struct chan *c, const struct conf *conf)
 	mw_u32(&w, conf->limits.max_connections_per_client);
 	mw_u64(&w, conf->limits.min_free_space);
 	mw_u64(&w, conf->limits.store_max_size);
+	mw_u32(&w, conf->limits.client_connection_rate);
+	mw_u32(&w, conf->limits.client_message_rate);
+	mw_u32(&w, conf->limits.client_recipient_rate);
+	mw_u32(&w, conf->limits.header_max_fields);
+	mw_u64(&w, conf->limits.header_max_size);
+	mw_u32(&w, (uint32_t)conf->dnsbl.threshold);
 	mw_u32(&w, conf->timeouts.command);
 	mw_u32(&w, conf->timeouts.data);
 	mw_u32(&w, conf->timeouts.control);
+	mw_u32(&w, conf->timeouts.policy);
 	mw_u32(&w, conf->queue.lifetime);
 	mw_u32(&w, conf->queue.bounce_lifetime);
 	mw_u32(&w, conf->queue.retry_min);
@@ -107,6 +114,7 @@ send_listeners(struct chan *c, const struct conf *conf)
 		mw_u32(&w, l->addr.port);
 		mw_u32(&w, (uint32_t)l->mode);
 		mw_u32(&w, l->greeting_delay);
+		mw_u32(&w, l->pregreet_pass);
 		if (send_msg(c, M_CONF_LISTENER, &w, fd) == -1)
 			return -1;
 	}
@@ -140,6 +148,63 @@ send_dns(struct chan *c, const struct conf *conf)
 		return -1;
 	chunk_begin(&ch, c, M_CONF_DNS_SERVERS);
 	chunk_hostports(&ch, conf->dns.servers, conf->dns.nservers);
+	return ch.err ? -1 : 0;
+}
+
+static void
+chunk_dnsbl(struct chunk *ch, const struct dnsbl_conf *l, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		chunk_room(ch, strlen(l[i].zone) + 32 + 8 * l[i].nanswers);
+		mw_str(&ch->w, l[i].zone);
+		mw_u32(&ch->w, (uint32_t)l[i].weight);
+		mw_u32(&ch->w, (uint32_t)l[i].nanswers);
+		mw_data(&ch->w, l[i].answers, l[i].nanswers * 4);
+	}
+	chunk_flush(ch);
+}
+
+static int
+send_policy(struct chan *c, const struct tenant_conf *t)
+{
+	const struct policy_conf	*p = &t->policy;
+	struct chunk			 ch;
+	struct mw			 w;
+	size_t				 i;
+
+	mw_init(&w);
+	mw_u8(&w, (uint8_t)p->greylist);
+	mw_u32(&w, p->grey_delay);
+	mw_u32(&w, p->grey_window);
+	mw_u32(&w, p->grey_lifetime);
+	mw_u32(&w, p->grey_awl_after);
+	mw_u8(&w, (uint8_t)p->dnsbl);
+	mw_u32(&w, (uint32_t)p->threshold);
+	mw_u8(&w, (uint8_t)p->spf);
+	mw_u8(&w, (uint8_t)p->sender_domain);
+	mw_u8(&w, (uint8_t)p->require_to_or_cc);
+	mw_u64(&w, t->daily_messages);
+	mw_u64(&w, t->daily_bytes);
+	if (send_msg(c, M_CONF_TENANT_POLICY, &w, -1) == -1)
+		return -1;
+	chunk_begin(&ch, c, M_CONF_TENANT_DNSBL);
+	chunk_dnsbl(&ch, p->lists, p->nlists);
+	ch.type = M_CONF_TENANT_GREYWL;
+	for (i = 0; i < p->ngrey_nets; i++) {
+		chunk_room(&ch, 32);
+		mw_u8(&ch.w, 0);
+		mw_u8(&ch.w, (uint8_t)(p->grey_nets[i].af == AF_INET6));
+		mw_data(&ch.w, p->grey_nets[i].addr, 16);
+		mw_u8(&ch.w, p->grey_nets[i].plen);
+	}
+	for (i = 0; i < p->ngrey_domains; i++) {
+		chunk_room(&ch, strlen(p->grey_domains[i]) + 8);
+		mw_u8(&ch.w, 1);
+		mw_str(&ch.w, p->grey_domains[i]);
+	}
+	chunk_flush(&ch);
 	return ch.err ? -1 : 0;
 }
 
@@ -190,7 +255,9 @@ send_tenant(struct chan *c, const struct tenant_conf *t, unsigned slices)
 		}
 		chunk_flush(&ch);
 	}
-	return ch.err ? -1 : 0;
+	if (ch.err)
+		return -1;
+	return send_policy(c, t);
 }
 
 int
@@ -209,6 +276,14 @@ conf_send(struct chan *c, const struct conf *conf, unsigned slices,
 		return -1;
 	if ((slices & SLICE_DNS) && send_dns(c, conf) == -1)
 		return -1;
+	if (slices & SLICE_TENANTS) {
+		struct chunk ch;
+
+		chunk_begin(&ch, c, M_CONF_DNSBL);
+		chunk_dnsbl(&ch, conf->dnsbl.lists, conf->dnsbl.nlists);
+		if (ch.err)
+			return -1;
+	}
 	if (slices & SLICE_TENANTS)
 		for (i = 0; i < conf->ntenants; i++)
 			if (send_tenant(c, &conf->tenants[i], slices) == -1)
@@ -232,9 +307,16 @@ rx_global(struct conf *conf, struct mr *r)
 	conf->limits.max_connections_per_client = mr_u32(r);
 	conf->limits.min_free_space = mr_u64(r);
 	conf->limits.store_max_size = mr_u64(r);
+	conf->limits.client_connection_rate = mr_u32(r);
+	conf->limits.client_message_rate = mr_u32(r);
+	conf->limits.client_recipient_rate = mr_u32(r);
+	conf->limits.header_max_fields = mr_u32(r);
+	conf->limits.header_max_size = mr_u64(r);
+	conf->dnsbl.threshold = (int32_t)mr_u32(r);
 	conf->timeouts.command = mr_u32(r);
 	conf->timeouts.data = mr_u32(r);
 	conf->timeouts.control = mr_u32(r);
+	conf->timeouts.policy = mr_u32(r);
 	conf->queue.lifetime = mr_u32(r);
 	conf->queue.bounce_lifetime = mr_u32(r);
 	conf->queue.retry_min = mr_u32(r);
@@ -276,6 +358,7 @@ rx_listener(struct conf *conf, struct imsg *imsg, struct mr *r)
 	l->addr.port = (uint16_t)mr_u32(r);
 	l->mode = (enum listen_mode)mr_u32(r);
 	l->greeting_delay = mr_u32(r);
+	l->pregreet_pass = mr_u32(r);
 	return mr_end(r);
 }
 
@@ -351,6 +434,89 @@ rx_nets(struct tenant_conf *t, struct mr *r)
 }
 
 static int
+rx_cidr(struct mr *r, struct cidr *c)
+{
+	const void	*p;
+	size_t		 len;
+
+	c->af = mr_u8(r) ? AF_INET6 : AF_INET;
+	if ((p = mr_data(r, &len)) == NULL || len != 16)
+		return -1;
+	memcpy(c->addr, p, 16);
+	c->plen = mr_u8(r);
+	return c->plen > (c->af == AF_INET ? 32 : 128) ? -1 : 0;
+}
+
+static int
+rx_dnsbl(struct mr *r, struct dnsbl_conf **arr, size_t *n)
+{
+	struct dnsbl_conf	*l;
+	const void		*p;
+	size_t			 len;
+	uint32_t		 na;
+
+	while (r->off < r->len && !r->err) {
+		if ((l = rx_grow(arr, n, sizeof(*l))) == NULL)
+			return -1;
+		l->zone = mr_strdup(r);
+		l->weight = (int32_t)mr_u32(r);
+		na = mr_u32(r);
+		if (l->zone == NULL || (p = mr_data(r, &len)) == NULL ||
+		    len != (size_t)na * 4 || na > 256)
+			return -1;
+		if (na > 0) {
+			if ((l->answers = calloc(na, 4)) == NULL)
+				return -1;
+			memcpy(l->answers, p, len);
+			l->nanswers = na;
+		}
+	}
+	return mr_end(r);
+}
+
+static int
+rx_policy(struct tenant_conf *t, struct mr *r)
+{
+	struct policy_conf *p = &t->policy;
+
+	p->greylist = mr_u8(r);
+	p->grey_delay = mr_u32(r);
+	p->grey_window = mr_u32(r);
+	p->grey_lifetime = mr_u32(r);
+	p->grey_awl_after = mr_u32(r);
+	p->dnsbl = mr_u8(r);
+	p->threshold = (int32_t)mr_u32(r);
+	p->spf = (enum spf_mode)mr_u8(r);
+	p->sender_domain = mr_u8(r);
+	p->require_to_or_cc = mr_u8(r);
+	t->daily_messages = mr_u64(r);
+	t->daily_bytes = mr_u64(r);
+	if (p->spf > SPF_REJECT)
+		return -1;
+	return mr_end(r);
+}
+
+static int
+rx_greywl(struct policy_conf *p, struct mr *r)
+{
+	struct cidr	*c;
+	char		**d;
+
+	while (r->off < r->len && !r->err) {
+		if (mr_u8(r) == 0) {
+			if ((c = rx_grow(&p->grey_nets, &p->ngrey_nets,
+			    sizeof(*c))) == NULL || rx_cidr(r, c) == -1)
+				return -1;
+			continue;
+		}
+		if ((d = rx_grow(&p->grey_domains, &p->ngrey_domains,
+		    sizeof(*d))) == NULL || (*d = mr_strdup(r)) == NULL)
+			return -1;
+	}
+	return mr_end(r);
+}
+
+static int
 rx_rcpts(struct tenant_conf *t, struct mr *r)
 {
 	char **slot;
@@ -393,6 +559,12 @@ rx_tenant_list(struct conf_rx *rx, uint32_t type, struct mr *r)
 		return rx_nets(t, r);
 	case M_CONF_TENANT_RCPTS:
 		return rx_rcpts(t, r);
+	case M_CONF_TENANT_POLICY:
+		return rx_policy(t, r);
+	case M_CONF_TENANT_DNSBL:
+		return rx_dnsbl(r, &t->policy.lists, &t->policy.nlists);
+	case M_CONF_TENANT_GREYWL:
+		return rx_greywl(&t->policy, r);
 	}
 	return -1;
 }
@@ -450,7 +622,14 @@ conf_rx_msg(struct conf_rx *rx, struct imsg *imsg, struct conf **out,
 	case M_CONF_TENANT_ROUTES:
 	case M_CONF_TENANT_NETS:
 	case M_CONF_TENANT_RCPTS:
+	case M_CONF_TENANT_POLICY:
+	case M_CONF_TENANT_DNSBL:
+	case M_CONF_TENANT_GREYWL:
 		rv = rx_tenant_list(rx, type, &r);
+		break;
+	case M_CONF_DNSBL:
+		rv = rx_dnsbl(&r, &rx->conf->dnsbl.lists,
+		    &rx->conf->dnsbl.nlists);
 		break;
 	case M_CONF_END:
 		if (mr_u32(&r) != rx->gen || mr_end(&r) == -1 ||

@@ -24,6 +24,17 @@
  *   M_CONF_TENANT_ROUTES  (str host, u32 port)*             chunked
  *   M_CONF_TENANT_NETS    (u8 is_v6, data[16] addr, u8 prefix)*  chunked
  *   M_CONF_TENANT_RCPTS   (str address)*  (smtpd only)     chunked
+ *   M_CONF_TENANT_POLICY  u8 greylist, u32 delay, window, lifetime,
+ *                         auto_whitelist_after, u8 dnsbl, u32 threshold,
+ *                         u8 spf, u8 sender_domain, u8 require_to_or_cc,
+ *                         u64 daily_messages, u64 daily_bytes
+ *   M_CONF_TENANT_DNSBL   (str zone, u32 weight, u32 n, n x data[4])*
+ *                                                          chunked
+ *   M_CONF_TENANT_GREYWL  (u8 0, net as in _NETS | u8 1, str domain)*
+ *                                                          chunked
+ *   M_CONF_DNSBL          the operator's lists, as _TENANT_DNSBL; sent
+ *                         before the tenants; its threshold is in
+ *                         M_CONF_GLOBAL
  *   M_CONF_END            u32 generation
  *
  * answered, child -> parent, by
@@ -85,12 +96,17 @@ enum msg_parent {
 	M_CTL_CANCEL,		/* parent -> child: relayctl has gone */
 	M_CONF_FAIL,		/* child -> parent: u32 generation not
 				   applied, str why (the old one stays) */
+	M_CONF_DNSBL,		/* the operator's DNS lists, chunked */
+	M_CONF_TENANT_POLICY,	/* the last tenant's policy scalars */
+	M_CONF_TENANT_DNSBL,	/* its own DNS lists, chunked */
+	M_CONF_TENANT_GREYWL,	/* its greylist whitelist, chunked */
 	M_PARENT_MAX
 };
 
 /* An answer's line, with its NUL, at most (the parent's buffer). */
 #define CTL_TEXT_MAX	1024
 
-#define M_IS_CONF(t)	((t) >= M_CONF_BEGIN && (t) <= M_CONF_END)
+#define M_IS_CONF(t)	(((t) >= M_CONF_BEGIN && (t) <= M_CONF_END) || \
+	((t) >= M_CONF_DNSBL && (t) <= M_CONF_TENANT_GREYWL))
 
 #endif

@@ -519,6 +519,8 @@ static const struct field listener_fields[] = {
 	{ "mode", f_listen_mode, offsetof(struct listener_conf, mode), 0 },
 	{ "greeting_delay", f_duration,
 	    offsetof(struct listener_conf, greeting_delay), 0 },
+	{ "pregreet_pass", f_duration,
+	    offsetof(struct listener_conf, pregreet_pass), 0 },
 	{ NULL, NULL, 0, 0 }
 };
 
@@ -540,6 +542,7 @@ f_listen(struct cfx *cx, const struct ynode *n, void *dst)
 			return;
 		l->fd = -1;
 		l->line = n->items[i]->line;
+		l->pregreet_pass = 86400;
 		walk_map(cx, n->items[i], "listen entry", listener_fields, l);
 		for (j = 0; j + 1 < conf->nlisteners; j++) {
 			if (l->addr.port != 0 &&
@@ -689,6 +692,14 @@ f_store_size(struct cfx *cx, const struct ynode *n, void *dst)
 		cerr(cx, n->line, "store_max_size must be at least 1M");
 }
 
+static void
+f_header_size(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	f_size(cx, n, dst);
+	if (*(uint64_t *)dst < 16 * 1024)
+		cerr(cx, n->line, "header_max_size must be at least 16K");
+}
+
 static const struct field limits_fields[] = {
 	{ "max_message_size", f_message_size,
 	    offsetof(struct conf, limits.max_message_size), 0 },
@@ -702,6 +713,16 @@ static const struct field limits_fields[] = {
 	    offsetof(struct conf, limits.min_free_space), 0 },
 	{ "store_max_size", f_store_size,
 	    offsetof(struct conf, limits.store_max_size), 0 },
+	{ "client_connection_rate", f_uint,
+	    offsetof(struct conf, limits.client_connection_rate), 0 },
+	{ "client_message_rate", f_uint,
+	    offsetof(struct conf, limits.client_message_rate), 0 },
+	{ "client_recipient_rate", f_uint,
+	    offsetof(struct conf, limits.client_recipient_rate), 0 },
+	{ "header_max_fields", f_count,
+	    offsetof(struct conf, limits.header_max_fields), 0 },
+	{ "header_max_size", f_header_size,
+	    offsetof(struct conf, limits.header_max_size), 0 },
 	{ NULL, NULL, 0, 0 }
 };
 
@@ -715,6 +736,7 @@ static const struct field timeouts_fields[] = {
 	{ "command", f_timeout, offsetof(struct conf, timeouts.command), 0 },
 	{ "data", f_timeout, offsetof(struct conf, timeouts.data), 0 },
 	{ "control", f_timeout, offsetof(struct conf, timeouts.control), 0 },
+	{ "policy", f_timeout, offsetof(struct conf, timeouts.policy), 0 },
 	{ NULL, NULL, 0, 0 }
 };
 
@@ -757,6 +779,134 @@ f_queue(struct cfx *cx, const struct ynode *n, void *dst)
 	    "(%us > %us)", conf->queue.retry_min, conf->queue.retry_max);
 }
 
+static void
+lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+/* DNS lists, the operator's in relayd.yaml and a tenant's own. */
+
+static void
+f_int(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	const char	*s, *why;
+	long long	 v;
+
+	if ((s = scalar(cx, n, "number")) == NULL)
+		return;
+	v = strtonum(s, -1000000, 1000000, &why);
+	if (why != NULL) {
+		cerr(cx, n->line, "expected a number from -1000000 to 1000000, "
+		    "not \"%s\"", s);
+		return;
+	}
+	*(int32_t *)dst = (int32_t)v;
+}
+
+static void
+f_zone(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	char	**out = dst, *z;
+	size_t	  len;
+
+	f_string(cx, n, out);
+	if ((z = *out) == NULL)
+		return;
+	lower(z);
+	if ((len = strlen(z)) > 0 && z[len - 1] == '.')
+		z[--len] = '\0';
+	if (!mailaddr_valid_domain(z, len, MA_NO_FQDN) || len > 200) {
+		cerr(cx, n->line, "bad DNS list zone \"%s\"", z);
+		free(z);
+		*out = NULL;
+	}
+}
+
+/* What a list answers for a listed address: 127.0.0.0/8 only. */
+static void
+f_answers(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct dnsbl_conf	*l = dst;
+	struct netaddr		 na;
+	const char		*s;
+	uint32_t		*slot;
+	size_t			 i;
+
+	if (sequence(cx, n, "answers") == NULL)
+		return;
+	for (i = 0; i < n->nitems; i++) {
+		if ((s = scalar(cx, n->items[i], "answer")) == NULL)
+			continue;
+		if (netaddr_parse(s, &na) == -1 || na.af != AF_INET ||
+		    na.addr[0] != 127) {
+			cerr(cx, n->items[i]->line, "bad answer \"%s\" (an "
+			    "address in 127.0.0.0/8)", s);
+			continue;
+		}
+		if ((slot = grow(cx, n->items[i]->line, &l->answers,
+		    &l->nanswers, sizeof(*slot))) == NULL)
+			return;
+		memcpy(slot, na.addr, 4);
+	}
+}
+
+static const struct field dnsbl_list_fields[] = {
+	{ "zone", f_zone, offsetof(struct dnsbl_conf, zone), 1 },
+	{ "weight", f_int, offsetof(struct dnsbl_conf, weight), 0 },
+	{ "answers", f_answers, 0, 0 },
+	{ NULL, NULL, 0, 0 }
+};
+
+static void
+dnsbl_lists(struct cfx *cx, const struct ynode *n, struct dnsbl_conf **arr,
+    size_t *narr)
+{
+	struct dnsbl_conf	*l;
+	size_t			 i, j;
+
+	if (sequence(cx, n, "lists") == NULL)
+		return;
+	for (i = 0; i < n->nitems; i++) {
+		if ((l = grow(cx, n->items[i]->line, arr, narr,
+		    sizeof(*l))) == NULL)
+			return;
+		l->line = n->items[i]->line;
+		l->weight = 1;
+		walk_map(cx, n->items[i], "DNS list", dnsbl_list_fields, l);
+		if (l->zone == NULL) {
+			free(l->answers);
+			(*narr)--;
+			continue;
+		}
+		for (j = 0; j + 1 < *narr; j++)
+			if (strcmp((*arr)[j].zone, l->zone) == 0)
+				cerr(cx, l->line, "zone %s listed twice (first on "
+				    "line %d)", l->zone, (*arr)[j].line);
+	}
+}
+
+static void
+f_main_lists(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct conf *conf = dst;
+
+	dnsbl_lists(cx, n, &conf->dnsbl.lists, &conf->dnsbl.nlists);
+}
+
+static const struct field main_dnsbl_fields[] = {
+	{ "lists", f_main_lists, 0, 0 },
+	{ "threshold", f_int, offsetof(struct conf, dnsbl.threshold), 0 },
+	{ NULL, NULL, 0, 0 }
+};
+
+static void
+f_main_dnsbl(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	walk_map(cx, n, "dnsbl", main_dnsbl_fields, dst);
+}
+
 static const struct field main_fields[] = {
 	{ "hostname", f_hostname, offsetof(struct conf, hostname), 0 },
 	{ "postmaster", f_mailbox, offsetof(struct conf, postmaster), 1 },
@@ -769,6 +919,7 @@ static const struct field main_fields[] = {
 	{ "limits", f_limits, 0, 0 },
 	{ "timeouts", f_timeouts, 0, 0 },
 	{ "queue", f_queue, 0, 0 },
+	{ "dnsbl", f_main_dnsbl, 0, 0 },
 	{ NULL, NULL, 0, 0 }
 };
 
@@ -796,12 +947,6 @@ f_tenant_name(struct cfx *cx, const struct ynode *n, void *dst)
 	f_string(cx, n, dst);
 }
 
-static void
-lower(char *s)
-{
-	for (; *s != '\0'; s++)
-		*s = (char)tolower((unsigned char)*s);
-}
 
 static const struct field domain_fields[] = {
 	{ "name", f_string, offsetof(struct domain_conf, name), 1 },
@@ -1061,10 +1206,169 @@ f_outbound(struct cfx *cx, const struct ynode *n, void *dst)
 	walk_map(cx, n, "outbound", outbound_fields, dst);
 }
 
+static void
+f_count64(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	uint32_t v = 0;
+
+	f_uint(cx, n, &v);
+	*(uint64_t *)dst = v;
+}
+
 static const struct field tenant_limits_fields[] = {
 	{ "spool_max", f_size, offsetof(struct tenant_conf, spool_max), 0 },
+	{ "daily_messages", f_count64,
+	    offsetof(struct tenant_conf, daily_messages), 0 },
+	{ "daily_bytes", f_size, offsetof(struct tenant_conf, daily_bytes), 0 },
 	{ NULL, NULL, 0, 0 }
 };
+
+/* A tenant's policy: what policyd checks for its inbound mail. */
+
+/* The senders' relays that are never greylisted: networks or domains. */
+static void
+f_grey_whitelist(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct policy_conf	*p = dst;
+	struct cidr		 c, *cslot;
+	const char		*s;
+	char			**dslot;
+	size_t			 i;
+
+	if (sequence(cx, n, "whitelist") == NULL)
+		return;
+	for (i = 0; i < n->nitems; i++) {
+		if ((s = scalar(cx, n->items[i], "whitelist entry")) == NULL)
+			continue;
+		if (cidr_parse(s, &c) == NULL) {
+			if ((cslot = grow(cx, n->items[i]->line, &p->grey_nets,
+			    &p->ngrey_nets, sizeof(*cslot))) != NULL)
+				*cslot = c;
+			continue;
+		}
+		if (!mailaddr_valid_domain(s, strlen(s), 0)) {
+			cerr(cx, n->items[i]->line, "bad whitelist entry \"%s\" "
+			    "(a network or a domain)", s);
+			continue;
+		}
+		if ((dslot = grow(cx, n->items[i]->line, &p->grey_domains,
+		    &p->ngrey_domains, sizeof(*dslot))) == NULL)
+			return;
+		if ((*dslot = cstrdup(cx, n->items[i]->line, s)) == NULL) {
+			p->ngrey_domains--;
+			return;
+		}
+		lower(*dslot);
+	}
+}
+
+static const struct field greylist_fields[] = {
+	{ "enabled", f_bool, offsetof(struct policy_conf, greylist), 0 },
+	{ "delay", f_duration, offsetof(struct policy_conf, grey_delay), 0 },
+	{ "window", f_lifetime, offsetof(struct policy_conf, grey_window), 0 },
+	{ "lifetime", f_lifetime, offsetof(struct policy_conf, grey_lifetime),
+	    0 },
+	{ "auto_whitelist_after", f_uint,
+	    offsetof(struct policy_conf, grey_awl_after), 0 },
+	{ "whitelist", f_grey_whitelist, 0, 0 },
+	{ NULL, NULL, 0, 0 }
+};
+
+static void
+f_greylist(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	walk_map(cx, n, "greylist", greylist_fields, dst);
+}
+
+static void
+f_tenant_lists(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct policy_conf *p = dst;
+
+	dnsbl_lists(cx, n, &p->lists, &p->nlists);
+}
+
+static const struct field tenant_dnsbl_fields[] = {
+	{ "enabled", f_bool, offsetof(struct policy_conf, dnsbl), 0 },
+	{ "lists", f_tenant_lists, 0, 0 },
+	{ "threshold", f_int, offsetof(struct policy_conf, threshold), 0 },
+	{ NULL, NULL, 0, 0 }
+};
+
+static void
+f_tenant_dnsbl(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	walk_map(cx, n, "dnsbl", tenant_dnsbl_fields, dst);
+}
+
+static void
+f_spf(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	const char *s;
+
+	if ((s = scalar(cx, n, "spf")) == NULL)
+		return;
+	if (strcmp(s, "off") == 0)
+		*(enum spf_mode *)dst = SPF_OFF;
+	else if (strcmp(s, "tag") == 0)
+		*(enum spf_mode *)dst = SPF_TAG;
+	else if (strcmp(s, "reject") == 0)
+		*(enum spf_mode *)dst = SPF_REJECT;
+	else
+		cerr(cx, n->line, "spf must be off, tag or reject, not \"%s\"",
+		    s);
+}
+
+static const struct field policy_fields[] = {
+	{ "greylist", f_greylist, 0, 0 },
+	{ "dnsbl", f_tenant_dnsbl, 0, 0 },
+	{ "spf", f_spf, offsetof(struct policy_conf, spf), 0 },
+	{ "sender_domain", f_bool, offsetof(struct policy_conf, sender_domain),
+	    0 },
+	{ "require_to_or_cc", f_bool,
+	    offsetof(struct policy_conf, require_to_or_cc), 0 },
+	{ NULL, NULL, 0, 0 }
+};
+
+static void
+f_policy(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct tenant_conf *t = dst;
+
+	walk_map(cx, n, "policy", policy_fields, &t->policy);
+}
+
+/*
+ * What a tenant left unset follows its mode: a backup MX greylists,
+ * asks the operator's DNS lists and checks sender domains; an inbound
+ * shield filters nothing the organisation did not ask for.
+ */
+static void
+policy_defaults(struct tenant_conf *t)
+{
+	struct policy_conf	*p = &t->policy;
+	int			 backup = t->inbound_mode == INBOUND_BACKUP;
+
+	if (p->greylist == -1)
+		p->greylist = backup;
+	if (p->dnsbl == -1)
+		p->dnsbl = backup;
+	if (p->sender_domain == -1)
+		p->sender_domain = backup;
+}
+
+static void
+policy_init(struct policy_conf *p)
+{
+	p->greylist = -1;
+	p->grey_delay = 5 * 60;
+	p->grey_window = 4 * 3600;
+	p->grey_lifetime = 36 * 86400;
+	p->grey_awl_after = 5;
+	p->dnsbl = -1;
+	p->threshold = 1;
+	p->sender_domain = -1;
+}
 
 static void
 f_tenant_limits(struct cfx *cx, const struct ynode *n, void *dst)
@@ -1081,6 +1385,7 @@ static const struct field tenant_fields[] = {
 	{ "recipients", f_recipients, 0, 0 },
 	{ "outbound", f_outbound, 0, 0 },
 	{ "limits", f_tenant_limits, 0, 0 },
+	{ "policy", f_policy, 0, 0 },
 	{ NULL, NULL, 0, 0 }
 };
 
@@ -1172,8 +1477,10 @@ tenant_tree(struct conf *conf, const char *name, const struct ynode *root,
 	t->file = cstrdup(&cx, 1, name);
 	t->line = root->line;
 	t->hold = 8 * 86400;
+	policy_init(&t->policy);
 	cx.tenant = t;
 	walk_map(&cx, root, "tenant file", tenant_fields, t);
+	policy_defaults(t);
 	tenant_finish(&cx, t, root);
 }
 

@@ -398,6 +398,77 @@ check_idn(void)
 	conf_free(c);
 }
 
+/* Every policy key, and the defaults a tenant's mode gives. */
+static void
+check_policy(void)
+{
+	const struct tenant_conf	*t;
+	const struct policy_conf	*p;
+	struct conf			*c;
+	uint8_t				 a[4];
+
+	if ((c = load_case("policy-full", 0)) == NULL)
+		return;
+	is_int(c->listeners[0].pregreet_pass, 2 * 86400, "pregreet_pass 2d");
+	is_int(c->limits.client_connection_rate, 60, "connection rate");
+	is_int(c->limits.client_message_rate, 30, "message rate");
+	is_int(c->limits.client_recipient_rate, 100, "recipient rate");
+	is_int(c->limits.header_max_fields, 500, "header_max_fields");
+	is_int(c->limits.header_max_size, 256 * 1024, "header_max_size");
+	is_int(c->timeouts.policy, 20, "timeouts.policy");
+	is_int(c->dnsbl.nlists, 2, "two operator lists");
+	is_int(c->dnsbl.threshold, 2, "operator threshold");
+	if (c->dnsbl.nlists == 2) {
+		is_str(c->dnsbl.lists[1].zone, "list.dnswl.org",
+		    "a zone's final dot goes");
+		is_int(c->dnsbl.lists[1].weight, -1, "a negative weight");
+		is_int(c->dnsbl.lists[0].nanswers, 3, "three answers");
+		memcpy(a, &c->dnsbl.lists[0].answers[2], 4);
+		ok(a[0] == 127 && a[3] == 4, "127.0.0.4");
+	}
+	if ((t = conf_tenant_by_name(c, "acme")) == NULL) {
+		ok(0, "policy: tenant acme");
+		conf_free(c);
+		return;
+	}
+	p = &t->policy;
+	is_int(t->daily_messages, 10000, "daily_messages");
+	is_int(t->daily_bytes, 2ull * 1024 * 1024 * 1024, "daily_bytes");
+	ok(p->greylist && p->grey_delay == 120 && p->grey_window == 6 * 3600 &&
+	    p->grey_lifetime == 30 * 86400 && p->grey_awl_after == 3,
+	    "greylist settings");
+	is_int(p->ngrey_nets, 2, "two whitelisted networks");
+	is_int(p->ngrey_domains, 1, "one whitelisted domain");
+	is_int(p->nlists, 1, "its own list");
+	is_int(p->spf, SPF_TAG, "spf: tag");
+	ok(p->sender_domain && p->require_to_or_cc && p->dnsbl,
+	    "sender_domain, require_to_or_cc, dnsbl");
+	conf_free(c);
+
+	/* An inbound shield left to its defaults filters nothing. */
+	if ((c = load_case("minimal", 0)) == NULL)
+		return;
+	p = &c->tenants[0].policy;
+	ok(c->tenants[0].inbound_mode == INBOUND_RELAY && !p->greylist &&
+	    !p->dnsbl && p->spf == SPF_OFF && !p->sender_domain &&
+	    !p->require_to_or_cc, "relay mode: every check off by default");
+	ok(p->grey_delay == 300 && p->grey_window == 4 * 3600 &&
+	    p->grey_lifetime == 36 * 86400 && p->grey_awl_after == 5,
+	    "greylist defaults: 5m, 4h, 36d, 5");
+	is_int(c->listeners[0].pregreet_pass, 86400, "pregreet_pass 1d");
+	conf_free(c);
+
+	/* A backup MX greylists, asks the DNS lists, checks senders. */
+	if ((c = load_case("backup-defaults", 0)) == NULL)
+		return;
+	p = &c->tenants[0].policy;
+	ok(c->tenants[0].inbound_mode == INBOUND_BACKUP && p->greylist &&
+	    p->dnsbl && p->sender_domain && p->spf == SPF_OFF &&
+	    !p->require_to_or_cc, "backup mode: greylist, DNS lists and "
+	    "sender domains by default; SPF and To/Cc opt-in");
+	conf_free(c);
+}
+
 /* relayctl reads the main file alone: the tenant files are not opened. */
 static void
 check_main_only(void)
@@ -430,5 +501,6 @@ main(void)
 	check_missing();
 	check_main_only();
 	check_idn();
+	check_policy();
 	return done_testing();
 }
