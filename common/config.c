@@ -111,6 +111,7 @@ conf_free(struct conf *conf)
 	free(conf->tenants);
 	free(conf->dix);
 	conf_dnsbl_free(conf->dnsbl.lists, conf->dnsbl.nlists);
+	explicit_bzero(conf->policy_secret, sizeof(conf->policy_secret));
 	free(conf);
 }
 

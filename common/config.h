@@ -29,6 +29,8 @@ enum verify_mode {
 	VERIFY_LIST
 };
 
+#define CONF_SECRET_LEN	32
+
 struct listener_conf {
 	struct hostport	 addr;
 	enum listen_mode mode;
@@ -171,6 +173,8 @@ struct conf {
 	} queue;
 	struct tenant_conf *tenants;
 	size_t		 ntenants;
+	uint8_t		 policy_secret[CONF_SECRET_LEN]; /* policyd's HMACs */
+	int		 has_secret;
 	struct conf_domain *dix;		/* conf_index() */
 	size_t		 ndix;
 };

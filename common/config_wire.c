@@ -276,6 +276,14 @@ conf_send(struct chan *c, const struct conf *conf, unsigned slices,
 		return -1;
 	if ((slices & SLICE_DNS) && send_dns(c, conf) == -1)
 		return -1;
+	if ((slices & SLICE_SECRET) && conf->has_secret) {
+		struct mw k;
+
+		mw_init(&k);
+		mw_data(&k, conf->policy_secret, sizeof(conf->policy_secret));
+		if (send_msg(c, M_CONF_SECRET, &k, -1) == -1)
+			return -1;
+	}
 	if (slices & SLICE_TENANTS) {
 		struct chunk ch;
 
@@ -475,6 +483,20 @@ rx_dnsbl(struct mr *r, struct dnsbl_conf **arr, size_t *n)
 }
 
 static int
+rx_secret(struct conf *conf, struct mr *r)
+{
+	const void	*p;
+	size_t		 len;
+
+	if ((p = mr_data(r, &len)) == NULL ||
+	    len != sizeof(conf->policy_secret))
+		return -1;
+	memcpy(conf->policy_secret, p, len);
+	conf->has_secret = 1;
+	return mr_end(r);
+}
+
+static int
 rx_policy(struct tenant_conf *t, struct mr *r)
 {
 	struct policy_conf *p = &t->policy;
@@ -630,6 +652,9 @@ conf_rx_msg(struct conf_rx *rx, struct imsg *imsg, struct conf **out,
 	case M_CONF_DNSBL:
 		rv = rx_dnsbl(&r, &rx->conf->dnsbl.lists,
 		    &rx->conf->dnsbl.nlists);
+		break;
+	case M_CONF_SECRET:
+		rv = rx_secret(rx->conf, &r);
 		break;
 	case M_CONF_END:
 		if (mr_u32(&r) != rx->gen || mr_end(&r) == -1 ||

@@ -35,6 +35,8 @@
  *   M_CONF_DNSBL          the operator's lists, as _TENANT_DNSBL; sent
  *                         before the tenants; its threshold is in
  *                         M_CONF_GLOBAL
+ *   M_CONF_SECRET         data[32]: the policy store's HMAC key
+ *                         (policyd only)
  *   M_CONF_END            u32 generation
  *
  * answered, child -> parent, by
@@ -100,6 +102,7 @@ enum msg_parent {
 	M_CONF_TENANT_POLICY,	/* the last tenant's policy scalars */
 	M_CONF_TENANT_DNSBL,	/* its own DNS lists, chunked */
 	M_CONF_TENANT_GREYWL,	/* its greylist whitelist, chunked */
+	M_CONF_SECRET,		/* data[32]: the policy store's key */
 	M_PARENT_MAX
 };
 
@@ -107,6 +110,6 @@ enum msg_parent {
 #define CTL_TEXT_MAX	1024
 
 #define M_IS_CONF(t)	(((t) >= M_CONF_BEGIN && (t) <= M_CONF_END) || \
-	((t) >= M_CONF_DNSBL && (t) <= M_CONF_TENANT_GREYWL))
+	((t) >= M_CONF_DNSBL && (t) <= M_CONF_SECRET))
 
 #endif

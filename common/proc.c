@@ -16,7 +16,7 @@ const struct proc_desc proc_table[PROC_MAX] = {
 	{ PROC_DNSD, "dnsd", "relayd-dns", ROOT_DNS,
 	    SLICE_GLOBAL | SLICE_DNS },
 	{ PROC_POLICYD, "policyd", "relayd-policy", ROOT_STATE,
-	    SLICE_GLOBAL | SLICE_TENANTS },
+	    SLICE_GLOBAL | SLICE_TENANTS | SLICE_SECRET },
 };
 
 const struct proc_edge proc_edges[] = {

@@ -136,6 +136,54 @@ state_prepare(struct relayd *env)
 	/* setgid: the LMDB files take policyd's group, which reads them. */
 	if (state_dir(path, 02750, q->uid, p->gid, r) == -1)
 		return -1;
+	return policy_secret(env);
+}
+
+/*
+ * The key of the policy store's HMACs (greylisting keys name no address
+ * in clear): state_dir/policy.secret, root's alone, made once from the
+ * kernel's random numbers.  policyd gets it in its configuration slice.
+ */
+int
+policy_secret(struct relayd *env)
+{
+	char		path[PATH_MAX];
+	uint8_t		key[CONF_SECRET_LEN];
+	struct stat	st;
+	ssize_t		n;
+	int		fd;
+
+	snprintf(path, sizeof(path), "%s/policy.secret", env->conf->state_dir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) != -1) {
+		if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+		    (st.st_mode & 077) != 0 ||
+		    (n = read(fd, key, sizeof(key))) != (ssize_t)sizeof(key)) {
+			log_warnx("%s: not a %zu-octet file readable by its "
+			    "owner alone", path, sizeof(key));
+			close(fd);
+			return -1;
+		}
+		close(fd);
+	} else if (errno != ENOENT) {
+		log_warn("%s", path);
+		return -1;
+	} else {
+		arc4random_buf(key, sizeof(key));
+		if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0600)) == -1 || write(fd, key, sizeof(key)) !=
+		    (ssize_t)sizeof(key) || fsync(fd) == -1) {
+			log_warn("%s", path);
+			if (fd != -1)
+				close(fd);
+			unlink(path);
+			return -1;
+		}
+		close(fd);
+		log_info("made the policy store's key, %s", path);
+	}
+	memcpy(env->conf->policy_secret, key, sizeof(key));
+	env->conf->has_secret = 1;
+	explicit_bzero(key, sizeof(key));
 	return 0;
 }
 

@@ -167,6 +167,10 @@ keep_fixed(struct relayd *env, struct conf *conf)
 		free(*fixed[i].now);
 		*fixed[i].now = copy;
 	}
+	/* The key is read once, at start; reloads carry it. */
+	memcpy(conf->policy_secret, env->conf->policy_secret,
+	    sizeof(conf->policy_secret));
+	conf->has_secret = env->conf->has_secret;
 	/* queued maps the store once, at start. */
 	if (conf->limits.store_max_size != env->conf->limits.store_max_size) {
 		log_warnx("reload: limits.store_max_size changes only at "

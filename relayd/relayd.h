@@ -74,6 +74,7 @@ struct relayd {
 
 /* parent_state.c */
 int	 state_prepare(struct relayd *);
+int	 policy_secret(struct relayd *);
 int	 state_lock(struct relayd *);
 void	 state_lock_note_pid(struct relayd *);
 int	 users_resolve(struct relayd *);

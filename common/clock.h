@@ -1,0 +1,18 @@
+/*
+ * clock: the time that policy decisions (and the expiry of what they
+ * store) are made with.
+ *
+ * In debug builds a test can make it run faster: RELAYD_TIME_SCALE=n
+ * makes a second n seconds, counted from RELAYD_TIME_BASE (seconds since
+ * the epoch, the real time at which both clocks agree), which a test sets
+ * once and keeps across restarts so that stored times stay meaningful.
+ * Production builds ignore both.
+ */
+#ifndef RELAYD_CLOCK_H
+#define RELAYD_CLOCK_H
+
+#include <stdint.h>
+
+int64_t	 clock_now(void);
+
+#endif
