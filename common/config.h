@@ -94,7 +94,14 @@ struct conf {
 		uint32_t	 max_ttl;
 		uint32_t	 timeout;
 		uint32_t	 tries;
+		int		 dnssec;	/* trust the AD bit (dnsd) */
 	} dns;
+	struct {
+		char		*ca_file;	/* NULL: the default, if any */
+		int		 ca_line;	/* where it was set, or 0 */
+		int		 ca_fd;		/* opened by the parent; -1 */
+		int		 ca_lost;	/* deliverd: lost in transit */
+	} tls;
 	struct {
 		uint64_t	 max_message_size;
 		uint32_t	 max_recipients;
@@ -124,6 +131,8 @@ struct conf {
 	struct conf_domain *dix;		/* conf_index() */
 	size_t		 ndix;
 };
+
+#define CA_FILE_MAX	(16 * 1024 * 1024)	/* tls.ca_file, bytes */
 
 struct conf *conf_new(void);
 void	 conf_free(struct conf *);

@@ -37,12 +37,15 @@ enum msg_parent {
 	M_CTL_CANCEL,		/* parent -> child: relayctl has gone */
 	M_CONF_FAIL,		/* child -> parent: u32 generation not
 				   applied, str why (the old one stays) */
+	M_CONF_TLS,		/* parent -> deliverd: u8 has CA, with the
+				   tls.ca_file descriptor when it has */
 	M_PARENT_MAX
 };
 
 /* An answer's line, with its NUL, at most (the parent's buffer). */
 #define CTL_TEXT_MAX	1024
 
-#define M_IS_CONF(t)	((t) >= M_CONF_BEGIN && (t) <= M_CONF_END)
+#define M_IS_CONF(t)	(((t) >= M_CONF_BEGIN && (t) <= M_CONF_END) || \
+			    (t) == M_CONF_TLS)
 
 #endif

@@ -37,6 +37,7 @@ enum proc_id {
 #define SLICE_DNS	0x04
 #define SLICE_TENANTS	0x08
 #define SLICE_RCPTS	0x10
+#define SLICE_TLS_CA	0x20	/* the tls.ca_file descriptor */
 
 enum proc_root {
 	ROOT_NONE,		/* the parent */
