@@ -14,6 +14,8 @@
  *   RELAYD_FDS_FULL=proc:n   that child fills its descriptor table at
  *                            start and for good, but for n free slots:
  *                            the kernel refuses what its budget allows
+ *   RELAYD_MTA_STS_PORT=n    deliverd fetches MTA-STS policies from port
+ *                            n instead of 443 (a test's HTTPS server)
  *
  * Crash points: queued-after-body-sync, queued-after-commit,
  * queued-before-reply, smtpd-before-250.  Failing steps:
@@ -22,18 +24,22 @@
 #ifndef RELAYD_FAULTS_H
 #define RELAYD_FAULTS_H
 
+#include <stdint.h>
+
 #ifdef RELAYD_FAULTS
 void	 fault_point(const char *);
 int	 fault_wanted(const char *);
 void	 fault_forbidden(const char *);
 int	 fault_error(const char *);
 void	 fault_fill_fds(const char *, int fd);
+uint16_t fault_port(const char *env, uint16_t port);
 #else
 #define fault_point(name)	do { } while (0)
 #define fault_wanted(name)	0
 #define fault_forbidden(name)	do { } while (0)
 #define fault_error(name)	0
 #define fault_fill_fds(name, fd) do { } while (0)
+#define fault_port(env, port)	(port)
 #endif
 
 #endif

@@ -51,6 +51,8 @@ struct conf;
 struct dns_client;
 struct mta_session;
 struct ssl_ctx_st;
+struct ssl_st;
+struct sts_cache;
 
 /* One recipient of a job and what became of it. */
 struct jrcpt {
@@ -90,14 +92,42 @@ struct job {
 	int			 fresh_retries;	/* after a reused connection */
 	int			 dsn_passed;	/* the next hop took NOTIFY */
 	char			 relay[400];	/* host[addr]:port last tried */
+	char			 tls[16];	/* TLS version, or "none" */
+	const char		*verified;	/* "dane", "mta-sts", "none" */
 	struct dest		*dest;
 };
 TAILQ_HEAD(job_list, job);
+
+/* A host's usable TLSA records (DANE), shared by the hops that use them. */
+struct tlsa_rec {
+	uint8_t			 usage;
+	uint8_t			 selector;
+	uint8_t			 mtype;
+	uint8_t			*data;
+	size_t			 len;
+};
+struct tlsa_set {
+	int			 refs;
+	size_t			 n;
+	struct tlsa_rec		 r[];
+};
+
+/* What a hop's certificate must prove, and whether TLS is a must. */
+enum hop_tls {
+	HT_OPPORTUNISTIC,	/* TLS if offered, any certificate */
+	HT_DANE,		/* usable TLSA records: they must match */
+	HT_DANE_ENCRYPT,	/* TLSA records, none usable: TLS, no check */
+	HT_DANE_FAIL,		/* the TLSA look-up failed: not this host */
+	HT_STS_ENFORCE,		/* MTA-STS enforce: PKIX for the MX name */
+	HT_STS_TESTING		/* MTA-STS testing: checked, only logged */
+};
 
 /* A next hop to try: a host name and one of its addresses. */
 struct hop {
 	char			 host[DNS_NAME_MAX];
 	struct netaddr		 addr;		/* with the port */
+	enum hop_tls		 tls;
+	struct tlsa_set		*tlsa;		/* HT_DANE: a reference */
 };
 
 enum route_state {
@@ -138,6 +168,8 @@ struct deliverd {
 	const struct conf	*conf;
 	struct dns_client	*dns;
 	struct ssl_ctx_st	*ssl_ctx;
+	int			 have_ca;	/* ssl_ctx has tls.ca_file */
+	struct sts_cache	*sts;		/* mta_sts.c */
 	struct dest_tree	 dests;
 	unsigned		 nsessions;
 	size_t			 njobs;		/* each holds a spool file */
@@ -164,6 +196,8 @@ void	 dest_pump(struct deliverd *, struct dest *);
 void	 dest_session_done(struct deliverd *, struct dest *,
 	    struct mta_session *, int reusable);
 void	 dest_requeue_front(struct deliverd *, struct dest *, struct job *);
+void	 hops_free(struct hop *, size_t);
+struct hop *hops_copy(const struct hop *, size_t);
 
 /* mta_route.c */
 void	 route_resolve(struct deliverd *, struct dest *);
@@ -176,5 +210,30 @@ void	 mta_idle(struct mta_session *);
 
 /* mta_tls.c */
 struct ssl_ctx_st *tls_client_ctx(void);
+void	 tls_conf(struct deliverd *, const struct conf *);
+struct tlsa_set *tlsa_set_new(size_t);
+struct tlsa_set *tlsa_set_ref(struct tlsa_set *);
+void	 tlsa_set_unref(struct tlsa_set *);
+int	 tlsa_usable(uint8_t usage, uint8_t selector, uint8_t mtype,
+	    size_t len);
+int	 tls_prepare(struct ssl_st *, const struct hop *, const char *domain);
+int	 tls_verified(struct ssl_st *, const struct hop *, const char **how,
+	    char *why, size_t whysz);
+
+/* mta_sts.c: policies by domain, fetched, cached and stored by queued. */
+struct sts_policy;
+typedef void (*sts_cb)(void *arg, const struct sts_policy *);
+void	 sts_init(struct deliverd *);
+/* The policy of a domain (NULL: none); cb runs later, never inside. */
+void	 sts_get(struct deliverd *, const char *domain, sts_cb, void *arg);
+void	 sts_cancel(struct deliverd *, void *arg);
+void	 sts_stored(struct deliverd *, struct imsg *);
+
+/* mta_sts_fetch.c */
+struct sts_fetch;
+typedef void (*sts_fetch_cb)(void *arg, const struct sts_policy *,
+	    const char *error);
+struct sts_fetch *sts_fetch_start(struct deliverd *, const char *domain,
+	    sts_fetch_cb, void *arg);
 
 #endif

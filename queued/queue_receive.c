@@ -414,6 +414,13 @@ receive_job_done(struct queued *q, struct job *j)
 			    "%s", (unsigned long long)j->id, strerror(j->err));
 		free(j->blob);
 		break;
+	case JOB_STS:
+		if (j->err != 0)
+			log_warnx("MTA-STS: storing the policy of %s failed: "
+			    "%s", j->name, strerror(j->err));
+		free(j->blob);
+		free(j->name);
+		break;
 	}
 	free(j);
 }

@@ -24,6 +24,7 @@
 struct store {
 	MDB_env		*env;
 	MDB_dbi		 queue;
+	MDB_dbi		 mtasts;	/* MTA-STS policies, by domain */
 };
 
 static void
@@ -71,7 +72,8 @@ store_open(const char *dir, char *err, size_t errsz)
 		log_warn("chmod %s", path);
 	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "queue", MDB_CREATE, &st->queue)) != 0 ||
-	    (rc = mdb_txn_commit(txn)) != 0) {
+	    (rc = mdb_dbi_open(txn, "mtasts", MDB_CREATE, &st->mtasts)) !=
+	    0 || (rc = mdb_txn_commit(txn)) != 0) {
 		snprintf(err, errsz, "%s: opening the queue: %s", dir,
 		    mdb_strerror(rc));
 		goto fail;
@@ -122,6 +124,24 @@ put_envelope(struct store *st, MDB_txn *txn, struct job *j, unsigned flags)
 	return rc;
 }
 
+/* An MTA-STS policy by domain, or its removal (no blob). */
+static int
+put_sts(struct store *st, MDB_txn *txn, struct job *j)
+{
+	MDB_val	key, val;
+	int	rc;
+
+	key.mv_size = strlen(j->name);
+	key.mv_data = j->name;
+	if (j->blob == NULL) {
+		rc = mdb_del(txn, st->mtasts, &key, NULL);
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	}
+	val.mv_size = j->bloblen;
+	val.mv_data = j->blob;
+	return mdb_put(txn, st->mtasts, &key, &val, 0);
+}
+
 /*
  * One transaction for the whole batch.  A job that fails on its own (a
  * duplicate id) fails alone; a full map or a failed commit fails them all,
@@ -159,6 +179,9 @@ store_apply(struct store *st, struct job_list *jobs)
 			break;
 		case JOB_CREATE:
 			rc = 0;		/* never sent to the writer */
+			break;
+		case JOB_STS:
+			rc = put_sts(st, txn, j);
 			break;
 		}
 		if (rc == MDB_KEYEXIST) {
@@ -208,6 +231,35 @@ store_load(struct store *st, void (*fn)(void *, struct envelope *),
 			continue;
 		}
 		fn(arg, e);
+		n++;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return n;
+}
+
+int
+store_sts_load(struct store *st, void (*fn)(void *, const char *,
+    const void *, size_t), void *arg)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 key, val;
+	char		 name[256];
+	int		 rc, n = 0;
+
+	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return -1;
+	if ((rc = mdb_cursor_open(txn, st->mtasts, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	while ((rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) == 0) {
+		if (key.mv_size == 0 || key.mv_size >= sizeof(name))
+			continue;
+		memcpy(name, key.mv_data, key.mv_size);
+		name[key.mv_size] = '\0';
+		fn(arg, name, val.mv_data, val.mv_size);
 		n++;
 	}
 	mdb_cursor_close(cur);

@@ -175,6 +175,7 @@ queued_init(struct child *c)
 	 */
 	signal(SIGIO, SIG_IGN);
 	q->cm = committer_start(q);
+	deliver_sts_load(q);
 	check_bodies(q);
 	log_info("queue: %zu messages", q->nqueue);
 	sched_init(q);

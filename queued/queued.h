@@ -182,7 +182,8 @@ enum job_kind {
 	JOB_PUT,		/* put an updated envelope (blob) */
 	JOB_DELETE,		/* delete the envelope, then the file */
 	JOB_DSN,		/* write a notice, fsync it, put its envelope */
-	JOB_CREATE		/* a new, empty spool file (no DB work) */
+	JOB_CREATE,		/* a new, empty spool file (no DB work) */
+	JOB_STS			/* put (blob) or delete an MTA-STS policy */
 };
 
 struct job {
@@ -192,8 +193,9 @@ struct job {
 	uint64_t		 sid;
 	int			 fd;
 	struct envelope		*env;		/* COMMIT; DSN: the notice */
-	uint8_t			*blob;		/* PUT */
+	uint8_t			*blob;		/* PUT; STS: NULL deletes */
 	size_t			 bloblen;
+	char			*name;		/* STS: the domain */
 	struct dsn_spec		*dsn;		/* DSN */
 	int			 err;		/* errno, or an MDB code */
 	int			 mdb_err;
@@ -212,6 +214,9 @@ int	 store_apply(struct store *, struct job_list *);
 /* Every envelope, for start-up. */
 int	 store_load(struct store *, void (*)(void *, struct envelope *),
 	    void *);
+/* Every stored MTA-STS policy: domain, and the value deliverd sent. */
+int	 store_sts_load(struct store *, void (*)(void *, const char *,
+	    const void *, size_t), void *);
 
 /* queue_commit.c: fsync workers and the group-commit writer. */
 struct committer *committer_start(struct queued *);
@@ -292,6 +297,7 @@ void	 sched_job_done(struct queued *, struct qmsg *, struct dsn_item *,
 void	 deliver_send(struct queued *, struct qmsg *, const char *key,
 	    uint32_t *idx, size_t n);
 void	 deliver_dispatch(struct queued *, struct imsg *);
+void	 deliver_sts_load(struct queued *);
 
 /* queue_dsn.c: notices, written on a worker thread. */
 int	 dsn_write(int spool_fd, struct dsn_spec *, struct envelope **,
