@@ -11,10 +11,14 @@
  * the message as it is: never converted), SMTPUTF8 (5.6.7 when needed and
  * missing), DSN (passed on when the next hop has it; queued acts on it
  * otherwise), CHUNKING (BDAT, when offered: no dot-stuffing at all), and
- * opportunistic STARTTLS (a failed handshake falls back to plain text on
- * a new connection).  Recipients of one message for one destination share
- * a transaction; connections are reused and run in parallel within
- * queue.max_connections_per_destination and queue.max_connections.
+ * STARTTLS: opportunistic (a failed handshake falls back to plain text on
+ * a new connection), but a must, with the certificate checked, where the
+ * destination publishes DANE records (RFC 7672, with dns.dnssec) or an
+ * MTA-STS policy in enforce mode (RFC 8461, with tls.ca_file): see
+ * mta_route.c, mta_tls.c and mta_sts.c.  Recipients of one message for
+ * one destination share a transaction; connections are reused and run in
+ * parallel within queue.max_connections_per_destination and
+ * queue.max_connections.
  *
  * The next hop is not trusted.  A reply that breaks the protocol within a
  * transaction (malformed, 2xx or 3xx but 354 to DATA, an answer to the
@@ -23,12 +27,16 @@
  * next hop cannot have read is never taken for delivered, so its spool
  * file is not deleted while we may still be sending from it.
  *
- * BUGS: TLS is opportunistic and unauthenticated (no DANE or MTA-STS
- * yet).  Without CHUNKING, a message holding bare LF (only possible from
- * a tenant with allow_bare_newlines) has its dots after every LF stuffed,
- * so that no next hop can mistake one message for two.  A next hop that
- * refuses a message with 5xx before it has read all of it is a protocol
- * error too: the message is deferred, not bounced, until it expires.
+ * BUGS: TLS is authenticated only where DANE or MTA-STS asks for it, and
+ * certificates are never checked for revocation.  A TLSA base domain is
+ * the MX host's name as the MX record gives it: CNAMEs are not followed
+ * for it (RFC 7672 2.2.3).  MTA-STS policies are refreshed only when a
+ * delivery looks at them, not ahead of their expiry.  Without CHUNKING,
+ * a message holding bare LF (only possible from a tenant with
+ * allow_bare_newlines) has its dots after every LF stuffed, so that no
+ * next hop can mistake one message for two.  A next hop that refuses a
+ * message with 5xx before it has read all of it is a protocol error too:
+ * the message is deferred, not bounced, until it expires.
  */
 #ifndef RELAYD_DELIVERD_H
 #define RELAYD_DELIVERD_H
