@@ -72,6 +72,7 @@ struct resolver {
 struct rquery {
 	struct rchan	*rc;
 	uint16_t	 id;
+	int		 has_id;	/* id is ours, in res->ids */
 	uint16_t	 qtype;
 	char		*name;
 	lookup_cb	 cb;
@@ -323,7 +324,8 @@ query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 
 	(void)timeouts;
 	rc->pending--;
-	res->ids[q->id / 8] &= (uint8_t)~(1u << (q->id % 8));
+	if (q->has_id)
+		res->ids[q->id / 8] &= (uint8_t)~(1u << (q->id % 8));
 	if ((a = malloc(sizeof(*a))) == NULL)
 		fatal("dns answer");
 	memset(a, 0, sizeof(*a));
@@ -348,17 +350,24 @@ query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	}
 }
 
-/* A random query id that no query in flight has. */
-static uint16_t
+/*
+ * A random query id that no query in flight has: a random start, then
+ * the next free one.  -1 when all 65536 are in flight.
+ */
+static int
 new_id(struct resolver *res)
 {
-	uint16_t id;
+	uint32_t	start = arc4random_uniform(65536), i;
+	uint16_t	id;
 
-	do
-		id = (uint16_t)arc4random_uniform(65536);
-	while (res->ids[id / 8] & (1u << (id % 8)));
-	res->ids[id / 8] |= (uint8_t)(1u << (id % 8));
-	return id;
+	for (i = 0; i < 65536; i++) {
+		id = (uint16_t)((start + i) & 0xffff);
+		if (res->ids[id / 8] & (1u << (id % 8)))
+			continue;
+		res->ids[id / 8] |= (uint8_t)(1u << (id % 8));
+		return id;
+	}
+	return -1;
 }
 
 /* RD, EDNS0 with our buffer size, and DO when the AD bit is trusted. */
@@ -388,7 +397,7 @@ resolver_query(struct resolver *res, const char *name, uint16_t qtype,
 	struct rquery	*q;
 	struct rchan	*rc = res->active;
 	unsigned char	*buf;
-	int		 len, rv;
+	int		 len, rv, id;
 
 	if ((q = calloc(1, sizeof(*q))) == NULL ||
 	    (q->name = strdup(name)) == NULL)
@@ -397,8 +406,15 @@ resolver_query(struct resolver *res, const char *name, uint16_t qtype,
 	q->qtype = qtype;
 	q->cb = cb;
 	q->arg = arg;
-	q->id = new_id(res);
 	rc->pending++;
+	if ((id = new_id(res)) == -1) {
+		/* Answered as a time-out would be: try again later. */
+		log_warnx("dns: 65536 queries in flight; %s fails", name);
+		query_cb(q, ARES_ETIMEOUT, 0, NULL, 0);
+		return;
+	}
+	q->id = (uint16_t)id;
+	q->has_id = 1;
 	if ((rv = make_query(res, name, qtype, q->id, &buf, &len)) !=
 	    ARES_SUCCESS) {
 		log_warnx("dns: cannot make a query for %s: %s", name,
