@@ -97,10 +97,10 @@ struct conf {
 		int		 dnssec;	/* trust the AD bit (dnsd) */
 	} dns;
 	struct {
-		char		*ca_file;	/* NULL: the default, if any */
+		char		*ca_file;	/* NULL: the default */
 		int		 ca_line;	/* where it was set, or 0 */
-		int		 ca_fd;		/* opened by the parent; -1 */
-		int		 ca_lost;	/* deliverd: lost in transit */
+		int		 ca_fd;		/* the parent's, or -1 */
+		int		 ca_lost;	/* lost in transit */
 	} tls;
 	struct {
 		uint64_t	 max_message_size;

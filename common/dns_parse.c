@@ -8,7 +8,7 @@
 
 #define HDR_LEN		12
 #define RCODE_NXDOMAIN	3
-#define FLAG_AD		0x0020	/* authentic data (RFC 4035 3.2.3) */
+#define FLAG_AD		0x0020	/* authentic data, RFC 4035 3.2.3 */
 
 struct dns_msg {
 	const uint8_t	*p;

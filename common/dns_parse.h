@@ -43,10 +43,9 @@ struct dns_rr {
 	uint16_t	pref;			/* MX */
 	uint8_t		addr[16];		/* A (4), AAAA (16) */
 	char		name[DNS_NAME_MAX];	/* MX, PTR, CNAME target */
-	char		*txt;			/* TXT, joined; TLSA: the
-						   association data; heap */
+	char		*txt;			/* TXT joined, TLSA data */
 	size_t		txtlen;
-	uint8_t		tlsa_usage;		/* TLSA (RFC 6698 2.1) */
+	uint8_t		tlsa_usage;		/* TLSA, RFC 6698 2.1 */
 	uint8_t		tlsa_selector;
 	uint8_t		tlsa_mtype;
 };
@@ -58,8 +57,7 @@ struct dns_answer {
 	struct dns_rr	rr[DNS_MAX_RR];
 	size_t		nrr;
 	int		truncated;	/* more records than DNS_MAX_RR */
-	int		secure;		/* AD bit set (dnsd decides whether
-					   to trust it: dns.dnssec) */
+	int		secure;		/* the AD bit, if dnsd trusts it */
 };
 
 /*

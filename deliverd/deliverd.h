@@ -100,8 +100,8 @@ struct job {
 	int			 fresh_retries;	/* after a reused connection */
 	int			 dsn_passed;	/* the next hop took NOTIFY */
 	char			 relay[400];	/* host[addr]:port last tried */
-	char			 tls[16];	/* TLS version, or "none" */
-	const char		*verified;	/* "dane", "mta-sts", "none" */
+	char			 tls[16];	/* version, or "none" */
+	const char		*verified;	/* dane, mta-sts, none */
 	struct dest		*dest;
 };
 TAILQ_HEAD(job_list, job);
@@ -125,9 +125,9 @@ enum hop_tls {
 	HT_OPPORTUNISTIC,	/* TLS if offered, any certificate */
 	HT_DANE,		/* usable TLSA records: they must match */
 	HT_DANE_ENCRYPT,	/* TLSA records, none usable: TLS, no check */
-	HT_DANE_FAIL,		/* the TLSA look-up failed: not this host */
-	HT_STS_ENFORCE,		/* MTA-STS enforce: PKIX for the MX name */
-	HT_STS_TESTING		/* MTA-STS testing: checked, only logged */
+	HT_DANE_FAIL,		/* TLSA look-up failed: not this host */
+	HT_STS_ENFORCE,		/* MTA-STS enforce: PKIX, MX name */
+	HT_STS_TESTING		/* MTA-STS testing: only logged */
 };
 
 /* A next hop to try: a host name and one of its addresses. */
@@ -135,7 +135,7 @@ struct hop {
 	char			 host[DNS_NAME_MAX];
 	struct netaddr		 addr;		/* with the port */
 	enum hop_tls		 tls;
-	struct tlsa_set		*tlsa;		/* HT_DANE: a reference */
+	struct tlsa_set		*tlsa;		/* HT_DANE: a ref */
 };
 
 enum route_state {
@@ -176,7 +176,7 @@ struct deliverd {
 	const struct conf	*conf;
 	struct dns_client	*dns;
 	struct ssl_ctx_st	*ssl_ctx;
-	int			 have_ca;	/* ssl_ctx has tls.ca_file */
+	int			 have_ca;	/* ssl_ctx has CAs */
 	struct sts_cache	*sts;		/* mta_sts.c */
 	struct dest_tree	 dests;
 	unsigned		 nsessions;
@@ -224,7 +224,8 @@ struct tlsa_set *tlsa_set_ref(struct tlsa_set *);
 void	 tlsa_set_unref(struct tlsa_set *);
 int	 tlsa_usable(uint8_t usage, uint8_t selector, uint8_t mtype,
 	    size_t len);
-int	 tls_prepare(struct ssl_st *, const struct hop *, const char *domain);
+int	 tls_prepare(struct ssl_st *, const struct hop *,
+	    const char *domain);
 int	 tls_verified(struct ssl_st *, const struct hop *, const char **how,
 	    char *why, size_t whysz);
 

@@ -51,7 +51,7 @@ struct rhost {
 	int		 literal;
 	int		 tempfail;
 	int		 private_skipped;
-	int		 addr_insecure;	/* an address answer not secure */
+	int		 addr_insecure;	/* an address answer was not */
 	int		 tlsa_asked;
 	enum dns_rcode	 tlsa_rcode;
 	int		 tlsa_secure;
@@ -69,7 +69,7 @@ struct route_work {
 	size_t		 pending;
 	int		 mx_secure;	/* the MX answer was secure */
 	int		 sts_wait;	/* the MTA-STS policy is coming */
-	int		 addrs_asked;	/* every look-up has been made */
+	int		 addrs_asked;	/* every look-up is out */
 	int		 have_sts;
 	struct sts_policy sts;
 };

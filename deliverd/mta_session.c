@@ -86,7 +86,7 @@ struct mta_session {
 	struct event		*idle_timer;
 	enum ms_state		 state;
 	struct hop		*hops;		/* our copy: dest's may change */
-	struct ssl_ctx_st	*ssl_ctx;	/* ours: a reload makes another */
+	struct ssl_ctx_st	*ssl_ctx;	/* held: reloads make new */
 	size_t			 nhops;
 	size_t			 hop;
 	int			 no_tls;
@@ -109,9 +109,9 @@ struct mta_session {
 	int			 after_lf;	/* last octet sent was LF */
 	uint8_t			 tail[2];	/* last two octets sent */
 	char			 error[256];	/* why the last hop failed */
-	char			 error_dsn[16];	/* its status code, or "" */
+	char			 error_dsn[16];	/* its code, or "" */
 	char			 tls_version[16]; /* "none" in plain text */
-	const char		*verified;	/* "dane", "mta-sts", "none" */
+	const char		*verified;	/* dane, mta-sts, none */
 	int			 in_cb;		/* inside read_cb */
 	int			 dead;		/* free when read_cb returns */
 };

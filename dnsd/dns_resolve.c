@@ -66,7 +66,7 @@ struct resolver {
 	uint32_t		 timeout;
 	uint32_t		 tries;
 	int			 trust_ad;	/* DO asked, AD believed */
-	uint8_t			 ids[65536 / 8];	/* query ids in flight */
+	uint8_t			 ids[65536 / 8];	/* ids in flight */
 };
 
 struct rquery {

@@ -3,8 +3,9 @@
  * encoding between dnsd and the processes that ask it (dns_client.c).
  *
  * The input is one DNS message, parsed as the answer to each query type
- * relayd asks (TLSA too, for DANE).  What the parser keeps must be well formed (records of the
- * type asked, printable lower-case names, bounded TXT); a failure leaves
+ * relayd asks (TLSA too, for DANE).  What the parser keeps must be well
+ * formed (records of the type asked, printable lower-case names, bounded
+ * TXT and TLSA data, never "secure" with a failure); a failure leaves
  * nothing allocated.  The answer then goes through dns_answer_encode and
  * dns_answer_decode, and must come back with the same code and records,
  * truncated where the encoding had to drop some.
