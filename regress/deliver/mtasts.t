@@ -9,7 +9,8 @@ policy, or with a certificate that is not valid, is deferred with 4.7.5.
 testing: the same checks, logged, and the mail delivered.  A policy fetch
 that times out with nothing cached: no policy.  Policies outlive a
 restart (queued stores them): with the policy server gone, the cached
-policy still applies."""
+policy still applies; a new id in the TXT record fetches it again, and
+a refresh that fails keeps the cached policy."""
 import os
 import re
 import sys
@@ -19,6 +20,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 from relaytest import Tap, free_port, need_root  # noqa: E402
 from secure import PolicyServer, TestCA  # noqa: E402
+import world  # noqa: E402
+from dnstest import Unbound  # noqa: E402
 from world import World  # noqa: E402
 
 tap = Tap()
@@ -83,6 +86,7 @@ def start():
 srv = PolicyServer("127.0.0.30", hport, web[0], web[1], POLICIES)
 hang = PolicyServer("127.0.0.31", hport, slow_cert[0], slow_cert[1], {},
                     mode="hang")
+dns2 = None
 try:
     s_sts = w.sink("127.0.0.2", starttls=True, cert=mx1)
     s_other = w.sink("127.0.0.3", starttls=True)
@@ -152,8 +156,37 @@ try:
     tap.eq(srv.count("mta-sts.other.test"), fetched,
            "without a new fetch: the TXT id is the one cached")
     tap.eq(s_other.count(), 0, "the MX not in the policy still has nothing")
+
+    # New ids in the TXT records (another name server, on reload): the
+    # policies are fetched again.  sts.test has a new one; other.test's
+    # server fails, and its cached policy stays in force.
+    zones = {}
+    for z, recs in ZONES.items():
+        zones[z] = [r.replace("id=20270101", "id=20270202") for r in recs]
+    zones.update(world.ZONES)
+    dns2 = Unbound(zones)
+    srv.policies["mta-sts.sts.test"] = policy("testing", "*.sts.test")
+    w.r.dns = dns2.server
+    w.r.write_main()
+    rc, out, err = w.r.ctl("reload")
+    tap.ok(w.log_has(r"configuration 2 is in force in every process"),
+           "reloaded with a name server giving new ids")
+    for rcpt in ("g@sts.test", "h@other.test"):
+        code, _ = w.send("alice@acme.example", [rcpt], inside=True)
+        tap.eq(code, 250, "mail for %s accepted" % rcpt)
+    tap.ok(w.log_has(r"MTA-STS: policy of sts\.test \(id 20270202\): mode "
+                     r"testing", 20), "a new id: the new policy is fetched")
+    tap.ok(w.log_has(r"MTA-STS: the policy of other\.test could not be "
+                     r"fetched: https://mta-sts\.other\.test/: HTTP status "
+                     r"404; the cached one stays in force", 20),
+           "a failed refresh keeps the cached policy")
+    tap.ok(w.log_has(r"to=<h@other\.test> .*dsn=4\.7\.5 status=deferred",
+                     20), "which still defers")
+    tap.eq(s_other.count(), 0, "and the MX not in it still has nothing")
 finally:
     w.stop()
+    if dns2 is not None:
+        dns2.stop()
     srv.close()
     hang.close()
     ca.close()
