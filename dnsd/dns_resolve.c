@@ -254,8 +254,8 @@ rchan_retire(struct resolver *res, struct rchan *rc)
  * over a path nobody can tamper with: this host (RFC 6698 4.1, RFC 7672
  * 2.1.1).  A server elsewhere gets a warning and no trust.
  */
-static int
-trust_ad(const struct conf *conf)
+int
+resolver_trust_ad(const struct conf *conf)
 {
 	struct netaddr	na;
 	size_t		i;
@@ -282,7 +282,7 @@ resolver_configure(struct resolver *res, const struct conf *conf)
 {
 	char		 servers[sizeof(res->servers)];
 	struct rchan	*old = res->active;
-	int		 trust = trust_ad(conf), changed;
+	int		 trust = resolver_trust_ad(conf), changed;
 
 	changed = old != NULL && trust != res->trust_ad;
 	res->trust_ad = trust;

@@ -75,6 +75,8 @@ void	 dnsd_lookup(struct dnsd *, uint32_t qtype, const char *name,
 
 /* dns_resolve.c */
 struct resolver *resolver_new(struct event_base *);
+/* Is the AD bit to be trusted: dns.dnssec, every server on loopback? */
+int	 resolver_trust_ad(const struct conf *);
 /* 1 when cached answers should go (servers or trust changed); 0; -1. */
 int	 resolver_configure(struct resolver *, const struct conf *);
 void	 resolver_query(struct resolver *, const char *name, uint16_t qtype,
