@@ -20,6 +20,8 @@ conf_new(void)
 	conf->dns.max_ttl = 300;
 	conf->dns.timeout = 5;
 	conf->dns.tries = 2;
+	conf->dns.dnssec = 0;
+	conf->tls.ca_fd = -1;
 	conf->limits.max_message_size = 500ull * 1024 * 1024;
 	conf->limits.max_recipients = 100;
 	conf->limits.max_connections = 10000;
@@ -106,6 +108,9 @@ conf_free(struct conf *conf)
 			close(conf->listeners[i].fd);
 	free(conf->listeners);
 	free(conf->dns.servers);
+	free(conf->tls.ca_file);
+	if (conf->tls.ca_fd != -1)
+		close(conf->tls.ca_fd);
 	for (i = 0; i < conf->ntenants; i++)
 		tenant_free(&conf->tenants[i]);
 	free(conf->tenants);

@@ -135,7 +135,14 @@ struct conf {
 		uint32_t	 max_ttl;
 		uint32_t	 timeout;
 		uint32_t	 tries;
+		int		 dnssec;	/* trust the AD bit (dnsd) */
 	} dns;
+	struct {
+		char		*ca_file;	/* NULL: the default */
+		int		 ca_line;	/* where it was set, or 0 */
+		int		 ca_fd;		/* the parent's, or -1 */
+		int		 ca_lost;	/* lost in transit */
+	} tls;
 	struct {
 		uint64_t	 max_message_size;
 		uint32_t	 max_recipients;
@@ -178,6 +185,8 @@ struct conf {
 	struct conf_domain *dix;		/* conf_index() */
 	size_t		 ndix;
 };
+
+#define CA_FILE_MAX	(16 * 1024 * 1024)	/* tls.ca_file, bytes */
 
 struct conf *conf_new(void);
 void	 conf_free(struct conf *);

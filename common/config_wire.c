@@ -144,6 +144,7 @@ send_dns(struct chan *c, const struct conf *conf)
 	mw_u32(&w, conf->dns.max_ttl);
 	mw_u32(&w, conf->dns.timeout);
 	mw_u32(&w, conf->dns.tries);
+	mw_u8(&w, (uint8_t)conf->dns.dnssec);
 	if (send_msg(c, M_CONF_DNS, &w, -1) == -1)
 		return -1;
 	chunk_begin(&ch, c, M_CONF_DNS_SERVERS);
@@ -206,6 +207,20 @@ send_policy(struct chan *c, const struct tenant_conf *t)
 	}
 	chunk_flush(&ch);
 	return ch.err ? -1 : 0;
+}
+
+/* deliverd's CA bundle, as a descriptor (see open_ca_file in config/). */
+static int
+send_tls_ca(struct chan *c, const struct conf *conf)
+{
+	struct mw	w;
+	int		fd = -1;
+
+	if (conf->tls.ca_fd != -1 && (fd = dup(conf->tls.ca_fd)) == -1)
+		return -1;
+	mw_init(&w);
+	mw_u8(&w, fd != -1);
+	return send_msg(c, M_CONF_TLS, &w, fd);
 }
 
 static int
@@ -292,6 +307,8 @@ conf_send(struct chan *c, const struct conf *conf, unsigned slices,
 		if (ch.err)
 			return -1;
 	}
+	if ((slices & SLICE_TLS_CA) && send_tls_ca(c, conf) == -1)
+		return -1;
 	if (slices & SLICE_TENANTS)
 		for (i = 0; i < conf->ntenants; i++)
 			if (send_tenant(c, &conf->tenants[i], slices) == -1)
@@ -368,6 +385,26 @@ rx_listener(struct conf *conf, struct imsg *imsg, struct mr *r)
 	l->greeting_delay = mr_u32(r);
 	l->pregreet_pass = mr_u32(r);
 	return mr_end(r);
+}
+
+/*
+ * The CA file's descriptor.  One lost in transit (we were out of
+ * descriptors) leaves ca_lost set: deliverd goes on without it and says
+ * so, rather than refusing the whole configuration.
+ */
+static int
+rx_tls(struct conf *conf, struct imsg *imsg, struct mr *r)
+{
+	uint8_t has = mr_u8(r);
+
+	if (mr_end(r) == -1 || has > 1 || conf->tls.ca_fd != -1 ||
+	    (has == 0 && imsg_has_fd(imsg)) ||
+	    (has == 1 && imsg->fd == -1 && !imsg_fd_lost(imsg)))
+		return -1;
+	conf->tls.ca_lost = has == 1 && imsg->fd == -1;
+	conf->tls.ca_fd = imsg->fd;
+	imsg->fd = -1;
+	return 0;
 }
 
 static int
@@ -599,8 +636,10 @@ conf_rx_msg(struct conf_rx *rx, struct imsg *imsg, struct conf **out,
 	uint32_t	type = imsg->hdr.type;
 	int		rv = -1;
 
-	/* Only a listener comes with a descriptor: its bound socket. */
-	if (imsg_has_fd(imsg) && type != M_CONF_LISTENER) {
+	/* Only a listener (its bound socket) and the CA file come with a
+	 * descriptor. */
+	if (imsg_has_fd(imsg) && type != M_CONF_LISTENER &&
+	    type != M_CONF_TLS) {
 		if (imsg->fd != -1)
 			close(imsg->fd);
 		imsg->fd = -1;
@@ -631,7 +670,11 @@ conf_rx_msg(struct conf_rx *rx, struct imsg *imsg, struct conf **out,
 		rx->conf->dns.max_ttl = mr_u32(&r);
 		rx->conf->dns.timeout = mr_u32(&r);
 		rx->conf->dns.tries = mr_u32(&r);
+		rx->conf->dns.dnssec = mr_u8(&r);
 		rv = mr_end(&r);
+		break;
+	case M_CONF_TLS:
+		rv = rx_tls(rx->conf, imsg, &r);
 		break;
 	case M_CONF_DNS_SERVERS:
 		rv = rx_hostports(&r, &rx->conf->dns.servers,

@@ -132,11 +132,12 @@ dns_answer_encode(const struct dns_answer *a, uint32_t qtype, struct mw *w)
 
 	mw_init(w);
 	/* Count what fits; the rest is dropped and flagged truncated. */
-	need = 2 * 2 + 5;	/* rcode, truncated, count */
+	need = 3 * 2 + 5;	/* rcode, truncated, secure, count */
 	for (i = 0; i < a->nrr; i++) {
 		const struct dns_rr *rr = &a->rr[i];
 		size_t sz = is_addr(qtype) ? 19 :
 		    qtype == DNS_T_TXT ? rr->txtlen + 3 :
+		    qtype == DNS_T_TLSA ? rr->txtlen + 3 + 3 * 2 :
 		    strlen(rr->name) + 3 + (qtype == DNS_T_MX ? 5 : 0);
 
 		if (need + sz > sizeof(w->inl))
@@ -146,6 +147,7 @@ dns_answer_encode(const struct dns_answer *a, uint32_t qtype, struct mw *w)
 	}
 	mw_u8(w, (uint8_t)a->rcode);
 	mw_u8(w, (uint8_t)(a->truncated || n < a->nrr));
+	mw_u8(w, (uint8_t)(a->secure != 0));
 	mw_u32(w, (uint32_t)n);
 	for (i = 0; i < n; i++) {
 		const struct dns_rr *rr = &a->rr[i];
@@ -156,7 +158,12 @@ dns_answer_encode(const struct dns_answer *a, uint32_t qtype, struct mw *w)
 			mw_data(w, rr->addr, 16);
 		else if (qtype == DNS_T_TXT)
 			mw_data(w, rr->txt, rr->txtlen);
-		else {
+		else if (qtype == DNS_T_TLSA) {
+			mw_u8(w, rr->tlsa_usage);
+			mw_u8(w, rr->tlsa_selector);
+			mw_u8(w, rr->tlsa_mtype);
+			mw_data(w, rr->txt, rr->txtlen);
+		} else {
 			if (qtype == DNS_T_MX)
 				mw_u32(w, rr->pref);
 			mw_str(w, rr->name);
@@ -178,9 +185,11 @@ dns_answer_decode(const void *p, size_t len, uint32_t qtype,
 	mr_init(&r, p, len);
 	a->rcode = (enum dns_rcode)mr_u8(&r);
 	a->truncated = mr_u8(&r);
+	a->secure = mr_u8(&r);
 	n = mr_u32(&r);
 	if (r.err || a->rcode > DNS_R_TEMPFAIL || n > DNS_MAX_RR ||
-	    (n > 0 && a->rcode != DNS_R_OK))
+	    (n > 0 && a->rcode != DNS_R_OK) || a->secure > 1 ||
+	    (a->secure && a->rcode == DNS_R_TEMPFAIL))
 		return -1;
 	for (i = 0; i < n; i++) {
 		struct dns_rr *rr = &a->rr[i];
@@ -192,9 +201,15 @@ dns_answer_decode(const void *p, size_t len, uint32_t qtype,
 			    dl != (qtype == DNS_T_A ? 4u : 16u))
 				goto bad;
 			memcpy(rr->addr, d, dl);
-		} else if (qtype == DNS_T_TXT) {
+		} else if (qtype == DNS_T_TXT || qtype == DNS_T_TLSA) {
+			if (qtype == DNS_T_TLSA) {
+				rr->tlsa_usage = mr_u8(&r);
+				rr->tlsa_selector = mr_u8(&r);
+				rr->tlsa_mtype = mr_u8(&r);
+			}
 			if ((d = mr_data(&r, &dl)) == NULL ||
-			    (rr->txt = malloc(dl + 1)) == NULL)
+			    dl > (qtype == DNS_T_TXT ? DNS_TXT_MAX :
+			    DNS_TLSA_MAX) || (rr->txt = malloc(dl + 1)) == NULL)
 				goto bad;
 			memcpy(rr->txt, d, dl);
 			rr->txt[dl] = '\0';

@@ -8,6 +8,7 @@
 
 #define HDR_LEN		12
 #define RCODE_NXDOMAIN	3
+#define FLAG_AD		0x0020	/* authentic data, RFC 4035 3.2.3 */
 
 struct dns_msg {
 	const uint8_t	*p;
@@ -129,6 +130,27 @@ parse_txt(const uint8_t *p, size_t len, struct dns_rr *rr)
 	return 0;
 }
 
+/* Usage, selector, matching type, then the association data. */
+static int
+parse_tlsa(const uint8_t *p, size_t len, struct dns_rr *rr)
+{
+	if (len < 4)
+		return -1;
+	rr->tlsa_usage = p[0];
+	rr->tlsa_selector = p[1];
+	rr->tlsa_mtype = p[2];
+	if (len - 3 > DNS_TLSA_MAX) {
+		rr->tlsa_usage = TLSA_UNUSABLE;
+		len = 3;
+	}
+	if ((rr->txt = malloc(len - 3 + 1)) == NULL)
+		return -1;
+	memcpy(rr->txt, p + 3, len - 3);
+	rr->txt[len - 3] = '\0';
+	rr->txtlen = len - 3;
+	return 0;
+}
+
 /* One record's data, for the types we keep. */
 static int
 parse_rdata(struct dns_msg *m, uint16_t type, uint16_t rdlen,
@@ -164,6 +186,8 @@ parse_rdata(struct dns_msg *m, uint16_t type, uint16_t rdlen,
 		return 0;
 	case DNS_T_TXT:
 		return parse_txt(m->p + off, rdlen, rr);
+	case DNS_T_TLSA:
+		return parse_tlsa(m->p + off, rdlen, rr);
 	}
 	return -1;
 }
@@ -260,10 +284,12 @@ dns_parse_answer(const uint8_t *p, size_t len, uint16_t qtype,
 		a->rcode = a->nrr > 0 ? DNS_R_OK : DNS_R_NODATA;
 	if (a->rcode != DNS_R_OK && a->nrr > 0)
 		dns_answer_clear(a);
+	a->secure = a->rcode != DNS_R_TEMPFAIL && (flags & FLAG_AD) != 0;
 	return 0;
 bad:
 	dns_answer_clear(a);
 	a->rcode = DNS_R_TEMPFAIL;
+	a->secure = 0;
 	return -1;
 }
 

@@ -21,10 +21,14 @@
 #define DNS_T_MX	15
 #define DNS_T_TXT	16
 #define DNS_T_AAAA	28
+#define DNS_T_TLSA	52
 
 #define DNS_NAME_MAX	256	/* presentation form, with the NUL */
 #define DNS_MAX_RR	64	/* records kept from one answer */
 #define DNS_TXT_MAX	4096	/* one TXT record, strings joined */
+#define DNS_TLSA_MAX	2048	/* TLSA association data kept */
+#define TLSA_UNUSABLE	0xff	/* usage of a record too large to keep
+				   (255, private use: never usable) */
 
 enum dns_rcode {
 	DNS_R_OK = 0,		/* records of the type asked for */
@@ -39,8 +43,11 @@ struct dns_rr {
 	uint16_t	pref;			/* MX */
 	uint8_t		addr[16];		/* A (4), AAAA (16) */
 	char		name[DNS_NAME_MAX];	/* MX, PTR, CNAME target */
-	char		*txt;			/* TXT, joined; heap */
+	char		*txt;			/* TXT joined, TLSA data */
 	size_t		txtlen;
+	uint8_t		tlsa_usage;		/* TLSA, RFC 6698 2.1 */
+	uint8_t		tlsa_selector;
+	uint8_t		tlsa_mtype;
 };
 
 struct dns_answer {
@@ -50,6 +57,7 @@ struct dns_answer {
 	struct dns_rr	rr[DNS_MAX_RR];
 	size_t		nrr;
 	int		truncated;	/* more records than DNS_MAX_RR */
+	int		secure;		/* the AD bit, if dnsd trusts it */
 };
 
 /*

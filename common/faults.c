@@ -127,6 +127,21 @@ fault_fill_fds(const char *name, int fd)
 	    "but for %s", n, want + len + 1);
 }
 
+/* A port the tests choose instead of a well-known one. */
+uint16_t
+fault_port(const char *env, uint16_t port)
+{
+	const char	*want = getenv(env), *errstr;
+	long long	 v;
+
+	if (want == NULL)
+		return port;
+	v = strtonum(want, 1, 65535, &errstr);
+	if (errstr != NULL)
+		fatalx("%s: the port is %s", env, errstr);
+	return (uint16_t)v;
+}
+
 /* Do what the sandbox forbids, to show that it kills. */
 void
 fault_forbidden(const char *name)

@@ -16,6 +16,8 @@
  *   RELAYD_FDS_FULL=proc:n   that child fills its descriptor table at
  *                            start and for good, but for n free slots:
  *                            the kernel refuses what its budget allows
+ *   RELAYD_MTA_STS_PORT=n    deliverd fetches MTA-STS policies from port
+ *                            n instead of 443 (a test's HTTPS server)
  *
  * Crash points: queued-after-body-sync, queued-after-commit,
  * queued-before-reply, smtpd-before-250.  Failing steps:
@@ -30,6 +32,8 @@
 #ifndef RELAYD_FAULTS_H
 #define RELAYD_FAULTS_H
 
+#include <stdint.h>
+
 #ifdef RELAYD_FAULTS
 void	 fault_point(const char *);
 int	 fault_wanted(const char *);
@@ -37,6 +41,7 @@ void	 fault_forbidden(const char *);
 int	 fault_error(const char *);
 void	 fault_fill_fds(const char *, int fd);
 int	 fault_delay(const char *);
+uint16_t fault_port(const char *env, uint16_t port);
 #else
 #define fault_point(name)	do { } while (0)
 #define fault_wanted(name)	0
@@ -44,6 +49,7 @@ int	 fault_delay(const char *);
 #define fault_error(name)	0
 #define fault_fill_fds(name, fd) do { } while (0)
 #define fault_delay(name)	0
+#define fault_port(env, port)	(port)
 #endif
 
 #endif

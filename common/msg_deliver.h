@@ -18,12 +18,22 @@
  * M_D_RESULTS:   (u32 index, u8 result, str dsn, str diagnostic,
  *                 str relay, u8 dsn_passed)*
  * M_D_DONE:      u8 destination state (DEST_UP, DEST_DOWN), str error
+ *
+ * MTA-STS policies (deliverd/mta_sts.c), kept in the store's "mtasts"
+ * database, which only queued writes:
+ *
+ *   M_D_STS_POLICY ->    at queued's start, one per stored policy
+ *                  <-  M_D_STS_SAVE: a policy fetched, to store
+ *
+ * both:          str domain, i64 expires (wall clock), data policy (opaque
+ *                to queued: deliverd's own encoding)
  */
 #ifndef RELAYD_MSG_DELIVER_H
 #define RELAYD_MSG_DELIVER_H
 
 #define ROUTE_KEY_MAX	300	/* "tenant:NAME" or "mx:DOMAIN" */
 #define ROUTE_HOSTS_MAX	16	/* a tenant's deliver_to, in a job */
+#define STS_BLOB_MAX	8192	/* a stored MTA-STS policy, encoded */
 
 enum msg_deliver {
 	M_D_JOB = 300,
@@ -31,6 +41,8 @@ enum msg_deliver {
 	M_D_JOB_GO,
 	M_D_RESULTS,
 	M_D_DONE,
+	M_D_STS_POLICY,
+	M_D_STS_SAVE,
 	M_D_MAX
 };
 

@@ -103,6 +103,8 @@ enum msg_parent {
 	M_CONF_TENANT_DNSBL,	/* its own DNS lists, chunked */
 	M_CONF_TENANT_GREYWL,	/* its greylist whitelist, chunked */
 	M_CONF_SECRET,		/* data[32]: the policy store's key */
+	M_CONF_TLS,		/* parent -> deliverd: u8 has CA, with the
+				   tls.ca_file descriptor when it has */
 	M_PARENT_MAX
 };
 
@@ -110,6 +112,7 @@ enum msg_parent {
 #define CTL_TEXT_MAX	1024
 
 #define M_IS_CONF(t)	(((t) >= M_CONF_BEGIN && (t) <= M_CONF_END) || \
-	((t) >= M_CONF_DNSBL && (t) <= M_CONF_SECRET))
+	((t) >= M_CONF_DNSBL && (t) <= M_CONF_SECRET) || \
+	(t) == M_CONF_TLS)
 
 #endif

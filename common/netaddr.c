@@ -382,3 +382,13 @@ netaddr_is_private(const struct netaddr *na)
 		return 1;
 	return na->af == AF_INET6 && embedded_v4(na, &v4) && in_ranges(&v4);
 }
+
+int
+netaddr_is_loopback(const struct netaddr *na)
+{
+	static const uint8_t one[16] = { [15] = 1 };
+
+	if (na->af == AF_INET)
+		return na->addr[0] == 127;
+	return na->af == AF_INET6 && memcmp(na->addr, one, 16) == 0;
+}

@@ -55,6 +55,8 @@ void	 netaddr_format(const struct netaddr *, char *, size_t);	/* addr */
 uint64_t netaddr_client_key(const struct netaddr *);
 /* Loopback, private, link-local, multicast, documentation and the like. */
 int	 netaddr_is_private(const struct netaddr *);
+/* 127.0.0.0/8 or ::1: this host. */
+int	 netaddr_is_loopback(const struct netaddr *);
 int	 netaddr_parse(const char *, struct netaddr *);	/* IP literal */
 
 #endif

@@ -12,7 +12,7 @@ const struct proc_desc proc_table[PROC_MAX] = {
 	{ PROC_QUEUED, "queued", "relayd-queue", ROOT_STATE,
 	    SLICE_GLOBAL | SLICE_TENANTS },
 	{ PROC_DELIVERD, "deliverd", "relayd-deliver", ROOT_EMPTY,
-	    SLICE_GLOBAL | SLICE_TENANTS },
+	    SLICE_GLOBAL | SLICE_TENANTS | SLICE_TLS_CA },
 	{ PROC_DNSD, "dnsd", "relayd-dns", ROOT_DNS,
 	    SLICE_GLOBAL | SLICE_DNS },
 	{ PROC_POLICYD, "policyd", "relayd-policy", ROOT_STATE,

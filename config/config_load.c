@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -622,6 +623,7 @@ static const struct field dns_fields[] = {
 	{ "max_ttl", f_duration, offsetof(struct conf, dns.max_ttl), 0 },
 	{ "timeout", f_timeout, offsetof(struct conf, dns.timeout), 0 },
 	{ "tries", f_tries, offsetof(struct conf, dns.tries), 0 },
+	{ "dnssec", f_bool, offsetof(struct conf, dns.dnssec), 0 },
 	{ NULL, NULL, 0, 0 }
 };
 
@@ -902,9 +904,33 @@ static const struct field main_dnsbl_fields[] = {
 };
 
 static void
+f_ca_file(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct conf *conf = dst;
+
+	f_path(cx, n, &conf->tls.ca_file);
+	conf->tls.ca_line = n->line;
+}
+
+/*
+ * The relay's own certificate and key (tls.certificate, tls.key) come
+ * with STARTTLS in smtpd; until then only the CA file is known here.
+ */
+static const struct field tls_fields[] = {
+	{ "ca_file", f_ca_file, 0, 0 },
+	{ NULL, NULL, 0, 0 }
+};
+
+static void
 f_main_dnsbl(struct cfx *cx, const struct ynode *n, void *dst)
 {
 	walk_map(cx, n, "dnsbl", main_dnsbl_fields, dst);
+}
+
+static void
+f_tls(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	walk_map(cx, n, "tls", tls_fields, dst);
 }
 
 static const struct field main_fields[] = {
@@ -916,6 +942,7 @@ static const struct field main_fields[] = {
 	{ "tenants_dir", f_path, offsetof(struct conf, tenants_dir), 0 },
 	{ "listen", f_listen, 0, 1 },
 	{ "dns", f_dns, 0, 0 },
+	{ "tls", f_tls, 0, 0 },
 	{ "limits", f_limits, 0, 0 },
 	{ "timeouts", f_timeouts, 0, 0 },
 	{ "queue", f_queue, 0, 0 },
@@ -1610,6 +1637,39 @@ conf_parse_main(struct conf *conf, const char *name, const char *dir,
 	ytree_free(root);
 }
 
+/*
+ * The CA bundle deliverd verifies peers with (MTA-STS) is opened here, by
+ * the parent, and its descriptor goes to deliverd with its configuration:
+ * children open no file, and a CA bundle is too large for a configuration
+ * message.  deliverd reads and parses it; the parent, which keeps root,
+ * parses no certificate.  The default bundle may be missing (no MTA-STS,
+ * and relayd says so); a file the operator named must be there.
+ */
+static void
+open_ca_file(struct conf *conf, const char *name, struct conf_errors *errs)
+{
+	const char	*path = conf->tls.ca_file ? conf->tls.ca_file :
+			    CONF_DEFAULT_CA_FILE;
+	struct stat	 st;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		if (conf->tls.ca_file != NULL)
+			conf_errors_add(errs, "%s:%d: tls.ca_file %s: %s", name,
+			    conf->tls.ca_line, path, strerror(errno));
+		return;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > CA_FILE_MAX) {
+		conf_errors_add(errs, "%s:%d: tls.ca_file %s: not a regular "
+		    "file of at most %d MB", name, conf->tls.ca_line, path,
+		    CA_FILE_MAX / (1024 * 1024));
+		close(fd);
+		return;
+	}
+	conf->tls.ca_fd = fd;
+}
+
 struct conf *
 conf_load(const char *path, int flags, struct conf_errors *errs)
 {
@@ -1636,6 +1696,8 @@ conf_load(const char *path, int flags, struct conf_errors *errs)
 	}
 	main_tree(conf, path, dirname(dirbuf), root, errs);
 	ytree_free(root);
+	if (!(flags & CONF_MAIN_ONLY) && errs->n + errs->dropped == before)
+		open_ca_file(conf, path, errs);
 	if (!(flags & CONF_MAIN_ONLY) && errs->n + errs->dropped == before) {
 		load_tenants(conf, errs);
 		if (errs->n + errs->dropped == before)

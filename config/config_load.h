@@ -23,6 +23,10 @@ struct conf_errors {
 
 #define CONF_MAIN_ONLY	0x1	/* relayctl: skip the tenants */
 
+/* tls.ca_file when the key is left out (Debian's ca-certificates). */
+#define CONF_DEFAULT_CA_FILE	"/etc/ssl/certs/ca-certificates.crt"
+
+
 struct conf *conf_load(const char *path, int flags, struct conf_errors *);
 void	 conf_errors_add(struct conf_errors *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));

@@ -96,11 +96,12 @@ log_result(struct deliverd *d, const struct job *job, const struct jrcpt *r)
 	double delay = difftime(time(NULL), (time_t)job->created);
 
 	log_info("msgid=%016llx tenant=%s from=<%s> to=<%s> relay=%s "
-	    "delay=%.0fs dsn=%s status=%s (%s)",
+	    "delay=%.0fs dsn=%s status=%s (%s) tls=%s verified=%s",
 	    (unsigned long long)job->msgid, job->tenant[0] ? job->tenant : "-",
 	    job->sender, r->addr, job->relay[0] ? job->relay : "none",
 	    delay < 0 ? 0 : delay, r->dsn, status_word(r->result),
-	    r->diag ? r->diag : "");
+	    r->diag ? r->diag : "", job->tls[0] ? job->tls : "none",
+	    job->verified ? job->verified : "none");
 	if (r->result == DR_SENT)
 		d->delivered++;
 	else if (r->result == DR_TEMPFAIL)
@@ -367,6 +368,11 @@ from_queued(struct child *c, struct imsg *imsg)
 
 	if (imsg->hdr.type != M_D_JOB && imsg_has_fd(imsg))
 		child_peer_broken(c, PROC_QUEUED, imsg, "descriptor");
+	/* queued hands back the stored policies as soon as it starts. */
+	if (imsg->hdr.type == M_D_STS_POLICY) {
+		sts_stored(d, imsg);
+		return;
+	}
 	if (d->conf == NULL)
 		child_peer_broken(c, PROC_QUEUED, imsg, "before configuration");
 	switch (imsg->hdr.type) {
@@ -414,6 +420,7 @@ deliverd_init(struct child *c)
 	RB_INIT(&d->dests);
 	TAILQ_INIT(&d->incoming);
 	d->dns = dns_client_new(c);
+	sts_init(d);
 }
 
 static void
@@ -423,6 +430,7 @@ deliverd_conf(struct child *c, struct conf *conf, struct conf *old)
 
 	(void)old;
 	d->conf = conf;
+	tls_conf(d, conf);
 }
 
 static void

@@ -11,10 +11,14 @@
  * the message as it is: never converted), SMTPUTF8 (5.6.7 when needed and
  * missing), DSN (passed on when the next hop has it; queued acts on it
  * otherwise), CHUNKING (BDAT, when offered: no dot-stuffing at all), and
- * opportunistic STARTTLS (a failed handshake falls back to plain text on
- * a new connection).  Recipients of one message for one destination share
- * a transaction; connections are reused and run in parallel within
- * queue.max_connections_per_destination and queue.max_connections.
+ * STARTTLS: opportunistic (a failed handshake falls back to plain text on
+ * a new connection), but a must, with the certificate checked, where the
+ * destination publishes DANE records (RFC 7672, with dns.dnssec) or an
+ * MTA-STS policy in enforce mode (RFC 8461, with tls.ca_file): see
+ * mta_route.c, mta_tls.c and mta_sts.c.  Recipients of one message for
+ * one destination share a transaction; connections are reused and run in
+ * parallel within queue.max_connections_per_destination and
+ * queue.max_connections.
  *
  * The next hop is not trusted.  A reply that breaks the protocol within a
  * transaction (malformed, 2xx or 3xx but 354 to DATA, an answer to the
@@ -23,12 +27,16 @@
  * next hop cannot have read is never taken for delivered, so its spool
  * file is not deleted while we may still be sending from it.
  *
- * BUGS: TLS is opportunistic and unauthenticated (no DANE or MTA-STS
- * yet).  Without CHUNKING, a message holding bare LF (only possible from
- * a tenant with allow_bare_newlines) has its dots after every LF stuffed,
- * so that no next hop can mistake one message for two.  A next hop that
- * refuses a message with 5xx before it has read all of it is a protocol
- * error too: the message is deferred, not bounced, until it expires.
+ * BUGS: TLS is authenticated only where DANE or MTA-STS asks for it, and
+ * certificates are never checked for revocation.  A TLSA base domain is
+ * the MX host's name as the MX record gives it: CNAMEs are not followed
+ * for it (RFC 7672 2.2.3).  MTA-STS policies are refreshed only when a
+ * delivery looks at them, not ahead of their expiry.  Without CHUNKING,
+ * a message holding bare LF (only possible from a tenant with
+ * allow_bare_newlines) has its dots after every LF stuffed, so that no
+ * next hop can mistake one message for two.  A next hop that refuses a
+ * message with 5xx before it has read all of it is a protocol error too:
+ * the message is deferred, not bounced, until it expires.
  */
 #ifndef RELAYD_DELIVERD_H
 #define RELAYD_DELIVERD_H
@@ -51,6 +59,8 @@ struct conf;
 struct dns_client;
 struct mta_session;
 struct ssl_ctx_st;
+struct ssl_st;
+struct sts_cache;
 
 /* One recipient of a job and what became of it. */
 struct jrcpt {
@@ -90,14 +100,42 @@ struct job {
 	int			 fresh_retries;	/* after a reused connection */
 	int			 dsn_passed;	/* the next hop took NOTIFY */
 	char			 relay[400];	/* host[addr]:port last tried */
+	char			 tls[16];	/* version, or "none" */
+	const char		*verified;	/* dane, mta-sts, none */
 	struct dest		*dest;
 };
 TAILQ_HEAD(job_list, job);
+
+/* A host's usable TLSA records (DANE), shared by the hops that use them. */
+struct tlsa_rec {
+	uint8_t			 usage;
+	uint8_t			 selector;
+	uint8_t			 mtype;
+	uint8_t			*data;
+	size_t			 len;
+};
+struct tlsa_set {
+	int			 refs;
+	size_t			 n;
+	struct tlsa_rec		 r[];
+};
+
+/* What a hop's certificate must prove, and whether TLS is a must. */
+enum hop_tls {
+	HT_OPPORTUNISTIC,	/* TLS if offered, any certificate */
+	HT_DANE,		/* usable TLSA records: they must match */
+	HT_DANE_ENCRYPT,	/* TLSA records, none usable: TLS, no check */
+	HT_DANE_FAIL,		/* TLSA look-up failed: not this host */
+	HT_STS_ENFORCE,		/* MTA-STS enforce: PKIX, MX name */
+	HT_STS_TESTING		/* MTA-STS testing: only logged */
+};
 
 /* A next hop to try: a host name and one of its addresses. */
 struct hop {
 	char			 host[DNS_NAME_MAX];
 	struct netaddr		 addr;		/* with the port */
+	enum hop_tls		 tls;
+	struct tlsa_set		*tlsa;		/* HT_DANE: a ref */
 };
 
 enum route_state {
@@ -139,6 +177,8 @@ struct deliverd {
 	const struct conf	*conf;
 	struct dns_client	*dns;
 	struct ssl_ctx_st	*ssl_ctx;
+	int			 have_ca;	/* ssl_ctx has CAs */
+	struct sts_cache	*sts;		/* mta_sts.c */
 	struct dest_tree	 dests;
 	unsigned		 nsessions;
 	size_t			 njobs;		/* each holds a spool file */
@@ -165,6 +205,8 @@ void	 dest_pump(struct deliverd *, struct dest *);
 void	 dest_session_done(struct deliverd *, struct dest *,
 	    struct mta_session *, int reusable);
 void	 dest_requeue_front(struct deliverd *, struct dest *, struct job *);
+void	 hops_free(struct hop *, size_t);
+struct hop *hops_copy(const struct hop *, size_t);
 
 /* mta_route.c */
 void	 route_resolve(struct deliverd *, struct dest *);
@@ -178,5 +220,31 @@ void	 mta_idle(struct mta_session *);
 
 /* mta_tls.c */
 struct ssl_ctx_st *tls_client_ctx(void);
+void	 tls_conf(struct deliverd *, const struct conf *);
+struct tlsa_set *tlsa_set_new(size_t);
+struct tlsa_set *tlsa_set_ref(struct tlsa_set *);
+void	 tlsa_set_unref(struct tlsa_set *);
+int	 tlsa_usable(uint8_t usage, uint8_t selector, uint8_t mtype,
+	    size_t len);
+int	 tls_prepare(struct ssl_st *, const struct hop *,
+	    const char *domain);
+int	 tls_verified(struct ssl_st *, const struct hop *, const char **how,
+	    char *why, size_t whysz);
+
+/* mta_sts.c: policies by domain, fetched, cached and stored by queued. */
+struct sts_policy;
+typedef void (*sts_cb)(void *arg, const struct sts_policy *);
+void	 sts_init(struct deliverd *);
+/* The policy of a domain (NULL: none); cb runs later, never inside. */
+void	 sts_get(struct deliverd *, const char *domain, sts_cb, void *arg);
+void	 sts_cancel(struct deliverd *, void *arg);
+void	 sts_stored(struct deliverd *, struct imsg *);
+
+/* mta_sts_fetch.c */
+struct sts_fetch;
+typedef void (*sts_fetch_cb)(void *arg, const struct sts_policy *,
+	    const char *error);
+struct sts_fetch *sts_fetch_start(struct deliverd *, const char *domain,
+	    sts_fetch_cb, void *arg);
 
 #endif

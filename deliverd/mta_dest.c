@@ -67,6 +67,33 @@ dest_add_job(struct deliverd *d, struct job *job)
 	dest_pump(d, dest);
 }
 
+/* Hops hold references to their TLSA records. */
+void
+hops_free(struct hop *hops, size_t n)
+{
+	size_t i;
+
+	if (hops == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		tlsa_set_unref(hops[i].tlsa);
+	free(hops);
+}
+
+struct hop *
+hops_copy(const struct hop *hops, size_t n)
+{
+	struct hop	*c;
+	size_t		 i;
+
+	if ((c = calloc(n, sizeof(*c))) == NULL)
+		fatal("hops");
+	memcpy(c, hops, n * sizeof(*c));
+	for (i = 0; i < n; i++)
+		tlsa_set_ref(c[i].tlsa);
+	return c;
+}
+
 void
 dest_requeue_front(struct deliverd *d, struct dest *dest, struct job *job)
 {
@@ -82,7 +109,7 @@ dest_gc(struct deliverd *d, struct dest *dest)
 	    dest->rstate == RT_RESOLVING)
 		return;
 	RB_REMOVE(dest_tree, &d->dests, dest);
-	free(dest->hops);
+	hops_free(dest->hops, dest->nhops);
 	free(dest);
 }
 

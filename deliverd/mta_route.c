@@ -6,6 +6,23 @@
  * host name; no MX means the domain itself (implicit MX); a null MX
  * (RFC 7505) and a domain that does not exist bounce; a DNS failure
  * defers.  Each host's A and AAAA records give the hops.
+ *
+ * Outbound, each hop also learns what its certificate must prove:
+ *
+ * DANE (RFC 7672 2.2): when the MX answer was secure (DNSSEC, see
+ * dnsd.h), each host's TLSA records at _PORT._tcp.HOST are asked with its
+ * addresses, and count only if those answers were secure too.  Usable
+ * records (DANE-TA, DANE-EE) must match; records none of which is usable
+ * still make TLS a must; a TLSA look-up that fails makes the host unusable
+ * (it could be an attacker's doing), never a host without DANE.
+ *
+ * MTA-STS (RFC 8461), asked alongside the MX records, for a domain where
+ * DANE has nothing to say (DANE wins): in enforce mode only MX hosts the
+ * policy names are kept, and their certificates must be valid for their
+ * names; in testing mode the same is checked and only logged.
+ *
+ * Tenant routes are the operator's own servers, named in the tenant's
+ * configuration: neither applies to them (their TLS is inbound.tls).
  */
 #include <arpa/inet.h>
 
@@ -21,6 +38,7 @@
 #include "dns_client.h"
 #include "log.h"
 #include "msg_deliver.h"
+#include "mta_sts.h"
 
 #define MAX_HOSTS	16
 
@@ -33,6 +51,13 @@ struct rhost {
 	int		 literal;
 	int		 tempfail;
 	int		 private_skipped;
+	int		 addr_insecure;	/* an address answer was not */
+	int		 tlsa_asked;
+	enum dns_rcode	 tlsa_rcode;
+	int		 tlsa_secure;
+	size_t		 tlsa_count;	/* records, usable or not */
+	struct tlsa_set	*tlsa;		/* the usable ones */
+	enum hop_tls	 tls;
 };
 
 struct route_work {
@@ -42,6 +67,11 @@ struct route_work {
 	size_t		 nhosts;
 	int		 filter_private;
 	size_t		 pending;
+	int		 mx_secure;	/* the MX answer was secure */
+	int		 sts_wait;	/* the MTA-STS policy is coming */
+	int		 addrs_asked;	/* every look-up is out */
+	int		 have_sts;
+	struct sts_policy sts;
 };
 
 struct addr_probe {
@@ -55,8 +85,12 @@ work_free(struct route_work *w)
 {
 	size_t i;
 
-	for (i = 0; i < w->nhosts; i++)
+	if (w->sts_wait)
+		sts_cancel(w->d, w);
+	for (i = 0; i < w->nhosts; i++) {
 		free(w->hosts[i].addrs);
+		tlsa_set_unref(w->hosts[i].tlsa);
+	}
 	w->dest->work = NULL;
 	free(w);
 }
@@ -79,6 +113,61 @@ route_fail(struct route_work *w, int result, const char *dsn,
 	dest_pump(d, dest);
 }
 
+/* DANE for one host (RFC 7672 2.2): whether it applies, and how. */
+static int
+host_dane(struct route_work *w, struct rhost *h)
+{
+	if (!w->mx_secure || !h->tlsa_asked || h->addr_insecure)
+		return 0;
+	if (h->tlsa_rcode == DNS_R_TEMPFAIL) {
+		h->tls = HT_DANE_FAIL;
+		return 1;
+	}
+	if (!h->tlsa_secure || h->tlsa_count == 0)
+		return 0;
+	h->tls = h->tlsa != NULL && h->tlsa->n > 0 ? HT_DANE :
+	    HT_DANE_ENCRYPT;
+	return 1;
+}
+
+/*
+ * MTA-STS where DANE had nothing to say: in enforce mode the hosts the
+ * policy does not name go; testing mode only says so.  -1 when no host
+ * is left.
+ */
+static int
+apply_sts(struct route_work *w)
+{
+	struct dest	*dest = w->dest;
+	size_t		 i, n = 0;
+	int		 enforce = w->sts.mode == STS_ENFORCE;
+
+	if (!w->have_sts || w->sts.mode == STS_NONE)
+		return 0;
+	for (i = 0; i < w->nhosts; i++) {
+		struct rhost *h = &w->hosts[i];
+
+		if (sts_mx_match(&w->sts, h->name)) {
+			h->tls = enforce ? HT_STS_ENFORCE : HT_STS_TESTING;
+			w->hosts[n++] = *h;
+			continue;
+		}
+		log_info("MTA-STS: %s, an MX host of %s, is not in its "
+		    "policy (mode %s)%s", h->name, dest->domain,
+		    sts_mode_name(w->sts.mode), enforce ? "; skipped" :
+		    "; would be skipped in enforce mode");
+		if (!enforce) {
+			h->tls = HT_STS_TESTING;
+			w->hosts[n++] = *h;
+			continue;
+		}
+		free(h->addrs);
+		tlsa_set_unref(h->tlsa);
+	}
+	w->nhosts = n;
+	return n == 0 ? -1 : 0;
+}
+
 /* Every host has its addresses: lay out the hops in order. */
 static void
 route_ready(struct route_work *w)
@@ -86,7 +175,16 @@ route_ready(struct route_work *w)
 	struct dest	*dest = w->dest;
 	struct deliverd	*d = w->d;
 	size_t		 i, j, n = 0, tempfail = 0, skipped = 0;
+	int		 dane = 0;
 
+	for (i = 0; i < w->nhosts; i++)
+		dane |= host_dane(w, &w->hosts[i]);
+	if (!dane && apply_sts(w) == -1) {
+		route_fail(w, DR_TEMPFAIL, "4.7.5", "no MX host of %s is "
+		    "named by its MTA-STS policy (mode enforce)",
+		    dest->domain);
+		return;
+	}
 	for (i = 0; i < w->nhosts; i++) {
 		n += w->hosts[i].naddrs;
 		tempfail += w->hosts[i].tempfail;
@@ -106,7 +204,7 @@ route_ready(struct route_work *w)
 			    "%s have no addresses", dest->domain);
 		return;
 	}
-	free(dest->hops);
+	hops_free(dest->hops, dest->nhops);
 	if ((dest->hops = calloc(n, sizeof(*dest->hops))) == NULL)
 		fatal("hops");
 	dest->nhops = 0;
@@ -117,11 +215,22 @@ route_ready(struct route_work *w)
 			strlcpy(h->host, w->hosts[i].name, sizeof(h->host));
 			h->addr = w->hosts[i].addrs[j];
 			h->addr.port = w->hosts[i].port;
+			h->tls = w->hosts[i].tls;
+			if (h->tls == HT_DANE)
+				h->tlsa = tlsa_set_ref(w->hosts[i].tlsa);
 		}
 	dest->rstate = RT_READY;
 	dest->resolved = time(NULL);
 	work_free(w);
 	dest_pump(d, dest);
+}
+
+/* A look-up is done: once all are, and the policy is in, the hops. */
+static void
+work_step(struct route_work *w)
+{
+	if (w->addrs_asked && w->pending == 0 && !w->sts_wait)
+		route_ready(w);
 }
 
 static void
@@ -135,6 +244,8 @@ on_addr(void *arg, const struct dns_answer *a)
 
 	if (a->rcode == DNS_R_TEMPFAIL)
 		h->tempfail = 1;
+	else if (!a->secure)
+		h->addr_insecure = 1;
 	for (i = 0; i < a->nrr; i++) {
 		na = &h->addrs[h->naddrs];
 		memset(na, 0, sizeof(*na));
@@ -147,17 +258,67 @@ on_addr(void *arg, const struct dns_answer *a)
 		h->naddrs++;
 	}
 	free(p);
-	if (--w->pending == 0)
-		route_ready(w);
+	w->pending--;
+	work_step(w);
+}
+
+/* The host's TLSA records: kept are the usable ones (mta_tls.c). */
+static void
+on_tlsa(void *arg, const struct dns_answer *a)
+{
+	struct addr_probe	*p = arg;
+	struct route_work	*w = p->w;
+	struct rhost		*h = &w->hosts[p->i];
+	size_t			 i;
+
+	h->tlsa_rcode = a->rcode;
+	h->tlsa_secure = a->secure;
+	h->tlsa_count = a->nrr;
+	if (a->rcode == DNS_R_OK && a->secure) {
+		h->tlsa = tlsa_set_new(a->nrr);
+		for (i = 0; i < a->nrr; i++) {
+			const struct dns_rr *rr = &a->rr[i];
+			struct tlsa_rec *t = &h->tlsa->r[h->tlsa->n];
+
+			if (!tlsa_usable(rr->tlsa_usage, rr->tlsa_selector,
+			    rr->tlsa_mtype, rr->txtlen))
+				continue;
+			t->usage = rr->tlsa_usage;
+			t->selector = rr->tlsa_selector;
+			t->mtype = rr->tlsa_mtype;
+			t->len = rr->txtlen;
+			if ((t->data = malloc(t->len)) == NULL)
+				fatal("TLSA record");
+			memcpy(t->data, rr->txt, t->len);
+			h->tlsa->n++;
+		}
+	}
+	free(p);
+	w->pending--;
+	work_step(w);
+}
+
+static void
+probe(struct route_work *w, size_t i, int af, uint32_t qtype,
+    const char *name, dns_cb cb)
+{
+	struct addr_probe *p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		fatal("address probe");
+	p->w = w;
+	p->i = i;
+	p->af = af;
+	w->pending++;
+	dns_lookup(w->d->dns, qtype, name, cb, p);
 }
 
 /* A and AAAA for every host that is not a literal. */
 static void
 lookup_addrs(struct route_work *w)
 {
-	struct addr_probe	*p;
+	char			 tlsa[DNS_NAME_MAX + 16];
 	size_t			 i;
-	int			 k;
 
 	for (i = 0; i < w->nhosts; i++) {
 		if ((w->hosts[i].addrs = calloc(2 * DNS_MAX_RR + 1,
@@ -176,19 +337,30 @@ lookup_addrs(struct route_work *w)
 				h->private_skipped = 1;
 			continue;
 		}
-		for (k = 0; k < 2; k++) {
-			if ((p = calloc(1, sizeof(*p))) == NULL)
-				fatal("address probe");
-			p->w = w;
-			p->i = i;
-			p->af = k == 0 ? AF_INET : AF_INET6;
-			w->pending++;
-			dns_lookup(w->d->dns, k == 0 ? DNS_T_A : DNS_T_AAAA,
-			    h->name, on_addr, p);
+		probe(w, i, AF_INET, DNS_T_A, h->name, on_addr);
+		probe(w, i, AF_INET6, DNS_T_AAAA, h->name, on_addr);
+		/* The port we connect to names the records (7672 2.2). */
+		if (w->mx_secure && (size_t)snprintf(tlsa, sizeof(tlsa),
+		    "_%u._tcp.%s", h->port, h->name) < sizeof(tlsa)) {
+			h->tlsa_asked = 1;
+			probe(w, i, 0, DNS_T_TLSA, tlsa, on_tlsa);
 		}
 	}
-	if (w->pending == 0)
-		route_ready(w);
+	w->addrs_asked = 1;
+	work_step(w);
+}
+
+static void
+on_sts(void *arg, const struct sts_policy *pol)
+{
+	struct route_work *w = arg;
+
+	w->sts_wait = 0;
+	if (pol != NULL) {
+		w->sts = *pol;
+		w->have_sts = 1;
+	}
+	work_step(w);
 }
 
 static int
@@ -239,6 +411,7 @@ on_mx(void *arg, const struct dns_answer *a)
 		    dest->domain);
 		return;
 	}
+	w->mx_secure = a->secure;
 	if (a->rcode == DNS_R_NODATA) {
 		/* No MX: the domain's own addresses (RFC 5321 5.1). */
 		strlcpy(w->hosts[0].name, dest->domain, sizeof(w->hosts[0].name));
@@ -341,5 +514,10 @@ route_resolve(struct deliverd *d, struct dest *dest)
 			    "A-label (xn--) form", dest->domain);
 			return;
 		}
+	/* The policy comes while the MX records are looked up. */
+	if (d->have_ca) {
+		w->sts_wait = 1;
+		sts_get(d, dest->domain, on_sts, w);
+	}
 	dns_lookup(d->dns, DNS_T_MX, dest->domain, on_mx, w);
 }

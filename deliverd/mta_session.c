@@ -10,6 +10,13 @@
  * next hop has closed gives its job back to be sent on a fresh one, with
  * no penalty.
  *
+ * A hop whose DANE records or MTA-STS policy (in enforce mode) ask for
+ * TLS gets it or nothing: no STARTTLS, a refused one, a failed handshake
+ * or a certificate that does not prove what was asked moves on to the
+ * next hop, and when none is left the recipients are deferred with 4.7.5
+ * (mta_tls.c checks the certificate).  Plain text is never tried again
+ * for such a hop.
+ *
  * The next hop is not trusted.  A reply that breaks the protocol during a
  * transaction (malformed, 2xx or 3xx other than 354 to DATA, or a reply
  * to the end of data that comes before all of it has left us) defers the
@@ -80,6 +87,7 @@ struct mta_session {
 	enum ms_state		 state;
 	struct hop		*hops;		/* our copy: dest's may change */
 	unsigned		 hosts_gen;	/* dest's, when we started */
+	struct ssl_ctx_st	*ssl_ctx;	/* held: reloads make new */
 	size_t			 nhops;
 	size_t			 hop;
 	int			 no_tls;
@@ -102,11 +110,16 @@ struct mta_session {
 	int			 after_lf;	/* last octet sent was LF */
 	uint8_t			 tail[2];	/* last two octets sent */
 	char			 error[256];	/* why the last hop failed */
+	char			 error_dsn[16];	/* its code, or "" */
+	char			 tls_version[16]; /* "none" in plain text */
+	const char		*verified;	/* dane, mta-sts, none */
 	int			 in_cb;		/* inside read_cb */
 	int			 dead;		/* free when read_cb returns */
 };
 
 static void	mta_free(struct mta_session *);
+static const char *tls_policy_name(const struct hop *);
+static void	sts_testing_note(struct mta_session *, const char *);
 static void	connect_hop(struct mta_session *);
 static void	read_cb(struct bufferevent *, void *);
 static void	write_cb(struct bufferevent *, void *);
@@ -272,6 +285,8 @@ mta_next_job(struct mta_session *s, struct job *job)
 	s->job = job;
 	strlcpy(job->relay, "", sizeof(job->relay));
 	relay_name(s, job->relay, sizeof(job->relay));
+	strlcpy(job->tls, s->tls_version, sizeof(job->tls));
+	job->verified = s->verified;
 	start_tx(s);
 }
 
@@ -298,6 +313,20 @@ session_end(struct mta_session *s)
 	dest_session_done(d, dest, NULL, 0);
 }
 
+static void
+hop_next(struct mta_session *s)
+{
+	log_info("msgid=%016llx: %s; trying the next host",
+	    (unsigned long long)s->job->msgid, s->error);
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
+	s->bev = NULL;
+	s->hop++;
+	s->no_tls = 0;
+	s->tls = 0;
+	connect_hop(s);
+}
+
 /* This hop is no good: try the next, or give the job back deferred. */
 static void __attribute__((format(printf, 2, 3)))
 hop_failed(struct mta_session *s, const char *fmt, ...)
@@ -307,14 +336,32 @@ hop_failed(struct mta_session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(s->error, sizeof(s->error), fmt, ap);
 	va_end(ap);
-	log_info("msgid=%016llx: %s; trying the next host",
-	    (unsigned long long)s->job->msgid, s->error);
-	bufferevent_free(s->bev);
-	s->bev = NULL;
-	s->hop++;
-	s->no_tls = 0;
-	s->tls = 0;
-	connect_hop(s);
+	s->error_dsn[0] = '\0';
+	hop_next(s);
+}
+
+/* The hop's TLS policy was not met (4.7.5): said louder, then the next. */
+static void __attribute__((format(printf, 2, 3)))
+hop_tls_failed(struct mta_session *s, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->error, sizeof(s->error), fmt, ap);
+	va_end(ap);
+	strlcpy(s->error_dsn, "4.7.5", sizeof(s->error_dsn));
+	log_warnx("msgid=%016llx relay=%s: %s: %s",
+	    (unsigned long long)s->job->msgid, s->job->relay,
+	    tls_policy_name(cur_hop(s)), s->error);
+	hop_next(s);
+}
+
+/* TLS is a must for this hop: DANE, or MTA-STS in enforce mode. */
+static int
+tls_required(const struct hop *h)
+{
+	return h->tls == HT_DANE || h->tls == HT_DANE_ENCRYPT ||
+	    h->tls == HT_STS_ENFORCE;
 }
 
 static void
@@ -329,7 +376,8 @@ connect_hop(struct mta_session *s)
 		tv.tv_sec = conf_of(s)->timeouts.command;
 
 	if (s->hop >= s->nhops) {
-		fail_rest(s->job, DR_TEMPFAIL, "4.4.1", s->error[0] ? s->error :
+		fail_rest(s->job, DR_TEMPFAIL, s->error_dsn[0] ?
+		    s->error_dsn : "4.4.1", s->error[0] ? s->error :
 		    "no host could be reached");
 		tx_finish(s, DEST_DOWN);
 		session_end(s);
@@ -340,6 +388,15 @@ connect_hop(struct mta_session *s)
 	s->max_size = 0;
 	mta_reply_init(&s->reply);
 	relay_name(s, s->job->relay, sizeof(s->job->relay));
+	strlcpy(s->tls_version, "none", sizeof(s->tls_version));
+	s->verified = "none";
+	strlcpy(s->job->tls, s->tls_version, sizeof(s->job->tls));
+	s->job->verified = s->verified;
+	if (cur_hop(s)->tls == HT_DANE_FAIL) {
+		hop_tls_failed(s, "the TLSA look-up for %s failed",
+		    cur_hop(s)->host);
+		return;
+	}
 	netaddr_to_sockaddr(&cur_hop(s)->addr, &ss, &sl);
 	s->bev = bufferevent_socket_new(s->d->child->base, -1,
 	    BEV_OPT_CLOSE_ON_FREE);
@@ -368,10 +425,11 @@ mta_start(struct deliverd *d, struct dest *dest, struct job *job)
 	s->dest = dest;
 	s->hosts_gen = dest->hosts_gen;
 	s->job = job;
-	if ((s->hops = calloc(dest->nhops, sizeof(*s->hops))) == NULL)
-		fatal("mta session");
-	memcpy(s->hops, dest->hops, dest->nhops * sizeof(*s->hops));
+	s->hops = hops_copy(dest->hops, dest->nhops);
 	s->nhops = dest->nhops;
+	s->ssl_ctx = d->ssl_ctx;
+	if (s->ssl_ctx != NULL)
+		SSL_CTX_up_ref(s->ssl_ctx);
 	if ((s->idle_timer = evtimer_new(d->child->base, idle_timeout, s)) ==
 	    NULL)
 		fatalx("evtimer_new");
@@ -391,13 +449,41 @@ mta_free(struct mta_session *s)
 	s->bev = NULL;
 	event_free(s->idle_timer);
 	s->idle_timer = NULL;
-	free(s->hops);
+	hops_free(s->hops, s->nhops);
 	s->hops = NULL;
+	SSL_CTX_free(s->ssl_ctx);
+	s->ssl_ctx = NULL;
 	/* read_cb may still be walking its input: it frees us last. */
 	if (s->in_cb > 0)
 		s->dead = 1;
 	else
 		free(s);
+}
+
+static const char *
+tls_policy_name(const struct hop *h)
+{
+	switch (h->tls) {
+	case HT_DANE:
+	case HT_DANE_ENCRYPT:
+	case HT_DANE_FAIL:
+		return "DANE";
+	case HT_STS_ENFORCE:
+	case HT_STS_TESTING:
+		return "MTA-STS";
+	default:
+		return "TLS";
+	}
+}
+
+/* MTA-STS in testing mode: what enforce would have refused, delivered. */
+static void
+sts_testing_note(struct mta_session *s, const char *why)
+{
+	log_warnx("msgid=%016llx relay=%s: MTA-STS (testing) of %s would "
+	    "refuse this host: %s; delivering anyway",
+	    (unsigned long long)s->job->msgid, s->job->relay,
+	    s->dest->domain, why);
 }
 
 static void
@@ -451,9 +537,15 @@ start_tls(struct mta_session *s)
 	/* Whatever came before the handshake is not to be trusted. */
 	evbuffer_drain(bufferevent_get_input(s->bev),
 	    evbuffer_get_length(bufferevent_get_input(s->bev)));
-	if ((ssl = SSL_new(s->d->ssl_ctx)) == NULL)
+	if ((ssl = SSL_new(s->ssl_ctx)) == NULL)
 		fatalx("SSL_new");
 	SSL_set_tlsext_host_name(ssl, cur_hop(s)->host);
+	if (tls_prepare(ssl, cur_hop(s), s->dest->domain) == -1) {
+		SSL_free(ssl);
+		hop_tls_failed(s, "cannot use the TLSA records of %s",
+		    cur_hop(s)->host);
+		return;
+	}
 	tls = bufferevent_openssl_filter_new(s->d->child->base, s->bev, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (tls == NULL)
@@ -777,17 +869,32 @@ handle_reply(struct mta_session *s, const struct mta_reply *r)
 			return;
 		}
 		if ((s->ext & EXT_STARTTLS) && !s->tls && !s->no_tls &&
-		    s->d->ssl_ctx != NULL) {
+		    s->ssl_ctx != NULL) {
 			s->state = MS_STARTTLS;
 			send_line(s, "STARTTLS");
 			return;
 		}
+		if (!s->tls && tls_required(cur_hop(s))) {
+			send_line(s, "QUIT");
+			hop_tls_failed(s, "%s does not offer STARTTLS",
+			    s->job->relay);
+			return;
+		}
+		if (!s->tls && cur_hop(s)->tls == HT_STS_TESTING)
+			sts_testing_note(s, "no TLS");
 		start_tx(s);
 		return;
 	case MS_STARTTLS:
 		if (r->code == 220)
 			start_tls(s);
-		else
+		else if (tls_required(cur_hop(s))) {
+			char why[REPLY_TEXT_MAX + 32];
+
+			mta_reply_format(r, why, sizeof(why));
+			send_line(s, "QUIT");
+			hop_tls_failed(s, "%s refused STARTTLS: %s",
+			    s->job->relay, why);
+		} else
 			start_tx(s);	/* offered but refused: plain text */
 		return;
 	case MS_TX:
@@ -932,9 +1039,16 @@ lost(struct mta_session *s, const char *why)
 		hop_failed(s, "%s: %s", s->job->relay, why);
 		return;
 	case MS_HANDSHAKE:
+		if (tls_required(cur_hop(s))) {
+			hop_tls_failed(s, "TLS handshake with %s failed (%s)",
+			    s->job->relay, why);
+			return;
+		}
 		/* A failed handshake: the same hop again, in plain text. */
 		log_info("relay=%s: TLS handshake failed (%s); trying again "
 		    "without TLS", s->job->relay, why);
+		if (cur_hop(s)->tls == HT_STS_TESTING)
+			sts_testing_note(s, why);
 		bufferevent_free(s->bev);
 		s->bev = NULL;
 		s->no_tls = 1;
@@ -970,6 +1084,32 @@ lost(struct mta_session *s, const char *why)
 	}
 }
 
+/*
+ * TLS is up: does the certificate prove what the hop asks?  Then the
+ * session goes on, with the version and the method for the log.
+ */
+static void
+handshake_done(struct mta_session *s)
+{
+	SSL		*ssl = bufferevent_openssl_get_ssl(s->bev);
+	const char	*how;
+	char		 why[256];
+
+	if (tls_verified(ssl, cur_hop(s), &how, why, sizeof(why)) == -1) {
+		if (cur_hop(s)->tls != HT_STS_TESTING) {
+			hop_tls_failed(s, "%s", why);
+			return;
+		}
+		sts_testing_note(s, why);
+	}
+	s->tls = 1;
+	strlcpy(s->tls_version, SSL_get_version(ssl), sizeof(s->tls_version));
+	s->verified = how;
+	strlcpy(s->job->tls, s->tls_version, sizeof(s->job->tls));
+	s->job->verified = how;
+	send_ehlo(s);
+}
+
 static void
 event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -980,8 +1120,7 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
 		if (s->state == MS_HANDSHAKE) {
-			s->tls = 1;
-			send_ehlo(s);
+			handshake_done(s);
 			return;
 		}
 		s->state = MS_GREETING;

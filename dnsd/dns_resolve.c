@@ -10,6 +10,14 @@
  * configuration that changes them, or the servers, gets a new channel
  * (the sandbox lets dnsd open /dev/urandom, read-only, for its key) and
  * the old one is retired once its last query is answered.
+ *
+ * Queries are made by us (ares_create_query) and sent with ares_send:
+ * ares_query cannot ask with the DO bit, which a validating resolver
+ * needs to see before it tells us, with the AD bit, that an answer was
+ * authenticated.  ares_send in 1.18 sends the query id it is given, so
+ * the id is ours to choose: random, and not one in flight.  The DO bit is
+ * set only when the AD bit will be trusted (dns.dnssec, every server on
+ * loopback), so that nobody else's answers grow with signatures.
  */
 #include <sys/queue.h>
 
@@ -25,8 +33,10 @@
 #include "config.h"
 #include "dnsd.h"
 #include "log.h"
+#include "netaddr.h"
 
 #define EDNS_SIZE	1232	/* DNS flag day 2020 */
+#define OPT_LEN		11	/* the OPT record ares_create_query adds */
 
 struct rchan;
 
@@ -55,10 +65,14 @@ struct resolver {
 	char			 servers[1024];	/* as configured, for diffs */
 	uint32_t		 timeout;
 	uint32_t		 tries;
+	int			 trust_ad;	/* DO asked, AD believed */
+	uint8_t			 ids[65536 / 8];	/* ids in flight */
 };
 
 struct rquery {
 	struct rchan	*rc;
+	uint16_t	 id;
+	int		 has_id;	/* id is ours, in res->ids */
 	uint16_t	 qtype;
 	char		*name;
 	lookup_cb	 cb;
@@ -235,26 +249,57 @@ rchan_retire(struct resolver *res, struct rchan *rc)
 	LIST_INSERT_HEAD(&res->retired, rc, entry);
 }
 
-/* 1: a new channel is in use (its answers may differ); 0; -1. */
+/*
+ * The AD bit means something only from a validating resolver we reach
+ * over a path nobody can tamper with: this host (RFC 6698 4.1, RFC 7672
+ * 2.1.1).  A server elsewhere gets a warning and no trust.
+ */
+int
+resolver_trust_ad(const struct conf *conf)
+{
+	struct netaddr	na;
+	size_t		i;
+	int		ok = conf->dns.dnssec;
+
+	for (i = 0; ok && i < conf->dns.nservers; i++) {
+		if (netaddr_parse(conf->dns.servers[i].host, &na) == 0 &&
+		    netaddr_is_loopback(&na))
+			continue;
+		log_warnx("dns.dnssec: server %s is not on loopback; its AD "
+		    "bit is not trusted and no answer counts as secure (DANE "
+		    "is off)", conf->dns.servers[i].host);
+		ok = 0;
+	}
+	return ok;
+}
+
+/*
+ * 1: answers may differ from now on (a new channel, or the AD bit trusted
+ * or no longer), and cached ones should go; 0; -1.
+ */
 int
 resolver_configure(struct resolver *res, const struct conf *conf)
 {
 	char		 servers[sizeof(res->servers)];
 	struct rchan	*old = res->active;
+	int		 trust = resolver_trust_ad(conf), changed;
 
+	changed = old != NULL && trust != res->trust_ad;
+	res->trust_ad = trust;
 	if (servers_csv(conf, servers, sizeof(servers)) == -1) {
 		log_warnx("dns: server list too long");
 		return -1;
 	}
 	if (old != NULL && strcmp(servers, res->servers) == 0 &&
 	    conf->dns.timeout == res->timeout && conf->dns.tries == res->tries)
-		return 0;
+		return changed;
 	res->timeout = conf->dns.timeout;
 	res->tries = conf->dns.tries;
 	strlcpy(res->servers, servers, sizeof(res->servers));
 	res->active = rchan_new(res, servers);
-	log_info("dns servers %s, timeout %us, %u tries%s", servers,
-	    res->timeout, res->tries, old != NULL ? " (a new channel)" : "");
+	log_info("dns servers %s, timeout %us, %u tries%s%s", servers,
+	    res->timeout, res->tries, trust ? ", DNSSEC (AD bit trusted)" : "",
+	    old != NULL ? " (a new channel)" : "");
 	if (old == NULL)
 		return 0;
 	rchan_retire(res, old);
@@ -279,6 +324,8 @@ query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 
 	(void)timeouts;
 	rc->pending--;
+	if (q->has_id)
+		res->ids[q->id / 8] &= (uint8_t)~(1u << (q->id % 8));
 	if ((a = malloc(sizeof(*a))) == NULL)
 		fatal("dns answer");
 	memset(a, 0, sizeof(*a));
@@ -289,6 +336,8 @@ query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 		if (dns_parse_answer(abuf, (size_t)alen, q->qtype, a) == -1)
 			log_warnx("dns: malformed answer for %s", q->name);
 	}
+	if (!res->trust_ad)
+		a->secure = 0;
 	q->cb(q->arg, a);
 	dns_answer_clear(a);
 	free(a);
@@ -301,12 +350,54 @@ query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	}
 }
 
+/*
+ * A random query id that no query in flight has: a random start, then
+ * the next free one.  -1 when all 65536 are in flight.
+ */
+static int
+query_id(struct resolver *res)
+{
+	uint32_t	start = arc4random_uniform(65536), i;
+	uint16_t	id;
+
+	for (i = 0; i < 65536; i++) {
+		id = (uint16_t)((start + i) & 0xffff);
+		if (res->ids[id / 8] & (1u << (id % 8)))
+			continue;
+		res->ids[id / 8] |= (uint8_t)(1u << (id % 8));
+		return id;
+	}
+	return -1;
+}
+
+/* RD, EDNS0 with our buffer size, and DO when the AD bit is trusted. */
+static int
+make_query(struct resolver *res, const char *name, uint16_t qtype,
+    uint16_t id, unsigned char **buf, int *len)
+{
+	int rv;
+
+	if ((rv = ares_create_query(name, 1 /* IN */, qtype, id, 1, buf, len,
+	    EDNS_SIZE)) != ARES_SUCCESS)
+		return rv;
+	/* The OPT record ends the query: its TTL holds the DO bit. */
+	if (*len < OPT_LEN || (*buf)[*len - OPT_LEN + 2] != 41) {
+		ares_free_string(*buf);
+		return ARES_EBADQUERY;
+	}
+	if (res->trust_ad)
+		(*buf)[*len - OPT_LEN + 7] |= 0x80;
+	return ARES_SUCCESS;
+}
+
 void
 resolver_query(struct resolver *res, const char *name, uint16_t qtype,
     lookup_cb cb, void *arg)
 {
 	struct rquery	*q;
 	struct rchan	*rc = res->active;
+	unsigned char	*buf;
+	int		 len, rv, id;
 
 	if ((q = calloc(1, sizeof(*q))) == NULL ||
 	    (q->name = strdup(name)) == NULL)
@@ -316,8 +407,24 @@ resolver_query(struct resolver *res, const char *name, uint16_t qtype,
 	q->cb = cb;
 	q->arg = arg;
 	rc->pending++;
-	/* The callback may run inside ares_query: q is gone after it. */
-	ares_query(rc->ch, name, 1 /* IN */, qtype, query_cb, q);
+	if ((id = query_id(res)) == -1) {
+		/* Answered as a time-out would be: try again later. */
+		log_warnx("dns: 65536 queries in flight; %s fails", name);
+		query_cb(q, ARES_ETIMEOUT, 0, NULL, 0);
+		return;
+	}
+	q->id = (uint16_t)id;
+	q->has_id = 1;
+	if ((rv = make_query(res, name, qtype, q->id, &buf, &len)) !=
+	    ARES_SUCCESS) {
+		log_warnx("dns: cannot make a query for %s: %s", name,
+		    ares_strerror(rv));
+		query_cb(q, rv, 0, NULL, 0);
+		return;
+	}
+	/* The callback may run inside ares_send: q is gone after it. */
+	ares_send(rc->ch, buf, len, query_cb, q);
+	ares_free_string(buf);
 	rchan_schedule(rc);
 }
 

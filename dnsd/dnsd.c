@@ -91,8 +91,9 @@ on_resolved(void *arg, const struct dns_answer *a)
 	if (dns_answer_encode(a, l->qtype, &m) == -1)
 		fatalx("dns answer encoding");
 	cache_put(d->cache, l->qtype, l->name, m.buf, m.len, cache_ttl(d, a));
-	log_debug("dns %s type %u: rcode %d, %zu records, ttl %u", l->name,
-	    l->qtype, a->rcode, a->nrr, a->has_ttl ? a->ttl : 0);
+	log_debug("dns %s type %u: rcode %d, %zu records, ttl %u%s", l->name,
+	    l->qtype, a->rcode, a->nrr, a->has_ttl ? a->ttl : 0,
+	    a->secure ? ", secure" : "");
 	while ((w = TAILQ_FIRST(&l->waiters)) != NULL) {
 		TAILQ_REMOVE(&l->waiters, w, entry);
 		answer_waiter(d, w, m.buf, m.len, a);
@@ -161,7 +162,8 @@ static int
 known_qtype(uint32_t t)
 {
 	return t == DNS_T_A || t == DNS_T_AAAA || t == DNS_T_MX ||
-	    t == DNS_T_TXT || t == DNS_T_PTR || t == DNS_Q_FCRDNS;
+	    t == DNS_T_TXT || t == DNS_T_PTR || t == DNS_T_TLSA ||
+	    t == DNS_Q_FCRDNS;
 }
 
 static void
@@ -268,7 +270,7 @@ dnsd_conf(struct child *c, struct conf *conf, struct conf *old)
 	(void)old;
 	d->conf = conf;
 	if (resolver_configure(d->res, conf) == 1) {
-		/* Other servers may answer differently. */
+		/* Other servers, or another trust in their AD bit. */
 		cache_flush(d->cache);
 	}
 }

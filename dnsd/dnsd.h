@@ -3,7 +3,10 @@
  *
  * c-ares (Debian 12: 1.18), driven by the event loop and configured only
  * from what the parent sends: servers, timeout and tries, lookups "b", no
- * search domains; ares_query, never ares_search.  Answers are parsed by us
+ * search domains; queries made by us and sent with ares_send (never
+ * ares_search), with the DO bit when dns.dnssec is on and every server is
+ * on loopback: then, and only then, an answer with the AD bit is "secure"
+ * (DANE relies on it; see dns_resolve.c).  Answers are parsed by us
  * (dns_parse.c) so that every record's TTL is known; the cache keeps
  * nothing longer than dns.max_ttl, negative answers for min(SOA TTL, SOA
  * MINIMUM) (RFC 2308 section 5) under the same cap, and never a time-out or
@@ -72,6 +75,9 @@ void	 dnsd_lookup(struct dnsd *, uint32_t qtype, const char *name,
 
 /* dns_resolve.c */
 struct resolver *resolver_new(struct event_base *);
+/* Is the AD bit to be trusted: dns.dnssec, every server on loopback? */
+int	 resolver_trust_ad(const struct conf *);
+/* 1 when cached answers should go (servers or trust changed); 0; -1. */
 int	 resolver_configure(struct resolver *, const struct conf *);
 void	 resolver_query(struct resolver *, const char *name, uint16_t qtype,
 	    lookup_cb, void *arg);

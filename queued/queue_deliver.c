@@ -295,6 +295,91 @@ on_done(struct queued *q, struct imsg *imsg)
 	queue_release(q, m);
 }
 
+/*
+ * MTA-STS policies: deliverd's to keep (msg_deliver.h).  The value is
+ * (i64 expires, data policy), opaque to us but for its expiry.
+ */
+static void
+sts_job(struct queued *q, const char *domain, const void *val, size_t len)
+{
+	struct task *j;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (j->name = strdup(domain)) == NULL ||
+	    (val != NULL && (j->blob = malloc(len)) == NULL))
+		fatal("MTA-STS policy");
+	j->kind = TASK_STS;
+	j->fd = -1;
+	if (val != NULL)
+		memcpy(j->blob, val, len);
+	j->bloblen = len;
+	committer_submit(q->cm, j);
+}
+
+static void
+sts_send(void *arg, const char *domain, const void *val, size_t len)
+{
+	struct queued	*q = arg;
+	struct mr	 r;
+	struct mw	 w;
+	const void	*blob;
+	size_t		 blen;
+	int64_t		 expires;
+
+	mr_init(&r, val, len);
+	expires = mr_i64(&r);
+	if ((blob = mr_data(&r, &blen)) == NULL || mr_end(&r) == -1 ||
+	    expires <= (int64_t)time(NULL)) {
+		sts_job(q, domain, NULL, 0);	/* expired or unreadable */
+		return;
+	}
+	mw_init(&w);
+	mw_str(&w, domain);
+	mw_i64(&w, expires);
+	mw_data(&w, blob, blen);
+	if (!w.err)
+		child_send(q->child, PROC_DELIVERD, M_D_STS_POLICY, 0, -1,
+		    w.buf, w.len);
+}
+
+/* At start: deliverd gets back what it stored; the expired go. */
+void
+deliver_sts_load(struct queued *q)
+{
+	int n;
+
+	if ((n = store_sts_load(q->store, sts_send, q)) == -1)
+		log_warnx("MTA-STS: the stored policies cannot be read");
+	else if (n > 0)
+		log_info("MTA-STS: %d stored polic%s", n, n == 1 ? "y" :
+		    "ies");
+}
+
+static void
+on_sts_save(struct queued *q, struct imsg *imsg)
+{
+	struct mr	 r;
+	struct mw	 w;
+	const void	*blob;
+	size_t		 blen;
+	int64_t		 expires;
+	char		 domain[256];
+
+	mr_init(&r, imsg->data, imsg->datalen);
+	mr_str(&r, domain, sizeof(domain));
+	expires = mr_i64(&r);
+	if ((blob = mr_data(&r, &blen)) == NULL || mr_end(&r) == -1 ||
+	    domain[0] == '\0' || blen > STS_BLOB_MAX)
+		child_peer_broken(q->child, PROC_DELIVERD, imsg, "policy");
+	mw_init_grow(&w);
+	mw_i64(&w, expires);
+	mw_data(&w, blob, blen);
+	if (w.err)
+		fatalx("MTA-STS policy encoding");
+	sts_job(q, domain, w.buf, w.len);
+	mw_release(&w);
+}
+
 void
 deliver_dispatch(struct queued *q, struct imsg *imsg)
 {
@@ -306,6 +391,9 @@ deliver_dispatch(struct queued *q, struct imsg *imsg)
 		return;
 	case M_D_DONE:
 		on_done(q, imsg);
+		return;
+	case M_D_STS_SAVE:
+		on_sts_save(q, imsg);
 		return;
 	}
 	child_peer_broken(q->child, PROC_DELIVERD, imsg, "unknown type");

@@ -435,6 +435,13 @@ receive_task_done(struct queued *q, struct task *j)
 		retry_done(q, j);
 		free(j->blob);
 		break;
+	case TASK_STS:
+		if (j->err != 0)
+			log_warnx("MTA-STS: storing the policy of %s failed: "
+			    "%s", j->name, strerror(j->err));
+		free(j->blob);
+		free(j->name);
+		break;
 	}
 	free(j);
 }

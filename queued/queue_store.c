@@ -44,6 +44,7 @@ struct store {
 	char		 dir[128];
 	uint64_t	 mapsize;
 	int		 unsynced;	/* the key is set */
+	MDB_dbi		 mtasts;	/* MTA-STS policies, by domain */
 };
 
 static void
@@ -234,7 +235,8 @@ prepare(struct store *st, int first, char *err, size_t errsz)
 		rc = mdb_dbi_open(txn, "queue", MDB_CREATE, &st->queue);
 	}
 	if (rc != 0 || (rc = mdb_dbi_open(txn, "meta", MDB_CREATE,
-	    &st->meta)) != 0)
+	    &st->meta)) != 0 || (rc = mdb_dbi_open(txn, "mtasts",
+	    MDB_CREATE, &st->mtasts)) != 0)
 		goto abort;
 	if (first && (version = get_version(st, txn, &rc)) == -1) {
 		if (rc == 0)
@@ -362,6 +364,24 @@ put_envelope(struct store *st, MDB_txn *txn, struct task *j, unsigned flags)
 	rc = put_blob(st, txn, j->env->id, w.buf, w.len, flags);
 	mw_release(&w);
 	return rc;
+}
+
+/* An MTA-STS policy by domain, or its removal (no blob). */
+static int
+put_sts(struct store *st, MDB_txn *txn, struct task *j)
+{
+	MDB_val	key, val;
+	int	rc;
+
+	key.mv_size = strlen(j->name);
+	key.mv_data = j->name;
+	if (j->blob == NULL) {
+		rc = mdb_del(txn, st->mtasts, &key, NULL);
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	}
+	val.mv_size = j->bloblen;
+	val.mv_data = j->blob;
+	return mdb_put(txn, st->mtasts, &key, &val, 0);
 }
 
 static int
@@ -522,6 +542,9 @@ apply_once(struct store *st, struct task_list *jobs)
 			break;
 		case TASK_ROUTE:
 			rc = put_route(st, txn, j);
+			break;
+		case TASK_STS:
+			rc = put_sts(st, txn, j);
 			break;
 		}
 		if (rc == MDB_KEYEXIST) {
@@ -784,4 +807,33 @@ store_usage(struct store *st, uint64_t *used, uint64_t *total)
 	*used = last > free_pages ? last - free_pages : 0;
 	*total = (uint64_t)info.me_mapsize / ms.ms_psize;
 	return 0;
+}
+
+int
+store_sts_load(struct store *st, void (*fn)(void *, const char *,
+    const void *, size_t), void *arg)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 key, val;
+	char		 name[256];
+	int		 rc, n = 0;
+
+	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return -1;
+	if ((rc = mdb_cursor_open(txn, st->mtasts, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	while ((rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) == 0) {
+		if (key.mv_size == 0 || key.mv_size >= sizeof(name))
+			continue;
+		memcpy(name, key.mv_data, key.mv_size);
+		name[key.mv_size] = '\0';
+		fn(arg, name, val.mv_data, val.mv_size);
+		n++;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return n;
 }

@@ -247,6 +247,7 @@ queued_start(struct queued *q)
 	free(s.unsynced);
 	spool_scan(q);
 	committer_attach(q->cm, q->store);
+	deliver_sts_load(q);
 	if (s.quarantined > 0)
 		log_errx("queue: %zu messages put in quarantine "
 		    "(relayctl show corrupt)", s.quarantined);

@@ -202,7 +202,8 @@ enum task_kind {
 	TASK_DELETE,		/* delete the envelope, then the file */
 	TASK_DSN,		/* write a notice, fsync it, put its envelope */
 	TASK_CREATE,		/* a new, empty spool file (no DB work) */
-	TASK_ROUTE		/* put a tenant's route (blob), or delete it */
+	TASK_ROUTE,		/* put a tenant's route (blob), or delete it */
+	TASK_STS		/* put (blob) or delete an MTA-STS policy */
 };
 
 struct task {
@@ -212,8 +213,9 @@ struct task {
 	uint64_t		 sid;
 	int			 fd;
 	struct envelope		*env;		/* COMMIT; DSN: the notice */
-	uint8_t			*blob;		/* PUT */
+	uint8_t			*blob;		/* PUT; STS: NULL deletes */
 	size_t			 bloblen;
+	char			*name;		/* STS: the domain */
 	struct dsn_spec		*dsn;		/* DSN */
 	int			 err;		/* errno, or an MDB code */
 	int			 mdb_err;
@@ -254,6 +256,9 @@ int	 store_usage(struct store *, uint64_t *used, uint64_t *total);
 typedef void	 store_route_fn(void *, const char *tenant, const void *,
 		    size_t);
 int	 store_routes(struct store *, store_route_fn *, void *);
+/* Every stored MTA-STS policy: domain, and the value deliverd sent. */
+int	 store_sts_load(struct store *, void (*)(void *, const char *,
+	    const void *, size_t), void *);
 
 /* queue_commit.c: fsync workers and the group-commit writer. */
 struct committer *committer_start(struct queued *);
@@ -356,6 +361,7 @@ void	 sched_job_done(struct queued *, struct qmsg *, struct dsn_item *,
 void	 deliver_send(struct queued *, struct qmsg *, const char *key,
 	    uint32_t *idx, size_t n);
 void	 deliver_dispatch(struct queued *, struct imsg *);
+void	 deliver_sts_load(struct queued *);
 
 /* queue_dsn.c: notices, written on a worker thread. */
 int	 dsn_write(int spool_fd, struct dsn_spec *, struct envelope **,

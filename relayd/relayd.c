@@ -123,6 +123,10 @@ load(const char *path, struct conf_errors *errs)
 
 	if ((conf = conf_load(path, 0, errs)) == NULL)
 		return NULL;
+	if (conf->tls.ca_fd == -1)
+		log_warnx("no CA file (tls.ca_file unset and %s missing): "
+		    "MTA-STS policies cannot be verified and are not applied",
+		    CONF_DEFAULT_CA_FILE);
 	if (conf->dns.nservers == 0 && conf_read_resolv("/etc/resolv.conf",
 	    &conf->dns.servers, &conf->dns.nservers) == -1)
 		log_warn("/etc/resolv.conf");

@@ -3,8 +3,9 @@
  * encoding between dnsd and the processes that ask it (dns_client.c).
  *
  * The input is one DNS message, parsed as the answer to each query type
- * relayd asks.  What the parser keeps must be well formed (records of the
- * type asked, printable lower-case names, bounded TXT); a failure leaves
+ * relayd asks (TLSA too, for DANE).  What the parser keeps must be well
+ * formed (records of the type asked, printable lower-case names, bounded
+ * TXT and TLSA data, never "secure" with a failure); a failure leaves
  * nothing allocated.  The answer then goes through dns_answer_encode and
  * dns_answer_decode, and must come back with the same code and records,
  * truncated where the encoding had to drop some.
@@ -20,7 +21,7 @@
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static const uint16_t qtypes[] = {
-	DNS_T_A, DNS_T_AAAA, DNS_T_MX, DNS_T_TXT, DNS_T_PTR
+	DNS_T_A, DNS_T_AAAA, DNS_T_MX, DNS_T_TXT, DNS_T_PTR, DNS_T_TLSA
 };
 
 static void
@@ -46,7 +47,8 @@ check_answer(const struct dns_answer *a, uint16_t qtype)
 	size_t			 i;
 
 	if (a->rcode > DNS_R_TEMPFAIL || a->nrr > DNS_MAX_RR ||
-	    (a->nrr > 0) != (a->rcode == DNS_R_OK))
+	    (a->nrr > 0) != (a->rcode == DNS_R_OK) ||
+	    (a->secure && a->rcode == DNS_R_TEMPFAIL))
 		abort();
 	for (i = 0; i < a->nrr; i++) {
 		rr = &a->rr[i];
@@ -55,6 +57,12 @@ check_answer(const struct dns_answer *a, uint16_t qtype)
 		if (qtype == DNS_T_TXT) {
 			if (rr->txt == NULL || rr->txtlen > DNS_TXT_MAX ||
 			    rr->txt[rr->txtlen] != '\0')
+				abort();
+		} else if (qtype == DNS_T_TLSA) {
+			/* Too large to keep: unusable (255), and empty. */
+			if (rr->txt == NULL || rr->txtlen > DNS_TLSA_MAX ||
+			    (rr->txtlen == 0 && rr->tlsa_usage !=
+			    TLSA_UNUSABLE))
 				abort();
 		} else if (rr->txt != NULL)
 			abort();
@@ -78,6 +86,12 @@ same_rr(const struct dns_rr *x, const struct dns_rr *y, uint16_t qtype)
 	case DNS_T_TXT:
 		return x->txtlen == y->txtlen &&
 		    memcmp(x->txt, y->txt, x->txtlen + 1) == 0;
+	case DNS_T_TLSA:
+		return x->tlsa_usage == y->tlsa_usage &&
+		    x->tlsa_selector == y->tlsa_selector &&
+		    x->tlsa_mtype == y->tlsa_mtype &&
+		    x->txtlen == y->txtlen &&
+		    memcmp(x->txt, y->txt, x->txtlen) == 0;
 	case DNS_T_MX:
 		if (x->pref != y->pref)
 			return 0;
@@ -101,6 +115,7 @@ roundtrip(const struct dns_answer *a, uint16_t qtype)
 	    dns_answer_decode(w.buf, w.len, qtype, b) == -1)
 		abort();
 	if (b->rcode != a->rcode || b->nrr > a->nrr ||
+	    b->secure != a->secure ||
 	    b->truncated != (a->truncated || b->nrr < a->nrr) ||
 	    (a->nrr > 0 && b->nrr == 0))
 		abort();

@@ -46,7 +46,9 @@ class Unbound:
                 records = ["%s 300 IN SOA ns.%s hostmaster.%s 1 3600 600 "
                            "86400 60" % (zone, zone, zone)] + list(records)
             for r in records:
-                lines.append('  local-data: "%s"' % r.replace('"', '\\"'))
+                # unbound takes a TXT string's quotes inside single ones.
+                lines.append("  local-data: '%s'" % r if '"' in r else
+                             '  local-data: "%s"' % r)
         for zone in deny:
             lines.append('  local-zone: "%s" deny' % zone)
         lines += ["remote-control:", "  control-enable: no"]

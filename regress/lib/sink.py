@@ -26,7 +26,8 @@ next command or reply sees it) is one of
 In "early", "mixed", "long" and "data250" no message is recorded in
 s.messages.  Every octet any client sent is kept in s.raw (s.received()),
 whatever the mode; rcvbuf= shrinks the receive buffer, set before listen
-so that the window is small from the SYN on.
+so that the window is small from the SYN on.  With starttls=True the sink
+offers STARTTLS with a self-signed certificate, or with cert=(chain, key).
 """
 import os
 import shutil
@@ -71,7 +72,7 @@ def make_cert(directory):
 class Sink:
     def __init__(self, addr, port, ext=None, greeting="220 sink.test ESMTP",
                  starttls=False, helo_only=False, hang=False,
-                 tls_break=False, mode="normal", rcvbuf=None):
+                 tls_break=False, mode="normal", rcvbuf=None, cert=None):
         self.addr = addr
         self.port = port
         self.ext = list(ALL_EXT if ext is None else ext)
@@ -97,7 +98,8 @@ class Sink:
         self.ssl = None
         if starttls:
             self.tmp = tempfile.mkdtemp(prefix="sink-tls.")
-            crt, key = make_cert(self.tmp)
+            # cert=(chain file, key file), e.g. from secure.TestCA.
+            crt, key = cert if cert else make_cert(self.tmp)
             self.ssl = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self.ssl.load_cert_chain(crt, key)
             self.ext.append("STARTTLS")

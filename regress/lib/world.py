@@ -62,14 +62,18 @@ class World:
     def __init__(self, tap, queue="", main_extra="", mode="relay",
                  hold="8d", deliver_to=None, dns_extra=None,
                  allow_private_mx=True, deny=("blackhole.test.",),
-                 timeouts=None, limits="", allow_bare=False, dns_opts=""):
+                 timeouts=None, limits="", allow_bare=False, dns_opts="",
+                 port=None, dns=None):
+        """port: the sinks' port (chosen before, e.g. for TLSA names);
+        dns: a DNS server of the test's own (secure.SignedDNS), stopped
+        with the world, instead of unbound with the zones above."""
         self.tap = tap
-        self.port = free_port()
+        self.port = port or free_port()
         zones = dict(ZONES)
         if dns_extra:
             for z, recs in dns_extra.items():
                 zones[z] = zones.get(z, []) + recs
-        self.dns = Unbound(zones, deny=deny)
+        self.dns = dns or Unbound(zones, deny=deny)
         self.sinks = {}
         self.tenant_addr = "127.0.0.20"
         tenant = TENANT.format(mode=mode, hold=hold,
