@@ -22,12 +22,14 @@
  * and RCPT, in order; smtpd drops verdicts it no longer waits for.  A
  * verdict with code 0 passes; any other code is the reply smtpd gives.
  *
- * M_P_CONNECT   u8 is_v6, data[16] client, u32 listener, u32 greeting
- *               delay (s), u32 pregreet_pass (s)
- * M_P_MAIL      str sender ("" for <>), str helo, u8 smtputf8
- * M_P_RCPT      str address, str tenant, u8 direction, str routing domain
- * M_P_VERDICT   u8 stage, u32 code, str enhanced, str text, u8 flags,
- *               str Received-SPF field (RCPT, for a tenant with spf: tag)
+ * M_P_CONNECT   u32 seq, u8 is_v6, data[16] client, u32 listener,
+ *               u32 greeting delay (s), u32 pregreet_pass (s)
+ * M_P_MAIL      u32 seq, str sender ("" for <>), str helo, u8 smtputf8
+ * M_P_RCPT      u32 seq, str address, str tenant, u8 direction,
+ *               str routing domain
+ * M_P_VERDICT   u32 seq (the question's), u8 stage, u32 code,
+ *               str enhanced, str text, u8 flags, str Received-SPF field
+ *               (RCPT, for a tenant with spf: tag)
  * M_P_PREGREET  u8 waited (1) or talked first (0)
  * M_P_ACCEPTED  u64 octets, u32 n, n x str tenant (inbound ones)
  * M_P_END       nothing
@@ -38,8 +40,15 @@
  *                of the policy databases of the store (never the queue)
  *   M_PQ_DEL     u8 database, data key
  *   M_PQ_FLUSH   u8 database: remove every entry
- *   M_PQ_DONE    queued -> policyd: u8 ok; every write up to peerid is
- *                committed (ok) or was refused (the store is full)
+ *   M_PQ_DONE    queued -> policyd: u8 ok; the write numbered peerid is
+ *                committed (ok), or was refused (the store is full, the
+ *                database holds PDB_ENTRIES_MAX entries) or failed: the
+ *                state it held is lost, which costs a greylisted retry,
+ *                never a pass
+ *
+ * Every value starts with its expiry, an i64 (seconds since the epoch,
+ * big-endian): queued removes expired entries on its own, a few thousand
+ * a minute, so a store nobody cleans still never grows without bound.
  */
 #ifndef RELAYD_MSG_POLICY_H
 #define RELAYD_MSG_POLICY_H
@@ -81,6 +90,24 @@ enum policy_db {
 	PDB_MAX
 };
 
+/* The database's name in the store. */
+static inline const char *
+policy_db_name(unsigned db)
+{
+	switch (db) {
+	case PDB_GREYLIST:
+		return "greylist";
+	case PDB_AWL:
+		return "awl";
+	case PDB_PREGREET:
+		return "pregreet";
+	case PDB_WHITELIST:
+		return "whitelist";
+	}
+	return NULL;
+}
+
+#define PDB_EXPIRY_LEN	8	/* the i64 every value starts with */
 #define PDB_KEY_MAX	128
 #define PDB_VAL_MAX	256
 #define PDB_ENTRIES_MAX	(4u * 1024 * 1024)	/* per database */

@@ -166,33 +166,59 @@ sink_prefix(struct msg_sink *s, const char *p, size_t n)
 	sink_store(s, (const uint8_t *)p, n);
 }
 
-static const char received[] = "received:";
+/* What a field's name makes it, once its colon is read. */
+static uint8_t
+field_kind(const struct msg_sink *s)
+{
+	if (s->namelen == 8 && memcmp(s->name, "received", 8) == 0)
+		return HDR_RECEIVED;
+	if (s->namelen == 2 && (memcmp(s->name, "to", 2) == 0 ||
+	    memcmp(s->name, "cc", 2) == 0))
+		return HDR_TO_CC;
+	return HDR_OTHER;
+}
 
-/* Count Received: fields until the empty line that ends the header. */
+/*
+ * The header section, up to the empty line that ends it: its size, its
+ * fields, the Received: fields, and whether a To: or Cc: field holds
+ * anything but white space (folded lines included).
+ */
 static void
 sink_header(struct msg_sink *s, uint8_t c)
 {
+	s->header_bytes++;
 	if (s->bol) {
 		s->bol = 0;
 		if (c == '\r' || c == '\n') {
 			s->in_header = 0;
 			return;
 		}
-		s->hdr_match = 0;
+		if (c != ' ' && c != '\t') {
+			/* A new field; a space or tab continues the last. */
+			s->fields++;
+			s->in_name = 1;
+			s->namelen = 0;
+			s->kind = HDR_OTHER;
+		}
 	}
 	if (c == '\n') {
 		s->bol = 1;
 		return;
 	}
-	if (s->hdr_match < sizeof(received) - 1) {
-		uint8_t lc = (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
-
-		if (lc == (uint8_t)received[s->hdr_match]) {
-			if (++s->hdr_match == sizeof(received) - 1)
+	if (s->in_name) {
+		if (c == ':') {
+			s->in_name = 0;
+			if ((s->kind = field_kind(s)) == HDR_RECEIVED)
 				s->received++;
-		} else
-			s->hdr_match = sizeof(received);	/* no match */
+		} else if (s->namelen < sizeof(s->name))
+			s->name[s->namelen++] = (char)((c >= 'A' && c <= 'Z') ?
+			    c + 32 : c);
+		else	/* too long to be one we look for */
+			s->namelen = sizeof(s->name) + 1;
+		return;
 	}
+	if (s->kind == HDR_TO_CC && c != ' ' && c != '\t' && c != '\r')
+		s->to_or_cc = 1;
 }
 
 void

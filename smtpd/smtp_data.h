@@ -8,8 +8,9 @@
  * CVE-2023-51764 and its family).
  *
  * msg_sink checks what is stored, for DATA and BDAT alike: bare CR or LF,
- * NUL, the size limit, Received: fields in the header section (a loop),
- * 8-bit octets; and writes it to the spool descriptor through a buffer.
+ * NUL, the size limit, the header section (its size, its fields, the
+ * Received: fields of a loop, whether To: or Cc: names anyone), 8-bit
+ * octets; and writes it to the spool descriptor through a buffer.
  * Nothing is ever changed: what passes is stored byte for byte.
  */
 #ifndef RELAYD_SMTP_DATA_H
@@ -57,9 +58,19 @@ struct msg_sink {
 	uint8_t		 too_big;
 	uint8_t		 in_header;
 	uint8_t		 bol;
-	uint8_t		 hdr_match;	/* octets of "received:" matched */
+	uint8_t		 in_name;	/* reading a field's name */
+	uint8_t		 namelen;
+	char		 name[12];	/* lower case, cut */
+	uint8_t		 kind;		/* HDR_* of the field being read */
+	uint8_t		 to_or_cc;	/* To: or Cc: with an address */
 	unsigned	 received;
+	unsigned	 fields;
+	uint64_t	 header_bytes;
 };
+
+#define HDR_OTHER	0
+#define HDR_RECEIVED	1
+#define HDR_TO_CC	2
 
 int	 sink_init(struct msg_sink *, int fd, uint64_t max);
 /* Store a prefix we generated (the Received: field), unchecked. */
