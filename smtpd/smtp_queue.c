@@ -231,15 +231,17 @@ commit_ok(struct session *s, uint64_t id)
 	session_reply_r(s, &r);
 }
 
+/* A refusal from queued, for the client as it is: one line, 4xx or 5xx. */
 static int
 read_reply(struct mr *r, struct smtp_reply *rep)
 {
 	rep->code = (int)mr_u32(r);
 	mr_str(r, rep->enh, sizeof(rep->enh));
 	mr_str(r, rep->text, sizeof(rep->text));
-	if (rep->code < 400 || rep->code > 599)
+	if (mr_end(r) == -1 || rep->code < 400 || rep->code > 599 ||
+	    !reply_valid(rep))
 		return -1;
-	return mr_end(r);
+	return 0;
 }
 
 /*

@@ -10,6 +10,7 @@
  * are passed on as they are; a few of its texts are here too, for the
  * same refusal made early from what queued announced.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -267,6 +268,45 @@ reply_user_unknown(struct smtp_reply *r, const char *addr)
 {
 	reply_fmt(r, 550, "5.1.1", "<%.300s>: Recipient address rejected: "
 	    "User unknown", addr);
+}
+
+/* class.subject.detail (RFC 3463), of the code's class. */
+static int
+enh_valid(const char *e, int code)
+{
+	size_t	i, dots = 0, digits = 0;
+
+	if (code / 100 == 3 || e[0] != '0' + code / 100 || e[1] != '.')
+		return 0;
+	for (i = 2;; i++) {
+		if (isdigit((unsigned char)e[i]) && digits < 3)
+			digits++;
+		else if (e[i] == '.' && dots == 0 && digits > 0) {
+			dots++;
+			digits = 0;
+		} else
+			return e[i] == '\0' && dots == 1 && digits > 0;
+	}
+}
+
+/*
+ * A reply from elsewhere (queued's) is passed on only if it is one: a
+ * code, an enhanced code of its class or none, and printable ASCII text,
+ * with nothing a client could read as the end of the line.
+ */
+int
+reply_valid(const struct smtp_reply *r)
+{
+	const char *t;
+
+	if (r->code < 200 || r->code > 599 || r->text[0] == '\0')
+		return 0;
+	if (r->enh[0] != '\0' && !enh_valid(r->enh, r->code))
+		return 0;
+	for (t = r->text; *t != '\0'; t++)
+		if (*t < ' ' || *t > '~')
+			return 0;
+	return 1;
 }
 
 int

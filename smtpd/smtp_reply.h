@@ -110,6 +110,9 @@ void	 reply_bad_idn(struct smtp_reply *, const char *local,
 void	 reply_private_literal(struct smtp_reply *, const char *domain);
 void	 reply_user_unknown(struct smtp_reply *, const char *addr);
 
+/* One line, as a client reads it: code, enhanced code of its class. */
+int	 reply_valid(const struct smtp_reply *);
+
 /* The wire form: a reply line, or EHLO's lines; length or -1. */
 int	 reply_line(const struct smtp_reply *, char *, size_t);
 int	 reply_ehlo(char *, size_t, const char *hostname, uint64_t max_size);
