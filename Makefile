@@ -253,7 +253,7 @@ FUZZ_BINS	:= $(FUZZ_SRCS:.c=)
 FUZZ_FLAGS	:= -std=gnu11 -O1 -g -fno-omit-frame-pointer $(WARN) \
 		   -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 		   -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-FUZZ_EXTRA_smtp_command	:= smtpd/smtp_parse.c
+FUZZ_EXTRA_smtp_command	:= smtpd/smtp_parse.c smtpd/smtp_reply.c
 FUZZ_EXTRA_data		:= smtpd/smtp_data.c
 FUZZ_EXTRA_mta_reply	:= deliverd/mta_reply.c
 FUZZ_EXTRA_kidmsg	:= relayd/parent_kidmsg.c

@@ -27,7 +27,9 @@
  * late, as if it had not come).  Steps that go wrong instead of
  * failing: smtpd-envelope-flags, smtpd-envelope-route and
  * smtpd-envelope-crlf spoil the envelope smtpd hands queued;
- * queued-job-crlf puts a line break in a recipient sent to deliverd.
+ * queued-job-crlf puts a line break in a recipient sent to deliverd;
+ * queued-reply-crlf puts a line break and a forged 250 in the reply
+ * to a transaction queued refuses.
  */
 #ifndef RELAYD_FAULTS_H
 #define RELAYD_FAULTS_H

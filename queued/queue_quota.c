@@ -208,6 +208,7 @@ room_of(struct queued *q, const struct tenant_use *u)
 static void
 note_full(struct queued *q, struct tenant_use *u)
 {
+	const struct queue_reply *r = queue_reply_get(QR_TENANT_FULL);
 	int full = room_of(q, u) == 0;
 
 	if (full == u->over)
@@ -215,8 +216,8 @@ note_full(struct queued *q, struct tenant_use *u)
 	u->over = full;
 	if (full)
 		log_warnx("tenant=%s: spool quota reached (%llu octets "
-		    "queued); its new mail gets 452 4.3.1", u->name,
-		    (unsigned long long)u->bytes);
+		    "queued); its new mail gets %d %s", u->name,
+		    (unsigned long long)u->bytes, r->code, r->enh);
 	else
 		log_info("tenant=%s: below its spool quota again", u->name);
 }
@@ -267,6 +268,7 @@ send_status(struct queued *q, uint64_t avail, const struct mw *w)
 int
 quota_store(struct queued *q)
 {
+	const struct queue_reply *r = queue_reply_get(QR_NO_STORAGE);
 	uint64_t	used, total;
 	int		full;
 
@@ -278,9 +280,9 @@ quota_store(struct queued *q)
 	q->store_full = full;
 	if (full)
 		log_warnx("queue store: %llu of %llu pages in use (%d%% or "
-		    "more): new mail gets 452 4.3.1 until it is below %d%%",
+		    "more): new mail gets %d %s until it is below %d%%",
 		    (unsigned long long)used, (unsigned long long)total,
-		    STORE_HIGH, STORE_LOW);
+		    STORE_HIGH, r->code, r->enh, STORE_LOW);
 	else
 		log_info("queue store: %llu of %llu pages in use, below %d%%: "
 		    "new mail is accepted again", (unsigned long long)used,

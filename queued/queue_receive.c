@@ -40,16 +40,14 @@ send_smtpd(struct queued *q, uint32_t type, uint64_t sid, int fd,
 
 static void
 send_fail(struct queued *q, uint32_t type, uint64_t sid, uint64_t id,
-    int code, const char *enh, const char *text)
+    enum queue_reply_id why)
 {
 	struct mw w;
 
 	mw_init(&w);
 	if (type == M_Q_COMMIT_FAIL)
 		mw_u64(&w, id);
-	mw_u32(&w, (uint32_t)code);
-	mw_str(&w, enh);
-	mw_str(&w, text);
+	queue_reply_put(&w, why);
 	send_smtpd(q, type, sid, -1, &w);
 }
 
@@ -98,12 +96,8 @@ static void
 create_fail(struct queued *q, uint64_t sid, int err)
 {
 	log_warnx("cannot create a spool file: %s", strerror(err));
-	if (err == ENOSPC || err == EDQUOT)
-		send_fail(q, M_Q_CREATE_FAIL, sid, 0, 452, "4.3.1",
-		    "Insufficient system storage");
-	else
-		send_fail(q, M_Q_CREATE_FAIL, sid, 0, 451, "4.3.0",
-		    "Error: cannot queue the message now");
+	send_fail(q, M_Q_CREATE_FAIL, sid, 0, (err == ENOSPC ||
+	    err == EDQUOT) ? QR_NO_STORAGE : QR_CANNOT_CREATE);
 }
 
 /* A new, empty spool file for smtpd (sid 0: a spare). */
@@ -151,13 +145,16 @@ on_create(struct queued *q, struct imsg *imsg)
 	fault_forbidden("queued-fork");
 	/* smtpd never holds more; if it asks, our descriptors are at stake. */
 	if (q->npending + q->ncreating >= q->pending_cap) {
+		const struct queue_reply *r =
+		    queue_reply_get(QR_TOO_MANY_FILES);
+
 		if (!q->pending_full)
 			log_warnx("spool files for smtpd: all %zu in use; new "
-			    "transactions get 451 4.3.2", q->pending_cap);
+			    "transactions get %d %s", q->pending_cap, r->code,
+			    r->enh);
 		q->pending_full = 1;
-		send_fail(q, M_Q_CREATE_FAIL, imsg->hdr.peerid, 0, 451,
-		    "4.3.2", "Error: too many messages in progress, try "
-		    "again later");
+		send_fail(q, M_Q_CREATE_FAIL, imsg->hdr.peerid, 0,
+		    QR_TOO_MANY_FILES);
 		return;
 	}
 	if (recycled_take(q, &id, &fd) == 0) {
@@ -233,14 +230,15 @@ on_rcpts(struct queued *q, struct imsg *imsg, struct mr *r)
 }
 
 static void
-commit_fail(struct queued *q, struct pending *p, int code, const char *enh,
-    const char *text)
+commit_fail(struct queued *q, struct pending *p, enum queue_reply_id why)
 {
+	const struct queue_reply *r = queue_reply_get(why);
 	char qid[32];
 
 	queue_id_format(p->id, qid, sizeof(qid));
-	log_warnx("msgid=%s not queued: %d %s %s", qid, code, enh, text);
-	send_fail(q, M_Q_COMMIT_FAIL, p->sid, p->id, code, enh, text);
+	log_warnx("msgid=%s not queued: %d %s %s", qid, r->code, r->enh,
+	    r->text);
+	send_fail(q, M_Q_COMMIT_FAIL, p->sid, p->id, why);
 	pending_drop(q, p, 1);
 }
 
@@ -262,39 +260,34 @@ on_commit(struct queued *q, struct imsg *imsg, struct mr *r)
 	/* What smtpd says it wrote must be what is on disk. */
 	if (fstat(p->fd, &st) == -1 || (uint64_t)st.st_size != written ||
 	    p->env->size != written) {
-		commit_fail(q, p, 451, "4.3.0", "Error: message size does "
-		    "not match what was written");
+		commit_fail(q, p, QR_SIZE_MISMATCH);
 		return;
 	}
 	avail = spool_free_space(q);
 	if ((avail != UINT64_MAX && avail < q->conf->limits.min_free_space) ||
 	    q->store_full) {
-		commit_fail(q, p, 452, "4.3.1", "Insufficient system storage");
+		commit_fail(q, p, QR_NO_STORAGE);
 		return;
 	}
 	if ((over = quota_exceeded(q, p->env)) != NULL) {
 		log_warnx("tenant=%s: message of %llu octets over the spool "
 		    "quota", over, (unsigned long long)p->env->size);
-		commit_fail(q, p, 452, "4.3.1", "Insufficient system storage: "
-		    "the recipient's queue is full");
+		commit_fail(q, p, QR_TENANT_FULL);
 		return;
 	}
 	if (p->stale_tenant) {
-		commit_fail(q, p, 451, "4.3.0", "Error: the configuration "
-		    "changed; try again");
+		commit_fail(q, p, QR_CONFIG_CHANGED);
 		return;
 	}
 	if (envelope_verify(q, p->env, why, sizeof(why)) == -1) {
 		queue_id_format(p->id, qid, sizeof(qid));
 		log_warnx("msgid=%s: the envelope from smtpd is refused: %s",
 		    qid, why);
-		commit_fail(q, p, 451, "4.3.0", "Error: the envelope could "
-		    "not be verified");
+		commit_fail(q, p, QR_ENVELOPE_REFUSED);
 		return;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
-		commit_fail(q, p, 451, "4.3.0", "Error: local resource "
-		    "failure");
+		commit_fail(q, p, QR_LOCAL_RESOURCE);
 		return;
 	}
 	p->committing = 1;
@@ -333,8 +326,8 @@ receive_dispatch(struct queued *q, struct imsg *imsg)
 		if (imsg->hdr.type != M_Q_CREATE || imsg->datalen != 0)
 			child_peer_broken(q->child, PROC_SMTPD, imsg,
 			    "before any spool file was handed out");
-		send_fail(q, M_Q_CREATE_FAIL, imsg->hdr.peerid, 0, 451,
-		    "4.3.0", "Error: the queue is not ready, try again later");
+		send_fail(q, M_Q_CREATE_FAIL, imsg->hdr.peerid, 0,
+		    QR_NOT_READY);
 		return;
 	}
 	mr_init(&r, imsg->data, imsg->datalen);
@@ -374,12 +367,9 @@ commit_done(struct queued *q, struct task *j)
 	queue_id_format(j->id, qid, sizeof(qid));
 	if (j->err != 0) {
 		/* A failed fsync is final: never retried (see BUGS). */
-		if (j->err == ENOSPC || j->err == EDQUOT)
-			send_fail(q, M_Q_COMMIT_FAIL, j->sid, j->id, 452,
-			    "4.3.1", "Insufficient system storage");
-		else
-			send_fail(q, M_Q_COMMIT_FAIL, j->sid, j->id, 451,
-			    "4.3.0", "Error: local error in processing");
+		send_fail(q, M_Q_COMMIT_FAIL, j->sid, j->id,
+		    (j->err == ENOSPC || j->err == EDQUOT) ? QR_NO_STORAGE :
+		    QR_COMMIT_ERROR);
 		log_warnx("msgid=%s not queued: %s", qid, j->mdb_err ?
 		    "store failure" : strerror(j->err));
 		if (j->stored) {

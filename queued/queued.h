@@ -281,6 +281,29 @@ void	 spool_unlink(int dirfd, uint64_t id);
 void	 spool_scan(struct queued *);
 uint64_t spool_free_space(struct queued *);
 
+/* queue_reply.c: what smtpd, and through it the client, is told. */
+enum queue_reply_id {
+	QR_NOT_READY,
+	QR_TOO_MANY_FILES,
+	QR_NO_STORAGE,
+	QR_CANNOT_CREATE,
+	QR_SIZE_MISMATCH,
+	QR_TENANT_FULL,
+	QR_CONFIG_CHANGED,
+	QR_ENVELOPE_REFUSED,
+	QR_LOCAL_RESOURCE,
+	QR_COMMIT_ERROR,
+	QR_COUNT
+};
+struct queue_reply {
+	int		 code;
+	const char	*enh;
+	const char	*text;
+};
+struct mw;
+const struct queue_reply *queue_reply_get(enum queue_reply_id);
+void	 queue_reply_put(struct mw *, enum queue_reply_id);
+
 /* queue_receive.c: the smtpd side. */
 void	 receive_dispatch(struct queued *, struct imsg *);
 void	 receive_task_done(struct queued *, struct task *);

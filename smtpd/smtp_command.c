@@ -8,9 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-
 #include "log.h"
 #include "smtpd.h"
 
@@ -19,34 +16,35 @@ static void	tx_fail(struct session *, const struct smtp_reply *);
 static void
 cmd_helo(struct session *s, enum smtp_verb v, const char *arg, size_t len)
 {
-	char		 name[HELO_MAX + 1];
-	struct evbuffer	*out;
+	char		 name[HELO_MAX + 1], ehlo[REPLY_EHLO_MAX];
+	struct smtp_reply r;
 	const struct conf *conf = s->sd->conf;
+	int		 n;
 
 	if (smtp_parse_helo(arg, len, name, sizeof(name)) == -1) {
-		session_reply(s, 501, "5.5.4", "Syntax: %s hostname",
-		    v == V_EHLO ? "EHLO" : "HELO");
+		session_reply_id(s, v == V_EHLO ? R_SYNTAX_EHLO :
+		    R_SYNTAX_HELO);
 		return;
 	}
 	/* RFC 5321 4.1.4: a new EHLO resets the state, like RSET. */
 	session_tx_end(s);
 	free(s->helo);
 	if ((s->helo = strdup(name)) == NULL) {
-		session_close(s, 421, "4.3.0", "Error: out of memory");
+		session_close(s, R_NO_MEMORY);
 		return;
 	}
 	if (v == V_HELO) {
 		s->helo_kind = 'H';
-		session_reply(s, 250, NULL, "%s", conf->hostname);
+		reply_helo(&r, conf->hostname);
+		session_reply_r(s, &r);
 		return;
 	}
 	s->helo_kind = 'E';
-	out = bufferevent_get_output(s->bev);
-	evbuffer_add_printf(out, "250-%s\r\n250-PIPELINING\r\n"
-	    "250-SIZE %llu\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n"
-	    "250-SMTPUTF8\r\n250-CHUNKING\r\n", conf->hostname,
-	    (unsigned long long)conf->limits.max_message_size);
-	session_reply(s, 250, NULL, "DSN");
+	/* Cannot fail: our name is a domain, at most 255 octets. */
+	if ((n = reply_ehlo(ehlo, sizeof(ehlo), conf->hostname,
+	    conf->limits.max_message_size)) == -1)
+		fatalx("the EHLO reply does not fit");
+	session_reply_lines(s, ehlo, (size_t)n);
 }
 
 static int
@@ -54,7 +52,7 @@ need_helo(struct session *s)
 {
 	if (s->helo_kind != 0)
 		return 0;
-	session_reply(s, 503, "5.5.1", "Error: send HELO/EHLO first");
+	session_reply_id(s, R_NEED_HELO);
 	return -1;
 }
 
@@ -81,7 +79,7 @@ cmd_mail(struct session *s, const char *arg, size_t len)
 	if (need_helo(s) == -1)
 		return;
 	if (s->tx != NULL) {
-		session_reply(s, 503, "5.5.1", "Error: nested MAIL command");
+		session_reply_id(s, R_NESTED_MAIL);
 		return;
 	}
 	if (smtp_parse_mail(arg, len, &ma, &mp, &err) == -1) {
@@ -90,31 +88,30 @@ cmd_mail(struct session *s, const char *arg, size_t len)
 	}
 	if (s->helo_kind != 'E' && (mp.has_size || mp.body || mp.smtputf8 ||
 	    mp.ret || mp.envid[0])) {
-		session_reply(s, 555, "5.5.4", "Error: parameters need EHLO");
+		session_reply_id(s, R_PARAMS_NEED_EHLO);
 		return;
 	}
 	if (mp.has_size && mp.size > conf->limits.max_message_size) {
-		session_reply(s, 552, "5.3.4", "Message size exceeds fixed "
-		    "limit");
+		session_reply_id(s, R_SIZE_EXCEEDED);
 		return;
 	}
 	if (!space_ok(s->sd, mp.has_size ? mp.size : 0)) {
 		log_warnx("refused mail from [%s]: spool below min_free_space",
 		    s->addr);
-		session_reply(s, 452, "4.3.1", "Insufficient system storage");
+		session_reply_id(s, R_NO_STORAGE);
 		return;
 	}
 	if (s->sd->store_full) {
 		log_warnx("refused mail from [%s]: the queue store is full",
 		    s->addr);
-		session_reply(s, 452, "4.3.1", "Insufficient system storage");
+		session_reply_id(s, R_NO_STORAGE);
 		return;
 	}
 	if ((tx = calloc(1, sizeof(*tx))) == NULL ||
 	    (tx->sender = malloc(MAILADDR_LOCAL_MAX + MAILADDR_DOMAIN_MAX +
 	    2)) == NULL) {
 		free(tx);
-		session_close(s, 421, "4.3.0", "Error: out of memory");
+		session_close(s, R_NO_MEMORY);
 		return;
 	}
 	mailaddr_format(&ma, tx->sender, MAILADDR_LOCAL_MAX +
@@ -123,7 +120,7 @@ cmd_mail(struct session *s, const char *arg, size_t len)
 	tx->fd = -1;
 	sink_init(&tx->sink, -1, conf->limits.max_message_size);
 	s->tx = tx;
-	session_reply(s, 250, "2.1.0", "Ok");
+	session_reply_id(s, R_SENDER_OK);
 }
 
 static void
@@ -192,12 +189,11 @@ cmd_rcpt(struct session *s, const char *arg, size_t len)
 	if (need_helo(s) == -1)
 		return;
 	if (tx == NULL) {
-		session_reply(s, 503, "5.5.1", "Error: need MAIL command");
+		session_reply_id(s, R_NEED_MAIL);
 		return;
 	}
 	if (tx->mode != 0) {
-		session_reply(s, 503, "5.5.1", "Error: RCPT after message "
-		    "data started");
+		session_reply_id(s, R_RCPT_AFTER_DATA);
 		return;
 	}
 	if (smtp_parse_rcpt(arg, len, tx->mp.smtputf8, &ma, &bare, &rp,
@@ -206,7 +202,7 @@ cmd_rcpt(struct session *s, const char *arg, size_t len)
 		return;
 	}
 	if (s->helo_kind != 'E' && (rp.notify || rp.orcpt[0])) {
-		session_reply(s, 555, "5.5.4", "Error: parameters need EHLO");
+		session_reply_id(s, R_PARAMS_NEED_EHLO);
 		return;
 	}
 	if (tx->nrcpts >= s->sd->conf->limits.max_recipients) {
@@ -216,8 +212,7 @@ cmd_rcpt(struct session *s, const char *arg, size_t len)
 		 * sees a reply, so they are not errors, or a big list would
 		 * end every attempt with 421 before DATA and never go.
 		 */
-		smtp_reply_set(&err, 452, "4.5.3", "Error: too many "
-		    "recipients");
+		reply_set(&err, R_TOO_MANY_RCPTS);
 		if (++tx->overshoot <= SMTP_RCPT_OVERSHOOT)
 			session_reply_uncounted(s, &err);
 		else
@@ -232,29 +227,28 @@ cmd_rcpt(struct session *s, const char *arg, size_t len)
 		return;
 	}
 	if (v.tenant != NULL && !tenant_has_room(s, v.tenant->name)) {
-		smtp_reply_set(&err, 452, "4.3.1", "Insufficient system "
-		    "storage: the recipient's queue is full");
+		reply_set(&err, R_TENANT_FULL);
 		reject_log(s, "RCPT", &err, v.addr);
 		session_reply_r(s, &err);
 		return;
 	}
 	if (add_rcpt(s, &v, &rp) == -1) {
-		session_close(s, 421, "4.3.0", "Error: out of memory");
+		session_close(s, R_NO_MEMORY);
 		return;
 	}
 	queue_request_file(s);
-	session_reply(s, 250, "2.1.5", "Ok");
+	session_reply_id(s, R_RCPT_OK);
 }
 
 static int
 need_rcpt(struct session *s)
 {
 	if (s->tx == NULL) {
-		session_reply(s, 503, "5.5.1", "Error: need MAIL command");
+		session_reply_id(s, R_NEED_MAIL);
 		return -1;
 	}
 	if (s->tx->nrcpts == 0) {
-		session_reply(s, 554, "5.5.1", "Error: no valid recipients");
+		session_reply_id(s, R_NO_VALID_RCPTS);
 		return -1;
 	}
 	return 0;
@@ -264,13 +258,13 @@ static void
 cmd_data(struct session *s, size_t arglen)
 {
 	if (arglen > 0) {
-		session_reply(s, 501, "5.5.4", "Syntax: DATA");
+		session_reply_id(s, R_SYNTAX_DATA);
 		return;
 	}
 	if (need_helo(s) == -1 || need_rcpt(s) == -1)
 		return;
 	if (s->tx->mode == 'B') {
-		session_reply(s, 503, "5.5.1", "Error: DATA after BDAT");
+		session_reply_id(s, R_DATA_AFTER_BDAT);
 		return;
 	}
 	s->tx->mode = 'D';
@@ -289,8 +283,7 @@ command_file_ready(struct session *s)
 	    == -1 || (n = received_header(s, hdr, sizeof(hdr))) == -1) {
 		struct smtp_reply r;
 
-		smtp_reply_set(&r, 451, "4.3.0", "Error: local resource "
-		    "failure");
+		reply_set(&r, R_LOCAL_RESOURCE);
 		command_file_failed(s, &r);
 		return;
 	}
@@ -307,12 +300,11 @@ command_file_ready(struct session *s)
 		if (session_pending_input(s)) {
 			log_info("improper pipelining from [%s]: message "
 			    "content before 354; disconnected", s->addr);
-			session_close(s, 554, "5.5.0", "Error: SMTP protocol "
-			    "synchronization: data before 354");
+			session_close(s, R_DATA_BEFORE_354);
 			return;
 		}
 		dot_init(&tx->dot);
-		session_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+		session_reply_id(s, R_START_DATA);
 		/* The content is judged at its end, not as commands. */
 		s->unsynced = 0;
 		s->state = SS_DATA;
@@ -354,22 +346,17 @@ content_verdict(struct session *s, struct smtp_reply *r)
 	if (tx->fail.code != 0)
 		*r = tx->fail;
 	else if (k->too_big)
-		smtp_reply_set(r, 552, "5.3.4", "Message size exceeds fixed "
-		    "limit");
+		reply_set(r, R_SIZE_EXCEEDED);
 	else if (k->nul)
-		smtp_reply_set(r, 554, "5.6.0", "Message refused: NUL octet "
-		    "in message");
+		reply_set(r, R_NUL_IN_MESSAGE);
 	else if (k->bare && !(ct != NULL && ct->allow_bare_newlines))
-		smtp_reply_set(r, 554, "5.6.0", "Message refused: bare CR or "
-		    "LF in message (lines must end with CRLF)");
+		reply_set(r, R_BARE_NEWLINE);
 	else if (k->received > MAX_RECEIVED)
-		smtp_reply_set(r, 554, "5.4.6", "Too many Received: header "
-		    "fields: mail loop");
+		reply_set(r, R_MAIL_LOOP);
 	else if (k->werr == ENOSPC || k->werr == EDQUOT)
-		smtp_reply_set(r, 452, "4.3.1", "Insufficient system storage");
+		reply_set(r, R_NO_STORAGE);
 	else if (k->werr != 0)
-		smtp_reply_set(r, 451, "4.3.0", "Error: local error writing "
-		    "the message");
+		reply_set(r, R_WRITE_ERROR);
 	else
 		return 0;
 	return -1;
@@ -394,8 +381,7 @@ tenants_vanished(struct session *s, struct smtp_reply *r)
 		log_warnx("tenant=%s: removed by a reload during a "
 		    "transaction from [%s]; deferred", tx->rcpts[i].tenant,
 		    s->addr);
-		smtp_reply_set(r, 451, "4.3.0", "Error: the configuration "
-		    "changed; try again");
+		reply_set(r, R_CONFIG_CHANGED);
 		return 1;
 	}
 	return 0;
@@ -435,23 +421,22 @@ cmd_bdat(struct session *s, const char *arg, size_t len)
 
 	if (smtp_parse_bdat(arg, len, &size, &last) == -1) {
 		/* Without a size we cannot tell data from commands. */
-		session_close(s, 554, "5.5.4", "Error: bad BDAT size");
+		session_close(s, R_BAD_BDAT_SIZE);
 		return;
 	}
 	/* A refused chunk is still read (RFC 3030 section 3). */
 	if (s->helo_kind != 'E') {
-		smtp_reply_set(&r, 503, "5.5.1", "Error: BDAT needs EHLO");
+		reply_set(&r, R_BDAT_NEEDS_EHLO);
 		command_skip_chunk(s, size, &r);
 		return;
 	}
 	if (tx == NULL || tx->mode == 'D') {
-		smtp_reply_set(&r, 503, "5.5.1", tx == NULL ?
-		    "Error: need MAIL command" : "Error: BDAT after DATA");
+		reply_set(&r, tx == NULL ? R_NEED_MAIL : R_BDAT_AFTER_DATA);
 		command_skip_chunk(s, size, &r);
 		return;
 	}
 	if (tx->nrcpts == 0) {
-		smtp_reply_set(&r, 554, "5.5.1", "Error: no valid recipients");
+		reply_set(&r, R_NO_VALID_RCPTS);
 		command_skip_chunk(s, size, &r);
 		return;
 	}
@@ -461,8 +446,7 @@ cmd_bdat(struct session *s, const char *arg, size_t len)
 	tx->chunk_skip = tx->fail.code != 0;
 	so_far = tx->sink.bytes;
 	if (!tx->chunk_skip && size > tx->sink.max - so_far) {
-		smtp_reply_set(&r, 552, "5.3.4", "Message size exceeds fixed "
-		    "limit");
+		reply_set(&r, R_SIZE_EXCEEDED);
 		tx_fail(s, &r);
 		tx->chunk_skip = 1;
 	}
@@ -476,7 +460,8 @@ cmd_bdat(struct session *s, const char *arg, size_t len)
 void
 command_chunk_done(struct session *s)
 {
-	struct transaction *tx = s->tx;
+	struct transaction	*tx = s->tx;
+	struct smtp_reply	 r;
 
 	if (tx->chunk_last) {
 		command_data_done(s);
@@ -484,9 +469,10 @@ command_chunk_done(struct session *s)
 	}
 	if (tx->fail.code != 0)
 		session_reply_r(s, &tx->fail);
-	else
-		session_reply(s, 250, "2.0.0", "%llu octets received",
-		    (unsigned long long)tx->sink.bytes);
+	else {
+		reply_octets(&r, tx->sink.bytes);
+		session_reply_r(s, &r);
+	}
 }
 
 /* Read and drop a chunk that has no transaction to go to. */
@@ -495,7 +481,7 @@ command_skip_chunk(struct session *s, uint64_t size,
     const struct smtp_reply *r)
 {
 	if ((s->skip_reply = malloc(sizeof(*s->skip_reply))) == NULL) {
-		session_close(s, 421, "4.3.0", "Error: out of memory");
+		session_close(s, R_NO_MEMORY);
 		return;
 	}
 	*s->skip_reply = *r;
@@ -515,23 +501,22 @@ static void
 cmd_rset(struct session *s, size_t arglen)
 {
 	if (arglen > 0) {
-		session_reply(s, 501, "5.5.4", "Syntax: RSET");
+		session_reply_id(s, R_SYNTAX_RSET);
 		return;
 	}
 	session_tx_end(s);
-	session_reply(s, 250, "2.0.0", "Ok");
+	session_reply_id(s, R_CMD_OK);
 }
 
 static void
 cmd_vrfy(struct session *s, size_t arglen)
 {
 	if (arglen == 0) {
-		session_reply(s, 501, "5.5.4", "Syntax: VRFY address");
+		session_reply_id(s, R_SYNTAX_VRFY);
 		return;
 	}
 	/* RFC 5321 3.5.3: never disclose who exists. */
-	session_reply(s, 252, "2.5.2", "Cannot VRFY user, but will accept "
-	    "message and attempt delivery");
+	session_reply_id(s, R_VRFY);
 }
 
 void
@@ -542,16 +527,16 @@ command_line(struct session *s, const char *line, size_t len)
 	enum smtp_verb	 v;
 
 	if (memchr(line, '\0', len) != NULL) {
-		session_reply(s, 500, "5.5.2", "Error: NUL octet in command");
+		session_reply_id(s, R_NUL_IN_COMMAND);
 		return;
 	}
 	if (memchr(line, '\r', len) != NULL) {
-		session_reply(s, 500, "5.5.2", "Error: bare CR in command");
+		session_reply_id(s, R_BARE_CR_IN_COMMAND);
 		return;
 	}
 	v = smtp_parse_verb(line, len, &arg, &arglen);
 	if (len + 2 > smtp_line_limit(v)) {
-		session_reply(s, 500, "5.5.2", "Error: line too long");
+		session_reply_id(s, R_LINE_TOO_LONG);
 		return;
 	}
 	if (s->unsynced) {
@@ -559,13 +544,11 @@ command_line(struct session *s, const char *line, size_t len)
 		uint64_t size;
 		int last;
 
-		smtp_reply_set(&r, 503, "5.5.0", "Error: improper pipelining: "
-		    "PIPELINING was not negotiated");
+		reply_set(&r, R_IMPROPER_PIPELINING);
 		s->unsynced = 0;
 		if (v == V_BDAT) {
 			if (smtp_parse_bdat(arg, arglen, &size, &last) == -1)
-				session_close(s, 554, "5.5.4",
-				    "Error: bad BDAT size");
+				session_close(s, R_BAD_BDAT_SIZE);
 			else
 				command_skip_chunk(s, size, &r);
 			return;
@@ -594,13 +577,13 @@ command_line(struct session *s, const char *line, size_t len)
 		cmd_rset(s, arglen);
 		break;
 	case V_NOOP:
-		session_reply(s, 250, "2.0.0", "Ok");
+		session_reply_id(s, R_CMD_OK);
 		break;
 	case V_QUIT:
-		session_close(s, 221, "2.0.0", "Bye");
+		session_close(s, R_BYE);
 		break;
 	case V_HELP:
-		session_reply(s, 214, "2.0.0", "See RFC 5321");
+		session_reply_id(s, R_HELP);
 		break;
 	case V_VRFY:
 		cmd_vrfy(s, arglen);
@@ -608,12 +591,10 @@ command_line(struct session *s, const char *line, size_t len)
 	case V_EXPN:
 	case V_STARTTLS:
 	case V_AUTH:
-		session_reply(s, 502, "5.5.1", "Error: command not "
-		    "implemented");
+		session_reply_id(s, R_NOT_IMPLEMENTED);
 		break;
 	case V_UNKNOWN:
-		session_reply(s, 500, "5.5.2", "Error: command not "
-		    "recognized");
+		session_reply_id(s, R_UNKNOWN_COMMAND);
 		break;
 	}
 }

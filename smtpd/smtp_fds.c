@@ -73,12 +73,15 @@ fds_over(const struct smtpd *sd, size_t extra)
 static void
 fds_short(struct smtpd *sd, const char *why)
 {
+	struct smtp_reply r;
+
 	if (sd->fds.short_now)
 		return;
 	sd->fds.short_now = 1;
-	log_warnx("out of descriptors (%s): new connections get 421 4.3.2 "
-	    "(%u sessions, %zu spare files, limit %zu)", why, sd->nsessions,
-	    sd->spares.pool.n, sd->fds.limit);
+	reply_set(&r, R_TOO_BUSY);
+	log_warnx("out of descriptors (%s): new connections get %d %s "
+	    "(%u sessions, %zu spare files, limit %zu)", why, r.code, r.enh,
+	    sd->nsessions, sd->spares.pool.n, sd->fds.limit);
 }
 
 /*
@@ -121,13 +124,6 @@ fds_released(struct smtpd *sd)
 	    sd->nsessions, sd->fds.limit);
 }
 
-void
-fds_reply(struct smtp_reply *r)
-{
-	smtp_reply_set(r, 451, "4.3.2", "Error: cannot take the message now, "
-	    "try again later");
-}
-
 /*
  * accept failed for want of a descriptor.  Free the reserve to answer the
  * clients waiting in the backlog; 0 when done, -1 when we cannot (no
@@ -137,15 +133,15 @@ int
 fds_refuse_backlog(struct smtpd *sd, int lfd, int err)
 {
 	struct fds	*f = &sd->fds;
-	char		 line[256];
+	struct smtp_reply r;
+	char		 line[REPLY_LINE_MAX];
 	int		 fd, i, n;
 
 	fds_short(sd, strerror(err));
-	n = snprintf(line, sizeof(line), "421 4.3.2 %s %s\r\n",
-	    sd->conf->hostname, FDS_CLOSE_TEXT);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		n = snprintf(line, sizeof(line), "421 4.3.2 %s\r\n",
-		    FDS_CLOSE_TEXT);
+	/* As session_close says it. */
+	reply_closing(&r, R_TOO_BUSY, sd->conf->hostname);
+	if ((n = reply_line(&r, line, sizeof(line))) == -1)
+		fatalx("a %d reply does not fit a line", r.code);
 	for (i = 0; i < FDS_REFUSE_BATCH; i++) {
 		if (f->reserve == -1)
 			return -1;
@@ -157,8 +153,8 @@ fds_refuse_backlog(struct smtpd *sd, int lfd, int err)
 		else {
 			/* A fresh socket's buffer takes one line. */
 			if (write(fd, line, (size_t)n) != n)
-				log_debug("421 to a refused client: %s",
-				    strerror(errno));
+				log_debug("%d to a refused client: %s",
+				    r.code, strerror(errno));
 			close(fd);
 		}
 		f->reserve = fcntl(chan_fd(sd->child->chan[PROC_PARENT]),

@@ -2,8 +2,6 @@
  * smtp_parse: command line and parameter parsing.
  */
 #include <ctype.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -21,19 +19,6 @@ static const struct verb_name verbs[] = {
 	{ "HELP", V_HELP }, { "VRFY", V_VRFY }, { "EXPN", V_EXPN },
 	{ "STARTTLS", V_STARTTLS }, { "AUTH", V_AUTH },
 };
-
-void
-smtp_reply_set(struct smtp_reply *r, int code, const char *enh,
-    const char *fmt, ...)
-{
-	va_list ap;
-
-	r->code = code;
-	strlcpy(r->enh, enh, sizeof(r->enh));
-	va_start(ap, fmt);
-	vsnprintf(r->text, sizeof(r->text), fmt, ap);
-	va_end(ap);
-}
 
 enum smtp_verb
 smtp_parse_verb(const char *line, size_t len, const char **arg,
@@ -184,16 +169,14 @@ val_is(const struct param *pm, const char *name)
 static int
 unsupported(const struct param *pm, struct smtp_reply *err)
 {
-	smtp_reply_set(err, 555, "5.5.4", "Unsupported option: %.*s",
-	    (int)(pm->klen > 64 ? 64 : pm->klen), pm->key);
+	reply_unsupported(err, pm->key, pm->klen);
 	return -1;
 }
 
 static int
 bad_value(const struct param *pm, struct smtp_reply *err)
 {
-	smtp_reply_set(err, 501, "5.5.4", "Bad value for %.*s",
-	    (int)(pm->klen > 64 ? 64 : pm->klen), pm->key);
+	reply_bad_value(err, pm->key, pm->klen);
 	return -1;
 }
 
@@ -234,8 +217,7 @@ mail_param(const struct param *pm, struct mail_params *mp, unsigned *seen,
 	if (i == sizeof(keys) / sizeof(keys[0]))
 		return unsupported(pm, err);
 	if (*seen & (1u << i)) {
-		smtp_reply_set(err, 501, "5.5.4", "Duplicate %s parameter",
-		    keys[i]);
+		reply_duplicate(err, keys[i]);
 		return -1;
 	}
 	*seen |= 1u << i;
@@ -292,19 +274,15 @@ skip_prefix(const char **p, const char *end, const char *prefix)
 static void
 addr_error(enum mailaddr_err e, int sender, struct smtp_reply *err)
 {
-	const char *enh = sender ? "5.1.7" : "5.1.3";
-
 	if (e == MA_EUTF8)
-		smtp_reply_set(err, 553, "5.6.7", "Non-ASCII address without "
-		    "SMTPUTF8");
+		reply_set(err, R_NON_ASCII_ADDRESS);
 	else if (e == MA_ELOCAL_LONG)
-		smtp_reply_set(err, 501, enh, "Local part too long");
+		reply_set(err, sender ? R_SENDER_LOCAL_LONG :
+		    R_RCPT_LOCAL_LONG);
 	else if (e == MA_EDOMAIN)
-		smtp_reply_set(err, 501, enh, "Domain must be a fully "
-		    "qualified name or an address literal");
+		reply_set(err, sender ? R_SENDER_DOMAIN : R_RCPT_DOMAIN);
 	else
-		smtp_reply_set(err, 501, enh, "Bad %s address syntax",
-		    sender ? "sender" : "recipient");
+		reply_set(err, sender ? R_SENDER_SYNTAX : R_RCPT_SYNTAX);
 }
 
 int
@@ -320,7 +298,7 @@ smtp_parse_mail(const char *arg, size_t len, struct mailaddr *ma,
 
 	memset(mp, 0, sizeof(*mp));
 	if (skip_prefix(&p, end, "FROM:") == -1 || p == end || *p != '<') {
-		smtp_reply_set(err, 501, "5.5.4", "Syntax: MAIL FROM:<address>");
+		reply_set(err, R_SYNTAX_MAIL);
 		return -1;
 	}
 	/*
@@ -344,7 +322,7 @@ smtp_parse_mail(const char *arg, size_t len, struct mailaddr *ma,
 	}
 	p += used;
 	if (p < end && *p != ' ') {
-		smtp_reply_set(err, 501, "5.5.4", "Syntax: MAIL FROM:<address>");
+		reply_set(err, R_SYNTAX_MAIL);
 		return -1;
 	}
 	while (next_param(&p, end, &pm))
@@ -426,7 +404,7 @@ smtp_parse_rcpt(const char *arg, size_t len, int utf8, struct mailaddr *ma,
 	memset(rp, 0, sizeof(*rp));
 	*bare_postmaster = 0;
 	if (skip_prefix(&p, end, "TO:") == -1 || p == end || *p != '<') {
-		smtp_reply_set(err, 501, "5.5.4", "Syntax: RCPT TO:<address>");
+		reply_set(err, R_SYNTAX_RCPT);
 		return -1;
 	}
 	if ((size_t)(end - p) >= 12 && strncasecmp(p, "<postmaster>", 12) ==
@@ -443,7 +421,7 @@ smtp_parse_rcpt(const char *arg, size_t len, int utf8, struct mailaddr *ma,
 	}
 	p += used;
 	if (p < end && *p != ' ') {
-		smtp_reply_set(err, 501, "5.5.4", "Syntax: RCPT TO:<address>");
+		reply_set(err, R_SYNTAX_RCPT);
 		return -1;
 	}
 	while (next_param(&p, end, &pm)) {
@@ -456,8 +434,7 @@ smtp_parse_rcpt(const char *arg, size_t len, int utf8, struct mailaddr *ma,
 		else
 			return unsupported(&pm, err);
 		if (seen & bit) {
-			smtp_reply_set(err, 501, "5.5.4", "Duplicate %s "
-			    "parameter", bit == 1 ? "NOTIFY" : "ORCPT");
+			reply_duplicate(err, bit == 1 ? "NOTIFY" : "ORCPT");
 			return -1;
 		}
 		seen |= bit;

@@ -14,6 +14,7 @@
 
 #include "envelope.h"
 #include "mailaddr.h"
+#include "smtp_reply.h"
 
 enum smtp_verb {
 	V_UNKNOWN,
@@ -31,12 +32,6 @@ enum smtp_verb {
 	V_EXPN,
 	V_STARTTLS,
 	V_AUTH
-};
-
-struct smtp_reply {
-	int		code;
-	char		enh[16];
-	char		text[384];
 };
 
 struct mail_params {
@@ -71,8 +66,5 @@ int	 smtp_parse_rcpt(const char *arg, size_t len, int utf8,
 /* BDAT size [LAST]: 0, or -1 when the size cannot be trusted. */
 int	 smtp_parse_bdat(const char *arg, size_t len, uint64_t *size,
 	    int *last);
-
-void	 smtp_reply_set(struct smtp_reply *, int code, const char *enh,
-	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 #endif

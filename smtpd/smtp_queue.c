@@ -55,10 +55,11 @@ queue_need_file(struct session *s)
 
 	queue_request_file(s);
 	if (tx->file == FILE_NONE) {
-		log_debug("client=[%s]: no spool file for the message: out "
-		    "of descriptors; 451 4.3.2", s->addr);
 		tx->file = FILE_FAILED;
-		fds_reply(&tx->file_err);
+		reply_set(&tx->file_err, R_NO_FILE_NOW);
+		log_debug("client=[%s]: no spool file for the message: out "
+		    "of descriptors; %d %s", s->addr, tx->file_err.code,
+		    tx->file_err.enh);
 	}
 	switch (tx->file) {
 	case FILE_ASKED:
@@ -214,6 +215,7 @@ static void
 commit_ok(struct session *s, uint64_t id)
 {
 	struct transaction	*tx = s->tx;
+	struct smtp_reply	 r;
 	char			 qid[32], tenants[256];
 
 	queue_id_format(id, qid, sizeof(qid));
@@ -225,18 +227,21 @@ commit_ok(struct session *s, uint64_t id)
 	s->sd->accepted++;
 	session_tx_end(s);
 	fault_point("smtpd-before-250");
-	session_reply(s, 250, "2.0.0", "Ok: queued as %s", qid);
+	reply_queued(&r, qid);
+	session_reply_r(s, &r);
 }
 
+/* A refusal from queued, for the client as it is: one line, 4xx or 5xx. */
 static int
 read_reply(struct mr *r, struct smtp_reply *rep)
 {
 	rep->code = (int)mr_u32(r);
 	mr_str(r, rep->enh, sizeof(rep->enh));
 	mr_str(r, rep->text, sizeof(rep->text));
-	if (rep->code < 400 || rep->code > 599)
+	if (mr_end(r) == -1 || rep->code < 400 || rep->code > 599 ||
+	    !reply_valid(rep))
 		return -1;
-	return mr_end(r);
+	return 0;
 }
 
 /*
@@ -293,10 +298,10 @@ created_lost(struct smtpd *sd, uint64_t sid, uint64_t id)
 	if ((s = file_asker(sd, sid)) == NULL)
 		return;
 	queue_id_format(id, qid, sizeof(qid));
-	log_warnx("msgid=%s from [%s] not queued: 451 4.3.2 its spool file "
+	reply_set(&rep, R_NO_FILE_NOW);
+	log_warnx("msgid=%s from [%s] not queued: %d %s its spool file "
 	    "was lost in transit (smtpd has no descriptor left)", qid,
-	    s->addr);
-	fds_reply(&rep);
+	    s->addr, rep.code, rep.enh);
 	file_failed(s, &rep);
 }
 

@@ -7,8 +7,8 @@
 #include <strings.h>
 
 #include "rcpt_route.h"
-#include "smtp_parse.h"
 #include "smtp_relay.h"
+#include "smtp_reply.h"
 
 struct relay {
 	const struct conf	*conf;
@@ -102,8 +102,7 @@ denied(struct smtp_reply *err, const struct mailaddr *ma)
 	char addr[MAILADDR_LOCAL_MAX + MAILADDR_DOMAIN_MAX + 2];
 
 	mailaddr_format(ma, addr, sizeof(addr));
-	smtp_reply_set(err, 550, "5.7.1", "<%.300s>: Relay access denied",
-	    addr);
+	reply_relay_denied(err, addr);
 	return -1;
 }
 
@@ -119,9 +118,7 @@ classify(const struct relay *r, const struct tenant_conf *client,
 	case RR_DENIED:
 		return denied(err, ma);
 	case RR_BAD_IDN:
-		smtp_reply_set(err, 553, "5.1.3", "<%.300s@%.300s>: not a "
-		    "valid internationalised domain name", ma->local,
-		    ma->domain);
+		reply_bad_idn(err, ma->local, ma->domain);
 		return -1;
 	case RR_OK:
 		break;
@@ -139,8 +136,7 @@ operator_postmaster(const struct relay *r, struct relay_verdict *v,
 	const char	*p = r->conf->postmaster;
 
 	if (mailaddr_parse(p, strlen(p), MA_UTF8, &pm) != MA_OK) {
-		smtp_reply_set(err, 451, "4.3.0", "Postmaster address is "
-		    "misconfigured");
+		reply_set(err, R_POSTMASTER_MISCONFIGURED);
 		return -1;
 	}
 	return classify(r, NULL, &pm, v, err);
@@ -186,8 +182,7 @@ literal_rcpt(const struct relay *r, const struct tenant_conf *client,
 		return operator_postmaster(r, v, err);
 	if (client != NULL && netaddr_is_private(&na) &&
 	    !r->conf->queue.allow_private_mx) {
-		smtp_reply_set(err, 550, "5.7.1", "%s: Relay to a private "
-		    "address is not allowed", ma->domain);
+		reply_private_literal(err, ma->domain);
 		return -1;
 	}
 	return classify(r, client, ma, v, err);
@@ -225,8 +220,7 @@ relay_rcpt(const struct relay *r, const struct tenant_conf *client,
 	}
 	if (v->tenant->verify == VERIFY_LIST && !mailaddr_is_role(am.local) &&
 	    !user_known(v->tenant, &am)) {
-		smtp_reply_set(err, 550, "5.1.1", "<%.300s>: Recipient address "
-		    "rejected: User unknown", v->addr);
+		reply_user_unknown(err, v->addr);
 		return -1;
 	}
 	return 0;

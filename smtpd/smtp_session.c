@@ -14,7 +14,6 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,68 +77,77 @@ session_pending_input(struct session *s)
 	return n > 0;
 }
 
+/* A reply's line, as smtp_reply.c writes it, to the output. */
+static void
+reply_add(struct session *s, const struct smtp_reply *r)
+{
+	char	line[REPLY_LINE_MAX];
+	int	n;
+
+	/* Cannot fail: every reply fits a line (smtp_reply.c). */
+	if ((n = reply_line(r, line, sizeof(line))) == -1)
+		fatalx("a %d reply does not fit a line", r->code);
+	evbuffer_add(bufferevent_get_output(s->bev), line, (size_t)n);
+}
+
 /*
- * Every reply goes through here.  A client that did not negotiate
- * PIPELINING and has sent more while this reply was pending is noted:
- * what it sent that way will not be accepted.
+ * Every reply to a command goes through here.  A client that did not
+ * negotiate PIPELINING and has sent more while this reply was pending is
+ * noted: what it sent that way will not be accepted.
  */
 static void
-reply_write(struct session *s, int code, const char *enh, const char *text,
-    int counted)
+reply_write(struct session *s, const struct smtp_reply *r, int counted)
 {
-	struct evbuffer *out = bufferevent_get_output(s->bev);
-
-	if (enh != NULL && *enh != '\0')
-		evbuffer_add_printf(out, "%d %s %s\r\n", code, enh, text);
-	else
-		evbuffer_add_printf(out, "%d %s\r\n", code, text);
+	reply_add(s, r);
 	if (s->helo_kind != 'E' && s->state != SS_CLOSING &&
 	    session_pending_input(s))
 		s->unsynced = 1;
-	if (counted && code >= 400 && code != 421 &&
+	if (counted && r->code >= 400 && r->code != 421 &&
 	    ++s->errors >= SMTP_MAX_ERRORS && s->state != SS_CLOSING)
-		session_close(s, 421, "4.7.0", "Error: too many errors");
+		session_close(s, R_TOO_MANY_ERRORS);
 }
 
+/* A fixed reply (smtp_reply.h). */
 void
-session_reply(struct session *s, int code, const char *enh, const char *fmt,
-    ...)
+session_reply_id(struct session *s, enum reply_id id)
 {
-	char	text[512];
-	va_list	ap;
+	struct smtp_reply r;
 
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	reply_write(s, code, enh, text, 1);
+	reply_set(&r, id);
+	reply_write(s, &r, 1);
 }
 
 void
 session_reply_r(struct session *s, const struct smtp_reply *r)
 {
-	reply_write(s, r->code, r->enh, r->text, 1);
+	reply_write(s, r, 1);
 }
 
 /* A refusal that is the client's due, not its error (RCPT overshoot). */
 void
 session_reply_uncounted(struct session *s, const struct smtp_reply *r)
 {
-	reply_write(s, r->code, r->enh, r->text, 0);
+	reply_write(s, r, 0);
+}
+
+/* A reply of several lines, framed already (EHLO's). */
+void
+session_reply_lines(struct session *s, const char *lines, size_t len)
+{
+	evbuffer_add(bufferevent_get_output(s->bev), lines, len);
 }
 
 /* Say the last word and close once it is written. */
 void
-session_close(struct session *s, int code, const char *enh, const char *text)
+session_close(struct session *s, enum reply_id id)
 {
+	struct smtp_reply r;
+
 	if (s->state == SS_CLOSING)
 		return;
 	s->state = SS_CLOSING;
-	if (code != 0) {
-		struct evbuffer *out = bufferevent_get_output(s->bev);
-
-		evbuffer_add_printf(out, "%d %s %s %s\r\n", code, enh,
-		    s->sd->conf->hostname, text);
-	}
+	reply_closing(&r, id, s->sd->conf->hostname);
+	reply_add(s, &r);
 	bufferevent_disable(s->bev, EV_READ);
 	bufferevent_enable(s->bev, EV_WRITE);
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
@@ -149,9 +157,11 @@ session_close(struct session *s, int code, const char *enh, const char *text)
 static void
 greet(struct session *s)
 {
+	struct smtp_reply r;
+
 	s->state = SS_COMMAND;
-	evbuffer_add_printf(bufferevent_get_output(s->bev),
-	    "220 %s ESMTP relayd\r\n", s->sd->conf->hostname);
+	reply_greeting(&r, s->sd->conf->hostname);
+	reply_add(s, &r);
 	set_timeouts(s);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
@@ -225,14 +235,13 @@ session_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 	if (over_total || !counted) {
 		log_info("refused %s: too many connections%s", s->addr,
 		    over_total ? "" : " from this client");
-		session_close(s, 421, "4.7.0", over_total ?
-		    "Error: too many connections" :
-		    "Error: too many connections from your address");
+		session_close(s, over_total ? R_TOO_MANY_CONNECTIONS :
+		    R_TOO_MANY_FROM_CLIENT);
 		return;
 	}
 	/* Logged once per episode (smtp_fds.c), not per client. */
 	if (!fds_room(sd)) {
-		session_close(s, 421, "4.3.2", FDS_CLOSE_TEXT);
+		session_close(s, R_TOO_BUSY);
 		return;
 	}
 	s->client_tenant = relay_client_tenant(sd->relay, &s->client);
@@ -247,7 +256,7 @@ session_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 	s->state = SS_GREETING;
 	if ((s->timer = evtimer_new(sd->child->base, greeting_delay_done,
 	    s)) == NULL) {
-		session_close(s, 421, "4.3.0", "Error: out of memory");
+		session_close(s, R_NO_MEMORY);
 		return;
 	}
 	tv.tv_sec = l->lc.greeting_delay;
@@ -327,8 +336,7 @@ line_step(struct session *s)
 		len = evbuffer_get_length(in);
 		if (len > SMTP_LINE_MAX) {
 			if (!s->discarding)
-				session_reply(s, 500, "5.5.2",
-				    "Error: line too long");
+				session_reply_id(s, R_LINE_TOO_LONG);
 			s->discarding = 1;
 			evbuffer_drain(in, len);
 		}
@@ -338,7 +346,7 @@ line_step(struct session *s)
 	if (s->discarding || len > SMTP_LINE_MAX) {
 		evbuffer_drain(in, len + eol_len);
 		if (!s->discarding)
-			session_reply(s, 500, "5.5.2", "Error: line too long");
+			session_reply_id(s, R_LINE_TOO_LONG);
 		s->discarding = 0;
 		return 1;
 	}
@@ -500,8 +508,7 @@ session_read_cb(struct bufferevent *bev, void *arg)
 	if (s->state == SS_GREETING) {
 		log_info("early talker [%s]: input before the greeting",
 		    s->addr);
-		session_close(s, 554, "5.5.1",
-		    "Error: talking before the greeting");
+		session_close(s, R_EARLY_TALKER);
 		return;
 	}
 	session_process(s);
@@ -549,7 +556,7 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
 	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING)) {
 		log_info("timeout from [%s] in %s state", s->addr,
 		    state_name(s));
-		session_close(s, 421, "4.4.2", "Error: timeout exceeded");
+		session_close(s, R_TIMEOUT);
 		return;
 	}
 	if (what & BEV_EVENT_EOF)

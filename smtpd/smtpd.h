@@ -10,7 +10,9 @@
  * Relay authorisation is decided here, from the configuration slice,
  * without a round trip (smtp_relay.c).  Message bodies go straight into a
  * spool file whose descriptor queued passes us; at the end of data queued
- * syncs and commits, and only then is 250 sent (smtp_queue.c).
+ * syncs and commits, and only then is 250 sent (smtp_queue.c).  Every
+ * reply's code and text is in smtp_reply.c; queued's refusals come from
+ * queued/queue_reply.c and are passed on as they are.
  *
  * Parameters: listen, limits, timeouts, and each tenant's domains,
  * recipients and outbound networks (see relayd.yaml(5), relayd-tenant(5)).
@@ -35,6 +37,7 @@
 #include "smtp_data.h"
 #include "smtp_parse.h"
 #include "smtp_relay.h"
+#include "smtp_reply.h"
 
 struct child;
 struct dns_client;
@@ -89,9 +92,6 @@ struct fds {
 	int			 reserve;	/* freed to answer at EMFILE */
 	int			 short_now;	/* an episode is running */
 };
-
-/* What a client hears when we are out of descriptors. */
-#define FDS_CLOSE_TEXT	"Error: too busy, try again later"
 
 struct smtpd {
 	struct child		*child;
@@ -194,12 +194,11 @@ void	 smtpd_send_queue(struct smtpd *, uint32_t, uint64_t, int,
 /* smtp_session.c */
 void	 session_accept(struct listener *, int fd, struct sockaddr *, int);
 struct session *session_find(struct smtpd *, uint64_t id);
-void	 session_reply(struct session *, int code, const char *enh,
-	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void	 session_reply_id(struct session *, enum reply_id);
 void	 session_reply_r(struct session *, const struct smtp_reply *);
 void	 session_reply_uncounted(struct session *, const struct smtp_reply *);
-void	 session_close(struct session *, int code, const char *enh,
-	    const char *text);
+void	 session_reply_lines(struct session *, const char *, size_t);
+void	 session_close(struct session *, enum reply_id);
 void	 session_wait(struct session *);
 int	 session_pending_input(struct session *);
 void	 session_resume(struct session *);
@@ -238,7 +237,6 @@ int	 fds_room(struct smtpd *);
 int	 fds_room_spare(const struct smtpd *);
 void	 fds_lost(struct smtpd *);
 void	 fds_released(struct smtpd *);
-void	 fds_reply(struct smtp_reply *);
 int	 fds_refuse_backlog(struct smtpd *, int lfd, int err);
 
 /* smtp_rdns.c */
