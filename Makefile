@@ -276,12 +276,22 @@ regress/fuzz/%: regress/fuzz/%.c \
 .SECONDARY: $(call FUZZ_OBJ,$(COMMON_SRCS) $(CONFIG_SRCS) $(FUZZ_EXTRA))
 -include $(wildcard .build/fuzz/*/*.d)
 
-bench: all
+# bench/spf_bench: SPF checks per second (bench/spf.py runs it).
+BENCH_SPF_OBJS	:= bench/spf_bench.o policyd/spf.o policyd/spf_parse.o \
+		   policyd/spf_macro.o policyd/spf_header.o dnsd/dns_resolve.o
+bench/spf_bench.o: CPPFLAGS += -I.
+bench/spf_bench: $(BENCH_SPF_OBJS) $(LIBCOMMON)
+	@echo "LD $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(BENCH_SPF_OBJS) $(LIBCOMMON) $(LIBS)
+ALL_OBJS	+= bench/spf_bench.o
+
+bench: all bench/spf_bench
 	@scripts/deps bench
 	bench/run
 
 clean:
 	rm -f $(BINS) $(LIBCOMMON) $(LIBCONFIG) $(PROC_LIB) $(ALL_OBJS) \
+	    bench/spf_bench \
 	    $(ALL_OBJS:.o=.d) \
 	    $(UNIT_TESTS) $(TOOLS) $(FUZZ_BINS) regress/*/*.o regress/*/*.d \
 	    $(foreach d,common config $(PROCS),$(d)/*.o $(d)/*.d)
