@@ -258,6 +258,8 @@ FUZZ_EXTRA_data		:= smtpd/smtp_data.c
 FUZZ_EXTRA_mta_reply	:= deliverd/mta_reply.c
 FUZZ_EXTRA_kidmsg	:= relayd/parent_kidmsg.c
 FUZZ_EXTRA_mta_sts	:= deliverd/mta_sts_parse.c
+FUZZ_EXTRA_spf_record	:= policyd/spf.c policyd/spf_parse.c \
+			   policyd/spf_macro.c policyd/spf_header.c
 FUZZ_EXTRA	:= $(sort $(foreach b,$(FUZZ_BINS),$(FUZZ_EXTRA_$(notdir $(b)))))
 FUZZ_OBJ	 = $(patsubst %.c,.build/fuzz/%.o,$(1))
 fuzz: .build/pkg.mk $(FUZZ_BINS)
@@ -275,12 +277,22 @@ regress/fuzz/%: regress/fuzz/%.c \
 .SECONDARY: $(call FUZZ_OBJ,$(COMMON_SRCS) $(CONFIG_SRCS) $(FUZZ_EXTRA))
 -include $(wildcard .build/fuzz/*/*.d)
 
-bench: all
+# bench/spf_bench: SPF checks per second (bench/spf.py runs it).
+BENCH_SPF_OBJS	:= bench/spf_bench.o policyd/spf.o policyd/spf_parse.o \
+		   policyd/spf_macro.o policyd/spf_header.o dnsd/dns_resolve.o
+bench/spf_bench.o: CPPFLAGS += -I.
+bench/spf_bench: $(BENCH_SPF_OBJS) $(LIBCOMMON)
+	@echo "LD $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(BENCH_SPF_OBJS) $(LIBCOMMON) $(LIBS)
+ALL_OBJS	+= bench/spf_bench.o
+
+bench: all bench/spf_bench
 	@scripts/deps bench
 	bench/run
 
 clean:
 	rm -f $(BINS) $(LIBCOMMON) $(LIBCONFIG) $(PROC_LIB) $(ALL_OBJS) \
+	    bench/spf_bench \
 	    $(ALL_OBJS:.o=.d) \
 	    $(UNIT_TESTS) $(TOOLS) $(FUZZ_BINS) regress/*/*.o regress/*/*.d \
 	    $(foreach d,common config $(PROCS),$(d)/*.o $(d)/*.d)

@@ -55,7 +55,9 @@
  *   M_STATUS     child -> parent  peerid as asked; str one-line state
  *   M_CTL_REQ    parent -> child  peerid = the request; the command as
  *                                 control_req.h parses it (u32 cmd,
- *                                 u8 all, str id)
+ *                                 u8 all, str id, u32 n, n x str arg:
+ *                                 decoded); to queued, or to policyd
+ *                                 for test commands
  *   M_CTL_LINE   child -> parent  peerid; str one line of the answer
  *   M_CTL_PAUSE  child -> parent  peerid; no payload: a part ends
  *   M_CTL_MORE   parent -> child  peerid; no payload: send the next part

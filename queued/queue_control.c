@@ -224,26 +224,16 @@ queue_action(struct queued *q, uint64_t req, uint32_t cmd, const char *id,
 void
 control_request(struct queued *q, struct imsg *imsg)
 {
-	struct mr	r;
-	char		id[CTL_ID_LEN + 1];
-	uint32_t	cmd;
-	uint8_t		all;
+	struct ctl_req	req;
 
-	mr_init(&r, imsg->data, imsg->datalen);
-	cmd = mr_u32(&r);
-	all = mr_u8(&r);
-	mr_str(&r, id, sizeof(id));
-	if (mr_end(&r) == -1 || (id[0] != '\0' && !ctl_valid_id(id)))
+	if (ctl_req_read(imsg->data, imsg->datalen, &req) == -1)
 		child_peer_broken(q->child, PROC_PARENT, imsg, "control");
-	switch (cmd) {
+	switch (req.cmd) {
 	case CTL_SHOW_QUEUE:
 		ctl_stream_open(q->child, imsg, "show queue", "ID TENANT FROM "
 		    "RECIPIENTS AGE ATTEMPTS NEXT LAST-ERROR", queue_fill, q);
 		break;
 	case CTL_SHOW_CORRUPT:
-		if (id[0] != '\0' || all)
-			child_peer_broken(q->child, PROC_PARENT, imsg,
-			    "control");
 		corrupt_show(q, imsg->hdr.peerid);
 		break;
 	case CTL_QUEUE_FLUSH:
@@ -251,10 +241,7 @@ control_request(struct queued *q, struct imsg *imsg)
 	case CTL_QUEUE_RELEASE:
 	case CTL_QUEUE_REMOVE:
 	case CTL_QUEUE_BOUNCE:
-		if ((id[0] == '\0') != (cmd == CTL_QUEUE_FLUSH && all))
-			child_peer_broken(q->child, PROC_PARENT, imsg,
-			    "control");
-		queue_action(q, imsg->hdr.peerid, cmd, id, all);
+		queue_action(q, imsg->hdr.peerid, req.cmd, req.id, req.all);
 		break;
 	default:
 		child_peer_broken(q->child, PROC_PARENT, imsg, "control");

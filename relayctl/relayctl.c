@@ -38,7 +38,10 @@ usage(void)
 	    "  queue hold ID           keep from delivery\n"
 	    "  queue release ID        undo hold\n"
 	    "  queue remove ID         delete, without a bounce\n"
-	    "  queue bounce ID         give up now, with a bounce\n");
+	    "  queue bounce ID         give up now, with a bounce\n"
+	    "  test spf IP SENDER [HELO]\n"
+	    "                          the SPF result for a client, and why\n"
+	    "                          (SENDER <> for the null sender)\n");
 	exit(2);
 }
 
@@ -181,12 +184,21 @@ main(int argc, char **argv)
 	}
 	if (optind == argc)
 		usage();
+	/* One word per argument, whatever it holds (control_req.h). */
 	for (i = optind; i < argc; i++) {
-		int n = snprintf(req + len, sizeof(req) - len, "%s%s",
-		    i > optind ? " " : "", argv[i]);
+		int n;
 
-		if (n < 0 || (size_t)n >= sizeof(req) - len)
+		if (argv[i][0] == '\0') {
+			fprintf(stderr, "relayctl: an argument is empty\n");
 			usage();
+		}
+		if (i > optind)
+			req[len++] = ' ';
+		if ((n = ctl_arg_encode(argv[i], req + len, sizeof(req) -
+		    len)) == -1 || len + (size_t)n > CTL_LINE_MAX) {
+			fprintf(stderr, "relayctl: request too long\n");
+			usage();
+		}
 		len += (size_t)n;
 	}
 	/* Refuse here what relayd would refuse, with the same words. */

@@ -3,8 +3,9 @@
  *
  * One request per connection (control_req.h).  What the parent knows it
  * answers itself; status is gathered from every child; queue requests go
- * to queued and its lines are passed through.  The socket is 0660 and
- * group control_group: being able to connect is the authorisation.
+ * to queued, test requests to policyd, and their lines are passed
+ * through.  The socket is 0660 and group control_group: being able to
+ * connect is the authorisation.
  *
  * A listing comes from the child in parts (ctl_stream.h), and the next
  * part is asked for only once relayctl has read all but CTL_OUT_LOW of
@@ -377,17 +378,28 @@ do_verbose(struct ctl_conn *cc, int level)
 	conn_end(cc, 1, NULL);
 }
 
+/* The child that answers a forwarded request. */
+static enum proc_id
+forward_to(enum ctl_cmd cmd)
+{
+	return cmd == CTL_TEST_SPF ? PROC_POLICYD : PROC_QUEUED;
+}
+
 static void
 do_forward(struct ctl_conn *cc, const struct ctl_req *req)
 {
-	struct kid	*q = &cc->ctl->env->kids[PROC_QUEUED];
+	enum proc_id	 to = forward_to(req->cmd);
+	struct kid	*k = &cc->ctl->env->kids[to];
 	struct mw	 w;
+	char		 err[64];
 
-	if (q->chan == NULL) {
-		conn_end(cc, 0, "queued is not running");
+	if (k->chan == NULL) {
+		snprintf(err, sizeof(err), "%s is not running", proc_name(to));
+		conn_end(cc, 0, err);
 		return;
 	}
-	if (req->cmd != CTL_SHOW_QUEUE && req->cmd != CTL_SHOW_CORRUPT)
+	if (to == PROC_QUEUED && req->cmd != CTL_SHOW_QUEUE &&
+	    req->cmd != CTL_SHOW_CORRUPT)
 		log_info("control: uid %u: %s %s", (unsigned)cc->uid,
 		    req->cmd == CTL_QUEUE_FLUSH ? "flush" :
 		    req->cmd == CTL_QUEUE_HOLD ? "hold" :
@@ -395,14 +407,14 @@ do_forward(struct ctl_conn *cc, const struct ctl_req *req)
 		    req->cmd == CTL_QUEUE_REMOVE ? "remove" : "bounce",
 		    req->all ? "all" : req->id);
 	mw_init(&w);
-	mw_u32(&w, (uint32_t)req->cmd);
-	mw_u8(&w, (uint8_t)req->all);
-	mw_str(&w, req->id);
-	if (chan_send(q->chan, M_CTL_REQ, cc->id, -1, w.buf, w.len) == -1) {
-		conn_end(cc, 0, "cannot reach queued");
+	ctl_req_write(&w, req);
+	if (w.err || chan_send(k->chan, M_CTL_REQ, cc->id, -1, w.buf,
+	    w.len) == -1) {
+		snprintf(err, sizeof(err), "cannot reach %s", proc_name(to));
+		conn_end(cc, 0, err);
 		return;
 	}
-	cc->at = PROC_QUEUED;
+	cc->at = to;
 	conn_wait(cc, CTL_FORWARD_WAIT);
 }
 

@@ -2,9 +2,12 @@
  * Fuzz target: control requests (common/control_req.c).
  *
  * The input is one request line without its "\n", of exactly the fuzzer's
- * length.  The parser is strict, so a request it accepts has one spelling:
- * the words of its command, then the queue id or "all".  Written out
- * again it must be the input, octet for octet.
+ * length.  The parser is strict, so a request it accepts has one spelling
+ * up to its arguments' %-escapes: the words of its command, then the
+ * queue id or "all", or the arguments as relayctl encodes them.  Written
+ * out again it must parse to the same request, and be the input, octet
+ * for octet, when the input had no escape.  M_CTL_REQ's payload of it
+ * must read back the same, and cut short must not.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -13,48 +16,36 @@
 
 #include "control_req.h"
 #include "envelope.h"
+#include "marshal.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-static const char *
-cmd_words(enum ctl_cmd cmd)
+static int
+same(const struct ctl_req *a, const struct ctl_req *b)
 {
-	switch (cmd) {
-	case CTL_SHOW_STATUS:
-		return "show status";
-	case CTL_SHOW_QUEUE:
-		return "show queue";
-	case CTL_RELOAD:
-		return "reload";
-	case CTL_LOG_VERBOSE:
-		return "log verbose";
-	case CTL_LOG_BRIEF:
-		return "log brief";
-	case CTL_QUEUE_FLUSH:
-		return "queue flush";
-	case CTL_QUEUE_HOLD:
-		return "queue hold";
-	case CTL_QUEUE_RELEASE:
-		return "queue release";
-	case CTL_QUEUE_REMOVE:
-		return "queue remove";
-	case CTL_QUEUE_BOUNCE:
-		return "queue bounce";
-	case CTL_SHOW_CORRUPT:
-		return "show corrupt";
-	}
-	abort();
+	size_t i;
+
+	if (a->cmd != b->cmd || a->all != b->all || strcmp(a->id, b->id) != 0 ||
+	    a->nargs != b->nargs)
+		return 0;
+	for (i = 0; i < a->nargs; i++)
+		if (strcmp(a->args[i], b->args[i]) != 0)
+			return 0;
+	return 1;
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ctl_req	 req;
-	const char	*why;
-	char		 line[CTL_LINE_MAX + 1], qid[CTL_ID_LEN + 1];
+	static struct ctl_req	 req, again, back;
+	const char		*why, *words;
+	char			 line[4 * CTL_LINE_MAX], qid[CTL_ID_LEN + 1];
+	size_t			 len, i;
+	int			 n;
+	struct mw		 w;
 
 	if ((why = ctl_req_parse((const char *)data, size, &req)) != NULL) {
-		if (*why == '\0')
+		if (*why == '\0' || req.nargs != 0 || req.id[0] != '\0')
 			abort();
 		return 0;
 	}
@@ -63,15 +54,39 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (req.all && req.id[0] != '\0')
 		abort();
 	if (req.id[0] != '\0') {
-		if (!ctl_valid_id(req.id))
+		if (!ctl_valid_id(req.id) || req.nargs != 0)
 			abort();
 		queue_id_format(ctl_id_value(req.id), qid, sizeof(qid));
 		if (strcmp(qid, req.id) != 0)
 			abort();
 	}
-	snprintf(line, sizeof(line), "%s%s%s", cmd_words(req.cmd),
+	if (req.nargs > CTL_ARGS_MAX || (words = ctl_cmd_words(req.cmd)) ==
+	    NULL)
+		abort();
+	len = (size_t)snprintf(line, sizeof(line), "%s%s%s", words,
 	    req.all ? " all" : req.id[0] != '\0' ? " " : "", req.id);
-	if (strlen(line) != size || memcmp(line, data, size) != 0)
+	for (i = 0; i < req.nargs; i++) {
+		if (req.args[i][0] == '\0' || len + 1 >= sizeof(line))
+			abort();
+		line[len++] = ' ';
+		if ((n = ctl_arg_encode(req.args[i], line + len,
+		    sizeof(line) - len)) == -1)
+			abort();
+		len += (size_t)n;
+	}
+	if (memchr(data, '%', size) == NULL &&
+	    (len != size || memcmp(line, data, size) != 0))
+		abort();
+	/* Encoded afresh it may be longer than the line allows. */
+	if (len <= CTL_LINE_MAX &&
+	    (ctl_req_parse(line, len, &again) != NULL || !same(&req, &again)))
+		abort();
+	mw_init(&w);
+	ctl_req_write(&w, &req);
+	if (w.err || ctl_req_read(w.buf, w.len, &back) == -1 ||
+	    !same(&req, &back))
+		abort();
+	if (ctl_req_read(w.buf, w.len - 1, &back) != -1)
 		abort();
 	return 0;
 }

@@ -1,7 +1,12 @@
 """dnstest: a real DNS server for the tests.  Debian's unbound, on a
 loopback port, serving test zones from local-data; names outside them are
 refused, and zones can be made to drop queries (local-zone deny), so a
-look-up times out.  Queries are logged, for tests of the cache."""
+look-up times out.  Queries are logged, for tests of the cache.
+
+Zones given as auth are resolved the way a recursive resolver resolves
+the Internet's (unbound's auth-zone, for-upstream): CNAMEs are chased,
+and a CNAME loop ends in SERVFAIL.  Zones given as silent are delegated
+to a name server on loopback that never answers."""
 import os
 import shutil
 import socket
@@ -13,11 +18,13 @@ from relaytest import free_port, wait_for
 
 
 class Unbound:
-    def __init__(self, zones, deny=()):
+    def __init__(self, zones, deny=(), auth=None, silent=()):
         """zones: {zone: [record lines]}, e.g.
         {"mx.test.": ["mx.test. 300 IN MX 10 a.mx.test.",
                       "a.mx.test. 300 IN A 127.0.0.2"]}
-        Each zone gets an SOA (negative TTL 60) unless it has one."""
+        Each zone gets an SOA (negative TTL 60) unless it has one.
+        auth: the same, as zone files (absolute names) resolved through
+        recursion; silent: zone names nobody answers for."""
         self.dir = tempfile.mkdtemp(prefix="unbound-test.")
         os.chmod(self.dir, 0o755)
         self.port = free_port()
@@ -51,6 +58,30 @@ class Unbound:
                              '  local-data: "%s"' % r)
         for zone in deny:
             lines.append('  local-zone: "%s" deny' % zone)
+        self.silent = None
+        if silent:
+            # Bound and never read: queries wait in its buffer.
+            self.silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.silent.bind(("127.0.0.1", 0))
+            lines.append("  do-not-query-localhost: no")
+        for zone in list((auth or {}).keys()) + list(silent):
+            lines.append('  local-zone: "%s" transparent' % zone)
+        for zone in silent:
+            lines += ["stub-zone:", '  name: "%s"' % zone,
+                      "  stub-addr: 127.0.0.1@%d" %
+                      self.silent.getsockname()[1]]
+        for zone, records in (auth or {}).items():
+            path = os.path.join(self.dir, zone + "zone")
+            if not any(" SOA " in r for r in records):
+                records = ["%s 300 IN SOA ns.%s hostmaster.%s 1 3600 600 "
+                           "86400 60" % (zone, zone, zone),
+                           "%s 300 IN NS ns.%s" % (zone, zone),
+                           "ns.%s 300 IN A 127.0.0.1" % zone] + list(records)
+            with open(path, "w") as f:
+                f.write("\n".join(records) + "\n")
+            lines += ["auth-zone:", '  name: "%s"' % zone,
+                      '  zonefile: "%s"' % path, "  for-downstream: no",
+                      "  for-upstream: yes"]
         lines += ["remote-control:", "  control-enable: no"]
         with open(conf, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -83,6 +114,8 @@ class Unbound:
         return sum(1 for l in self.read_log().splitlines() if needle in l)
 
     def stop(self):
+        if self.silent is not None:
+            self.silent.close()
         if self.proc.poll() is None:
             self.proc.terminate()
             try:

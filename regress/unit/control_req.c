@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "control_req.h"
+#include "marshal.h"
 #include "tap.h"
 
 #define ID	"0123456789abcdef"
@@ -15,25 +16,39 @@ struct good {
 	enum ctl_cmd	 cmd;
 	int		 all;
 	const char	*id;
+	const char	*args[CTL_ARGS_MAX + 1];	/* decoded; NULL ends */
 };
 
 static const struct good goods[] = {
-	{ "show status", CTL_SHOW_STATUS, 0, "" },
-	{ "show queue", CTL_SHOW_QUEUE, 0, "" },
-	{ "show corrupt", CTL_SHOW_CORRUPT, 0, "" },
-	{ "reload", CTL_RELOAD, 0, "" },
-	{ "log verbose", CTL_LOG_VERBOSE, 0, "" },
-	{ "log brief", CTL_LOG_BRIEF, 0, "" },
-	{ "queue flush all", CTL_QUEUE_FLUSH, 1, "" },
-	{ "queue flush " ID, CTL_QUEUE_FLUSH, 0, ID },
-	{ "queue hold " ID, CTL_QUEUE_HOLD, 0, ID },
-	{ "queue release " ID, CTL_QUEUE_RELEASE, 0, ID },
-	{ "queue remove " ID, CTL_QUEUE_REMOVE, 0, ID },
-	{ "queue bounce " ID, CTL_QUEUE_BOUNCE, 0, ID },
+	{ "show status", CTL_SHOW_STATUS, 0, "", { NULL } },
+	{ "show queue", CTL_SHOW_QUEUE, 0, "", { NULL } },
+	{ "show corrupt", CTL_SHOW_CORRUPT, 0, "", { NULL } },
+	{ "reload", CTL_RELOAD, 0, "", { NULL } },
+	{ "log verbose", CTL_LOG_VERBOSE, 0, "", { NULL } },
+	{ "log brief", CTL_LOG_BRIEF, 0, "", { NULL } },
+	{ "queue flush all", CTL_QUEUE_FLUSH, 1, "", { NULL } },
+	{ "queue flush " ID, CTL_QUEUE_FLUSH, 0, ID, { NULL } },
+	{ "queue hold " ID, CTL_QUEUE_HOLD, 0, ID, { NULL } },
+	{ "queue release " ID, CTL_QUEUE_RELEASE, 0, ID, { NULL } },
+	{ "queue remove " ID, CTL_QUEUE_REMOVE, 0, ID, { NULL } },
+	{ "queue bounce " ID, CTL_QUEUE_BOUNCE, 0, ID, { NULL } },
 	{ "queue hold 0000000000000000", CTL_QUEUE_HOLD, 0,
-	    "0000000000000000" },
+	    "0000000000000000", { NULL } },
 	{ "queue bounce ffffffffffffffff", CTL_QUEUE_BOUNCE, 0,
-	    "ffffffffffffffff" },
+	    "ffffffffffffffff", { NULL } },
+	{ "test spf 192.0.2.1 a@b.example", CTL_TEST_SPF, 0, "",
+	    { "192.0.2.1", "a@b.example" } },
+	{ "test spf 192.0.2.1 %22a%20b%22@x.example helo.example",
+	    CTL_TEST_SPF, 0, "",
+	    { "192.0.2.1", "\"a b\"@x.example", "helo.example" } },
+	{ "test spf 2001:db8::1 <> helo", CTL_TEST_SPF, 0, "",
+	    { "2001:db8::1", "<>", "helo" } },
+	{ "test spf a%25b c%c3%A4", CTL_TEST_SPF, 0, "",
+	    { "a%b", "c\xc3\xa4" } },
+	{ "test spf x;y \"q\"(){}[]!#$&'*+,-./:=?@\\^_`|~", CTL_TEST_SPF, 0, "",
+	    { "x;y", "\"q\"(){}[]!#$&'*+,-./:=?@\\^_`|~" } },
+	{ "test spf %09%0D%0A %7F%FF", CTL_TEST_SPF, 0, "",
+	    { "\t\r\n", "\x7f\xff" } },
 };
 
 #define R_EMPTY		"empty request"
@@ -45,6 +60,9 @@ static const struct good goods[] = {
 #define R_NOID		"expected a queue id"
 #define R_NOIDALL	"expected a queue id or \"all\""
 #define R_BADID		"bad queue id (16 hex digits)"
+#define R_SPF		"expected IP SENDER [HELO]"
+#define R_ESC		"bad %-escape in argument"
+#define R_NUL		"NUL in argument"
 
 struct bad {
 	const char	*line;
@@ -116,6 +134,26 @@ static const struct bad bads[] = {
 	{ "queue hold " ID " " ID, R_BADID },
 	{ "queue hold " ID " now", R_BADID },
 	{ "queue remove 1", R_BADID },
+	{ "test spf", R_SPF },
+	{ "test spf 192.0.2.1", R_SPF },
+	{ "test spf a b c d", R_ARG },
+	{ "test spf a b%", R_ESC },
+	{ "test spf a b%2", R_ESC },
+	{ "test spf a b%zz", R_ESC },
+	{ "test spf a %2x", R_ESC },
+	{ "test spf a b%00", R_NUL },
+	{ "test spf a  b", R_SPACE },
+	{ "test spf a b ", R_SPACE },
+	{ "test spf a\tb", R_CHAR },
+	{ "test spf a b\xc3\xa4", R_CHAR },
+	{ "test spf a b\x7f", R_CHAR },
+	{ "test spfx a b", R_UNKNOWN },
+	{ "TEST SPF a b", R_UNKNOWN },
+	{ "test", R_UNKNOWN },
+	{ "test dnsbl 192.0.2.1", R_UNKNOWN },
+	{ "test  spf a b", R_SPACE },
+	{ "show status a%20b", R_CHAR },
+	{ "queue hold %30123456789abcdef", R_CHAR },
 };
 
 /* The line for a test's name: control characters and 8-bit as \xNN. */
@@ -141,7 +179,7 @@ test_good(void)
 {
 	struct ctl_req	 req;
 	const char	*why;
-	size_t		 i;
+	size_t		 i, j, n;
 
 	for (i = 0; i < sizeof(goods) / sizeof(goods[0]); i++) {
 		memset(&req, 0xa5, sizeof(req));
@@ -152,6 +190,13 @@ test_good(void)
 		    strcmp(req.id, goods[i].id) == 0,
 		    "\"%s\": cmd %d, all %d, id \"%s\"", esc(goods[i].line),
 		    (int)req.cmd, req.all, req.all ? "" : req.id);
+		for (n = 0; goods[i].args[n] != NULL; n++)
+			;
+		is_int((long long)req.nargs, (long long)n, "\"%s\": %zu "
+		    "arguments", esc(goods[i].line), n);
+		for (j = 0; j < n && j < req.nargs; j++)
+			is_str(req.args[j], goods[i].args[j], "\"%s\": "
+			    "argument %zu decoded", esc(goods[i].line), j);
 	}
 }
 
@@ -166,7 +211,7 @@ test_bad(void)
 		memset(&req, 0xa5, sizeof(req));
 		why = ctl_req_parse(bads[i].line, strlen(bads[i].line), &req);
 		is_str(why, bads[i].why, "\"%s\" refused", esc(bads[i].line));
-		ok(req.all == 0 && req.id[0] == '\0',
+		ok(req.all == 0 && req.id[0] == '\0' && req.nargs == 0,
 		    "\"%s\": no argument left in req", esc(bads[i].line));
 	}
 }
@@ -221,6 +266,110 @@ test_ids(void)
 	ok(ctl_id_value("0000000000000000") == 0, "ctl_id_value: zero");
 }
 
+/* relayctl's encoding, and what the parser makes of it. */
+static void
+test_encode(void)
+{
+	static const char *args[] = { "\"a b\"@x.example", "100%",
+	    "\x01\x1f \x7f\x80\xc3\xa4", "plain", "<>", "%00" };
+	static const char *want[] = { "\"a%20b\"@x.example", "100%25",
+	    "%01%1F%20%7F%80%C3%A4", "plain", "<>", "%2500" };
+	struct ctl_req	 req;
+	char		 line[CTL_LINE_MAX + 1], enc[64], big[CTL_ARG_MAX + 1];
+	size_t		 i;
+	int		 n;
+
+	for (i = 0; i < sizeof(args) / sizeof(args[0]); i++) {
+		n = ctl_arg_encode(args[i], enc, sizeof(enc));
+		is_str(enc, want[i], "encoded: %s", want[i]);
+		is_int(n, (long long)strlen(want[i]), "its length");
+		snprintf(line, sizeof(line), "test spf 192.0.2.1 %s", enc);
+		is_str(ctl_req_parse(line, strlen(line), &req), NULL,
+		    "%s: parsed", want[i]);
+		is_str(req.args[1], args[i], "%s: decoded as it was", want[i]);
+	}
+	ok(ctl_arg_encode("a b", enc, 5) == -1, "no room for a%%20b: -1");
+	ok(ctl_arg_encode("a b", enc, 6) == 5, "room for a%%20b and its NUL");
+	ok(ctl_arg_encode("", enc, 1) == 0 && enc[0] == '\0', "empty");
+
+	memset(big, 'x', sizeof(big));
+	big[CTL_ARG_MAX - 1] = '\0';
+	snprintf(line, sizeof(line), "test spf a %s", big);
+	is_str(ctl_req_parse(line, strlen(line), &req), NULL,
+	    "an argument of CTL_ARG_MAX - 1 octets");
+	big[CTL_ARG_MAX - 1] = 'x';
+	big[CTL_ARG_MAX] = '\0';
+	snprintf(line, sizeof(line), "test spf a %s", big);
+	is_str(ctl_req_parse(line, strlen(line), &req), "argument too long",
+	    "an argument of CTL_ARG_MAX octets: too long");
+	is_str(ctl_cmd_words(CTL_TEST_SPF), "test spf", "ctl_cmd_words");
+}
+
+/* M_CTL_REQ's payload: written, read back, and lies refused. */
+static void
+test_wire(void)
+{
+	struct ctl_req	 req, back;
+	struct mw	 w;
+	const char	*line = "test spf 192.0.2.1 %22a%20b%22@x helo";
+
+	ctl_req_parse(line, strlen(line), &req);
+	mw_init(&w);
+	ctl_req_write(&w, &req);
+	ok(ctl_req_read(w.buf, w.len, &back) == 0 && back.cmd ==
+	    CTL_TEST_SPF && back.nargs == 3 && strcmp(back.args[1],
+	    "\"a b\"@x") == 0, "test spf: written and read back");
+	ok(ctl_req_read(w.buf, w.len - 1, &back) == -1, "cut short: refused");
+	ctl_req_parse("queue flush all", 15, &req);
+	mw_init(&w);
+	ctl_req_write(&w, &req);
+	ok(ctl_req_read(w.buf, w.len, &back) == 0 && back.all &&
+	    back.cmd == CTL_QUEUE_FLUSH, "queue flush all: read back");
+
+	/* What the parser would have refused, a peer may not send. */
+	memset(&req, 0, sizeof(req));
+	req.cmd = CTL_TEST_SPF;
+	req.nargs = 1;
+	strlcpy(req.args[0], "192.0.2.1", sizeof(req.args[0]));
+	mw_init(&w);
+	ctl_req_write(&w, &req);
+	ok(ctl_req_read(w.buf, w.len, &back) == -1, "test spf, 1 argument");
+	req.nargs = 2;
+	mw_init(&w);
+	ctl_req_write(&w, &req);
+	ok(ctl_req_read(w.buf, w.len, &back) == -1, "an empty argument");
+	req.cmd = CTL_QUEUE_HOLD;
+	strlcpy(req.id, "0123456789abcdef", sizeof(req.id));
+	strlcpy(req.args[1], "x", sizeof(req.args[1]));
+	mw_init(&w);
+	ctl_req_write(&w, &req);
+	ok(ctl_req_read(w.buf, w.len, &back) == -1, "queue hold with "
+	    "arguments");
+	req.nargs = 0;
+	mw_init(&w);
+	ctl_req_write(&w, &req);
+	ok(ctl_req_read(w.buf, w.len, &back) == 0, "queue hold ID: fine");
+	req.all = 1;
+	mw_init(&w);
+	ctl_req_write(&w, &req);
+	ok(ctl_req_read(w.buf, w.len, &back) == -1, "queue hold all");
+	req.all = 0;
+	req.id[0] = '\0';
+	mw_init(&w);
+	ctl_req_write(&w, &req);
+	ok(ctl_req_read(w.buf, w.len, &back) == -1, "queue hold, no id");
+	req.cmd = (enum ctl_cmd)999;
+	mw_init(&w);
+	ctl_req_write(&w, &req);
+	ok(ctl_req_read(w.buf, w.len, &back) == -1, "an unknown command");
+	mw_init(&w);
+	mw_u32(&w, CTL_TEST_SPF);
+	mw_u8(&w, 0);
+	mw_str(&w, "");
+	mw_u32(&w, CTL_ARGS_MAX + 1);
+	ok(ctl_req_read(w.buf, w.len, &back) == -1, "too many arguments");
+}
+
 int
 main(void)
 {
@@ -228,5 +377,7 @@ main(void)
 	test_bad();
 	test_bytes();
 	test_ids();
+	test_encode();
+	test_wire();
 	return done_testing();
 }
