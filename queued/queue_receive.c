@@ -425,6 +425,10 @@ receive_task_done(struct queued *q, struct task *j)
 		retry_done(q, j);
 		free(j->blob);
 		break;
+	case TASK_POLICY:
+	case TASK_PURGE:
+		pwrite_task_done(q, j);
+		return;
 	case TASK_STS:
 		if (j->err != 0)
 			log_warnx("MTA-STS: storing the policy of %s failed: "

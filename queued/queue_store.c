@@ -12,7 +12,9 @@
  * batch committed (8 octets each), whose spool names may not have reached
  * the disk if relayd died before that batch's directory sync ended.  A
  * store without a version is the first format (envelopes v1): migrated at
- * start, in one transaction.  A newer one is refused.
+ * start, in one transaction.  A newer one is refused.  "mtasts" holds
+ * MTA-STS policies by domain; "greylist", "awl", "pregreet" and
+ * "whitelist" are policyd's, written only as queue_policy.c checks them.
  *
  * The map is limits.store_max_size from the start; without MDB_WRITEMAP
  * the file grows only as pages are used.  It is never grown under a
@@ -32,9 +34,10 @@
 #include "faults.h"
 #include "log.h"
 #include "marshal.h"
+#include "queue_policy.h"
 #include "queued.h"
 
-#define STORE_MAXDBS	8
+#define STORE_MAXDBS	16
 #define FREE_DBI	0	/* LMDB's freelist */
 
 struct store {
@@ -45,6 +48,7 @@ struct store {
 	uint64_t	 mapsize;
 	int		 unsynced;	/* the key is set */
 	MDB_dbi		 mtasts;	/* MTA-STS policies, by domain */
+	MDB_dbi		 pdb[PDB_MAX];	/* policyd's (queue_policy.c) */
 };
 
 static void
@@ -236,7 +240,8 @@ prepare(struct store *st, int first, char *err, size_t errsz)
 	}
 	if (rc != 0 || (rc = mdb_dbi_open(txn, "meta", MDB_CREATE,
 	    &st->meta)) != 0 || (rc = mdb_dbi_open(txn, "mtasts",
-	    MDB_CREATE, &st->mtasts)) != 0)
+	    MDB_CREATE, &st->mtasts)) != 0 ||
+	    (rc = policy_store_open(txn, st->pdb)) != 0)
 		goto abort;
 	if (first && (version = get_version(st, txn, &rc)) == -1) {
 		if (rc == 0)
@@ -404,6 +409,13 @@ is_new(const struct task *j)
 	return j->kind == TASK_COMMIT || j->kind == TASK_DSN;
 }
 
+/* What a full map refuses first: new mail, and policyd's new entries. */
+static int
+needs_room(const struct task *j)
+{
+	return is_new(j) || (j->kind == TASK_POLICY && j->pop == PQ_OP_PUT);
+}
+
 /*
  * The batch's new envelopes, as "unsynced": one small put, written in
  * place (MDB_RESERVE).  A batch without any clears the key, once.
@@ -546,6 +558,12 @@ apply_once(struct store *st, struct task_list *jobs)
 		case TASK_STS:
 			rc = put_sts(st, txn, j);
 			break;
+		case TASK_POLICY:
+			rc = policy_store_apply(txn, st->pdb, j);
+			break;
+		case TASK_PURGE:
+			rc = policy_store_purge(txn, st->pdb, j);
+			break;
 		}
 		if (rc == MDB_KEYEXIST) {
 			j->mdb_err = rc;
@@ -594,7 +612,7 @@ store_apply(struct store *st, struct task_list *jobs)
 		TAILQ_FOREACH(j, jobs, entry) {
 			if (j->err != 0)
 				continue;
-			if (is_new(j)) {
+			if (needs_room(j)) {
 				j->mdb_err = rc;
 				j->err = ENOSPC;
 			} else

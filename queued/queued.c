@@ -267,6 +267,7 @@ queued_init(struct child *c)
 	RB_INIT(&q->queue);
 	quota_init(q);
 	retry_init(q);
+	pwrite_init(q);
 	/* The working directory is state_dir (our chroot). */
 	if ((q->spool_fd = open("spool", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1)
@@ -403,9 +404,7 @@ from_deliverd(struct child *c, struct imsg *imsg)
 static void
 from_policyd(struct child *c, struct imsg *imsg)
 {
-	if (imsg->fd != -1)
-		close(imsg->fd);
-	child_peer_broken(c, PROC_POLICYD, imsg, "no messages expected yet");
+	pwrite_dispatch(c->state, imsg);
 }
 
 static void

@@ -51,6 +51,7 @@ struct committer;
 struct use_tree;
 struct troute_tree;
 struct retries;
+struct policy_writes;
 
 /* A message being received: its spool file exists, no envelope yet. */
 struct pending {
@@ -156,6 +157,7 @@ struct queued {
 	uint64_t		 sent;		/* recipients, for status */
 	uint64_t		 bounced;
 	struct fdpool		 recycled;
+	struct policy_writes	*pw;		/* queue_policy.c */
 };
 
 /* A delivery status notification to write (queue_dsn.c). */
@@ -203,8 +205,15 @@ enum task_kind {
 	TASK_DSN,		/* write a notice, fsync it, put its envelope */
 	TASK_CREATE,		/* a new, empty spool file (no DB work) */
 	TASK_ROUTE,		/* put a tenant's route (blob), or delete it */
-	TASK_STS		/* put (blob) or delete an MTA-STS policy */
+	TASK_STS,		/* put (blob) or delete an MTA-STS policy */
+	TASK_POLICY,		/* a write from policyd (queue_policy.c) */
+	TASK_PURGE		/* expired policy entries removed */
 };
+
+/* TASK_POLICY: what policyd asked (M_PQ_PUT + op). */
+#define PQ_OP_PUT	0
+#define PQ_OP_DEL	1
+#define PQ_OP_FLUSH	2
 
 struct task {
 	TAILQ_ENTRY(task)	 entry;
@@ -225,6 +234,11 @@ struct task {
 						   as this one (fd) */
 	unsigned		 tries;		/* PUT, DELETE: failed so far */
 	char			 tenant[TENANT_MAX + 1];	/* ROUTE */
+	uint8_t			 pdb;		/* POLICY, PURGE: database */
+	uint8_t			 pop;		/* POLICY: PQ_OP_* */
+	uint8_t			*pkey;		/* POLICY: key; PURGE: where
+						   the walk goes on */
+	size_t			 pkeylen;
 };
 TAILQ_HEAD(task_list, task);
 
@@ -344,6 +358,12 @@ const struct hostport *route_hosts(struct queued *, const char *tenant,
 	    size_t *n);
 int	 route_tenant_removed(struct queued *, const char *tenant);
 uint32_t route_lifetime(struct queued *, const struct rcpt *);
+
+/* queue_policy.c: policyd's writes to the store. */
+void	 pwrite_init(struct queued *);
+void	 pwrite_dispatch(struct queued *, struct imsg *);
+void	 pwrite_task_done(struct queued *, struct task *);
+void	 pwrite_task_free(struct task *);
 
 /* queue_control.c */
 void	 control_request(struct queued *, struct imsg *);
