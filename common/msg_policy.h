@@ -24,7 +24,8 @@
  *
  * M_P_CONNECT   u32 seq, u8 is_v6, data[16] client, u32 listener,
  *               u32 greeting delay (s), u32 pregreet_pass (s)
- * M_P_MAIL      u32 seq, str sender ("" for <>), str helo, u8 smtputf8
+ * M_P_MAIL      u32 seq, str sender ("" for <>), str helo, u8 smtputf8,
+ *               str the client's tenant (outbound.networks; "" if none)
  * M_P_RCPT      u32 seq, str address, str tenant, u8 direction,
  *               str routing domain
  * M_P_VERDICT   u32 seq (the question's), u8 stage, u32 code,
@@ -80,6 +81,9 @@ enum policy_stage {
 
 /* M_P_VERDICT flags */
 #define PV_PREGREET_PASS	0x1	/* no greeting delay for this client */
+
+/* The longest Received-SPF field a verdict may carry, CRLFs included. */
+#define P_SPF_FIELD_MAX		4096
 
 /* The policy databases of the store (M_PQ_*), and their limits. */
 enum policy_db {

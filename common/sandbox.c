@@ -73,7 +73,13 @@ static const char *const dnsd_calls[] = {
 	NULL
 };
 
+/*
+ * The store, read-only (MDB_RDONLY): data.mdb mapped and read, its
+ * reader slot in lock.mdb written (and the lock file sized, should it be
+ * the first to open it).
+ */
 static const char *const policyd_calls[] = {
+	"openat", "pread64", "ftruncate", "fstatfs",
 	NULL
 };
 

@@ -1,36 +1,46 @@
 /*
- * policyd: see DESIGN.md.  At this stage it starts, drops privileges, opens its
- * channels and answers the parent, and relayctl's test commands
- * (policy_test.c); later work fills in its role.
+ * policyd: the process (policyd.h).  Its messages: smtpd's questions
+ * (policy_session.c), queued's answers to its writes (policy_store.c),
+ * dnsd's answers (dns_client), and relayctl's commands from the parent
+ * (policy_control.c, policy_test.c).
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "child.h"
+#include "clock.h"
 #include "dns_client.h"
 #include "log.h"
+#include "msg_policy.h"
+#include "policy_greylist.h"
+#include "policy_rate.h"
+#include "policy_store.h"
 #include "policy_test.h"
+#include "policyd.h"
 
-struct policyd {
-	struct dns_client	*dns;
-	struct policy_tests	*tests;
-};
+#define TICK		60	/* seconds between two sweeps */
 
 static struct policyd policyd;
 
 static void
 from_smtpd(struct child *c, struct imsg *imsg)
 {
-	if (imsg->fd != -1)
-		close(imsg->fd);
-	child_peer_broken(c, PROC_SMTPD, imsg, "unexpected message");
+	psess_dispatch(c->state, imsg);
 }
 
 static void
 from_queued(struct child *c, struct imsg *imsg)
 {
+	struct policyd *pd = c->state;
+
 	if (imsg->fd != -1)
 		close(imsg->fd);
-	child_peer_broken(c, PROC_QUEUED, imsg, "unexpected message");
+	if (imsg->hdr.type != M_PQ_DONE)
+		child_peer_broken(c, PROC_QUEUED, imsg, "unexpected message");
+	pstore_done(pd->store, imsg);
 }
 
 static void
@@ -42,12 +52,55 @@ from_dnsd(struct child *c, struct imsg *imsg)
 }
 
 static void
+tick(int fd, short ev, void *arg)
+{
+	struct policyd *pd = arg;
+
+	(void)fd;
+	(void)ev;
+	rates_sweep(pd->rates, clock_now());
+}
+
+static void
 policyd_init(struct child *c)
 {
-	struct policyd *pd = c->state;
+	struct policyd	*pd = c->state;
+	struct timeval	 tv = { TICK, 0 };
 
+	pd->child = c;
+	RB_INIT(&pd->sessions);
 	pd->dns = dns_client_new(c);
 	pd->tests = policy_tests_new(c, pd->dns);
+	pd->store = pstore_new(c);
+	pd->rates = rates_new();
+	pd->whitelist = grey_wl_new();
+	if ((pd->tick = event_new(c->base, -1, EV_PERSIST, tick, pd)) ==
+	    NULL || event_add(pd->tick, &tv) == -1)
+		fatalx("policyd timer");
+}
+
+static void
+policyd_conf(struct child *c, struct conf *new, struct conf *old)
+{
+	(void)c;
+	(void)old;
+	/* Keys made under no secret would match nothing after a restart. */
+	if (!new->has_secret)
+		fatalx("the configuration came without the policy secret");
+}
+
+static void
+policyd_status(struct child *c, char *buf, size_t sz)
+{
+	struct policyd	*pd = c->state;
+	char		 st[128];
+
+	pstore_status(pd->store, st, sizeof(st));
+	snprintf(buf, sz, "running, %zu sessions, verdicts pass=%llu "
+	    "defer=%llu reject=%llu, %s", pd->nsessions,
+	    (unsigned long long)pd->verdicts[0],
+	    (unsigned long long)pd->verdicts[1],
+	    (unsigned long long)pd->verdicts[2], st);
 }
 
 static void
@@ -58,11 +111,28 @@ policyd_control(struct child *c, struct imsg *imsg)
 	policy_tests_control(pd->tests, imsg);
 }
 
+static void
+policyd_shutdown(struct child *c)
+{
+	struct policyd *pd = c->state;
+
+	psess_free_all(pd);
+	pstore_free(pd->store);
+	pd->store = NULL;
+}
+
 static const struct child_ops policyd_ops = {
 	.id = PROC_POLICYD,
 	.init = policyd_init,
+	.conf = policyd_conf,
+	.status = policyd_status,
 	.control = policyd_control,
-	.dispatch = { [PROC_SMTPD] = from_smtpd, [PROC_QUEUED] = from_queued, [PROC_DNSD] = from_dnsd },
+	.shutdown = policyd_shutdown,
+	.dispatch = {
+		[PROC_SMTPD] = from_smtpd,
+		[PROC_QUEUED] = from_queued,
+		[PROC_DNSD] = from_dnsd,
+	},
 };
 
 int

@@ -1,0 +1,61 @@
+/*
+ * policyd: every stateful decision, taken during the SMTP dialogue.
+ *
+ * smtpd asks (msg_policy.h) at connect, MAIL and RCPT, only when some
+ * check applies; policyd gathers the session's facts once (DNS lists from
+ * the connection on, SPF and the sender's domain from MAIL on, all
+ * through dnsd, in parallel) and gives each recipient its own tenant's
+ * verdict, in this order: rates, the daily volume, DNS lists, the
+ * sender's domain, SPF, greylisting.  Answers go back in the order of the
+ * questions; a recipient whose facts are not in yet waits for them.
+ *
+ * State that must outlive a restart is in the store (policy_store.c,
+ * LMDB read-only, written through queued); counters are in memory
+ * (policy_rate.c).  Every verdict is logged on one line with the check
+ * that decided and the facts it used.
+ */
+#ifndef RELAYD_POLICYD_H
+#define RELAYD_POLICYD_H
+
+#include <sys/tree.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct child;
+struct conf;
+struct dns_client;
+struct event;
+struct grey_wl;
+struct imsg;
+struct policy_tests;
+struct pstore;
+struct rates;
+
+struct psess;
+RB_HEAD(psess_tree, psess);
+
+struct policyd {
+	struct child		*child;
+	struct dns_client	*dns;
+	struct policy_tests	*tests;		/* policy_test.c */
+	struct pstore		*store;		/* policy_store.c */
+	struct rates		*rates;		/* policy_rate.c */
+	struct grey_wl		*whitelist;	/* relayctl's, in memory */
+	int			 wl_loaded;	/* read from the store */
+	struct psess_tree	 sessions;	/* policy_session.c */
+	size_t			 nsessions;
+	struct event		*tick;		/* sweeps, once a minute */
+	uint64_t		 verdicts[3];	/* pass, defer, reject */
+};
+
+/* policy_session.c */
+void	 psess_dispatch(struct policyd *, struct imsg *);
+void	 psess_free_all(struct policyd *);
+
+/* policy_control.c: relayctl's greylist commands, and the whitelist. */
+void	 whitelist_load(struct policyd *);
+int	 whitelist_add(struct policyd *, const char *, char *err, size_t);
+void	 greylist_flush(struct policyd *);
+
+#endif
