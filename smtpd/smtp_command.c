@@ -12,6 +12,8 @@
 #include "smtpd.h"
 
 static void	tx_fail(struct session *, const struct smtp_reply *);
+static void	reject_log(struct session *, const char *,
+		    const struct smtp_reply *, const char *);
 
 static void
 cmd_helo(struct session *s, enum smtp_verb v, const char *arg, size_t len)
@@ -120,7 +122,25 @@ cmd_mail(struct session *s, const char *arg, size_t len)
 	tx->fd = -1;
 	sink_init(&tx->sink, -1, conf->limits.max_message_size);
 	s->tx = tx;
+	switch (policy_mail(s)) {
+	case -1:
+		session_tx_end(s);
+		session_reply_id(s, R_LOCAL_RESOURCE);
+		return;
+	case 1:
+		session_wait(s);	/* policy_dispatch answers */
+		return;
+	}
 	session_reply_id(s, R_SENDER_OK);
+}
+
+/* policyd refused the sender (the message rate). */
+void
+command_mail_refused(struct session *s, const struct smtp_reply *r)
+{
+	reject_log(s, "MAIL", r, "");
+	session_tx_end(s);
+	session_reply_r(s, r);
 }
 
 static void
@@ -184,6 +204,7 @@ cmd_rcpt(struct session *s, const char *arg, size_t len)
 	struct relay_verdict	 v;
 	struct smtp_reply	 err;
 	int			 bare;
+	uint8_t			 eod;
 	char			 to[MAILADDR_LOCAL_MAX + MAILADDR_DOMAIN_MAX + 2];
 
 	if (need_helo(s) == -1)
@@ -232,12 +253,55 @@ cmd_rcpt(struct session *s, const char *arg, size_t len)
 		session_reply_r(s, &err);
 		return;
 	}
-	if (add_rcpt(s, &v, &rp) == -1) {
+	eod = policy_eod_class(s, v.tenant, v.addr, v.dir);
+	if (tx->nrcpts > 0 && eod != tx->eod_class) {
+		/* The client's due, like the overshoot: not an error. */
+		reply_set(&err, R_EOD_CLASS);
+		reject_log(s, "RCPT", &err, v.addr);
+		session_reply_uncounted(s, &err);
+		return;
+	}
+	switch (policy_rcpt(s, &v, &rp, eod)) {
+	case -1:
+		reply_set(&err, R_LOCAL_RESOURCE);
+		reject_log(s, "RCPT", &err, v.addr);
+		session_reply_r(s, &err);
+		return;
+	case 1:
+		session_wait(s);	/* policy_dispatch answers */
+		return;
+	}
+	command_rcpt_accept(s, &v, &rp, eod);
+}
+
+/* The recipient passed every check. */
+void
+command_rcpt_accept(struct session *s, const struct relay_verdict *v,
+    const struct rcpt_params *rp, uint8_t eod)
+{
+	if (add_rcpt(s, v, rp) == -1) {
 		session_close(s, R_NO_MEMORY);
 		return;
 	}
+	if (s->tx->nrcpts == 1)
+		s->tx->eod_class = eod;
 	queue_request_file(s);
 	session_reply_id(s, R_RCPT_OK);
+}
+
+/*
+ * policyd refused the recipient.  A deferral (greylisting) is no error
+ * of the client's; a rejection counts like any other.
+ */
+void
+command_rcpt_refused(struct session *s, const struct smtp_reply *r,
+    const char *addr)
+{
+	reject_log(s, "RCPT", r, addr);
+	if (r->code < 500)
+		session_reply_uncounted(s, r);
+	else
+		session_reply_r(s, r);
 }
 
 static int
@@ -289,6 +353,9 @@ command_file_ready(struct session *s)
 	}
 	tx->file = FILE_OPEN;
 	spares_top_up(s->sd);	/* this file will not come back */
+	/* RFC 7208 9.1: above the Received: field of the same hop. */
+	if (tx->spf_field != NULL && (tx->eod_class & EOD_SPF_TAG))
+		sink_prefix(&tx->sink, tx->spf_field, strlen(tx->spf_field));
 	sink_prefix(&tx->sink, hdr, (size_t)n);
 	if (tx->mode == 'D') {
 		/*
@@ -342,6 +409,7 @@ content_verdict(struct session *s, struct smtp_reply *r)
 	struct transaction	*tx = s->tx;
 	struct msg_sink		*k = &tx->sink;
 	const struct tenant_conf *ct = s->client_tenant;
+	const struct conf	*conf = s->sd->conf;
 
 	if (tx->fail.code != 0)
 		*r = tx->fail;
@@ -353,6 +421,14 @@ content_verdict(struct session *s, struct smtp_reply *r)
 		reply_set(r, R_BARE_NEWLINE);
 	else if (k->received > MAX_RECEIVED)
 		reply_set(r, R_MAIL_LOOP);
+	else if (conf->limits.header_max_fields > 0 &&
+	    k->fields > conf->limits.header_max_fields)
+		reply_set(r, R_HEADER_FIELDS);
+	else if (conf->limits.header_max_size > 0 &&
+	    k->header_bytes > conf->limits.header_max_size)
+		reply_set(r, R_HEADER_SIZE);
+	else if ((tx->eod_class & EOD_TO_CC) && !k->to_or_cc)
+		reply_set(r, R_NO_TO_CC);
 	else if (k->werr == ENOSPC || k->werr == EDQUOT)
 		reply_set(r, R_NO_STORAGE);
 	else if (k->werr != 0)

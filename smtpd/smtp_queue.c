@@ -225,6 +225,7 @@ commit_ok(struct session *s, uint64_t id)
 	    tx->sender, (unsigned long long)tx->sink.written, tx->nrcpts,
 	    s->addr, s->helo ? s->helo : "", session_proto(s));
 	s->sd->accepted++;
+	policy_accepted(s, tx->sink.written);
 	session_tx_end(s);
 	fault_point("smtpd-before-250");
 	reply_queued(&r, qid);

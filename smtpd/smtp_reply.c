@@ -50,6 +50,9 @@ static const struct reply_def replies[R_COUNT] = {
 	    "Error: bad BDAT size" },
 	[R_DATA_BEFORE_354] =		{ 554, "5.5.0",
 	    "Error: SMTP protocol synchronization: data before 354" },
+	/* policyd said nothing in timeouts.policy: never a pass. */
+	[R_POLICY_CLOSE] =		{ 421, "4.3.0",
+	    "Error: the policy service is not answering, try again later" },
 
 	[R_LINE_TOO_LONG] =		{ 500, "5.5.2",
 	    "Error: line too long" },
@@ -150,6 +153,21 @@ static const struct reply_def replies[R_COUNT] = {
 	/* Also queued's QR_CONFIG_CHANGED, at the commit. */
 	[R_CONFIG_CHANGED] =		{ 451, "4.3.0",
 	    "Error: the configuration changed; try again" },
+
+	[R_POLICY_LATE] =		{ 451, "4.3.0",
+	    "Error: the policy service is not answering, try again later" },
+	/*
+	 * RFC 5321 4.5.3.1.10: checks made at the end of data differ for
+	 * this recipient, so it goes in a transaction of its own.
+	 */
+	[R_EOD_CLASS] =			{ 452, "4.5.3",
+	    "Error: send this recipient in a new transaction" },
+	[R_HEADER_FIELDS] =		{ 554, "5.6.0",
+	    "Message refused: too many header fields" },
+	[R_HEADER_SIZE] =		{ 554, "5.6.0",
+	    "Message refused: header section too large" },
+	[R_NO_TO_CC] =			{ 554, "5.6.0",
+	    "Message refused: no recipient in To: or Cc:" },
 };
 
 static void	reply_fmt(struct smtp_reply *, int, const char *,
@@ -192,6 +210,13 @@ reply_closing(struct smtp_reply *r, enum reply_id id, const char *hostname)
 	const struct reply_def *d = &replies[id];
 
 	reply_fmt(r, d->code, d->enh, "%s %s", hostname, d->text);
+}
+
+void
+reply_closing_r(struct smtp_reply *r, const struct smtp_reply *in,
+    const char *hostname)
+{
+	reply_fmt(r, in->code, in->enh, "%s %s", hostname, in->text);
 }
 
 void

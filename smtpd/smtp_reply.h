@@ -37,6 +37,7 @@ enum reply_id {
 	R_TIMEOUT,
 	R_BAD_BDAT_SIZE,
 	R_DATA_BEFORE_354,
+	R_POLICY_CLOSE,
 	/* Command lines. */
 	R_LINE_TOO_LONG,
 	R_NUL_IN_COMMAND,
@@ -88,6 +89,12 @@ enum reply_id {
 	R_MAIL_LOOP,
 	R_WRITE_ERROR,
 	R_CONFIG_CHANGED,
+	/* policyd, and the checks at the end of data. */
+	R_POLICY_LATE,
+	R_EOD_CLASS,
+	R_HEADER_FIELDS,
+	R_HEADER_SIZE,
+	R_NO_TO_CC,
 	R_COUNT
 };
 
@@ -97,6 +104,8 @@ void	 reply_set(struct smtp_reply *, enum reply_id);
 /* Replies with a value. */
 void	 reply_greeting(struct smtp_reply *, const char *hostname);
 void	 reply_closing(struct smtp_reply *, enum reply_id,
+	    const char *hostname);
+void	 reply_closing_r(struct smtp_reply *, const struct smtp_reply *,
 	    const char *hostname);
 void	 reply_helo(struct smtp_reply *, const char *hostname);
 void	 reply_queued(struct smtp_reply *, const char *qid);

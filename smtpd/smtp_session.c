@@ -143,10 +143,20 @@ session_close(struct session *s, enum reply_id id)
 {
 	struct smtp_reply r;
 
+	reply_set(&r, id);
+	session_close_r(s, &r);
+}
+
+/* The same with a reply from elsewhere (policyd's at connect). */
+void
+session_close_r(struct session *s, const struct smtp_reply *in)
+{
+	struct smtp_reply r;
+
 	if (s->state == SS_CLOSING)
 		return;
 	s->state = SS_CLOSING;
-	reply_closing(&r, id, s->sd->conf->hostname);
+	reply_closing_r(&r, in, s->sd->conf->hostname);
 	reply_add(s, &r);
 	bufferevent_disable(s->bev, EV_READ);
 	bufferevent_enable(s->bev, EV_WRITE);
@@ -166,6 +176,7 @@ greet(struct session *s)
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 
+/* The client waited: greet it, unless policyd's verdict is still due. */
 static void
 greeting_delay_done(int fd, short ev, void *arg)
 {
@@ -173,8 +184,30 @@ greeting_delay_done(int fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
-	if (s->state == SS_GREETING)
+	if (s->state != SS_GREETING)
+		return;
+	s->delay_done = 1;
+	policy_pregreet(s, 1);
+	if (s->p_wait == 0)
 		greet(s);
+}
+
+/*
+ * policyd's verdict at connect let the client in: greet it now if it
+ * passed the pregreet test lately, or there is no delay, or the delay
+ * is over; else when the delay ends.
+ */
+void
+session_policy_greet(struct session *s, int pregreet_pass)
+{
+	if (s->state != SS_GREETING)
+		return;
+	if (pregreet_pass || s->delay_done ||
+	    s->listener->lc.greeting_delay == 0) {
+		if (s->timer != NULL)
+			evtimer_del(s->timer);
+		greet(s);
+	}
 }
 
 /* The address the client connected to: postmaster@[it] is ours. */
@@ -196,7 +229,7 @@ session_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 	struct smtpd	*sd = l->sd;
 	struct session	*s;
 	struct timeval	 tv;
-	int		 on = 1, over_total, counted;
+	int		 on = 1, over_total, counted, wait;
 
 	(void)salen;
 	fault_forbidden("smtpd-connect");
@@ -206,6 +239,7 @@ session_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 		return;
 	}
 	s->sd = sd;
+	s->listener = l;
 	s->id = ++sd->next_id;
 	if (netaddr_from_sockaddr(&s->client, sa) == -1) {
 		close(fd);
@@ -248,21 +282,28 @@ session_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 	log_debug("connect from [%s]:%u session %llu", s->addr,
 	    s->client.port, (unsigned long long)s->id);
 	rdns_start(s);
-	if (l->lc.greeting_delay == 0) {
-		greet(s);
-		return;
-	}
-	/* Listen during the delay: a client that talks first is a bot. */
-	s->state = SS_GREETING;
-	if ((s->timer = evtimer_new(sd->child->base, greeting_delay_done,
-	    s)) == NULL) {
+	if ((wait = policy_connect(s)) == -1) {
 		session_close(s, R_NO_MEMORY);
 		return;
 	}
-	tv.tv_sec = l->lc.greeting_delay;
+	if (l->lc.greeting_delay == 0 && !wait) {
+		greet(s);
+		return;
+	}
+	/* Listen while we wait: a client that talks first is a bot. */
+	s->state = SS_GREETING;
+	tv.tv_sec = sd->conf->timeouts.command;
 	tv.tv_usec = 0;
-	evtimer_add(s->timer, &tv);
-	tv.tv_sec += sd->conf->timeouts.command;
+	if (l->lc.greeting_delay > 0) {
+		if ((s->timer = evtimer_new(sd->child->base,
+		    greeting_delay_done, s)) == NULL) {
+			session_close(s, R_NO_MEMORY);
+			return;
+		}
+		tv.tv_sec = l->lc.greeting_delay;
+		evtimer_add(s->timer, &tv);
+		tv.tv_sec += sd->conf->timeouts.command;
+	}
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 	bufferevent_enable(s->bev, EV_READ);
 }
@@ -286,6 +327,7 @@ session_tx_end(struct session *s)
 	}
 	free(tx->rcpts);
 	free(tx->sender);
+	free(tx->spf_field);
 	free(tx);
 	s->tx = NULL;
 }
@@ -296,6 +338,7 @@ session_free(struct session *s)
 	struct smtpd *sd = s->sd;
 
 	session_tx_end(s);
+	policy_end(s);
 	/* queued's answer will find no one: count its file till then. */
 	if (s->file_out)
 		sd->fds.orphans++;
@@ -508,6 +551,8 @@ session_read_cb(struct bufferevent *bev, void *arg)
 	if (s->state == SS_GREETING) {
 		log_info("early talker [%s]: input before the greeting",
 		    s->addr);
+		if (s->listener->lc.greeting_delay > 0)
+			policy_pregreet(s, 0);
 		session_close(s, R_EARLY_TALKER);
 		return;
 	}

@@ -159,9 +159,7 @@ from_dnsd(struct child *c, struct imsg *imsg)
 static void
 from_policyd(struct child *c, struct imsg *imsg)
 {
-	if (imsg->fd != -1)
-		close(imsg->fd);
-	child_peer_broken(c, PROC_POLICYD, imsg, "no messages expected yet");
+	policy_dispatch(c->state, imsg);
 }
 
 static void

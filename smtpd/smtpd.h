@@ -151,7 +151,16 @@ struct transaction {
 	int			 chunk_last;
 	int			 chunk_skip;	/* discard: the BDAT failed */
 	struct smtp_reply	 fail;		/* first BDAT failure */
+	uint8_t			 p_mail;	/* policyd has this MAIL */
+	uint8_t			 eod_class;	/* EOD_*, the first recipient's */
+	char			*spf_field;	/* Received-SPF, to prepend */
 };
+
+/* What the recipients' checks do at the end of data (smtp_policy.c). */
+#define EOD_TO_CC	0x1	/* require a To: or Cc: with an address */
+#define EOD_SPF_TAG	0x2	/* prepend Received-SPF */
+
+struct p_rcpt;
 
 struct session {
 	RB_ENTRY(session)	 entry;
@@ -181,6 +190,14 @@ struct session {
 	struct transaction	*tx;
 	uint64_t		 skip_left;	/* SS_SKIP octets to go */
 	struct smtp_reply	*skip_reply;	/* then this reply */
+	uint8_t			 delay_done;	/* greeting_delay has passed */
+	/* policyd (smtp_policy.c) */
+	uint8_t			 p_known;	/* it has our M_P_CONNECT */
+	uint8_t			 p_stage;	/* of the verdict waited for */
+	uint32_t		 p_seq;		/* the last question's */
+	uint32_t		 p_wait;	/* the one waited for; 0: none */
+	struct event		*p_timer;	/* timeouts.policy */
+	struct p_rcpt		*p_rcpt;	/* the RCPT waiting */
 };
 
 int	 session_cmp(struct session *, struct session *);
@@ -199,6 +216,8 @@ void	 session_reply_r(struct session *, const struct smtp_reply *);
 void	 session_reply_uncounted(struct session *, const struct smtp_reply *);
 void	 session_reply_lines(struct session *, const char *, size_t);
 void	 session_close(struct session *, enum reply_id);
+void	 session_close_r(struct session *, const struct smtp_reply *);
+void	 session_policy_greet(struct session *, int pregreet_pass);
 void	 session_wait(struct session *);
 int	 session_pending_input(struct session *);
 void	 session_resume(struct session *);
@@ -215,6 +234,23 @@ void	 command_skip_chunk(struct session *, uint64_t,
 void	 command_skip_done(struct session *);
 void	 command_file_ready(struct session *);
 void	 command_file_failed(struct session *, const struct smtp_reply *);
+void	 command_mail_refused(struct session *, const struct smtp_reply *);
+void	 command_rcpt_accept(struct session *, const struct relay_verdict *,
+	    const struct rcpt_params *, uint8_t eod);
+void	 command_rcpt_refused(struct session *, const struct smtp_reply *,
+	    const char *addr);
+
+/* smtp_policy.c */
+int	 policy_connect(struct session *);
+void	 policy_pregreet(struct session *, int waited);
+int	 policy_mail(struct session *);
+int	 policy_rcpt(struct session *, const struct relay_verdict *,
+	    const struct rcpt_params *, uint8_t eod);
+uint8_t	 policy_eod_class(const struct session *, const struct tenant_conf *,
+	    const char *addr, enum direction);
+void	 policy_accepted(struct session *, uint64_t octets);
+void	 policy_end(struct session *);
+void	 policy_dispatch(struct smtpd *, struct imsg *);
 
 /* smtp_queue.c */
 void	 queue_request_file(struct session *);

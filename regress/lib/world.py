@@ -63,10 +63,11 @@ class World:
                  hold="8d", deliver_to=None, dns_extra=None,
                  allow_private_mx=True, deny=("blackhole.test.",),
                  timeouts=None, limits="", allow_bare=False, dns_opts="",
-                 port=None, dns=None):
+                 port=None, dns=None, tenant_extra=""):
         """port: the sinks' port (chosen before, e.g. for TLSA names);
         dns: a DNS server of the test's own (secure.SignedDNS), stopped
-        with the world, instead of unbound with the zones above."""
+        with the world, instead of unbound with the zones above;
+        tenant_extra: YAML added to the tenant's file (e.g. policy:)."""
         self.tap = tap
         self.port = port or free_port()
         zones = dict(ZONES)
@@ -80,6 +81,7 @@ class World:
                                bare="true" if allow_bare else "false",
                                deliver_to=deliver_to or "%s:%d" % (
                                    self.tenant_addr, self.port))
+        tenant += tenant_extra
         self.r = Relayd(tap, tenants={"acme.yaml": tenant},
                         dns=self.dns.server, main_extra=main_extra,
                         queue="smtp_port: %d\n" % self.port + queue,

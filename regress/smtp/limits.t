@@ -88,8 +88,13 @@ try:
     tap.ok(c.closed(), "and is disconnected")
     tap.ok(r.wait_log(r"early talker \[127\.0\.0\.1\]", 2),
            "the early talker is logged")
-    t0 = time.time()
+    # Remembered (the postscreen model): refused at once next time.
     c, rep = connect("127.0.0.1", port2)
+    tap.eq(rep[0], 554, "the early talker is refused at connect next time")
+    tap.like(rep[1], r"^554 5\.7\.1 ", "with 554 5.7.1")
+    c.close()
+    t0 = time.time()
+    c, rep = connect("127.0.0.2", port2)
     tap.eq(rep[0], 220, "a patient client is greeted")
     tap.ok(time.time() - t0 >= 0.9, "after the greeting delay")
     c.close()
