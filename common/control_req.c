@@ -36,6 +36,12 @@ static const struct verb verbs[] = {
 	{ "show corrupt", CTL_SHOW_CORRUPT, ARG_NONE, 0, 0, NULL },
 	{ "test spf", CTL_TEST_SPF, ARG_WORDS, 2, 3,
 	    "expected IP SENDER [HELO]" },
+	{ "test dnsbl", CTL_TEST_DNSBL, ARG_WORDS, 1, 1, "expected IP" },
+	{ "show greylist", CTL_SHOW_GREYLIST, ARG_WORDS, 0, 1,
+	    "expected [TENANT]" },
+	{ "greylist whitelist", CTL_GREYLIST_WHITELIST, ARG_WORDS, 1, 1,
+	    "expected ADDRESS, NETWORK or DOMAIN" },
+	{ "greylist flush", CTL_GREYLIST_FLUSH, ARG_NONE, 0, 0, NULL },
 };
 
 #define NVERBS	(sizeof(verbs) / sizeof(verbs[0]))

@@ -35,7 +35,11 @@ enum ctl_cmd {
 	CTL_QUEUE_REMOVE,
 	CTL_QUEUE_BOUNCE,
 	CTL_SHOW_CORRUPT,	/* queued's quarantine */
-	CTL_TEST_SPF		/* policyd: IP SENDER [HELO] */
+	CTL_TEST_SPF,		/* policyd: IP SENDER [HELO] */
+	CTL_TEST_DNSBL,		/* policyd: IP */
+	CTL_SHOW_GREYLIST,	/* policyd: [TENANT] */
+	CTL_GREYLIST_WHITELIST,	/* policyd: ADDR | NET | DOMAIN */
+	CTL_GREYLIST_FLUSH	/* policyd */
 };
 
 struct ctl_req {

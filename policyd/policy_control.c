@@ -1,17 +1,34 @@
 /*
- * policy_control: relayctl's greylist commands, and the whitelist they
- * keep in the store (PDB_WHITELIST: the operator's entries, in clear,
- * the key the entry's text).
+ * policy_control: relayctl's commands for policyd but test spf
+ * (policy_test.c): test dnsbl, show greylist, greylist whitelist and
+ * greylist flush; and the whitelist they keep in the store (PDB_WHITELIST:
+ * the operator's entries, in clear, the key the entry's text).
+ *
+ * show greylist reads the store in steps of WALK_STEP entries, each in
+ * its own turn of the event loop, so that a store of millions of
+ * triplets does not stall the verdicts smtpd waits for.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
+#include "child.h"
 #include "clock.h"
+#include "config.h"
+#include "control_req.h"
 #include "log.h"
+#include "marshal.h"
+#include "msg_parent.h"
+#include "policy_dnsbl.h"
 #include "policy_greylist.h"
 #include "policy_store.h"
 #include "policyd.h"
+
+#define WALK_STEP	20000	/* entries read per turn of the loop */
+#define AWL_BUCKETS	64	/* passes counted up to this */
 
 #define WL_WALK		4096	/* entries read in one step */
 #define WL_FOREVER	((int64_t)1 << 62)
@@ -99,4 +116,334 @@ greylist_flush(struct policyd *pd)
 	pstore_flush(pd->store, PDB_GREYLIST);
 	pstore_flush(pd->store, PDB_AWL);
 	log_info("greylist: flushed (triplets and auto-whitelisted clients)");
+}
+
+/*
+ * Answers.
+ */
+
+static void
+ctl_line(struct policyd *pd, uint64_t req, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+ctl_line(struct policyd *pd, uint64_t req, const char *fmt, ...)
+{
+	char	text[CTL_TEXT_MAX];
+	struct mw w;
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	mw_init(&w);
+	mw_str(&w, text);
+	child_send(pd->child, PROC_PARENT, M_CTL_LINE, req, -1, w.buf, w.len);
+}
+
+static void
+ctl_done(struct policyd *pd, uint64_t req, const char *err)
+{
+	struct mw w;
+
+	mw_init(&w);
+	mw_u8(&w, err == NULL);
+	mw_str(&w, err != NULL ? err : "");
+	child_send(pd->child, PROC_PARENT, M_CTL_DONE, req, -1, w.buf, w.len);
+}
+
+/*
+ * test dnsbl IP: every list's answer, and each tenant's score.
+ */
+
+struct dnsbl_test {
+	struct policyd		*pd;
+	uint64_t		 req;
+	struct netaddr		 ip;
+	struct dnsbl_lookup	*l;
+};
+
+static void
+dnsbl_answered(void *arg)
+{
+	struct dnsbl_test	*t = arg;
+	struct policyd		*pd = t->pd;
+	const struct conf	*conf = pd->child->conf;
+	struct dnsbl_score	 s;
+	char			 line[CTL_TEXT_MAX], ip[64];
+	size_t			 i;
+	int32_t			 th;
+
+	netaddr_format(&t->ip, ip, sizeof(ip));
+	for (i = 0; dnsbl_zone_line(t->l, i, line, sizeof(line)) == 0; i++)
+		ctl_line(pd, t->req, "%s", line);
+	for (i = 0; i < conf->ntenants; i++) {
+		const struct tenant_conf *tc = &conf->tenants[i];
+
+		if (!tc->policy.dnsbl)
+			continue;
+		dnsbl_score(t->l, conf, tc, &s);
+		conf_dnsbl_lists(conf, tc, &(size_t){ 0 }, &th);
+		ctl_line(pd, t->req, "tenant %s: score %d, threshold %d: %s%s",
+		    tc->name, s.score, th, s.listed ? "listed by " :
+		    "not listed", s.listed ? s.list : "");
+	}
+	log_info("control: test dnsbl client=%s", ip);
+	ctl_done(pd, t->req, NULL);
+	dnsbl_free(t->l);
+	free(t);
+}
+
+static void
+test_dnsbl(struct policyd *pd, uint64_t req, const struct ctl_req *r)
+{
+	struct dnsbl_test *t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		ctl_done(pd, req, "out of memory");
+		return;
+	}
+	t->pd = pd;
+	t->req = req;
+	if (netaddr_parse(r->args[0], &t->ip) == -1) {
+		free(t);
+		ctl_done(pd, req, "expected an IPv4 or IPv6 address");
+		return;
+	}
+	if ((t->l = dnsbl_start(pd->dns, pd->child->conf, &t->ip,
+	    dnsbl_answered, t)) == NULL) {
+		free(t);
+		ctl_done(pd, req, "no tenant uses a DNS list");
+		return;
+	}
+}
+
+/*
+ * show greylist [TENANT]: triplets waiting and passed per tenant, the
+ * clients auto-whitelisted, and the whitelists.
+ */
+
+struct grey_count {
+	uint64_t	 waiting;
+	uint64_t	 passed;
+};
+
+struct grey_show {
+	struct policyd		*pd;
+	uint64_t		 req;
+	char			 tenant[TENANT_MAX + 1];	/* "" all */
+	uint8_t			 db;
+	uint8_t			 at[PDB_KEY_MAX];
+	size_t			 atlen;
+	int64_t			 now;
+	/* The tenants when the walk began: a reload may come during it. */
+	char			(*names)[TENANT_MAX + 1];
+	struct grey_count	*count;		/* per tenant; last: others */
+	size_t			 ntenants;
+	uint64_t		 awl[AWL_BUCKETS + 1];	/* by passes */
+	uint64_t		 bad;
+};
+
+static void
+count_triplet(struct grey_show *g, const uint8_t *val, size_t vlen)
+{
+	struct grey_entry	 e;
+	size_t			 i;
+
+	if (grey_entry_decode(val, vlen, &e) == -1) {
+		g->bad++;
+		return;
+	}
+	if (e.expiry <= g->now)
+		return;		/* gone at the next purge */
+	for (i = 0; i < g->ntenants; i++)
+		if (strcmp(g->names[i], e.tenant) == 0)
+			break;
+	if (e.passed != 0)
+		g->count[i].passed++;
+	else
+		g->count[i].waiting++;
+}
+
+static void
+show_entry(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
+    size_t vlen)
+{
+	struct grey_show	*g = arg;
+	struct awl_entry	 a;
+
+	(void)key;
+	(void)klen;
+	if (g->db == PDB_GREYLIST) {
+		count_triplet(g, val, vlen);
+		return;
+	}
+	if (awl_entry_decode(val, vlen, &a) == -1)
+		g->bad++;
+	else if (a.expiry > g->now)
+		g->awl[a.passes < AWL_BUCKETS ? a.passes : AWL_BUCKETS]++;
+}
+
+static uint64_t
+awl_at_least(const struct grey_show *g, uint32_t passes)
+{
+	uint64_t	n = 0;
+	size_t		i;
+
+	for (i = passes < AWL_BUCKETS ? passes : AWL_BUCKETS; i <= AWL_BUCKETS;
+	    i++)
+		n += g->awl[i];
+	return n;
+}
+
+static void
+show_tenant(struct grey_show *g, const struct tenant_conf *t,
+    const struct grey_count *c)
+{
+	const struct policy_conf	*p = &t->policy;
+	char				 net[64];
+	size_t				 i;
+
+	ctl_line(g->pd, g->req, "tenant %s: greylisting %s, %llu triplets "
+	    "waiting, %llu passed, %llu clients auto-whitelisted", t->name,
+	    p->greylist ? "on" : "off", (unsigned long long)c->waiting,
+	    (unsigned long long)c->passed, p->grey_awl_after > 0 ?
+	    (unsigned long long)awl_at_least(g, p->grey_awl_after) : 0ULL);
+	for (i = 0; i < p->ngrey_nets; i++) {
+		cidr_format(&p->grey_nets[i], net, sizeof(net));
+		ctl_line(g->pd, g->req, "tenant %s: whitelist %s", t->name,
+		    net);
+	}
+	for (i = 0; i < p->ngrey_domains; i++)
+		ctl_line(g->pd, g->req, "tenant %s: whitelist %s (when SPF "
+		    "passes)", t->name, p->grey_domains[i]);
+}
+
+static void
+show_free(struct grey_show *g)
+{
+	free(g->names);
+	free(g->count);
+	free(g);
+}
+
+static void
+show_done(struct grey_show *g)
+{
+	const struct conf	*conf = g->pd->child->conf;
+	const struct tenant_conf *t;
+	char			 text[PDB_KEY_MAX + 1];
+	size_t			 i;
+
+	for (i = 0; i < g->ntenants; i++)
+		if ((g->tenant[0] == '\0' ||
+		    strcmp(g->tenant, g->names[i]) == 0) &&
+		    (t = conf_tenant_by_name(conf, g->names[i])) != NULL)
+			show_tenant(g, t, &g->count[i]);
+	if (g->tenant[0] == '\0' && (g->count[i].waiting ||
+	    g->count[i].passed))
+		ctl_line(g->pd, g->req, "removed tenants: %llu triplets "
+		    "waiting, %llu passed",
+		    (unsigned long long)g->count[i].waiting,
+		    (unsigned long long)g->count[i].passed);
+	for (i = 0; g->tenant[0] == '\0' && grey_wl_entry(g->pd->whitelist,
+	    i, text, sizeof(text)) == 0; i++)
+		ctl_line(g->pd, g->req, "whitelist %s", text);
+	if (g->bad > 0)
+		ctl_line(g->pd, g->req, "%llu entries that cannot be read",
+		    (unsigned long long)g->bad);
+	ctl_done(g->pd, g->req, NULL);
+	show_free(g);
+}
+
+static void
+show_step(int fd, short ev, void *arg)
+{
+	struct grey_show	*g = arg;
+	struct timeval		 now = { 0, 0 };
+	int			 rv;
+
+	(void)fd;
+	(void)ev;
+	rv = pstore_walk(g->pd->store, g->db, g->at, &g->atlen, WALK_STEP,
+	    show_entry, g);
+	if (rv == -1) {
+		ctl_done(g->pd, g->req, "the policy store cannot be read");
+		show_free(g);
+		return;
+	}
+	if (rv == 0 && g->db == PDB_AWL) {
+		show_done(g);
+		return;
+	}
+	if (rv == 0) {
+		g->db = PDB_AWL;
+		g->atlen = 0;
+	}
+	if (event_base_once(g->pd->child->base, -1, EV_TIMEOUT, show_step, g,
+	    &now) == -1) {
+		ctl_done(g->pd, g->req, "out of memory");
+		show_free(g);
+	}
+}
+
+static void
+show_greylist(struct policyd *pd, uint64_t req, const struct ctl_req *r)
+{
+	const struct conf	*conf = pd->child->conf;
+	struct grey_show	*g;
+	size_t			 i;
+
+	if (r->nargs > 0 && conf_tenant_by_name(conf, r->args[0]) == NULL) {
+		ctl_done(pd, req, "no such tenant");
+		return;
+	}
+	if ((g = calloc(1, sizeof(*g))) == NULL ||
+	    (g->count = calloc(conf->ntenants + 1, sizeof(*g->count))) ==
+	    NULL || (g->names = calloc(conf->ntenants + 1,
+	    sizeof(*g->names))) == NULL) {
+		if (g != NULL)
+			show_free(g);
+		ctl_done(pd, req, "out of memory");
+		return;
+	}
+	for (i = 0; i < conf->ntenants; i++)
+		strlcpy(g->names[i], conf->tenants[i].name,
+		    sizeof(g->names[i]));
+	g->pd = pd;
+	g->req = req;
+	g->ntenants = conf->ntenants;
+	g->now = clock_now();
+	g->db = PDB_GREYLIST;
+	if (r->nargs > 0)
+		strlcpy(g->tenant, r->args[0], sizeof(g->tenant));
+	show_step(-1, 0, g);
+}
+
+void
+policy_control(struct policyd *pd, uint64_t req, const struct ctl_req *r)
+{
+	char err[128];
+
+	switch (r->cmd) {
+	case CTL_TEST_DNSBL:
+		test_dnsbl(pd, req, r);
+		break;
+	case CTL_SHOW_GREYLIST:
+		show_greylist(pd, req, r);
+		break;
+	case CTL_GREYLIST_WHITELIST:
+		if (whitelist_add(pd, r->args[0], err, sizeof(err)) == -1)
+			ctl_done(pd, req, err);
+		else
+			ctl_done(pd, req, NULL);
+		break;
+	case CTL_GREYLIST_FLUSH:
+		greylist_flush(pd);
+		ctl_done(pd, req, NULL);
+		break;
+	default:
+		ctl_done(pd, req, "not a command for policyd");
+		break;
+	}
 }

@@ -261,3 +261,30 @@ dnsbl_score(const struct dnsbl_lookup *l, const struct conf *conf,
 	}
 	s->listed = n > 0 && s->score >= th && best > 0;
 }
+
+int
+dnsbl_zone_line(const struct dnsbl_lookup *l, size_t i, char *buf,
+    size_t sz)
+{
+	const struct zone_result	*z;
+	char				 a[INET_ADDRSTRLEN];
+	size_t				 j;
+
+	if (l == NULL || i >= l->nz)
+		return -1;
+	z = &l->z[i];
+	snprintf(buf, sz, "%s: ", z->zone);
+	if (z->rcode == DNS_R_TEMPFAIL)
+		strlcat(buf, "no answer (temporary failure)", sz);
+	else if (z->na == 0)
+		strlcat(buf, "not listed", sz);
+	for (j = 0; j < z->na; j++) {
+		inet_ntop(AF_INET, &z->a[j], a, sizeof(a));
+		if (j > 0)
+			strlcat(buf, ", ", sz);
+		strlcat(buf, a, sz);
+		if (is_error_code(z->a[j]))
+			strlcat(buf, " (an error code of the list)", sz);
+	}
+	return 0;
+}

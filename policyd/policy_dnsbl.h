@@ -51,6 +51,9 @@ struct dnsbl_score {
 void	 dnsbl_score(const struct dnsbl_lookup *, const struct conf *,
 	    const struct tenant_conf *, struct dnsbl_score *);
 
+/* The i-th zone's answer, one line: 0, or -1 past the last. */
+int	 dnsbl_zone_line(const struct dnsbl_lookup *, size_t, char *, size_t);
+
 /* The name to look up: the address reversed under the zone. */
 int	 dnsbl_query_name(const struct netaddr *, const char *zone, char *,
 	    size_t);

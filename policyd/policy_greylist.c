@@ -525,6 +525,18 @@ grey_wl_count(const struct grey_wl *wl)
 	return wl->n;
 }
 
+int
+grey_wl_entry(const struct grey_wl *wl, size_t i, char *buf, size_t sz)
+{
+	if (i >= wl->n)
+		return -1;
+	if (wl->v[i].domain != NULL)
+		strlcpy(buf, wl->v[i].domain, sz);
+	else
+		cidr_format(&wl->v[i].net, buf, sz);
+	return 0;
+}
+
 /* The domain, or one of its parents, is this one. */
 static int
 domain_in(const char *d, const char *listed)

@@ -92,6 +92,8 @@ void	 grey_wl_free(struct grey_wl *);
 int	 grey_wl_add(struct grey_wl *, const char *, char *err, size_t);
 int	 grey_wl_parse(const char *, struct cidr *, char *domain, size_t);
 size_t	 grey_wl_count(const struct grey_wl *);
+/* The i-th entry as text: 0, or -1 past the last. */
+int	 grey_wl_entry(const struct grey_wl *, size_t, char *, size_t);
 /* Is the client or the (SPF-passed) sender domain listed? */
 const char *grey_whitelisted(const struct grey_wl *, const struct policy_conf *,
 	    const struct netaddr *, const char *spf_domain);

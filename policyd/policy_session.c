@@ -178,20 +178,22 @@ send_verdict(struct psess *ps, const struct pq *q, const struct verdict *v,
 {
 	struct policyd	*pd = ps->pd;
 	struct mw	 w;
-	const char	*result;
+	char		 result[400];
 
-	result = v->code == 0 ? "pass" : v->code < 500 ? "defer" : "reject";
+	if (v->code == 0)
+		strlcpy(result, "pass", sizeof(result));
+	else
+		snprintf(result, sizeof(result), "%s %d %s %s", v->code < 500 ?
+		    "defer" : "reject", v->code, v->enh, v->text);
 	pd->verdicts[v->code == 0 ? 0 : v->code < 500 ? 1 : 2]++;
 	/* One line per verdict that a check took part in. */
 	if (v->check != NULL)
 		log_info("policy %s client=[%s] tenant=%s from=<%s> to=<%s> "
-		    "check=%s result=%s%s%d%s%s%s%s; %s", stage_name(q->type),
-		    ps->addr, q->tenant[0] ? q->tenant : "-",
+		    "check=%s result=%s; %s", stage_name(q->type), ps->addr,
+		    q->tenant[0] ? q->tenant : "-",
 		    q->type == M_P_CONNECT ? "" : ps->sender, q->addr,
-		    v->check, result, v->code ? " " : "", v->code,
-		    v->code ? " " : "", v->code ? v->enh : "",
-		    v->code ? " " : "", v->code ? v->text : "",
-		    v->facts[0] ? v->facts : "no facts needed");
+		    v->check, result, v->facts[0] ? v->facts :
+		    "no facts needed");
 	mw_init(&w);
 	mw_u32(&w, q->seq);
 	mw_u8(&w, q->type == M_P_CONNECT ? P_STAGE_CONNECT :
@@ -623,6 +625,8 @@ check_greylist(struct psess *ps, struct pq *q, const struct tenant_conf *t,
 	start_spf(ps);
 	if (ps->spf != FACT_DONE)
 		return STEP_WAIT;
+	if (t->policy.spf != SPF_REJECT)
+		spf_fact(ps, v);	/* what chose the client's identity */
 	if (!ps->pd->wl_loaded)
 		whitelist_load(ps->pd);
 	if ((wl = grey_whitelisted(ps->pd->whitelist, &t->policy, &ps->client,

@@ -12,6 +12,7 @@
 
 #include "child.h"
 #include "clock.h"
+#include "control_req.h"
 #include "dns_client.h"
 #include "log.h"
 #include "msg_policy.h"
@@ -106,9 +107,18 @@ policyd_status(struct child *c, char *buf, size_t sz)
 static void
 policyd_control(struct child *c, struct imsg *imsg)
 {
-	struct policyd *pd = c->state;
+	struct policyd	*pd = c->state;
+	struct ctl_req	*r;
 
-	policy_tests_control(pd->tests, imsg);
+	if ((r = malloc(sizeof(*r))) == NULL)
+		fatal("control request");
+	if (ctl_req_read(imsg->data, imsg->datalen, r) == -1)
+		child_peer_broken(c, PROC_PARENT, imsg, "control request");
+	if (r->cmd == CTL_TEST_SPF)
+		policy_tests_control(pd->tests, imsg);
+	else
+		policy_control(pd, imsg->hdr.peerid, r);
+	free(r);
 }
 
 static void

@@ -57,5 +57,7 @@ void	 psess_free_all(struct policyd *);
 void	 whitelist_load(struct policyd *);
 int	 whitelist_add(struct policyd *, const char *, char *err, size_t);
 void	 greylist_flush(struct policyd *);
+struct ctl_req;
+void	 policy_control(struct policyd *, uint64_t req, const struct ctl_req *);
 
 #endif

@@ -41,7 +41,14 @@ usage(void)
 	    "  queue bounce ID         give up now, with a bounce\n"
 	    "  test spf IP SENDER [HELO]\n"
 	    "                          the SPF result for a client, and why\n"
-	    "                          (SENDER <> for the null sender)\n");
+	    "                          (SENDER <> for the null sender)\n"
+	    "  test dnsbl IP           the DNS lists' answers for a client,\n"
+	    "                          and each tenant's score\n"
+	    "  show greylist [TENANT]  greylisting's state, per tenant\n"
+	    "  greylist whitelist ADDRESS | NETWORK | DOMAIN\n"
+	    "                          never greylist these senders\n"
+	    "  greylist flush          forget every triplet and\n"
+	    "                          auto-whitelisted client\n");
 	exit(2);
 }
 

@@ -37,6 +37,7 @@
 #include "marshal.h"
 #include "msg_parent.h"
 #include "relayd.h"
+#include "text.h"
 
 #define CTL_MAX_CONNS		32
 #define CTL_STATUS_WAIT		2	/* seconds for children to answer */
@@ -382,7 +383,16 @@ do_verbose(struct ctl_conn *cc, int level)
 static enum proc_id
 forward_to(enum ctl_cmd cmd)
 {
-	return cmd == CTL_TEST_SPF ? PROC_POLICYD : PROC_QUEUED;
+	switch (cmd) {
+	case CTL_TEST_SPF:
+	case CTL_TEST_DNSBL:
+	case CTL_SHOW_GREYLIST:
+	case CTL_GREYLIST_WHITELIST:
+	case CTL_GREYLIST_FLUSH:
+		return PROC_POLICYD;
+	default:
+		return PROC_QUEUED;
+	}
 }
 
 static void
@@ -406,6 +416,18 @@ do_forward(struct ctl_conn *cc, const struct ctl_req *req)
 		    req->cmd == CTL_QUEUE_RELEASE ? "release" :
 		    req->cmd == CTL_QUEUE_REMOVE ? "remove" : "bounce",
 		    req->all ? "all" : req->id);
+	if (req->cmd == CTL_GREYLIST_WHITELIST ||
+	    req->cmd == CTL_GREYLIST_FLUSH) {
+		char arg[CTL_ARG_MAX];
+
+		/* The argument is the requester's: no control octet logged. */
+		strlcpy(arg, req->nargs > 0 ? req->args[0] : "",
+		    sizeof(arg));
+		text_clean(arg);
+		log_info("control: uid %u: greylist %s%s%s", (unsigned)cc->uid,
+		    req->cmd == CTL_GREYLIST_FLUSH ? "flush" : "whitelist",
+		    arg[0] != '\0' ? " " : "", arg);
+	}
 	mw_init(&w);
 	ctl_req_write(&w, req);
 	if (w.err || chan_send(k->chan, M_CTL_REQ, cc->id, -1, w.buf,
