@@ -123,11 +123,11 @@ greylist_flush(struct policyd *pd)
  */
 
 static void
-ctl_line(struct policyd *pd, uint64_t req, const char *fmt, ...)
+pctl_line(struct policyd *pd, uint64_t req, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
-ctl_line(struct policyd *pd, uint64_t req, const char *fmt, ...)
+pctl_line(struct policyd *pd, uint64_t req, const char *fmt, ...)
 {
 	char	text[CTL_TEXT_MAX];
 	struct mw w;
@@ -142,7 +142,7 @@ ctl_line(struct policyd *pd, uint64_t req, const char *fmt, ...)
 }
 
 static void
-ctl_done(struct policyd *pd, uint64_t req, const char *err)
+pctl_done(struct policyd *pd, uint64_t req, const char *err)
 {
 	struct mw w;
 
@@ -176,7 +176,7 @@ dnsbl_answered(void *arg)
 
 	netaddr_format(&t->ip, ip, sizeof(ip));
 	for (i = 0; dnsbl_zone_line(t->l, i, line, sizeof(line)) == 0; i++)
-		ctl_line(pd, t->req, "%s", line);
+		pctl_line(pd, t->req, "%s", line);
 	for (i = 0; i < conf->ntenants; i++) {
 		const struct tenant_conf *tc = &conf->tenants[i];
 
@@ -184,12 +184,12 @@ dnsbl_answered(void *arg)
 			continue;
 		dnsbl_score(t->l, conf, tc, &s);
 		conf_dnsbl_lists(conf, tc, &(size_t){ 0 }, &th);
-		ctl_line(pd, t->req, "tenant %s: score %d, threshold %d: %s%s",
+		pctl_line(pd, t->req, "tenant %s: score %d, threshold %d: %s%s",
 		    tc->name, s.score, th, s.listed ? "listed by " :
 		    "not listed", s.listed ? s.list : "");
 	}
 	log_info("control: test dnsbl client=%s", ip);
-	ctl_done(pd, t->req, NULL);
+	pctl_done(pd, t->req, NULL);
 	dnsbl_free(t->l);
 	free(t);
 }
@@ -200,20 +200,20 @@ test_dnsbl(struct policyd *pd, uint64_t req, const struct ctl_req *r)
 	struct dnsbl_test *t;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL) {
-		ctl_done(pd, req, "out of memory");
+		pctl_done(pd, req, "out of memory");
 		return;
 	}
 	t->pd = pd;
 	t->req = req;
 	if (netaddr_parse(r->args[0], &t->ip) == -1) {
 		free(t);
-		ctl_done(pd, req, "expected an IPv4 or IPv6 address");
+		pctl_done(pd, req, "expected an IPv4 or IPv6 address");
 		return;
 	}
 	if ((t->l = dnsbl_start(pd->dns, pd->child->conf, &t->ip,
 	    dnsbl_answered, t)) == NULL) {
 		free(t);
-		ctl_done(pd, req, "no tenant uses a DNS list");
+		pctl_done(pd, req, "no tenant uses a DNS list");
 		return;
 	}
 }
@@ -266,7 +266,7 @@ count_triplet(struct grey_show *g, const uint8_t *val, size_t vlen)
 }
 
 static void
-show_entry(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
+grey_show_entry(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
     size_t vlen)
 {
 	struct grey_show	*g = arg;
@@ -297,30 +297,30 @@ awl_at_least(const struct grey_show *g, uint32_t passes)
 }
 
 static void
-show_tenant(struct grey_show *g, const struct tenant_conf *t,
+grey_show_tenant(struct grey_show *g, const struct tenant_conf *t,
     const struct grey_count *c)
 {
 	const struct policy_conf	*p = &t->policy;
 	char				 net[64];
 	size_t				 i;
 
-	ctl_line(g->pd, g->req, "tenant %s: greylisting %s, %llu triplets "
+	pctl_line(g->pd, g->req, "tenant %s: greylisting %s, %llu triplets "
 	    "waiting, %llu passed, %llu clients auto-whitelisted", t->name,
 	    p->greylist ? "on" : "off", (unsigned long long)c->waiting,
 	    (unsigned long long)c->passed, p->grey_awl_after > 0 ?
 	    (unsigned long long)awl_at_least(g, p->grey_awl_after) : 0ULL);
 	for (i = 0; i < p->ngrey_nets; i++) {
 		cidr_format(&p->grey_nets[i], net, sizeof(net));
-		ctl_line(g->pd, g->req, "tenant %s: whitelist %s", t->name,
+		pctl_line(g->pd, g->req, "tenant %s: whitelist %s", t->name,
 		    net);
 	}
 	for (i = 0; i < p->ngrey_domains; i++)
-		ctl_line(g->pd, g->req, "tenant %s: whitelist %s (when SPF "
+		pctl_line(g->pd, g->req, "tenant %s: whitelist %s (when SPF "
 		    "passes)", t->name, p->grey_domains[i]);
 }
 
 static void
-show_free(struct grey_show *g)
+grey_show_free(struct grey_show *g)
 {
 	free(g->names);
 	free(g->count);
@@ -328,7 +328,7 @@ show_free(struct grey_show *g)
 }
 
 static void
-show_done(struct grey_show *g)
+grey_show_done(struct grey_show *g)
 {
 	const struct conf	*conf = g->pd->child->conf;
 	const struct tenant_conf *t;
@@ -339,25 +339,25 @@ show_done(struct grey_show *g)
 		if ((g->tenant[0] == '\0' ||
 		    strcmp(g->tenant, g->names[i]) == 0) &&
 		    (t = conf_tenant_by_name(conf, g->names[i])) != NULL)
-			show_tenant(g, t, &g->count[i]);
+			grey_show_tenant(g, t, &g->count[i]);
 	if (g->tenant[0] == '\0' && (g->count[i].waiting ||
 	    g->count[i].passed))
-		ctl_line(g->pd, g->req, "removed tenants: %llu triplets "
+		pctl_line(g->pd, g->req, "removed tenants: %llu triplets "
 		    "waiting, %llu passed",
 		    (unsigned long long)g->count[i].waiting,
 		    (unsigned long long)g->count[i].passed);
 	for (i = 0; g->tenant[0] == '\0' && grey_wl_entry(g->pd->whitelist,
 	    i, text, sizeof(text)) == 0; i++)
-		ctl_line(g->pd, g->req, "whitelist %s", text);
+		pctl_line(g->pd, g->req, "whitelist %s", text);
 	if (g->bad > 0)
-		ctl_line(g->pd, g->req, "%llu entries that cannot be read",
+		pctl_line(g->pd, g->req, "%llu entries that cannot be read",
 		    (unsigned long long)g->bad);
-	ctl_done(g->pd, g->req, NULL);
-	show_free(g);
+	pctl_done(g->pd, g->req, NULL);
+	grey_show_free(g);
 }
 
 static void
-show_step(int fd, short ev, void *arg)
+grey_show_step(int fd, short ev, void *arg)
 {
 	struct grey_show	*g = arg;
 	struct timeval		 now = { 0, 0 };
@@ -366,24 +366,24 @@ show_step(int fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	rv = pstore_walk(g->pd->store, g->db, g->at, &g->atlen, WALK_STEP,
-	    show_entry, g);
+	    grey_show_entry, g);
 	if (rv == -1) {
-		ctl_done(g->pd, g->req, "the policy store cannot be read");
-		show_free(g);
+		pctl_done(g->pd, g->req, "the policy store cannot be read");
+		grey_show_free(g);
 		return;
 	}
 	if (rv == 0 && g->db == PDB_AWL) {
-		show_done(g);
+		grey_show_done(g);
 		return;
 	}
 	if (rv == 0) {
 		g->db = PDB_AWL;
 		g->atlen = 0;
 	}
-	if (event_base_once(g->pd->child->base, -1, EV_TIMEOUT, show_step, g,
+	if (event_base_once(g->pd->child->base, -1, EV_TIMEOUT, grey_show_step, g,
 	    &now) == -1) {
-		ctl_done(g->pd, g->req, "out of memory");
-		show_free(g);
+		pctl_done(g->pd, g->req, "out of memory");
+		grey_show_free(g);
 	}
 }
 
@@ -395,7 +395,7 @@ show_greylist(struct policyd *pd, uint64_t req, const struct ctl_req *r)
 	size_t			 i;
 
 	if (r->nargs > 0 && conf_tenant_by_name(conf, r->args[0]) == NULL) {
-		ctl_done(pd, req, "no such tenant");
+		pctl_done(pd, req, "no such tenant");
 		return;
 	}
 	if ((g = calloc(1, sizeof(*g))) == NULL ||
@@ -403,8 +403,8 @@ show_greylist(struct policyd *pd, uint64_t req, const struct ctl_req *r)
 	    NULL || (g->names = calloc(conf->ntenants + 1,
 	    sizeof(*g->names))) == NULL) {
 		if (g != NULL)
-			show_free(g);
-		ctl_done(pd, req, "out of memory");
+			grey_show_free(g);
+		pctl_done(pd, req, "out of memory");
 		return;
 	}
 	for (i = 0; i < conf->ntenants; i++)
@@ -417,7 +417,7 @@ show_greylist(struct policyd *pd, uint64_t req, const struct ctl_req *r)
 	g->db = PDB_GREYLIST;
 	if (r->nargs > 0)
 		strlcpy(g->tenant, r->args[0], sizeof(g->tenant));
-	show_step(-1, 0, g);
+	grey_show_step(-1, 0, g);
 }
 
 void
@@ -434,16 +434,16 @@ policy_control(struct policyd *pd, uint64_t req, const struct ctl_req *r)
 		break;
 	case CTL_GREYLIST_WHITELIST:
 		if (whitelist_add(pd, r->args[0], err, sizeof(err)) == -1)
-			ctl_done(pd, req, err);
+			pctl_done(pd, req, err);
 		else
-			ctl_done(pd, req, NULL);
+			pctl_done(pd, req, NULL);
 		break;
 	case CTL_GREYLIST_FLUSH:
 		greylist_flush(pd);
-		ctl_done(pd, req, NULL);
+		pctl_done(pd, req, NULL);
 		break;
 	default:
-		ctl_done(pd, req, "not a command for policyd");
+		pctl_done(pd, req, "not a command for policyd");
 		break;
 	}
 }

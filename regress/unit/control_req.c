@@ -49,6 +49,12 @@ static const struct good goods[] = {
 	    { "x;y", "\"q\"(){}[]!#$&'*+,-./:=?@\\^_`|~" } },
 	{ "test spf %09%0D%0A %7F%FF", CTL_TEST_SPF, 0, "",
 	    { "\t\r\n", "\x7f\xff" } },
+	{ "test dnsbl 192.0.2.1", CTL_TEST_DNSBL, 0, "", { "192.0.2.1" } },
+	{ "show greylist", CTL_SHOW_GREYLIST, 0, "", { NULL } },
+	{ "show greylist acme", CTL_SHOW_GREYLIST, 0, "", { "acme" } },
+	{ "greylist whitelist 198.51.100.0/24", CTL_GREYLIST_WHITELIST, 0,
+	    "", { "198.51.100.0/24" } },
+	{ "greylist flush", CTL_GREYLIST_FLUSH, 0, "", { NULL } },
 };
 
 #define R_EMPTY		"empty request"
@@ -150,7 +156,12 @@ static const struct bad bads[] = {
 	{ "test spfx a b", R_UNKNOWN },
 	{ "TEST SPF a b", R_UNKNOWN },
 	{ "test", R_UNKNOWN },
-	{ "test dnsbl 192.0.2.1", R_UNKNOWN },
+	{ "test dnsbls 192.0.2.1", R_UNKNOWN },
+	{ "test dnsbl", "expected IP" },
+	{ "test dnsbl a b", R_ARG },
+	{ "show greylist a b", R_ARG },
+	{ "greylist whitelist", "expected ADDRESS, NETWORK or DOMAIN" },
+	{ "greylist flush all", R_ARG },
 	{ "test  spf a b", R_SPACE },
 	{ "show status a%20b", R_CHAR },
 	{ "queue hold %30123456789abcdef", R_CHAR },
