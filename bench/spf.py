@@ -6,8 +6,9 @@ A figure, not a test: nothing is asserted.
 The records are those of a typical domain: its MX, two providers'
 includes of three levels, ip4 and ip6 networks; the client is in the
 last network looked at, so every check evaluates the whole tree (7
-terms that query the DNS, 9 look-ups, one of them void).  unbound caches what it serves;
-dnsd's own cache is not used, so each check asks again.
+terms that query the DNS, 9 look-ups, one of them void).  unbound
+caches what it serves; dnsd's own cache is not used, so each check asks
+again.
 
     bench/spf.py [-n CHECKS] [-c CONCURRENT]
 """

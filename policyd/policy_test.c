@@ -54,7 +54,7 @@ policy_tests_new(struct child *c, struct dns_client *dc)
 }
 
 static void
-ctl_line(struct policy_tests *pt, uint64_t req, const char *line)
+test_line(struct policy_tests *pt, uint64_t req, const char *line)
 {
 	struct mw	w;
 	char		text[CTL_TEXT_MAX];
@@ -66,7 +66,7 @@ ctl_line(struct policy_tests *pt, uint64_t req, const char *line)
 }
 
 static void
-ctl_done(struct policy_tests *pt, uint64_t req, int ok, const char *err)
+test_done(struct policy_tests *pt, uint64_t req, int ok, const char *err)
 {
 	struct mw w;
 
@@ -90,17 +90,17 @@ spf_answered(void *arg, const struct spf_outcome *o)
 	    t->sender, t->helo[0] != '\0' ? t->helo : "-",
 	    spf_result_name(o->result), o->why);
 	snprintf(line, sizeof(line), "result: %s", spf_result_name(o->result));
-	ctl_line(pt, t->req, line);
+	test_line(pt, t->req, line);
 	snprintf(line, sizeof(line), "domain: %s (%s identity)",
 	    o->domain[0] != '\0' ? o->domain : "-",
 	    o->helo ? "HELO" : "MAIL FROM");
-	ctl_line(pt, t->req, line);
+	test_line(pt, t->req, line);
 	snprintf(line, sizeof(line), "why: %s", o->why);
-	ctl_line(pt, t->req, line);
+	test_line(pt, t->req, line);
 	if (o->explanation[0] != '\0') {
 		snprintf(line, sizeof(line), "explanation: %s",
 		    o->explanation);
-		ctl_line(pt, t->req, line);
+		test_line(pt, t->req, line);
 	}
 	if (spf_received_header(hdr, sizeof(hdr), o, &t->ip, t->sender,
 	    t->helo, pt->child->conf != NULL ? pt->child->conf->hostname :
@@ -108,10 +108,10 @@ spf_answered(void *arg, const struct spf_outcome *o)
 		for (p = hdr; (crlf = strstr(p, "\r\n")) != NULL;
 		    p = crlf + 2) {
 			*crlf = '\0';
-			ctl_line(pt, t->req, p);
+			test_line(pt, t->req, p);
 		}
 	}
-	ctl_done(pt, t->req, 1, NULL);
+	test_done(pt, t->req, 1, NULL);
 	TAILQ_REMOVE(&pt->tests, t, entry);
 	pt->n--;
 	free(t);
@@ -147,11 +147,11 @@ test_spf(struct policy_tests *pt, uint64_t req, const struct ctl_req *r)
 	if (pt->n >= TESTS_MAX) {
 		snprintf(err, sizeof(err), "%d tests in progress; try again "
 		    "later", TESTS_MAX);
-		ctl_done(pt, req, 0, err);
+		test_done(pt, req, 0, err);
 		return;
 	}
 	if ((t = calloc(1, sizeof(*t))) == NULL) {
-		ctl_done(pt, req, 0, "out of memory");
+		test_done(pt, req, 0, "out of memory");
 		return;
 	}
 	t->pt = pt;
@@ -166,7 +166,7 @@ test_spf(struct policy_tests *pt, uint64_t req, const struct ctl_req *r)
 	else if (why == NULL && t->sender[0] == '\0' && t->helo[0] == '\0')
 		why = "the null sender needs a HELO name";
 	if (why != NULL) {
-		ctl_done(pt, req, 0, why);
+		test_done(pt, req, 0, why);
 		free(t);
 		return;
 	}
@@ -184,7 +184,7 @@ policy_tests_control(struct policy_tests *pt, struct imsg *imsg)
 	struct ctl_req *r;
 
 	if ((r = malloc(sizeof(*r))) == NULL) {
-		ctl_done(pt, imsg->hdr.peerid, 0, "out of memory");
+		test_done(pt, imsg->hdr.peerid, 0, "out of memory");
 		return;
 	}
 	if (ctl_req_read(imsg->data, imsg->datalen, r) == -1 ||

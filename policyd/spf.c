@@ -74,7 +74,7 @@ enum what {
 	L_EXP
 };
 
-struct lookup {
+struct spf_lookup {
 	struct spf_query	*q;
 	uint64_t		 id;
 	int			 busy;
@@ -116,7 +116,7 @@ struct spf_query {
 	unsigned		 voids;
 
 	enum step		 step;
-	struct lookup		 lk[INFLIGHT_MAX];
+	struct spf_lookup		 lk[INFLIGHT_MAX];
 	size_t			 pending;
 	char			 target[SPF_DOMAIN_MAX];
 
@@ -190,7 +190,7 @@ spf_result_name(enum spf_result r)
 	return "?";
 }
 
-static void	finish(struct spf_query *, enum spf_result, const char *, ...)
+static void	conclude(struct spf_query *, enum spf_result, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 static void	say(struct spf_query *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
@@ -208,7 +208,7 @@ say(struct spf_query *q, const char *fmt, ...)
 
 /* The check has its result; spf_run() delivers it. */
 static void
-finish(struct spf_query *q, enum spf_result r, const char *fmt, ...)
+conclude(struct spf_query *q, enum spf_result r, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -263,18 +263,16 @@ term_text(const struct frame *f, const struct spf_term *t, char *buf,
 	return buf;
 }
 
+/* Is the client inside net/plen?  (Of its own family: see callers.) */
 static int
-prefix_match(const uint8_t *a, const uint8_t *b, unsigned plen)
+in_network(const struct spf_query *q, const uint8_t *net, unsigned plen)
 {
-	unsigned	full = plen / 8, rest = plen % 8;
-	uint8_t		mask;
+	struct cidr c;
 
-	if (memcmp(a, b, full) != 0)
-		return 0;
-	if (rest == 0)
-		return 1;
-	mask = (uint8_t)(0xff << (8 - rest));
-	return (a[full] & mask) == (b[full] & mask);
+	c.af = q->ip.af;
+	memcpy(c.addr, net, sizeof(c.addr));
+	c.plen = (uint8_t)plen;
+	return cidr_contains(&c, q->ip.af, q->ip.addr);
 }
 
 /* Labels of 1 to 63 octets, 253 in all: what can be asked at all. */
@@ -366,7 +364,7 @@ digest_addrs(struct spf_query *q, const struct dns_answer *a,
 	size_t i;
 
 	for (i = 0; i < a->nrr; i++)
-		if (q->any || prefix_match(a->rr[i].addr, q->ip.addr, plen))
+		if (q->any || in_network(q, a->rr[i].addr, plen))
 			q->match = 1;
 }
 
@@ -394,7 +392,7 @@ term_plen(const struct spf_query *q)
 static void
 on_answer(void *arg, const struct dns_answer *a)
 {
-	struct lookup		*l = arg;
+	struct spf_lookup		*l = arg;
 	struct spf_query	*q = l->q;
 	size_t			 i;
 
@@ -444,7 +442,7 @@ static void
 ask(struct spf_query *q, enum what what, size_t index, uint32_t qtype,
     const char *name)
 {
-	struct lookup	*l = NULL;
+	struct spf_lookup	*l = NULL;
 	uint64_t	 id;
 	size_t		 i;
 
@@ -452,7 +450,7 @@ ask(struct spf_query *q, enum what what, size_t index, uint32_t qtype,
 		if (!q->lk[i].busy)
 			l = &q->lk[i];
 	if (l == NULL) {
-		finish(q, SPF_TEMPERROR, "internal error: too many look-ups");
+		conclude(q, SPF_TEMPERROR, "internal error: too many look-ups");
 		return;
 	}
 	l->q = q;
@@ -478,7 +476,7 @@ void_lookup(struct spf_query *q, const char *name)
 {
 	if (q->rcode == DNS_R_OK || ++q->voids <= SPF_VOID_MAX)
 		return 0;
-	finish(q, SPF_PERMERROR, "more than %d void lookups (the last: %s)",
+	conclude(q, SPF_PERMERROR, "more than %d void lookups (the last: %s)",
 	    SPF_VOID_MAX, name);
 	return -1;
 }
@@ -571,7 +569,7 @@ frame_push(struct spf_query *q, const char *domain, int redirected)
 		frame_clear(f);
 	}
 	if (q->depth == DEPTH_MAX || q->nchain == DEPTH_MAX) {
-		finish(q, SPF_PERMERROR, "includes nested too deep at %s",
+		conclude(q, SPF_PERMERROR, "includes nested too deep at %s",
 		    domain);
 		return;
 	}
@@ -612,7 +610,7 @@ explain(struct spf_query *q, struct frame *f)
 	/* Any trouble with exp= only means no explanation. */
 	if (spf_expand_domain(f->text + t->doff, t->dlen, &env,
 	    q->target) == -1 || !queryable(q->target)) {
-		finish(q, SPF_FAIL, NULL);
+		conclude(q, SPF_FAIL, NULL);
 		return;
 	}
 	q->step = S_EXP;
@@ -641,7 +639,7 @@ got_exp(struct spf_query *q)
 			if (*s < 0x20 || *s > 0x7e)
 				*s = '?';
 	}
-	finish(q, SPF_FAIL, NULL);
+	conclude(q, SPF_FAIL, NULL);
 }
 
 /*
@@ -694,7 +692,7 @@ frame_result(struct spf_query *q, enum spf_result r)
 		explain(q, f);
 		return;
 	}
-	finish(q, r, NULL);
+	conclude(q, r, NULL);
 }
 
 /* The term in progress matched, or did not. */
@@ -723,32 +721,32 @@ got_record(struct spf_query *q, struct frame *f)
 	size_t		 n, i;
 
 	if (q->rcode == DNS_R_TEMPFAIL) {
-		finish(q, SPF_TEMPERROR, "DNS lookup of TXT %s failed "
+		conclude(q, SPF_TEMPERROR, "DNS lookup of TXT %s failed "
 		    "(time-out or server failure)", f->domain);
 		return;
 	}
 	if (q->ntxt > 1) {
-		finish(q, SPF_PERMERROR, "%d SPF records at %s", q->ntxt,
+		conclude(q, SPF_PERMERROR, "%d SPF records at %s", q->ntxt,
 		    f->domain);
 		return;
 	}
 	if (q->ntxt == 1 && q->txt != NULL && q->txt[0] == '\0') {
-		finish(q, SPF_PERMERROR, "the SPF record of %s holds a NUL",
+		conclude(q, SPF_PERMERROR, "the SPF record of %s holds a NUL",
 		    f->domain);
 		return;
 	}
 	if (q->ntxt <= 0 || q->txt == NULL) {
 		if (q->ntxt == -1)
-			finish(q, SPF_TEMPERROR, "out of memory");
+			conclude(q, SPF_TEMPERROR, "out of memory");
 		else if (q->toomany)
-			finish(q, SPF_PERMERROR, "the TXT records of %s are "
+			conclude(q, SPF_PERMERROR, "the TXT records of %s are "
 			    "too many to read whole", f->domain);
 		else if (q->depth == 1 && !f->redirected)
-			finish(q, SPF_NONE, "no SPF record at %s%s",
+			conclude(q, SPF_NONE, "no SPF record at %s%s",
 			    f->domain, q->rcode == DNS_R_NXDOMAIN ?
 			    " (no such domain)" : "");
 		else
-			finish(q, SPF_PERMERROR, "%s%s: no SPF record", via,
+			conclude(q, SPF_PERMERROR, "%s%s: no SPF record", via,
 			    f->domain);
 		return;
 	}
@@ -758,14 +756,14 @@ got_record(struct spf_query *q, struct frame *f)
 	if (n > SPF_TERMS_MAX)
 		n = SPF_TERMS_MAX;
 	if ((f->terms = calloc(n, sizeof(*f->terms))) == NULL) {
-		finish(q, SPF_TEMPERROR, "out of memory");
+		conclude(q, SPF_TEMPERROR, "out of memory");
 		return;
 	}
 	f->text = q->txt;
 	q->txt = NULL;
 	if (spf_record_parse(f->text, strlen(f->text), f->terms, n, &f->rec,
 	    why, sizeof(why)) == -1) {
-		finish(q, SPF_PERMERROR, "record of %s: %s", f->domain, why);
+		conclude(q, SPF_PERMERROR, "record of %s: %s", f->domain, why);
 		return;
 	}
 	f->next = 0;
@@ -777,12 +775,12 @@ static int
 check_target(struct spf_query *q, const char *via)
 {
 	if (!spf_valid_domain(q->target)) {
-		finish(q, SPF_PERMERROR, "%s%s: not a domain name", via,
+		conclude(q, SPF_PERMERROR, "%s%s: not a domain name", via,
 		    q->target);
 		return -1;
 	}
 	if (in_chain(q, q->target)) {
-		finish(q, SPF_PERMERROR, "%s%s: a loop", via, q->target);
+		conclude(q, SPF_PERMERROR, "%s%s: a loop", via, q->target);
 		return -1;
 	}
 	return 0;
@@ -796,7 +794,7 @@ count_term(struct spf_query *q, const struct frame *f,
 
 	if (++q->terms <= SPF_DNS_TERMS)
 		return 0;
-	finish(q, SPF_PERMERROR, "more than %d DNS-querying terms (at \"%s\" "
+	conclude(q, SPF_PERMERROR, "more than %d DNS-querying terms (at \"%s\" "
 	    "in the record of %s)", SPF_DNS_TERMS, term_text(f, t, text,
 	    sizeof(text)), f->domain);
 	return -1;
@@ -855,11 +853,11 @@ next_term(struct spf_query *q, struct frame *f)
 		return;
 	case SPF_K_IP4:
 		term_done(q, f, q->ip.af == AF_INET &&
-		    prefix_match(q->ip.addr, t->addr, t->cidr4));
+		    in_network(q, t->addr, t->cidr4));
 		return;
 	case SPF_K_IP6:
 		term_done(q, f, q->ip.af == AF_INET6 &&
-		    prefix_match(q->ip.addr, t->addr, t->cidr6));
+		    in_network(q, t->addr, t->cidr6));
 		return;
 	case SPF_K_REDIRECT:
 	case SPF_K_EXP:
@@ -912,7 +910,7 @@ static void
 got_addresses(struct spf_query *q, struct frame *f)
 {
 	if (q->rcode == DNS_R_TEMPFAIL) {
-		finish(q, SPF_TEMPERROR, "DNS lookup of %s failed (time-out "
+		conclude(q, SPF_TEMPERROR, "DNS lookup of %s failed (time-out "
 		    "or server failure)", q->target);
 		return;
 	}
@@ -927,14 +925,14 @@ got_mx(struct spf_query *q, struct frame *f)
 	size_t i;
 
 	if (q->rcode == DNS_R_TEMPFAIL) {
-		finish(q, SPF_TEMPERROR, "DNS lookup of MX %s failed "
+		conclude(q, SPF_TEMPERROR, "DNS lookup of MX %s failed "
 		    "(time-out or server failure)", q->target);
 		return;
 	}
 	if (void_lookup(q, q->target) == -1)
 		return;
 	if (q->toomany) {
-		finish(q, SPF_PERMERROR, "more than %d MX records at %s",
+		conclude(q, SPF_PERMERROR, "more than %d MX records at %s",
 		    SPF_MX_MAX, q->target);
 		return;
 	}
@@ -952,7 +950,7 @@ static void
 got_hosts(struct spf_query *q, struct frame *f)
 {
 	if (!q->match && q->tempfail) {
-		finish(q, SPF_TEMPERROR, "DNS lookup of the MX hosts of %s "
+		conclude(q, SPF_TEMPERROR, "DNS lookup of the MX hosts of %s "
 		    "failed (time-out or server failure)", q->target);
 		return;
 	}
@@ -976,7 +974,7 @@ advance(struct spf_query *q)
 	struct frame *f = &q->frames[q->depth - 1];
 
 	if (elapsed(q) > SPF_TIME_MAX) {
-		finish(q, SPF_TEMPERROR, "no result within %d seconds",
+		conclude(q, SPF_TEMPERROR, "no result within %d seconds",
 		    SPF_TIME_MAX);
 		return;
 	}
@@ -1031,7 +1029,7 @@ spf_run(struct spf_query *q)
 	q->running = 1;
 	while (!q->over && q->pending == 0)
 		if (++steps > STEPS_MAX)
-			finish(q, SPF_PERMERROR, "internal error: no end");
+			conclude(q, SPF_PERMERROR, "internal error: no end");
 		else
 			advance(q);
 	q->running = 0;
@@ -1079,17 +1077,18 @@ identity(struct spf_query *q, const char *sender, const char *helo)
 		snprintf(q->sender, sizeof(q->sender), "postmaster@%s",
 		    q->helo);
 		if (helo == NULL || strlen(helo) >= sizeof(q->helo)) {
-			finish(q, SPF_NONE, "no HELO name to check");
+			conclude(q, SPF_NONE, "no HELO name to check");
 			return -1;
 		}
 	} else {
 		if (strlcpy(q->sender, sender, sizeof(q->sender)) >=
 		    sizeof(q->sender)) {
-			finish(q, SPF_NONE, "sender address too long");
+			conclude(q, SPF_NONE, "sender address too long");
 			return -1;
 		}
 		if ((at = strrchr(sender, '@')) == NULL) {
-			finish(q, SPF_NONE, "sender address without a domain");
+			conclude(q, SPF_NONE, "sender address without a "
+			    "domain");
 			return -1;
 		}
 		n = (size_t)(at - sender);
@@ -1107,7 +1106,7 @@ identity(struct spf_query *q, const char *sender, const char *helo)
 		q->sdomain[0] = '\0';
 	strlcpy(q->out.domain, q->sdomain, sizeof(q->out.domain));
 	if (!spf_valid_domain(q->sdomain)) {
-		finish(q, SPF_NONE, "%s is not a domain name", q->out.helo ?
+		conclude(q, SPF_NONE, "%s is not a domain name", q->out.helo ?
 		    "the HELO name" : "the sender's domain");
 		return -1;
 	}
@@ -1151,7 +1150,7 @@ spf_check(const struct spf_resolver *res, const struct netaddr *client,
 		strlcpy(q->host, our_hostname, sizeof(q->host));
 	q->running = 1;
 	if (q->ip.af != AF_INET && q->ip.af != AF_INET6)
-		finish(q, SPF_NONE, "no client address");
+		conclude(q, SPF_NONE, "no client address");
 	else if (identity(q, sender, helo) == 0)
 		frame_push(q, q->sdomain, 0);
 	q->running = 0;

@@ -30,11 +30,11 @@ struct hdr {
 };
 
 static int
-is_atext(char c)
+atext(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~",
-	    c) != NULL);
+	    (c >= '0' && c <= '9') ||
+	    (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
 /* dot-atom-text: atoms of atext joined by single dots. */
@@ -47,13 +47,13 @@ is_dot_atom(const char *s)
 		return 0;
 	for (i = 0; s[i] != '\0'; i++)
 		if (s[i] == '.' ? s[i + 1] == '.' || s[i + 1] == '\0' :
-		    !is_atext(s[i]))
+		    !atext(s[i]))
 			return 0;
 	return 1;
 }
 
 static char
-clean(char c)
+printable(char c)
 {
 	return (c >= 0x20 && c <= 0x7e) ? c : '?';
 }
@@ -111,7 +111,7 @@ comment(struct hdr *h, const char *s)
 	for (; *s != '\0' && n + 4 < sizeof(w); s++) {
 		if (*s == '(' || *s == ')' || *s == '\\')
 			w[n++] = '\\';
-		w[n++] = clean(*s);
+		w[n++] = printable(*s);
 	}
 	w[n++] = ')';
 	w[n] = '\0';
@@ -128,7 +128,7 @@ pair(struct hdr *h, const char *key, const char *value)
 
 	n = (size_t)snprintf(w, sizeof(w), "%s=%s", key, atom ? "" : "\"");
 	for (; *value != '\0' && n + 5 < sizeof(w); value++) {
-		c = clean(*value);
+		c = printable(*value);
 		if (!atom && (c == '"' || c == '\\'))
 			w[n++] = '\\';
 		w[n++] = c;

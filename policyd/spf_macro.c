@@ -20,7 +20,7 @@
 
 #include "spf.h"
 
-#define VALUE_MAX	512	/* a macro's value, at most, before transforms */
+#define VALUE_MAX	512	/* a macro's value, at most, transformed */
 #define DOMAIN_BUF	1024	/* a domain's expansion keeps its last half */
 
 /* Where expansion goes: its start (explanations) or its end (domains). */
@@ -45,7 +45,7 @@ is_digit(char c)
 }
 
 static char
-lower(char c)
+to_lower(char c)
 {
 	return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
 }
@@ -53,7 +53,7 @@ lower(char c)
 static int
 is_letter(char c, int exp)
 {
-	c = lower(c);
+	c = to_lower(c);
 	if (c == 'c' || c == 'r' || c == 't')
 		return exp;
 	return c != '\0' && strchr("slodipvh", c) != NULL;
@@ -126,7 +126,7 @@ macro_parse(const char *s, size_t len, int exp, struct macro *m)
 	/* "If a DIGIT is specified, the value MUST be nonzero." */
 	if (digits && m->keep == 0)
 		return 0;
-	if (i < len && lower(s[i]) == 'r') {
+	if (i < len && to_lower(s[i]) == 'r') {
 		m->reverse = 1;
 		i++;
 	}
@@ -170,7 +170,7 @@ spf_macro_uses_p(const char *s, size_t len)
 	for (i = 0; i + 2 < len; i++) {
 		if (s[i] != '%')
 			continue;
-		if (s[i + 1] == '{' && lower(s[i + 2]) == 'p')
+		if (s[i + 1] == '{' && to_lower(s[i + 2]) == 'p')
 			return 1;
 		i++;	/* "%%{p}" is the text "%{p}" */
 	}
@@ -182,7 +182,7 @@ value_of(const struct spf_macro_env *env, char letter)
 {
 	const char *v;
 
-	switch (lower(letter)) {
+	switch (to_lower(letter)) {
 	case 's':
 		v = env->s;
 		break;

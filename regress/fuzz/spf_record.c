@@ -56,7 +56,8 @@ check_record(const char *rec, size_t size)
 		if ((size_t)t->off + t->len > size || t->len == 0 ||
 		    memchr(rec + t->off, ' ', t->len) != NULL ||
 		    (size_t)t->doff + t->dlen > (size_t)t->off + t->len ||
-		    (t->dlen > 0 && t->doff < t->off) || t->kind > SPF_K_UNKNOWN ||
+		    (t->dlen > 0 && t->doff < t->off) ||
+		    t->kind > SPF_K_UNKNOWN ||
 		    t->cidr4 > 32 || t->cidr6 > 128)
 			abort();
 		all |= t->kind == SPF_K_ALL;
@@ -65,8 +66,9 @@ check_record(const char *rec, size_t size)
 		/* A domain-spec: c, r and t were refused. */
 		if (spf_macro_check(rec + t->doff, t->dlen, 0, &last) == -1)
 			abort();
-		if (spf_expand_domain(rec + t->doff, t->dlen, &env, name) == 0 &&
-		    strnlen(name, sizeof(name)) > SPF_DOMAIN_MAX - 1)
+		if (spf_expand_domain(rec + t->doff, t->dlen, &env,
+		    name) == 0 && strnlen(name, sizeof(name)) >
+		    SPF_DOMAIN_MAX - 1)
 			abort();
 	}
 	if (all != r.has_all ||

@@ -16,7 +16,7 @@ struct good {
 	enum ctl_cmd	 cmd;
 	int		 all;
 	const char	*id;
-	const char	*args[CTL_ARGS_MAX + 1];	/* decoded, NULL-ended */
+	const char	*args[CTL_ARGS_MAX + 1];	/* decoded; NULL ends */
 };
 
 static const struct good goods[] = {
