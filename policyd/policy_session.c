@@ -35,7 +35,6 @@
 #include "spf.h"
 
 #define ADDR_MAX	(MAILADDR_LOCAL_MAX + MAILADDR_DOMAIN_MAX + 2)
-#define PREGREET_FAIL	3600	/* an early talker is refused this long */
 #define SESSIONS_MAX	65536	/* smtpd's sessions we follow */
 
 enum fact_state {
@@ -401,13 +400,13 @@ pregreet_result(struct psess *ps, int waited)
 	if (ps->exempt || ps->pregreet_pass == 0)
 		return;
 	grey_pregreet_key(conf->policy_secret, &ps->client, &k);
-	pstore_put_expiry(val, now + (waited ? (int64_t)ps->pregreet_pass :
-	    PREGREET_FAIL));
+	/* Either is remembered as long: a pass, or a refusal at connect. */
+	pstore_put_expiry(val, now + (int64_t)ps->pregreet_pass);
 	val[PDB_EXPIRY_LEN] = (uint8_t)waited;
 	pstore_put(ps->pd->store, &k, val, sizeof(val));
 	if (!waited)
 		log_info("policy pregreet client=[%s] result=talked-first; "
-		    "refused at connect for %ds", ps->addr, PREGREET_FAIL);
+		    "refused at connect for %us", ps->addr, ps->pregreet_pass);
 }
 
 /* MAIL: the message rate; SPF and the sender's domain start. */
