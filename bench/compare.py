@@ -42,10 +42,11 @@ from relaytest import (DEFAULT_TENANT, Relayd, SMTPClient, Tap,  # noqa: E402
 from dnstest import Unbound  # noqa: E402
 
 HZ = os.sysconf("SC_CLK_TCK")
-RUNS = [  # name, size, recipients, connections, messages
-    ("2 KB x 1 rcpt x 20 conn", 2048, 1, 20, 12000),
-    ("100 KB x 1 rcpt x 10 conn", 100 * 1024, 1, 10, 3000),
-    ("2 KB x 5 rcpt x 20 conn", 2048, 5, 20, 6000),
+RUNS = [  # name, size, recipients, connections, messages, policy
+    ("2 KB x 1 rcpt x 20 conn", 2048, 1, 20, 12000, False),
+    ("2 KB x 1 rcpt, policy", 2048, 1, 20, 12000, True),
+    ("100 KB x 1 rcpt x 10 conn", 100 * 1024, 1, 10, 3000, False),
+    ("2 KB x 5 rcpt x 20 conn", 2048, 5, 20, 6000, False),
 ]
 
 
@@ -197,17 +198,36 @@ DNS_ZONES = {
     "127.in-addr.arpa.": ["1.0.0.127.in-addr.arpa. 3600 IN PTR "
                           "client.bench.example."],
     "bench.example.": ["client.bench.example. 3600 IN A 127.0.0.1"],
+    # The policy load: the senders' SPF passes for the clients, and a DNS
+    # list that does not list them (the common case).
+    "src.example.": ['src.example. 3600 IN TXT "v=spf1 ip4:127.0.0.0/8 '
+                     '-all"',
+                     "src.example. 3600 IN MX 10 mx.src.example.",
+                     "mx.src.example. 3600 IN A 192.0.2.1"],
+    "dnsbl.example.": ["2.0.0.127.dnsbl.example. 3600 IN A 127.0.0.2"],
 }
+
+# Greylisting (the triplets pass before the run), a DNS list and SPF.
+POLICY = """\
+policy:
+  greylist: {enabled: true, delay: 1s}
+  dnsbl:
+    enabled: true
+    lists: [{zone: dnsbl.example}]
+  spf: reject
+"""
 
 
 class RelaydMTA:
     name = "relayd"
     dns = None
 
-    def __init__(self, sink):
+    def __init__(self, sink, policy=False):
         self.tap = Tap()
         tenant = DEFAULT_TENANT.format(name="bench", domain="bench.example",
                                        deliver_to="127.0.0.1:%d" % sink.port)
+        if policy:
+            tenant += POLICY
         self.r = Relayd(self.tap, tenants={"bench.yaml": tenant},
                         limits="max_connections: 12000\n"
                         "max_connections_per_client: 12000\n"
@@ -218,7 +238,26 @@ class RelaydMTA:
         if not self.r.start(verbose=False):
             sys.exit("relayd did not start")
         self.port = self.r.port
+        if policy:
+            self.pass_greylisting()
 
+    def pass_greylisting(self):
+        """The load's and the sampler's triplets, passed (SPF passes, so
+        the client is src.example): greylisting is then a store read."""
+        for attempt in (0, 1):
+            for sender, rcpt in (("load@src.example", "rcpt@bench.example"),
+                                 ("sample@src.example",
+                                  "sample@bench.example")):
+                c = SMTPClient(self.port)
+                c.reply()
+                c.cmd("EHLO warm.example")
+                c.cmd("MAIL FROM:<%s>" % sender)
+                code = c.cmd("RCPT TO:<%s>" % rcpt)[0]
+                c.close()
+                if attempt == 1 and code != 250:
+                    sys.exit("the triplet did not pass greylisting: %d" %
+                             code)
+            time.sleep(1.5)
     def root(self):
         return self.r.proc.pid
 
@@ -232,7 +271,8 @@ class RelaydMTA:
 class PostfixMTA:
     name = "Postfix"
 
-    def __init__(self, sink):
+    def __init__(self, sink, policy=False):
+        del policy  # Postfix's plain relay is the yardstick
         self.dir = tempfile.mkdtemp(prefix="bench-postfix.")
         os.chmod(self.dir, 0o755)
         self.port = free_port()
@@ -443,11 +483,11 @@ def main():
     RelaydMTA.dns = Unbound(DNS_ZONES)
     results = []
     try:
-        for name, size, rcpts, conns, n in RUNS:
+        for name, size, rcpts, conns, n, policy in RUNS:
             n = max(200, int(n * args.scale))
             for k in range(args.repeat):
                 for cls in (RelaydMTA, PostfixMTA):
-                    mta = cls(sink)
+                    mta = cls(sink, policy)
                     try:
                         res = one_run(mta, sink, size, rcpts, conns, n)
                     finally:
