@@ -166,6 +166,8 @@ fault_forbidden(const char *name)
 	else if (strcmp(name, "deliverd-unix-socket") == 0 ||
 	    strcmp(name, "dnsd-unix-socket") == 0)
 		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	else if (strcmp(name, "policyd-socket") == 0)
+		fd = socket(AF_INET, SOCK_STREAM, 0);
 	else if (strcmp(name, "queued-fork") == 0) {
 		/* clone as fork does it: a process, not a thread */
 		fd = (int)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);

@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "config.h"
 #include "envelope.h"
+#include "faults.h"
 #include "log.h"
 #include "mailaddr.h"
 #include "marshal.h"
@@ -988,6 +989,7 @@ psess_dispatch(struct policyd *pd, struct imsg *imsg)
 		close(imsg->fd);
 	mr_init(&r, imsg->data, imsg->datalen);
 	if (imsg->hdr.type == M_P_CONNECT) {
+		fault_forbidden("policyd-socket");
 		on_connect(pd, imsg, &r);
 		return;
 	}

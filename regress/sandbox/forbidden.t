@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The seccomp filters kill: in the debug build, smtpd makes an outgoing
 connection, dnsd opens a file, deliverd and dnsd make a Unix socket (they
-may open IPv4 and IPv6 sockets only), and queued clones a process (it may
-start threads only); each is killed by SIGSYS and relayd reports it and
+may open IPv4 and IPv6 sockets only), policyd makes any socket at all, and
+queued clones a process (it may start threads only); each is killed by SIGSYS and relayd reports it and
 stops.  clone3, whose flags seccomp cannot see, is answered with ENOSYS,
 and queued's threads still start (glibc falls back to clone)."""
 import os
@@ -57,9 +57,12 @@ def message(r):
 CASES = (("smtpd-connect", "smtpd", connect), ("dnsd-open", "dnsd", connect),
          ("dnsd-unix-socket", "dnsd", connect),
          ("deliverd-unix-socket", "deliverd", message),
-         ("queued-fork", "queued", transaction))
+         ("queued-fork", "queued", transaction),
+         ("policyd-socket", "policyd", connect))
 for call, child, provoke in CASES:
-    r = Relayd(tap, tenants={"acme.yaml": TENANT})
+    # A connection rate makes smtpd ask policyd at each connection.
+    r = Relayd(tap, tenants={"acme.yaml": TENANT},
+               limits="client_connection_rate: 1000\n")
     try:
         tap.ok(r.start(debug=True, env={"RELAYD_FORBIDDEN": call}),
                "%s: relayd starts" % call)
