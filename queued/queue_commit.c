@@ -571,7 +571,20 @@ committer_stop(struct committer *cm)
 		spool_unlink(cm->q->spool_fd, j->id);
 		free(j);
 	}
-	/* The event loop has run for the last time: say what was lost. */
+	/*
+	 * The event loop has run for the last time.  Empty files made for
+	 * the next messages (new, or recycled) go, as recycled_drop_all
+	 * does for those already handed back; then say what was lost.
+	 */
+	TAILQ_FOREACH(j, &cm->done_q, entry) {
+		if (j->fd == -1 || (j->kind != TASK_CREATE &&
+		    j->kind != TASK_DELETE))
+			continue;
+		close(j->fd);
+		j->fd = -1;
+		spool_unlink(cm->q->spool_fd, j->kind == TASK_CREATE ? j->id :
+		    j->new_id);
+	}
 	TAILQ_FOREACH(j, &cm->done_q, entry)
 		if ((j->kind == TASK_DELETE || j->kind == TASK_PUT) &&
 		    j->err != 0)
