@@ -31,6 +31,9 @@
 #include "msg_policy.h"
 #include "smtpd.h"
 
+static int	any_dnsbl(const struct conf *);
+static int	any_tenant_checks(const struct conf *);
+
 /* A recipient waiting for its verdict. */
 struct p_rcpt {
 	struct relay_verdict	 v;
@@ -62,6 +65,17 @@ tenant_checks(const struct conf *conf, const struct tenant_conf *t)
 	return p->greylist || n > 0 || p->spf != SPF_OFF ||
 	    p->sender_domain || t->daily_messages > 0 || t->daily_bytes > 0 ||
 	    conf->limits.client_recipient_rate > 0;
+}
+
+/*
+ * What the configuration asks of policyd at all, worked out once per
+ * configuration rather than at each connection and MAIL.
+ */
+void
+policy_configure(struct smtpd *sd, const struct conf *conf)
+{
+	sd->policy.dnsbl = any_dnsbl(conf);
+	sd->policy.tenant_checks = any_tenant_checks(conf);
 }
 
 /* Does any tenant use a DNS list (looked up from the connection on)? */
@@ -194,7 +208,7 @@ policy_connect(struct session *s)
 		return 0;
 	wait = conf->limits.client_connection_rate > 0 ||
 	    (lc->greeting_delay > 0 && lc->pregreet_pass > 0);
-	if (!wait && !any_dnsbl(conf))
+	if (!wait && !s->sd->policy.dnsbl)
 		return 0;
 	connect_msg(s, &w);
 	if (policy_ask(s, M_P_CONNECT, &w, P_STAGE_CONNECT, wait) == -1)
@@ -228,27 +242,13 @@ ensure_known(struct session *s)
 	return policy_ask(s, M_P_CONNECT, &w, P_STAGE_CONNECT, 0);
 }
 
-/*
- * MAIL is accepted so far: tell policyd (SPF and the sender's domain
- * start now) when some recipient may be checked.  1: wait for the
- * verdict (the message rate); 0: go on; -1: failed.
- */
-int
-policy_mail(struct session *s)
+/* The transaction's sender, for the recipients' checks. */
+static int
+mail_msg(struct session *s, int wait)
 {
-	const struct conf	*conf = s->sd->conf;
 	struct transaction	*tx = s->tx;
 	struct mw		 w;
-	int			 wait, outbound;
 
-	outbound = s->client_tenant != NULL &&
-	    s->client_tenant->policy.sender_domain;
-	if (s->client_tenant != NULL && !outbound)
-		return 0;
-	wait = s->client_tenant == NULL &&
-	    conf->limits.client_message_rate > 0;
-	if (!wait && !outbound && !any_tenant_checks(conf))
-		return 0;
 	if (ensure_known(s) == -1)
 		return -1;
 	mw_init(&w);
@@ -260,6 +260,30 @@ policy_mail(struct session *s)
 	if (policy_ask(s, M_P_MAIL, &w, P_STAGE_MAIL, wait) == -1)
 		return -1;
 	tx->p_mail = 1;
+	return 0;
+}
+
+/*
+ * MAIL is accepted so far: tell policyd (SPF and the sender's domain
+ * start now) when some recipient may be checked.  1: wait for the
+ * verdict (the message rate); 0: go on; -1: failed.
+ */
+int
+policy_mail(struct session *s)
+{
+	const struct conf	*conf = s->sd->conf;
+	int			 wait, outbound;
+
+	outbound = s->client_tenant != NULL &&
+	    s->client_tenant->policy.sender_domain;
+	if (s->client_tenant != NULL && !outbound)
+		return 0;
+	wait = s->client_tenant == NULL &&
+	    conf->limits.client_message_rate > 0;
+	if (!wait && !outbound && !s->sd->policy.tenant_checks)
+		return 0;
+	if (mail_msg(s, wait) == -1)
+		return -1;
 	return wait;
 }
 
@@ -288,8 +312,8 @@ policy_rcpt(struct session *s, const struct relay_verdict *v,
 		    tenant_checks(conf, v->tenant);
 	if (!ask_it)
 		return 0;
-	/* The checks of the last MAIL were not started (a reload since). */
-	if (!tx->p_mail)
+	/* No check applied at MAIL (a reload since): the sender now. */
+	if (!tx->p_mail && mail_msg(s, 0) == -1)
 		return -1;
 	if ((pr = calloc(1, sizeof(*pr))) == NULL)
 		return -1;

@@ -125,6 +125,7 @@ smtpd_conf(struct child *c, struct conf *conf, struct conf *old)
 	relay_free(sd->relay);
 	sd->relay = relay;
 	sd->conf = conf;
+	policy_configure(sd, conf);
 	listeners_open(sd, conf);
 	/* Sessions keep running under the new rules. */
 	RB_FOREACH(s, session_tree, &sd->sessions)

@@ -112,6 +112,10 @@ struct smtpd {
 	struct event		*accept_pause;
 	struct spares		 spares;
 	struct fds		 fds;
+	struct {
+		int		 dnsbl;		/* some tenant uses a list */
+		int		 tenant_checks;	/* some tenant checks */
+	} policy;			/* smtp_policy.c */
 };
 
 enum session_state {
@@ -241,6 +245,7 @@ void	 command_rcpt_refused(struct session *, const struct smtp_reply *,
 	    const char *addr);
 
 /* smtp_policy.c */
+void	 policy_configure(struct smtpd *, const struct conf *);
 int	 policy_connect(struct session *);
 void	 policy_pregreet(struct session *, int waited);
 int	 policy_mail(struct session *);
