@@ -50,6 +50,15 @@ enum step {
 	STEP_WAIT
 };
 
+/* Does a domain take mail (policy_domain.c), once asked. */
+struct domain_fact {
+	struct psess		*ps;		/* advanced when it is in */
+	enum fact_state		 state;
+	struct domain_check	*check;
+	enum domain_result	 res;
+	char			 why[128];
+};
+
 struct pq {
 	TAILQ_ENTRY(pq)		 entry;
 	struct psess		*ps;
@@ -66,10 +75,7 @@ struct pq {
 	struct pstore_val	 vals[2];	/* triplet, client */
 	int			 decided;	/* greylisting, once */
 	struct grey_decision	 gd;
-	enum fact_state		 rdom;		/* outbound: its domain */
-	struct domain_check	*rdom_check;
-	enum domain_result	 rdom_res;
-	char			 rdom_why[128];
+	struct domain_fact	 rdom;		/* outbound: its domain */
 };
 TAILQ_HEAD(pq_list, pq);
 
@@ -91,10 +97,7 @@ struct psess {
 	struct spf_query	*spf_q;
 	struct spf_outcome	 spf_out;
 	char			*spf_field;	/* Received-SPF, made once */
-	enum fact_state		 sdom;
-	struct domain_check	*sdom_check;
-	enum domain_result	 sdom_res;
-	char			 sdom_why[128];
+	struct domain_fact	 sdom;		/* the sender's domain */
 	struct pq_list		 q;
 	int			 advancing;
 	int			 again;
@@ -245,15 +248,49 @@ start_spf(struct psess *ps)
 }
 
 static void
-on_sender_domain(void *arg, enum domain_result r, const char *why)
+on_domain(void *arg, enum domain_result r, const char *why)
 {
-	struct psess *ps = arg;
+	struct domain_fact *f = arg;
 
-	ps->sdom_check = NULL;
-	ps->sdom_res = r;
-	strlcpy(ps->sdom_why, why, sizeof(ps->sdom_why));
-	ps->sdom = FACT_DONE;
-	advance(ps);
+	f->check = NULL;
+	f->res = r;
+	strlcpy(f->why, why, sizeof(f->why));
+	f->state = FACT_DONE;
+	advance(f->ps);
+}
+
+static void
+domain_fact_set(struct domain_fact *f, enum domain_result r,
+    const char *why)
+{
+	f->state = FACT_DONE;
+	f->res = r;
+	strlcpy(f->why, why, sizeof(f->why));
+}
+
+/* Ask, unless asked already; a domain of NULL needs no check. */
+static void
+domain_fact_start(struct domain_fact *f, struct psess *ps, const char *d)
+{
+	if (f->state != FACT_NONE)
+		return;
+	f->ps = ps;
+	if (d == NULL) {
+		domain_fact_set(f, DOM_OK, "no domain to check");
+		return;
+	}
+	f->state = FACT_RUNNING;
+	if ((f->check = domain_check_start(ps->pd->dns, d, on_domain, f)) ==
+	    NULL)
+		domain_fact_set(f, DOM_TEMPFAIL, "out of memory");
+}
+
+static void
+domain_fact_cancel(struct domain_fact *f)
+{
+	domain_check_cancel(f->check);
+	f->check = NULL;
+	f->state = FACT_NONE;
 }
 
 /* The domain of an address, or NULL (the null sender, a literal). */
@@ -270,23 +307,7 @@ mail_domain(const char *addr)
 static void
 start_sender_domain(struct psess *ps)
 {
-	const char *d;
-
-	if (ps->sdom != FACT_NONE)
-		return;
-	if ((d = mail_domain(ps->sender)) == NULL) {
-		ps->sdom = FACT_DONE;
-		ps->sdom_res = DOM_OK;
-		strlcpy(ps->sdom_why, "no domain to check", sizeof(ps->sdom_why));
-		return;
-	}
-	ps->sdom = FACT_RUNNING;
-	if ((ps->sdom_check = domain_check_start(ps->pd->dns, d,
-	    on_sender_domain, ps)) == NULL) {
-		ps->sdom = FACT_DONE;
-		ps->sdom_res = DOM_TEMPFAIL;
-		strlcpy(ps->sdom_why, "out of memory", sizeof(ps->sdom_why));
-	}
+	domain_fact_start(&ps->sdom, ps, mail_domain(ps->sender));
 }
 
 static void
@@ -298,9 +319,7 @@ transaction_end(struct psess *ps)
 	ps->spf = FACT_NONE;
 	free(ps->spf_field);
 	ps->spf_field = NULL;
-	domain_check_cancel(ps->sdom_check);
-	ps->sdom_check = NULL;
-	ps->sdom = FACT_NONE;
+	domain_fact_cancel(&ps->sdom);
 }
 
 /* Does any tenant use this check? */
@@ -507,11 +526,11 @@ check_sender_domain(struct psess *ps, const struct tenant_conf *t,
 	if (!t->policy.sender_domain || d == NULL)
 		return STEP_DONE;
 	start_sender_domain(ps);
-	if (ps->sdom != FACT_DONE)
+	if (ps->sdom.state != FACT_DONE)
 		return STEP_WAIT;
-	fact(v, "sender-domain=%s (%s)", domain_result_name(ps->sdom_res),
-	    ps->sdom_why);
-	switch (ps->sdom_res) {
+	fact(v, "sender-domain=%s (%s)", domain_result_name(ps->sdom.res),
+	    ps->sdom.why);
+	switch (ps->sdom.res) {
 	case DOM_OK:
 		break;
 	case DOM_NXDOMAIN:
@@ -680,18 +699,6 @@ spf_tag(struct psess *ps, const struct tenant_conf *t, const char **field)
 	return STEP_DONE;
 }
 
-static void
-on_rcpt_domain(void *arg, enum domain_result r, const char *why)
-{
-	struct pq	*q = arg;
-
-	q->rdom_check = NULL;
-	q->rdom_res = r;
-	strlcpy(q->rdom_why, why, sizeof(q->rdom_why));
-	q->rdom = FACT_DONE;
-	advance(q->ps);
-}
-
 /* Outbound: does the recipient's domain take mail? */
 static enum step
 check_rcpt_domain(struct psess *ps, struct pq *q, struct verdict *v)
@@ -702,12 +709,12 @@ check_rcpt_domain(struct psess *ps, struct pq *q, struct verdict *v)
 	if (ct == NULL || !ct->policy.sender_domain ||
 	    mail_domain(q->addr) == NULL)
 		return STEP_DONE;
-	if (q->rdom != FACT_DONE)
+	if (q->rdom.state != FACT_DONE)
 		return STEP_WAIT;
 	v->check = "recipient-domain";
-	fact(v, "recipient-domain=%s (%s)", domain_result_name(q->rdom_res),
-	    q->rdom_why);
-	switch (q->rdom_res) {
+	fact(v, "recipient-domain=%s (%s)", domain_result_name(q->rdom.res),
+	    q->rdom.why);
+	switch (q->rdom.res) {
 	case DOM_NXDOMAIN:
 		verdict_refuse(v, "recipient-domain", 550, "5.1.2", "Recipient "
 		    "address rejected: domain %s not found", q->domain);
@@ -763,7 +770,7 @@ answer_rcpt(struct psess *ps, struct pq *q, struct verdict *v,
 static void
 pq_free(struct pq *q)
 {
-	domain_check_cancel(q->rdom_check);
+	domain_fact_cancel(&q->rdom);
 	if (q->req != NULL && q->grey == FACT_RUNNING)
 		pstore_cancel(q->req);
 	free(q);
@@ -945,17 +952,10 @@ on_rcpt(struct policyd *pd, struct psess *ps, struct imsg *imsg,
 	    q->dir != DIR_OUTBOUND))
 		child_peer_broken(pd->child, PROC_SMTPD, imsg,
 		    "malformed M_P_RCPT");
-	if (q->dir == DIR_OUTBOUND && mail_domain(q->addr) != NULL) {
-		/* Started at once, in parallel with what is before it. */
-		q->rdom = FACT_RUNNING;
-		if ((q->rdom_check = domain_check_start(pd->dns, q->domain,
-		    on_rcpt_domain, q)) == NULL) {
-			q->rdom = FACT_DONE;
-			q->rdom_res = DOM_TEMPFAIL;
-			strlcpy(q->rdom_why, "out of memory",
-			    sizeof(q->rdom_why));
-		}
-	}
+	/* Started at once, in parallel with what is before it. */
+	if (q->dir == DIR_OUTBOUND)
+		domain_fact_start(&q->rdom, ps, mail_domain(q->addr) != NULL ?
+		    q->domain : NULL);
 	advance(ps);
 }
 
