@@ -6,24 +6,29 @@
 
 #include "control_req.h"
 
+/*
+ * Every command with its level: an entry without one does not compile
+ * (-Wmissing-field-initializers), so adding a command means choosing.
+ */
 struct verb {
 	const char	*words;		/* space-separated */
 	enum ctl_cmd	 cmd;
 	int		 arg;		/* 0 none, 1 id, 2 id or "all" */
+	enum ctl_level	 level;
 };
 
 static const struct verb verbs[] = {
-	{ "show status", CTL_SHOW_STATUS, 0 },
-	{ "show queue", CTL_SHOW_QUEUE, 0 },
-	{ "reload", CTL_RELOAD, 0 },
-	{ "log verbose", CTL_LOG_VERBOSE, 0 },
-	{ "log brief", CTL_LOG_BRIEF, 0 },
-	{ "queue flush", CTL_QUEUE_FLUSH, 2 },
-	{ "queue hold", CTL_QUEUE_HOLD, 1 },
-	{ "queue release", CTL_QUEUE_RELEASE, 1 },
-	{ "queue remove", CTL_QUEUE_REMOVE, 1 },
-	{ "queue bounce", CTL_QUEUE_BOUNCE, 1 },
-	{ "show corrupt", CTL_SHOW_CORRUPT, 0 },
+	{ "show status", CTL_SHOW_STATUS, 0, CTL_OPERATOR },
+	{ "show queue", CTL_SHOW_QUEUE, 0, CTL_OPERATOR },
+	{ "reload", CTL_RELOAD, 0, CTL_OPERATOR },
+	{ "log verbose", CTL_LOG_VERBOSE, 0, CTL_OPERATOR },
+	{ "log brief", CTL_LOG_BRIEF, 0, CTL_OPERATOR },
+	{ "queue flush", CTL_QUEUE_FLUSH, 2, CTL_OPERATOR },
+	{ "queue hold", CTL_QUEUE_HOLD, 1, CTL_OPERATOR },
+	{ "queue release", CTL_QUEUE_RELEASE, 1, CTL_OPERATOR },
+	{ "queue remove", CTL_QUEUE_REMOVE, 1, CTL_ADMIN },
+	{ "queue bounce", CTL_QUEUE_BOUNCE, 1, CTL_ADMIN },
+	{ "show corrupt", CTL_SHOW_CORRUPT, 0, CTL_OPERATOR },
 };
 
 int
@@ -80,6 +85,8 @@ ctl_req_parse(const char *line, size_t len, struct ctl_req *req)
 		    (buf[vlen] != '\0' && buf[vlen] != ' '))
 			continue;
 		req->cmd = v->cmd;
+		req->level = v->level;
+		req->words = v->words;
 		rest = buf[vlen] == ' ' ? buf + vlen + 1 : NULL;
 		if (v->arg == 0)
 			return rest == NULL ? NULL : "unexpected argument";

@@ -5,6 +5,11 @@
  * terminated): lower-case words separated by single spaces.  relayd answers
  * with data lines prefixed "- " and one final line, "OK" or "ERR reason".
  * The parser is strict on purpose: anything it does not know is refused.
+ *
+ * Each command has a level: anyone who may connect (control_group) may
+ * run an operator's command; an administrator's (CTL_ADMIN) needs
+ * control_admin_group too, which the parent checks.  A new command
+ * chooses its level in the table of control_req.c.
  */
 #ifndef RELAYD_CONTROL_REQ_H
 #define RELAYD_CONTROL_REQ_H
@@ -14,6 +19,11 @@
 
 #define CTL_LINE_MAX	256
 #define CTL_ID_LEN	16	/* queue ids: 16 lower-case hex digits */
+
+enum ctl_level {
+	CTL_OPERATOR,		/* control_group: status, queue, stats */
+	CTL_ADMIN		/* control_admin_group as well */
+};
 
 enum ctl_cmd {
 	CTL_SHOW_STATUS,
@@ -31,6 +41,8 @@ enum ctl_cmd {
 
 struct ctl_req {
 	enum ctl_cmd	cmd;
+	enum ctl_level	level;
+	const char	*words;			/* the command, for logs */
 	int		all;			/* queue flush all */
 	char		id[CTL_ID_LEN + 1];	/* "" when none */
 };

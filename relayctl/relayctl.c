@@ -37,8 +37,8 @@ usage(void)
 	    "  queue flush ID | all    retry now\n"
 	    "  queue hold ID           keep from delivery\n"
 	    "  queue release ID        undo hold\n"
-	    "  queue remove ID         delete, without a bounce\n"
-	    "  queue bounce ID         give up now, with a bounce\n");
+	    "  queue remove ID         delete, without a bounce (admin)\n"
+	    "  queue bounce ID         give up now, with a bounce (admin)\n");
 	exit(2);
 }
 

@@ -4,7 +4,12 @@
  * One request per connection (control_req.h).  What the parent knows it
  * answers itself; status is gathered from every child; queue requests go
  * to queued and its lines are passed through.  The socket is 0660 and
- * group control_group: being able to connect is the authorisation.
+ * group control_group: being able to connect is the authorisation for an
+ * operator's commands.  An administrator's (control_req.c says which)
+ * needs root, or control_admin_group as the caller's group or one of its
+ * supplementary groups, which the kernel tells us (SO_PEERCRED,
+ * SO_PEERGROUPS) as they were when it connected.  Every request is
+ * logged with the caller's uid, refused or not.
  *
  * A listing comes from the child in parts (ctl_stream.h), and the next
  * part is asked for only once relayctl has read all but CTL_OUT_LOW of
@@ -20,7 +25,9 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +58,8 @@ struct ctl_conn {
 	struct bufferevent	*bev;
 	struct event		*timer;
 	uid_t			 uid;
+	gid_t			 gid;
+	int			 admin;		/* in control_admin_group */
 	int			 closing;
 	int			 waiting;	/* status, reload or forward */
 	enum proc_id		 at;		/* holds the request, or
@@ -350,7 +359,6 @@ do_reload(struct ctl_conn *cc)
 		conn_end(cc, 0, "a reload is already in progress");
 		return;
 	}
-	log_info("reload requested by uid %u", (unsigned)cc->uid);
 	if (relayd_reload(ctl->env, err, sizeof(err)) == -1) {
 		conn_end(cc, 0, err);
 		return;
@@ -387,13 +395,6 @@ do_forward(struct ctl_conn *cc, const struct ctl_req *req)
 		conn_end(cc, 0, "queued is not running");
 		return;
 	}
-	if (req->cmd != CTL_SHOW_QUEUE && req->cmd != CTL_SHOW_CORRUPT)
-		log_info("control: uid %u: %s %s", (unsigned)cc->uid,
-		    req->cmd == CTL_QUEUE_FLUSH ? "flush" :
-		    req->cmd == CTL_QUEUE_HOLD ? "hold" :
-		    req->cmd == CTL_QUEUE_RELEASE ? "release" :
-		    req->cmd == CTL_QUEUE_REMOVE ? "remove" : "bounce",
-		    req->all ? "all" : req->id);
 	mw_init(&w);
 	mw_u32(&w, (uint32_t)req->cmd);
 	mw_u8(&w, (uint8_t)req->all);
@@ -406,6 +407,29 @@ do_forward(struct ctl_conn *cc, const struct ctl_req *req)
 	conn_wait(cc, CTL_FORWARD_WAIT);
 }
 
+/*
+ * An administrator's command from someone who is not one: refused, and
+ * logged louder.  The line was checked by the parser: it is safe to log.
+ */
+static int
+conn_allowed(struct ctl_conn *cc, const struct ctl_req *req,
+    const char *line)
+{
+	const char	*group = cc->ctl->env->conf->control_admin_group;
+	char		 err[256];
+
+	if (req->level != CTL_ADMIN || cc->admin) {
+		log_info("control: uid %u: %s", (unsigned)cc->uid, line);
+		return 1;
+	}
+	log_warnx("control: uid %u: %s: refused: the caller is not in "
+	    "control_admin_group %s", (unsigned)cc->uid, line, group);
+	snprintf(err, sizeof(err), "permission denied: %s needs "
+	    "control_admin_group (%s)", req->words, group);
+	conn_end(cc, 0, err);
+	return 0;
+}
+
 static void
 conn_request(struct ctl_conn *cc, const char *line, size_t len)
 {
@@ -413,9 +437,13 @@ conn_request(struct ctl_conn *cc, const char *line, size_t len)
 	const char	*why;
 
 	if ((why = ctl_req_parse(line, len, &req)) != NULL) {
+		log_info("control: uid %u: request refused: %s",
+		    (unsigned)cc->uid, why);
 		conn_end(cc, 0, why);
 		return;
 	}
+	if (!conn_allowed(cc, &req, line))
+		return;
 	evtimer_del(cc->timer);
 	cc->cmd = req.cmd;
 	switch (req.cmd) {
@@ -510,6 +538,75 @@ conn_free(struct ctl_conn *cc)
 	free(cc);
 }
 
+/* The caller's supplementary groups from the user database: old kernels. */
+static int
+groups_of_user(uid_t uid, gid_t **out)
+{
+	struct passwd	*pw;
+	gid_t		*g;
+	int		 n = 64;
+
+	if ((pw = getpwuid(uid)) == NULL)
+		return -1;
+	for (;;) {
+		if ((g = reallocarray(NULL, (size_t)n, sizeof(*g))) == NULL)
+			return -1;
+		if (getgrouplist(pw->pw_name, pw->pw_gid, g, &n) != -1)
+			break;
+		free(g);
+		if (n > 65536)
+			return -1;
+	}
+	*out = g;
+	return n;
+}
+
+/* The caller's supplementary groups as they were when it connected. */
+static int
+groups_of_peer(int fd, uid_t uid, gid_t **out)
+{
+	socklen_t	 len = 64 * sizeof(gid_t);
+	gid_t		*g;
+
+	for (;;) {
+		if ((g = malloc(len)) == NULL)
+			return -1;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) == 0)
+			break;
+		free(g);
+		if (errno == ENOPROTOOPT)
+			return groups_of_user(uid, out);
+		if (errno != ERANGE || len > 65536 * sizeof(gid_t))
+			return -1;
+	}
+	*out = g;
+	return (int)(len / sizeof(gid_t));
+}
+
+/* Root, or control_admin_group as its group or a supplementary one. */
+static int
+peer_is_admin(int fd, const struct ucred *cred, gid_t admin)
+{
+	gid_t	*g;
+	int	 n, i, yes = 0;
+
+	if (cred->uid == 0)
+		return 1;
+	if (admin == (gid_t)-1)
+		return 0;
+	if (cred->gid == admin)
+		return 1;
+	if ((n = groups_of_peer(fd, cred->uid, &g)) == -1) {
+		log_warn("control: uid %u: its groups cannot be known; it is "
+		    "taken for an operator", (unsigned)cred->uid);
+		return 0;
+	}
+	for (i = 0; i < n && !yes; i++)
+		yes = g[i] == admin;
+	free(g);
+	return yes;
+}
+
 static void
 control_accept(int lfd, short ev, void *arg)
 {
@@ -536,8 +633,14 @@ control_accept(int lfd, short ev, void *arg)
 		close(fd);
 		return;
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+	/* Unknown: taken for nobody's, which can do no more than connect. */
+	cc->uid = cc->gid = (unsigned)-2;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
 		cc->uid = cred.uid;
+		cc->gid = cred.gid;
+		cc->admin = peer_is_admin(fd, &cred, ctl->env->admin_gid);
+	} else
+		log_warn("control: who connected cannot be known");
 	cc->ctl = ctl;
 	cc->id = ++ctl->next_id;
 	cc->bev = bufferevent_socket_new(ctl->env->base, fd,

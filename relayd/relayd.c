@@ -190,6 +190,7 @@ relayd_reload(struct relayd *env, char *err, size_t errsz)
 {
 	struct conf_errors	 errs;
 	struct conf		*conf;
+	gid_t			 admin;
 	size_t			 i;
 
 	memset(&errs, 0, sizeof(errs));
@@ -203,6 +204,15 @@ relayd_reload(struct relayd *env, char *err, size_t errsz)
 		conf_errors_clear(&errs);
 		return -1;
 	}
+	if (admin_group(env, conf, &admin) == -1) {
+		snprintf(err, errsz, "control_admin_group %s does not exist; "
+		    "the old configuration stays in force",
+		    conf->control_admin_group);
+		conf_free(conf);
+		log_warnx("reload failed; the configuration in force is "
+		    "unchanged");
+		return -1;
+	}
 	if (keep_fixed(env, conf) == -1 ||
 	    listeners_bind(conf, env->conf) == -1) {
 		conf_free(conf);
@@ -213,6 +223,7 @@ relayd_reload(struct relayd *env, char *err, size_t errsz)
 		return -1;
 	}
 	limits_check(env, conf);
+	env->admin_gid = admin;
 	env->gen++;
 	notify_reloading(&env->notify, env->gen);
 	children_send_conf(env, conf);

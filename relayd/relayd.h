@@ -61,6 +61,7 @@ struct relayd {
 	int		 in_tree;		/* run from the source tree */
 	struct kid	 kids[PROC_MAX];
 	gid_t		 control_gid;
+	gid_t		 admin_gid;		/* -1: none but root */
 	uint32_t	 gen;			/* configuration generation */
 	struct control	*control;
 	struct timespec	 started;
@@ -78,6 +79,7 @@ int	 policy_secret(struct relayd *);
 int	 state_lock(struct relayd *);
 void	 state_lock_note_pid(struct relayd *);
 int	 users_resolve(struct relayd *);
+int	 admin_group(const struct relayd *, const struct conf *, gid_t *);
 void	 limits_raise(struct relayd *);
 void	 limits_check(const struct relayd *, const struct conf *);
 

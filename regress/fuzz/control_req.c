@@ -4,7 +4,8 @@
  * The input is one request line without its "\n", of exactly the fuzzer's
  * length.  The parser is strict, so a request it accepts has one spelling:
  * the words of its command, then the queue id or "all".  Written out
- * again it must be the input, octet for octet.
+ * again it must be the input, octet for octet; and its level must be the
+ * one it has in the table.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -69,6 +70,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strcmp(qid, req.id) != 0)
 			abort();
 	}
+	if (req.words == NULL || strcmp(req.words, cmd_words(req.cmd)) != 0)
+		abort();
+	if (req.level != (req.cmd == CTL_QUEUE_REMOVE ||
+	    req.cmd == CTL_QUEUE_BOUNCE ? CTL_ADMIN : CTL_OPERATOR))
+		abort();
 	snprintf(line, sizeof(line), "%s%s%s", cmd_words(req.cmd),
 	    req.all ? " all" : req.id[0] != '\0' ? " " : "", req.id);
 	if (strlen(line) != size || memcmp(line, data, size) != 0)

@@ -206,6 +206,29 @@ test_bytes(void)
 	    "len 0 does not read the line");
 }
 
+/* Each command's level: the administrator's are the ones that destroy. */
+static void
+test_levels(void)
+{
+	struct ctl_req	 req;
+	size_t		 i;
+	int		 admin;
+
+	for (i = 0; i < sizeof(goods) / sizeof(goods[0]); i++) {
+		if (ctl_req_parse(goods[i].line, strlen(goods[i].line),
+		    &req) != NULL)
+			continue;
+		admin = goods[i].cmd == CTL_QUEUE_REMOVE ||
+		    goods[i].cmd == CTL_QUEUE_BOUNCE;
+		ok(req.level == (admin ? CTL_ADMIN : CTL_OPERATOR),
+		    "\"%s\": the %s's", goods[i].line, admin ?
+		    "administrator" : "operator");
+		ok(req.words != NULL && strncmp(goods[i].line, req.words,
+		    strlen(req.words)) == 0, "\"%s\": its words, \"%s\"",
+		    goods[i].line, req.words ? req.words : "(null)");
+	}
+}
+
 static void
 test_ids(void)
 {
@@ -227,6 +250,7 @@ main(void)
 	test_good();
 	test_bad();
 	test_bytes();
+	test_levels();
 	test_ids();
 	return done_testing();
 }
