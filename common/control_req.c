@@ -1,6 +1,8 @@
 /*
  * control_req: strict parser for control requests.
  */
+#include <arpa/inet.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -13,7 +15,8 @@
 struct verb {
 	const char	*words;		/* space-separated */
 	enum ctl_cmd	 cmd;
-	int		 arg;		/* 0 none, 1 id, 2 id or "all" */
+	int		 arg;		/* 0 none, 1 id, 2 id or "all",
+					   3 none or "from ADDRESS" */
 	enum ctl_level	 level;
 };
 
@@ -29,6 +32,7 @@ static const struct verb verbs[] = {
 	{ "queue remove", CTL_QUEUE_REMOVE, 1, CTL_ADMIN },
 	{ "queue bounce", CTL_QUEUE_BOUNCE, 1, CTL_ADMIN },
 	{ "show corrupt", CTL_SHOW_CORRUPT, 0, CTL_OPERATOR },
+	{ "selfcheck", CTL_SELFCHECK, 3, CTL_OPERATOR },
 };
 
 int
@@ -55,6 +59,23 @@ ctl_id_value(const char *s)
 	return v;
 }
 
+/* "from ADDRESS": an IPv4 or IPv6 address as inet_pton reads it. */
+static const char *
+parse_from(const char *rest, struct ctl_req *req)
+{
+	unsigned char	 a[16];
+	const char	*addr;
+
+	if (strncmp(rest, "from ", 5) != 0)
+		return "expected \"from ADDRESS\"";
+	addr = rest + 5;
+	if (strlen(addr) > CTL_ADDR_LEN || (inet_pton(AF_INET, addr, a) != 1 &&
+	    inet_pton(AF_INET6, addr, a) != 1))
+		return "bad address (an IPv4 or IPv6 address)";
+	strlcpy(req->from, addr, sizeof(req->from));
+	return NULL;
+}
+
 const char *
 ctl_req_parse(const char *line, size_t len, struct ctl_req *req)
 {
@@ -68,11 +89,15 @@ ctl_req_parse(const char *line, size_t len, struct ctl_req *req)
 		return "empty request";
 	if (len > CTL_LINE_MAX)
 		return "request too long";
-	/* Letters of either case pass here, to get the precise reason. */
+	/*
+	 * Letters of either case pass here, to get the precise reason;
+	 * '.' and ':' for addresses.
+	 */
 	for (i = 0; i < len; i++)
 		if (!((line[i] >= 'a' && line[i] <= 'z') ||
 		    (line[i] >= 'A' && line[i] <= 'Z') ||
-		    (line[i] >= '0' && line[i] <= '9') || line[i] == ' '))
+		    (line[i] >= '0' && line[i] <= '9') || line[i] == ' ' ||
+		    line[i] == '.' || line[i] == ':'))
 			return "bad character in request";
 	memcpy(buf, line, len);
 	buf[len] = '\0';
@@ -90,6 +115,8 @@ ctl_req_parse(const char *line, size_t len, struct ctl_req *req)
 		rest = buf[vlen] == ' ' ? buf + vlen + 1 : NULL;
 		if (v->arg == 0)
 			return rest == NULL ? NULL : "unexpected argument";
+		if (v->arg == 3)
+			return rest == NULL ? NULL : parse_from(rest, req);
 		if (rest == NULL)
 			return v->arg == 2 ? "expected a queue id or \"all\"" :
 			    "expected a queue id";

@@ -19,6 +19,7 @@
 
 #define CTL_LINE_MAX	256
 #define CTL_ID_LEN	16	/* queue ids: 16 lower-case hex digits */
+#define CTL_ADDR_LEN	45	/* an IPv4 or IPv6 address, as text */
 
 enum ctl_level {
 	CTL_OPERATOR,		/* control_group: status, queue, stats */
@@ -36,7 +37,8 @@ enum ctl_cmd {
 	CTL_QUEUE_RELEASE,
 	CTL_QUEUE_REMOVE,
 	CTL_QUEUE_BOUNCE,
-	CTL_SHOW_CORRUPT	/* queued's quarantine */
+	CTL_SHOW_CORRUPT,	/* queued's quarantine */
+	CTL_SELFCHECK		/* [from ADDRESS]: the open-relay check */
 };
 
 struct ctl_req {
@@ -45,6 +47,7 @@ struct ctl_req {
 	const char	*words;			/* the command, for logs */
 	int		all;			/* queue flush all */
 	char		id[CTL_ID_LEN + 1];	/* "" when none */
+	char		from[CTL_ADDR_LEN + 1];	/* selfcheck; or "" */
 };
 
 /* Parse one line without its "\n"; NULL or the reason it was refused. */

@@ -38,7 +38,9 @@ usage(void)
 	    "  queue hold ID           keep from delivery\n"
 	    "  queue release ID        undo hold\n"
 	    "  queue remove ID         delete, without a bounce (admin)\n"
-	    "  queue bounce ID         give up now, with a bounce (admin)\n");
+	    "  queue bounce ID         give up now, with a bounce (admin)\n"
+	    "  selfcheck [--from ADDRESS]\n"
+	    "                          try to relay through every listener\n");
 	exit(2);
 }
 
@@ -166,7 +168,8 @@ main(int argc, char **argv)
 	size_t		 len = 0;
 	int		 ch, fd, i, fflag = 0;
 
-	while ((ch = getopt(argc, argv, "f:s:")) != -1) {
+	/* "+": options end at the command, which may have its own. */
+	while ((ch = getopt(argc, argv, "+f:s:")) != -1) {
 		switch (ch) {
 		case 'f':
 			file = optarg;
@@ -182,8 +185,11 @@ main(int argc, char **argv)
 	if (optind == argc)
 		usage();
 	for (i = optind; i < argc; i++) {
+		/* selfcheck --from ADDRESS travels as "from ADDRESS". */
+		const char *w = strcmp(argv[i], "--from") == 0 ? "from" :
+		    argv[i];
 		int n = snprintf(req + len, sizeof(req) - len, "%s%s",
-		    i > optind ? " " : "", argv[i]);
+		    i > optind ? " " : "", w);
 
 		if (n < 0 || (size_t)n >= sizeof(req) - len)
 			usage();

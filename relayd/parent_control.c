@@ -293,6 +293,28 @@ control_forward_done(struct control *ctl, struct kid *k, uint64_t id,
 	conn_end(cc, ok, err);
 }
 
+/* The self-check's report, line by line, while relayctl is there. */
+void
+control_selfcheck_line(struct control *ctl, uint64_t id, const char *line)
+{
+	struct ctl_conn *cc;
+
+	if (ctl != NULL && (cc = conn_by_id(ctl, id)) != NULL &&
+	    cc->cmd == CTL_SELFCHECK)
+		conn_line(cc, line);
+}
+
+void
+control_selfcheck_done(struct control *ctl, uint64_t id, int ok,
+    const char *err)
+{
+	struct ctl_conn *cc;
+
+	if (ctl != NULL && (cc = conn_by_id(ctl, id)) != NULL &&
+	    cc->cmd == CTL_SELFCHECK)
+		conn_end(cc, ok, err);
+}
+
 void
 control_reload_done(struct control *ctl, int ok, const char *err)
 {
@@ -430,6 +452,25 @@ conn_allowed(struct ctl_conn *cc, const struct ctl_req *req,
 	return 0;
 }
 
+/*
+ * The self-check reports as it goes and always ends (its own watchdog
+ * sees to deliverd): no time-out here, but relayctl may leave.
+ */
+static void
+do_selfcheck(struct ctl_conn *cc, const struct ctl_req *req)
+{
+	char err[512];
+
+	if (selfcheck_request(cc->ctl->env->selfcheck, cc->id, cc->uid,
+	    req->from[0] != '\0' ? req->from : NULL, err, sizeof(err)) == -1) {
+		log_warnx("control: uid %u: selfcheck: %s", (unsigned)cc->uid,
+		    err);
+		conn_end(cc, 0, err);
+		return;
+	}
+	cc->waiting = 1;
+}
+
 static void
 conn_request(struct ctl_conn *cc, const char *line, size_t len)
 {
@@ -458,6 +499,9 @@ conn_request(struct ctl_conn *cc, const char *line, size_t len)
 		break;
 	case CTL_LOG_BRIEF:
 		do_verbose(cc, 0);
+		break;
+	case CTL_SELFCHECK:
+		do_selfcheck(cc, &req);
 		break;
 	default:
 		do_forward(cc, &req);

@@ -229,6 +229,7 @@ relayd_reload(struct relayd *env, char *err, size_t errsz)
 	children_send_conf(env, conf);
 	conf_free(env->conf);
 	env->conf = conf;
+	selfcheck_reconf(env->selfcheck);
 	log_info("configuration %u loaded: %zu tenants, %zu listeners",
 	    env->gen, conf->ntenants, conf->nlisteners);
 	return 0;
@@ -381,7 +382,8 @@ main(int argc, char **argv)
 	children_start(&env);
 	env.gen = 1;
 	children_send_conf(&env, env.conf);
-	if ((env.control = control_open(&env)) == NULL)
+	if ((env.control = control_open(&env)) == NULL ||
+	    (env.selfcheck = selfcheck_open(&env)) == NULL)
 		children_stop(&env, 1);
 	else
 		log_info("relayd started: %zu tenants, %zu listeners, "
@@ -391,6 +393,7 @@ main(int argc, char **argv)
 	event_base_dispatch(env.base);
 
 	control_close(env.control);
+	selfcheck_close(env.selfcheck);
 	children_reap(&env);
 	log_info("relayd stopped");
 	notify_close(&env.notify);

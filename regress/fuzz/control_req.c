@@ -3,9 +3,9 @@
  *
  * The input is one request line without its "\n", of exactly the fuzzer's
  * length.  The parser is strict, so a request it accepts has one spelling:
- * the words of its command, then the queue id or "all".  Written out
- * again it must be the input, octet for octet; and its level must be the
- * one it has in the table.
+ * the words of its command, then the queue id or "all", or "from" and
+ * the address as it was written.  Written out again it must be the input,
+ * octet for octet; and its level must be the one it has in the table.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -43,6 +43,8 @@ cmd_words(enum ctl_cmd cmd)
 		return "queue bounce";
 	case CTL_SHOW_CORRUPT:
 		return "show corrupt";
+	case CTL_SELFCHECK:
+		return "selfcheck";
 	}
 	abort();
 }
@@ -70,13 +72,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strcmp(qid, req.id) != 0)
 			abort();
 	}
+	if (memchr(req.from, '\0', sizeof(req.from)) == NULL)
+		abort();
+	if (req.from[0] != '\0' && (req.cmd != CTL_SELFCHECK ||
+	    req.all || req.id[0] != '\0'))
+		abort();
 	if (req.words == NULL || strcmp(req.words, cmd_words(req.cmd)) != 0)
 		abort();
 	if (req.level != (req.cmd == CTL_QUEUE_REMOVE ||
 	    req.cmd == CTL_QUEUE_BOUNCE ? CTL_ADMIN : CTL_OPERATOR))
 		abort();
-	snprintf(line, sizeof(line), "%s%s%s", cmd_words(req.cmd),
-	    req.all ? " all" : req.id[0] != '\0' ? " " : "", req.id);
+	snprintf(line, sizeof(line), "%s%s%s%s%s", cmd_words(req.cmd),
+	    req.all ? " all" : req.id[0] != '\0' ? " " : "", req.id,
+	    req.from[0] != '\0' ? " from " : "", req.from);
 	if (strlen(line) != size || memcmp(line, data, size) != 0)
 		abort();
 	return 0;

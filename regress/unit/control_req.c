@@ -34,6 +34,7 @@ static const struct good goods[] = {
 	    "0000000000000000" },
 	{ "queue bounce ffffffffffffffff", CTL_QUEUE_BOUNCE, 0,
 	    "ffffffffffffffff" },
+	{ "selfcheck", CTL_SELFCHECK, 0, "" },
 };
 
 #define R_EMPTY		"empty request"
@@ -45,6 +46,8 @@ static const struct good goods[] = {
 #define R_NOID		"expected a queue id"
 #define R_NOIDALL	"expected a queue id or \"all\""
 #define R_BADID		"bad queue id (16 hex digits)"
+#define R_FROM		"expected \"from ADDRESS\""
+#define R_ADDR		"bad address (an IPv4 or IPv6 address)"
 
 struct bad {
 	const char	*line;
@@ -116,6 +119,20 @@ static const struct bad bads[] = {
 	{ "queue hold " ID " " ID, R_BADID },
 	{ "queue hold " ID " now", R_BADID },
 	{ "queue remove 1", R_BADID },
+	{ "selfcheck now", R_FROM },
+	{ "selfcheck from", R_FROM },
+	{ "selfcheck fromm 127.0.0.2", R_FROM },
+	{ "selfcheck --from 127.0.0.2", R_CHAR },
+	{ "selfcheck from 127.0.0", R_ADDR },
+	{ "selfcheck from 127.0.0.256", R_ADDR },
+	{ "selfcheck from 127.0.0.2 now", R_ADDR },
+	{ "selfcheck from relay.example", R_ADDR },
+	{ "selfcheck from :::1", R_ADDR },
+	{ "selfcheck from  127.0.0.2", R_SPACE },
+	{ "selfchecks", R_UNKNOWN },
+	{ "show status.", R_UNKNOWN },
+	{ "queue hold 0123456789abcde.", R_BADID },
+	{ "queue hold 0123456789abcde:", R_BADID },
 };
 
 /* The line for a test's name: control characters and 8-bit as \xNN. */
@@ -206,6 +223,31 @@ test_bytes(void)
 	    "len 0 does not read the line");
 }
 
+/* "from ADDRESS", copied as it was written. */
+static void
+test_from(void)
+{
+	static const char *const addrs[] = {
+		"127.0.0.2", "192.0.2.1", "::1", "2001:db8::25",
+		"::ffff:127.0.0.2", "FD00::2",
+		"ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255",
+	};
+	struct ctl_req	 req;
+	char		 line[CTL_LINE_MAX];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		snprintf(line, sizeof(line), "selfcheck from %s", addrs[i]);
+		memset(&req, 0xa5, sizeof(req));
+		is_str(ctl_req_parse(line, strlen(line), &req), NULL,
+		    "\"%s\" accepted", line);
+		ok(req.cmd == CTL_SELFCHECK && strcmp(req.from, addrs[i]) == 0,
+		    "\"%s\": the address as written", line);
+	}
+	ctl_req_parse("selfcheck", 9, &req);
+	is_str(req.from, "", "selfcheck alone: no address");
+}
+
 /* Each command's level: the administrator's are the ones that destroy. */
 static void
 test_levels(void)
@@ -250,6 +292,7 @@ main(void)
 	test_good();
 	test_bad();
 	test_bytes();
+	test_from();
 	test_levels();
 	test_ids();
 	return done_testing();
