@@ -56,7 +56,7 @@
 #define SC_LINE_MAX	(CTL_TEXT_MAX - 16)
 
 /* A listener, as deliverd is to reach it. */
-struct sc_target {
+struct sc_listener {
 	char		 listener[ADDRSTR_MAX];	/* as configured */
 	char		 connect[ADDRSTR_MAX];	/* address */
 	uint16_t	 port;
@@ -64,19 +64,20 @@ struct sc_target {
 	uint32_t	 greeting;
 };
 
-struct sc_attempt {
+/* One attempt, made on each listener. */
+struct sc_try {
 	char		 what[64];
 	char		 sender[SC_ADDR_MAX + 1];
 	char		 rcpt[SC_ADDR_MAX + 1];
 };
 
 struct sc_plan {
-	struct sc_target	targets[SC_TARGETS_MAX];
+	struct sc_listener	targets[SC_TARGETS_MAX];
 	size_t			ntargets;
 	/* Those with a source, which deliverd gets. */
 	size_t			sent[SC_TARGETS_MAX];
 	size_t			nsent;
-	struct sc_attempt	attempts[SC_ATTEMPTS_MAX];
+	struct sc_try		attempts[SC_ATTEMPTS_MAX];
 	size_t			nattempts;
 	size_t			left_out;	/* past the most */
 	char			src4[ADDRSTR_MAX];	/* "": none */
@@ -233,7 +234,7 @@ static void
 sc_targets(const struct conf *conf, struct sc_plan *p)
 {
 	const struct listener_conf	*l;
-	struct sc_target		*t;
+	struct sc_listener		*t;
 	struct netaddr			 na;
 	size_t				 i;
 	static const uint8_t		 any[16];
@@ -268,9 +269,9 @@ static void
 sc_add(struct sc_plan *p, const char *what, const char *sender,
     const char *rcptfmt, ...)
 {
-	struct sc_attempt	*a;
-	va_list			 ap;
-	int			 n;
+	struct sc_try	*a;
+	va_list		 ap;
+	int		 n;
 
 	if (p->nattempts == SC_ATTEMPTS_MAX) {
 		p->left_out++;
@@ -388,13 +389,13 @@ sc_plan(const struct conf *conf, const char *from, const char *whence,
 }
 
 static int
-sc_send(struct selfcheck *sc, struct chan *c)
+sc_plan_send(struct selfcheck *sc, struct chan *c)
 {
-	struct sc_plan	*p = sc->plan;
-	struct sc_target *t;
-	struct mw	 w;
-	size_t		 i;
-	int		 rv = 0;
+	struct sc_plan		*p = sc->plan;
+	struct sc_listener	*t;
+	struct mw		 w;
+	size_t			 i;
+	int			 rv = 0;
 
 	mw_init(&w);
 	mw_str(&w, sc->env->conf->hostname);
@@ -433,9 +434,9 @@ sc_watch(struct selfcheck *sc)
 static void
 sc_header(struct selfcheck *sc)
 {
-	struct sc_plan	*p = sc->plan;
-	struct sc_target *t;
-	size_t		 i;
+	struct sc_plan		*p = sc->plan;
+	struct sc_listener	*t;
+	size_t			 i;
 
 	if (p->src4[0] != '\0')
 		sc_line(sc, "source %s (%s)", p->src4, p->why4);
@@ -474,7 +475,7 @@ sc_clear(struct selfcheck *sc)
  * when it cannot prove anything, and is not run.
  */
 static int
-sc_start(struct selfcheck *sc, uint64_t conn, const char *who,
+sc_run(struct selfcheck *sc, uint64_t conn, const char *who,
     const char *from, const char *whence, char *err, size_t errsz)
 {
 	struct relayd	*env = sc->env;
@@ -511,7 +512,7 @@ sc_start(struct selfcheck *sc, uint64_t conn, const char *who,
 	sc->nopen = sc->nrefused = sc->nfailed = sc->nskipped = 0;
 	sc->notice_len = 0;
 	sc->notice_cut = 0;
-	if (sc_send(sc, k->chan) == -1) {
+	if (sc_plan_send(sc, k->chan) == -1) {
 		snprintf(err, errsz, "cannot reach deliverd");
 		sc_clear(sc);
 		return -1;
@@ -534,9 +535,9 @@ selfcheck_request(struct selfcheck *sc, uint64_t conn, uid_t uid,
 
 	snprintf(who, sizeof(who), "uid %u", (unsigned)uid);
 	if (from == NULL && conf->selfcheck.from != NULL)
-		return sc_start(sc, conn, who, conf->selfcheck.from,
+		return sc_run(sc, conn, who, conf->selfcheck.from,
 		    "selfcheck.from", err, errsz);
-	return sc_start(sc, conn, who, from, "--from", err, errsz);
+	return sc_run(sc, conn, who, from, "--from", err, errsz);
 }
 
 /* For the notice: the reply came from a server we do not trust. */
@@ -584,15 +585,15 @@ stage_name(int stage)
 
 /* One attempt's result: reported, counted, and kept for a notice. */
 static void
-sc_report(struct selfcheck *sc, const struct kidmsg *m)
+sc_result(struct selfcheck *sc, const struct kidmsg *m)
 {
-	const struct sc_plan	*p = sc->plan;
-	const struct sc_target	*t = &p->targets[p->sent[sc->t]];
-	const struct sc_attempt	*a = &p->attempts[sc->a];
-	char			 line[KIDMSG_TEXT + 1024], at[32];
-	const char		*status;
-	int			 ok = m->code >= 200 && m->code < 300;
-	int			 rcpt = m->stage == SC_STAGE_RCPT;
+	const struct sc_plan		*p = sc->plan;
+	const struct sc_listener	*t = &p->targets[p->sent[sc->t]];
+	const struct sc_try		*a = &p->attempts[sc->a];
+	char				 line[KIDMSG_TEXT + 1024], at[32];
+	const char			*status;
+	int				 ok = m->code >= 200 && m->code < 300;
+	int				 rcpt = m->stage == SC_STAGE_RCPT;
 
 	if (ok && rcpt) {
 		status = "OPEN";
@@ -644,7 +645,7 @@ selfcheck_result(struct selfcheck *sc, const struct kidmsg *m)
 	if (sc->t >= sc->plan->nsent || m->target != sc->t ||
 	    m->attempt != sc->a)
 		return -1;
-	sc_report(sc, m);
+	sc_result(sc, m);
 	if (++sc->a == sc->plan->nattempts) {
 		sc->a = 0;
 		sc->t++;
@@ -789,7 +790,7 @@ sc_tick(int fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	sc_arm(sc, sc->interval);
-	if (sc_start(sc, 0, "scheduled", conf->selfcheck.from,
+	if (sc_run(sc, 0, "scheduled", conf->selfcheck.from,
 	    "selfcheck.from", err, sizeof(err)) == -1)
 		log_warnx("selfcheck (scheduled): not run: %s", err);
 }
