@@ -280,7 +280,9 @@ from_parent(struct chan *ch, struct imsg *imsg, void *arg)
 		ctl_stream_cancel(c, imsg);
 		break;
 	default:
-		child_peer_broken(c, PROC_PARENT, imsg, "unknown type");
+		if (c->ops->parent == NULL)
+			child_peer_broken(c, PROC_PARENT, imsg, "unknown type");
+		c->ops->parent(c, imsg);
 	}
 }
 

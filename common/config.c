@@ -43,6 +43,7 @@ conf_new(void)
 	conf->queue.max_connections_per_destination = 10;
 	conf->queue.max_connections = 500;
 	conf->queue.smtp_port = 25;
+	conf->selfcheck.interval = 86400;
 	return conf;
 }
 
@@ -102,6 +103,7 @@ conf_free(struct conf *conf)
 	free(conf->state_dir);
 	free(conf->control_socket);
 	free(conf->control_group);
+	free(conf->control_admin_group);
 	free(conf->tenants_dir);
 	for (i = 0; i < conf->nlisteners; i++)
 		if (conf->listeners[i].fd != -1)
@@ -109,6 +111,7 @@ conf_free(struct conf *conf)
 	free(conf->listeners);
 	free(conf->dns.servers);
 	free(conf->tls.ca_file);
+	free(conf->selfcheck.from);
 	if (conf->tls.ca_fd != -1)
 		close(conf->tls.ca_fd);
 	for (i = 0; i < conf->ntenants; i++)

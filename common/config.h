@@ -126,6 +126,7 @@ struct conf {
 	char		*state_dir;
 	char		*control_socket;
 	char		*control_group;
+	char		*control_admin_group;	/* remove, bounce... */
 	char		*tenants_dir;
 	struct listener_conf *listeners;
 	size_t		 nlisteners;
@@ -178,6 +179,11 @@ struct conf {
 		uint16_t	 smtp_port;
 		int		 allow_private_mx;
 	} queue;
+	struct {
+		uint32_t	 interval;	/* seconds; 0: off */
+		char		*from;		/* IP literal; NULL: chosen */
+		int		 from_line;
+	} selfcheck;
 	struct tenant_conf *tenants;
 	size_t		 ntenants;
 	uint8_t		 policy_secret[CONF_SECRET_LEN]; /* policyd's HMACs */

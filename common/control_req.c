@@ -1,6 +1,8 @@
 /*
  * control_req: strict parser for control requests.
  */
+#include <arpa/inet.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -11,37 +13,52 @@ enum arg_kind {
 	ARG_NONE,
 	ARG_ID,			/* a queue id */
 	ARG_ID_ALL,		/* a queue id, or "all" */
-	ARG_WORDS		/* percent-encoded words */
+	ARG_WORDS,		/* percent-encoded words */
+	ARG_FROM		/* none, or "from ADDRESS" */
 };
 
+/*
+ * Every command with its level: an entry without one does not compile
+ * (-Wmissing-field-initializers), so adding a command means choosing.
+ */
 struct verb {
 	const char	*words;		/* space-separated */
 	enum ctl_cmd	 cmd;
 	enum arg_kind	 arg;
 	size_t		 min, max;	/* ARG_WORDS: how many */
 	const char	*usage;		/* ARG_WORDS: for the refusal */
+	enum ctl_level	 level;
 };
 
 static const struct verb verbs[] = {
-	{ "show status", CTL_SHOW_STATUS, ARG_NONE, 0, 0, NULL },
-	{ "show queue", CTL_SHOW_QUEUE, ARG_NONE, 0, 0, NULL },
-	{ "reload", CTL_RELOAD, ARG_NONE, 0, 0, NULL },
-	{ "log verbose", CTL_LOG_VERBOSE, ARG_NONE, 0, 0, NULL },
-	{ "log brief", CTL_LOG_BRIEF, ARG_NONE, 0, 0, NULL },
-	{ "queue flush", CTL_QUEUE_FLUSH, ARG_ID_ALL, 0, 0, NULL },
-	{ "queue hold", CTL_QUEUE_HOLD, ARG_ID, 0, 0, NULL },
-	{ "queue release", CTL_QUEUE_RELEASE, ARG_ID, 0, 0, NULL },
-	{ "queue remove", CTL_QUEUE_REMOVE, ARG_ID, 0, 0, NULL },
-	{ "queue bounce", CTL_QUEUE_BOUNCE, ARG_ID, 0, 0, NULL },
-	{ "show corrupt", CTL_SHOW_CORRUPT, ARG_NONE, 0, 0, NULL },
+	{ "show status", CTL_SHOW_STATUS, ARG_NONE, 0, 0, NULL,
+	    CTL_OPERATOR },
+	{ "show queue", CTL_SHOW_QUEUE, ARG_NONE, 0, 0, NULL, CTL_OPERATOR },
+	{ "reload", CTL_RELOAD, ARG_NONE, 0, 0, NULL, CTL_OPERATOR },
+	{ "log verbose", CTL_LOG_VERBOSE, ARG_NONE, 0, 0, NULL,
+	    CTL_OPERATOR },
+	{ "log brief", CTL_LOG_BRIEF, ARG_NONE, 0, 0, NULL, CTL_OPERATOR },
+	{ "queue flush", CTL_QUEUE_FLUSH, ARG_ID_ALL, 0, 0, NULL,
+	    CTL_OPERATOR },
+	{ "queue hold", CTL_QUEUE_HOLD, ARG_ID, 0, 0, NULL, CTL_OPERATOR },
+	{ "queue release", CTL_QUEUE_RELEASE, ARG_ID, 0, 0, NULL,
+	    CTL_OPERATOR },
+	{ "queue remove", CTL_QUEUE_REMOVE, ARG_ID, 0, 0, NULL, CTL_ADMIN },
+	{ "queue bounce", CTL_QUEUE_BOUNCE, ARG_ID, 0, 0, NULL, CTL_ADMIN },
+	{ "show corrupt", CTL_SHOW_CORRUPT, ARG_NONE, 0, 0, NULL,
+	    CTL_OPERATOR },
 	{ "test spf", CTL_TEST_SPF, ARG_WORDS, 2, 3,
-	    "expected IP SENDER [HELO]" },
-	{ "test dnsbl", CTL_TEST_DNSBL, ARG_WORDS, 1, 1, "expected IP" },
+	    "expected IP SENDER [HELO]", CTL_OPERATOR },
+	{ "test dnsbl", CTL_TEST_DNSBL, ARG_WORDS, 1, 1, "expected IP",
+	    CTL_OPERATOR },
 	{ "show greylist", CTL_SHOW_GREYLIST, ARG_WORDS, 0, 1,
-	    "expected [TENANT]" },
+	    "expected [TENANT]", CTL_OPERATOR },
+	/* They change every tenant's mail flow. */
 	{ "greylist whitelist", CTL_GREYLIST_WHITELIST, ARG_WORDS, 1, 1,
-	    "expected ADDRESS, NETWORK or DOMAIN" },
-	{ "greylist flush", CTL_GREYLIST_FLUSH, ARG_NONE, 0, 0, NULL },
+	    "expected ADDRESS, NETWORK or DOMAIN", CTL_ADMIN },
+	{ "greylist flush", CTL_GREYLIST_FLUSH, ARG_NONE, 0, 0, NULL,
+	    CTL_ADMIN },
+	{ "selfcheck", CTL_SELFCHECK, ARG_FROM, 0, 0, NULL, CTL_OPERATOR },
 };
 
 #define NVERBS	(sizeof(verbs) / sizeof(verbs[0]))
@@ -122,6 +139,34 @@ hexval(char c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
+}
+
+/* "from ADDRESS": an IPv4 or IPv6 address as inet_pton reads it. */
+static const char *
+parse_from(const char *rest, struct ctl_req *req)
+{
+	unsigned char	 a[16];
+	const char	*addr;
+
+	if (rest == NULL)
+		return NULL;
+	if (strncmp(rest, "from ", 5) != 0)
+		return "expected \"from ADDRESS\"";
+	addr = rest + 5;
+	if (strlen(addr) > CTL_ADDR_LEN || (inet_pton(AF_INET, addr, a) != 1 &&
+	    inet_pton(AF_INET6, addr, a) != 1))
+		return "bad address (an IPv4 or IPv6 address)";
+	strlcpy(req->from, addr, sizeof(req->from));
+	return NULL;
+}
+
+static int
+parse_from_check(const char *addr)
+{
+	unsigned char a[16];
+
+	return inet_pton(AF_INET, addr, a) == 1 ||
+	    inet_pton(AF_INET6, addr, a) == 1 ? 0 : -1;
 }
 
 /* One encoded word into dst: NULL, or why it was refused. */
@@ -212,6 +257,9 @@ req_clear(struct ctl_req *req)
 	size_t i;
 
 	req->cmd = CTL_SHOW_STATUS;
+	req->level = CTL_OPERATOR;
+	req->words = NULL;
+	req->from[0] = '\0';
 	req->all = 0;
 	req->id[0] = '\0';
 	req->nargs = 0;
@@ -246,19 +294,26 @@ ctl_req_parse(const char *line, size_t len, struct ctl_req *req)
 	}
 	/*
 	 * Letters of either case pass here, to get the precise reason; an
-	 * unknown command is unknown whatever its arguments hold.
+	 * unknown command is unknown whatever its arguments hold.  An
+	 * address (ARG_FROM) is for inet_pton to judge.
 	 */
-	if (v == NULL ? !plain(buf, 2) : v->arg != ARG_WORDS && !plain(buf, 0))
+	if (v == NULL ? !plain(buf, 2) : v->arg != ARG_WORDS &&
+	    v->arg != ARG_FROM && !plain(buf, 0))
 		return "bad character in request";
 	if (buf[0] == ' ' || buf[len - 1] == ' ' || strstr(buf, "  "))
 		return "words must be separated by one space";
 	if (v == NULL)
 		return "unknown request";
 	req->cmd = v->cmd;
+	req->level = v->level;
+	req->words = v->words;
 	vlen = strlen(v->words);
 	rest = buf[vlen] == ' ' ? buf + vlen + 1 : NULL;
-	why = v->arg == ARG_WORDS ? parse_words(v, rest, req) :
-	    parse_id(v, rest, req);
+	if (v->arg == ARG_FROM)
+		why = parse_from(rest, req);
+	else
+		why = v->arg == ARG_WORDS ? parse_words(v, rest, req) :
+		    parse_id(v, rest, req);
 	if (why != NULL)
 		req_clear(req);
 	return why;
@@ -275,6 +330,7 @@ ctl_req_write(struct mw *w, const struct ctl_req *req)
 	mw_u32(w, (uint32_t)req->nargs);
 	for (i = 0; i < req->nargs && i < CTL_ARGS_MAX; i++)
 		mw_str(w, req->args[i]);
+	mw_str(w, req->from);
 }
 
 int
@@ -296,6 +352,7 @@ ctl_req_read(const void *p, size_t len, struct ctl_req *req)
 	for (i = 0; i < n; i++)
 		mr_str(&r, req->args[i], sizeof(req->args[i]));
 	req->nargs = n;
+	mr_str(&r, req->from, sizeof(req->from));
 	if (mr_end(&r) == -1)
 		return -1;
 	for (i = 0; i < NVERBS; i++)
@@ -303,6 +360,11 @@ ctl_req_read(const void *p, size_t len, struct ctl_req *req)
 			v = &verbs[i];
 	/* What the parser would have refused is a lie of the peer's. */
 	if (v == NULL || req->all > 1 || (req->all && v->arg != ARG_ID_ALL))
+		return -1;
+	req->level = v->level;
+	req->words = v->words;
+	if (req->from[0] != '\0' && (v->arg != ARG_FROM ||
+	    parse_from_check(req->from) == -1))
 		return -1;
 	if (req->id[0] != '\0' && (req->all || !ctl_valid_id(req->id) ||
 	    (v->arg != ARG_ID && v->arg != ARG_ID_ALL)))

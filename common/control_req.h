@@ -11,6 +11,11 @@
  * octets from 0x80 become %XX (ctl_arg_encode), so each argument is one
  * word of printable ASCII, and the parser gives them back decoded.  An
  * argument may not be empty nor hold a NUL.
+ *
+ * Each command has a level: anyone who may connect (control_group) may
+ * run an operator's command; an administrator's (CTL_ADMIN) needs
+ * control_admin_group too, which the parent checks.  A new command
+ * chooses its level in the table of control_req.c.
  */
 #ifndef RELAYD_CONTROL_REQ_H
 #define RELAYD_CONTROL_REQ_H
@@ -22,6 +27,12 @@
 #define CTL_ID_LEN	16	/* queue ids: 16 lower-case hex digits */
 #define CTL_ARGS_MAX	4	/* arguments of one command, decoded */
 #define CTL_ARG_MAX	512	/* one of them, with its NUL */
+#define CTL_ADDR_LEN	45	/* an IPv4 or IPv6 address, as text */
+
+enum ctl_level {
+	CTL_OPERATOR,		/* control_group: status, queue, stats */
+	CTL_ADMIN		/* control_admin_group as well */
+};
 
 enum ctl_cmd {
 	CTL_SHOW_STATUS,
@@ -39,15 +50,19 @@ enum ctl_cmd {
 	CTL_TEST_DNSBL,		/* policyd: IP */
 	CTL_SHOW_GREYLIST,	/* policyd: [TENANT] */
 	CTL_GREYLIST_WHITELIST,	/* policyd: ADDR | NET | DOMAIN */
-	CTL_GREYLIST_FLUSH	/* policyd */
+	CTL_GREYLIST_FLUSH,	/* policyd */
+	CTL_SELFCHECK		/* [from ADDRESS]: the open-relay check */
 };
 
 struct ctl_req {
 	enum ctl_cmd	cmd;
+	enum ctl_level	level;
+	const char	*words;			/* the command, for logs */
 	int		all;			/* queue flush all */
 	char		id[CTL_ID_LEN + 1];	/* "" when none */
 	size_t		nargs;
 	char		args[CTL_ARGS_MAX][CTL_ARG_MAX];	/* decoded */
+	char		from[CTL_ADDR_LEN + 1];	/* selfcheck; or "" */
 };
 
 struct mw;

@@ -18,6 +18,10 @@
  *                            the kernel refuses what its budget allows
  *   RELAYD_MTA_STS_PORT=n    deliverd fetches MTA-STS policies from port
  *                            n instead of 443 (a test's HTTPS server)
+ *   RELAYD_SELFCHECK_PORT=n  the self-check connects to port n of each
+ *                            listener's address instead of the listener
+ *                            (a test's permissive server: an open relay
+ *                            relayd itself cannot be configured to be)
  *
  * Crash points: queued-after-body-sync, queued-after-commit,
  * queued-before-reply, smtpd-before-250.  Failing steps:

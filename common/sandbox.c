@@ -56,10 +56,13 @@ static const char *const queued_calls[] = {
 	NULL
 };
 
-/* socket: IPv4 and IPv6 only (allow_inet_sockets). */
+/*
+ * socket: IPv4 and IPv6 only (allow_inet_sockets).  bind: the self-check
+ * connects from the source address the parent chose (selfcheck.c).
+ */
 static const char *const deliverd_calls[] = {
 	"connect", "getsockopt", "setsockopt", "getpeername",
-	"getsockname", "sendfile", "pread64", "sendto", "recvfrom",
+	"getsockname", "sendfile", "pread64", "sendto", "recvfrom", "bind",
 	NULL
 };
 

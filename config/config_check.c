@@ -99,6 +99,26 @@ check_networks(const struct conf *conf, struct conf_errors *errs)
 	}
 }
 
+/*
+ * The self-check connects from selfcheck.from as a stranger would: from
+ * inside a tenant's networks relaying is allowed, and it proves nothing.
+ */
+static void
+check_selfcheck(const struct conf *conf, struct conf_errors *errs)
+{
+	const struct tenant_conf	*t;
+	struct netaddr			 na;
+
+	if (conf->selfcheck.from == NULL ||
+	    netaddr_parse(conf->selfcheck.from, &na) == -1 ||
+	    (t = conf_client_tenant(conf, &na)) == NULL)
+		return;
+	conf_errors_add(errs, "%s:%d: selfcheck.from %s is inside the "
+	    "outbound.networks of tenant \"%s\" (%s), which may relay: the "
+	    "self-check would prove nothing", conf->file,
+	    conf->selfcheck.from_line, conf->selfcheck.from, t->name, t->file);
+}
+
 void
 conf_check(const struct conf *conf, struct conf_errors *errs)
 {
@@ -110,4 +130,5 @@ conf_check(const struct conf *conf, struct conf_errors *errs)
 	check_names(conf, errs);
 	check_domains(conf, errs);
 	check_networks(conf, errs);
+	check_selfcheck(conf, errs);
 }

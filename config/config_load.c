@@ -933,12 +933,55 @@ f_tls(struct cfx *cx, const struct ynode *n, void *dst)
 	walk_map(cx, n, "tls", tls_fields, dst);
 }
 
+/*
+ * The self-check's source address: an IP literal, or "" to let relayd
+ * choose.  That it lies outside every tenant's networks is checked once
+ * the tenants are read (config_check.c).
+ */
+static void
+f_selfcheck_from(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct conf	*conf = dst;
+	struct netaddr	 na;
+	const char	*s;
+
+	if ((s = scalar(cx, n, "selfcheck.from")) == NULL)
+		return;
+	free(conf->selfcheck.from);
+	conf->selfcheck.from = NULL;
+	if (*s == '\0')
+		return;
+	if (netaddr_parse(s, &na) == -1 || (na.af == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED((struct in6_addr *)na.addr))) {
+		cerr(cx, n->line, "bad selfcheck.from \"%s\" (an IPv4 or IPv6 "
+		    "address of this host, or \"\" to let relayd choose)", s);
+		return;
+	}
+	conf->selfcheck.from = cstrdup(cx, n->line, s);
+	conf->selfcheck.from_line = n->line;
+}
+
+static const struct field selfcheck_fields[] = {
+	{ "interval", f_duration, offsetof(struct conf, selfcheck.interval),
+	    0 },
+	{ "from", f_selfcheck_from, 0, 0 },
+	{ NULL, NULL, 0, 0 }
+};
+
+static void
+f_selfcheck(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	walk_map(cx, n, "selfcheck", selfcheck_fields, dst);
+}
+
 static const struct field main_fields[] = {
 	{ "hostname", f_hostname, offsetof(struct conf, hostname), 0 },
 	{ "postmaster", f_mailbox, offsetof(struct conf, postmaster), 1 },
 	{ "state_dir", f_path, offsetof(struct conf, state_dir), 0 },
 	{ "control_socket", f_path, offsetof(struct conf, control_socket), 0 },
 	{ "control_group", f_string, offsetof(struct conf, control_group), 0 },
+	{ "control_admin_group", f_string,
+	    offsetof(struct conf, control_admin_group), 0 },
 	{ "tenants_dir", f_path, offsetof(struct conf, tenants_dir), 0 },
 	{ "listen", f_listen, 0, 1 },
 	{ "dns", f_dns, 0, 0 },
@@ -947,6 +990,7 @@ static const struct field main_fields[] = {
 	{ "timeouts", f_timeouts, 0, 0 },
 	{ "queue", f_queue, 0, 0 },
 	{ "dnsbl", f_main_dnsbl, 0, 0 },
+	{ "selfcheck", f_selfcheck, 0, 0 },
 	{ NULL, NULL, 0, 0 }
 };
 
@@ -1601,7 +1645,9 @@ set_defaults(struct conf *conf, const char *dir)
 	}
 	if (set_default(&conf->state_dir, DEFAULT_STATE_DIR) == -1 ||
 	    set_default(&conf->control_socket, DEFAULT_CONTROL_SOCKET) == -1 ||
-	    set_default(&conf->control_group, DEFAULT_CONTROL_GROUP) == -1)
+	    set_default(&conf->control_group, DEFAULT_CONTROL_GROUP) == -1 ||
+	    set_default(&conf->control_admin_group,
+	    DEFAULT_CONTROL_GROUP) == -1)
 		return -1;
 	return 0;
 }

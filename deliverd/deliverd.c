@@ -402,6 +402,12 @@ from_dnsd(struct child *c, struct imsg *imsg)
 }
 
 static void
+from_parent(struct child *c, struct imsg *imsg)
+{
+	selfcheck_dispatch(c->state, imsg);
+}
+
+static void
 deliverd_preload(struct child *c)
 {
 	struct deliverd *d = c->state;
@@ -439,9 +445,10 @@ deliverd_status(struct child *c, char *buf, size_t sz)
 	struct deliverd *d = c->state;
 
 	snprintf(buf, sz, "running, %u connections, %llu sent, %llu "
-	    "deferred, %llu bounced", d->nsessions,
+	    "deferred, %llu bounced%s", d->nsessions,
 	    (unsigned long long)d->delivered, (unsigned long long)d->deferred,
-	    (unsigned long long)d->bounced);
+	    (unsigned long long)d->bounced, d->selfcheck != NULL ?
+	    ", a self-check running" : "");
 }
 
 static const struct child_ops deliverd_ops = {
@@ -450,6 +457,7 @@ static const struct child_ops deliverd_ops = {
 	.init = deliverd_init,
 	.conf = deliverd_conf,
 	.status = deliverd_status,
+	.parent = from_parent,
 	.dispatch = {
 		[PROC_QUEUED] = from_queued,
 		[PROC_DNSD] = from_dnsd,

@@ -60,6 +60,7 @@ struct dns_client;
 struct mta_session;
 struct ssl_ctx_st;
 struct ssl_st;
+struct sc_run;
 struct sts_cache;
 
 /* One recipient of a job and what became of it. */
@@ -184,6 +185,7 @@ struct deliverd {
 	size_t			 njobs;		/* each holds a spool file */
 	size_t			 fd_limit;	/* RLIMIT_NOFILE as we got it */
 	struct job_list		 incoming;	/* not complete yet */
+	struct sc_run		*selfcheck;	/* selfcheck.c */
 	uint64_t		 delivered;	/* recipients, for status */
 	uint64_t		 deferred;
 	uint64_t		 bounced;
@@ -230,6 +232,9 @@ int	 tls_prepare(struct ssl_st *, const struct hop *,
 	    const char *domain);
 int	 tls_verified(struct ssl_st *, const struct hop *, const char **how,
 	    char *why, size_t whysz);
+
+/* selfcheck.c: the open-relay self-check's sessions. */
+void	 selfcheck_dispatch(struct deliverd *, struct imsg *);
 
 /* mta_sts.c: policies by domain, fetched, cached and stored by queued. */
 struct sts_policy;

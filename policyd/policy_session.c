@@ -169,7 +169,7 @@ verdict_refuse(struct verdict *v, const char *check, int code, const char *enh,
 }
 
 static const char *
-stage_name(uint32_t type)
+question_name(uint32_t type)
 {
 	return type == M_P_CONNECT ? "connect" : type == M_P_MAIL ? "mail" :
 	    "rcpt";
@@ -192,7 +192,7 @@ send_verdict(struct psess *ps, const struct pq *q, const struct verdict *v,
 	/* One line per verdict that a check took part in. */
 	if (v->check != NULL)
 		log_info("policy %s client=[%s] tenant=%s from=<%s> to=<%s> "
-		    "check=%s result=%s; %s", stage_name(q->type), ps->addr,
+		    "check=%s result=%s; %s", question_name(q->type), ps->addr,
 		    q->tenant[0] ? q->tenant : "-",
 		    q->type == M_P_CONNECT ? "" : ps->sender, q->addr,
 		    v->check, result, v->facts[0] ? v->facts :

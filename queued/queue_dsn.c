@@ -4,7 +4,9 @@
  * a human part, the delivery-status part and the original's headers (or
  * the whole original for RET=FULL, up to DSN_FULL_MAX, then headers only).
  * For SMTPUTF8 originals the parts are message/global-delivery-status and
- * message/global-headers (RFC 6533).
+ * message/global-headers (RFC 6533).  The operator's notices
+ * (DSN_OPERATOR, queue_notice.c) are plain text from MAILER-DAEMON too,
+ * Auto-Submitted: auto-generated.
  */
 #include <sys/stat.h>
 
@@ -315,6 +317,31 @@ write_notice(struct out *o, const struct dsn_spec *s, uint64_t id)
 	out_printf(o, "\r\n--%s--\r\n", boundary);
 }
 
+/* A notice of relayd's own to the operator: the parent's text, as is. */
+static void
+write_operator(struct out *o, const struct dsn_spec *s, uint64_t id)
+{
+	char		 qid[32], date[64];
+	const char	*p;
+	size_t		 len;
+
+	queue_id_format(id, qid, sizeof(qid));
+	date822(time(NULL), date, sizeof(date));
+	out_printf(o, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n",
+	    s->hostname);
+	out_printf(o, "To: <%s>\r\n", s->sender);
+	out_printf(o, "Subject: %s\r\n", s->subject);
+	out_printf(o, "Date: %s\r\n", date);
+	out_printf(o, "Message-ID: <%s.notice@%s>\r\n", qid, s->hostname);
+	out_printf(o, "Auto-Submitted: auto-generated\r\nMIME-Version: "
+	    "1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n");
+	for (p = s->text; *p != '\0'; p += len + (p[len] == '\n')) {
+		len = strcspn(p, "\n");
+		out_bytes(o, p, len);
+		out_printf(o, "\r\n");
+	}
+}
+
 /* The notice's envelope: from <>, to the original sender. */
 static struct envelope *
 notice_envelope(const struct dsn_spec *s, uint64_t id, uint64_t size,
@@ -367,7 +394,10 @@ dsn_write(int spool_fd, struct dsn_spec *s, struct envelope **envp,
 		goto fail;
 	}
 	o->fd = fd;
-	write_notice(o, s, id);
+	if (s->kind == DSN_OPERATOR)
+		write_operator(o, s, id);
+	else
+		write_notice(o, s, id);
 	out_flush(o);
 	if (o->err != 0 || fsync(fd) == -1) {
 		saved = o->err ? o->err : errno;
@@ -410,5 +440,7 @@ dsn_spec_free(struct dsn_spec *s)
 	free(s->sender);
 	free(s->hostname);
 	free(s->domain);
+	free(s->subject);
+	free(s->text);
 	free(s);
 }

@@ -400,7 +400,10 @@ receive_task_done(struct queued *q, struct task *j)
 		commit_done(q, j);
 		break;
 	case TASK_DSN:
-		sched_dsn_done(q, j);
+		if (j->dsn->orig == NULL)
+			notice_done(q, j);
+		else
+			sched_dsn_done(q, j);
 		break;
 	case TASK_CREATE:
 		q->ncreating--;

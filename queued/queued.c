@@ -17,6 +17,7 @@
 #include "faults.h"
 #include "log.h"
 #include "marshal.h"
+#include "msg_selfcheck.h"
 #include "queued.h"
 
 #define SPACE_INTERVAL	1	/* seconds between free-space checks */
@@ -413,12 +414,22 @@ queued_control(struct child *c, struct imsg *imsg)
 	control_request(c->state, imsg);
 }
 
+/* The parent's own messages to queued: its notices. */
+static void
+queued_from_parent(struct child *c, struct imsg *imsg)
+{
+	if (imsg->hdr.type != M_SC_NOTICE)
+		child_peer_broken(c, PROC_PARENT, imsg, "unknown type");
+	notice_request(c->state, imsg);
+}
+
 static const struct child_ops queued_ops = {
 	.id = PROC_QUEUED,
 	.init = queued_init,
 	.conf = queued_conf,
 	.status = queued_status,
 	.control = queued_control,
+	.parent = queued_from_parent,
 	.shutdown = queued_shutdown,
 	.dispatch = {
 		[PROC_SMTPD] = from_smtpd,

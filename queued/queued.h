@@ -164,7 +164,9 @@ struct queued {
 enum dsn_kind {
 	DSN_FAILURE,		/* Action: failed */
 	DSN_DELAY,		/* Action: delayed */
-	DSN_RELAYED		/* Action: relayed (success, next hop no DSN) */
+	DSN_RELAYED,		/* Action: relayed (success, no DSN next) */
+	DSN_OPERATOR		/* plain text to the operator's postmaster
+				   (queue_notice.c): no original */
 };
 
 struct dsn_item {
@@ -178,7 +180,8 @@ struct dsn_item {
 
 struct dsn_spec {
 	enum dsn_kind		 kind;
-	struct qmsg		*orig;		/* held: orig->dsns counts us */
+	struct qmsg		*orig;		/* held (orig->dsns);
+						   NULL: DSN_OPERATOR */
 	uint64_t		 orig_id;
 	int			 orig_fd;
 	char			*sender;	/* the original's: our recipient */
@@ -195,6 +198,9 @@ struct dsn_spec {
 	uint8_t			 route;
 	char			 tenant[TENANT_MAX + 1];
 	char			*domain;
+	/* DSN_OPERATOR */
+	char			*subject;
+	char			*text;		/* lines, each "\n" */
 };
 
 /* A task for the commit pipeline (not a delivery job: struct djob). */
@@ -405,6 +411,10 @@ void	 deliver_send(struct queued *, struct qmsg *, const char *key,
 	    uint32_t *idx, size_t n);
 void	 deliver_dispatch(struct queued *, struct imsg *);
 void	 deliver_sts_load(struct queued *);
+
+/* queue_notice.c: the parent's notices to the operator's postmaster. */
+void	 notice_request(struct queued *, struct imsg *);
+void	 notice_done(struct queued *, struct task *);
 
 /* queue_dsn.c: notices, written on a worker thread. */
 int	 dsn_write(int spool_fd, struct dsn_spec *, struct envelope **,

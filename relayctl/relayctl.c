@@ -37,8 +37,10 @@ usage(void)
 	    "  queue flush ID | all    retry now\n"
 	    "  queue hold ID           keep from delivery\n"
 	    "  queue release ID        undo hold\n"
-	    "  queue remove ID         delete, without a bounce\n"
-	    "  queue bounce ID         give up now, with a bounce\n"
+	    "  queue remove ID         delete, without a bounce (admin)\n"
+	    "  queue bounce ID         give up now, with a bounce (admin)\n"
+	    "  selfcheck [--from ADDRESS]\n"
+	    "                          try to relay through every listener\n"
 	    "  test spf IP SENDER [HELO]\n"
 	    "                          the SPF result for a client, and why\n"
 	    "                          (SENDER <> for the null sender)\n"
@@ -46,9 +48,9 @@ usage(void)
 	    "                          and each tenant's score\n"
 	    "  show greylist [TENANT]  greylisting's state, per tenant\n"
 	    "  greylist whitelist ADDRESS | NETWORK | DOMAIN\n"
-	    "                          never greylist these senders\n"
+	    "                          never greylist these senders (admin)\n"
 	    "  greylist flush          forget every triplet and\n"
-	    "                          auto-whitelisted client\n");
+	    "                          auto-whitelisted client (admin)\n");
 	exit(2);
 }
 
@@ -176,7 +178,8 @@ main(int argc, char **argv)
 	size_t		 len = 0;
 	int		 ch, fd, i, fflag = 0;
 
-	while ((ch = getopt(argc, argv, "f:s:")) != -1) {
+	/* "+": options end at the command, which may have its own. */
+	while ((ch = getopt(argc, argv, "+f:s:")) != -1) {
 		switch (ch) {
 		case 'f':
 			file = optarg;
@@ -193,6 +196,9 @@ main(int argc, char **argv)
 		usage();
 	/* One word per argument, whatever it holds (control_req.h). */
 	for (i = optind; i < argc; i++) {
+		/* selfcheck --from ADDRESS travels as "from ADDRESS". */
+		const char *w = strcmp(argv[i], "--from") == 0 ? "from" :
+		    argv[i];
 		int n;
 
 		if (argv[i][0] == '\0') {
@@ -201,7 +207,7 @@ main(int argc, char **argv)
 		}
 		if (i > optind)
 			req[len++] = ' ';
-		if ((n = ctl_arg_encode(argv[i], req + len, sizeof(req) -
+		if ((n = ctl_arg_encode(w, req + len, sizeof(req) -
 		    len)) == -1 || len + (size_t)n > CTL_LINE_MAX) {
 			fprintf(stderr, "relayctl: request too long\n");
 			usage();

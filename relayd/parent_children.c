@@ -113,6 +113,18 @@ from_kid(struct chan *c, struct imsg *imsg, void *arg)
 	case M_CTL_DONE:
 		control_forward_done(env->control, k, m.peerid, m.ok, m.text);
 		break;
+	case M_SC_RESULT:
+		if (k->id != PROC_DELIVERD ||
+		    selfcheck_result(env->selfcheck, &m) == -1)
+			kid_broken(k, imsg, "a self-check result it was not "
+			    "asked for");
+		break;
+	case M_SC_DONE:
+		if (k->id != PROC_DELIVERD ||
+		    selfcheck_done(env->selfcheck, &m) == -1)
+			kid_broken(k, imsg, "the end of a self-check it was "
+			    "not asked for, or too early");
+		break;
 	}
 }
 

@@ -3,9 +3,13 @@
  *
  * One request per connection (control_req.h).  What the parent knows it
  * answers itself; status is gathered from every child; queue requests go
- * to queued, test requests to policyd, and their lines are passed
- * through.  The socket is 0660 and group control_group: being able to
- * connect is the authorisation.
+ * to queued, test and greylist requests to policyd, and their lines are
+ * passed through.  The socket is 0660 and group control_group: being able
+ * to connect is the authorisation for an operator's commands.  An administrator's (control_req.c says which)
+ * needs root, or control_admin_group as the caller's group or one of its
+ * supplementary groups, which the kernel tells us (SO_PEERCRED,
+ * SO_PEERGROUPS) as they were when it connected.  Every request is
+ * logged with the caller's uid, refused or not.
  *
  * A listing comes from the child in parts (ctl_stream.h), and the next
  * part is asked for only once relayctl has read all but CTL_OUT_LOW of
@@ -21,7 +25,9 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +43,6 @@
 #include "marshal.h"
 #include "msg_parent.h"
 #include "relayd.h"
-#include "text.h"
 
 #define CTL_MAX_CONNS		32
 #define CTL_STATUS_WAIT		2	/* seconds for children to answer */
@@ -53,6 +58,8 @@ struct ctl_conn {
 	struct bufferevent	*bev;
 	struct event		*timer;
 	uid_t			 uid;
+	gid_t			 gid;
+	int			 admin;		/* in control_admin_group */
 	int			 closing;
 	int			 waiting;	/* status, reload or forward */
 	enum proc_id		 at;		/* holds the request, or
@@ -286,6 +293,28 @@ control_forward_done(struct control *ctl, struct kid *k, uint64_t id,
 	conn_end(cc, ok, err);
 }
 
+/* The self-check's report, line by line, while relayctl is there. */
+void
+control_selfcheck_line(struct control *ctl, uint64_t id, const char *line)
+{
+	struct ctl_conn *cc;
+
+	if (ctl != NULL && (cc = conn_by_id(ctl, id)) != NULL &&
+	    cc->cmd == CTL_SELFCHECK)
+		conn_line(cc, line);
+}
+
+void
+control_selfcheck_done(struct control *ctl, uint64_t id, int ok,
+    const char *err)
+{
+	struct ctl_conn *cc;
+
+	if (ctl != NULL && (cc = conn_by_id(ctl, id)) != NULL &&
+	    cc->cmd == CTL_SELFCHECK)
+		conn_end(cc, ok, err);
+}
+
 void
 control_reload_done(struct control *ctl, int ok, const char *err)
 {
@@ -352,7 +381,6 @@ do_reload(struct ctl_conn *cc)
 		conn_end(cc, 0, "a reload is already in progress");
 		return;
 	}
-	log_info("reload requested by uid %u", (unsigned)cc->uid);
 	if (relayd_reload(ctl->env, err, sizeof(err)) == -1) {
 		conn_end(cc, 0, err);
 		return;
@@ -408,26 +436,6 @@ do_forward(struct ctl_conn *cc, const struct ctl_req *req)
 		conn_end(cc, 0, err);
 		return;
 	}
-	if (to == PROC_QUEUED && req->cmd != CTL_SHOW_QUEUE &&
-	    req->cmd != CTL_SHOW_CORRUPT)
-		log_info("control: uid %u: %s %s", (unsigned)cc->uid,
-		    req->cmd == CTL_QUEUE_FLUSH ? "flush" :
-		    req->cmd == CTL_QUEUE_HOLD ? "hold" :
-		    req->cmd == CTL_QUEUE_RELEASE ? "release" :
-		    req->cmd == CTL_QUEUE_REMOVE ? "remove" : "bounce",
-		    req->all ? "all" : req->id);
-	if (req->cmd == CTL_GREYLIST_WHITELIST ||
-	    req->cmd == CTL_GREYLIST_FLUSH) {
-		char arg[CTL_ARG_MAX];
-
-		/* The argument is the requester's: no control octet logged. */
-		strlcpy(arg, req->nargs > 0 ? req->args[0] : "",
-		    sizeof(arg));
-		text_clean(arg);
-		log_info("control: uid %u: greylist %s%s%s", (unsigned)cc->uid,
-		    req->cmd == CTL_GREYLIST_FLUSH ? "flush" : "whitelist",
-		    arg[0] != '\0' ? " " : "", arg);
-	}
 	mw_init(&w);
 	ctl_req_write(&w, req);
 	if (w.err || chan_send(k->chan, M_CTL_REQ, cc->id, -1, w.buf,
@@ -440,6 +448,48 @@ do_forward(struct ctl_conn *cc, const struct ctl_req *req)
 	conn_wait(cc, CTL_FORWARD_WAIT);
 }
 
+/*
+ * An administrator's command from someone who is not one: refused, and
+ * logged louder.  The line was checked by the parser: it is safe to log.
+ */
+static int
+conn_allowed(struct ctl_conn *cc, const struct ctl_req *req,
+    const char *line)
+{
+	const char	*group = cc->ctl->env->conf->control_admin_group;
+	char		 err[256];
+
+	if (req->level != CTL_ADMIN || cc->admin) {
+		log_info("control: uid %u: %s", (unsigned)cc->uid, line);
+		return 1;
+	}
+	log_warnx("control: uid %u: %s: refused: the caller is not in "
+	    "control_admin_group %s", (unsigned)cc->uid, line, group);
+	snprintf(err, sizeof(err), "permission denied: %s needs "
+	    "control_admin_group (%s)", req->words, group);
+	conn_end(cc, 0, err);
+	return 0;
+}
+
+/*
+ * The self-check reports as it goes and always ends (its own watchdog
+ * sees to deliverd): no time-out here, but relayctl may leave.
+ */
+static void
+do_selfcheck(struct ctl_conn *cc, const struct ctl_req *req)
+{
+	char err[512];
+
+	if (selfcheck_request(cc->ctl->env->selfcheck, cc->id, cc->uid,
+	    req->from[0] != '\0' ? req->from : NULL, err, sizeof(err)) == -1) {
+		log_warnx("control: uid %u: selfcheck: %s", (unsigned)cc->uid,
+		    err);
+		conn_end(cc, 0, err);
+		return;
+	}
+	cc->waiting = 1;
+}
+
 static void
 conn_request(struct ctl_conn *cc, const char *line, size_t len)
 {
@@ -447,9 +497,13 @@ conn_request(struct ctl_conn *cc, const char *line, size_t len)
 	const char	*why;
 
 	if ((why = ctl_req_parse(line, len, &req)) != NULL) {
+		log_info("control: uid %u: request refused: %s",
+		    (unsigned)cc->uid, why);
 		conn_end(cc, 0, why);
 		return;
 	}
+	if (!conn_allowed(cc, &req, line))
+		return;
 	evtimer_del(cc->timer);
 	cc->cmd = req.cmd;
 	switch (req.cmd) {
@@ -464,6 +518,9 @@ conn_request(struct ctl_conn *cc, const char *line, size_t len)
 		break;
 	case CTL_LOG_BRIEF:
 		do_verbose(cc, 0);
+		break;
+	case CTL_SELFCHECK:
+		do_selfcheck(cc, &req);
 		break;
 	default:
 		do_forward(cc, &req);
@@ -544,6 +601,75 @@ conn_free(struct ctl_conn *cc)
 	free(cc);
 }
 
+/* The caller's supplementary groups from the user database: old kernels. */
+static int
+groups_of_user(uid_t uid, gid_t **out)
+{
+	struct passwd	*pw;
+	gid_t		*g;
+	int		 n = 64;
+
+	if ((pw = getpwuid(uid)) == NULL)
+		return -1;
+	for (;;) {
+		if ((g = reallocarray(NULL, (size_t)n, sizeof(*g))) == NULL)
+			return -1;
+		if (getgrouplist(pw->pw_name, pw->pw_gid, g, &n) != -1)
+			break;
+		free(g);
+		if (n > 65536)
+			return -1;
+	}
+	*out = g;
+	return n;
+}
+
+/* The caller's supplementary groups as they were when it connected. */
+static int
+groups_of_peer(int fd, uid_t uid, gid_t **out)
+{
+	socklen_t	 len = 64 * sizeof(gid_t);
+	gid_t		*g;
+
+	for (;;) {
+		if ((g = malloc(len)) == NULL)
+			return -1;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) == 0)
+			break;
+		free(g);
+		if (errno == ENOPROTOOPT)
+			return groups_of_user(uid, out);
+		if (errno != ERANGE || len > 65536 * sizeof(gid_t))
+			return -1;
+	}
+	*out = g;
+	return (int)(len / sizeof(gid_t));
+}
+
+/* Root, or control_admin_group as its group or a supplementary one. */
+static int
+peer_is_admin(int fd, const struct ucred *cred, gid_t admin)
+{
+	gid_t	*g;
+	int	 n, i, yes = 0;
+
+	if (cred->uid == 0)
+		return 1;
+	if (admin == (gid_t)-1)
+		return 0;
+	if (cred->gid == admin)
+		return 1;
+	if ((n = groups_of_peer(fd, cred->uid, &g)) == -1) {
+		log_warn("control: uid %u: its groups cannot be known; it is "
+		    "taken for an operator", (unsigned)cred->uid);
+		return 0;
+	}
+	for (i = 0; i < n && !yes; i++)
+		yes = g[i] == admin;
+	free(g);
+	return yes;
+}
+
 static void
 control_accept(int lfd, short ev, void *arg)
 {
@@ -570,8 +696,14 @@ control_accept(int lfd, short ev, void *arg)
 		close(fd);
 		return;
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+	/* Unknown: taken for nobody's, which can do no more than connect. */
+	cc->uid = cc->gid = (unsigned)-2;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
 		cc->uid = cred.uid;
+		cc->gid = cred.gid;
+		cc->admin = peer_is_admin(fd, &cred, ctl->env->admin_gid);
+	} else
+		log_warn("control: who connected cannot be known");
 	cc->ctl = ctl;
 	cc->id = ++ctl->next_id;
 	cc->bev = bufferevent_socket_new(ctl->env->base, fd,

@@ -40,6 +40,29 @@ decode_log(struct mr *r, struct kidmsg *m, const char **why)
 	return 0;
 }
 
+/* One attempt of the self-check; which it is, the parent checks. */
+static int
+decode_sc_result(struct mr *r, struct kidmsg *m, const char **why)
+{
+	uint8_t		stage;
+	uint32_t	code;
+
+	m->target = mr_u32(r);
+	m->attempt = mr_u32(r);
+	stage = mr_u8(r);
+	code = mr_u32(r);
+	if (text_field(r, m->text, CTL_TEXT_MAX) == -1 || mr_end(r) == -1)
+		return -1;
+	if (stage >= SC_STAGE_MAX || (code != 0 && (code < 200 ||
+	    code > 599))) {
+		*why = "a self-check result out of range";
+		return -1;
+	}
+	m->stage = stage;
+	m->code = (int)code;
+	return 0;
+}
+
 int
 kidmsg_decode(const struct imsg *imsg, struct kidmsg *m, const char **why)
 {
@@ -71,7 +94,10 @@ kidmsg_decode(const struct imsg *imsg, struct kidmsg *m, const char **why)
 			return -1;
 		return mr_end(&r);
 	case M_CTL_PAUSE:
+	case M_SC_DONE:
 		return mr_end(&r);
+	case M_SC_RESULT:
+		return decode_sc_result(&r, m, why);
 	case M_CTL_DONE:
 		m->ok = mr_u8(&r);
 		if (text_field(&r, m->text, CTL_TEXT_MAX) == -1 ||

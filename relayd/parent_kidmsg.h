@@ -18,6 +18,7 @@
 #include "imsg.h"
 #include "log.h"
 #include "msg_parent.h"
+#include "msg_selfcheck.h"
 
 #define KIDMSG_TEXT	(LOG_LINE_MAX > CTL_TEXT_MAX ? LOG_LINE_MAX : \
 	CTL_TEXT_MAX)
@@ -29,6 +30,10 @@ struct kidmsg {
 	int		 clamped;	/* the child asked for more */
 	uint32_t	 gen;		/* M_CONF_ACK */
 	int		 ok;		/* M_CTL_DONE: 0 or 1 */
+	uint32_t	 target;	/* M_SC_RESULT */
+	uint32_t	 attempt;
+	int		 stage;		/* SC_STAGE_* */
+	int		 code;		/* 0, or 200 to 599 */
 	char		 text[KIDMSG_TEXT];	/* cleaned */
 };
 

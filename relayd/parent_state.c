@@ -248,7 +248,7 @@ users_resolve(struct relayd *env)
 		env->kids[i].gid = pw->pw_gid;
 	}
 	if (!env->asroot)
-		return 0;
+		return admin_group(env, env->conf, &env->admin_gid);
 	for (i = 1; i < PROC_MAX; i++) {
 		int j;
 
@@ -265,6 +265,31 @@ users_resolve(struct relayd *env)
 		return -1;
 	}
 	env->control_gid = gr->gr_gid;
+	return admin_group(env, env->conf, &env->admin_gid);
+}
+
+/*
+ * control_admin_group's gid, at start and at each reload.  Running as
+ * root, a group that does not exist is an error; otherwise (development)
+ * only root is an administrator, and relayd says so.
+ */
+int
+admin_group(const struct relayd *env, const struct conf *conf, gid_t *gid)
+{
+	struct group *gr;
+
+	if ((gr = getgrnam(conf->control_admin_group)) != NULL) {
+		*gid = gr->gr_gid;
+		return 0;
+	}
+	if (env->asroot) {
+		log_warnx("control_admin_group %s does not exist",
+		    conf->control_admin_group);
+		return -1;
+	}
+	log_warnx("control_admin_group %s does not exist: only root may use "
+	    "the administrator's commands", conf->control_admin_group);
+	*gid = (gid_t)-1;
 	return 0;
 }
 

@@ -190,6 +190,7 @@ relayd_reload(struct relayd *env, char *err, size_t errsz)
 {
 	struct conf_errors	 errs;
 	struct conf		*conf;
+	gid_t			 admin;
 	size_t			 i;
 
 	memset(&errs, 0, sizeof(errs));
@@ -203,6 +204,15 @@ relayd_reload(struct relayd *env, char *err, size_t errsz)
 		conf_errors_clear(&errs);
 		return -1;
 	}
+	if (admin_group(env, conf, &admin) == -1) {
+		snprintf(err, errsz, "control_admin_group %s does not exist; "
+		    "the old configuration stays in force",
+		    conf->control_admin_group);
+		conf_free(conf);
+		log_warnx("reload failed; the configuration in force is "
+		    "unchanged");
+		return -1;
+	}
 	if (keep_fixed(env, conf) == -1 ||
 	    listeners_bind(conf, env->conf) == -1) {
 		conf_free(conf);
@@ -213,11 +223,13 @@ relayd_reload(struct relayd *env, char *err, size_t errsz)
 		return -1;
 	}
 	limits_check(env, conf);
+	env->admin_gid = admin;
 	env->gen++;
 	notify_reloading(&env->notify, env->gen);
 	children_send_conf(env, conf);
 	conf_free(env->conf);
 	env->conf = conf;
+	selfcheck_reconf(env->selfcheck);
 	log_info("configuration %u loaded: %zu tenants, %zu listeners",
 	    env->gen, conf->ntenants, conf->nlisteners);
 	return 0;
@@ -370,7 +382,8 @@ main(int argc, char **argv)
 	children_start(&env);
 	env.gen = 1;
 	children_send_conf(&env, env.conf);
-	if ((env.control = control_open(&env)) == NULL)
+	if ((env.control = control_open(&env)) == NULL ||
+	    (env.selfcheck = selfcheck_open(&env)) == NULL)
 		children_stop(&env, 1);
 	else
 		log_info("relayd started: %zu tenants, %zu listeners, "
@@ -380,6 +393,7 @@ main(int argc, char **argv)
 	event_base_dispatch(env.base);
 
 	control_close(env.control);
+	selfcheck_close(env.selfcheck);
 	children_reap(&env);
 	log_info("relayd stopped");
 	notify_close(&env.notify);

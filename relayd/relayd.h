@@ -23,6 +23,8 @@
 
 struct chan;
 struct control;
+struct kidmsg;
+struct selfcheck;
 
 struct kid {
 	enum proc_id	 id;
@@ -61,8 +63,10 @@ struct relayd {
 	int		 in_tree;		/* run from the source tree */
 	struct kid	 kids[PROC_MAX];
 	gid_t		 control_gid;
+	gid_t		 admin_gid;		/* -1: none but root */
 	uint32_t	 gen;			/* configuration generation */
 	struct control	*control;
+	struct selfcheck *selfcheck;
 	struct timespec	 started;
 	int		 stopping;
 	int		 exit_status;
@@ -78,6 +82,7 @@ int	 policy_secret(struct relayd *);
 int	 state_lock(struct relayd *);
 void	 state_lock_note_pid(struct relayd *);
 int	 users_resolve(struct relayd *);
+int	 admin_group(const struct relayd *, const struct conf *, gid_t *);
 void	 limits_raise(struct relayd *);
 void	 limits_check(const struct relayd *, const struct conf *);
 
@@ -110,6 +115,20 @@ void	 control_forward_pause(struct control *, struct kid *, uint64_t id);
 void	 control_forward_done(struct control *, struct kid *, uint64_t id,
 	    int ok, const char *err);
 void	 control_reload_done(struct control *, int ok, const char *err);
+void	 control_selfcheck_line(struct control *, uint64_t id,
+	    const char *);
+void	 control_selfcheck_done(struct control *, uint64_t id, int ok,
+	    const char *err);
+
+/* parent_selfcheck.c */
+struct selfcheck *selfcheck_open(struct relayd *);
+void	 selfcheck_reconf(struct selfcheck *);
+void	 selfcheck_close(struct selfcheck *);
+int	 selfcheck_request(struct selfcheck *, uint64_t conn, uid_t,
+	    const char *from, char *err, size_t errsz);
+/* A result from deliverd; -1: it lied. */
+int	 selfcheck_result(struct selfcheck *, const struct kidmsg *);
+int	 selfcheck_done(struct selfcheck *, const struct kidmsg *);
 
 /* relayd.c */
 void	 child_path(const struct relayd *, enum proc_id, char *, size_t);

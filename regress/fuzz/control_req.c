@@ -8,6 +8,10 @@
  * out again it must parse to the same request, and be the input, octet
  * for octet, when the input had no escape.  M_CTL_REQ's payload of it
  * must read back the same, and cut short must not.
+ * length.  The parser is strict, so a request it accepts has one spelling:
+ * the words of its command, then the queue id or "all", or "from" and
+ * the address as it was written.  Written out again it must be the input,
+ * octet for octet; and its level must be the one it has in the table.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -32,6 +36,33 @@ same(const struct ctl_req *a, const struct ctl_req *b)
 		if (strcmp(a->args[i], b->args[i]) != 0)
 			return 0;
 	return 1;
+	switch (cmd) {
+	case CTL_SHOW_STATUS:
+		return "show status";
+	case CTL_SHOW_QUEUE:
+		return "show queue";
+	case CTL_RELOAD:
+		return "reload";
+	case CTL_LOG_VERBOSE:
+		return "log verbose";
+	case CTL_LOG_BRIEF:
+		return "log brief";
+	case CTL_QUEUE_FLUSH:
+		return "queue flush";
+	case CTL_QUEUE_HOLD:
+		return "queue hold";
+	case CTL_QUEUE_RELEASE:
+		return "queue release";
+	case CTL_QUEUE_REMOVE:
+		return "queue remove";
+	case CTL_QUEUE_BOUNCE:
+		return "queue bounce";
+	case CTL_SHOW_CORRUPT:
+		return "show corrupt";
+	case CTL_SELFCHECK:
+		return "selfcheck";
+	}
+	abort();
 }
 
 int
@@ -87,6 +118,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    !same(&req, &back))
 		abort();
 	if (ctl_req_read(w.buf, w.len - 1, &back) != -1)
+	if (memchr(req.from, '\0', sizeof(req.from)) == NULL)
+		abort();
+	if (req.from[0] != '\0' && (req.cmd != CTL_SELFCHECK ||
+	    req.all || req.id[0] != '\0'))
+		abort();
+	if (req.words == NULL || strcmp(req.words, cmd_words(req.cmd)) != 0)
+		abort();
+	if (req.level != (req.cmd == CTL_QUEUE_REMOVE ||
+	    req.cmd == CTL_QUEUE_BOUNCE ? CTL_ADMIN : CTL_OPERATOR))
+		abort();
+	snprintf(line, sizeof(line), "%s%s%s%s%s", cmd_words(req.cmd),
+	    req.all ? " all" : req.id[0] != '\0' ? " " : "", req.id,
+	    req.from[0] != '\0' ? " from " : "", req.from);
+	if (strlen(line) != size || memcmp(line, data, size) != 0)
 		abort();
 	return 0;
 }

@@ -21,7 +21,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 static const uint32_t types[] = {
 	M_LOG, M_STATUS, M_CONF_ACK, M_CTL_LINE, M_CTL_DONE, M_CTL_PAUSE,
 	M_CTL_REQ, M_CONF_BEGIN, M_PARENT_MAX, 0, 200, 0xffffffff,
-	M_CONF_FAIL,
+	M_CONF_FAIL, M_SC_RESULT, M_SC_DONE, M_SC_BEGIN,
 };
 
 static void
@@ -71,11 +71,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (m.ok != 0 && m.ok != 1)
 			abort();
 		break;
+	case M_SC_RESULT:
+		if (m.stage < 0 || m.stage >= SC_STAGE_MAX || (m.code != 0 &&
+		    (m.code < 200 || m.code > 599)))
+			abort();
+		break;
 	case M_STATUS:
 	case M_CONF_ACK:
 	case M_CONF_FAIL:
 	case M_CTL_LINE:
 	case M_CTL_PAUSE:
+	case M_SC_DONE:
 		break;
 	default:
 		abort();	/* accepted a type no child sends */

@@ -200,6 +200,9 @@ check_full_main(const struct conf *c)
 	check_path(c->tenants_dir, CASES "/full/tenants.d",
 	    "full: tenants_dir");
 	is_str(c->control_group, "relayadm", "full: control_group");
+	is_str(c->control_admin_group, "relayops", "full: control_admin_group");
+	is_int(c->selfcheck.interval, 12 * 3600, "full: selfcheck.interval");
+	is_str(c->selfcheck.from, "127.0.0.2", "full: selfcheck.from");
 	is_int(c->nlisteners, 2, "full: two listeners");
 	if (c->nlisteners == 2) {
 		is_str(c->listeners[0].addr.host, "127.0.0.1",
@@ -306,6 +309,10 @@ check_defaults(void)
 	is_str(c->control_socket, "/run/relayd/control.sock",
 	    "defaults: control_socket");
 	is_str(c->control_group, "relayadm", "defaults: control_group");
+	is_str(c->control_admin_group, "relayadm",
+	    "defaults: control_admin_group");
+	is_int(c->selfcheck.interval, 86400, "defaults: selfcheck.interval 1d");
+	ok(c->selfcheck.from == NULL, "defaults: selfcheck.from chosen");
 	check_path(c->tenants_dir, CASES "/minimal/tenants.d",
 	    "defaults: tenants_dir beside relayd.yaml");
 	ok(c->hostname != NULL && *c->hostname != '\0',

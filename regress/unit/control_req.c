@@ -55,6 +55,7 @@ static const struct good goods[] = {
 	{ "greylist whitelist 198.51.100.0/24", CTL_GREYLIST_WHITELIST, 0,
 	    "", { "198.51.100.0/24" } },
 	{ "greylist flush", CTL_GREYLIST_FLUSH, 0, "", { NULL } },
+	{ "selfcheck", CTL_SELFCHECK, 0, "", { NULL } },
 };
 
 #define R_EMPTY		"empty request"
@@ -69,6 +70,8 @@ static const struct good goods[] = {
 #define R_SPF		"expected IP SENDER [HELO]"
 #define R_ESC		"bad %-escape in argument"
 #define R_NUL		"NUL in argument"
+#define R_FROM		"expected \"from ADDRESS\""
+#define R_ADDR		"bad address (an IPv4 or IPv6 address)"
 
 struct bad {
 	const char	*line;
@@ -165,6 +168,20 @@ static const struct bad bads[] = {
 	{ "test  spf a b", R_SPACE },
 	{ "show status a%20b", R_CHAR },
 	{ "queue hold %30123456789abcdef", R_CHAR },
+	{ "selfcheck now", R_FROM },
+	{ "selfcheck from", R_FROM },
+	{ "selfcheck fromm 127.0.0.2", R_FROM },
+	{ "selfcheck --from 127.0.0.2", R_FROM },
+	{ "selfcheck from 127.0.0", R_ADDR },
+	{ "selfcheck from 127.0.0.256", R_ADDR },
+	{ "selfcheck from 127.0.0.2 now", R_ADDR },
+	{ "selfcheck from relay.example", R_ADDR },
+	{ "selfcheck from :::1", R_ADDR },
+	{ "selfcheck from  127.0.0.2", R_SPACE },
+	{ "selfchecks", R_UNKNOWN },
+	{ "show status.", R_CHAR },
+	{ "queue hold 0123456789abcde.", R_CHAR },
+	{ "queue hold 0123456789abcde:", R_CHAR },
 };
 
 /* The line for a test's name: control characters and 8-bit as \xNN. */
@@ -260,6 +277,59 @@ test_bytes(void)
 	is_str(req.id, ID, "the id is NUL-terminated at 16");
 	is_str(ctl_req_parse(NULL, 0, &req), R_EMPTY,
 	    "len 0 does not read the line");
+}
+
+/* "from ADDRESS", copied as it was written. */
+static void
+test_from(void)
+{
+	static const char *const addrs[] = {
+		"127.0.0.2", "192.0.2.1", "::1", "2001:db8::25",
+		"::ffff:127.0.0.2", "FD00::2",
+		"ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255",
+	};
+	struct ctl_req	 req;
+	char		 line[CTL_LINE_MAX];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		snprintf(line, sizeof(line), "selfcheck from %s", addrs[i]);
+		memset(&req, 0xa5, sizeof(req));
+		is_str(ctl_req_parse(line, strlen(line), &req), NULL,
+		    "\"%s\" accepted", line);
+		ok(req.cmd == CTL_SELFCHECK && strcmp(req.from, addrs[i]) == 0,
+		    "\"%s\": the address as written", line);
+	}
+	ctl_req_parse("selfcheck", 9, &req);
+	is_str(req.from, "", "selfcheck alone: no address");
+}
+
+/*
+ * Each command's level: the administrator's are the ones that destroy
+ * mail, or change every tenant's mail flow.
+ */
+static void
+test_levels(void)
+{
+	struct ctl_req	 req;
+	size_t		 i;
+	int		 admin;
+
+	for (i = 0; i < sizeof(goods) / sizeof(goods[0]); i++) {
+		if (ctl_req_parse(goods[i].line, strlen(goods[i].line),
+		    &req) != NULL)
+			continue;
+		admin = goods[i].cmd == CTL_QUEUE_REMOVE ||
+		    goods[i].cmd == CTL_QUEUE_BOUNCE ||
+		    goods[i].cmd == CTL_GREYLIST_WHITELIST ||
+		    goods[i].cmd == CTL_GREYLIST_FLUSH;
+		ok(req.level == (admin ? CTL_ADMIN : CTL_OPERATOR),
+		    "\"%s\": the %s's", goods[i].line, admin ?
+		    "administrator" : "operator");
+		ok(req.words != NULL && strncmp(goods[i].line, req.words,
+		    strlen(req.words)) == 0, "\"%s\": its words, \"%s\"",
+		    goods[i].line, req.words ? req.words : "(null)");
+	}
 }
 
 static void
@@ -387,6 +457,8 @@ main(void)
 	test_good();
 	test_bad();
 	test_bytes();
+	test_from();
+	test_levels();
 	test_ids();
 	test_encode();
 	test_wire();
