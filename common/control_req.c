@@ -42,6 +42,10 @@ static const struct verb verbs[] = {
 	{ "greylist whitelist", CTL_GREYLIST_WHITELIST, ARG_WORDS, 1, 1,
 	    "expected ADDRESS, NETWORK or DOMAIN" },
 	{ "greylist flush", CTL_GREYLIST_FLUSH, ARG_NONE, 0, 0, NULL },
+	{ "show recipients", CTL_SHOW_RECIPIENTS, ARG_WORDS, 1, 1,
+	    "expected TENANT" },
+	{ "recipients forget", CTL_RECIPIENTS_FORGET, ARG_WORDS, 2, 2,
+	    "expected TENANT ADDRESS" },
 };
 
 #define NVERBS	(sizeof(verbs) / sizeof(verbs[0]))

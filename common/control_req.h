@@ -39,7 +39,9 @@ enum ctl_cmd {
 	CTL_TEST_DNSBL,		/* policyd: IP */
 	CTL_SHOW_GREYLIST,	/* policyd: [TENANT] */
 	CTL_GREYLIST_WHITELIST,	/* policyd: ADDR | NET | DOMAIN */
-	CTL_GREYLIST_FLUSH	/* policyd */
+	CTL_GREYLIST_FLUSH,	/* policyd */
+	CTL_SHOW_RECIPIENTS,	/* policyd: TENANT */
+	CTL_RECIPIENTS_FORGET	/* policyd: TENANT ADDRESS */
 };
 
 struct ctl_req {

@@ -48,7 +48,11 @@ usage(void)
 	    "  greylist whitelist ADDRESS | NETWORK | DOMAIN\n"
 	    "                          never greylist these senders\n"
 	    "  greylist flush          forget every triplet and\n"
-	    "                          auto-whitelisted client\n");
+	    "                          auto-whitelisted client\n"
+	    "  show recipients TENANT  the recipients learned for a tenant\n"
+	    "  recipients forget TENANT ADDRESS\n"
+	    "                          forget what was learned of an\n"
+	    "                          address, and its callout answer\n");
 	exit(2);
 }
 

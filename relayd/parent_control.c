@@ -389,6 +389,8 @@ forward_to(enum ctl_cmd cmd)
 	case CTL_SHOW_GREYLIST:
 	case CTL_GREYLIST_WHITELIST:
 	case CTL_GREYLIST_FLUSH:
+	case CTL_SHOW_RECIPIENTS:
+	case CTL_RECIPIENTS_FORGET:
 		return PROC_POLICYD;
 	default:
 		return PROC_QUEUED;
@@ -427,6 +429,16 @@ do_forward(struct ctl_conn *cc, const struct ctl_req *req)
 		log_info("control: uid %u: greylist %s%s%s", (unsigned)cc->uid,
 		    req->cmd == CTL_GREYLIST_FLUSH ? "flush" : "whitelist",
 		    arg[0] != '\0' ? " " : "", arg);
+	}
+	if (req->cmd == CTL_RECIPIENTS_FORGET) {
+		char tenant[CTL_ARG_MAX], addr[CTL_ARG_MAX];
+
+		strlcpy(tenant, req->args[0], sizeof(tenant));
+		strlcpy(addr, req->args[1], sizeof(addr));
+		text_clean(tenant);
+		text_clean(addr);
+		log_info("control: uid %u: recipients forget %s %s",
+		    (unsigned)cc->uid, tenant, addr);
 	}
 	mw_init(&w);
 	ctl_req_write(&w, req);

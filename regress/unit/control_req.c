@@ -55,6 +55,10 @@ static const struct good goods[] = {
 	{ "greylist whitelist 198.51.100.0/24", CTL_GREYLIST_WHITELIST, 0,
 	    "", { "198.51.100.0/24" } },
 	{ "greylist flush", CTL_GREYLIST_FLUSH, 0, "", { NULL } },
+	{ "show recipients acme", CTL_SHOW_RECIPIENTS, 0, "", { "acme" } },
+	{ "recipients forget acme %22a%20b%22@acme.example",
+	    CTL_RECIPIENTS_FORGET, 0, "",
+	    { "acme", "\"a b\"@acme.example" } },
 };
 
 #define R_EMPTY		"empty request"
@@ -117,6 +121,10 @@ static const struct bad bads[] = {
 	{ "show Corrupt", R_UNKNOWN },
 	{ "show  corrupt", R_SPACE },
 	{ "log verbose 2", R_ARG },
+	{ "show recipients", "expected TENANT" },
+	{ "show recipients acme bob@acme.example", R_ARG },
+	{ "recipients forget acme", "expected TENANT ADDRESS" },
+	{ "recipients forget acme a@x b@x", R_ARG },
 	{ "queue hold", R_NOID },
 	{ "queue release", R_NOID },
 	{ "queue remove", R_NOID },
