@@ -558,9 +558,9 @@ co_lost(struct callout *co, const char *why)
 	case CO_GREETING:
 	case CO_EHLO:
 	case CO_HELO:
+	case CO_MAIL:
 		co_next_host(co, "%s: %s", co->relay, why);
 		return;
-	case CO_MAIL:
 	case CO_RCPT:
 		co_finish(co, CALLOUT_FAILED, NULL, "%s: %s", co->relay, why);
 		return;
