@@ -51,14 +51,16 @@ def refuse(users, reply="550 5.1.1 <{}>: user unknown"):
 
 class Setup:
     """relayd with the given tenant files, its queue retrying every
-    second, timeouts.policy of policy seconds, and a sink on SERVER."""
+    second, timeouts.policy of policy (None: the default), and a sink
+    on SERVER."""
 
     def __init__(self, tap, tenants, policy="6s", queue="", sink=True):
         self.tap = tap
         self.port = free_port(SERVER)
         files = {"%s.yaml" % n: t(self.port) for n, t in tenants.items()}
         self.r = Relayd(tap, tenants=files,
-                        timeouts="command: 10s\npolicy: %s\n" % policy,
+                        timeouts="command: 10s\n" +
+                        ("policy: %s\n" % policy if policy else ""),
                         queue="retry_min: 1s\nretry_max: 1s\n" + queue)
         self.sink = Sink(SERVER, self.port) if sink else None
 
@@ -76,7 +78,7 @@ class Setup:
         return self.sink
 
     def rcpt(self, addr, sender="someone@sender.test"):
-        """One RCPT in a fresh session: (code, text)."""
+        """One RCPT in a fresh session: (code, text); sender "" is <>."""
         c = SMTPClient(self.r.port, timeout=60)
         try:
             c.reply()
