@@ -637,7 +637,7 @@ co_event(struct bufferevent *bev, short what, void *arg)
 
 /* Can this go into an SMTP command?  No control, no space, no brackets. */
 static int
-addr_ok(const char *s)
+callout_addr_ok(const char *s)
 {
 	const char *at = strrchr(s, '@');
 
@@ -679,7 +679,7 @@ on_callout(struct deliverd *d, struct imsg *imsg)
 	cs->n++;
 	cs->made++;
 	co->deadline_ms = ms;
-	if (!addr_ok(co->addr)) {
+	if (!callout_addr_ok(co->addr)) {
 		co_finish(co, CALLOUT_FAILED, NULL, "not an address that can "
 		    "be asked about");
 		return;

@@ -581,7 +581,7 @@ callout_working(struct policyd *pd, const char *tenant)
 }
 
 static void
-co_free(struct policyd *pd, struct co_pending *co)
+pending_free(struct policyd *pd, struct co_pending *co)
 {
 	struct rcpt_state *rs = state(pd);
 
@@ -627,7 +627,7 @@ co_answered(struct policyd *pd, struct co_pending *co,
 			fallback(rc, reply);
 		rc->wake(rc->arg);
 	}
-	co_free(pd, co);
+	pending_free(pd, co);
 }
 
 static void
@@ -845,7 +845,7 @@ rcpt_free_all(struct policyd *pd)
 	while ((co = RB_ROOT(&rs->ids)) != NULL) {
 		while (!TAILQ_EMPTY(&co->waiters))
 			rcpt_check_cancel(TAILQ_FIRST(&co->waiters));
-		co_free(pd, co);
+		pending_free(pd, co);
 	}
 	while ((t = RB_ROOT(&rs->tenants)) != NULL) {
 		RB_REMOVE(rtenant_tree, &rs->tenants, t);
