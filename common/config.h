@@ -26,7 +26,15 @@ enum inbound_mode {
 
 enum verify_mode {
 	VERIFY_NONE,
-	VERIFY_LIST
+	VERIFY_LIST,
+	VERIFY_CALLOUT,		/* ask the tenant's server (policyd, deliverd) */
+	VERIFY_LEARN		/* what its server accepted before */
+};
+
+/* What a callout's "no such user" becomes at SMTP time. */
+enum on_unknown {
+	UNKNOWN_DEFER,		/* 450 4.1.1: the primary stays the judge */
+	UNKNOWN_REJECT		/* 550 5.1.1 */
 };
 
 #define CONF_SECRET_LEN	32
@@ -110,6 +118,10 @@ struct tenant_conf {
 	char		**rcpts;		/* lower case, sorted, unique */
 	size_t		 nrcpts;
 	char		 delimiter[8];
+	uint32_t	 callout_positive;	/* seconds an answer is cached */
+	uint32_t	 callout_negative;
+	enum on_unknown	 on_unknown;
+	uint32_t	 learning_period;	/* seconds */
 	struct net_conf	*networks;
 	size_t		 nnetworks;
 	int		 allow_bare_newlines;

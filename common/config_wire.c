@@ -237,6 +237,10 @@ send_tenant(struct chan *c, const struct tenant_conf *t, unsigned slices)
 	mw_u32(&w, t->hold);
 	mw_u32(&w, (uint32_t)t->verify);
 	mw_str(&w, t->delimiter);
+	mw_u32(&w, t->callout_positive);
+	mw_u32(&w, t->callout_negative);
+	mw_u32(&w, (uint32_t)t->on_unknown);
+	mw_u32(&w, t->learning_period);
 	mw_u8(&w, (uint8_t)t->allow_bare_newlines);
 	mw_u64(&w, t->spool_max);
 	if (send_msg(c, M_CONF_TENANT, &w, -1) == -1)
@@ -426,6 +430,7 @@ rx_tenant(struct conf_rx *rx, struct mr *r)
 {
 	struct conf		*conf = rx->conf;
 	struct tenant_conf	*t;
+	uint32_t		 verify, unknown;
 
 	if ((t = rx_grow(&conf->tenants, &conf->ntenants, sizeof(*t))) == NULL)
 		return -1;
@@ -434,10 +439,18 @@ rx_tenant(struct conf_rx *rx, struct mr *r)
 	t->postmaster = mr_strdup(r);
 	t->inbound_mode = (enum inbound_mode)mr_u32(r);
 	t->hold = mr_u32(r);
-	t->verify = (enum verify_mode)mr_u32(r);
+	verify = mr_u32(r);
 	mr_str(r, t->delimiter, sizeof(t->delimiter));
+	t->callout_positive = mr_u32(r);
+	t->callout_negative = mr_u32(r);
+	unknown = mr_u32(r);
+	t->learning_period = mr_u32(r);
 	t->allow_bare_newlines = mr_u8(r);
 	t->spool_max = mr_u64(r);
+	if (verify > VERIFY_LEARN || unknown > UNKNOWN_REJECT)
+		return -1;
+	t->verify = (enum verify_mode)verify;
+	t->on_unknown = (enum on_unknown)unknown;
 	return mr_end(r);
 }
 

@@ -59,6 +59,10 @@ static const struct verb verbs[] = {
 	{ "greylist flush", CTL_GREYLIST_FLUSH, ARG_NONE, 0, 0, NULL,
 	    CTL_ADMIN },
 	{ "selfcheck", CTL_SELFCHECK, ARG_FROM, 0, 0, NULL, CTL_OPERATOR },
+	{ "show recipients", CTL_SHOW_RECIPIENTS, ARG_WORDS, 1, 1,
+	    "expected TENANT", CTL_ADMIN },
+	{ "recipients forget", CTL_RECIPIENTS_FORGET, ARG_WORDS, 2, 2,
+	    "expected TENANT ADDRESS", CTL_ADMIN },
 };
 
 #define NVERBS	(sizeof(verbs) / sizeof(verbs[0]))

@@ -51,7 +51,9 @@ enum ctl_cmd {
 	CTL_SHOW_GREYLIST,	/* policyd: [TENANT] */
 	CTL_GREYLIST_WHITELIST,	/* policyd: ADDR | NET | DOMAIN */
 	CTL_GREYLIST_FLUSH,	/* policyd */
-	CTL_SELFCHECK		/* [from ADDRESS]: the open-relay check */
+	CTL_SELFCHECK,		/* [from ADDRESS]: the open-relay check */
+	CTL_SHOW_RECIPIENTS,	/* policyd: TENANT */
+	CTL_RECIPIENTS_FORGET	/* policyd: TENANT ADDRESS */
 };
 
 struct ctl_req {

@@ -91,6 +91,8 @@ enum policy_db {
 	PDB_AWL,		/* client networks that passed often */
 	PDB_PREGREET,		/* clients that waited, or talked first */
 	PDB_WHITELIST,		/* added with relayctl greylist whitelist */
+	PDB_RECIPIENTS,		/* learned: tenant NUL address, in clear */
+	PDB_CALLOUT,		/* callout answers: HMAC key */
 	PDB_MAX
 };
 
@@ -107,6 +109,10 @@ policy_db_name(unsigned db)
 		return "pregreet";
 	case PDB_WHITELIST:
 		return "whitelist";
+	case PDB_RECIPIENTS:
+		return "recipients";
+	case PDB_CALLOUT:
+		return "callout";
 	}
 	return NULL;
 }

@@ -27,6 +27,7 @@ const struct proc_edge proc_edges[] = {
 	{ PROC_QUEUED, PROC_POLICYD },
 	{ PROC_DELIVERD, PROC_DNSD },
 	{ PROC_POLICYD, PROC_DNSD },
+	{ PROC_POLICYD, PROC_DELIVERD },
 };
 
 const unsigned proc_nedges = sizeof(proc_edges) / sizeof(proc_edges[0]);

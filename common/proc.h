@@ -12,6 +12,7 @@
  *   queued   - policyd    policyd's writes (LMDB has one writer: queued)
  *   deliverd - dnsd       MX, A and AAAA look-ups
  *   policyd  - dnsd       DNSBL and SPF look-ups
+ *   policyd  - deliverd   recipient callouts; what deliveries learned
  *
  * Every child has a channel to the parent on descriptor PROC_FD_PARENT;
  * its peer channels follow in the order of proc_edges.  Nothing else is

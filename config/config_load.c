@@ -1144,12 +1144,45 @@ f_verify(struct cfx *cx, const struct ynode *n, void *dst)
 		*m = VERIFY_NONE;
 	else if (strcmp(s, "list") == 0)
 		*m = VERIFY_LIST;
-	else if (strcmp(s, "callout") == 0 || strcmp(s, "learn") == 0)
-		cerr(cx, n->line, "recipients.verify \"%s\" is not built yet "
-		    "(none or list)", s);
+	else if (strcmp(s, "callout") == 0)
+		*m = VERIFY_CALLOUT;
+	else if (strcmp(s, "learn") == 0)
+		*m = VERIFY_LEARN;
 	else
-		cerr(cx, n->line, "unknown recipients.verify \"%s\" (none or "
-		    "list)", s);
+		cerr(cx, n->line, "unknown recipients.verify \"%s\" (none, "
+		    "list, callout or learn)", s);
+}
+
+static void
+f_on_unknown(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	const char *s;
+
+	if ((s = scalar(cx, n, "on_unknown")) == NULL)
+		return;
+	if (strcmp(s, "defer") == 0)
+		*(enum on_unknown *)dst = UNKNOWN_DEFER;
+	else if (strcmp(s, "reject") == 0)
+		*(enum on_unknown *)dst = UNKNOWN_REJECT;
+	else
+		cerr(cx, n->line, "callout.on_unknown must be defer or reject, "
+		    "not \"%s\"", s);
+}
+
+static const struct field callout_fields[] = {
+	{ "positive", f_lifetime,
+	    offsetof(struct tenant_conf, callout_positive), 0 },
+	{ "negative", f_lifetime,
+	    offsetof(struct tenant_conf, callout_negative), 0 },
+	{ "on_unknown", f_on_unknown, offsetof(struct tenant_conf, on_unknown),
+	    0 },
+	{ NULL, NULL, 0, 0 }
+};
+
+static void
+f_callout(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	walk_map(cx, n, "callout", callout_fields, dst);
 }
 
 /* A list entry: a mailbox in a domain, not at an address literal. */
@@ -1231,6 +1264,9 @@ static const struct field recipients_fields[] = {
 	{ "verify", f_verify, offsetof(struct tenant_conf, verify), 0 },
 	{ "list", f_rcpt_list, 0, 0 },
 	{ "delimiter", f_delimiter, 0, 0 },
+	{ "callout", f_callout, 0, 0 },
+	{ "learning_period", f_duration,
+	    offsetof(struct tenant_conf, learning_period), 0 },
 	{ NULL, NULL, 0, 0 }
 };
 
@@ -1505,6 +1541,25 @@ check_rcpt_domains(struct cfx *cx, const struct tenant_conf *t,
 	}
 }
 
+/*
+ * A backup MX accepts only what the primary would: unless the tenant says
+ * otherwise it asks the primary (callout) and defers the unknown, so the
+ * primary stays the judge.  An inbound shield verifies nothing it was not
+ * asked to, and an unknown user there is the primary's own 550.
+ */
+static void
+recipients_defaults(struct tenant_conf *t, const struct ynode *rcpts)
+{
+	const struct ynode	*c;
+	int			 backup = t->inbound_mode == INBOUND_BACKUP;
+
+	if (rcpts == NULL || ymap_get(rcpts, "verify") == NULL)
+		t->verify = backup ? VERIFY_CALLOUT : VERIFY_NONE;
+	if (rcpts == NULL || (c = ymap_get(rcpts, "callout")) == NULL ||
+	    c->type != YN_MAP || ymap_get(c, "on_unknown") == NULL)
+		t->on_unknown = backup ? UNKNOWN_DEFER : UNKNOWN_REJECT;
+}
+
 /* Sort and dedupe the list for bsearch; check each is the tenant's. */
 static void
 tenant_finish(struct cfx *cx, struct tenant_conf *t, const struct ynode *root)
@@ -1522,7 +1577,9 @@ tenant_finish(struct cfx *cx, struct tenant_conf *t, const struct ynode *root)
 		t->rcpts[j++] = t->rcpts[i];
 	}
 	t->nrcpts = j;
-	if ((rcpts = ymap_get(root, "recipients")) == NULL)
+	rcpts = ymap_get(root, "recipients");
+	recipients_defaults(t, rcpts);
+	if (rcpts == NULL)
 		return;
 	check_rcpt_domains(cx, t, ymap_get(rcpts, "list"));
 	if (t->verify == VERIFY_LIST && t->nrcpts == 0 &&
@@ -1548,6 +1605,9 @@ tenant_tree(struct conf *conf, const char *name, const struct ynode *root,
 	t->file = cstrdup(&cx, 1, name);
 	t->line = root->line;
 	t->hold = 8 * 86400;
+	t->callout_positive = 7 * 86400;
+	t->callout_negative = 3600;
+	t->learning_period = 7 * 86400;
 	policy_init(&t->policy);
 	cx.tenant = t;
 	walk_map(&cx, root, "tenant file", tenant_fields, t);

@@ -1,5 +1,6 @@
 /*
- * deliverd: process set-up, jobs from queued, and results back.
+ * deliverd: process set-up, jobs from queued, and results back;
+ * policyd's callouts (mta_callout.c).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -168,6 +169,8 @@ job_finish(struct deliverd *d, struct job *job, int dest_state,
 	mw_u8(&w, (uint8_t)dest_state);
 	mw_str(&w, error ? error : "");
 	child_send(d->child, PROC_QUEUED, M_D_DONE, job->id, -1, w.buf, w.len);
+	if (job->route == ROUTE_TENANT)
+		callout_route_state(d, job->tenant, dest_state == DEST_UP);
 	job_free(d, job);
 }
 
@@ -408,6 +411,12 @@ from_parent(struct child *c, struct imsg *imsg)
 }
 
 static void
+from_policyd(struct child *c, struct imsg *imsg)
+{
+	callout_dispatch(c->state, imsg);
+}
+
+static void
 deliverd_preload(struct child *c)
 {
 	struct deliverd *d = c->state;
@@ -427,6 +436,7 @@ deliverd_init(struct child *c)
 	TAILQ_INIT(&d->incoming);
 	d->dns = dns_client_new(c);
 	sts_init(d);
+	callouts_init(d);
 }
 
 static void
@@ -445,10 +455,10 @@ deliverd_status(struct child *c, char *buf, size_t sz)
 	struct deliverd *d = c->state;
 
 	snprintf(buf, sz, "running, %u connections, %llu sent, %llu "
-	    "deferred, %llu bounced%s", d->nsessions,
+	    "deferred, %llu bounced, %zu callouts%s", d->nsessions,
 	    (unsigned long long)d->delivered, (unsigned long long)d->deferred,
-	    (unsigned long long)d->bounced, d->selfcheck != NULL ?
-	    ", a self-check running" : "");
+	    (unsigned long long)d->bounced, callouts_running(d),
+	    d->selfcheck != NULL ? ", a self-check running" : "");
 }
 
 static const struct child_ops deliverd_ops = {
@@ -461,6 +471,7 @@ static const struct child_ops deliverd_ops = {
 	.dispatch = {
 		[PROC_QUEUED] = from_queued,
 		[PROC_DNSD] = from_dnsd,
+		[PROC_POLICYD] = from_policyd,
 	},
 };
 

@@ -27,6 +27,10 @@
  * next hop cannot have read is never taken for delivered, so its spool
  * file is not deleted while we may still be sending from it.
  *
+ * For policyd it also asks a tenant's servers whether they know a
+ * recipient (a callout: mta_callout.c), and tells it which recipients
+ * their deliveries accepted, and whether the servers are up.
+ *
  * BUGS: TLS is authenticated only where DANE or MTA-STS asks for it, and
  * certificates are never checked for revocation.  A TLSA base domain is
  * the MX host's name as the MX record gives it: CNAMEs are not followed
@@ -54,6 +58,7 @@
 #include "msg_deliver.h"
 #include "netaddr.h"
 
+struct callouts;
 struct child;
 struct conf;
 struct dns_client;
@@ -180,6 +185,7 @@ struct deliverd {
 	struct ssl_ctx_st	*ssl_ctx;
 	int			 have_ca;	/* ssl_ctx has CAs */
 	struct sts_cache	*sts;		/* mta_sts.c */
+	struct callouts		*callouts;	/* mta_callout.c */
 	struct dest_tree	 dests;
 	unsigned		 nsessions;
 	size_t			 njobs;		/* each holds a spool file */
@@ -219,6 +225,14 @@ void	 mta_next_job(struct mta_session *, struct job *);
 void	 mta_quit(struct mta_session *);
 int	 mta_quit_if_stale(struct mta_session *);
 void	 mta_idle(struct mta_session *);
+
+/* mta_callout.c: recipient callouts for policyd, and what it learns. */
+void	 callouts_init(struct deliverd *);
+size_t	 callouts_running(const struct deliverd *);
+void	 callout_dispatch(struct deliverd *, struct imsg *);
+void	 callout_learned(struct deliverd *, const char *tenant,
+	    const char *addr);
+void	 callout_route_state(struct deliverd *, const char *tenant, int up);
 
 /* mta_tls.c */
 struct ssl_ctx_st *tls_client_ctx(void);

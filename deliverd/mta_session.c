@@ -769,6 +769,9 @@ tx_reply(struct mta_session *s, const struct mta_reply *r)
 		if (r->code < 300) {
 			rc->rcpt_ok = 1;
 			s->accepted++;
+			/* The tenant's server knows this user: learned. */
+			if (job->route == ROUTE_TENANT)
+				callout_learned(s->d, job->tenant, rc->addr);
 		} else
 			set_result(rc, r);
 	}

@@ -1,8 +1,9 @@
 /*
  * policy_control: relayctl's commands for policyd but test spf
  * (policy_test.c): test dnsbl, show greylist, greylist whitelist and
- * greylist flush; and the whitelist they keep in the store (PDB_WHITELIST:
- * the operator's entries, in clear, the key the entry's text).
+ * greylist flush; show recipients and recipients forget (policy_rcpt.c);
+ * and the whitelist they keep in the store (PDB_WHITELIST: the
+ * operator's entries, in clear, the key the entry's text).
  *
  * show greylist reads the store in steps of WALK_STEP entries, each in
  * its own turn of the event loop, so that a store of millions of
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -24,6 +26,7 @@
 #include "msg_parent.h"
 #include "policy_dnsbl.h"
 #include "policy_greylist.h"
+#include "policy_rcpt.h"
 #include "policy_store.h"
 #include "policyd.h"
 
@@ -122,11 +125,7 @@ greylist_flush(struct policyd *pd)
  * Answers.
  */
 
-static void
-pctl_line(struct policyd *pd, uint64_t req, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
+void
 pctl_line(struct policyd *pd, uint64_t req, const char *fmt, ...)
 {
 	char	text[CTL_TEXT_MAX];
@@ -141,7 +140,7 @@ pctl_line(struct policyd *pd, uint64_t req, const char *fmt, ...)
 	child_send(pd->child, PROC_PARENT, M_CTL_LINE, req, -1, w.buf, w.len);
 }
 
-static void
+void
 pctl_done(struct policyd *pd, uint64_t req, const char *err)
 {
 	struct mw w;
@@ -420,6 +419,155 @@ show_greylist(struct policyd *pd, uint64_t req, const struct ctl_req *r)
 	grey_show_step(-1, 0, g);
 }
 
+/*
+ * show recipients TENANT: the tenant's state, then one line per learned
+ * recipient, read in steps as show greylist is.
+ */
+
+struct rcpt_show {
+	struct policyd		*pd;
+	uint64_t		 req;
+	uint8_t			 prefix[PDB_KEY_MAX];	/* name NUL */
+	size_t			 plen;
+	uint8_t			 at[PDB_KEY_MAX];
+	size_t			 atlen;
+	int64_t			 now;
+	int64_t			 first_seen;
+	int			 past;		/* beyond the tenant's keys */
+	uint64_t		 n;
+	uint64_t		 bad;
+};
+
+static void
+rcpt_show_entry(void *arg, const uint8_t *key, size_t klen,
+    const uint8_t *val, size_t vlen)
+{
+	struct rcpt_show	*g = arg;
+	char			 line[CTL_TEXT_MAX];
+
+	if (g->past || klen < g->plen || memcmp(key, g->prefix, g->plen) !=
+	    0) {
+		g->past = 1;
+		return;
+	}
+	if (klen == g->plen) {
+		g->first_seen = rcpt_first_seen(val, vlen);
+		return;
+	}
+	if (pstore_expiry(val, vlen) <= g->now)
+		return;		/* gone at the next purge */
+	if (rcpt_entry_format(key, klen, val, vlen, line, sizeof(line)) ==
+	    -1) {
+		g->bad++;
+		return;
+	}
+	g->n++;
+	pctl_line(g->pd, g->req, "%s", line);
+}
+
+static void
+rcpt_show_done(struct rcpt_show *g)
+{
+	const struct tenant_conf *t;
+	char			  seen[32], down[32];
+	int64_t			  since;
+	struct tm		  tm;
+	time_t			  tt;
+
+	strlcpy(seen, "never", sizeof(seen));
+	if (g->first_seen > 0 && (tt = (time_t)g->first_seen,
+	    gmtime_r(&tt, &tm)) != NULL)
+		strftime(seen, sizeof(seen), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	strlcpy(down, "up", sizeof(down));
+	since = rcpt_down_since(g->pd, (const char *)g->prefix);
+	if (since > 0 && (tt = (time_t)since, gmtime_r(&tt, &tm)) != NULL)
+		strftime(down, sizeof(down), "down since %Y-%m-%dT%H:%M:%SZ",
+		    &tm);
+	t = conf_tenant_by_name(g->pd->child->conf, (const char *)g->prefix);
+	pctl_line(g->pd, g->req, "tenant %s: verify %s, first seen %s, "
+	    "servers %s, %llu recipients learned", (const char *)g->prefix,
+	    t == NULL ? "-" : t->verify == VERIFY_CALLOUT ? "callout" :
+	    t->verify == VERIFY_LEARN ? "learn" : t->verify == VERIFY_LIST ?
+	    "list" : "none", seen, down, (unsigned long long)g->n);
+	if (g->bad > 0)
+		pctl_line(g->pd, g->req, "%llu entries that cannot be read",
+		    (unsigned long long)g->bad);
+	pctl_done(g->pd, g->req, NULL);
+	free(g);
+}
+
+static void
+rcpt_show_step(int fd, short ev, void *arg)
+{
+	struct rcpt_show	*g = arg;
+	struct timeval		 now = { 0, 0 };
+	int			 rv;
+
+	(void)fd;
+	(void)ev;
+	rv = pstore_walk(g->pd->store, PDB_RECIPIENTS, g->at, &g->atlen,
+	    WALK_STEP, rcpt_show_entry, g);
+	if (rv == -1) {
+		pctl_done(g->pd, g->req, "the policy store cannot be read");
+		free(g);
+		return;
+	}
+	if (rv != 1 || g->past) {
+		rcpt_show_done(g);
+		return;
+	}
+	if (event_base_once(g->pd->child->base, -1, EV_TIMEOUT,
+	    rcpt_show_step, g, &now) == -1) {
+		pctl_done(g->pd, g->req, "out of memory");
+		free(g);
+	}
+}
+
+static void
+show_recipients(struct policyd *pd, uint64_t req, const struct ctl_req *r)
+{
+	const struct tenant_conf	*t;
+	struct rcpt_show		*g;
+	size_t				 n;
+
+	if ((t = conf_tenant_by_name(pd->child->conf, r->args[0])) == NULL) {
+		pctl_done(pd, req, "no such tenant");
+		return;
+	}
+	if ((g = calloc(1, sizeof(*g))) == NULL) {
+		pctl_done(pd, req, "out of memory");
+		return;
+	}
+	n = strlen(t->name);
+	g->pd = pd;
+	g->req = req;
+	g->now = clock_now();
+	memcpy(g->prefix, t->name, n);
+	g->plen = n + 1;
+	memcpy(g->at, g->prefix, g->plen);
+	g->atlen = g->plen;
+	rcpt_show_step(-1, 0, g);
+}
+
+static void
+recipients_forget(struct policyd *pd, uint64_t req, const struct ctl_req *r)
+{
+	const struct tenant_conf *t;
+
+	if ((t = conf_tenant_by_name(pd->child->conf, r->args[0])) == NULL) {
+		pctl_done(pd, req, "no such tenant");
+		return;
+	}
+	if (rcpt_forget(pd, t, r->args[1]) == -1) {
+		pctl_done(pd, req, "not an address of a length that can be "
+		    "kept");
+		return;
+	}
+	log_info("recipients tenant=%s: an address forgotten (relayctl)",
+	    t->name);
+	pctl_done(pd, req, NULL);
+}
+
 void
 policy_control(struct policyd *pd, uint64_t req, const struct ctl_req *r)
 {
@@ -441,6 +589,12 @@ policy_control(struct policyd *pd, uint64_t req, const struct ctl_req *r)
 	case CTL_GREYLIST_FLUSH:
 		greylist_flush(pd);
 		pctl_done(pd, req, NULL);
+		break;
+	case CTL_SHOW_RECIPIENTS:
+		show_recipients(pd, req, r);
+		break;
+	case CTL_RECIPIENTS_FORGET:
+		recipients_forget(pd, req, r);
 		break;
 	default:
 		pctl_done(pd, req, "not a command for policyd");

@@ -31,6 +31,7 @@
 #include "policy_domain.h"
 #include "policy_greylist.h"
 #include "policy_rate.h"
+#include "policy_rcpt.h"
 #include "policy_store.h"
 #include "policyd.h"
 #include "spf.h"
@@ -76,6 +77,7 @@ struct pq {
 	int			 decided;	/* greylisting, once */
 	struct grey_decision	 gd;
 	struct domain_fact	 rdom;		/* outbound: its domain */
+	struct rcpt_check	 rc;		/* callout or learned */
 };
 TAILQ_HEAD(pq_list, pq);
 
@@ -735,6 +737,41 @@ check_rcpt_domain(struct psess *ps, struct pq *q, struct verdict *v)
 	return STEP_DONE;
 }
 
+static void
+rcpt_wake(void *arg)
+{
+	advance(arg);
+}
+
+/* Does the recipient exist?  The tenant's server, or what it accepted. */
+static enum step
+check_recipient(struct psess *ps, struct pq *q, const struct tenant_conf *t,
+    struct verdict *v)
+{
+	struct rcpt_check	*rc = &q->rc;
+	const char		*at = strrchr(q->addr, '@');
+	char			 local[16];
+	size_t			 n;
+
+	if (t->verify != VERIFY_CALLOUT && t->verify != VERIFY_LEARN)
+		return STEP_DONE;
+	/* postmaster and abuse are always reachable (smtpd asks not). */
+	n = at != NULL ? (size_t)(at - q->addr) : 0;
+	if (n > 0 && n < sizeof(local)) {
+		memcpy(local, q->addr, n);
+		local[n] = '\0';
+		if (mailaddr_is_role(local))
+			return STEP_DONE;
+	}
+	if (rcpt_check(ps->pd, rc, t, q->addr, rcpt_wake, ps) != 0)
+		return STEP_WAIT;
+	fact(v, "%s", rc->fact);
+	if (rc->code != 0)
+		verdict_refuse(v, "recipient", rc->code, rc->enh, "%s",
+		    rc->text);
+	return STEP_DONE;
+}
+
 static enum step
 answer_rcpt(struct psess *ps, struct pq *q, struct verdict *v,
     const char **field)
@@ -750,6 +787,8 @@ answer_rcpt(struct psess *ps, struct pq *q, struct verdict *v,
 		return STEP_DONE;
 	}
 	v->check = "-";		/* none refused */
+	if ((st = check_recipient(ps, q, t, v)) != STEP_DONE || v->code)
+		return st;
 	if ((st = check_rates(ps, q, t, v)) != STEP_DONE || v->code)
 		return st;
 	if ((st = check_dnsbl(ps, t, v)) != STEP_DONE || v->code)
@@ -771,6 +810,7 @@ static void
 pq_free(struct pq *q)
 {
 	domain_fact_cancel(&q->rdom);
+	rcpt_check_cancel(&q->rc);
 	if (q->req != NULL && q->grey == FACT_RUNNING)
 		pstore_cancel(q->req);
 	free(q);

@@ -1,7 +1,8 @@
 /*
  * policyd: the process (policyd.h).  Its messages: smtpd's questions
  * (policy_session.c), queued's answers to its writes (policy_store.c),
- * dnsd's answers (dns_client), and relayctl's commands from the parent
+ * dnsd's answers (dns_client), deliverd's callouts and what deliveries
+ * learned (policy_rcpt.c), and relayctl's commands from the parent
  * (policy_control.c, policy_test.c).
  */
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "msg_policy.h"
 #include "policy_greylist.h"
 #include "policy_rate.h"
+#include "policy_rcpt.h"
 #include "policy_store.h"
 #include "policy_test.h"
 #include "policyd.h"
@@ -50,6 +52,12 @@ from_dnsd(struct child *c, struct imsg *imsg)
 	struct policyd *pd = c->state;
 
 	dns_client_dispatch(pd->dns, imsg);
+}
+
+static void
+from_deliverd(struct child *c, struct imsg *imsg)
+{
+	rcpt_dispatch(c->state, imsg);
 }
 
 static void
@@ -98,10 +106,10 @@ policyd_status(struct child *c, char *buf, size_t sz)
 
 	pstore_status(pd->store, st, sizeof(st));
 	snprintf(buf, sz, "running, %zu sessions, verdicts pass=%llu "
-	    "defer=%llu reject=%llu, %s", pd->nsessions,
+	    "defer=%llu reject=%llu, %zu callouts, %s", pd->nsessions,
 	    (unsigned long long)pd->verdicts[0],
 	    (unsigned long long)pd->verdicts[1],
-	    (unsigned long long)pd->verdicts[2], st);
+	    (unsigned long long)pd->verdicts[2], rcpt_callouts(pd), st);
 }
 
 static void
@@ -127,6 +135,7 @@ policyd_shutdown(struct child *c)
 	struct policyd *pd = c->state;
 
 	psess_free_all(pd);
+	rcpt_free_all(pd);
 	pstore_free(pd->store);
 	pd->store = NULL;
 }
@@ -142,6 +151,7 @@ static const struct child_ops policyd_ops = {
 		[PROC_SMTPD] = from_smtpd,
 		[PROC_QUEUED] = from_queued,
 		[PROC_DNSD] = from_dnsd,
+		[PROC_DELIVERD] = from_deliverd,
 	},
 };
 

@@ -5,8 +5,9 @@
  * check applies; policyd gathers the session's facts once (DNS lists from
  * the connection on, SPF and the sender's domain from MAIL on, all
  * through dnsd, in parallel) and gives each recipient its own tenant's
- * verdict, in this order: rates, the daily volume, DNS lists, the
- * sender's domain, SPF, greylisting.  Answers go back in the order of the
+ * verdict, in this order: the recipient's existence (callout or learned,
+ * policy_rcpt.c, through deliverd), rates, the daily volume, DNS lists,
+ * the sender's domain, SPF, greylisting.  Answers go back in the order of the
  * questions; a recipient whose facts are not in yet waits for them.
  *
  * State that must outlive a restart is in the store (policy_store.c,
@@ -31,6 +32,7 @@ struct imsg;
 struct policy_tests;
 struct pstore;
 struct rates;
+struct rcpt_state;
 
 struct psess;
 RB_HEAD(psess_tree, psess);
@@ -42,6 +44,7 @@ struct policyd {
 	struct pstore		*store;		/* policy_store.c */
 	struct rates		*rates;		/* policy_rate.c */
 	struct grey_wl		*whitelist;	/* relayctl's, in memory */
+	struct rcpt_state	*rcpt;		/* policy_rcpt.c */
 	int			 wl_loaded;	/* read from the store */
 	struct psess_tree	 sessions;	/* policy_session.c */
 	size_t			 nsessions;
@@ -59,5 +62,8 @@ int	 whitelist_add(struct policyd *, const char *, char *err, size_t);
 void	 greylist_flush(struct policyd *);
 struct ctl_req;
 void	 policy_control(struct policyd *, uint64_t req, const struct ctl_req *);
+void	 pctl_line(struct policyd *, uint64_t req, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	 pctl_done(struct policyd *, uint64_t req, const char *err);
 
 #endif

@@ -50,7 +50,12 @@ usage(void)
 	    "  greylist whitelist ADDRESS | NETWORK | DOMAIN\n"
 	    "                          never greylist these senders (admin)\n"
 	    "  greylist flush          forget every triplet and\n"
-	    "                          auto-whitelisted client (admin)\n");
+	    "                          auto-whitelisted client (admin)\n"
+	    "  show recipients TENANT  the recipients learned for a tenant\n"
+	    "                          (admin: they are addresses)\n"
+	    "  recipients forget TENANT ADDRESS\n"
+	    "                          forget what was learned of an\n"
+	    "                          address, and its callout answer (admin)\n");
 	exit(2);
 }
 

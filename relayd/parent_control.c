@@ -417,6 +417,8 @@ forward_to(enum ctl_cmd cmd)
 	case CTL_SHOW_GREYLIST:
 	case CTL_GREYLIST_WHITELIST:
 	case CTL_GREYLIST_FLUSH:
+	case CTL_SHOW_RECIPIENTS:
+	case CTL_RECIPIENTS_FORGET:
 		return PROC_POLICYD;
 	default:
 		return PROC_QUEUED;

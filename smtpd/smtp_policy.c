@@ -4,8 +4,8 @@
  *
  * A question is sent only when some check applies: to the session (a
  * connection rate, a greeting delay with its pass cache, DNS lists some
- * tenant uses) or to the recipient (its tenant's checks, the recipient
- * rate).  A client in a tenant's outbound.networks, and mail to
+ * tenant uses) or to the recipient (its tenant's checks, its recipient
+ * verification by callout or learning, the recipient rate).  A client in a tenant's outbound.networks, and mail to
  * postmaster@ or abuse@, skip every check, so a relay tenant that enabled
  * nothing never waits for policyd.  smtpd waits only for a verdict that
  * may refuse what it is about to answer; the rest (CONNECT starting the
@@ -62,7 +62,9 @@ tenant_checks(const struct conf *conf, const struct tenant_conf *t)
 
 	if (p->dnsbl)
 		conf_dnsbl_lists(conf, t, &n, &th);
-	return p->greylist || n > 0 || p->spf != SPF_OFF ||
+	/* A callout or what was learned: policyd's; a list is ours. */
+	return t->verify == VERIFY_CALLOUT || t->verify == VERIFY_LEARN ||
+	    p->greylist || n > 0 || p->spf != SPF_OFF ||
 	    p->sender_domain || t->daily_messages > 0 || t->daily_bytes > 0 ||
 	    conf->limits.client_recipient_rate > 0;
 }

@@ -95,11 +95,12 @@ finally:
     w.stop()
 
 # Backup MX: inbound.hold, not queue.lifetime, bounds the wait.
-# Its greylisting and sender check (on by default) are not the subject.
+# Its greylisting, sender check and recipient callouts (on by default)
+# are not the subject: its primary is down from the start.
 w = World(tap, mode="backup", hold="3s",
           queue="retry_min: 1s\nretry_max: 1s\nlifetime: 1h\n",
           tenant_extra="policy:\n  greylist: {enabled: false}\n"
-          "  sender_domain: false\n")
+          "  sender_domain: false\nrecipients:\n  verify: none\n")
 try:
     notices = w.sink("127.0.0.6")
     tap.ok(w.start(), "relayd starts as a backup MX holding for 3s")

@@ -41,7 +41,8 @@ static int
 admin(enum ctl_cmd cmd)
 {
 	return cmd == CTL_QUEUE_REMOVE || cmd == CTL_QUEUE_BOUNCE ||
-	    cmd == CTL_GREYLIST_WHITELIST || cmd == CTL_GREYLIST_FLUSH;
+	    cmd == CTL_GREYLIST_WHITELIST || cmd == CTL_GREYLIST_FLUSH ||
+	    cmd == CTL_SHOW_RECIPIENTS || cmd == CTL_RECIPIENTS_FORGET;
 }
 
 int

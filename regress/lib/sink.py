@@ -25,7 +25,9 @@ next command or reply sees it) is one of
 
 In "early", "mixed", "long" and "data250" no message is recorded in
 s.messages.  Every octet any client sent is kept in s.raw (s.received()),
-whatever the mode; rcvbuf= shrinks the receive buffer, set before listen
+whatever the mode, and the command lines of each connection in
+s.sessions (a list per connection, DATA's content and BDAT's chunks not
+among them); rcvbuf= shrinks the receive buffer, set before listen
 so that the window is small from the SYN on.  With starttls=True the sink
 offers STARTTLS with a self-signed certificate, or with cert=(chain, key).
 """
@@ -89,6 +91,7 @@ class Sink:
         self.early = 0            # end-of-data replies sent before the data
         self.released = threading.Event()
         self.raw = bytearray()    # everything received, every connection
+        self.sessions = []        # the command lines of each connection
         self.messages = []
         self.connections = 0
         self.active = 0
@@ -201,11 +204,16 @@ class Sink:
         tls = False
         msg = None
         done = 0
+        cmds = []
+        with self.lock:
+            self.sessions.append(cmds)
         while True:
             line = f.readline()
             if line is None:
                 return
             cmd = line.decode("utf-8", "replace")
+            with self.lock:
+                cmds.append(cmd)
             verb = cmd[:4].upper()
             if verb == "EHLO":
                 if self.helo_only:

@@ -269,7 +269,9 @@ check_full_beta(const struct tenant_conf *t)
 {
 	is_int(t->inbound_mode, INBOUND_BACKUP, "beta: backup");
 	is_int(t->hold, 3 * 86400, "beta: hold 3d");
-	is_int(t->verify, VERIFY_NONE, "beta: verify defaults to none");
+	is_int(t->verify, VERIFY_CALLOUT,
+	    "beta: a backup MX verifies by callout by default");
+	is_int(t->on_unknown, UNKNOWN_DEFER, "beta: and defers the unknown");
 	is_str(t->delimiter, "", "beta: no delimiter");
 	is_int(t->nnetworks, 1, "beta: one network");
 	is_int(t->allow_bare_newlines, 1, "beta: allow_bare_newlines");
@@ -355,6 +357,12 @@ check_defaults(void)
 		is_int(c->tenants[0].hold, 8 * 86400, "defaults: hold 8d");
 		is_int(c->tenants[0].verify, VERIFY_NONE,
 		    "defaults: verify none");
+		is_int(c->tenants[0].on_unknown, UNKNOWN_REJECT,
+		    "defaults: on_unknown reject in relay mode");
+		ok(c->tenants[0].callout_positive == 7 * 86400 &&
+		    c->tenants[0].callout_negative == 3600 &&
+		    c->tenants[0].learning_period == 7 * 86400,
+		    "defaults: callout answers kept 7d and 1h, learning 7d");
 		is_int(c->tenants[0].nnetworks, 0, "defaults: no networks");
 	}
 	conf_free(c);
@@ -473,6 +481,11 @@ check_policy(void)
 	    p->dnsbl && p->sender_domain && p->spf == SPF_OFF &&
 	    !p->require_to_or_cc, "backup mode: greylist, DNS lists and "
 	    "sender domains by default; SPF and To/Cc opt-in");
+	ok(c->tenants[0].verify == VERIFY_CALLOUT &&
+	    c->tenants[0].on_unknown == UNKNOWN_DEFER &&
+	    c->limits.max_message_size == 500ull * 1024 * 1024,
+	    "backup mode: callout verification deferring the unknown, "
+	    "size 500M, by default");
 	conf_free(c);
 }
 

@@ -56,6 +56,10 @@ static const struct good goods[] = {
 	    "", { "198.51.100.0/24" } },
 	{ "greylist flush", CTL_GREYLIST_FLUSH, 0, "", { NULL } },
 	{ "selfcheck", CTL_SELFCHECK, 0, "", { NULL } },
+	{ "show recipients acme", CTL_SHOW_RECIPIENTS, 0, "", { "acme" } },
+	{ "recipients forget acme %22a%20b%22@acme.example",
+	    CTL_RECIPIENTS_FORGET, 0, "",
+	    { "acme", "\"a b\"@acme.example" } },
 };
 
 #define R_EMPTY		"empty request"
@@ -120,6 +124,10 @@ static const struct bad bads[] = {
 	{ "show Corrupt", R_UNKNOWN },
 	{ "show  corrupt", R_SPACE },
 	{ "log verbose 2", R_ARG },
+	{ "show recipients", "expected TENANT" },
+	{ "show recipients acme bob@acme.example", R_ARG },
+	{ "recipients forget acme", "expected TENANT ADDRESS" },
+	{ "recipients forget acme a@x b@x", R_ARG },
 	{ "queue hold", R_NOID },
 	{ "queue release", R_NOID },
 	{ "queue remove", R_NOID },
@@ -322,7 +330,9 @@ test_levels(void)
 		admin = goods[i].cmd == CTL_QUEUE_REMOVE ||
 		    goods[i].cmd == CTL_QUEUE_BOUNCE ||
 		    goods[i].cmd == CTL_GREYLIST_WHITELIST ||
-		    goods[i].cmd == CTL_GREYLIST_FLUSH;
+		    goods[i].cmd == CTL_GREYLIST_FLUSH ||
+		    goods[i].cmd == CTL_SHOW_RECIPIENTS ||
+		    goods[i].cmd == CTL_RECIPIENTS_FORGET;
 		ok(req.level == (admin ? CTL_ADMIN : CTL_OPERATOR),
 		    "\"%s\": the %s's", goods[i].line, admin ?
 		    "administrator" : "operator");
