@@ -331,6 +331,10 @@ test_wl_parse(void)
 	wl_bad("198.51.100.1/24");
 	wl_bad("198.51.100.0/33");
 	wl_bad("2001:db8::/129");
+	/* Typos of addresses are no domains: a top-level label has letters. */
+	wl_bad("300.1.2.3");
+	wl_bad("192.0.2");
+	wl_bad("192.0.2.");
 	ok(grey_wl_parse("long.example.org", &c, d, sizeof(d)) == -1,
 	    "whitelist: a domain longer than the buffer is refused");
 
