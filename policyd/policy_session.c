@@ -179,18 +179,21 @@ send_verdict(struct psess *ps, const struct pq *q, const struct verdict *v,
 	struct policyd	*pd = ps->pd;
 	struct mw	 w;
 	const char	*result;
+	char		 reply[400];
 
 	result = v->code == 0 ? "pass" : v->code < 500 ? "defer" : "reject";
 	pd->verdicts[v->code == 0 ? 0 : v->code < 500 ? 1 : 2]++;
-	/* One line per verdict that a check took part in. */
+	/* One line per verdict that a check took part in; a pass has no code. */
+	reply[0] = '\0';
+	if (v->code != 0)
+		snprintf(reply, sizeof(reply), " %d %s %s", v->code, v->enh,
+		    v->text);
 	if (v->check != NULL)
 		log_info("policy %s client=[%s] tenant=%s from=<%s> to=<%s> "
-		    "check=%s result=%s%s%d%s%s%s%s; %s", stage_name(q->type),
-		    ps->addr, q->tenant[0] ? q->tenant : "-",
+		    "check=%s result=%s%s; %s", stage_name(q->type), ps->addr,
+		    q->tenant[0] ? q->tenant : "-",
 		    q->type == M_P_CONNECT ? "" : ps->sender, q->addr,
-		    v->check, result, v->code ? " " : "", v->code,
-		    v->code ? " " : "", v->code ? v->enh : "",
-		    v->code ? " " : "", v->code ? v->text : "",
+		    v->check, result, reply,
 		    v->facts[0] ? v->facts : "no facts needed");
 	mw_init(&w);
 	mw_u32(&w, q->seq);
