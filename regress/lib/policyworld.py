@@ -89,9 +89,9 @@ class PolicyWorld:
                  limits="", timeouts="", main_extra="", listen=None,
                  v6=False, dns=None):
         """tenants: {name: YAML added to its file}, each with the domain
-        NAME.example and mode relay unless the YAML says `mode:` (then
-        the whole inbound: section is the test's); zones: more zones for
-        unbound; v6: listen on [::1] too, on the same port."""
+        NAME.example, in relay mode; or {name: (mode, YAML)}; zones: more
+        zones for unbound; listen: a function of the port giving
+        Relayd.listen; v6: listen on [::1] too, on the same port."""
         self.tap = tap
         self.sink_port = free_port(SINK_ADDR)
         z = {"snd.test.": list(SENDERS)}
@@ -114,7 +114,10 @@ class PolicyWorld:
         self.r.write_main()
 
     def tenant_text(self, name, extra):
-        return TENANT.format(name=name, mode="relay",
+        mode = "relay"
+        if isinstance(extra, tuple):
+            mode, extra = extra
+        return TENANT.format(name=name, mode=mode,
                              sink="%s:%d" % (SINK_ADDR, self.sink_port)) + \
             extra
 
