@@ -384,9 +384,11 @@ answer_connect(struct psess *ps, struct pq *q, struct verdict *v)
 			v->flags |= PV_PREGREET_PASS;
 		}
 	}
-	if (ps->dnsbl == NULL)
+	if (ps->dnsbl == NULL) {
 		ps->dnsbl = dnsbl_start(ps->pd->dns, conf, &ps->client,
 		    on_dnsbl, ps);
+		dnsbl_each_answer(ps->dnsbl, on_dnsbl);
+	}
 	return STEP_DONE;
 }
 
@@ -488,7 +490,7 @@ check_dnsbl(struct psess *ps, const struct tenant_conf *t, struct verdict *v)
 	conf_dnsbl_lists(ps_conf(ps), t, &n, &th);
 	if (n == 0)
 		return STEP_DONE;
-	if (!dnsbl_done(ps->dnsbl))
+	if (!dnsbl_done_for(ps->dnsbl, ps_conf(ps), t))
 		return STEP_WAIT;
 	dnsbl_score(ps->dnsbl, ps_conf(ps), t, &s);
 	fact(v, "dnsbl=%d/%d (%s)", s.score, th, s.facts[0] ? s.facts :

@@ -87,11 +87,12 @@ class V6Addresses:
 class PolicyWorld:
     def __init__(self, tap, tenants, zones=None, silent=("silent.test.",),
                  limits="", timeouts="", main_extra="", listen=None,
-                 v6=False, dns=None):
+                 v6=False, dns=None, dns_timeout=None):
         """tenants: {name: YAML added to its file}, each with the domain
         NAME.example, in relay mode; or {name: (mode, YAML)}; zones: more
         zones for unbound; listen: a function of the port giving
-        Relayd.listen; v6: listen on [::1] too, on the same port."""
+        Relayd.listen; v6: listen on [::1] too, on the same port;
+        dns_timeout: dnsd's, instead of 2s."""
         self.tap = tap
         self.sink_port = free_port(SINK_ADDR)
         z = {"snd.test.": list(SENDERS)}
@@ -112,6 +113,12 @@ class PolicyWorld:
             self.r.listen = [("127.0.0.1:%d" % self.port, "mx", "0s"),
                              ('"[::1]:%d"' % self.port, "mx", "0s")]
         self.r.write_main()
+        if dns_timeout:
+            with open(self.r.conf) as f:
+                text = f.read()
+            with open(self.r.conf, "w") as f:
+                f.write(text.replace("\n  timeout: 2s\n",
+                                     "\n  timeout: %s\n" % dns_timeout, 1))
 
     def tenant_text(self, name, extra):
         mode = "relay"

@@ -119,6 +119,7 @@ def main():
         w.stop()
         v6.remove()
     silent(t)
+    others(t)
     t.done()
 
 
@@ -193,6 +194,37 @@ def silent(t):
              "logged: the silent list failed, scored 0")
         rep = w.rcpt_reply("127.0.1.2", "s@good.snd.test", "r@slow.example")
         t.eq(code(rep), BAD, "the other list still lists its client")
+    finally:
+        w.stop()
+
+
+BOTH = {
+    "slow": SLOW["slow"],
+    "quick": """\
+policy:
+  dnsbl:
+    enabled: true
+    lists:
+      - zone: bl.test
+""",
+}
+
+
+def others(t):
+    """A tenant's verdict waits for its own lists only: dnsd waits 30 s
+    for the silent one, smtpd 10 s for a verdict."""
+    w = PolicyWorld(t, BOTH, zones={"bl.test.": BL}, dns_timeout="30s",
+                    timeouts="command: 60s\ndata: 60s\npolicy: 10s\n")
+    try:
+        if not t.ok(w.start(), "a third relayd: one tenant with a silent "
+                    "list, one without"):
+            return
+        out = w.session("127.0.1.2", "s@good.snd.test", ["r@quick.example"])
+        t.eq(code(out["rcpt"][0]) if out["rcpt"] else out, BAD,
+             "the other tenant's verdict does not wait for the silent list")
+        out = w.session("127.0.1.1", "s@good.snd.test", ["r@quick.example"])
+        t.eq(code(out["rcpt"][0]) if out["rcpt"] else out, OK,
+             "nor for an unlisted client")
     finally:
         w.stop()
 
