@@ -67,7 +67,44 @@ def main():
         t.ok(w.r.proc.poll() is None, "relayd still running")
     finally:
         w.stop()
+    too_late(t)
     t.done()
+
+
+def too_late(t):
+    """smtpd gives up on a verdict (timeouts.policy 1 s, under dnsd's
+    2 s for the silent zone) and the client starts a new transaction
+    for the same recipient: the abandoned question is not decided with
+    the new transaction's sender, nor logged as if it had been asked."""
+    w = PolicyWorld(t, {"grey": GREY}, timeouts="command: 30s\n"
+                    "data: 30s\npolicy: 1s\n")
+    try:
+        if not t.ok(w.start(), "another relayd: timeouts.policy 1s"):
+            return
+        c, g = w.connect("127.0.1.9")
+        c.cmd("EHLO client.example")
+        got = [code(c.cmd("MAIL FROM:<a@x.silent.test>")),
+               code(c.cmd("RCPT TO:<r@grey.example>")),
+               code(c.cmd("RSET")),
+               code(c.cmd("MAIL FROM:<b@good.snd.test>")),
+               code(c.cmd("RCPT TO:<r@grey.example>"))]
+        c.cmd("QUIT")
+        c.close()
+        t.eq(got, ["250 2.1.0", "451 4.3.0", "250 2.0.0", "250 2.1.0",
+                   "451 4.7.1"], "451 4.3.0 when the verdict is late; "
+             "the next transaction greylisted")
+        t.ok(w.log_has(r"policy rcpt client=\[127\.0\.1\.9\] .* "
+                       r"from=<b@good\.snd\.test> to=<r@grey\.example> "
+                       r"check=greylist .*greylist=new triplet"),
+             "the new transaction's triplet is new")
+        log = w.r.log()
+        lines = [l for l in log.splitlines() if "policy rcpt" in l and
+                 "from=<b@good.snd.test>" in l]
+        if not t.eq(len(lines), 1, "and the only verdict logged for its "
+                    "sender"):
+            t.diag("\n".join(lines))
+    finally:
+        w.stop()
 
 
 main()
