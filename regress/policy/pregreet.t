@@ -9,6 +9,7 @@ across a restart."""
 import os
 import socket
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
@@ -31,7 +32,33 @@ def main():
         run(t, w, w.port, slow)
     finally:
         w.stop()
+    forgiven(t)
     t.done()
+
+
+def forgiven(t):
+    """An early talker is refused for an hour: on the test clock of the
+    debug build, where a second is SCALE, the hour is gone in seconds."""
+    scale = 600
+    w = PolicyWorld(t, {"plain": ""}, listen=lambda p: [
+        ("127.0.0.1:%d" % p, "mx", "1s")])
+    try:
+        env = {"RELAYD_TIME_SCALE": str(scale),
+               "RELAYD_TIME_BASE": str(int(time.time()))}
+        if not t.ok(w.start(debug=True, env=env), "the debug build starts, "
+                    "a second is %d" % scale):
+            return
+        rep, closed = talk_first(w.port, "127.0.1.5")
+        t.like(rep[1], r"^554 5\.5\.1 ", "a client talks first")
+        start = time.time()
+        rep = greeting(w.port, "127.0.1.5")
+        t.like(rep and rep[1], r"^554 5\.7\.1 ", "refused at connect")
+        time.sleep(max(0, start + 3600 / scale + 2 - time.time()))
+        rep = greeting(w.port, "127.0.1.5")
+        t.like(rep and rep[1], r"^220 ", "an hour later on the test clock: "
+               "it may try again, and waits for the greeting")
+    finally:
+        w.stop()
 
 
 def greeting(port, source, timeout=PATIENCE):
