@@ -72,6 +72,15 @@ def run(t, w):
     t.eq(code(send(w, "postmaster@tocc.example", b"Subject: x\r\n\r\nb\r\n")),
          OK, "postmaster@ of the tenant: no To/Cc check")
 
+    # BDAT: the header split across chunks.
+    for chunks, want, what in (
+            ((b"Subject: x\r\nT", b"o: <r@tocc.example>\r\n\r\nb\r\n"), OK,
+             "a To: split across two BDAT chunks"),
+            ((b"Subject: x\r\n", b"\r\nTo: <r@tocc.example>\r\n"), NO,
+             "BDAT: a To: line in the body only")):
+        t.eq(code(bdat(w, "r@tocc.example", chunks)), want,
+             "require_to_or_cc, %s: %s" % (what, want))
+
     # The operator's limits, for every tenant.
     many = [b"X-F%d: v\r\n" % i for i in range(20)]
     for rcpt in ("r@plain.example", "r@tocc.example"):
@@ -111,6 +120,24 @@ def run(t, w):
     t.eq([code(r) for r in out["rcpt"]], ["250 2.1.5", "452 4.5.3"],
          "postmaster@ (checked by nothing) after a To/Cc recipient: "
          "452 4.5.3")
+
+
+def bdat(w, rcpt, chunks):
+    """One transaction sent in BDAT chunks: the last reply."""
+    c = SMTPClient(w.port, source="127.0.1.1", timeout=30)
+    try:
+        c.reply()
+        c.cmd("EHLO client.example")
+        c.cmd("MAIL FROM:<s@good.snd.test>")
+        rep = c.cmd("RCPT TO:<%s>" % rcpt)
+        for i, chunk in enumerate(chunks):
+            last = " LAST" if i == len(chunks) - 1 else ""
+            c.send(b"BDAT %d%s\r\n" % (len(chunk), last.encode()) + chunk)
+            rep = c.reply()
+        c.cmd("QUIT")
+        return rep
+    finally:
+        c.close()
 
 
 def classes(t, w, first, second, what):

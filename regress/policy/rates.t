@@ -94,6 +94,14 @@ def run(t, w, have_v6):
     c.close()
     t.eq(got, ["250 2.1.5"] * 4 + ["450 4.7.1"],
          "4 recipients a minute; the 5th RCPT: 450 4.7.1")
+    t.ok(w.log_has(r"policy mail client=\[127\.0\.1\.3\] tenant=- "
+                   r"from=<m3@good\.snd\.test> to=<> check=message-rate "
+                   r"result=defer 450 4\.7\.1 .*; messages=4/min"),
+         "logged: check=message-rate")
+    t.ok(w.log_has(r"policy rcpt client=\[127\.0\.1\.4\] tenant=other "
+                   r"from=<r@good\.snd\.test> to=<r4@other\.example> "
+                   r"check=recipient-rate result=defer 450 4\.7\.1 .*; "
+                   r"recipients=5/min"), "logged: check=recipient-rate")
 
     # The tenant's daily volume.
     for i, src in enumerate(("127.0.1.5", "127.0.1.6")):
