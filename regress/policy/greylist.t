@@ -210,12 +210,16 @@ def run(t, w, have_v6):
     # The store: triplets, and no address in clear.
     w.r.stop()
     db = os.path.join(w.r.state, "db")
-    try:
-        trip = storedump.dump(db, "greylist")
-        awl = storedump.dump(db, "awl")
-    except subprocess.CalledProcessError as e:
-        t.diag("mdb_dump: %s" % e.stderr)
-        trip = awl = []
+    trip = awl = []
+    for attempt in range(3):
+        # The children may still be leaving (they die with the parent).
+        try:
+            trip = storedump.dump(db, "greylist")
+            awl = storedump.dump(db, "awl")
+            break
+        except subprocess.CalledProcessError as e:
+            t.diag("mdb_dump: %s" % e.stderr)
+            time.sleep(1)
     t.ok(len(trip) >= 10, "the store holds the triplets (%d)" % len(trip))
     t.ok(len(awl) >= 1, "and the auto-whitelisted clients (%d)" % len(awl))
     t.ok(all(len(k) == 32 for k, v in trip + awl), "keyed by HMACs")
