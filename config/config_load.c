@@ -1381,10 +1381,20 @@ static const struct field greylist_fields[] = {
 	{ NULL, NULL, 0, 0 }
 };
 
+/*
+ * A retry passes after the delay and within the window: a window no
+ * longer than the delay would defer every sender for ever.
+ */
 static void
 f_greylist(struct cfx *cx, const struct ynode *n, void *dst)
 {
+	const struct policy_conf *p = dst;
+
 	walk_map(cx, n, "greylist", greylist_fields, dst);
+	if (p->grey_window <= p->grey_delay)
+		cerr(cx, n->line, "greylist window (%us) must be longer than "
+		    "its delay (%us), or no retry could pass", p->grey_window,
+		    p->grey_delay);
 }
 
 static void

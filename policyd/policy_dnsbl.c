@@ -29,6 +29,7 @@ struct dnsbl_lookup {
 	size_t			 nz;
 	size_t			 pending;
 	dnsbl_done_fn		 done;
+	dnsbl_done_fn		 each;		/* NULL: done alone */
 	void			*arg;
 };
 
@@ -73,6 +74,8 @@ on_answer(void *arg, const struct dns_answer *ans)
 			memcpy(&z->a[z->na++], ans->rr[i].addr, 4);
 	if (--l->pending == 0)
 		l->done(l->arg);
+	else if (l->each != NULL)
+		l->each(l->arg);
 }
 
 static int
@@ -157,6 +160,13 @@ dnsbl_done(const struct dnsbl_lookup *l)
 }
 
 void
+dnsbl_each_answer(struct dnsbl_lookup *l, dnsbl_done_fn each)
+{
+	if (l != NULL)
+		l->each = each;
+}
+
+void
 dnsbl_free(struct dnsbl_lookup *l)
 {
 	size_t i;
@@ -178,6 +188,24 @@ zone_of(const struct dnsbl_lookup *l, const char *zone)
 		if (strcmp(l->z[i].zone, zone) == 0)
 			return &l->z[i];
 	return NULL;
+}
+
+int
+dnsbl_done_for(const struct dnsbl_lookup *l, const struct conf *conf,
+    const struct tenant_conf *t)
+{
+	const struct dnsbl_conf		*lists;
+	const struct zone_result	*z;
+	size_t				 i, n;
+	int32_t				 th;
+
+	if (dnsbl_done(l))
+		return 1;
+	lists = conf_dnsbl_lists(conf, t, &n, &th);
+	for (i = 0; i < n; i++)
+		if ((z = zone_of(l, lists[i].zone)) != NULL && z->req != 0)
+			return 0;
+	return 1;
 }
 
 /* RFC 5782 2.1: 127.0.0.0/8; 127.255.255.0/24 is the lists' error. */

@@ -36,6 +36,14 @@ typedef void (*dnsbl_done_fn)(void *arg);
 struct dnsbl_lookup *dnsbl_start(struct dns_client *, const struct conf *,
 	    const struct netaddr *, dnsbl_done_fn, void *arg);
 int	 dnsbl_done(const struct dnsbl_lookup *);
+/*
+ * Also run fn(arg) at each answer before the last (done's), so that a
+ * tenant whose own lists have answered need not wait for another's.
+ */
+void	 dnsbl_each_answer(struct dnsbl_lookup *, dnsbl_done_fn);
+/* Are the tenant's own lists answered (or not looked up)? */
+int	 dnsbl_done_for(const struct dnsbl_lookup *, const struct conf *,
+	    const struct tenant_conf *);
 /* Cancel what is out, and free. */
 void	 dnsbl_free(struct dnsbl_lookup *);
 

@@ -24,6 +24,7 @@
 #include <openssl/hmac.h>
 
 #include "log.h"
+#include "mailaddr.h"
 #include "policy_greylist.h"
 
 #define RENEW_EVERY	3600	/* a passed triplet's lifetime, renewed */
@@ -458,7 +459,7 @@ int
 grey_wl_parse(const char *s, struct cidr *c, char *domain, size_t sz)
 {
 	char		buf[128];
-	size_t		i;
+	size_t		i, n;
 
 	memset(c, 0, sizeof(*c));
 	domain[0] = '\0';
@@ -473,16 +474,14 @@ grey_wl_parse(const char *s, struct cidr *c, char *domain, size_t sz)
 			return 0;
 		memset(c, 0, sizeof(*c));
 	}
-	/* A domain: letters, digits, hyphens, dots; two labels at least. */
-	if (strlen(s) >= sz || strchr(s, '.') == NULL || s[0] == '.' ||
-	    s[0] == '-')
+	/*
+	 * A domain, by the rule the tenants' whitelists follow: so a typo
+	 * of an address ("192.0.2") is refused, not taken for a name.
+	 */
+	if ((n = strlen(s)) >= sz || !mailaddr_valid_domain(s, n, 0))
 		return -1;
-	for (i = 0; s[i] != '\0'; i++) {
-		if (!isalnum((unsigned char)s[i]) && s[i] != '-' &&
-		    s[i] != '.')
-			return -1;
+	for (i = 0; i < n; i++)
 		domain[i] = (char)tolower((unsigned char)s[i]);
-	}
 	domain[i] = '\0';
 	return 0;
 }

@@ -71,6 +71,7 @@ struct pq {
 	uint8_t			 dir;
 	char			 domain[MAILADDR_DOMAIN_MAX + 1];
 	int			 counted;	/* in the recipient rate */
+	int			 stale;		/* its transaction is over */
 	enum fact_state		 grey;		/* the store's answer */
 	struct pstore_req	*req;
 	struct pstore_val	 vals[2];	/* triplet, client */
@@ -404,9 +405,11 @@ answer_connect(struct psess *ps, struct pq *q, struct verdict *v)
 			v->flags |= PV_PREGREET_PASS;
 		}
 	}
-	if (ps->dnsbl == NULL)
+	if (ps->dnsbl == NULL) {
 		ps->dnsbl = dnsbl_start(ps->pd->dns, conf, &ps->client,
 		    on_dnsbl, ps);
+		dnsbl_each_answer(ps->dnsbl, on_dnsbl);
+	}
 	return STEP_DONE;
 }
 
@@ -508,7 +511,7 @@ check_dnsbl(struct psess *ps, const struct tenant_conf *t, struct verdict *v)
 	conf_dnsbl_lists(ps_conf(ps), t, &n, &th);
 	if (n == 0)
 		return STEP_DONE;
-	if (!dnsbl_done(ps->dnsbl))
+	if (!dnsbl_done_for(ps->dnsbl, ps_conf(ps), t))
 		return STEP_WAIT;
 	dnsbl_score(ps->dnsbl, ps_conf(ps), t, &s);
 	fact(v, "dnsbl=%d/%d (%s)", s.score, th, s.facts[0] ? s.facts :
@@ -779,6 +782,14 @@ answer_rcpt(struct psess *ps, struct pq *q, struct verdict *v,
 	const struct tenant_conf *t;
 	enum step		  st;
 
+	if (q->stale) {
+		/* No one waits for it: no check, no write, no log line. */
+		v->code = 451;
+		v->enh = "4.3.0";
+		strlcpy(v->text, "Error: the transaction ended before its "
+		    "verdict", sizeof(v->text));
+		return STEP_DONE;
+	}
 	if (q->dir == DIR_OUTBOUND)
 		return check_rcpt_domain(ps, q, v);
 	if ((t = conf_tenant_by_name(ps_conf(ps), q->tenant)) == NULL) {
@@ -959,9 +970,18 @@ static void
 on_mail(struct policyd *pd, struct psess *ps, struct imsg *imsg,
     struct mr *r)
 {
-	uint32_t seq;
+	struct pq	*q;
+	uint32_t	 seq;
 
 	seq = mr_u32(r);
+	/*
+	 * smtpd asks no MAIL while it waits for a verdict: recipients still
+	 * queued are of the last transaction, given up on (timeouts.policy).
+	 * Decided now, they would take this transaction's sender.
+	 */
+	TAILQ_FOREACH(q, &ps->q, entry)
+		if (q->type == M_P_RCPT)
+			q->stale = 1;
 	transaction_end(ps);
 	mr_str(r, ps->sender, sizeof(ps->sender));
 	mr_str(r, ps->helo, sizeof(ps->helo));

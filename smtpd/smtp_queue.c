@@ -266,13 +266,24 @@ file_asker(struct smtpd *sd, uint64_t sid)
 	return NULL;
 }
 
+/*
+ * Does the session wait for its file?  Only once DATA or BDAT came: before
+ * them it may wait for something else (policyd's verdict on a recipient),
+ * and the file, asked for at the first recipient, waits for DATA.
+ */
+static int
+waits_for_file(const struct session *s)
+{
+	return s->waiting && s->tx != NULL && s->tx->mode != 0;
+}
+
 /* No file for the transaction: it fails at DATA (now, if it waits). */
 static void
 file_failed(struct session *s, const struct smtp_reply *rep)
 {
 	s->tx->file = FILE_FAILED;
 	s->tx->file_err = *rep;
-	if (s->waiting) {
+	if (waits_for_file(s)) {
 		command_file_failed(s, rep);
 		session_resume(s);
 	}
@@ -340,7 +351,7 @@ on_created(struct smtpd *sd, struct imsg *imsg, struct mr *r)
 	s->tx->fd = imsg->fd;
 	s->tx->file = FILE_READY;
 	imsg->fd = -1;
-	if (!s->waiting)
+	if (!waits_for_file(s))
 		return;		/* DATA has not come yet */
 	queue_need_file(s);
 	if (!s->file_waiting)
