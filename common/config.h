@@ -205,6 +205,7 @@ struct conf {
 };
 
 #define CA_FILE_MAX	(16 * 1024 * 1024)	/* tls.ca_file, bytes */
+#define CONF_DNSBL_ZONES_MAX	32	/* in use by the tenants together */
 
 struct conf *conf_new(void);
 void	 conf_free(struct conf *);

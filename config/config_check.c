@@ -119,6 +119,51 @@ check_selfcheck(const struct conf *conf, struct conf_errors *errs)
 	    conf->selfcheck.from_line, conf->selfcheck.from, t->name, t->file);
 }
 
+/* Is the zone among the first n of seen? */
+static int
+zone_seen(const char *const *seen, size_t n, const char *zone)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(seen[i], zone) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * policyd looks a client up in every zone some tenant uses, at each
+ * connection: their number is bounded, here rather than in the log.
+ */
+static void
+check_dnsbl_zones(const struct conf *conf, struct conf_errors *errs)
+{
+	const char		*seen[CONF_DNSBL_ZONES_MAX];
+	const struct dnsbl_conf	*l;
+	size_t			 i, j, n = 0, nl;
+	int32_t			 th;
+
+	for (i = 0; i < conf->ntenants; i++) {
+		if (!conf->tenants[i].policy.dnsbl)
+			continue;
+		l = conf_dnsbl_lists(conf, &conf->tenants[i], &nl, &th);
+		for (j = 0; j < nl; j++) {
+			if (zone_seen(seen, n, l[j].zone))
+				continue;
+			if (n == CONF_DNSBL_ZONES_MAX) {
+				conf_errors_add(errs, "%s:%d: DNS list %s: "
+				    "more than %d zones are in use by the "
+				    "tenants together", l == conf->dnsbl.lists ?
+				    conf->file : conf->tenants[i].file,
+				    l[j].line, l[j].zone,
+				    CONF_DNSBL_ZONES_MAX);
+				return;
+			}
+			seen[n++] = l[j].zone;
+		}
+	}
+}
+
 void
 conf_check(const struct conf *conf, struct conf_errors *errs)
 {
@@ -131,4 +176,5 @@ conf_check(const struct conf *conf, struct conf_errors *errs)
 	check_domains(conf, errs);
 	check_networks(conf, errs);
 	check_selfcheck(conf, errs);
+	check_dnsbl_zones(conf, errs);
 }

@@ -11,7 +11,7 @@
 #include "log.h"
 #include "policy_dnsbl.h"
 
-#define ZONES_MAX	32	/* distinct zones looked up per client */
+#define ZONES_MAX	CONF_DNSBL_ZONES_MAX	/* checked by the loader */
 #define ANSWERS_MAX	8	/* A records kept per zone */
 
 struct zone_result {
@@ -97,12 +97,8 @@ add_zones(struct dnsbl_lookup *l, const struct dnsbl_conf *lists, size_t n)
 	for (i = 0; i < n; i++) {
 		if (zone_known(l, lists[i].zone))
 			continue;
-		if (l->nz == ZONES_MAX) {
-			log_warnx("dnsbl: more than %d zones in use; %s and "
-			    "later ones are not looked up", ZONES_MAX,
-			    lists[i].zone);
-			return;
-		}
+		if (l->nz == ZONES_MAX)
+			return;		/* refused by config_check.c */
 		strlcpy(l->z[l->nz].zone, lists[i].zone,
 		    sizeof(l->z[l->nz].zone));
 		l->z[l->nz].l = l;

@@ -374,7 +374,7 @@ grey_decide(const struct policy_conf *p, const char *tenant,
 	    awl_entry_decode(awl->val, awl->len, &a) == 0 &&
 	    a.passes >= p->grey_awl_after) {
 		d->result = GREY_PASS;
-		d->why = "auto-whitelisted client";
+		d->why = "auto-whitelisted";
 		count_pass(p, awl, now, 0, d);
 		return;
 	}

@@ -38,6 +38,7 @@
 
 #define ADDR_MAX	(MAILADDR_LOCAL_MAX + MAILADDR_DOMAIN_MAX + 2)
 #define SESSIONS_MAX	65536	/* smtpd's sessions we follow */
+#define PREGREET_FAIL	3600	/* an early talker is refused this long */
 
 enum fact_state {
 	FACT_NONE,		/* not asked for */
@@ -194,12 +195,15 @@ send_verdict(struct psess *ps, const struct pq *q, const struct verdict *v,
 	pd->verdicts[v->code == 0 ? 0 : v->code < 500 ? 1 : 2]++;
 	/* One line per verdict that a check took part in. */
 	if (v->check != NULL)
-		log_info("policy %s client=[%s] tenant=%s from=<%s> to=<%s> "
-		    "check=%s result=%s; %s", question_name(q->type), ps->addr,
+		log_info("policy %s client=[%s] tenant=%s%s%s%s%s%s check=%s "
+		    "result=%s; %s", question_name(q->type), ps->addr,
 		    q->tenant[0] ? q->tenant : "-",
-		    q->type == M_P_CONNECT ? "" : ps->sender, q->addr,
-		    v->check, result, v->facts[0] ? v->facts :
-		    "no facts needed");
+		    q->type == M_P_CONNECT ? "" : " from=<",
+		    q->type == M_P_CONNECT ? "" : ps->sender,
+		    q->type == M_P_RCPT ? "> to=<" : q->type == M_P_MAIL ?
+		    ">" : "", q->type == M_P_RCPT ? q->addr : "",
+		    q->type == M_P_RCPT ? ">" : "", v->check, result,
+		    v->facts[0] ? v->facts : "no facts needed");
 	mw_init(&w);
 	mw_u32(&w, q->seq);
 	mw_u8(&w, q->type == M_P_CONNECT ? P_STAGE_CONNECT :
@@ -425,13 +429,17 @@ pregreet_result(struct psess *ps, int waited)
 	if (ps->exempt || ps->pregreet_pass == 0)
 		return;
 	grey_pregreet_key(conf->policy_secret, &ps->client, &k);
-	/* Either is remembered as long: a pass, or a refusal at connect. */
-	pstore_put_expiry(val, now + (int64_t)ps->pregreet_pass);
+	/*
+	 * A pass for pregreet_pass; a refusal for an hour, long enough to
+	 * turn a bot away, short enough to forgive a broken client.
+	 */
+	pstore_put_expiry(val, now + (waited ? (int64_t)ps->pregreet_pass :
+	    PREGREET_FAIL));
 	val[PDB_EXPIRY_LEN] = (uint8_t)waited;
 	pstore_put(ps->pd->store, &k, val, sizeof(val));
 	if (!waited)
 		log_info("policy pregreet client=[%s] result=talked-first; "
-		    "refused at connect for %us", ps->addr, ps->pregreet_pass);
+		    "refused at connect for %ds", ps->addr, PREGREET_FAIL);
 }
 
 /* MAIL: the message rate; SPF and the sender's domain start. */
@@ -1028,7 +1036,8 @@ on_accepted(struct policyd *pd, struct imsg *imsg, struct mr *r)
 
 	octets = mr_u64(r);
 	n = mr_u32(r);
-	for (i = 0; i < n && i < 1000 && r->err == 0; i++) {
+	/* The frame bounds n: each name is at least a few octets. */
+	for (i = 0; i < n && r->err == 0; i++) {
 		mr_str(r, tenant, sizeof(tenant));
 		if (r->err == 0)
 			rates_accepted(pd->rates, tenant, octets, clock_now());

@@ -58,7 +58,7 @@ def run(t, w, have_v6):
     t.like(g[1], r"^421 4\.7\.0 .*too many connections from your address",
            "the 4th: 421 4.7.0 at connect")
     t.eq(code(greet(w, "127.0.1.2")), "220", "another client: greeted")
-    t.ok(w.log_has(r"policy connect client=\[127\.0\.1\.1\] tenant=- .* "
+    t.ok(w.log_has(r"policy connect client=\[127\.0\.1\.1\] tenant=- (.* )?"
                    r"check=connection-rate result=defer 421 4\.7\.0 .*; "
                    r"connections=4/min"), "logged: check=connection-rate")
     if have_v6:
@@ -95,7 +95,7 @@ def run(t, w, have_v6):
     t.eq(got, ["250 2.1.5"] * 4 + ["450 4.7.1"],
          "4 recipients a minute; the 5th RCPT: 450 4.7.1")
     t.ok(w.log_has(r"policy mail client=\[127\.0\.1\.3\] tenant=- "
-                   r"from=<m3@good\.snd\.test> to=<> check=message-rate "
+                   r"from=<m3@good\.snd\.test> check=message-rate "
                    r"result=defer 450 4\.7\.1 .*; messages=4/min"),
          "logged: check=message-rate")
     t.ok(w.log_has(r"policy rcpt client=\[127\.0\.1\.4\] tenant=other "

@@ -68,9 +68,10 @@ def defaults(t, w):
     t.ok(w.log_has(r"(?m)policy rcpt client=\[127\.0\.1\.1\] tenant=backup "
                    r"from=<a@good\.snd\.test> to=<r@backup\.example> "
                    r"check=greylist result=defer 451 4\.7\.1 Greylisted: "
-                   r"try again in 300 seconds; dnsbl=0/1 \(bl\.test=none\) "
+                   r"try again in 300 seconds; (recipient=\S+ \(.*\) )?"
+                   r"dnsbl=0/1 \(bl\.test=none\) "
                    r"sender-domain=ok \(a routable mail host\) "
-                   r"greylist=new triplet client=127\.0\.1\.0/24$"),
+                   r"spf=\S+ \(.*\) greylist=new triplet client=127\.0\.1\.0/24$"),
          "the backup tenant's verdict logged on one line: check=, facts")
     out = w.session("127.0.1.2", "a@fail.snd.test", ["r@relay.example"],
                     body=BODY)
