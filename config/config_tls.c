@@ -215,6 +215,14 @@ check_key(const struct tls_src *src, EVP_PKEY *key, X509 *leaf)
 {
 	switch (EVP_PKEY_get_base_id(key)) {
 	case EVP_PKEY_RSA:
+		/* keyd takes blocks of up to 8192 bits (msg_key.h). */
+		if (EVP_PKEY_get_bits(key) < 2048 ||
+		    EVP_PKEY_get_bits(key) > 8192) {
+			tls_err(src, "an RSA key of %d bits: relayd takes 2048 "
+			    "to 8192", EVP_PKEY_get_bits(key));
+			return -1;
+		}
+		break;
 	case EVP_PKEY_EC:
 		break;
 	case EVP_PKEY_ED25519:
