@@ -84,7 +84,8 @@ def main():
         rc, pid = status_pid(d)
         t.eq((rc, pid), (0, d.proc.pid),
              "and answers on the control socket")
-        t.eq(len(d.children()), 5, "with its five children")
+        t.eq(len(d.children()), len(relaytest.CHILDREN),
+             "with all its children")
         with open(os.path.join(a.state, "lock")) as f:
             t.eq(f.read().strip(), str(d.proc.pid),
                  "the lock file holds the new pid")

@@ -44,7 +44,8 @@ def main():
         t.like(r.log(), r"relayd: reload: %s .*frobnication" % where,
                "SIGHUP: the error is logged with file:line")
         t.ok(r.proc.poll() is None, "SIGHUP: relayd still running")
-        t.eq(len(r.children()), 5, "SIGHUP: the five children still run")
+        t.eq(len(r.children()), len(relaytest.CHILDREN),
+             "SIGHUP: every child still runs")
         rc, out, err = r.ctl("show", "status")
         t.eq(rc, 0, "SIGHUP: show status still works")
         rows = status_rows(out)
