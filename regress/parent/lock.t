@@ -55,7 +55,8 @@ def main():
         rc, pid = status_pid(a)
         t.eq((rc, pid), (0, a.proc.pid),
              "the control socket still reaches the first relayd")
-        t.eq(len(a.children()), 5, "the first one's children still run")
+        t.eq(len(a.children()), len(relaytest.CHILDREN),
+             "the first one's children still run")
 
         # Stopped cleanly: a new one starts.
         t.eq(a.stop(), 0, "first relayd stops on SIGTERM")

@@ -91,7 +91,8 @@ def main():
         if not t.ok(r.start(), "relayd starts"):
             t.done()
         kids = relaytest.wait_for(
-            lambda: (lambda k: k if len(k) == 5 else None)(r.children()), 5)
+            lambda: (lambda k: k if len(k) == len(EXPECT) else None)(
+                r.children()), 5)
         kids = kids or r.children()
         t.eq(sorted(kids), sorted(EXPECT), "every child, by name")
         pgid = os.getpgid(r.proc.pid)

@@ -53,7 +53,8 @@ def main():
              "SIGHUP: configuration 1 still in force")
         t.eq(sorted(v.split(",")[0] for k, v in rows.items()
                     if k != "relayd"),
-             ["running"] * 5, "SIGHUP: every child running")
+             ["running"] * len(relaytest.CHILDREN),
+             "SIGHUP: every child running")
 
         # relayctl reload with the broken file.
         rc, out, err = r.ctl("reload")
@@ -90,7 +91,8 @@ def main():
              "show status: configuration 2")
         t.eq(sorted(v.split(",")[0] for k, v in rows.items()
                     if k != "relayd"),
-             ["running"] * 5, "show status: every child running")
+             ["running"] * len(relaytest.CHILDREN),
+             "show status: every child running")
         t.ok(not re.search(r"stopping relayd|killed by signal|fatal", log),
              "no child died on the way")
     finally:

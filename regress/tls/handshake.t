@@ -10,7 +10,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
-from relaytest import SMTPClient, Tap, need_root  # noqa: E402
+from relaytest import CHILDREN, SMTPClient, Tap, need_root  # noqa: E402
 from sink import Sink  # noqa: E402
 from tlstest import PKI, connect, starttls, tls_relayd  # noqa: E402
 
@@ -94,7 +94,7 @@ try:
                       r"timed out"), "logged: timed out")
     time.sleep(0.2)
     tap.ok(r.proc.poll() is None, "relayd still runs")
-    tap.eq(len(r.children()), 6, "with all its children")
+    tap.eq(len(r.children()), len(CHILDREN), "with all its children")
 finally:
     r.cleanup()
     sink.close()
