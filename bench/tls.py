@@ -122,6 +122,14 @@ def proc_cpu(pid):
     return total / hz
 
 
+def listening(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), 1).close()
+        return True
+    except OSError:
+        return False
+
+
 def children_cpu():
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
@@ -247,6 +255,7 @@ alias_maps =
 alias_database =
 local_recipient_maps =
 maillog_file = {dir}/maillog
+maillog_file_prefixes = {dir}
 smtp_tls_security_level = none
 smtpd_tls_security_level = may
 smtpd_tls_chain_files = {key}, {cert}
@@ -306,13 +315,24 @@ def run_postfix(args, sink, ca):
                                         cert=cert[0], key=cert[1]))
         with open(os.path.join(etc, "master.cf"), "w") as f:
             f.write(POSTFIX_MASTER.format(port=port))
-        subprocess.run(["postfix", "-c", etc, "start"], capture_output=True)
+        p = subprocess.run(["postfix", "-c", etc, "start"],
+                           capture_output=True, text=True)
         try:
-            time.sleep(1)
+            if p.returncode != 0 or not wait_for(
+                    lambda: listening(port), 10):
+                print("Postfix did not start: %s" % (p.stdout + p.stderr))
+                continue
+            time.sleep(0.5)
+            with open(os.path.join(d, "queue", "pid", "master.pid")) as f:
+                master = int(f.read().split()[0])
+            cpu0 = proc_cpu(master)
             ok, acc, e2e, wall, ccpu = load(port, use_tls, args.n,
                                             args.c, sink.count)
-            rows.append((name, ok, acc, e2e))
-            print("%-24s %5d msgs  %6.0f accepted/s  %6.0f delivered/s" %
+            cpu = proc_cpu(master) - cpu0
+            rows.append((name, ok, acc, e2e, cpu * 1000 / max(ok, 1),
+                         cpu / wall, ccpu / wall))
+            print("%-24s %5d msgs  %6.0f accepted/s  %6.0f delivered/s  "
+                  "%.2f ms CPU/msg  cores Postfix/clients %.2f/%.2f" %
                   rows[-1], flush=True)
         finally:
             subprocess.run(["postfix", "-c", etc, "stop"],

@@ -253,14 +253,9 @@ srv_build(const struct conf *conf, char *why, size_t whysz)
 nomem:
 	snprintf(why, whysz, "out of memory");
 fail:
-	if (srv != NULL && srv->ctx != NULL && srv->tenants != NULL) {
+	if (srv != NULL) {
 		srv->refs = 1;
-		srv_unref(srv);
-	} else if (srv != NULL) {
-		free(srv->ctx);
-		free(srv->tenants);
-		free(srv->names);
-		free(srv);
+		srv_unref(srv);		/* what was made so far */
 	}
 	return NULL;
 }
