@@ -319,6 +319,32 @@ chan_flush(struct chan *c, int timeout_ms)
 	return TAILQ_EMPTY(&c->outq) ? 0 : -1;
 }
 
+int
+chan_read_wait(struct chan *c, int timeout_ms)
+{
+	struct pollfd	pfd;
+	int		n;
+
+	if (c->closed || c->free_pending) {
+		errno = EPIPE;
+		return -1;
+	}
+	pfd.fd = c->fd;
+	pfd.events = POLLIN;
+	if ((n = poll(&pfd, 1, timeout_ms)) == -1)
+		return errno == EINTR ? 0 : -1;
+	if (n == 0) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	chan_read_cb(c->fd, EV_READ, c);
+	if (c->closed) {
+		errno = EPIPE;
+		return -1;
+	}
+	return 0;
+}
+
 static int
 chan_push_fd(struct chan *c, int fd, uint64_t from, uint64_t to)
 {

@@ -48,6 +48,15 @@ int	 chan_send(struct chan *, uint32_t type, uint64_t peerid, int fd,
 void	 chan_on_drain(struct chan *, size_t low, chan_drain_fn, void *);
 /* Write what is queued, blocking up to timeout_ms; for exit paths. */
 int	 chan_flush(struct chan *, int timeout_ms);
+/*
+ * Wait up to timeout_ms for input and dispatch the whole frames it makes
+ * through the message callback, outside the event loop: for a caller
+ * that cannot return to the loop before it has an answer (smtpd's key
+ * requests, in the middle of a TLS handshake).  0 when something was
+ * read (or a signal came), -1 with errno ETIMEDOUT, or EPIPE once the
+ * channel has failed (its close callback has run).
+ */
+int	 chan_read_wait(struct chan *, int timeout_ms);
 /* Safe to call from inside the channel's own callbacks. */
 void	 chan_free(struct chan *);
 const char *chan_peer(const struct chan *);

@@ -72,6 +72,35 @@ policy_free(struct policy_conf *p)
 }
 
 static void
+der_free(struct der *d)
+{
+	if (d->p != NULL)
+		explicit_bzero(d->p, d->len);
+	free(d->p);
+	d->p = NULL;
+	d->len = 0;
+}
+
+/* A private key is wiped before its memory goes back. */
+void
+conf_tls_certs_free(struct tls_cert *c, size_t n)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		free(c[i].tenant);
+		for (j = 0; j < c[i].nchain; j++)
+			der_free(&c[i].chain[j]);
+		free(c[i].chain);
+		for (j = 0; j < c[i].nnames; j++)
+			free(c[i].names[j]);
+		free(c[i].names);
+		der_free(&c[i].key);
+	}
+	free(c);
+}
+
+static void
 tenant_free(struct tenant_conf *t)
 {
 	size_t i;
@@ -88,6 +117,11 @@ tenant_free(struct tenant_conf *t)
 	free(t->rcpts);
 	free(t->networks);
 	policy_free(&t->policy);
+	for (i = 0; i < t->ntls_names; i++)
+		free(t->tls_names[i]);
+	free(t->tls_names);
+	free(t->tls_cert_file);
+	free(t->tls_key_file);
 }
 
 void
@@ -114,6 +148,9 @@ conf_free(struct conf *conf)
 	free(conf->selfcheck.from);
 	if (conf->tls.ca_fd != -1)
 		close(conf->tls.ca_fd);
+	free(conf->tls.cert_file);
+	free(conf->tls.key_file);
+	conf_tls_certs_free(conf->tls.certs, conf->tls.ncerts);
 	for (i = 0; i < conf->ntenants; i++)
 		tenant_free(&conf->tenants[i]);
 	free(conf->tenants);

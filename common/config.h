@@ -37,6 +37,13 @@ enum on_unknown {
 	UNKNOWN_REJECT		/* 550 5.1.1 */
 };
 
+/* How deliverd reaches a tenant's inbound.deliver_to hosts. */
+enum inbound_tls {
+	INBOUND_TLS_OPPORTUNISTIC,	/* TLS when offered, any certificate */
+	INBOUND_TLS_REQUIRED,		/* TLS or nothing */
+	INBOUND_TLS_VERIFY		/* and the host's name verified */
+};
+
 #define CONF_SECRET_LEN	32
 
 struct listener_conf {
@@ -94,6 +101,32 @@ struct policy_conf {
 	int		 require_to_or_cc;
 };
 
+/* A DER-encoded object: a certificate or a private key. */
+struct der {
+	uint8_t		*p;
+	size_t		 len;
+};
+
+/*
+ * A certificate smtpd offers and its private key: the relay's own
+ * (tenant NULL) or a tenant's, chosen by SNI among its names.  The
+ * parent reads both files (config/config_tls.c) and holds all of it;
+ * smtpd gets the chain and the names (SLICE_TLS_CERTS), keyd the key
+ * (SLICE_TLS_KEYS), and neither gets the other's part.
+ */
+struct tls_cert {
+	char		*tenant;		/* NULL: the relay's own */
+	struct der	*chain;			/* the leaf first */
+	size_t		 nchain;
+	char		**names;		/* lower case, A-labels */
+	size_t		 nnames;
+	struct der	 key;			/* parent and keyd only */
+};
+
+#define TLS_CHAIN_MAX	10			/* certificates in a chain */
+#define TLS_DER_MAX	12000			/* one certificate or key */
+#define TLS_FILE_MAX	(1024 * 1024)		/* a PEM file, bytes */
+
 struct tenant_conf;
 
 /* One entry of the domain table, sorted by name. */
@@ -114,6 +147,7 @@ struct tenant_conf {
 	struct hostport	*deliver_to;
 	size_t		 ndeliver_to;
 	uint32_t	 hold;			/* seconds, backup mode */
+	enum inbound_tls inbound_tls;
 	enum verify_mode verify;
 	char		**rcpts;		/* lower case, sorted, unique */
 	size_t		 nrcpts;
@@ -129,6 +163,11 @@ struct tenant_conf {
 	uint64_t	 daily_messages;	/* 0: no limit */
 	uint64_t	 daily_bytes;
 	struct policy_conf policy;
+	char		**tls_names;		/* SNI names of its own */
+	size_t		 ntls_names;
+	char		*tls_cert_file;		/* with tls_key_file, or none */
+	char		*tls_key_file;
+	int		 tls_line;		/* where tls: is */
 };
 
 struct conf {
@@ -155,6 +194,11 @@ struct conf {
 		int		 ca_line;	/* where it was set, or 0 */
 		int		 ca_fd;		/* the parent's, or -1 */
 		int		 ca_lost;	/* lost in transit */
+		char		*cert_file;	/* NULL: no TLS server */
+		char		*key_file;
+		int		 line;		/* where tls: is */
+		struct tls_cert	*certs;		/* the relay's first */
+		size_t		 ncerts;
 	} tls;
 	struct {
 		uint64_t	 max_message_size;
@@ -227,5 +271,6 @@ const struct tenant_conf *conf_client_tenant(const struct conf *,
 const struct dnsbl_conf *conf_dnsbl_lists(const struct conf *,
 	    const struct tenant_conf *, size_t *n, int32_t *threshold);
 void	 conf_dnsbl_free(struct dnsbl_conf *, size_t);
+void	 conf_tls_certs_free(struct tls_cert *, size_t);
 
 #endif

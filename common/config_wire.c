@@ -223,6 +223,60 @@ send_tls_ca(struct chan *c, const struct conf *conf)
 	return send_msg(c, M_CONF_TLS, &w, fd);
 }
 
+/* smtpd's: each certificate's chain and names, never its key. */
+static int
+send_tls_certs(struct chan *c, const struct conf *conf)
+{
+	const struct tls_cert	*tc;
+	struct chunk		 ch;
+	struct mw		 w;
+	size_t			 i, j;
+
+	for (i = 0; i < conf->tls.ncerts; i++) {
+		tc = &conf->tls.certs[i];
+		mw_init(&w);
+		mw_str(&w, tc->tenant);
+		mw_u32(&w, (uint32_t)tc->nchain);
+		if (send_msg(c, M_CONF_TLS_CERT, &w, -1) == -1)
+			return -1;
+		for (j = 0; j < tc->nchain; j++) {
+			mw_init(&w);
+			mw_data(&w, tc->chain[j].p, tc->chain[j].len);
+			if (send_msg(c, M_CONF_TLS_CHAIN, &w, -1) == -1)
+				return -1;
+		}
+		chunk_begin(&ch, c, M_CONF_TLS_NAMES);
+		for (j = 0; j < tc->nnames; j++) {
+			chunk_room(&ch, strlen(tc->names[j]));
+			mw_str(&ch.w, tc->names[j]);
+		}
+		chunk_flush(&ch);
+		if (ch.err)
+			return -1;
+	}
+	return 0;
+}
+
+/* keyd's: the keys alone, in the same order. */
+static int
+send_tls_keys(struct chan *c, const struct conf *conf)
+{
+	const struct tls_cert	*tc;
+	struct mw		 w;
+	size_t			 i;
+	int			 rv = 0;
+
+	for (i = 0; i < conf->tls.ncerts && rv == 0; i++) {
+		tc = &conf->tls.certs[i];
+		mw_init(&w);
+		mw_str(&w, tc->tenant);
+		mw_data(&w, tc->key.p, tc->key.len);
+		rv = send_msg(c, M_CONF_TLS_KEY, &w, -1);
+		explicit_bzero(w.inl, sizeof(w.inl));
+	}
+	return rv;
+}
+
 static int
 send_tenant(struct chan *c, const struct tenant_conf *t, unsigned slices)
 {
@@ -243,6 +297,7 @@ send_tenant(struct chan *c, const struct tenant_conf *t, unsigned slices)
 	mw_u32(&w, t->learning_period);
 	mw_u8(&w, (uint8_t)t->allow_bare_newlines);
 	mw_u64(&w, t->spool_max);
+	mw_u8(&w, (uint8_t)t->inbound_tls);
 	if (send_msg(c, M_CONF_TENANT, &w, -1) == -1)
 		return -1;
 
@@ -312,6 +367,10 @@ conf_send(struct chan *c, const struct conf *conf, unsigned slices,
 			return -1;
 	}
 	if ((slices & SLICE_TLS_CA) && send_tls_ca(c, conf) == -1)
+		return -1;
+	if ((slices & SLICE_TLS_CERTS) && send_tls_certs(c, conf) == -1)
+		return -1;
+	if ((slices & SLICE_TLS_KEYS) && send_tls_keys(c, conf) == -1)
 		return -1;
 	if (slices & SLICE_TENANTS)
 		for (i = 0; i < conf->ntenants; i++)
@@ -411,6 +470,111 @@ rx_tls(struct conf *conf, struct imsg *imsg, struct mr *r)
 	return 0;
 }
 
+/* A DER object of the size the parent may send. */
+static int
+rx_der(struct mr *r, struct der *d)
+{
+	const void	*p;
+	size_t		 len;
+
+	if ((p = mr_data(r, &len)) == NULL || len == 0 || len > TLS_DER_MAX ||
+	    (d->p = malloc(len)) == NULL)
+		return -1;
+	memcpy(d->p, p, len);
+	d->len = len;
+	return 0;
+}
+
+static int
+rx_tls_cert(struct conf_rx *rx, struct mr *r)
+{
+	struct conf	*conf = rx->conf;
+	struct tls_cert	*tc;
+	uint32_t	 n;
+
+	if ((tc = rx_grow(&conf->tls.certs, &conf->tls.ncerts,
+	    sizeof(*tc))) == NULL)
+		return -1;
+	rx->cert = tc;
+	if ((tc->tenant = mr_strdup(r)) == NULL)
+		return -1;
+	/* The relay's own comes first, and only first. */
+	if ((tc->tenant[0] == '\0') != (conf->tls.ncerts == 1)) {
+		free(tc->tenant);
+		tc->tenant = NULL;
+		return -1;
+	}
+	if (tc->tenant[0] == '\0') {
+		free(tc->tenant);
+		tc->tenant = NULL;
+	}
+	n = mr_u32(r);
+	if (n == 0 || n > TLS_CHAIN_MAX ||
+	    (tc->chain = calloc(n, sizeof(*tc->chain))) == NULL)
+		return -1;
+	rx->chain_left = n;
+	return mr_end(r);
+}
+
+static int
+rx_tls_chain(struct conf_rx *rx, struct mr *r)
+{
+	struct tls_cert *tc = rx->cert;
+
+	if (tc == NULL || rx->chain_left == 0 ||
+	    rx_der(r, &tc->chain[tc->nchain]) == -1)
+		return -1;
+	tc->nchain++;
+	rx->chain_left--;
+	return mr_end(r);
+}
+
+/* Names as the parent checked them: host names, lower case. */
+static int
+rx_tls_names(struct conf_rx *rx, struct mr *r)
+{
+	struct tls_cert	*tc = rx->cert;
+	char		**slot;
+	size_t		 i;
+
+	if (tc == NULL || rx->chain_left != 0 || tc->tenant == NULL)
+		return -1;
+	while (r->off < r->len && !r->err) {
+		if ((slot = rx_grow(&tc->names, &tc->nnames,
+		    sizeof(*slot))) == NULL || (*slot = mr_strdup(r)) == NULL)
+			return -1;
+		if (**slot == '\0' || strlen(*slot) > 253)
+			return -1;
+		for (i = 0; (*slot)[i] != '\0'; i++)
+			if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789.-",
+			    (*slot)[i]))
+				return -1;
+	}
+	return mr_end(r);
+}
+
+static int
+rx_tls_key(struct conf *conf, struct mr *r)
+{
+	struct tls_cert	*tc;
+	char		*tenant;
+
+	if ((tc = rx_grow(&conf->tls.certs, &conf->tls.ncerts,
+	    sizeof(*tc))) == NULL || (tenant = mr_strdup(r)) == NULL)
+		return -1;
+	if ((tenant[0] == '\0') != (conf->tls.ncerts == 1)) {
+		free(tenant);
+		return -1;
+	}
+	if (tenant[0] != '\0')
+		tc->tenant = tenant;
+	else
+		free(tenant);
+	if (rx_der(r, &tc->key) == -1)
+		return -1;
+	return mr_end(r);
+}
+
 static int
 rx_hostports(struct mr *r, struct hostport **arr, size_t *n)
 {
@@ -451,6 +615,9 @@ rx_tenant(struct conf_rx *rx, struct mr *r)
 		return -1;
 	t->verify = (enum verify_mode)verify;
 	t->on_unknown = (enum on_unknown)unknown;
+	t->inbound_tls = (enum inbound_tls)mr_u8(r);
+	if (t->inbound_tls > INBOUND_TLS_VERIFY)
+		return -1;
 	return mr_end(r);
 }
 
@@ -613,6 +780,8 @@ conf_rx_reset(struct conf_rx *rx)
 	conf_free(rx->conf);
 	rx->conf = NULL;
 	rx->cur = NULL;
+	rx->cert = NULL;
+	rx->chain_left = 0;
 }
 
 static int
@@ -712,10 +881,24 @@ conf_rx_msg(struct conf_rx *rx, struct imsg *imsg, struct conf **out,
 	case M_CONF_SECRET:
 		rv = rx_secret(rx->conf, &r);
 		break;
+	case M_CONF_TLS_CERT:
+		rv = rx->chain_left == 0 ? rx_tls_cert(rx, &r) : -1;
+		break;
+	case M_CONF_TLS_CHAIN:
+		rv = rx_tls_chain(rx, &r);
+		break;
+	case M_CONF_TLS_NAMES:
+		rv = rx_tls_names(rx, &r);
+		break;
+	case M_CONF_TLS_KEY:
+		rv = rx_tls_key(rx->conf, &r);
+		break;
 	case M_CONF_END:
 		if (mr_u32(&r) != rx->gen || mr_end(&r) == -1 ||
-		    rx->conf->hostname == NULL || conf_index(rx->conf) == -1)
+		    rx->conf->hostname == NULL || rx->chain_left != 0 ||
+		    conf_index(rx->conf) == -1)
 			break;
+		rx->cert = NULL;
 		*gen = rx->gen;
 		if (rx->lost) {
 			conf_rx_reset(rx);

@@ -23,6 +23,8 @@ int	 conf_send(struct chan *, const struct conf *, unsigned slices,
 struct conf_rx {
 	struct conf		*conf;	/* being assembled */
 	struct tenant_conf	*cur;	/* tenant receiving lists */
+	struct tls_cert		*cert;	/* certificate receiving its chain */
+	uint32_t		 chain_left;	/* of its chain, to come */
 	uint32_t		 gen;
 	int			 lost;	/* a listener's socket was lost */
 };

@@ -18,8 +18,9 @@
  *   M_CONF_DNS_SERVERS    (str host, u32 port)*             chunked
  *   M_CONF_TENANT         str name, str postmaster, u32 inbound mode,
  *                         u32 hold, u32 verify, str delimiter,
- *                         u8 allow_bare_newlines, u64 spool_max; the
- *                         lists below belong to the last tenant sent
+ *                         u8 allow_bare_newlines, u64 spool_max,
+ *                         u8 inbound.tls; the lists below belong to the
+ *                         last tenant sent
  *   M_CONF_TENANT_DOMAINS (str domain, u8 subdomains)*      chunked
  *   M_CONF_TENANT_ROUTES  (str host, u32 port)*             chunked
  *   M_CONF_TENANT_NETS    (u8 is_v6, data[16] addr, u8 prefix)*  chunked
@@ -37,6 +38,15 @@
  *                         M_CONF_GLOBAL
  *   M_CONF_SECRET         data[32]: the policy store's HMAC key
  *                         (policyd only)
+ *   M_CONF_TLS            u8 has CA, with the tls.ca_file descriptor
+ *                         when it has (deliverd only)
+ *   M_CONF_TLS_CERT       str tenant ("" for the relay's own, always
+ *                         first), u32 certificates in the chain; then
+ *                         as many M_CONF_TLS_CHAIN, data DER each, the
+ *                         leaf first, and its SNI names (smtpd only)
+ *   M_CONF_TLS_NAMES      (str name)*                        chunked
+ *   M_CONF_TLS_KEY        str tenant, data DER private key, in the
+ *                         order of the certificates (keyd only)
  *   M_CONF_END            u32 generation
  *
  * answered, child -> parent, by
@@ -107,6 +117,10 @@ enum msg_parent {
 	M_CONF_SECRET,		/* data[32]: the policy store's key */
 	M_CONF_TLS,		/* parent -> deliverd: u8 has CA, with the
 				   tls.ca_file descriptor when it has */
+	M_CONF_TLS_CERT,	/* parent -> smtpd: a certificate begins */
+	M_CONF_TLS_CHAIN,	/* one certificate of its chain, DER */
+	M_CONF_TLS_NAMES,	/* its SNI names, chunked */
+	M_CONF_TLS_KEY,		/* parent -> keyd: a private key, DER */
 	M_PARENT_MAX
 };
 
@@ -115,6 +129,6 @@ enum msg_parent {
 
 #define M_IS_CONF(t)	(((t) >= M_CONF_BEGIN && (t) <= M_CONF_END) || \
 	((t) >= M_CONF_DNSBL && (t) <= M_CONF_SECRET) || \
-	(t) == M_CONF_TLS)
+	((t) >= M_CONF_TLS && (t) <= M_CONF_TLS_KEY))
 
 #endif

@@ -8,7 +8,8 @@
 const struct proc_desc proc_table[PROC_MAX] = {
 	{ PROC_PARENT, "relayd", NULL, ROOT_NONE, 0 },
 	{ PROC_SMTPD, "smtpd", "relayd-smtpd", ROOT_EMPTY,
-	    SLICE_GLOBAL | SLICE_LISTEN | SLICE_TENANTS | SLICE_RCPTS },
+	    SLICE_GLOBAL | SLICE_LISTEN | SLICE_TENANTS | SLICE_RCPTS |
+	    SLICE_TLS_CERTS },
 	{ PROC_QUEUED, "queued", "relayd-queue", ROOT_STATE,
 	    SLICE_GLOBAL | SLICE_TENANTS },
 	{ PROC_DELIVERD, "deliverd", "relayd-deliver", ROOT_EMPTY,
@@ -17,6 +18,8 @@ const struct proc_desc proc_table[PROC_MAX] = {
 	    SLICE_GLOBAL | SLICE_DNS },
 	{ PROC_POLICYD, "policyd", "relayd-policy", ROOT_STATE,
 	    SLICE_GLOBAL | SLICE_TENANTS | SLICE_SECRET },
+	{ PROC_KEYD, "keyd", "relayd-key", ROOT_EMPTY,
+	    SLICE_GLOBAL | SLICE_TLS_KEYS },
 };
 
 const struct proc_edge proc_edges[] = {
@@ -28,6 +31,7 @@ const struct proc_edge proc_edges[] = {
 	{ PROC_DELIVERD, PROC_DNSD },
 	{ PROC_POLICYD, PROC_DNSD },
 	{ PROC_POLICYD, PROC_DELIVERD },
+	{ PROC_SMTPD, PROC_KEYD },
 };
 
 const unsigned proc_nedges = sizeof(proc_edges) / sizeof(proc_edges[0]);

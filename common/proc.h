@@ -2,8 +2,8 @@
  * proc: the process table and the channel graph, written down once.
  *
  *                         relayd (parent, root)
- *        +-----------+-----------+-----------+-----------+
- *      smtpd      queued     deliverd      dnsd      policyd
+ *        +-----------+-----------+-----------+-----------+-----------+
+ *      smtpd      queued     deliverd      dnsd      policyd      keyd
  *
  *   smtpd    - queued     spool descriptors, commits, free space
  *   smtpd    - policyd    stateful checks for a session
@@ -13,6 +13,7 @@
  *   deliverd - dnsd       MX, A and AAAA look-ups
  *   policyd  - dnsd       DNSBL and SPF look-ups
  *   policyd  - deliverd   recipient callouts; what deliveries learned
+ *   smtpd    - keyd       TLS handshakes' private-key operations
  *
  * Every child has a channel to the parent on descriptor PROC_FD_PARENT;
  * its peer channels follow in the order of proc_edges.  Nothing else is
@@ -29,6 +30,7 @@ enum proc_id {
 	PROC_DELIVERD,
 	PROC_DNSD,
 	PROC_POLICYD,
+	PROC_KEYD,
 	PROC_MAX
 };
 
@@ -40,6 +42,8 @@ enum proc_id {
 #define SLICE_RCPTS	0x10
 #define SLICE_SECRET	0x20	/* the policy store's key (policyd) */
 #define SLICE_TLS_CA	0x40	/* the tls.ca_file descriptor */
+#define SLICE_TLS_CERTS	0x80	/* certificate chains and names (smtpd) */
+#define SLICE_TLS_KEYS	0x100	/* their private keys (keyd) */
 
 enum proc_root {
 	ROOT_NONE,		/* the parent */

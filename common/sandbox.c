@@ -86,12 +86,18 @@ static const char *const policyd_calls[] = {
 	NULL
 };
 
+/* Its channels to the parent and smtpd, and memory: nothing more. */
+static const char *const keyd_calls[] = {
+	NULL
+};
+
 static const char *const *const proc_calls[PROC_MAX] = {
 	[PROC_SMTPD] = smtpd_calls,
 	[PROC_QUEUED] = queued_calls,
 	[PROC_DELIVERD] = deliverd_calls,
 	[PROC_DNSD] = dnsd_calls,
 	[PROC_POLICYD] = policyd_calls,
+	[PROC_KEYD] = keyd_calls,
 };
 
 static void

@@ -164,6 +164,32 @@ check_dnsbl_zones(const struct conf *conf, struct conf_errors *errs)
 	}
 }
 
+/* An SNI name picks one tenant's certificate. */
+static void
+check_tls_names(const struct conf *conf, struct conf_errors *errs)
+{
+	const struct tenant_conf *a, *b;
+	size_t i, j, k, l;
+
+	for (i = 0; i < conf->ntenants; i++) {
+		a = &conf->tenants[i];
+		for (j = 0; j < i; j++) {
+			b = &conf->tenants[j];
+			for (k = 0; k < a->ntls_names; k++)
+				for (l = 0; l < b->ntls_names; l++)
+					if (strcmp(a->tls_names[k],
+					    b->tls_names[l]) == 0)
+						conf_errors_add(errs, "%s:%d: "
+						    "tls.names: \"%s\" is "
+						    "already claimed by tenant "
+						    "\"%s\" (%s:%d)", a->file,
+						    a->tls_line,
+						    a->tls_names[k], b->name,
+						    b->file, b->tls_line);
+		}
+	}
+}
+
 void
 conf_check(const struct conf *conf, struct conf_errors *errs)
 {
@@ -177,4 +203,5 @@ conf_check(const struct conf *conf, struct conf_errors *errs)
 	check_networks(conf, errs);
 	check_selfcheck(conf, errs);
 	check_dnsbl_zones(conf, errs);
+	check_tls_names(conf, errs);
 }

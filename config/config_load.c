@@ -490,9 +490,10 @@ f_listen_mode(struct cfx *cx, const struct ynode *n, void *dst)
 		return;
 	if (strcmp(s, "mx") == 0)
 		*m = LISTEN_MX;
-	else if (strcmp(s, "submission") == 0 || strcmp(s, "smtps") == 0)
-		cerr(cx, n->line, "listen mode \"%s\" is not built yet "
-		    "(only mx is)", s);
+	else if (strcmp(s, "submission") == 0)
+		*m = LISTEN_SUBMISSION;
+	else if (strcmp(s, "smtps") == 0)
+		*m = LISTEN_SMTPS;
 	else
 		cerr(cx, n->line, "unknown listen mode \"%s\" (mx, "
 		    "submission or smtps)", s);
@@ -913,11 +914,13 @@ f_ca_file(struct cfx *cx, const struct ynode *n, void *dst)
 }
 
 /*
- * The relay's own certificate and key (tls.certificate, tls.key) come
- * with STARTTLS in smtpd; until then only the CA file is known here.
+ * The relay's own certificate and key: read, with the tenants', by
+ * config_tls.c once every file is parsed.
  */
 static const struct field tls_fields[] = {
 	{ "ca_file", f_ca_file, 0, 0 },
+	{ "certificate", f_path, offsetof(struct conf, tls.cert_file), 0 },
+	{ "key", f_path, offsetof(struct conf, tls.key_file), 0 },
 	{ NULL, NULL, 0, 0 }
 };
 
@@ -930,7 +933,12 @@ f_main_dnsbl(struct cfx *cx, const struct ynode *n, void *dst)
 static void
 f_tls(struct cfx *cx, const struct ynode *n, void *dst)
 {
+	struct conf *conf = dst;
+
+	conf->tls.line = n->line;
 	walk_map(cx, n, "tls", tls_fields, dst);
+	if ((conf->tls.cert_file == NULL) != (conf->tls.key_file == NULL))
+		cerr(cx, n->line, "tls.certificate and tls.key go together");
 }
 
 /*
@@ -1118,11 +1126,31 @@ f_deliver_to(struct cfx *cx, const struct ynode *n, void *dst)
 		    ROUTE_HOSTS_MAX);
 }
 
+static void
+f_inbound_tls(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	const char *s;
+	enum inbound_tls *m = dst;
+
+	if ((s = scalar(cx, n, "tls")) == NULL)
+		return;
+	if (strcmp(s, "opportunistic") == 0)
+		*m = INBOUND_TLS_OPPORTUNISTIC;
+	else if (strcmp(s, "required") == 0)
+		*m = INBOUND_TLS_REQUIRED;
+	else if (strcmp(s, "verify") == 0)
+		*m = INBOUND_TLS_VERIFY;
+	else
+		cerr(cx, n->line, "unknown inbound.tls \"%s\" (opportunistic, "
+		    "required or verify)", s);
+}
+
 static const struct field inbound_fields[] = {
 	{ "mode", f_inbound_mode, offsetof(struct tenant_conf, inbound_mode),
 	    0 },
 	{ "deliver_to", f_deliver_to, 0, 1 },
 	{ "hold", f_lifetime, offsetof(struct tenant_conf, hold), 0 },
+	{ "tls", f_inbound_tls, offsetof(struct tenant_conf, inbound_tls), 0 },
 	{ NULL, NULL, 0, 0 }
 };
 
@@ -1493,6 +1521,60 @@ f_tenant_limits(struct cfx *cx, const struct ynode *n, void *dst)
 	walk_map(cx, n, "limits", tenant_limits_fields, dst);
 }
 
+/* A name a client asks for by SNI: a host name, as its A-label. */
+static void
+f_tls_names(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct tenant_conf	*t = dst;
+	const char		*s;
+	char			**slot;
+	size_t			 i, j;
+
+	if (sequence(cx, n, "tls.names") == NULL)
+		return;
+	if (n->nitems == 0)
+		cerr(cx, n->line, "tls.names must name at least one host");
+	for (i = 0; i < n->nitems; i++) {
+		if ((s = scalar(cx, n->items[i], "name")) == NULL)
+			continue;
+		if ((slot = grow(cx, n->items[i]->line, &t->tls_names,
+		    &t->ntls_names, sizeof(*slot))) == NULL)
+			return;
+		if ((*slot = cstrdup(cx, n->items[i]->line, s)) == NULL ||
+		    domain_alabel(cx, n->items[i]->line, slot) == -1) {
+			free(*slot);
+			t->ntls_names--;
+			continue;
+		}
+		lower(*slot);
+		for (j = 0; j + 1 < t->ntls_names; j++)
+			if (strcmp(t->tls_names[j], *slot) == 0) {
+				cerr(cx, n->items[i]->line, "tls.names: \"%s\" "
+				    "is listed twice", s);
+				free(*slot);
+				t->ntls_names--;
+				break;
+			}
+	}
+}
+
+static const struct field tenant_tls_fields[] = {
+	{ "names", f_tls_names, 0, 1 },
+	{ "certificate", f_path, offsetof(struct tenant_conf, tls_cert_file),
+	    1 },
+	{ "key", f_path, offsetof(struct tenant_conf, tls_key_file), 1 },
+	{ NULL, NULL, 0, 0 }
+};
+
+static void
+f_tenant_tls(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct tenant_conf *t = dst;
+
+	t->tls_line = n->line;
+	walk_map(cx, n, "tls", tenant_tls_fields, dst);
+}
+
 static const struct field tenant_fields[] = {
 	{ "tenant", f_tenant_name, offsetof(struct tenant_conf, name), 1 },
 	{ "postmaster", f_mailbox, offsetof(struct tenant_conf, postmaster),
@@ -1503,6 +1585,7 @@ static const struct field tenant_fields[] = {
 	{ "outbound", f_outbound, 0, 0 },
 	{ "limits", f_tenant_limits, 0, 0 },
 	{ "policy", f_policy, 0, 0 },
+	{ "tls", f_tenant_tls, 0, 0 },
 	{ NULL, NULL, 0, 0 }
 };
 
@@ -1600,14 +1683,15 @@ tenant_finish(struct cfx *cx, struct tenant_conf *t, const struct ynode *root)
 
 /* A tenant file's tree into a new tenant of conf. */
 static void
-tenant_tree(struct conf *conf, const char *name, const struct ynode *root,
-    struct conf_errors *errs)
+tenant_tree(struct conf *conf, const char *name, const char *dir,
+    const struct ynode *root, struct conf_errors *errs)
 {
 	struct cfx		 cx;
 	struct tenant_conf	*t;
 
 	memset(&cx, 0, sizeof(cx));
 	cx.file = name;
+	cx.dir = dir;	/* relative paths: beside the tenant files */
 	cx.errs = errs;
 	if ((t = grow(&cx, 1, &conf->tenants, &conf->ntenants,
 	    sizeof(*t))) == NULL)
@@ -1635,7 +1719,7 @@ load_tenant(struct conf *conf, const char *path, struct conf_errors *errs)
 		conf_errors_add(errs, "%s", err);
 		return;
 	}
-	tenant_tree(conf, path, root, errs);
+	tenant_tree(conf, path, conf->tenants_dir, root, errs);
 	ytree_free(root);
 }
 
@@ -1650,7 +1734,7 @@ conf_parse_tenant(struct conf *conf, const char *name,
 		conf_errors_add(errs, "%s", err);
 		return;
 	}
-	tenant_tree(conf, name, root, errs);
+	tenant_tree(conf, name, ".", root, errs);
 	ytree_free(root);
 }
 
@@ -1722,6 +1806,20 @@ set_defaults(struct conf *conf, const char *dir)
 	return 0;
 }
 
+/* Implicit TLS cannot start without a certificate to offer. */
+static void
+smtps_needs_cert(struct cfx *cx, const struct conf *conf)
+{
+	size_t i;
+
+	if (conf->tls.cert_file != NULL)
+		return;
+	for (i = 0; i < conf->nlisteners; i++)
+		if (conf->listeners[i].mode == LISTEN_SMTPS)
+			cerr(cx, conf->listeners[i].line, "listen mode smtps "
+			    "needs tls.certificate and tls.key");
+}
+
 /* The main file's tree into conf, then the defaults of what it left out. */
 static void
 main_tree(struct conf *conf, const char *name, const char *dir,
@@ -1736,6 +1834,7 @@ main_tree(struct conf *conf, const char *name, const char *dir,
 	walk_map(&cx, root, "relayd.yaml", main_fields, conf);
 	if (set_defaults(conf, dir) == -1)
 		conf_errors_add(errs, "%s: out of memory", name);
+	smtps_needs_cert(&cx, conf);
 }
 
 void
@@ -1818,6 +1917,8 @@ conf_load(const char *path, int flags, struct conf_errors *errs)
 		load_tenants(conf, errs);
 		if (errs->n + errs->dropped == before)
 			conf_check(conf, errs);
+		if (errs->n + errs->dropped == before)
+			conf_tls_load(conf, path, errs);
 	}
 	if (errs->n + errs->dropped == before && conf_index(conf) == -1)
 		conf_errors_add(errs, "%s: out of memory", path);

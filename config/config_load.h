@@ -45,6 +45,12 @@ void	 conf_parse_tenant(struct conf *, const char *name,
 /* Cross-file rules: called by conf_load once every file is read. */
 void	 conf_check(const struct conf *, struct conf_errors *);
 
+/*
+ * The certificates and keys of tls: and each tenant's tls: into
+ * conf->tls.certs (config_tls.c), once the rest is known to be right.
+ */
+void	 conf_tls_load(struct conf *, const char *name, struct conf_errors *);
+
 /* Values shared with the loader, exposed for unit tests. */
 const char *conf_parse_size(const char *, uint64_t *);
 const char *conf_parse_duration(const char *, uint32_t *);

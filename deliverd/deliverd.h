@@ -14,8 +14,10 @@
  * STARTTLS: opportunistic (a failed handshake falls back to plain text on
  * a new connection), but a must, with the certificate checked, where the
  * destination publishes DANE records (RFC 7672, with dns.dnssec) or an
- * MTA-STS policy in enforce mode (RFC 8461, with tls.ca_file): see
- * mta_route.c, mta_tls.c and mta_sts.c.  Recipients of one message for
+ * MTA-STS policy in enforce mode (RFC 8461, with tls.ca_file), and
+ * towards a tenant's own servers as its inbound.tls says (required, or
+ * verify: the deliver_to name against tls.ca_file): see mta_route.c,
+ * mta_tls.c and mta_sts.c.  Recipients of one message for
  * one destination share a transaction; connections are reused and run in
  * parallel within queue.max_connections_per_destination and
  * queue.max_connections.
@@ -31,7 +33,8 @@
  * recipient (a callout: mta_callout.c), and tells it which recipients
  * their deliveries accepted, and whether the servers are up.
  *
- * BUGS: TLS is authenticated only where DANE or MTA-STS asks for it, and
+ * BUGS: TLS is authenticated only where DANE, MTA-STS or inbound.tls
+ * verify asks for it, and
  * certificates are never checked for revocation.  A TLSA base domain is
  * the MX host's name as the MX record gives it: CNAMEs are not followed
  * for it (RFC 7672 2.2.3).  MTA-STS policies are refreshed only when a
@@ -133,7 +136,9 @@ enum hop_tls {
 	HT_DANE_ENCRYPT,	/* TLSA records, none usable: TLS, no check */
 	HT_DANE_FAIL,		/* TLSA look-up failed: not this host */
 	HT_STS_ENFORCE,		/* MTA-STS enforce: PKIX, MX name */
-	HT_STS_TESTING		/* MTA-STS testing: only logged */
+	HT_STS_TESTING,		/* MTA-STS testing: only logged */
+	HT_REQUIRED,		/* inbound.tls required: TLS, no check */
+	HT_VERIFY		/* inbound.tls verify: PKIX, the host's name */
 };
 
 /* A next hop to try: a host name and one of its addresses. */

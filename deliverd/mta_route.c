@@ -22,7 +22,10 @@
  * names; in testing mode the same is checked and only logged.
  *
  * Tenant routes are the operator's own servers, named in the tenant's
- * configuration: neither applies to them (their TLS is inbound.tls).
+ * configuration: neither applies to them.  Their TLS is the tenant's
+ * inbound.tls: opportunistic, required (TLS or nothing, any
+ * certificate), or verify (a certificate valid for the deliver_to name,
+ * or address, from a CA of tls.ca_file).
  */
 #include <arpa/inet.h>
 
@@ -468,6 +471,28 @@ is_literal(const char *s)
 	return netaddr_parse(s, &na) == 0;
 }
 
+/* What the tenant's inbound.tls asks of its servers. */
+static enum hop_tls
+tenant_tls(struct deliverd *d, const struct dest *dest)
+{
+	const struct tenant_conf *t;
+
+	if ((t = conf_tenant_by_name(d->conf, dest->tenant)) == NULL)
+		return HT_OPPORTUNISTIC;
+	switch (t->inbound_tls) {
+	case INBOUND_TLS_REQUIRED:
+		return HT_REQUIRED;
+	case INBOUND_TLS_VERIFY:
+		if (!d->have_ca)
+			log_warnx("tenant=%s: inbound.tls is verify but there "
+			    "is no CA file (tls.ca_file) to verify with: "
+			    "its mail waits", t->name);
+		return HT_VERIFY;
+	default:
+		return HT_OPPORTUNISTIC;
+	}
+}
+
 void
 route_resolve(struct deliverd *d, struct dest *dest)
 {
@@ -488,6 +513,7 @@ route_resolve(struct deliverd *d, struct dest *dest)
 			    sizeof(w->hosts[i].name));
 			w->hosts[i].port = dest->thosts[i].port;
 			w->hosts[i].literal = is_literal(dest->thosts[i].host);
+			w->hosts[i].tls = tenant_tls(d, dest);
 		}
 		w->nhosts = i;
 		lookup_addrs(w);

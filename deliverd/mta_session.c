@@ -356,12 +356,13 @@ hop_tls_failed(struct mta_session *s, const char *fmt, ...)
 	hop_next(s);
 }
 
-/* TLS is a must for this hop: DANE, or MTA-STS in enforce mode. */
+/* TLS is a must for this hop: DANE, MTA-STS enforce, inbound.tls. */
 static int
 tls_required(const struct hop *h)
 {
 	return h->tls == HT_DANE || h->tls == HT_DANE_ENCRYPT ||
-	    h->tls == HT_STS_ENFORCE;
+	    h->tls == HT_STS_ENFORCE || h->tls == HT_REQUIRED ||
+	    h->tls == HT_VERIFY;
 }
 
 static void
@@ -471,6 +472,10 @@ tls_policy_name(const struct hop *h)
 	case HT_STS_ENFORCE:
 	case HT_STS_TESTING:
 		return "MTA-STS";
+	case HT_REQUIRED:
+		return "inbound.tls required";
+	case HT_VERIFY:
+		return "inbound.tls verify";
 	default:
 		return "TLS";
 	}

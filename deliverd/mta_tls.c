@@ -14,8 +14,10 @@
  * once the handshake is done (tls_verified): DANE (RFC 7672) against its
  * TLSA records, DANE-EE(3) without any name check and DANE-TA(2) with the
  * MX host or the domain as names; MTA-STS (RFC 8461) as a PKIX chain to a
- * CA of the bundle, for the MX host's name.  Other hops: any certificate,
- * since a next hop is better reached encrypted than in plain text.
+ * CA of the bundle, for the MX host's name; inbound.tls verify likewise,
+ * for the name (or address) in deliver_to.  Other hops, and inbound.tls
+ * required: any certificate, since a next hop is better reached
+ * encrypted than in plain text.
  */
 #include <sys/stat.h>
 
@@ -198,8 +200,9 @@ tlsa_usable(uint8_t usage, uint8_t selector, uint8_t mtype, size_t len)
 int
 tls_prepare(SSL *ssl, const struct hop *h, const char *domain)
 {
-	size_t	i;
-	int	added = 0;
+	struct netaddr	na;
+	size_t		i;
+	int		added = 0;
 
 	switch (h->tls) {
 	case HT_DANE:
@@ -219,6 +222,13 @@ tls_prepare(SSL *ssl, const struct hop *h, const char *domain)
 		return added > 0 ? 0 : -1;
 	case HT_STS_ENFORCE:
 	case HT_STS_TESTING:
+		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		return SSL_set1_host(ssl, h->host) == 1 ? 0 : -1;
+	case HT_VERIFY:
+		/* deliver_to names a host, or an address. */
+		if (netaddr_parse(h->host, &na) == 0)
+			return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
+			    h->host) == 1 ? 0 : -1;
 		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 		return SSL_set1_host(ssl, h->host) == 1 ? 0 : -1;
 	default:
@@ -254,6 +264,15 @@ tls_verified(SSL *ssl, const struct hop *h, const char **how, char *why,
 	case HT_STS_TESTING:
 		if (peer && res == X509_V_OK) {
 			*how = "mta-sts";
+			return 1;
+		}
+		snprintf(why, whysz, "no valid certificate for %s (%s)",
+		    h->host, peer ? X509_verify_cert_error_string(res) :
+		    "none presented");
+		return -1;
+	case HT_VERIFY:
+		if (peer && res == X509_V_OK) {
+			*how = "pkix";
 			return 1;
 		}
 		snprintf(why, whysz, "no valid certificate for %s (%s)",

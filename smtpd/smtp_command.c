@@ -44,7 +44,7 @@ cmd_helo(struct session *s, enum smtp_verb v, const char *arg, size_t len)
 	s->helo_kind = 'E';
 	/* Cannot fail: our name is a domain, at most 255 octets. */
 	if ((n = reply_ehlo(ehlo, sizeof(ehlo), conf->hostname,
-	    conf->limits.max_message_size)) == -1)
+	    conf->limits.max_message_size, smtp_tls_ehlo(s))) == -1)
 		fatalx("the EHLO reply does not fit");
 	session_reply_lines(s, ehlo, (size_t)n);
 }
@@ -664,8 +664,10 @@ command_line(struct session *s, const char *line, size_t len)
 	case V_VRFY:
 		cmd_vrfy(s, arglen);
 		break;
-	case V_EXPN:
 	case V_STARTTLS:
+		smtp_tls_starttls(s, arglen);
+		break;
+	case V_EXPN:
 	case V_AUTH:
 		session_reply_id(s, R_NOT_IMPLEMENTED);
 		break;

@@ -1,6 +1,7 @@
 /*
  * smtp_received: the one header smtpd adds (RFC 5321 section 4.4, with
- * the protocol names of RFC 3848 and RFC 6531).
+ * the protocol names of RFC 3848 and RFC 6531), and under TLS what was
+ * agreed, as Postfix writes it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -13,9 +14,13 @@
 const char *
 session_proto(const struct session *s)
 {
+	int tls = smtp_tls_active(s);
+
 	if (s->tx != NULL && s->tx->mp.smtputf8)
-		return "UTF8SMTP";
-	return s->helo_kind == 'E' ? "ESMTP" : "SMTP";
+		return tls ? "UTF8SMTPS" : "UTF8SMTP";
+	if (s->helo_kind == 'E')
+		return tls ? "ESMTPS" : "ESMTP";
+	return "SMTP";
 }
 
 /*
@@ -52,7 +57,7 @@ int
 received_header(const struct session *s, char *buf, size_t sz)
 {
 	char		 qid[32], date[64], tcpinfo[352], forpart[600];
-	char		 helo[4 * HELO_MAX + 1];
+	char		 helo[4 * HELO_MAX + 1], tls[160] = "";
 	struct tm	 tm;
 	time_t		 now = time(NULL);
 	int		 n;
@@ -69,9 +74,14 @@ received_header(const struct session *s, char *buf, size_t sz)
 	else
 		forpart[0] = '\0';
 	helo_escape(s->helo ? s->helo : "unknown", helo, sizeof(helo));
+	/* OpenSSL's names: letters, digits, '_', '-' and '.'. */
+	if (smtp_tls_active(s))
+		snprintf(tls, sizeof(tls), "\t(using %s with cipher %s "
+		    "(%d/%d bits))\r\n", s->tls->version, s->tls->cipher,
+		    s->tls->bits, s->tls->alg_bits);
 	n = snprintf(buf, sz, "Received: from %s (%s)\r\n"
-	    "\tby %s (relayd) with %s id %s%s;\r\n\t%s\r\n",
-	    helo, tcpinfo, s->sd->conf->hostname,
+	    "%s\tby %s (relayd) with %s id %s%s;\r\n\t%s\r\n",
+	    helo, tcpinfo, tls, s->sd->conf->hostname,
 	    session_proto(s), qid, forpart, date);
 	if (n < 0 || (size_t)n >= sz)
 		return -1;

@@ -80,6 +80,7 @@ static const struct reply_def replies[R_COUNT] = {
 	[R_SYNTAX_RSET] =		{ 501, "5.5.4", "Syntax: RSET" },
 	[R_SYNTAX_VRFY] =		{ 501, "5.5.4",
 	    "Syntax: VRFY address" },
+	[R_SYNTAX_STARTTLS] =		{ 501, "5.5.4", "Syntax: STARTTLS" },
 	/* RFC 5321 3.5.3: never disclose who exists. */
 	[R_VRFY] =			{ 252, "2.5.2",
 	    "Cannot VRFY user, but will accept message and attempt "
@@ -103,6 +104,16 @@ static const struct reply_def replies[R_COUNT] = {
 	    "Error: BDAT needs EHLO" },
 	[R_PARAMS_NEED_EHLO] =		{ 555, "5.5.4",
 	    "Error: parameters need EHLO" },
+
+	/* RFC 3207: then the handshake, and the session starts afresh. */
+	[R_TLS_GO] =			{ 220, "2.0.0", "Ready to start TLS" },
+	[R_TLS_ACTIVE] =		{ 503, "5.5.1",
+	    "Error: TLS already active" },
+	[R_TLS_IN_TX] =			{ 503, "5.5.1",
+	    "Error: MAIL transaction in progress" },
+	/* No certificate, or it could not be used. */
+	[R_TLS_UNAVAILABLE] =		{ 454, "4.7.0",
+	    "TLS not available due to local problem" },
 
 	[R_NON_ASCII_ADDRESS] =		{ 553, "5.6.7",
 	    "Non-ASCII address without SMTPUTF8" },
@@ -348,9 +359,13 @@ reply_line(const struct smtp_reply *r, char *buf, size_t sz)
 	return n;
 }
 
-/* Our name, then the extensions we offer (RFC 5321 4.1.1.1). */
+/*
+ * Our name, then the extensions we offer (RFC 5321 4.1.1.1); ext adds
+ * those offered only to some sessions (STARTTLS before TLS is up).
+ */
 int
-reply_ehlo(char *buf, size_t sz, const char *hostname, uint64_t max_size)
+reply_ehlo(char *buf, size_t sz, const char *hostname, uint64_t max_size,
+    unsigned ext)
 {
 	int n;
 
@@ -359,9 +374,11 @@ reply_ehlo(char *buf, size_t sz, const char *hostname, uint64_t max_size)
 	    "250-SIZE %llu\r\n"
 	    "250-8BITMIME\r\n"
 	    "250-ENHANCEDSTATUSCODES\r\n"
+	    "%s"
 	    "250-SMTPUTF8\r\n"
 	    "250-CHUNKING\r\n"
-	    "250 DSN\r\n", hostname, (unsigned long long)max_size);
+	    "250 DSN\r\n", hostname, (unsigned long long)max_size,
+	    (ext & EHLO_STARTTLS) ? "250-STARTTLS\r\n" : "");
 	if (n < 0 || (size_t)n >= sz)
 		return -1;
 	return n;

@@ -25,6 +25,9 @@ struct smtp_reply {
 /* The EHLO reply, every line. */
 #define REPLY_EHLO_MAX	1024
 
+/* Extensions offered only to some sessions (reply_ehlo). */
+#define EHLO_STARTTLS	0x01
+
 enum reply_id {
 	/* Closings: session_close writes them after our name. */
 	R_BYE,
@@ -54,6 +57,7 @@ enum reply_id {
 	R_SYNTAX_DATA,
 	R_SYNTAX_RSET,
 	R_SYNTAX_VRFY,
+	R_SYNTAX_STARTTLS,
 	R_VRFY,
 	/* Sequence. */
 	R_NEED_HELO,
@@ -65,6 +69,11 @@ enum reply_id {
 	R_BDAT_AFTER_DATA,
 	R_BDAT_NEEDS_EHLO,
 	R_PARAMS_NEED_EHLO,
+	/* TLS (smtp_tls.c). */
+	R_TLS_GO,
+	R_TLS_ACTIVE,
+	R_TLS_IN_TX,
+	R_TLS_UNAVAILABLE,
 	/* Addresses (MAIL: sender, RCPT: recipient). */
 	R_NON_ASCII_ADDRESS,
 	R_SENDER_LOCAL_LONG,
@@ -124,6 +133,7 @@ int	 reply_valid(const struct smtp_reply *);
 
 /* The wire form: a reply line, or EHLO's lines; length or -1. */
 int	 reply_line(const struct smtp_reply *, char *, size_t);
-int	 reply_ehlo(char *, size_t, const char *hostname, uint64_t max_size);
+int	 reply_ehlo(char *, size_t, const char *hostname, uint64_t max_size,
+	    unsigned ext);
 
 #endif

@@ -70,7 +70,8 @@ session_pending_input(struct session *s)
 {
 	int n = 0;
 
-	if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+	if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0 ||
+	    smtp_tls_pending(s))
 		return 1;
 	if (ioctl(bufferevent_getfd(s->bev), FIONREAD, &n) == -1)
 		return 0;
@@ -223,13 +224,56 @@ local_address(int fd, struct netaddr *na)
 		memset(na, 0, sizeof(*na));
 }
 
+/* The session's bufferevent: the plain one, or TLS's (smtp_tls.c). */
+void
+session_set_bev(struct session *s, struct bufferevent *bev)
+{
+	s->bev = bev;
+	bufferevent_setcb(bev, session_read_cb, session_write_cb,
+	    session_event_cb, s);
+	bufferevent_setwatermark(bev, EV_READ, 0, SMTP_IN_HIGH);
+}
+
+/* The greeting, now or after the listener's greeting_delay. */
+static void
+session_begin(struct session *s, uint32_t delay)
+{
+	struct timeval	tv;
+	int		wait;
+
+	if ((wait = policy_connect(s)) == -1) {
+		session_close(s, R_NO_MEMORY);
+		return;
+	}
+	if (delay == 0 && !wait) {
+		greet(s);
+		return;
+	}
+	/* Listen while we wait: a client that talks first is a bot. */
+	s->state = SS_GREETING;
+	tv.tv_sec = s->sd->conf->timeouts.command;
+	tv.tv_usec = 0;
+	if (delay > 0) {
+		if ((s->timer = evtimer_new(s->sd->child->base,
+		    greeting_delay_done, s)) == NULL) {
+			session_close(s, R_NO_MEMORY);
+			return;
+		}
+		tv.tv_sec = delay;
+		evtimer_add(s->timer, &tv);
+		tv.tv_sec += s->sd->conf->timeouts.command;
+	}
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	bufferevent_enable(s->bev, EV_READ);
+}
+
 void
 session_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 {
 	struct smtpd	*sd = l->sd;
 	struct session	*s;
-	struct timeval	 tv;
-	int		 on = 1, over_total, counted, wait;
+	struct bufferevent *bev;
+	int		 on = 1, over_total, counted;
 
 	(void)salen;
 	fault_forbidden("smtpd-connect");
@@ -250,16 +294,13 @@ session_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 	s->client_key = netaddr_client_key(&s->client);
 	local_address(fd, &s->local);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	s->bev = bufferevent_socket_new(sd->child->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE);
-	if (s->bev == NULL) {
+	if ((bev = bufferevent_socket_new(sd->child->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
 		close(fd);
 		free(s);
 		return;
 	}
-	bufferevent_setcb(s->bev, session_read_cb, session_write_cb,
-	    session_event_cb, s);
-	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_IN_HIGH);
+	session_set_bev(s, bev);
 	RB_INSERT(session_tree, &sd->sessions, s);
 	sd->nsessions++;
 
@@ -282,30 +323,12 @@ session_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 	log_debug("connect from [%s]:%u session %llu", s->addr,
 	    s->client.port, (unsigned long long)s->id);
 	rdns_start(s);
-	if ((wait = policy_connect(s)) == -1) {
-		session_close(s, R_NO_MEMORY);
+	/* smtps: the greeting comes once TLS is up (session_event_cb). */
+	if (l->lc.mode == LISTEN_SMTPS) {
+		smtp_tls_implicit(s, l->lc.greeting_delay);
 		return;
 	}
-	if (l->lc.greeting_delay == 0 && !wait) {
-		greet(s);
-		return;
-	}
-	/* Listen while we wait: a client that talks first is a bot. */
-	s->state = SS_GREETING;
-	tv.tv_sec = sd->conf->timeouts.command;
-	tv.tv_usec = 0;
-	if (l->lc.greeting_delay > 0) {
-		if ((s->timer = evtimer_new(sd->child->base,
-		    greeting_delay_done, s)) == NULL) {
-			session_close(s, R_NO_MEMORY);
-			return;
-		}
-		tv.tv_sec = l->lc.greeting_delay;
-		evtimer_add(s->timer, &tv);
-		tv.tv_sec += sd->conf->timeouts.command;
-	}
-	bufferevent_set_timeouts(s->bev, &tv, &tv);
-	bufferevent_enable(s->bev, EV_READ);
+	session_begin(s, l->lc.greeting_delay);
 }
 
 void
@@ -348,6 +371,7 @@ session_free(struct session *s)
 	sd->nsessions--;
 	if (s->timer != NULL)
 		event_free(s->timer);
+	smtp_tls_free(s);
 	bufferevent_free(s->bev);
 	free(s->helo);
 	free(s->rdns);
@@ -569,6 +593,11 @@ session_write_cb(struct bufferevent *bev, void *arg)
 		session_free(s);
 		return;
 	}
+	/* The 220 to STARTTLS is out: the handshake begins. */
+	if (s->state == SS_STARTTLS) {
+		smtp_tls_start(s);
+		return;
+	}
 	if (s->out_paused) {
 		s->out_paused = 0;
 		if (!s->waiting)
@@ -583,6 +612,8 @@ state_name(const struct session *s)
 	if (s->state == SS_DATA || s->state == SS_BDAT ||
 	    s->state == SS_SKIP)
 		return "data";
+	if (s->state == SS_STARTTLS || s->state == SS_HANDSHAKE)
+		return "TLS handshake";
 	if (s->tx != NULL)
 		return "transaction";
 	return "command";
@@ -591,11 +622,25 @@ state_name(const struct session *s)
 static void
 session_event_cb(struct bufferevent *bev, short what, void *arg)
 {
-	struct session *s = arg;
+	struct session	*s = arg;
+	uint32_t	 delay;
 
 	(void)bev;
 	if (s->state == SS_CLOSING) {
 		session_free(s);
+		return;
+	}
+	if (s->state == SS_HANDSHAKE) {
+		if (!(what & BEV_EVENT_CONNECTED)) {
+			smtp_tls_failed(s, what);
+			session_free(s);
+		} else if (smtp_tls_established(s, &delay))
+			session_begin(s, delay);
+		else {
+			s->state = SS_COMMAND;
+			set_timeouts(s);
+			bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+		}
 		return;
 	}
 	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING)) {

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 
@@ -121,6 +123,7 @@ smtpd_conf(struct child *c, struct conf *conf, struct conf *old)
 	(void)old;
 	if ((relay = relay_build(conf)) == NULL)
 		fatal("relay tables");
+	smtp_tls_conf(sd, conf);
 	listeners_close(sd);
 	relay_free(sd->relay);
 	sd->relay = relay;
@@ -137,10 +140,19 @@ smtpd_conf(struct child *c, struct conf *conf, struct conf *old)
 static void
 smtpd_status(struct child *c, char *buf, size_t sz)
 {
-	struct smtpd *sd = c->state;
+	struct smtpd	*sd = c->state;
 
-	snprintf(buf, sz, "running, %u sessions, %llu messages accepted",
-	    sd->nsessions, (unsigned long long)sd->accepted);
+	struct tls_keys *kc = &sd->keys;
+
+	snprintf(buf, sz, "running, %u sessions, %llu messages accepted, "
+	    "%llu TLS handshakes, %llu key requests (%.0f us each, %llu "
+	    "refused, %llu timed out)", sd->nsessions,
+	    (unsigned long long)sd->accepted,
+	    (unsigned long long)sd->tls_sessions,
+	    (unsigned long long)kc->calls, kc->calls ?
+	    (double)kc->usec / (double)kc->calls : 0.0,
+	    (unsigned long long)kc->refused,
+	    (unsigned long long)kc->timeouts);
 }
 
 static void
@@ -158,9 +170,26 @@ from_dnsd(struct child *c, struct imsg *imsg)
 }
 
 static void
+from_keyd(struct child *c, struct imsg *imsg)
+{
+	tlskey_dispatch(c->state, imsg);
+}
+
+static void
 from_policyd(struct child *c, struct imsg *imsg)
 {
 	policy_dispatch(c->state, imsg);
+}
+
+/* OpenSSL reads its configuration now, before the chroot. */
+static void
+smtpd_preload(struct child *c)
+{
+	(void)c;
+	if (OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL) != 1)
+		fatalx("OpenSSL: %s", ERR_reason_error_string(
+		    ERR_get_error()));
+	tlskey_init();
 }
 
 static void
@@ -191,6 +220,7 @@ smtpd_shutdown(struct child *c)
 
 static const struct child_ops smtpd_ops = {
 	.id = PROC_SMTPD,
+	.preload = smtpd_preload,
 	.init = smtpd_init,
 	.conf = smtpd_conf,
 	.status = smtpd_status,
@@ -199,6 +229,7 @@ static const struct child_ops smtpd_ops = {
 		[PROC_QUEUED] = from_queued,
 		[PROC_POLICYD] = from_policyd,
 		[PROC_DNSD] = from_dnsd,
+		[PROC_KEYD] = from_keyd,
 	},
 };
 

@@ -3,9 +3,11 @@
  *
  * Protocol: RFC 5321 with PIPELINING (RFC 2920), SIZE (RFC 1870),
  * 8BITMIME (RFC 6152), ENHANCEDSTATUSCODES (RFC 2034/3463), SMTPUTF8
- * (RFC 6531), CHUNKING (RFC 3030) and DSN (RFC 3461).  Thousands of
- * sessions in one libevent loop; an idle session holds its struct and a
- * bufferevent with empty buffers.
+ * (RFC 6531), CHUNKING (RFC 3030), DSN (RFC 3461) and STARTTLS (RFC
+ * 3207), or TLS from the start on smtps listeners (RFC 8314).  Thousands
+ * of sessions in one libevent loop; an idle session holds its struct and
+ * a bufferevent with empty buffers, and TLS state only once it asks for
+ * TLS (smtp_tls.c).  The private keys are keyd's (smtp_tlskey.c).
  *
  * Relay authorisation is decided here, from the configuration slice,
  * without a round trip (smtp_relay.c).  Message bodies go straight into a
@@ -43,6 +45,10 @@ struct child;
 struct dns_client;
 struct bufferevent;
 struct evconnlistener;
+struct evp_pkey_st;
+struct imsg;
+struct tls_server;
+struct x509_st;
 
 #define SMTP_LINE_BASE		512	/* RFC 5321 4.5.3.1.4, with CRLF */
 #define SMTP_LINE_MAX		1100	/* the most any command may need */
@@ -84,6 +90,20 @@ struct spares {
 	int			 failing;	/* the last request failed */
 };
 
+/* Requests to keyd, one at a time (smtp_tlskey.c). */
+struct tls_keys {
+	uint64_t		 last;		/* the last request's id */
+	uint64_t		 waiting;	/* the one we wait for, or 0 */
+	int			 answered;
+	int			 ok;
+	uint8_t			 sig[1024];	/* K_SIG_MAX */
+	size_t			 siglen;
+	uint64_t		 calls;		/* answered, for status */
+	uint64_t		 usec;		/* their round trips */
+	uint64_t		 refused;
+	uint64_t		 timeouts;
+};
+
 /* The descriptor budget (smtp_fds.c). */
 struct fds {
 	size_t			 limit;		/* RLIMIT_NOFILE as we got it */
@@ -116,6 +136,9 @@ struct smtpd {
 		int		 dnsbl;		/* some tenant uses a list */
 		int		 tenant_checks;	/* some tenant checks */
 	} policy;			/* smtp_policy.c */
+	struct tls_server	*tls;		/* NULL: no certificate */
+	struct tls_keys		 keys;
+	uint64_t		 tls_sessions;	/* handshakes, for status */
 };
 
 enum session_state {
@@ -124,7 +147,27 @@ enum session_state {
 	SS_DATA,		/* DATA content */
 	SS_BDAT,		/* a BDAT chunk */
 	SS_SKIP,		/* a refused BDAT chunk, read and dropped */
+	SS_STARTTLS,		/* 220 to STARTTLS going out */
+	SS_HANDSHAKE,		/* TLS handshake */
 	SS_CLOSING		/* last reply going out */
+};
+
+/*
+ * A session's TLS, from STARTTLS (or the connection, on smtps) on; what
+ * the Received: field and the log say, and what AUTH needs: whether TLS
+ * is up, and which tenant's name the client asked for by SNI.
+ */
+struct session_tls {
+	struct tls_server	*srv;		/* held during the handshake */
+	int			 implicit;	/* smtps: no greeting yet */
+	uint32_t		 greeting_delay; /* then, the listener's */
+	int			 up;		/* the handshake is done */
+	char			 version[16];	/* "TLSv1.3" */
+	char			 cipher[64];
+	int			 bits;
+	int			 alg_bits;
+	char			 sni[256];	/* lower case, "" if none */
+	char			 tenant[TENANT_MAX + 1]; /* by SNI, or "" */
 };
 
 /* The spool file, taken or asked for at the first accepted recipient. */
@@ -191,6 +234,7 @@ struct session {
 	char			*rdns;		/* forward-confirmed name */
 	unsigned		 errors;
 	char			*helo;
+	struct session_tls	*tls;		/* NULL until TLS is asked */
 	struct transaction	*tx;
 	uint64_t		 skip_left;	/* SS_SKIP octets to go */
 	struct smtp_reply	*skip_reply;	/* then this reply */
@@ -219,6 +263,7 @@ void	 session_reply_id(struct session *, enum reply_id);
 void	 session_reply_r(struct session *, const struct smtp_reply *);
 void	 session_reply_uncounted(struct session *, const struct smtp_reply *);
 void	 session_reply_lines(struct session *, const char *, size_t);
+void	 session_set_bev(struct session *, struct bufferevent *);
 void	 session_close(struct session *, enum reply_id);
 void	 session_close_r(struct session *, const struct smtp_reply *);
 void	 session_policy_greet(struct session *, int pregreet_pass);
@@ -282,6 +327,26 @@ int	 fds_refuse_backlog(struct smtpd *, int lfd, int err);
 
 /* smtp_rdns.c */
 void	 rdns_start(struct session *);
+
+/* smtp_tls.c */
+void	 smtp_tls_conf(struct smtpd *, const struct conf *);
+void	 smtp_tls_starttls(struct session *, size_t arglen);
+void	 smtp_tls_implicit(struct session *, uint32_t greeting_delay);
+void	 smtp_tls_start(struct session *);
+/* 1 for smtps, whose greeting (after *delay) comes now. */
+int	 smtp_tls_established(struct session *, uint32_t *delay);
+void	 smtp_tls_failed(struct session *, short what);
+void	 smtp_tls_free(struct session *);
+int	 smtp_tls_pending(const struct session *);
+unsigned smtp_tls_ehlo(const struct session *);
+/* Under TLS, and the tenant whose tls.names the client asked for. */
+int	 smtp_tls_active(const struct session *);
+const char *smtp_tls_sni_tenant(const struct session *);
+
+/* smtp_tlskey.c */
+void	 tlskey_init(void);
+struct evp_pkey_st *tlskey_pkey(struct x509_st *leaf);
+void	 tlskey_dispatch(struct smtpd *, struct imsg *);
 
 /* smtp_received.c */
 int	 received_header(const struct session *, char *, size_t);

@@ -28,7 +28,7 @@ from relaytest import Tap, free_port, send_message, wait_for  # noqa: E402
 from sink import Sink  # noqa: E402
 
 USERS = ["relayd-smtpd", "relayd-queue", "relayd-deliver", "relayd-dns",
-         "relayd-policy"]
+         "relayd-policy", "relayd-key"]
 
 
 def packaged_config(text, port):
@@ -50,7 +50,7 @@ def installed_ok(t, root):
     for f in ("/usr/sbin/relayd", "/usr/sbin/relayctl",
               "/usr/libexec/relayd/smtpd", "/usr/libexec/relayd/queued",
               "/usr/libexec/relayd/deliverd", "/usr/libexec/relayd/dnsd",
-              "/usr/libexec/relayd/policyd",
+              "/usr/libexec/relayd/policyd", "/usr/libexec/relayd/keyd",
               "/lib/systemd/system/relayd.service",
               "/usr/lib/sysusers.d/relayd.conf",
               "/usr/share/man/man8/relayd.8.gz",
@@ -65,7 +65,7 @@ def installed_ok(t, root):
                "/etc/relayd/relayd.yaml is a conffile")
     p = root.run("getent", "passwd", *USERS)
     t.eq(len(p.stdout.splitlines()), len(USERS),
-         "the postinst made the five users, without systemd running")
+         "the postinst made the six users, without systemd running")
     t.eq(root.run("getent", "group", "relayadm").returncode, 0,
          "and the relayadm group")
     p = root.run("/usr/sbin/relayd", "-V")

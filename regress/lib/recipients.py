@@ -14,7 +14,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from relaytest import Relayd, SMTPClient, free_port, wait_for  # noqa: E402
+from relaytest import (CHILDREN, Relayd, SMTPClient, free_port,  # noqa: E402
+                       wait_for)
 from sink import Sink  # noqa: E402
 
 SERVER = "127.0.0.20"     # the tenants' own server
@@ -113,7 +114,8 @@ class Setup:
             return [c for s in sink.sessions for c in s]
 
     def alive(self):
-        return self.r.proc.poll() is None and len(self.r.children()) == 5
+        return self.r.proc.poll() is None and \
+            len(self.r.children()) == len(CHILDREN)
 
     def stop(self):
         if self.sink:

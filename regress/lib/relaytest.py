@@ -21,7 +21,7 @@ RELAYD = os.path.join(TOP, "relayd", "relayd")
 # The fault-injecting build (make debug): see common/faults.h.
 RELAYD_DEBUG = os.path.join(TOP, ".build", "debug", "relayd", "relayd")
 RELAYCTL = os.path.join(TOP, "relayctl", "relayctl")
-CHILDREN = ["smtpd", "queued", "deliverd", "dnsd", "policyd"]
+CHILDREN = ["smtpd", "queued", "deliverd", "dnsd", "policyd", "keyd"]
 
 
 class Tap:

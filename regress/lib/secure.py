@@ -47,19 +47,30 @@ class TestCA:
              "-addext", "basicConstraints=critical,CA:TRUE",
              "-addext", "keyUsage=critical,keyCertSign,cRLSign")
 
-    def issue(self, *names, chain=False):
+    def issue(self, *names, chain=False, rsa=False, ips=(), key=None):
         """A certificate for names (the first is the CN), signed by us;
-        with chain, the file holds our certificate after it."""
+        with chain, the file holds our certificate after it.  An ECDSA
+        key, or RSA (2048 bits) with rsa; ips add IP addresses to the
+        names; key reuses the key file of an earlier certificate (a
+        renewal)."""
         self.n += 1
         base = os.path.join(self.dir, "c%d" % self.n)
         ext = os.path.join(self.dir, "c%d.ext" % self.n)
         with open(ext, "w") as f:
-            f.write("subjectAltName=" + ",".join("DNS:" + n for n in names)
-                    + "\nbasicConstraints=CA:FALSE\n"
-                    "extendedKeyUsage=serverAuth\n")
-        _run("openssl", "req", "-newkey", "ec", "-pkeyopt",
-             "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-             base + ".key", "-out", base + ".csr", "-subj", "/CN=" + names[0])
+            f.write("subjectAltName=" + ",".join(
+                ["DNS:" + n for n in names] + ["IP:" + a for a in ips])
+                + "\nbasicConstraints=CA:FALSE\n"
+                "extendedKeyUsage=serverAuth\n")
+        if key:
+            shutil.copyfile(key, base + ".key")
+            _run("openssl", "req", "-new", "-key", base + ".key", "-out",
+                 base + ".csr", "-subj", "/CN=" + names[0])
+        else:
+            _run("openssl", "req", "-newkey", "rsa:2048" if rsa else "ec",
+                 *([] if rsa else ["-pkeyopt",
+                                   "ec_paramgen_curve:prime256v1"]),
+                 "-nodes", "-keyout", base + ".key", "-out", base + ".csr",
+                 "-subj", "/CN=" + names[0])
         _run("openssl", "x509", "-req", "-in", base + ".csr", "-CA",
              self.crt, "-CAkey", self.key, "-CAcreateserial", "-days", "2",
              "-extfile", ext, "-out", base + ".pem")

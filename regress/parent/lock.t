@@ -55,7 +55,8 @@ def main():
         rc, pid = status_pid(a)
         t.eq((rc, pid), (0, a.proc.pid),
              "the control socket still reaches the first relayd")
-        t.eq(len(a.children()), 5, "the first one's children still run")
+        t.eq(len(a.children()), len(relaytest.CHILDREN),
+             "the first one's children still run")
 
         # Stopped cleanly: a new one starts.
         t.eq(a.stop(), 0, "first relayd stops on SIGTERM")
@@ -84,7 +85,8 @@ def main():
         rc, pid = status_pid(d)
         t.eq((rc, pid), (0, d.proc.pid),
              "and answers on the control socket")
-        t.eq(len(d.children()), 5, "with its five children")
+        t.eq(len(d.children()), len(relaytest.CHILDREN),
+             "with all its children")
         with open(os.path.join(a.state, "lock")) as f:
             t.eq(f.read().strip(), str(d.proc.pid),
                  "the lock file holds the new pid")

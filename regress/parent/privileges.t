@@ -20,6 +20,7 @@ EXPECT = {
     "deliverd": ("relayd-deliver", "empty"),
     "dnsd": ("relayd-dns", "dns"),
     "policyd": ("relayd-policy", ""),
+    "keyd": ("relayd-key", "empty"),
 }
 CAPS = ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]
 
@@ -90,9 +91,10 @@ def main():
         if not t.ok(r.start(), "relayd starts"):
             t.done()
         kids = relaytest.wait_for(
-            lambda: (lambda k: k if len(k) == 5 else None)(r.children()), 5)
+            lambda: (lambda k: k if len(k) == len(EXPECT) else None)(
+                r.children()), 5)
         kids = kids or r.children()
-        t.eq(sorted(kids), sorted(EXPECT), "five children, by name")
+        t.eq(sorted(kids), sorted(EXPECT), "every child, by name")
         pgid = os.getpgid(r.proc.pid)
         uids = {}
         for name in relaytest.CHILDREN:
@@ -133,7 +135,8 @@ def main():
                  "%s: working directory is its root" % name)
             t.eq(os.getpgid(pid), pgid,
                  "%s shares relayd's process group" % name)
-        t.eq(len(set(uids.values())), 5, "the five children's uids differ")
+        t.eq(len(set(uids.values())), len(EXPECT),
+             "the children's uids differ")
 
         q = pwd.getpwnam("relayd-queue")
         p = pwd.getpwnam("relayd-policy")

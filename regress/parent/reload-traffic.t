@@ -195,9 +195,10 @@ def main():
     try:
         if not t.ok(r.start(verbose=False), "relayd starts"):
             t.done()
-        kids = wait_for(lambda: (lambda k: k if len(k) == 5 else None)(
+        n = len(relaytest.CHILDREN)
+        kids = wait_for(lambda: (lambda k: k if len(k) == n else None)(
             r.children()), 10) or {}
-        t.eq(len(kids), 5, "five children")
+        t.eq(len(kids), len(relaytest.CHILDREN), "every child")
         traffic = Traffic(r.port)
         for mode, per in CLIENTS:
             th = threading.Thread(target=traffic.client, args=(mode, per),

@@ -44,7 +44,8 @@ def main():
         t.like(r.log(), r"relayd: reload: %s .*frobnication" % where,
                "SIGHUP: the error is logged with file:line")
         t.ok(r.proc.poll() is None, "SIGHUP: relayd still running")
-        t.eq(len(r.children()), 5, "SIGHUP: the five children still run")
+        t.eq(len(r.children()), len(relaytest.CHILDREN),
+             "SIGHUP: every child still runs")
         rc, out, err = r.ctl("show", "status")
         t.eq(rc, 0, "SIGHUP: show status still works")
         rows = status_rows(out)
@@ -52,7 +53,8 @@ def main():
              "SIGHUP: configuration 1 still in force")
         t.eq(sorted(v.split(",")[0] for k, v in rows.items()
                     if k != "relayd"),
-             ["running"] * 5, "SIGHUP: every child running")
+             ["running"] * len(relaytest.CHILDREN),
+             "SIGHUP: every child running")
 
         # relayctl reload with the broken file.
         rc, out, err = r.ctl("reload")
@@ -89,7 +91,8 @@ def main():
              "show status: configuration 2")
         t.eq(sorted(v.split(",")[0] for k, v in rows.items()
                     if k != "relayd"),
-             ["running"] * 5, "show status: every child running")
+             ["running"] * len(relaytest.CHILDREN),
+             "show status: every child running")
         t.ok(not re.search(r"stopping relayd|killed by signal|fatal", log),
              "no child died on the way")
     finally:

@@ -42,7 +42,8 @@ def main():
         if not t.ok(r.start(), "relayd starts"):
             t.done()
         kids = relaytest.wait_for(
-            lambda: (lambda k: k if len(k) == 5 else None)(r.children()), 5)
+            lambda: (lambda k: k if len(k) == len(relaytest.CHILDREN) else None)(
+                r.children()), 5)
         kids = kids or r.children()
 
         rc, out, err = r.ctl("show", "status")
@@ -56,7 +57,7 @@ def main():
         t.like(out.splitlines()[0] if out else "", r"^PROCESS\s+PID",
                "show status: header line")
         t.eq(sorted(rows), sorted(["relayd"] + relaytest.CHILDREN),
-             "show status lists relayd and the five children")
+             "show status lists relayd and its children")
         t.eq(rows.get("relayd", ("", ""))[0], str(r.proc.pid),
              "relayd's pid is right")
         t.like(rows.get("relayd", ("", ""))[1],

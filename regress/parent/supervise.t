@@ -43,9 +43,10 @@ def leftovers(rpid, kids):
             if p[1] == rpid or p[2] == rpid or p[0] in pids]
 
 
-def all_five(r):
+def all_kids(r):
     return relaytest.wait_for(
-        lambda: (lambda k: k if len(k) == 5 else None)(r.children()), 5) \
+        lambda: (lambda k: k if len(k) == len(relaytest.CHILDREN) else None)(
+            r.children()), 5) \
         or r.children()
 
 
@@ -54,7 +55,7 @@ def kill_child(t, victim):
     try:
         if not t.ok(r.start(), "%s: relayd starts" % victim):
             return
-        kids = all_five(r)
+        kids = all_kids(r)
         rpid = r.proc.pid
         if not t.ok(victim in kids, "%s: running" % victim):
             return
@@ -88,7 +89,7 @@ def sigterm(t):
     try:
         if not t.ok(r.start(), "SIGTERM: relayd starts"):
             return
-        kids = all_five(r)
+        kids = all_kids(r)
         rpid = r.proc.pid
         t.ok(os.path.exists(r.sock), "SIGTERM: control socket there before")
         r.proc.send_signal(signal.SIGTERM)
@@ -138,8 +139,9 @@ def parent_killed(t):
     try:
         if not t.ok(r.start(), "parent killed: relayd starts"):
             return
-        kids = all_five(r)
-        t.eq(len(kids), 5, "parent killed: five children")
+        kids = all_kids(r)
+        t.eq(len(kids), len(relaytest.CHILDREN),
+             "parent killed: every child")
         r.proc.send_signal(signal.SIGKILL)
         r.wait_exit(5)
         died = reap(list(kids.values()))

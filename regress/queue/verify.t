@@ -11,8 +11,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
-from relaytest import (DEFAULT_TENANT, RELAYD_DEBUG, Relayd,  # noqa: E402
-                       Tap, free_port, send_message, wait_for)
+from relaytest import (CHILDREN, DEFAULT_TENANT, RELAYD_DEBUG,  # noqa: E402
+                       Relayd, Tap, free_port, send_message, wait_for)
 from sink import Sink  # noqa: E402
 
 tap = Tap()
@@ -40,7 +40,8 @@ for fault, why in CASES:
         tap.ok(r.wait_log(r"queued: msgid=[0-9a-f]{16}: the envelope from "
                           r"smtpd is refused: (%s)" % why),
                "%s: queued says why" % fault)
-        tap.ok(r.proc.poll() is None and len(r.children()) == 5,
+        tap.ok(r.proc.poll() is None and
+               len(r.children()) == len(CHILDREN),
                "%s: relayd runs on" % fault)
     finally:
         r.cleanup()

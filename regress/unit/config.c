@@ -501,6 +501,57 @@ check_main_only(void)
 	conf_free(c);
 }
 
+/*
+ * The certificates as the parent holds them: the relay's first, each
+ * chain leaf first, the keys as DER, the SNI names lower case; relayctl
+ * (main only) reads no key.
+ */
+static void
+check_tls(void)
+{
+	struct conf		*c;
+	const struct tls_cert	*tc;
+
+	if ((c = load_case("tls-ok", 0)) == NULL)
+		return;
+	is_int(c->nlisteners, 3, "tls: three listeners");
+	if (c->nlisteners == 3) {
+		is_int(c->listeners[1].mode, LISTEN_SMTPS, "tls: smtps");
+		is_int(c->listeners[2].mode, LISTEN_SUBMISSION,
+		    "tls: submission");
+	}
+	is_int(c->tls.ncerts, 2, "tls: two certificates");
+	if (c->tls.ncerts == 2) {
+		tc = &c->tls.certs[0];
+		ok(tc->tenant == NULL, "tls: the relay's comes first");
+		is_int(tc->nchain, 2, "tls: the relay's chain, CA included");
+		ok(tc->chain[0].len > 100 && tc->chain[0].p[0] == 0x30,
+		    "tls: its leaf in DER");
+		ok(tc->key.len > 1000 && tc->key.p[0] == 0x30,
+		    "tls: its RSA key in DER");
+		is_int(tc->nnames, 0, "tls: the relay's has no SNI names");
+		tc = &c->tls.certs[1];
+		is_str(tc->tenant, "acme", "tls: the tenant's second");
+		is_int(tc->nnames, 2, "tls: two names");
+		if (tc->nnames == 2) {
+			is_str(tc->names[0], "post.acme.example",
+			    "tls: first name");
+			is_str(tc->names[1], "mail.acme.example",
+			    "tls: second name, lower case");
+		}
+		ok(tc->key.len > 0 && tc->key.len < 200,
+		    "tls: its ECDSA key in DER");
+	}
+	if (c->ntenants == 1)
+		is_int(c->tenants[0].inbound_tls, INBOUND_TLS_VERIFY,
+		    "tls: inbound.tls verify");
+	conf_free(c);
+	if ((c = load_case("tls-ok", CONF_MAIN_ONLY)) == NULL)
+		return;
+	is_int(c->tls.ncerts, 0, "tls: main only reads no certificate");
+	conf_free(c);
+}
+
 int
 main(void)
 {
@@ -522,5 +573,6 @@ main(void)
 	check_main_only();
 	check_idn();
 	check_policy();
+	check_tls();
 	return done_testing();
 }

@@ -239,7 +239,7 @@ test_decide(void)
 	a = awl(5, NOW - 10);
 	grey_decide(&p, "acme", &none, &a, NOW, &d);
 	is_int(d.result, GREY_PASS, "5 passes of 5: a new triplet passes");
-	is_str(d.why, "auto-whitelisted client", "auto-whitelisted: why");
+	is_str(d.why, "auto-whitelisted", "auto-whitelisted: why");
 	ok(!d.put_triplet, "auto-whitelisted: no triplet stored");
 	p.grey_awl_after = 0;
 	a = awl(100, NOW - 10);

@@ -135,14 +135,20 @@ smtpd_values(void)
 	    "the HELO reply fits");
 	is_int(reply_line(&r, line, 10), -1, "a short buffer is refused");
 
-	n = reply_ehlo(ehlo, sizeof(ehlo), "relay.example", 1048576);
+	n = reply_ehlo(ehlo, sizeof(ehlo), "relay.example", 1048576, 0);
 	is_str(ehlo, "250-relay.example\r\n250-PIPELINING\r\n"
 	    "250-SIZE 1048576\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n"
 	    "250-SMTPUTF8\r\n250-CHUNKING\r\n250 DSN\r\n", "the EHLO reply");
 	is_int(n, (long long)strlen(ehlo), "its length");
-	ok(reply_ehlo(ehlo, sizeof(ehlo), host, UINT64_MAX) > 0,
+	reply_ehlo(ehlo, sizeof(ehlo), "relay.example", 1048576,
+	    EHLO_STARTTLS);
+	is_str(ehlo, "250-relay.example\r\n250-PIPELINING\r\n"
+	    "250-SIZE 1048576\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n"
+	    "250-STARTTLS\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250 DSN\r\n",
+	    "the EHLO reply with STARTTLS");
+	ok(reply_ehlo(ehlo, sizeof(ehlo), host, UINT64_MAX, EHLO_STARTTLS) > 0,
 	    "the longest EHLO reply fits");
-	is_int(reply_ehlo(ehlo, 64, "relay.example", 1), -1,
+	is_int(reply_ehlo(ehlo, 64, "relay.example", 1, 0), -1,
 	    "EHLO in a short buffer is refused");
 }
 
