@@ -39,6 +39,7 @@ enum proc_id {
 #define SLICE_RCPTS	0x10
 #define SLICE_SECRET	0x20	/* the policy store's key (policyd) */
 #define SLICE_TLS_CA	0x40	/* the tls.ca_file descriptor */
+#define SLICE_CONTACTS	0x80	/* tenants' contacts (queued's notices) */
 
 enum proc_root {
 	ROOT_NONE,		/* the parent */

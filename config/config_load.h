@@ -44,6 +44,8 @@ void	 conf_parse_tenant(struct conf *, const char *name,
 
 /* Cross-file rules: called by conf_load once every file is read. */
 void	 conf_check(const struct conf *, struct conf_errors *);
+/* What is allowed but likely wrong, as "file:line: warning: ...". */
+void	 conf_warnings(const struct conf *, struct conf_errors *);
 
 /* Values shared with the loader, exposed for unit tests. */
 const char *conf_parse_size(const char *, uint64_t *);
