@@ -20,28 +20,33 @@ struct verb {
 	enum arg_kind	 arg;
 	size_t		 min, max;	/* ARG_WORDS: how many */
 	const char	*usage;		/* ARG_WORDS: for the refusal */
+	int		 json;		/* takes --json */
 };
 
 static const struct verb verbs[] = {
-	{ "show status", CTL_SHOW_STATUS, ARG_NONE, 0, 0, NULL },
-	{ "show queue", CTL_SHOW_QUEUE, ARG_NONE, 0, 0, NULL },
-	{ "reload", CTL_RELOAD, ARG_NONE, 0, 0, NULL },
-	{ "log verbose", CTL_LOG_VERBOSE, ARG_NONE, 0, 0, NULL },
-	{ "log brief", CTL_LOG_BRIEF, ARG_NONE, 0, 0, NULL },
-	{ "queue flush", CTL_QUEUE_FLUSH, ARG_ID_ALL, 0, 0, NULL },
-	{ "queue hold", CTL_QUEUE_HOLD, ARG_ID, 0, 0, NULL },
-	{ "queue release", CTL_QUEUE_RELEASE, ARG_ID, 0, 0, NULL },
-	{ "queue remove", CTL_QUEUE_REMOVE, ARG_ID, 0, 0, NULL },
-	{ "queue bounce", CTL_QUEUE_BOUNCE, ARG_ID, 0, 0, NULL },
-	{ "show corrupt", CTL_SHOW_CORRUPT, ARG_NONE, 0, 0, NULL },
+	{ "show status", CTL_SHOW_STATUS, ARG_NONE, 0, 0, NULL, 0 },
+	{ "show queue", CTL_SHOW_QUEUE, ARG_NONE, 0, 0, NULL, 0 },
+	{ "reload", CTL_RELOAD, ARG_NONE, 0, 0, NULL, 0 },
+	{ "log verbose", CTL_LOG_VERBOSE, ARG_NONE, 0, 0, NULL, 0 },
+	{ "log brief", CTL_LOG_BRIEF, ARG_NONE, 0, 0, NULL, 0 },
+	{ "queue flush", CTL_QUEUE_FLUSH, ARG_ID_ALL, 0, 0, NULL, 0 },
+	{ "queue hold", CTL_QUEUE_HOLD, ARG_ID, 0, 0, NULL, 0 },
+	{ "queue release", CTL_QUEUE_RELEASE, ARG_ID, 0, 0, NULL, 0 },
+	{ "queue remove", CTL_QUEUE_REMOVE, ARG_ID, 0, 0, NULL, 0 },
+	{ "queue bounce", CTL_QUEUE_BOUNCE, ARG_ID, 0, 0, NULL, 0 },
+	{ "show corrupt", CTL_SHOW_CORRUPT, ARG_NONE, 0, 0, NULL, 0 },
 	{ "test spf", CTL_TEST_SPF, ARG_WORDS, 2, 3,
-	    "expected IP SENDER [HELO]" },
-	{ "test dnsbl", CTL_TEST_DNSBL, ARG_WORDS, 1, 1, "expected IP" },
+	    "expected IP SENDER [HELO]", 0 },
+	{ "test dnsbl", CTL_TEST_DNSBL, ARG_WORDS, 1, 1, "expected IP", 0 },
 	{ "show greylist", CTL_SHOW_GREYLIST, ARG_WORDS, 0, 1,
-	    "expected [TENANT]" },
+	    "expected [TENANT]", 0 },
 	{ "greylist whitelist", CTL_GREYLIST_WHITELIST, ARG_WORDS, 1, 1,
-	    "expected ADDRESS, NETWORK or DOMAIN" },
-	{ "greylist flush", CTL_GREYLIST_FLUSH, ARG_NONE, 0, 0, NULL },
+	    "expected ADDRESS, NETWORK or DOMAIN", 0 },
+	{ "greylist flush", CTL_GREYLIST_FLUSH, ARG_NONE, 0, 0, NULL, 0 },
+	{ "show tenant", CTL_SHOW_TENANT, ARG_WORDS, 1, 1,
+	    "expected TENANT", 1 },
+	{ "notices test", CTL_NOTICES_TEST, ARG_WORDS, 1, 1,
+	    "expected TENANT", 0 },
 };
 
 #define NVERBS	(sizeof(verbs) / sizeof(verbs[0]))
@@ -213,6 +218,7 @@ req_clear(struct ctl_req *req)
 
 	req->cmd = CTL_SHOW_STATUS;
 	req->all = 0;
+	req->json = 0;
 	req->id[0] = '\0';
 	req->nargs = 0;
 	for (i = 0; i < CTL_ARGS_MAX; i++)
@@ -226,6 +232,7 @@ ctl_req_parse(const char *line, size_t len, struct ctl_req *req)
 	const struct verb *v = NULL;
 	const char	*rest, *why;
 	size_t		 i, vlen;
+	int		 json = 0;
 
 	req_clear(req);
 	if (len == 0)
@@ -244,6 +251,16 @@ ctl_req_parse(const char *line, size_t len, struct ctl_req *req)
 		    (buf[vlen] == '\0' || buf[vlen] == ' '))
 			v = &verbs[i];
 	}
+	/* The answer's form, not an argument: taken off first. */
+	vlen = strlen(" " CTL_JSON_WORD);
+	if (v != NULL && len > vlen && strcmp(buf + len - vlen,
+	    " " CTL_JSON_WORD) == 0) {
+		if (!v->json)
+			return "this command has no --json form";
+		len -= vlen;
+		buf[len] = '\0';
+		json = 1;
+	}
 	/*
 	 * Letters of either case pass here, to get the precise reason; an
 	 * unknown command is unknown whatever its arguments hold.
@@ -261,6 +278,8 @@ ctl_req_parse(const char *line, size_t len, struct ctl_req *req)
 	    parse_id(v, rest, req);
 	if (why != NULL)
 		req_clear(req);
+	else
+		req->json = json;
 	return why;
 }
 
@@ -275,6 +294,7 @@ ctl_req_write(struct mw *w, const struct ctl_req *req)
 	mw_u32(w, (uint32_t)req->nargs);
 	for (i = 0; i < req->nargs && i < CTL_ARGS_MAX; i++)
 		mw_str(w, req->args[i]);
+	mw_u8(w, (uint8_t)req->json);
 }
 
 int
@@ -296,13 +316,15 @@ ctl_req_read(const void *p, size_t len, struct ctl_req *req)
 	for (i = 0; i < n; i++)
 		mr_str(&r, req->args[i], sizeof(req->args[i]));
 	req->nargs = n;
+	req->json = mr_u8(&r);
 	if (mr_end(&r) == -1)
 		return -1;
 	for (i = 0; i < NVERBS; i++)
 		if (verbs[i].cmd == req->cmd)
 			v = &verbs[i];
 	/* What the parser would have refused is a lie of the peer's. */
-	if (v == NULL || req->all > 1 || (req->all && v->arg != ARG_ID_ALL))
+	if (v == NULL || req->all > 1 || (req->all && v->arg != ARG_ID_ALL) ||
+	    req->json > 1 || (req->json && !v->json))
 		return -1;
 	if (req->id[0] != '\0' && (req->all || !ctl_valid_id(req->id) ||
 	    (v->arg != ARG_ID && v->arg != ARG_ID_ALL)))

@@ -11,6 +11,10 @@
  * octets from 0x80 become %XX (ctl_arg_encode), so each argument is one
  * word of printable ASCII, and the parser gives them back decoded.  An
  * argument may not be empty nor hold a NUL.
+ *
+ * A command that can answer in JSON (one JSON document over its data
+ * lines, for scripts) takes "--json" as its last word; the parser takes
+ * it off and sets json.  Others refuse it.
  */
 #ifndef RELAYD_CONTROL_REQ_H
 #define RELAYD_CONTROL_REQ_H
@@ -39,12 +43,17 @@ enum ctl_cmd {
 	CTL_TEST_DNSBL,		/* policyd: IP */
 	CTL_SHOW_GREYLIST,	/* policyd: [TENANT] */
 	CTL_GREYLIST_WHITELIST,	/* policyd: ADDR | NET | DOMAIN */
-	CTL_GREYLIST_FLUSH	/* policyd */
+	CTL_GREYLIST_FLUSH,	/* policyd */
+	CTL_SHOW_TENANT,	/* queued: TENANT [--json] */
+	CTL_NOTICES_TEST	/* queued: TENANT */
 };
+
+#define CTL_JSON_WORD	"--json"
 
 struct ctl_req {
 	enum ctl_cmd	cmd;
 	int		all;			/* queue flush all */
+	int		json;			/* --json: answer in JSON */
 	char		id[CTL_ID_LEN + 1];	/* "" when none */
 	size_t		nargs;
 	char		args[CTL_ARGS_MAX][CTL_ARG_MAX];	/* decoded */

@@ -408,14 +408,22 @@ do_forward(struct ctl_conn *cc, const struct ctl_req *req)
 		conn_end(cc, 0, err);
 		return;
 	}
-	if (to == PROC_QUEUED && req->cmd != CTL_SHOW_QUEUE &&
-	    req->cmd != CTL_SHOW_CORRUPT)
+	if (to == PROC_QUEUED && req->cmd >= CTL_QUEUE_FLUSH &&
+	    req->cmd <= CTL_QUEUE_BOUNCE)
 		log_info("control: uid %u: %s %s", (unsigned)cc->uid,
 		    req->cmd == CTL_QUEUE_FLUSH ? "flush" :
 		    req->cmd == CTL_QUEUE_HOLD ? "hold" :
 		    req->cmd == CTL_QUEUE_RELEASE ? "release" :
 		    req->cmd == CTL_QUEUE_REMOVE ? "remove" : "bounce",
 		    req->all ? "all" : req->id);
+	if (req->cmd == CTL_NOTICES_TEST) {
+		char arg[CTL_ARG_MAX];
+
+		strlcpy(arg, req->args[0], sizeof(arg));
+		text_clean(arg);
+		log_info("control: uid %u: notices test %s", (unsigned)cc->uid,
+		    arg);
+	}
 	if (req->cmd == CTL_GREYLIST_WHITELIST ||
 	    req->cmd == CTL_GREYLIST_FLUSH) {
 		char arg[CTL_ARG_MAX];
