@@ -118,7 +118,7 @@ kind_roles(enum notice_kind k)
 }
 
 static void
-date_utc(int64_t t, char *buf, size_t sz)
+notice_utc(int64_t t, char *buf, size_t sz)
 {
 	struct tm	tm;
 	time_t		tt = (time_t)t;
@@ -132,7 +132,7 @@ date_utc(int64_t t, char *buf, size_t sz)
 }
 
 static void
-date822(int64_t t, char *buf, size_t sz)
+notice_date(int64_t t, char *buf, size_t sz)
 {
 	struct tm	tm;
 	time_t		tt = (time_t)t;
@@ -234,7 +234,7 @@ fail:
 }
 
 static void
-subject(struct tbuf *b, const struct tstate *t, enum notice_kind k)
+notice_subject(struct tbuf *b, const struct tstate *t, enum notice_kind k)
 {
 	switch (k) {
 	case NK_OUTAGE:
@@ -259,7 +259,7 @@ subject(struct tbuf *b, const struct tstate *t, enum notice_kind k)
 }
 
 static void
-servers(struct tbuf *b, const struct tenant_conf *tc)
+notice_servers(struct tbuf *b, const struct tenant_conf *tc)
 {
 	size_t i;
 
@@ -272,17 +272,18 @@ servers(struct tbuf *b, const struct tenant_conf *tc)
 
 /* The figures every notice about the servers gives. */
 static void
-facts(struct tbuf *b, const struct tstate *t, const struct tenant_conf *tc)
+notice_facts(struct tbuf *b, const struct tstate *t,
+    const struct tenant_conf *tc)
 {
 	char d[64];
 
-	servers(b, tc);
+	notice_servers(b, tc);
 	tb_printf(b, "Mode:            %s\r\n", tc->inbound_mode ==
 	    INBOUND_BACKUP ? "backup" : "relay");
-	date_utc(t->failing_since, d, sizeof(d));
+	notice_utc(t->failing_since, d, sizeof(d));
 	tb_printf(b, "Failing since:   %s\r\n", t->failing_since ? d :
 	    "no longer");
-	date_utc(t->last_ok, d, sizeof(d));
+	notice_utc(t->last_ok, d, sizeof(d));
 	tb_printf(b, "Last accepted:   %s\r\n", d);
 	tb_printf(b, "Held messages:   %llu (%llu octets)\r\n",
 	    (unsigned long long)t->held_msgs,
@@ -292,7 +293,7 @@ facts(struct tbuf *b, const struct tstate *t, const struct tenant_conf *tc)
 }
 
 static void
-body(struct tbuf *b, struct queued *q, const struct tstate *t,
+notice_body(struct tbuf *b, struct queued *q, const struct tstate *t,
     const struct tenant_conf *tc, enum notice_kind k, int64_t now)
 {
 	const struct conf	*conf = q->conf;
@@ -310,18 +311,18 @@ body(struct tbuf *b, struct queued *q, const struct tstate *t,
 		    "cannot be reached.  The relay keeps what it\r\nholds "
 		    "and tries again; no one needs to send it again.\r\n\r\n",
 		    t->name, age);
-		facts(b, t, tc);
+		notice_facts(b, t, tc);
 		format_age(tc->inbound_mode == INBOUND_BACKUP ? tc->hold :
 		    conf->queue.lifetime, age, sizeof(age));
 		tb_printf(b, "\r\nHeld mail not delivered within %s of its "
 		    "arrival is returned to\r\nits senders.\r\n", age);
 		break;
 	case NK_RECOVERY:
-		date_utc(t->last_ok, d, sizeof(d));
+		notice_utc(t->last_ok, d, sizeof(d));
 		tb_printf(b, "The mail servers of %s accept mail from this "
 		    "relay again, since\r\n%s.  What was held for them "
 		    "is on its way.\r\n\r\n", t->name, d);
-		facts(b, t, tc);
+		notice_facts(b, t, tc);
 		break;
 	case NK_DEFER_ALL:
 		format_age(now - t->failing_since, age, sizeof(age));
@@ -333,7 +334,7 @@ body(struct tbuf *b, struct queued *q, const struct tstate *t,
 		    "told to try\r\nagain later, until the servers accept a "
 		    "message from this relay.\r\n\r\n", t->name, age, d,
 		    t->name);
-		facts(b, t, tc);
+		notice_facts(b, t, tc);
 		break;
 	case NK_VOLUME:
 		tb_printf(b, "%s has reached its daily volume limit (UTC day)"
@@ -372,7 +373,7 @@ body(struct tbuf *b, struct queued *q, const struct tstate *t,
  * says so.
  */
 static void
-compose(struct tbuf *b, struct queued *q, const struct tstate *t,
+notice_compose(struct tbuf *b, struct queued *q, const struct tstate *t,
     const struct tenant_conf *tc, enum notice_kind k,
     const struct nrcpts *nr, int64_t now, int *eightbit)
 {
@@ -381,7 +382,7 @@ compose(struct tbuf *b, struct queued *q, const struct tstate *t,
 	size_t		i;
 
 	memset(&text, 0, sizeof(text));
-	body(&text, q, t, tc, k, now);
+	notice_body(&text, q, t, tc, k, now);
 	*eightbit = 0;
 	for (i = 0; i < text.len; i++)
 		if ((unsigned char)text.p[i] >= 0x80)
@@ -393,8 +394,8 @@ compose(struct tbuf *b, struct queued *q, const struct tstate *t,
 		tb_printf(b, "%s<%s>%s\r\n", i == 0 ? "To: " : "\t",
 		    nr->addr[i], i + 1 < nr->n ? "," : "");
 	tb_printf(b, "Subject: [%s] ", q->conf->hostname);
-	subject(b, t, k);
-	date822(now, date, sizeof(date));
+	notice_subject(b, t, k);
+	notice_date(now, date, sizeof(date));
 	tb_printf(b, "\r\nDate: %s\r\n", date);
 	tb_printf(b, "Auto-Submitted: auto-generated\r\n");
 	tb_printf(b, "X-Relayd-Notice: %s; tenant=%s\r\n",
@@ -455,7 +456,7 @@ notice_send(struct queued *q, struct tstate *t, enum notice_kind k,
 		tenant_census(q);
 	nr_build(q->conf, tc, k, &nr);
 	memset(&b, 0, sizeof(b));
-	compose(&b, q, t, tc, k, &nr, now, &eightbit);
+	notice_compose(&b, q, t, tc, k, &nr, now, &eightbit);
 	/* The state as it will be once the notice is queued. */
 	next = *t;
 	next.notices[k].at = now;

@@ -167,7 +167,7 @@ tenant_decode(struct tstate *t, const void *p, size_t len)
 }
 
 static void
-load_one(void *arg, const char *name, const void *p, size_t len)
+tstate_load_one(void *arg, const char *name, const void *p, size_t len)
 {
 	struct queued	*q = arg;
 	struct tstate	*t;
@@ -193,7 +193,7 @@ tenant_load(struct queued *q)
 	char		 key[ROUTE_KEY_MAX];
 	int64_t		 now = time(NULL);
 
-	if (store_tenants(q->store, load_one, q) == -1)
+	if (store_tenants(q->store, tstate_load_one, q) == -1)
 		log_warnx("queue store: cannot read the tenants' states");
 	RB_FOREACH(t, tstate_tree, q->tenants) {
 		if (t->failing_since == 0)
@@ -388,7 +388,8 @@ tenant_census(struct queued *q)
 		for (i = 0; i < m->env->nrcpts; i++) {
 			const struct rcpt *r = &m->env->rcpts[i];
 
-			if (r->status != RS_PENDING || r->route != ROUTE_TENANT ||
+			if (r->status != RS_PENDING ||
+			    r->route != ROUTE_TENANT ||
 			    (t = tenant_find(q, r->tenant)) == NULL ||
 			    t->census_last == m->id)
 				continue;
@@ -415,8 +416,9 @@ defer_all_check(struct queued *q, struct tstate *t,
 	char when[32];
 
 	if (!defer_all_due(t, tc, now)) {
-		defer_all_end(q, t, tc->defer_all_after == 0 ? "defer_all_after "
-		    "is 0" : "its servers are no longer failing");
+		defer_all_end(q, t, tc->defer_all_after == 0 ?
+		    "defer_all_after is 0" : "its servers are no longer "
+		    "failing");
 		return;
 	}
 	if (t->deferring && t->held_msgs == 0) {
@@ -437,8 +439,8 @@ defer_all_check(struct queued *q, struct tstate *t,
 
 /* At most one notice of a kind per notices.interval. */
 static int
-allowed(const struct queued *q, const struct tstate *t, enum notice_kind k,
-    int64_t now)
+notice_allowed(const struct queued *q, const struct tstate *t,
+    enum notice_kind k, int64_t now)
 {
 	return t->notices[k].at == 0 ||
 	    now - t->notices[k].at >= (int64_t)q->conf->notices.interval;
@@ -450,16 +452,16 @@ notice_due(struct queued *q, struct tstate *t, int64_t now)
 {
 	if (t->failing_since != 0 && now - t->failing_since >=
 	    (int64_t)q->conf->notices.outage_after &&
-	    allowed(q, t, NK_OUTAGE, now))
+	    notice_allowed(q, t, NK_OUTAGE, now))
 		return NK_OUTAGE;
 	if (t->outage_told && t->failing_since == 0 &&
-	    allowed(q, t, NK_RECOVERY, now))
+	    notice_allowed(q, t, NK_RECOVERY, now))
 		return NK_RECOVERY;
-	if (t->deferring && allowed(q, t, NK_DEFER_ALL, now))
+	if (t->deferring && notice_allowed(q, t, NK_DEFER_ALL, now))
 		return NK_DEFER_ALL;
 	if (t->volume_due) {
 		t->volume_due = 0;
-		if (allowed(q, t, NK_VOLUME, now))
+		if (notice_allowed(q, t, NK_VOLUME, now))
 			return NK_VOLUME;
 	}
 	return NK_MAX;
@@ -701,8 +703,9 @@ show_state(struct show *sh, const struct tstate *t, int64_t now)
 		show_fact(sh, "state", j, "unknown: nothing delivered or "
 		    "tried yet");
 	else
-		show_fact(sh, "state", j, "%s since %s", strcmp(w, "down") == 0 ?
-		    "down (no server answers)" : "refusing mail", since);
+		show_fact(sh, "state", j, "%s since %s",
+		    strcmp(w, "down") == 0 ? "down (no server answers)" :
+		    "refusing mail", since);
 	show_time(sh, "down_since", d != NULL && d->down ? d->down_since : 0,
 	    now);
 	show_time(sh, "failing_since", t->failing_since, now);
@@ -727,12 +730,12 @@ show_notices(struct show *sh, const struct tstate *t, int64_t now)
 			    n->count, when, n->told ? "told" : "not told (no "
 			    "contact outside the tenant's domains)");
 		if (n->at == 0)
-			snprintf(j, sizeof(j), "{ \"count\": %u, \"last\": null, "
-			    "\"told\": false }", n->count);
+			snprintf(j, sizeof(j), "{ \"count\": %u, "
+			    "\"last\": null, \"told\": false }", n->count);
 		else
-			snprintf(j, sizeof(j), "{ \"count\": %u, \"last\": %lld, "
-			    "\"told\": %s }", n->count, (long long)n->at,
-			    n->told ? "true" : "false");
+			snprintf(j, sizeof(j), "{ \"count\": %u, "
+			    "\"last\": %lld, \"told\": %s }", n->count,
+			    (long long)n->at, n->told ? "true" : "false");
 		if (sh->json)
 			snprintf(key, sizeof(key), "notice_%s",
 			    k == NK_DEFER_ALL ? "defer_all" :

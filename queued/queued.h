@@ -198,7 +198,7 @@ struct tstate {
 	RB_ENTRY(tstate)	 entry;
 	char			 name[TENANT_MAX + 1];
 	int64_t			 last_ok;	/* mail accepted; 0: never */
-	int64_t			 failing_since;	/* nothing accepted, and tried */
+	int64_t			 failing_since;	/* tried, nothing accepted */
 	int64_t			 error_at;
 	char			 last_error[TSTATE_ERR_MAX];
 	uint8_t			 outage_told;	/* a recovery notice is owed */
@@ -311,8 +311,8 @@ struct task {
 	uint64_t		 new_id;	/* DELETE: the file recycled
 						   as this one (fd) */
 	unsigned		 tries;		/* PUT, DELETE: failed so far */
-	char			 tenant[TENANT_MAX + 1];	/* ROUTE, TSTATE,
-							   NOTICE */
+	char			 tenant[TENANT_MAX + 1];	/* ROUTE,
+						   TSTATE, NOTICE */
 	uint8_t			 pdb;		/* POLICY, PURGE: database */
 	uint8_t			 pop;		/* POLICY: PQ_OP_* */
 	uint8_t			*pkey;		/* POLICY: key; PURGE: where
