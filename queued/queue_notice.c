@@ -434,7 +434,7 @@ notice_send(struct queued *q, struct tstate *t, enum notice_kind k,
 	struct nrcpts			 nr;
 	struct tstate			 next;
 	struct tbuf			 b;
-	struct task			*j;
+	struct task			*j = NULL;
 	struct mw			 w;
 	int64_t				 now = time(NULL);
 	int				 eightbit;
@@ -466,8 +466,7 @@ notice_send(struct queued *q, struct tstate *t, enum notice_kind k,
 		next.outage_told = 1;
 	else if (k == NK_RECOVERY)
 		next.outage_told = 0;
-	if (b.err || (n = calloc(1, sizeof(*n))) == NULL ||
-	    (j = calloc(1, sizeof(*j))) == NULL) {
+	if (b.err || (n = calloc(1, sizeof(*n))) == NULL) {
 		free(b.p);
 		snprintf(err, errsz, "out of memory");
 		return -1;
@@ -477,15 +476,14 @@ notice_send(struct queued *q, struct tstate *t, enum notice_kind k,
 	n->len = b.len;
 	n->told = nr.told;
 	n->ctl_req = ctl_req;
-	if ((n->hostname = strdup(q->conf->hostname)) == NULL ||
-	    (j->env = notice_envelope(q->conf, &nr)) == NULL ||
-	    tenant_encode(&next, &w) == -1 ||
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (n->hostname = strdup(q->conf->hostname)) == NULL ||
+	    (j->env = notice_envelope(q->conf, &nr)) == NULL)
+		goto fail;
+	if (tenant_encode(&next, &w) == -1 ||
 	    (j->blob = malloc(w.len)) == NULL) {
-		spec_free(n);
-		envelope_free(j->env);
-		free(j);
-		snprintf(err, errsz, "out of memory");
-		return -1;
+		mw_release(&w);
+		goto fail;
 	}
 	memcpy(j->blob, w.buf, w.len);
 	j->bloblen = w.len;
@@ -502,6 +500,14 @@ notice_send(struct queued *q, struct tstate *t, enum notice_kind k,
 	t->stored_ok = t->last_ok;
 	committer_submit(q->cm, j);
 	return 0;
+fail:
+	spec_free(n);
+	if (j != NULL) {
+		envelope_free(j->env);
+		free(j);
+	}
+	snprintf(err, errsz, "out of memory");
+	return -1;
 }
 
 /*
@@ -585,6 +591,8 @@ notice_task_done(struct queued *q, struct task *j)
 		if (t != NULL) {
 			t->notice_retry = time(NULL) + q->conf->queue.retry_min;
 			t->dirty = 1;
+			if (n->kind == NK_VOLUME)
+				t->volume_due = 1;
 		}
 		if (n->ctl_req != 0)
 			ctl_done(q, n->ctl_req, 0, "the notice could not be "

@@ -481,6 +481,8 @@ notices_check(struct queued *q, struct tstate *t, int64_t now)
 		    t->name, notice_kind_name(k), err,
 		    q->conf->queue.retry_min);
 		t->notice_retry = now + q->conf->queue.retry_min;
+		if (k == NK_VOLUME)
+			t->volume_due = 1;
 	}
 }
 
