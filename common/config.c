@@ -44,6 +44,8 @@ conf_new(void)
 	conf->queue.max_connections = 500;
 	conf->queue.smtp_port = 25;
 	conf->selfcheck.interval = 86400;
+	conf->notices.outage_after = 3600;
+	conf->notices.interval = 86400;
 	return conf;
 }
 
@@ -57,6 +59,19 @@ conf_dnsbl_free(struct dnsbl_conf *l, size_t n)
 		free(l[i].answers);
 	}
 	free(l);
+}
+
+void
+conf_contacts_free(struct contact_conf *c, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(c[i].name);
+		free(c[i].email);
+		free(c[i].phone);
+	}
+	free(c);
 }
 
 static void
@@ -116,6 +131,7 @@ tenant_free(struct tenant_conf *t)
 		free(t->rcpts[i]);
 	free(t->rcpts);
 	free(t->networks);
+	conf_contacts_free(t->contacts, t->ncontacts);
 	policy_free(&t->policy);
 	for (i = 0; i < t->ntls_names; i++)
 		free(t->tls_names[i]);
@@ -172,6 +188,49 @@ conf_listen_mode_name(enum listen_mode m)
 		return "smtps";
 	}
 	return "?";
+}
+
+const char *
+conf_role_name(unsigned role)
+{
+	switch (role) {
+	case CONTACT_TECHNICAL:
+		return "technical";
+	case CONTACT_EMERGENCY:
+		return "emergency";
+	case CONTACT_POLICY:
+		return "policy";
+	case CONTACT_BILLING:
+		return "billing";
+	}
+	return NULL;
+}
+
+void
+conf_roles_format(uint8_t roles, char *buf, size_t sz)
+{
+	unsigned bit;
+
+	buf[0] = '\0';
+	for (bit = 1; bit <= CONTACT_BILLING; bit <<= 1) {
+		if (!(roles & bit))
+			continue;
+		if (buf[0] != '\0')
+			strlcat(buf, ",", sz);
+		strlcat(buf, conf_role_name(bit), sz);
+	}
+}
+
+/* An address literal is no tenant's domain. */
+int
+conf_tenant_owns(const struct conf *conf, const struct tenant_conf *t,
+    const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+
+	if (at == NULL || at[1] == '[')
+		return 0;
+	return conf_domain_tenant(conf, at + 1) == t;
 }
 
 const struct tenant_conf *

@@ -127,6 +127,24 @@ struct tls_cert {
 #define TLS_DER_MAX	12000			/* one certificate or key */
 #define TLS_FILE_MAX	(1024 * 1024)		/* a PEM file, bytes */
 
+/* Who hears about a tenant's outages, limits and reports. */
+#define CONTACT_TECHNICAL	0x1
+#define CONTACT_EMERGENCY	0x2
+#define CONTACT_POLICY		0x4
+#define CONTACT_BILLING		0x8
+#define CONTACT_ROLES		0xf
+#define CONTACTS_MAX		32	/* per tenant */
+#define CONTACT_NAME_MAX	128
+#define CONTACT_PHONE_MAX	32
+
+struct contact_conf {
+	char		*name;			/* NULL: none given */
+	char		*email;
+	char		*phone;			/* NULL: none given */
+	uint8_t		 roles;			/* CONTACT_* */
+	int		 line;
+};
+
 struct tenant_conf;
 
 /* One entry of the domain table, sorted by name. */
@@ -148,6 +166,10 @@ struct tenant_conf {
 	size_t		 ndeliver_to;
 	uint32_t	 hold;			/* seconds, backup mode */
 	enum inbound_tls inbound_tls;
+	uint32_t	 defer_all_after;	/* seconds; 0: never */
+	struct contact_conf *contacts;
+	size_t		 ncontacts;
+	int		 contacts_line;		/* of contacts:, or 0 */
 	enum verify_mode verify;
 	char		**rcpts;		/* lower case, sorted, unique */
 	size_t		 nrcpts;
@@ -240,6 +262,10 @@ struct conf {
 		char		*from;		/* IP literal; NULL: chosen */
 		int		 from_line;
 	} selfcheck;
+	struct {
+		uint32_t	 outage_after;	/* servers failing this long */
+		uint32_t	 interval;	/* one notice of a kind per */
+	} notices;
 	struct tenant_conf *tenants;
 	size_t		 ntenants;
 	uint8_t		 policy_secret[CONF_SECRET_LEN]; /* policyd's HMACs */
@@ -272,5 +298,12 @@ const struct dnsbl_conf *conf_dnsbl_lists(const struct conf *,
 	    const struct tenant_conf *, size_t *n, int32_t *threshold);
 void	 conf_dnsbl_free(struct dnsbl_conf *, size_t);
 void	 conf_tls_certs_free(struct tls_cert *, size_t);
+void	 conf_contacts_free(struct contact_conf *, size_t);
+/* A role's name ("technical"), and a set of them ("technical,policy"). */
+const char *conf_role_name(unsigned role);
+void	 conf_roles_format(uint8_t roles, char *, size_t);
+/* Is the address's domain one of this tenant's own? */
+int	 conf_tenant_owns(const struct conf *, const struct tenant_conf *,
+	    const char *addr);
 
 #endif

@@ -92,6 +92,8 @@ send_global(struct chan *c, const struct conf *conf)
 	mw_u32(&w, conf->queue.max_connections);
 	mw_u32(&w, conf->queue.smtp_port);
 	mw_u8(&w, (uint8_t)conf->queue.allow_private_mx);
+	mw_u32(&w, conf->notices.outage_after);
+	mw_u32(&w, conf->notices.interval);
 	return send_msg(c, M_CONF_GLOBAL, &w, -1);
 }
 
@@ -298,6 +300,7 @@ send_tenant(struct chan *c, const struct tenant_conf *t, unsigned slices)
 	mw_u8(&w, (uint8_t)t->allow_bare_newlines);
 	mw_u64(&w, t->spool_max);
 	mw_u8(&w, (uint8_t)t->inbound_tls);
+	mw_u32(&w, t->defer_all_after);
 	if (send_msg(c, M_CONF_TENANT, &w, -1) == -1)
 		return -1;
 
@@ -321,6 +324,21 @@ send_tenant(struct chan *c, const struct tenant_conf *t, unsigned slices)
 	}
 	chunk_flush(&ch);
 
+	if (slices & SLICE_CONTACTS) {
+		ch.type = M_CONF_TENANT_CONTACTS;
+		for (i = 0; i < t->ncontacts; i++) {
+			const struct contact_conf *k = &t->contacts[i];
+
+			chunk_room(&ch, strlen(k->email) + (k->name ?
+			    strlen(k->name) : 0) + (k->phone ?
+			    strlen(k->phone) : 0) + 32);
+			mw_str(&ch.w, k->email);
+			mw_str(&ch.w, k->name);
+			mw_str(&ch.w, k->phone);
+			mw_u8(&ch.w, k->roles);
+		}
+		chunk_flush(&ch);
+	}
 	if (slices & SLICE_RCPTS) {
 		ch.type = M_CONF_TENANT_RCPTS;
 		for (i = 0; i < t->nrcpts; i++) {
@@ -414,6 +432,8 @@ rx_global(struct conf *conf, struct mr *r)
 	conf->queue.max_connections = mr_u32(r);
 	conf->queue.smtp_port = (uint16_t)mr_u32(r);
 	conf->queue.allow_private_mx = mr_u8(r);
+	conf->notices.outage_after = mr_u32(r);
+	conf->notices.interval = mr_u32(r);
 	return mr_end(r);
 }
 
@@ -618,6 +638,7 @@ rx_tenant(struct conf_rx *rx, struct mr *r)
 	t->inbound_tls = (enum inbound_tls)mr_u8(r);
 	if (t->inbound_tls > INBOUND_TLS_VERIFY)
 		return -1;
+	t->defer_all_after = mr_u32(r);
 	return mr_end(r);
 }
 
@@ -755,6 +776,41 @@ rx_greywl(struct policy_conf *p, struct mr *r)
 	return mr_end(r);
 }
 
+/* Empty strings stand for a name or a number not given. */
+static char *
+rx_optstr(struct mr *r)
+{
+	char *s = mr_strdup(r);
+
+	if (s != NULL && s[0] == '\0') {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static int
+rx_contacts(struct tenant_conf *t, struct mr *r)
+{
+	struct contact_conf *k;
+
+	while (r->off < r->len && !r->err) {
+		if (t->ncontacts == CONTACTS_MAX ||
+		    (k = rx_grow(&t->contacts, &t->ncontacts, sizeof(*k))) ==
+		    NULL)
+			return -1;
+		k->email = mr_strdup(r);
+		k->name = rx_optstr(r);
+		k->phone = rx_optstr(r);
+		k->roles = mr_u8(r);
+		if (k->email == NULL || k->email[0] == '\0' ||
+		    strchr(k->email, '@') == NULL || k->roles == 0 ||
+		    (k->roles & ~CONTACT_ROLES))
+			return -1;
+	}
+	return mr_end(r);
+}
+
 static int
 rx_rcpts(struct tenant_conf *t, struct mr *r)
 {
@@ -800,6 +856,8 @@ rx_tenant_list(struct conf_rx *rx, uint32_t type, struct mr *r)
 		return rx_nets(t, r);
 	case M_CONF_TENANT_RCPTS:
 		return rx_rcpts(t, r);
+	case M_CONF_TENANT_CONTACTS:
+		return rx_contacts(t, r);
 	case M_CONF_TENANT_POLICY:
 		return rx_policy(t, r);
 	case M_CONF_TENANT_DNSBL:
@@ -872,6 +930,7 @@ conf_rx_msg(struct conf_rx *rx, struct imsg *imsg, struct conf **out,
 	case M_CONF_TENANT_POLICY:
 	case M_CONF_TENANT_DNSBL:
 	case M_CONF_TENANT_GREYWL:
+	case M_CONF_TENANT_CONTACTS:
 		rv = rx_tenant_list(rx, type, &r);
 		break;
 	case M_CONF_DNSBL:

@@ -28,41 +28,48 @@ struct verb {
 	size_t		 min, max;	/* ARG_WORDS: how many */
 	const char	*usage;		/* ARG_WORDS: for the refusal */
 	enum ctl_level	 level;
+	int		 json;		/* takes --json */
 };
 
 static const struct verb verbs[] = {
 	{ "show status", CTL_SHOW_STATUS, ARG_NONE, 0, 0, NULL,
-	    CTL_OPERATOR },
-	{ "show queue", CTL_SHOW_QUEUE, ARG_NONE, 0, 0, NULL, CTL_OPERATOR },
-	{ "reload", CTL_RELOAD, ARG_NONE, 0, 0, NULL, CTL_OPERATOR },
+	    CTL_OPERATOR, 0 },
+	{ "show queue", CTL_SHOW_QUEUE, ARG_NONE, 0, 0, NULL,
+	    CTL_OPERATOR, 0 },
+	{ "reload", CTL_RELOAD, ARG_NONE, 0, 0, NULL, CTL_OPERATOR, 0 },
 	{ "log verbose", CTL_LOG_VERBOSE, ARG_NONE, 0, 0, NULL,
-	    CTL_OPERATOR },
-	{ "log brief", CTL_LOG_BRIEF, ARG_NONE, 0, 0, NULL, CTL_OPERATOR },
+	    CTL_OPERATOR, 0 },
+	{ "log brief", CTL_LOG_BRIEF, ARG_NONE, 0, 0, NULL, CTL_OPERATOR, 0 },
 	{ "queue flush", CTL_QUEUE_FLUSH, ARG_ID_ALL, 0, 0, NULL,
-	    CTL_OPERATOR },
-	{ "queue hold", CTL_QUEUE_HOLD, ARG_ID, 0, 0, NULL, CTL_OPERATOR },
+	    CTL_OPERATOR, 0 },
+	{ "queue hold", CTL_QUEUE_HOLD, ARG_ID, 0, 0, NULL, CTL_OPERATOR, 0 },
 	{ "queue release", CTL_QUEUE_RELEASE, ARG_ID, 0, 0, NULL,
-	    CTL_OPERATOR },
-	{ "queue remove", CTL_QUEUE_REMOVE, ARG_ID, 0, 0, NULL, CTL_ADMIN },
-	{ "queue bounce", CTL_QUEUE_BOUNCE, ARG_ID, 0, 0, NULL, CTL_ADMIN },
+	    CTL_OPERATOR, 0 },
+	{ "queue remove", CTL_QUEUE_REMOVE, ARG_ID, 0, 0, NULL, CTL_ADMIN, 0 },
+	{ "queue bounce", CTL_QUEUE_BOUNCE, ARG_ID, 0, 0, NULL, CTL_ADMIN, 0 },
 	{ "show corrupt", CTL_SHOW_CORRUPT, ARG_NONE, 0, 0, NULL,
-	    CTL_OPERATOR },
+	    CTL_OPERATOR, 0 },
 	{ "test spf", CTL_TEST_SPF, ARG_WORDS, 2, 3,
-	    "expected IP SENDER [HELO]", CTL_OPERATOR },
+	    "expected IP SENDER [HELO]", CTL_OPERATOR, 0 },
 	{ "test dnsbl", CTL_TEST_DNSBL, ARG_WORDS, 1, 1, "expected IP",
-	    CTL_OPERATOR },
+	    CTL_OPERATOR, 0 },
 	{ "show greylist", CTL_SHOW_GREYLIST, ARG_WORDS, 0, 1,
-	    "expected [TENANT]", CTL_OPERATOR },
+	    "expected [TENANT]", CTL_OPERATOR, 0 },
 	/* They change every tenant's mail flow. */
 	{ "greylist whitelist", CTL_GREYLIST_WHITELIST, ARG_WORDS, 1, 1,
-	    "expected ADDRESS, NETWORK or DOMAIN", CTL_ADMIN },
+	    "expected ADDRESS, NETWORK or DOMAIN", CTL_ADMIN, 0 },
 	{ "greylist flush", CTL_GREYLIST_FLUSH, ARG_NONE, 0, 0, NULL,
-	    CTL_ADMIN },
-	{ "selfcheck", CTL_SELFCHECK, ARG_FROM, 0, 0, NULL, CTL_OPERATOR },
+	    CTL_ADMIN, 0 },
+	{ "selfcheck", CTL_SELFCHECK, ARG_FROM, 0, 0, NULL, CTL_OPERATOR, 0 },
 	{ "show recipients", CTL_SHOW_RECIPIENTS, ARG_WORDS, 1, 1,
-	    "expected TENANT", CTL_ADMIN },
+	    "expected TENANT", CTL_ADMIN, 0 },
 	{ "recipients forget", CTL_RECIPIENTS_FORGET, ARG_WORDS, 2, 2,
-	    "expected TENANT ADDRESS", CTL_ADMIN },
+	    "expected TENANT ADDRESS", CTL_ADMIN, 0 },
+	{ "show tenant", CTL_SHOW_TENANT, ARG_WORDS, 1, 1,
+	    "expected TENANT", CTL_OPERATOR, 1 },
+	/* It mails a tenant's contacts. */
+	{ "notices test", CTL_NOTICES_TEST, ARG_WORDS, 1, 1,
+	    "expected TENANT", CTL_ADMIN, 0 },
 };
 
 #define NVERBS	(sizeof(verbs) / sizeof(verbs[0]))
@@ -265,6 +272,7 @@ req_clear(struct ctl_req *req)
 	req->words = NULL;
 	req->from[0] = '\0';
 	req->all = 0;
+	req->json = 0;
 	req->id[0] = '\0';
 	req->nargs = 0;
 	for (i = 0; i < CTL_ARGS_MAX; i++)
@@ -278,6 +286,7 @@ ctl_req_parse(const char *line, size_t len, struct ctl_req *req)
 	const struct verb *v = NULL;
 	const char	*rest, *why;
 	size_t		 i, vlen;
+	int		 json = 0;
 
 	req_clear(req);
 	if (len == 0)
@@ -295,6 +304,16 @@ ctl_req_parse(const char *line, size_t len, struct ctl_req *req)
 		if (strncmp(buf, verbs[i].words, vlen) == 0 &&
 		    (buf[vlen] == '\0' || buf[vlen] == ' '))
 			v = &verbs[i];
+	}
+	/* The answer's form, not an argument: taken off first. */
+	vlen = strlen(" " CTL_JSON_WORD);
+	if (v != NULL && len > vlen && strcmp(buf + len - vlen,
+	    " " CTL_JSON_WORD) == 0) {
+		if (!v->json)
+			return "this command has no --json form";
+		len -= vlen;
+		buf[len] = '\0';
+		json = 1;
 	}
 	/*
 	 * Letters of either case pass here, to get the precise reason; an
@@ -320,6 +339,8 @@ ctl_req_parse(const char *line, size_t len, struct ctl_req *req)
 		    parse_id(v, rest, req);
 	if (why != NULL)
 		req_clear(req);
+	else
+		req->json = json;
 	return why;
 }
 
@@ -335,6 +356,7 @@ ctl_req_write(struct mw *w, const struct ctl_req *req)
 	for (i = 0; i < req->nargs && i < CTL_ARGS_MAX; i++)
 		mw_str(w, req->args[i]);
 	mw_str(w, req->from);
+	mw_u8(w, (uint8_t)req->json);
 }
 
 int
@@ -357,13 +379,15 @@ ctl_req_read(const void *p, size_t len, struct ctl_req *req)
 		mr_str(&r, req->args[i], sizeof(req->args[i]));
 	req->nargs = n;
 	mr_str(&r, req->from, sizeof(req->from));
+	req->json = mr_u8(&r);
 	if (mr_end(&r) == -1)
 		return -1;
 	for (i = 0; i < NVERBS; i++)
 		if (verbs[i].cmd == req->cmd)
 			v = &verbs[i];
 	/* What the parser would have refused is a lie of the peer's. */
-	if (v == NULL || req->all > 1 || (req->all && v->arg != ARG_ID_ALL))
+	if (v == NULL || req->all > 1 || (req->all && v->arg != ARG_ID_ALL) ||
+	    req->json > 1 || (req->json && !v->json))
 		return -1;
 	req->level = v->level;
 	req->words = v->words;

@@ -16,6 +16,10 @@
  * run an operator's command; an administrator's (CTL_ADMIN) needs
  * control_admin_group too, which the parent checks.  A new command
  * chooses its level in the table of control_req.c.
+ *
+ * A command that can answer in JSON (one JSON document over its data
+ * lines, for scripts) takes "--json" as its last word; the parser takes
+ * it off and sets json.  Others refuse it.
  */
 #ifndef RELAYD_CONTROL_REQ_H
 #define RELAYD_CONTROL_REQ_H
@@ -53,14 +57,19 @@ enum ctl_cmd {
 	CTL_GREYLIST_FLUSH,	/* policyd */
 	CTL_SELFCHECK,		/* [from ADDRESS]: the open-relay check */
 	CTL_SHOW_RECIPIENTS,	/* policyd: TENANT */
-	CTL_RECIPIENTS_FORGET	/* policyd: TENANT ADDRESS */
+	CTL_RECIPIENTS_FORGET,	/* policyd: TENANT ADDRESS */
+	CTL_SHOW_TENANT,	/* queued: TENANT [--json] */
+	CTL_NOTICES_TEST	/* queued: TENANT */
 };
+
+#define CTL_JSON_WORD	"--json"
 
 struct ctl_req {
 	enum ctl_cmd	cmd;
 	enum ctl_level	level;
 	const char	*words;			/* the command, for logs */
 	int		all;			/* queue flush all */
+	int		json;			/* --json: answer in JSON */
 	char		id[CTL_ID_LEN + 1];	/* "" when none */
 	size_t		nargs;
 	char		args[CTL_ARGS_MAX][CTL_ARG_MAX];	/* decoded */

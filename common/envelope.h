@@ -86,6 +86,7 @@ struct rcpt {
 #define ENVF_BOUNCE	0x2	/* our own DSN: never bounced */
 #define ENVF_HOLD	0x4	/* held by the operator */
 #define ENVF_WARNED	0x8	/* delay warning sent */
+#define ENVF_NOTICE	0x10	/* a notice to a tenant (with ENVF_BOUNCE) */
 
 struct envelope {
 	uint64_t	 id;

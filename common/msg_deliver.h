@@ -19,6 +19,18 @@
  *                 str relay, u8 dsn_passed)*
  * M_D_DONE:      u8 destination state (DEST_UP, DEST_DOWN), str error
  *
+ * A probe of a tenant route that is down (queued/queue_probe.c): can its
+ * servers be reached now?  peerid is queued's probe id, from the space of
+ * its job ids.
+ *
+ *   M_D_PROBE      ->    u8 route (ROUTE_TENANT), str tenant, str domain,
+ *                        str key, u32 n, n x (str host, u32 port): as in
+ *                        M_D_JOB
+ *                  <-  M_D_PROBE_DONE: u8 state (DEST_UP: a server
+ *                        greeted and answered EHLO or HELO; DEST_DOWN:
+ *                        none did), str relay (the one that answered, or
+ *                        the last tried), str error
+ *
  * MTA-STS policies (deliverd/mta_sts.c), kept in the store's "mtasts"
  * database, which only queued writes:
  *
@@ -43,6 +55,8 @@ enum msg_deliver {
 	M_D_DONE,
 	M_D_STS_POLICY,
 	M_D_STS_SAVE,
+	M_D_PROBE,
+	M_D_PROBE_DONE,
 	M_D_MAX
 };
 

@@ -9,9 +9,9 @@
  *
  *   M_CONF_BEGIN          u32 generation
  *   M_CONF_GLOBAL         str hostname, str postmaster, then the limits,
- *                         timeouts and queue settings in config_wire.c's
- *                         order (u64 sizes, u32 counts and durations,
- *                         u8 flags)
+ *                         timeouts, queue and notices settings in
+ *                         config_wire.c's order (u64 sizes, u32 counts
+ *                         and durations, u8 flags)
  *   M_CONF_LISTENER       str host, u32 port, u32 mode, u32 greeting
  *                         delay; with the bound socket (smtpd only)
  *   M_CONF_DNS            u32 max_ttl, u32 timeout, u32 tries
@@ -19,12 +19,15 @@
  *   M_CONF_TENANT         str name, str postmaster, u32 inbound mode,
  *                         u32 hold, u32 verify, str delimiter,
  *                         u8 allow_bare_newlines, u64 spool_max,
- *                         u8 inbound.tls; the lists below belong to the
- *                         last tenant sent
+ *                         u8 inbound.tls, u32 defer_all_after; the
+ *                         lists below belong to the last tenant sent
  *   M_CONF_TENANT_DOMAINS (str domain, u8 subdomains)*      chunked
  *   M_CONF_TENANT_ROUTES  (str host, u32 port)*             chunked
  *   M_CONF_TENANT_NETS    (u8 is_v6, data[16] addr, u8 prefix)*  chunked
  *   M_CONF_TENANT_RCPTS   (str address)*  (smtpd only)     chunked
+ *   M_CONF_TENANT_CONTACTS (str email, str name, str phone, u8 roles)*
+ *                         ("" for a name or phone not given; queued
+ *                         only)                            chunked
  *   M_CONF_TENANT_POLICY  u8 greylist, u32 delay, window, lifetime,
  *                         auto_whitelist_after, u8 dnsbl, u32 threshold,
  *                         u8 spf, u8 sender_domain, u8 require_to_or_cc,
@@ -121,6 +124,7 @@ enum msg_parent {
 	M_CONF_TLS_CHAIN,	/* one certificate of its chain, DER */
 	M_CONF_TLS_NAMES,	/* its SNI names, chunked */
 	M_CONF_TLS_KEY,		/* parent -> keyd: a private key, DER */
+	M_CONF_TENANT_CONTACTS,	/* the last tenant's contacts, chunked */
 	M_PARENT_MAX
 };
 
@@ -129,6 +133,6 @@ enum msg_parent {
 
 #define M_IS_CONF(t)	(((t) >= M_CONF_BEGIN && (t) <= M_CONF_END) || \
 	((t) >= M_CONF_DNSBL && (t) <= M_CONF_SECRET) || \
-	((t) >= M_CONF_TLS && (t) <= M_CONF_TLS_KEY))
+	((t) >= M_CONF_TLS && (t) <= M_CONF_TENANT_CONTACTS))
 
 #endif

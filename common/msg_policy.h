@@ -47,6 +47,11 @@
  *                state it held is lost, which costs a greylisted retry,
  *                never a pass
  *
+ *   M_PQ_VOLUME  str tenant, u64 messages, u64 octets: a recipient of the
+ *                tenant was refused for its daily volume, with today's
+ *                figures; sent once per tenant per (UTC) day; no answer.
+ *                queued tells the tenant's contacts (a notice)
+ *
  * Every value starts with its expiry, an i64 (seconds since the epoch,
  * big-endian): queued removes expired entries on its own, a few thousand
  * a minute, so a store nobody cleans still never grows without bound.
@@ -70,6 +75,7 @@ enum msg_policy_store {
 	M_PQ_DEL,
 	M_PQ_FLUSH,
 	M_PQ_DONE,
+	M_PQ_VOLUME,
 	M_PQ_MAX
 };
 

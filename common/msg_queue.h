@@ -25,7 +25,9 @@ enum msg_queue {
 	M_Q_ABORT,		/* u64 id */
 	M_Q_STATUS,		/* u64 spool free bytes, u8 store full,
 				   u32 n, n x (str tenant, u64 room left
-				   under its spool_max) */
+				   under its spool_max), u32 m, m x str
+				   tenant (new inbound mail deferred:
+				   defer-all) */
 	M_Q_MAX
 };
 

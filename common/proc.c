@@ -11,7 +11,7 @@ const struct proc_desc proc_table[PROC_MAX] = {
 	    SLICE_GLOBAL | SLICE_LISTEN | SLICE_TENANTS | SLICE_RCPTS |
 	    SLICE_TLS_CERTS },
 	{ PROC_QUEUED, "queued", "relayd-queue", ROOT_STATE,
-	    SLICE_GLOBAL | SLICE_TENANTS },
+	    SLICE_GLOBAL | SLICE_TENANTS | SLICE_CONTACTS },
 	{ PROC_DELIVERD, "deliverd", "relayd-deliver", ROOT_EMPTY,
 	    SLICE_GLOBAL | SLICE_TENANTS | SLICE_TLS_CA },
 	{ PROC_DNSD, "dnsd", "relayd-dns", ROOT_DNS,

@@ -190,6 +190,34 @@ check_tls_names(const struct conf *conf, struct conf_errors *errs)
 	}
 }
 
+/*
+ * A notice about a tenant's dead server cannot reach an address its
+ * dead server receives: one technical or emergency contact must be
+ * somewhere else.  The domain table must be built (conf_index).
+ */
+void
+conf_warnings(const struct conf *conf, struct conf_errors *warns)
+{
+	const struct tenant_conf	*t;
+	size_t				 i, j;
+
+	for (i = 0; i < conf->ntenants; i++) {
+		t = &conf->tenants[i];
+		for (j = 0; j < t->ncontacts; j++)
+			if ((t->contacts[j].roles & (CONTACT_TECHNICAL |
+			    CONTACT_EMERGENCY)) &&
+			    !conf_tenant_owns(conf, t, t->contacts[j].email))
+				break;
+		if (j < t->ncontacts)
+			continue;
+		conf_errors_add(warns, "%s:%d: warning: tenant \"%s\" has no "
+		    "technical or emergency contact outside its own domains: "
+		    "a notice of its servers' outage may reach no one",
+		    t->file, t->contacts_line ? t->contacts_line : t->line,
+		    t->name);
+	}
+}
+
 void
 conf_check(const struct conf *conf, struct conf_errors *errs)
 {

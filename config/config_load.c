@@ -26,6 +26,7 @@
 #include "idn.h"
 #include "mailaddr.h"
 #include "msg_deliver.h"
+#include "text.h"
 #include "yaml_tree.h"
 
 #define DEFAULT_STATE_DIR	"/var/lib/relayd"
@@ -982,6 +983,28 @@ f_selfcheck(struct cfx *cx, const struct ynode *n, void *dst)
 	walk_map(cx, n, "selfcheck", selfcheck_fields, dst);
 }
 
+static void
+f_notice_duration(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	f_duration(cx, n, dst);
+	if (*(uint32_t *)dst == 0)
+		cerr(cx, n->line, "notices durations must be at least 1s");
+}
+
+static const struct field notices_fields[] = {
+	{ "outage_after", f_notice_duration,
+	    offsetof(struct conf, notices.outage_after), 0 },
+	{ "interval", f_notice_duration,
+	    offsetof(struct conf, notices.interval), 0 },
+	{ NULL, NULL, 0, 0 }
+};
+
+static void
+f_notices(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	walk_map(cx, n, "notices", notices_fields, dst);
+}
+
 static const struct field main_fields[] = {
 	{ "hostname", f_hostname, offsetof(struct conf, hostname), 0 },
 	{ "postmaster", f_mailbox, offsetof(struct conf, postmaster), 1 },
@@ -999,6 +1022,7 @@ static const struct field main_fields[] = {
 	{ "queue", f_queue, 0, 0 },
 	{ "dnsbl", f_main_dnsbl, 0, 0 },
 	{ "selfcheck", f_selfcheck, 0, 0 },
+	{ "notices", f_notices, 0, 0 },
 	{ NULL, NULL, 0, 0 }
 };
 
@@ -1151,6 +1175,8 @@ static const struct field inbound_fields[] = {
 	{ "deliver_to", f_deliver_to, 0, 1 },
 	{ "hold", f_lifetime, offsetof(struct tenant_conf, hold), 0 },
 	{ "tls", f_inbound_tls, offsetof(struct tenant_conf, inbound_tls), 0 },
+	{ "defer_all_after", f_duration,
+	    offsetof(struct tenant_conf, defer_all_after), 0 },
 	{ NULL, NULL, 0, 0 }
 };
 
@@ -1566,6 +1592,89 @@ static const struct field tenant_tls_fields[] = {
 	{ NULL, NULL, 0, 0 }
 };
 
+/*
+ * Contacts: who hears about the tenant's outages and limits.  Names and
+ * telephone numbers are for people (relayctl show tenant); the address
+ * is where notices go.
+ */
+static void
+f_contact_name(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	const char	*s;
+	char		*copy;
+
+	if ((s = scalar(cx, n, "name")) == NULL)
+		return;
+	if (strlen(s) > CONTACT_NAME_MAX) {
+		cerr(cx, n->line, "contact name longer than %d octets",
+		    CONTACT_NAME_MAX);
+		return;
+	}
+	if ((copy = cstrdup(cx, n->line, s)) == NULL)
+		return;
+	if (text_clean(copy) > 0) {
+		cerr(cx, n->line, "contact name holds a control character or "
+		    "is not UTF-8");
+		free(copy);
+		return;
+	}
+	free(*(char **)dst);
+	*(char **)dst = copy;
+}
+
+static void
+f_phone(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	const char *s;
+
+	if ((s = scalar(cx, n, "phone")) == NULL)
+		return;
+	if (strlen(s) > CONTACT_PHONE_MAX || *s == '\0' ||
+	    s[strspn(s, "0123456789 +-().")] != '\0') {
+		cerr(cx, n->line, "bad phone number \"%s\" (digits, spaces "
+		    "and + - ( ) . only; at most %d)", s, CONTACT_PHONE_MAX);
+		return;
+	}
+	f_string(cx, n, dst);
+}
+
+static void
+f_roles(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct contact_conf	*c = dst;
+	const char		*s;
+	unsigned		 bit;
+	size_t			 i;
+
+	if (sequence(cx, n, "roles") == NULL)
+		return;
+	if (n->nitems == 0)
+		cerr(cx, n->line, "roles must name at least one role");
+	for (i = 0; i < n->nitems; i++) {
+		if ((s = scalar(cx, n->items[i], "role")) == NULL)
+			continue;
+		for (bit = 1; bit <= CONTACT_BILLING; bit <<= 1)
+			if (strcmp(s, conf_role_name(bit)) == 0)
+				break;
+		if (bit > CONTACT_BILLING)
+			cerr(cx, n->items[i]->line, "unknown role \"%s\" "
+			    "(technical, emergency, policy or billing)", s);
+		else if (c->roles & bit)
+			cerr(cx, n->items[i]->line, "role \"%s\" listed "
+			    "twice", s);
+		else
+			c->roles |= (uint8_t)bit;
+	}
+}
+
+static const struct field contact_fields[] = {
+	{ "name", f_contact_name, offsetof(struct contact_conf, name), 0 },
+	{ "email", f_mailbox, offsetof(struct contact_conf, email), 1 },
+	{ "phone", f_phone, offsetof(struct contact_conf, phone), 0 },
+	{ "roles", f_roles, 0, 1 },
+	{ NULL, NULL, 0, 0 }
+};
+
 static void
 f_tenant_tls(struct cfx *cx, const struct ynode *n, void *dst)
 {
@@ -1575,10 +1684,42 @@ f_tenant_tls(struct cfx *cx, const struct ynode *n, void *dst)
 	walk_map(cx, n, "tls", tenant_tls_fields, dst);
 }
 
+static void
+f_contacts(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct tenant_conf	*t = dst;
+	struct contact_conf	*c;
+	size_t			 i, j;
+
+	if (sequence(cx, n, "contacts") == NULL)
+		return;
+	if (n->nitems > CONTACTS_MAX) {
+		cerr(cx, n->line, "contacts may name at most %d people",
+		    CONTACTS_MAX);
+		return;
+	}
+	for (i = 0; i < n->nitems; i++) {
+		if ((c = grow(cx, n->items[i]->line, &t->contacts,
+		    &t->ncontacts, sizeof(*c))) == NULL)
+			return;
+		c->line = n->items[i]->line;
+		walk_map(cx, n->items[i], "contact", contact_fields, c);
+		if (c->email == NULL)
+			continue;
+		for (j = 0; j + 1 < t->ncontacts; j++)
+			if (t->contacts[j].email != NULL &&
+			    strcasecmp(t->contacts[j].email, c->email) == 0)
+				cerr(cx, c->line, "contact <%s> listed twice "
+				    "(first on line %d)", c->email,
+				    t->contacts[j].line);
+	}
+}
+
 static const struct field tenant_fields[] = {
 	{ "tenant", f_tenant_name, offsetof(struct tenant_conf, name), 1 },
 	{ "postmaster", f_mailbox, offsetof(struct tenant_conf, postmaster),
 	    1 },
+	{ "contacts", f_contacts, 0, 0 },
 	{ "domains", f_domains, 0, 1 },
 	{ "inbound", f_inbound, 0, 1 },
 	{ "recipients", f_recipients, 0, 0 },
@@ -1670,6 +1811,10 @@ tenant_finish(struct cfx *cx, struct tenant_conf *t, const struct ynode *root)
 		t->rcpts[j++] = t->rcpts[i];
 	}
 	t->nrcpts = j;
+	/* Warnings about the contacts point at the key. */
+	for (i = 0; i < ymap_len(root); i++)
+		if (strcmp(ymap_key(root, i)->value, "contacts") == 0)
+			t->contacts_line = ymap_key(root, i)->line;
 	rcpts = ymap_get(root, "recipients");
 	recipients_defaults(t, rcpts);
 	if (rcpts == NULL)
@@ -1702,6 +1847,7 @@ tenant_tree(struct conf *conf, const char *name, const char *dir,
 	t->callout_positive = 7 * 86400;
 	t->callout_negative = 3600;
 	t->learning_period = 7 * 86400;
+	t->defer_all_after = 30 * 86400;
 	policy_init(&t->policy);
 	cx.tenant = t;
 	walk_map(&cx, root, "tenant file", tenant_fields, t);

@@ -44,6 +44,8 @@ void	 conf_parse_tenant(struct conf *, const char *name,
 
 /* Cross-file rules: called by conf_load once every file is read. */
 void	 conf_check(const struct conf *, struct conf_errors *);
+/* What is allowed but likely wrong, as "file:line: warning: ...". */
+void	 conf_warnings(const struct conf *, struct conf_errors *);
 
 /*
  * The certificates and keys of tls: and each tenant's tls: into

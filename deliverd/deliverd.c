@@ -129,6 +129,22 @@ report_one(struct deliverd *d, struct job *job, struct jrcpt *r)
 	    w.len);
 }
 
+/* A probe is over: could the route's servers be reached? */
+static void
+probe_finish(struct deliverd *d, struct job *job, int dest_state,
+    const char *error)
+{
+	struct mw w;
+
+	mw_init(&w);
+	mw_u8(&w, (uint8_t)dest_state);
+	mw_str(&w, job->relay);
+	mw_str(&w, error ? error : "");
+	child_send(d->child, PROC_QUEUED, M_D_PROBE_DONE, job->id, -1, w.buf,
+	    w.len);
+	job_free(d, job);
+}
+
 /* Tell queued what became of each recipient; the job is over. */
 void
 job_finish(struct deliverd *d, struct job *job, int dest_state,
@@ -137,6 +153,10 @@ job_finish(struct deliverd *d, struct job *job, int dest_state,
 	struct mw	w;
 	size_t		i;
 
+	if (job->probe) {
+		probe_finish(d, job, dest_state, error);
+		return;
+	}
 	mw_init(&w);
 	for (i = 0; i < job->nrcpts; i++) {
 		struct jrcpt *r = &job->rcpts[i];
@@ -311,6 +331,38 @@ on_job(struct deliverd *d, struct imsg *imsg)
 	TAILQ_INSERT_TAIL(&d->incoming, job, entry);
 }
 
+/*
+ * A probe: a job with no message and no recipient, for a tenant route,
+ * straight to its destination.  It ends once a server answers EHLO.
+ */
+static void
+on_probe(struct deliverd *d, struct imsg *imsg)
+{
+	struct job	*job;
+	struct mr	 r;
+
+	mr_init(&r, imsg->data, imsg->datalen);
+	if ((job = calloc(1, sizeof(*job))) == NULL ||
+	    (job->sender = strdup("")) == NULL)
+		fatal("probe");
+	d->njobs++;
+	job->id = imsg->hdr.peerid;
+	job->fd = -1;
+	job->probe = 1;
+	job->complete = 1;
+	job->route = mr_u8(&r);
+	mr_str(&r, job->tenant, sizeof(job->tenant));
+	job->domain = mr_strdup(&r);
+	mr_str(&r, job->key, sizeof(job->key));
+	if (read_hosts(&r, job) == -1 || mr_end(&r) == -1 ||
+	    job->domain == NULL || job->route != ROUTE_TENANT ||
+	    job->nthosts == 0 || !valid_key(job->key) ||
+	    incoming_find(d, job->id) != NULL)
+		child_peer_broken(d->child, PROC_QUEUED, imsg, "probe");
+	job->created = time(NULL);
+	dest_add_job(d, job);
+}
+
 static void
 on_job_rcpts(struct deliverd *d, struct imsg *imsg)
 {
@@ -384,6 +436,9 @@ from_queued(struct child *c, struct imsg *imsg)
 		return;
 	case M_D_JOB_RCPTS:
 		on_job_rcpts(d, imsg);
+		return;
+	case M_D_PROBE:
+		on_probe(d, imsg);
 		return;
 	case M_D_JOB_GO:
 		if ((job = incoming_find(d, imsg->hdr.peerid)) == NULL ||

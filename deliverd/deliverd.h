@@ -106,6 +106,7 @@ struct job {
 	struct jrcpt		*rcpts;
 	size_t			 nrcpts;
 	int			 complete;	/* M_D_JOB_GO seen */
+	int			 probe;		/* M_D_PROBE: no message */
 	int			 fresh_retries;	/* after a reused connection */
 	int			 dsn_passed;	/* the next hop took NOTIFY */
 	char			 relay[400];	/* host[addr]:port last tried */

@@ -6,7 +6,10 @@
  *   -> final reply -> the next job on the same connection, or QUIT
  *
  * A failed connection, a refused greeting or a time-out before the first
- * transaction moves on to the next hop.  A reused connection that the
+ * transaction moves on to the next hop.  A probe (a job without a
+ * message: are the tenant's servers back?) ends after EHLO: the first
+ * hop that answers it is up, and the connection, now idle, is there for
+ * the mail the probe brings back.  A reused connection that the
  * next hop has closed gives its job back to be sent on a fresh one, with
  * no penalty.
  *
@@ -216,19 +219,30 @@ set_result(struct jrcpt *rc, const struct mta_reply *r)
 
 /* The job is over on this connection: report it. */
 static void
-tx_finish(struct mta_session *s, int dest_state)
+tx_finish(struct mta_session *s, int dest_state, const char *error)
 {
 	struct job *job = s->job;
 
 	s->job = NULL;
-	job_finish(s->d, job, dest_state, NULL);
+	job_finish(s->d, job, dest_state, error);
+}
+
+/* What the job is, for the log: a message, or a probe of a route. */
+static void
+job_label(const struct job *job, char *buf, size_t sz)
+{
+	if (job->probe)
+		snprintf(buf, sz, "probe=%s", job->key);
+	else
+		snprintf(buf, sz, "msgid=%016llx",
+		    (unsigned long long)job->msgid);
 }
 
 /* Between transactions: take the next job, or wait a little for one. */
 static void
 tx_done(struct mta_session *s)
 {
-	tx_finish(s, DEST_UP);
+	tx_finish(s, DEST_UP, NULL);
 	s->reused = 1;
 	s->state = MS_IDLE;
 	dest_session_done(s->d, s->dest, s, 1);
@@ -316,8 +330,10 @@ session_end(struct mta_session *s)
 static void
 hop_next(struct mta_session *s)
 {
-	log_info("msgid=%016llx: %s; trying the next host",
-	    (unsigned long long)s->job->msgid, s->error);
+	char label[ROUTE_KEY_MAX + 16];
+
+	job_label(s->job, label, sizeof(label));
+	log_info("%s: %s; trying the next host", label, s->error);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	s->bev = NULL;
@@ -345,13 +361,14 @@ static void __attribute__((format(printf, 2, 3)))
 hop_tls_failed(struct mta_session *s, const char *fmt, ...)
 {
 	va_list	 ap;
+	char	 label[ROUTE_KEY_MAX + 16];
 
 	va_start(ap, fmt);
 	vsnprintf(s->error, sizeof(s->error), fmt, ap);
 	va_end(ap);
 	strlcpy(s->error_dsn, "4.7.5", sizeof(s->error_dsn));
-	log_warnx("msgid=%016llx relay=%s: %s: %s",
-	    (unsigned long long)s->job->msgid, s->job->relay,
+	job_label(s->job, label, sizeof(label));
+	log_warnx("%s relay=%s: %s: %s", label, s->job->relay,
 	    tls_policy_name(cur_hop(s)), s->error);
 	hop_next(s);
 }
@@ -380,7 +397,8 @@ connect_hop(struct mta_session *s)
 		fail_rest(s->job, DR_TEMPFAIL, s->error_dsn[0] ?
 		    s->error_dsn : "4.4.1", s->error[0] ? s->error :
 		    "no host could be reached");
-		tx_finish(s, DEST_DOWN);
+		tx_finish(s, DEST_DOWN, s->error[0] ? s->error :
+		    "no host could be reached");
 		session_end(s);
 		return;
 	}
@@ -626,6 +644,11 @@ start_tx(struct mta_session *s)
 	s->mail_ok = s->mail_replied = 0;
 	s->rcpt_sent = s->rcpt_replied = s->accepted = 0;
 	s->body_done = 0;
+	if (job->probe) {
+		/* The server answered EHLO (or HELO): it is there. */
+		tx_done(s);
+		return;
+	}
 	if (job->smtputf8 && !(s->ext & EXT_SMTPUTF8)) {
 		fail_rest(job, DR_PERMFAIL, "5.6.7", "the next hop does not "
 		    "support SMTPUTF8, which this message needs");
@@ -670,7 +693,7 @@ body_failed(struct mta_session *s, int err)
 	snprintf(why, sizeof(why), "cannot read the queued message: %s",
 	    strerror(err));
 	fail_rest(s->job, DR_TEMPFAIL, "4.3.0", why);
-	tx_finish(s, DEST_UP);
+	tx_finish(s, DEST_UP, NULL);
 	session_end(s);
 }
 
@@ -969,7 +992,7 @@ protocol_error(struct mta_session *s, const char *fmt, ...)
 		s->bev = NULL;
 		job_fail_all(s->job, DR_TEMPFAIL, "4.5.0", "protocol error: "
 		    "%s", why);
-		tx_finish(s, DEST_UP);
+		tx_finish(s, DEST_UP, NULL);
 		session_end(s);
 	} else if (s->job == NULL)
 		session_end(s);
@@ -1082,7 +1105,7 @@ lost(struct mta_session *s, const char *why)
 		snprintf(msg, sizeof(msg), "lost connection with %s while "
 		    "sending the message: %s", s->job->relay, why);
 		fail_rest(s->job, DR_TEMPFAIL, "4.4.2", msg);
-		tx_finish(s, DEST_UP);
+		tx_finish(s, DEST_UP, NULL);
 		session_end(s);
 		return;
 	case MS_IDLE:

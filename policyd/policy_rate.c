@@ -40,6 +40,7 @@ struct tenant_volume {
 	int64_t			 day;		/* days since the epoch */
 	uint64_t		 messages;
 	uint64_t		 octets;
+	int			 told;		/* queued knows it is reached */
 };
 RB_HEAD(tenant_volume_tree, tenant_volume);
 int	 tenant_volume_cmp(struct tenant_volume *, struct tenant_volume *);
@@ -166,6 +167,7 @@ volume(struct rates *r, const char *tenant, int64_t now, int make)
 		t->day = now / DAY;
 		t->messages = 0;
 		t->octets = 0;
+		t->told = 0;
 	}
 	return t;
 }
@@ -195,4 +197,16 @@ rates_volume(struct rates *r, const char *tenant, int64_t now,
 		*messages = t->messages;
 		*octets = t->octets;
 	}
+}
+
+/* The limit was reached: 1 the first time today, so queued hears once. */
+int
+rates_limit_reached(struct rates *r, const char *tenant, int64_t now)
+{
+	struct tenant_volume *t;
+
+	if ((t = volume(r, tenant, now, 1)) == NULL || t->told)
+		return 0;
+	t->told = 1;
+	return 1;
 }

@@ -27,5 +27,7 @@ void		 rates_accepted(struct rates *, const char *tenant,
 		    uint64_t octets, int64_t now);
 void		 rates_volume(struct rates *, const char *tenant, int64_t now,
 		    uint64_t *messages, uint64_t *octets);
+int		 rates_limit_reached(struct rates *, const char *tenant,
+		    int64_t now);
 
 #endif

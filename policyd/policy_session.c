@@ -474,6 +474,25 @@ answer_mail(struct psess *ps, struct pq *q, struct verdict *v)
  * RCPT: the tenant's checks, in order.
  */
 
+/*
+ * The tenant's contacts hear of its daily limit through queued, which
+ * writes the notices (msg_policy.h, M_PQ_VOLUME).
+ */
+static void
+volume_tell(struct policyd *pd, const char *tenant, uint64_t msgs,
+    uint64_t octets)
+{
+	struct mw w;
+
+	mw_init(&w);
+	mw_str(&w, tenant);
+	mw_u64(&w, msgs);
+	mw_u64(&w, octets);
+	if (!w.err)
+		child_send(pd->child, PROC_QUEUED, M_PQ_VOLUME, 0, -1, w.buf,
+		    w.len);
+}
+
 static enum step
 check_rates(struct psess *ps, struct pq *q, const struct tenant_conf *t,
     struct verdict *v)
@@ -500,10 +519,13 @@ check_rates(struct psess *ps, struct pq *q, const struct tenant_conf *t,
 	fact(v, "today=%llu messages, %llu octets", (unsigned long long)msgs,
 	    (unsigned long long)octets);
 	if ((t->daily_messages > 0 && msgs >= t->daily_messages) ||
-	    (t->daily_bytes > 0 && octets >= t->daily_bytes))
+	    (t->daily_bytes > 0 && octets >= t->daily_bytes)) {
 		verdict_refuse(v, "daily-volume", 450, "4.7.1", "Error: the "
 		    "recipient's daily volume limit is reached, try again "
 		    "later");
+		if (rates_limit_reached(ps->pd->rates, t->name, clock_now()))
+			volume_tell(ps->pd, t->name, msgs, octets);
+	}
 	return STEP_DONE;
 }
 

@@ -215,6 +215,13 @@ work(struct committer *cm, struct task *j)
 			log_warnx("writing a delivery notice: %s", err);
 		}
 		return 1;
+	case TASK_NOTICE:
+		if (notice_write(dirfd, j, err, sizeof(err)) == -1) {
+			j->err = errno ? errno : EIO;
+			log_warnx("tenant=%s: writing a notice: %s", j->tenant,
+			    err);
+		}
+		return 1;
 	default:
 		if (fsync(j->fd) == -1)
 			j->err = errno;
@@ -337,16 +344,19 @@ write_batch(struct committer *cm, struct task_list *batch)
 	uint64_t	 gen = 0;
 	int		 err, rv;
 
-	if (batch_has(batch, TASK_DSN)) {
+	if (batch_has(batch, TASK_DSN) || batch_has(batch, TASK_NOTICE)) {
 		if (fsync(cm->q->spool_fd) == -1) {
-			batch_fail(batch, TASK_DSN, errno);
-			batch_fail(batch, TASK_COMMIT, errno);
+			err = errno;
+			batch_fail(batch, TASK_DSN, err);
+			batch_fail(batch, TASK_NOTICE, err);
+			batch_fail(batch, TASK_COMMIT, err);
 		}
 	} else if (batch_has(batch, TASK_COMMIT))
 		gen = dir_sync_start(cm);
 	/* The crash point is a message's: other batches pass it by. */
 	if ((rv = store_apply(cm->store, batch)) == 0 &&
-	    (gen != 0 || batch_has(batch, TASK_DSN)))
+	    (gen != 0 || batch_has(batch, TASK_DSN) ||
+	    batch_has(batch, TASK_NOTICE)))
 		fault_point("queued-after-commit");
 	if (gen == 0 || (err = dir_sync_wait(cm, gen)) == 0)
 		return rv;
@@ -534,7 +544,7 @@ committer_submit(struct committer *cm, struct task *j)
 {
 	pthread_mutex_lock(&cm->lock);
 	if (j->kind == TASK_COMMIT || j->kind == TASK_DSN ||
-	    j->kind == TASK_CREATE) {
+	    j->kind == TASK_NOTICE || j->kind == TASK_CREATE) {
 		TAILQ_INSERT_TAIL(&cm->sync_q, j, entry);
 		pthread_cond_signal(&cm->sync_cv);
 	} else {

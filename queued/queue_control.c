@@ -16,7 +16,7 @@
 #include "msg_parent.h"
 #include "queued.h"
 
-static void
+void
 ctl_line(struct queued *q, uint64_t req, const char *line)
 {
 	struct mw w;
@@ -26,7 +26,7 @@ ctl_line(struct queued *q, uint64_t req, const char *line)
 	child_send(q->child, PROC_PARENT, M_CTL_LINE, req, -1, w.buf, w.len);
 }
 
-static void
+void
 ctl_done(struct queued *q, uint64_t req, int ok, const char *err)
 {
 	struct mw w;
@@ -37,7 +37,7 @@ ctl_done(struct queued *q, uint64_t req, int ok, const char *err)
 	child_send(q->child, PROC_PARENT, M_CTL_DONE, req, -1, w.buf, w.len);
 }
 
-static void
+void
 format_age(int64_t secs, char *buf, size_t sz)
 {
 	if (secs < 0)
@@ -221,6 +221,22 @@ queue_action(struct queued *q, uint64_t req, uint32_t cmd, const char *id,
 	ctl_done(q, req, 1, NULL);
 }
 
+/* relayctl notices test TENANT: answered once the notice is queued. */
+static void
+notices_test(struct queued *q, uint64_t req, const char *tenant)
+{
+	struct tstate	*t;
+	char		 err[256];
+
+	if (q->conf == NULL || (t = tenant_find(q, tenant)) == NULL ||
+	    t->tc == NULL) {
+		ctl_done(q, req, 0, "no such tenant");
+		return;
+	}
+	if (notice_send(q, t, NK_TEST, req, err, sizeof(err)) == -1)
+		ctl_done(q, req, 0, err);
+}
+
 void
 control_request(struct queued *q, struct imsg *imsg)
 {
@@ -235,6 +251,12 @@ control_request(struct queued *q, struct imsg *imsg)
 		break;
 	case CTL_SHOW_CORRUPT:
 		corrupt_show(q, imsg->hdr.peerid);
+		break;
+	case CTL_SHOW_TENANT:
+		tenant_show(q, imsg->hdr.peerid, req.args[0], req.json);
+		break;
+	case CTL_NOTICES_TEST:
+		notices_test(q, imsg->hdr.peerid, req.args[0]);
 		break;
 	case CTL_QUEUE_FLUSH:
 	case CTL_QUEUE_HOLD:

@@ -42,7 +42,7 @@ djob_cmp(struct djob *a, struct djob *b)
 
 RB_GENERATE(djob_tree, djob, entry, djob_cmp)
 
-static struct qdest *
+struct qdest *
 qdest_get(struct queued *q, const char *key)
 {
 	struct qdest find, *d;
@@ -241,9 +241,10 @@ on_done(struct queued *q, struct imsg *imsg)
 	struct dsn_item	*fails = NULL, *relayed = NULL;
 	size_t		 nfails = 0, nrelayed = 0, i;
 	struct mr	 r;
-	char		 err[256], host[256];
+	char		 err[256], host[256], tenant[TENANT_MAX + 1];
+	char		 refused[TSTATE_ERR_MAX] = "";
 	uint8_t		 state;
-	int		 any_sent = 0;
+	int		 any_sent = 0, inbound;
 
 	if (dr == NULL)
 		child_peer_broken(q->child, PROC_DELIVERD, imsg, "done");
@@ -254,6 +255,8 @@ on_done(struct queued *q, struct imsg *imsg)
 		child_peer_broken(q->child, PROC_DELIVERD, imsg, "done");
 	dj = &dr->job;
 	m = dj->m;
+	inbound = m->env->rcpts[dj->idx[0]].route == ROUTE_TENANT;
+	strlcpy(tenant, m->env->rcpts[dj->idx[0]].tenant, sizeof(tenant));
 	RB_REMOVE(djob_tree, &q->jobs, dj);
 	m->njobs--;
 	q->njobs--;
@@ -268,6 +271,11 @@ on_done(struct queued *q, struct imsg *imsg)
 		}
 		remote_host(jr->relay ? jr->relay : "", host, sizeof(host));
 		any_sent |= jr->result == DR_SENT;
+		/* A server refused it: not a deferral of our own making. */
+		if (jr->result == DR_TEMPFAIL && refused[0] == '\0' &&
+		    jr->relay != NULL && jr->relay[0] != '\0')
+			strlcpy(refused, jr->diag && jr->diag[0] ? jr->diag :
+			    jr->dsn, sizeof(refused));
 		sched_result(q, m, dj->idx[i], jr->result, jr->dsn,
 		    jr->diag ? jr->diag : "", host, jr->dsn_passed, &fails,
 		    &nfails, &relayed, &nrelayed);
@@ -276,16 +284,23 @@ on_done(struct queued *q, struct imsg *imsg)
 	}
 	if (state == DEST_DOWN && !dj->dest->down) {
 		dj->dest->down = 1;
+		dj->dest->down_since = time(NULL);
+		probe_dest_down(q, dj->dest);
 		log_info("destination %s is down: %s", dj->dest->key,
 		    err[0] ? err : "no connection");
 	}
 	sched_job_done(q, m, fails, nfails, relayed, nrelayed);
+	if (inbound)
+		tenant_delivered(q, tenant, any_sent ? TO_ACCEPTED :
+		    state == DEST_DOWN || refused[0] != '\0' ? TO_FAILED :
+		    TO_NONE, state == DEST_DOWN && err[0] ? err : refused);
 	if (any_sent && dj->dest->down) {
 		dj->dest->down = 0;
 		sched_dest_up(q, dj->dest->key);
 	}
 	/* A destination with nothing out and nothing wrong is forgotten. */
-	if (dj->dest->inflight == 0 && !dj->dest->down) {
+	if (dj->dest->inflight == 0 && !dj->dest->down &&
+	    dj->dest->probe_id == 0) {
 		RB_REMOVE(qdest_tree, &q->dests, dj->dest);
 		free(dj->dest);
 	}
@@ -394,6 +409,9 @@ deliver_dispatch(struct queued *q, struct imsg *imsg)
 		return;
 	case M_D_STS_SAVE:
 		on_sts_save(q, imsg);
+		return;
+	case M_D_PROBE_DONE:
+		probe_done(q, imsg);
 		return;
 	}
 	child_peer_broken(q->child, PROC_DELIVERD, imsg, "unknown type");

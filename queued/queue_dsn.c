@@ -5,7 +5,7 @@
  * the whole original for RET=FULL, up to DSN_FULL_MAX, then headers only).
  * For SMTPUTF8 originals the parts are message/global-delivery-status and
  * message/global-headers (RFC 6533).  The operator's notices
- * (DSN_OPERATOR, queue_notice.c) are plain text from MAILER-DAEMON too,
+ * (DSN_OPERATOR, queue_postmaster.c) are plain text from MAILER-DAEMON too,
  * Auto-Submitted: auto-generated.
  */
 #include <sys/stat.h>

@@ -141,6 +141,9 @@ pwrite_dispatch(struct queued *q, struct imsg *imsg)
 	if (imsg->fd != -1)
 		close(imsg->fd);
 	switch (imsg->hdr.type) {
+	case M_PQ_VOLUME:
+		notice_volume(q, imsg);
+		return;
 	case M_PQ_PUT:
 	case M_PQ_DEL:
 	case M_PQ_FLUSH:

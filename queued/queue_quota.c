@@ -8,6 +8,8 @@
  * STORE_LOW%, measured by the writer: queue_commit.c), and each tenant's
  * limits.spool_max, the octets of the queued messages it has recipients
  * in.  The announcement may lag by a second; the commit check does not.
+ * With them goes the list of tenants whose new mail is deferred
+ * (defer-all, queue_tenant.c), which smtpd refuses with 451.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -315,6 +317,7 @@ quota_tick(int fd, short ev, void *arg)
 	mw_u8(&w, (uint8_t)q->store_full);
 	off = w.len;
 	rooms_build(q, &w);
+	tenant_status_put(q, &w);
 	len = w.len - off;
 	changed = len != q->told_rooms_len ||
 	    memcmp(w.buf + off, q->told_rooms, len) != 0;

@@ -279,6 +279,12 @@ on_commit(struct queued *q, struct imsg *imsg, struct mr *r)
 		commit_fail(q, p, QR_CONFIG_CHANGED);
 		return;
 	}
+	if ((over = tenant_deferring(q, p->env)) != NULL) {
+		log_info("tenant=%s: a message for it refused at the commit: "
+		    "defer-all is in force", over);
+		commit_fail(q, p, QR_TENANT_DEFERRED);
+		return;
+	}
 	if (envelope_verify(q, p->env, why, sizeof(why)) == -1) {
 		queue_id_format(p->id, qid, sizeof(qid));
 		log_warnx("msgid=%s: the envelope from smtpd is refused: %s",
@@ -415,6 +421,12 @@ receive_task_done(struct queued *q, struct task *j)
 	case TASK_ROUTE:
 		route_task_done(q, j);
 		break;
+	case TASK_TSTATE:
+		tenant_task_done(q, j);
+		return;
+	case TASK_NOTICE:
+		notice_task_done(q, j);
+		return;
 	case TASK_DELETE:
 		/* A worker unlinked the file, or recycled it as new_id. */
 		if (j->err == 0 && j->fd != -1)

@@ -42,6 +42,11 @@ static const struct queue_reply replies[QR_COUNT] = {
 	/* The sync or the store failed: final for the message. */
 	[QR_COMMIT_ERROR] =		{ 451, "4.3.0",
 	    "Error: local error in processing" },
+	/* The tenant's servers accept nothing from us (defer-all). */
+	[QR_TENANT_DEFERRED] =		{ 451, "4.3.0",
+	    "Error: the recipient's own mail servers have accepted nothing "
+	    "from this relay for too long; its mail is deferred, try again "
+	    "later" },
 };
 
 const struct queue_reply *

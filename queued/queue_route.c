@@ -81,14 +81,17 @@ troute_free(struct troute *t)
 	free(t);
 }
 
+/* 1 when the servers changed, 0 when not, -1 out of memory. */
 static int
 troute_set(struct troute *t, const struct hostport *hosts, size_t n,
     enum inbound_mode mode, uint32_t hold)
 {
-	struct hostport *h;
+	struct hostport	*h;
+	int		 moved;
 
-	if (t->hosts != NULL && t->nhosts == n && t->mode == mode &&
-	    t->hold == hold && memcmp(t->hosts, hosts, n * sizeof(*h)) == 0)
+	moved = t->hosts != NULL && (t->nhosts != n ||
+	    memcmp(t->hosts, hosts, n * sizeof(*h)) != 0);
+	if (t->hosts != NULL && !moved && t->mode == mode && t->hold == hold)
 		return 0;
 	if ((h = calloc(n ? n : 1, sizeof(*h))) == NULL)
 		return -1;
@@ -99,7 +102,7 @@ troute_set(struct troute *t, const struct hostport *hosts, size_t n,
 	t->mode = mode;
 	t->hold = hold;
 	t->stored = 0;
-	return 0;
+	return moved;
 }
 
 static void
@@ -256,9 +259,14 @@ routes_update(struct queued *q, const struct conf *conf)
 		const struct tenant_conf *tc = &conf->tenants[i];
 
 		t = troute_add(q, tc->name);
-		if (troute_set(t, tc->deliver_to, tc->ndeliver_to,
-		    tc->inbound_mode, tc->hold) == -1)
+		switch (troute_set(t, tc->deliver_to, tc->ndeliver_to,
+		    tc->inbound_mode, tc->hold)) {
+		case -1:
 			fatal("routes");
+		case 1:
+			tenant_route_changed(q, tc->name);
+			break;
+		}
 		t->removed = 0;
 	}
 	RB_FOREACH_SAFE(t, troute_tree, q->routes, next)

@@ -15,6 +15,10 @@
  * start, in one transaction.  A newer one is refused.  "mtasts" holds
  * MTA-STS policies by domain; "greylist", "awl", "pregreet" and
  * "whitelist" are policyd's, written only as queue_policy.c checks them.
+ * In meta, "route:NAME" keeps a tenant's route (queue_route.c) and
+ * "tenant:NAME" its deliveries and the notices it was sent
+ * (queue_tenant.c); a notice's envelope and the record that it was sent
+ * commit together, so a restart neither sends it again nor forgets it.
  *
  * The map is limits.store_max_size from the start; without MDB_WRITEMAP
  * the file grows only as pages are used.  It is never grown under a
@@ -406,7 +410,8 @@ del_envelope(struct store *st, MDB_txn *txn, uint64_t id)
 static int
 is_new(const struct task *j)
 {
-	return j->kind == TASK_COMMIT || j->kind == TASK_DSN;
+	return j->kind == TASK_COMMIT || j->kind == TASK_DSN ||
+	    j->kind == TASK_NOTICE;
 }
 
 /* What a full map refuses first: new mail, and policyd's new entries. */
@@ -452,23 +457,21 @@ note_unsynced(struct store *st, MDB_txn *txn, struct task_list *jobs)
 	return 0;
 }
 
-/* "route:NAME" in meta: a tenant's route, kept across restarts. */
-static void
-route_meta_key(MDB_val *key, char *buf, size_t sz, const char *tenant)
-{
-	snprintf(buf, sz, "route:%s", tenant);
-	key->mv_size = strlen(buf);
-	key->mv_data = buf;
-}
-
+/*
+ * "PREFIX:NAME" in meta: a tenant's record, kept across restarts; its
+ * removal when there is no blob.
+ */
 static int
-put_route(struct store *st, MDB_txn *txn, struct task *j)
+put_tenant_meta(struct store *st, MDB_txn *txn, const char *prefix,
+    struct task *j)
 {
 	MDB_val	key, val;
-	char	buf[TENANT_MAX + 8];
+	char	buf[TENANT_MAX + 16];
 	int	rc;
 
-	route_meta_key(&key, buf, sizeof(buf), j->tenant);
+	snprintf(buf, sizeof(buf), "%s:%s", prefix, j->tenant);
+	key.mv_size = strlen(buf);
+	key.mv_data = buf;
 	if (j->blob == NULL) {
 		rc = mdb_del(txn, st->meta, &key, NULL);
 		return rc == MDB_NOTFOUND ? 0 : rc;
@@ -478,36 +481,52 @@ put_route(struct store *st, MDB_txn *txn, struct task *j)
 	return mdb_put(txn, st->meta, &key, &val, 0);
 }
 
-int
-store_routes(struct store *st, store_route_fn *fn, void *arg)
+/* Every "PREFIX:NAME" record of meta to fn, by name. */
+static int
+tenant_meta_each(struct store *st, const char *prefix, store_route_fn *fn,
+    void *arg)
 {
 	MDB_txn		*txn;
 	MDB_cursor	*cur;
 	MDB_val		 key, val;
-	char		 name[TENANT_MAX + 1];
+	char		 name[TENANT_MAX + 1], pfx[16];
+	size_t		 pl;
 	int		 rc;
 
+	pl = (size_t)snprintf(pfx, sizeof(pfx), "%s:", prefix);
 	if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
 		return -1;
 	if (mdb_cursor_open(txn, st->meta, &cur) != 0) {
 		mdb_txn_abort(txn);
 		return -1;
 	}
-	key.mv_size = 6;
-	key.mv_data = "route:";
+	key.mv_size = pl;
+	key.mv_data = pfx;
 	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
 	for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-		if (key.mv_size <= 6 || memcmp(key.mv_data, "route:", 6) != 0)
+		if (key.mv_size <= pl || memcmp(key.mv_data, pfx, pl) != 0)
 			break;
-		if (key.mv_size - 6 > TENANT_MAX)
+		if (key.mv_size - pl > TENANT_MAX)
 			continue;
-		memcpy(name, (char *)key.mv_data + 6, key.mv_size - 6);
-		name[key.mv_size - 6] = '\0';
+		memcpy(name, (char *)key.mv_data + pl, key.mv_size - pl);
+		name[key.mv_size - pl] = '\0';
 		fn(arg, name, val.mv_data, val.mv_size);
 	}
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
+}
+
+int
+store_routes(struct store *st, store_route_fn *fn, void *arg)
+{
+	return tenant_meta_each(st, "route", fn, arg);
+}
+
+int
+store_tenants(struct store *st, store_route_fn *fn, void *arg)
+{
+	return tenant_meta_each(st, "tenant", fn, arg);
 }
 
 /* Does the batch hold new messages?  (The panic fault is theirs.) */
@@ -553,7 +572,16 @@ apply_once(struct store *st, struct task_list *jobs)
 			rc = 0;		/* never sent to the writer */
 			break;
 		case TASK_ROUTE:
-			rc = put_route(st, txn, j);
+			rc = put_tenant_meta(st, txn, "route", j);
+			break;
+		case TASK_TSTATE:
+			rc = put_tenant_meta(st, txn, "tenant", j);
+			break;
+		case TASK_NOTICE:
+			/* The notice and the record that it went, together. */
+			if ((rc = put_envelope(st, txn, j, MDB_NOOVERWRITE)) ==
+			    0 && j->blob != NULL)
+				rc = put_tenant_meta(st, txn, "tenant", j);
 			break;
 		case TASK_STS:
 			rc = put_sts(st, txn, j);

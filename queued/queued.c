@@ -269,6 +269,7 @@ queued_init(struct child *c)
 	quota_init(q);
 	retry_init(q);
 	pwrite_init(q);
+	tenant_init(q);
 	/* The working directory is state_dir (our chroot). */
 	if ((q->spool_fd = open("spool", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1)
@@ -325,6 +326,8 @@ queued_ready(struct queued *q, struct conf *conf)
 	/* Removed tenants' routes, for the mail they still have here. */
 	routes_load(q);
 	routes_update(q, conf);
+	tenant_load(q);
+	tenant_conf(q, conf);
 	quota_tick(-1, 0, q);
 	/* What was queued before a restart, at its next attempt. */
 	RB_FOREACH(m, qmsg_tree, &q->queue)
@@ -351,6 +354,7 @@ queued_conf(struct child *c, struct conf *conf, struct conf *old)
 		if (q->conf != NULL) {
 			q->conf = conf;
 			routes_update(q, conf);
+			tenant_conf(q, conf);
 		}
 		quota_tick(-1, 0, q);
 		return;

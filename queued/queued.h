@@ -52,6 +52,7 @@ struct use_tree;
 struct troute_tree;
 struct retries;
 struct policy_writes;
+struct tstate_tree;
 
 /* A message being received: its spool file exists, no envelope yet. */
 struct pending {
@@ -94,12 +95,18 @@ RB_HEAD(sched_tree, qmsg);
 int	 sched_cmp(struct qmsg *, struct qmsg *);
 RB_PROTOTYPE(sched_tree, qmsg, sched, sched_cmp)
 
-/* A destination as the scheduler sees it: up, or down since when. */
+/*
+ * A destination as the scheduler sees it: up, or down since when, and
+ * for a tenant route that is down, when it is probed (queue_probe.c).
+ */
 struct qdest {
 	RB_ENTRY(qdest)		 entry;
 	char			 key[ROUTE_KEY_MAX];
 	int			 down;
 	unsigned		 inflight;
+	int64_t			 down_since;
+	int64_t			 probe_at;	/* the next probe */
+	uint64_t		 probe_id;	/* one out at deliverd, or 0 */
 };
 RB_HEAD(qdest_tree, qdest);
 int	 qdest_cmp(struct qdest *, struct qdest *);
@@ -158,6 +165,72 @@ struct queued {
 	uint64_t		 bounced;
 	struct fdpool		 recycled;
 	struct policy_writes	*pw;		/* queue_policy.c */
+	struct tstate_tree	*tenants;	/* queue_tenant.c */
+	struct event		*tenant_timer;
+	int64_t			 census_at;	/* held mail last counted */
+};
+
+/* Notices to a tenant's contacts (queue_notice.c), by kind. */
+enum notice_kind {
+	NK_OUTAGE,		/* its servers refuse or cannot be reached */
+	NK_RECOVERY,		/* they accept again */
+	NK_DEFER_ALL,		/* its new mail is deferred */
+	NK_VOLUME,		/* its daily volume limit is reached */
+	NK_TEST,		/* relayctl notices test */
+	NK_MAX
+};
+
+/* The last notice of a kind: when it was queued, and whom it told. */
+struct notice_rec {
+	int64_t			 at;		/* 0: never */
+	uint32_t		 count;		/* queued, all told */
+	uint8_t			 told;		/* it went to a contact outside
+						   the tenant's domains */
+};
+
+#define TSTATE_ERR_MAX	256
+
+/*
+ * A tenant's deliveries as queued sees them (queue_tenant.c): the first
+ * part is kept in the store, the rest is worked out again.
+ */
+struct tstate {
+	RB_ENTRY(tstate)	 entry;
+	char			 name[TENANT_MAX + 1];
+	int64_t			 last_ok;	/* mail accepted; 0: never */
+	int64_t			 failing_since;	/* tried, nothing accepted */
+	int64_t			 error_at;
+	char			 last_error[TSTATE_ERR_MAX];
+	uint8_t			 outage_told;	/* a recovery notice is owed */
+	struct notice_rec	 notices[NK_MAX];
+	/* in memory only */
+	int			 deferring;	/* defer-all in force */
+	int			 recovery_due;
+	int			 volume_due;
+	uint64_t		 volume_msgs;	/* policyd's figures */
+	uint64_t		 volume_octets;
+	uint64_t		 held_msgs;	/* at the last census */
+	uint64_t		 held_octets;
+	uint64_t		 census_last;	/* the message counted last */
+	int64_t			 stored_ok;	/* last_ok as last written */
+	int			 dirty;		/* to be written */
+	int			 writing;	/* a TASK_TSTATE is out */
+	int			 noticing;	/* a TASK_NOTICE is out */
+	int64_t			 notice_retry;	/* after a failed one */
+	const struct tenant_conf *tc;		/* in q->conf; NULL: removed */
+};
+RB_HEAD(tstate_tree, tstate);
+int	 tstate_cmp(struct tstate *, struct tstate *);
+RB_PROTOTYPE(tstate_tree, tstate, entry, tstate_cmp)
+
+/* A notice being written: its text, and who asked (TASK_NOTICE). */
+struct notice_spec {
+	enum notice_kind	 kind;
+	char			*hostname;
+	char			*text;		/* after the Message-ID field */
+	size_t			 len;
+	int			 told;
+	uint64_t		 ctl_req;	/* NK_TEST: relayctl's, or 0 */
 };
 
 /* A delivery status notification to write (queue_dsn.c). */
@@ -166,7 +239,7 @@ enum dsn_kind {
 	DSN_DELAY,		/* Action: delayed */
 	DSN_RELAYED,		/* Action: relayed (success, no DSN next) */
 	DSN_OPERATOR		/* plain text to the operator's postmaster
-				   (queue_notice.c): no original */
+				   (queue_postmaster.c): no original */
 };
 
 struct dsn_item {
@@ -213,7 +286,10 @@ enum task_kind {
 	TASK_ROUTE,		/* put a tenant's route (blob), or delete it */
 	TASK_STS,		/* put (blob) or delete an MTA-STS policy */
 	TASK_POLICY,		/* a write from policyd (queue_policy.c) */
-	TASK_PURGE		/* expired policy entries removed */
+	TASK_PURGE,		/* expired policy entries removed */
+	TASK_TSTATE,		/* put a tenant's state (blob), or delete it */
+	TASK_NOTICE		/* write a notice to a tenant, fsync it, put its
+				   envelope and the tenant's state (blob) */
 };
 
 /* TASK_POLICY: what policyd asked (M_PQ_PUT + op). */
@@ -232,6 +308,8 @@ struct task {
 	size_t			 bloblen;
 	char			*name;		/* STS: the domain */
 	struct dsn_spec		*dsn;		/* DSN */
+	struct notice_spec	*notice;	/* NOTICE; env is its envelope,
+						   blob the tenant's state */
 	int			 err;		/* errno, or an MDB code */
 	int			 mdb_err;
 	int			 stored;	/* COMMIT: err came after the
@@ -239,7 +317,8 @@ struct task {
 	uint64_t		 new_id;	/* DELETE: the file recycled
 						   as this one (fd) */
 	unsigned		 tries;		/* PUT, DELETE: failed so far */
-	char			 tenant[TENANT_MAX + 1];	/* ROUTE */
+	char			 tenant[TENANT_MAX + 1];	/* ROUTE,
+						   TSTATE, NOTICE */
 	uint8_t			 pdb;		/* POLICY, PURGE: database */
 	uint8_t			 pop;		/* POLICY: PQ_OP_* */
 	uint8_t			*pkey;		/* POLICY: key; PURGE: where
@@ -276,6 +355,8 @@ int	 store_usage(struct store *, uint64_t *used, uint64_t *total);
 typedef void	 store_route_fn(void *, const char *tenant, const void *,
 		    size_t);
 int	 store_routes(struct store *, store_route_fn *, void *);
+/* Start-up: each tenant's state, as tenant_persist wrote it. */
+int	 store_tenants(struct store *, store_route_fn *, void *);
 /* Every stored MTA-STS policy: domain, and the value deliverd sent. */
 int	 store_sts_load(struct store *, void (*)(void *, const char *,
 	    const void *, size_t), void *);
@@ -313,6 +394,7 @@ enum queue_reply_id {
 	QR_ENVELOPE_REFUSED,
 	QR_LOCAL_RESOURCE,
 	QR_COMMIT_ERROR,
+	QR_TENANT_DEFERRED,
 	QR_COUNT
 };
 struct queue_reply {
@@ -373,6 +455,46 @@ void	 pwrite_task_free(struct task *);
 
 /* queue_control.c */
 void	 control_request(struct queued *, struct imsg *);
+void	 ctl_line(struct queued *, uint64_t req, const char *);
+void	 ctl_done(struct queued *, uint64_t req, int ok, const char *err);
+void	 format_age(int64_t secs, char *, size_t);
+
+/* queue_tenant.c: each tenant's deliveries, outages and defer-all. */
+enum tenant_outcome {
+	TO_NONE,		/* nothing to learn (5xx, local trouble) */
+	TO_ACCEPTED,		/* its servers took something */
+	TO_FAILED		/* they refused, or could not be reached */
+};
+void	 tenant_init(struct queued *);
+void	 tenant_load(struct queued *);
+void	 tenant_conf(struct queued *, const struct conf *);
+void	 tenant_route_changed(struct queued *, const char *tenant);
+struct tstate *tenant_find(struct queued *, const char *);
+void	 tenant_delivered(struct queued *, const char *tenant,
+	    enum tenant_outcome, const char *error);
+void	 tenant_probed(struct queued *, const char *tenant, int up,
+	    const char *error);
+void	 tenant_census(struct queued *);
+void	 tenant_task_done(struct queued *, struct task *);
+int	 tenant_encode(const struct tstate *, struct mw *);
+void	 tenant_status_put(struct queued *, struct mw *);
+const char *tenant_deferring(struct queued *, const struct envelope *);
+void	 tenant_show(struct queued *, uint64_t req, const char *tenant,
+	    int json);
+
+/* queue_probe.c: a tenant route that is down, asked every minute. */
+#define PROBE_EVERY	60	/* seconds */
+void	 probe_tick(struct queued *, int64_t now);
+void	 probe_done(struct queued *, struct imsg *);
+void	 probe_dest_down(struct queued *, struct qdest *);
+
+/* queue_notice.c: notices to tenants' contacts. */
+const char *notice_kind_name(enum notice_kind);
+int	 notice_send(struct queued *, struct tstate *, enum notice_kind,
+	    uint64_t ctl_req, char *err, size_t errsz);
+int	 notice_write(int spool_fd, struct task *, char *err, size_t errsz);
+void	 notice_task_done(struct queued *, struct task *);
+void	 notice_volume(struct queued *, struct imsg *);
 
 /* queued.c */
 void	 queued_fd_budget(struct queued *);
@@ -407,12 +529,13 @@ void	 sched_job_done(struct queued *, struct qmsg *, struct dsn_item *,
 	    size_t, struct dsn_item *, size_t);
 
 /* queue_deliver.c: the deliverd side. */
+struct qdest *qdest_get(struct queued *, const char *key);
 void	 deliver_send(struct queued *, struct qmsg *, const char *key,
 	    uint32_t *idx, size_t n);
 void	 deliver_dispatch(struct queued *, struct imsg *);
 void	 deliver_sts_load(struct queued *);
 
-/* queue_notice.c: the parent's notices to the operator's postmaster. */
+/* queue_postmaster.c: the parent's notices to the operator's postmaster. */
 void	 notice_request(struct queued *, struct imsg *);
 void	 notice_done(struct queued *, struct task *);
 

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,8 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: relayctl [-f file] [-s socket] command [argument]\n"
+	    "usage: relayctl [-f file] [-s socket] [--json] command "
+	    "[argument]\n"
 	    "commands:\n"
 	    "  show status             processes, pids, uptime and state\n"
 	    "  show queue              queued messages\n"
@@ -55,7 +57,12 @@ usage(void)
 	    "                          (admin: they are addresses)\n"
 	    "  recipients forget TENANT ADDRESS\n"
 	    "                          forget what was learned of an\n"
-	    "                          address, and its callout answer (admin)\n");
+	    "                          address, and its callout answer (admin)\n"
+	    "  show tenant TENANT [--json]\n"
+	    "                          its contacts, servers, held mail and\n"
+	    "                          notices\n"
+	    "  notices test TENANT     send the tenant's contacts a test\n"
+	    "                          notice (admin)\n");
 	exit(2);
 }
 
@@ -179,13 +186,20 @@ main(int argc, char **argv)
 {
 	const char	*file = SYSCONFDIR "/relayd.yaml", *sock = NULL, *why;
 	char		 path[PATH_MAX], req[CTL_LINE_MAX + 2];
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
 	struct ctl_req	 parsed;
 	size_t		 len = 0;
-	int		 ch, fd, i, fflag = 0;
+	int		 ch, fd, i, fflag = 0, json = 0;
 
-	/* "+": options end at the command, which may have its own. */
-	while ((ch = getopt(argc, argv, "+f:s:")) != -1) {
+	/* Options end at the command: its words may start with '-'. */
+	while ((ch = getopt_long(argc, argv, "+f:s:", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'j':
+			json = 1;
+			break;
 		case 'f':
 			file = optarg;
 			fflag = 1;
@@ -218,6 +232,15 @@ main(int argc, char **argv)
 			usage();
 		}
 		len += (size_t)n;
+	}
+	/* --json before the command: as its last word (control_req.h). */
+	if (json && strcmp(argv[argc - 1], CTL_JSON_WORD) != 0) {
+		if (len + 1 + strlen(CTL_JSON_WORD) > CTL_LINE_MAX) {
+			fprintf(stderr, "relayctl: request too long\n");
+			usage();
+		}
+		len += (size_t)snprintf(req + len, sizeof(req) - len, " %s",
+		    CTL_JSON_WORD);
 	}
 	/* Refuse here what relayd would refuse, with the same words. */
 	if ((why = ctl_req_parse(req, len, &parsed)) != NULL) {

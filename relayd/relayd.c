@@ -116,13 +116,27 @@ check_children(struct relayd *env)
 	return 0;
 }
 
+/*
+ * The configuration, and what is allowed but likely wrong: printed as
+ * the errors are by -n (check), logged otherwise.
+ */
 static struct conf *
-load(const char *path, struct conf_errors *errs)
+load(const char *path, struct conf_errors *errs, int check)
 {
-	struct conf *conf;
+	struct conf		*conf;
+	struct conf_errors	 warns;
+	size_t			 i;
 
 	if ((conf = conf_load(path, 0, errs)) == NULL)
 		return NULL;
+	memset(&warns, 0, sizeof(warns));
+	conf_warnings(conf, &warns);
+	for (i = 0; i < warns.n; i++)
+		if (check)
+			fprintf(stderr, "%s\n", warns.msg[i]);
+		else
+			log_warnx("%s", warns.msg[i]);
+	conf_errors_clear(&warns);
 	if (conf->tls.ca_fd == -1)
 		log_warnx("no CA file (tls.ca_file unset and %s missing): "
 		    "MTA-STS policies cannot be verified and are not applied",
@@ -194,7 +208,7 @@ relayd_reload(struct relayd *env, char *err, size_t errsz)
 	size_t			 i;
 
 	memset(&errs, 0, sizeof(errs));
-	if ((conf = load(env->conf_path, &errs)) == NULL) {
+	if ((conf = load(env->conf_path, &errs, 0)) == NULL) {
 		for (i = 0; i < errs.n; i++)
 			log_warnx("reload: %s", errs.msg[i]);
 		log_warnx("reload failed; the configuration in force is "
@@ -341,7 +355,7 @@ main(int argc, char **argv)
 		fatalx("%s: path too long", path);
 
 	memset(&errs, 0, sizeof(errs));
-	if ((env.conf = load(path, &errs)) == NULL) {
+	if ((env.conf = load(path, &errs, check)) == NULL) {
 		print_errors(&errs);
 		exit(1);
 	}

@@ -253,6 +253,14 @@ cmd_rcpt(struct session *s, const char *arg, size_t len)
 		session_reply_r(s, &err);
 		return;
 	}
+	/* Its servers take nothing from us: the sender keeps it for now. */
+	if (v.tenant != NULL && v.dir == DIR_INBOUND &&
+	    queue_tenant_deferred(s->sd, v.tenant->name)) {
+		reply_set(&err, R_TENANT_DEFERRED);
+		reject_log(s, "RCPT", &err, v.addr);
+		session_reply_uncounted(s, &err);
+		return;
+	}
 	eod = policy_eod_class(s, v.tenant, v.addr, v.dir);
 	if (tx->nrcpts > 0 && eod != tx->eod_class) {
 		/* The client's due, like the overshoot: not an error. */

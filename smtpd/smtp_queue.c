@@ -374,12 +374,15 @@ on_create_fail(struct smtpd *sd, struct imsg *imsg, struct mr *r)
 		file_failed(s, &rep);
 }
 
-/* What queued can still take: free space, the store, tenants' quotas. */
+/*
+ * What queued can still take: free space, the store, tenants' quotas,
+ * and the tenants whose new mail it defers (defer-all).
+ */
 static void
 on_queue_status(struct smtpd *sd, struct imsg *imsg, struct mr *r)
 {
-	struct tenant_room	*rooms;
-	uint32_t		 n, i;
+	struct tenant_room	*rooms, *deferred = NULL;
+	uint32_t		 n, nd = 0, i;
 
 	sd->free_space = mr_u64(r);
 	sd->store_full = mr_u8(r);
@@ -391,13 +394,37 @@ on_queue_status(struct smtpd *sd, struct imsg *imsg, struct mr *r)
 		mr_str(r, rooms[i].tenant, sizeof(rooms[i].tenant));
 		rooms[i].room = mr_u64(r);
 	}
+	nd = mr_u32(r);
+	if (r->err || nd > 1024 || (deferred = calloc(nd ? nd : 1,
+	    sizeof(*deferred))) == NULL) {
+		free(rooms);
+		child_peer_broken(sd->child, PROC_QUEUED, imsg, "status");
+	}
+	for (i = 0; i < nd; i++)
+		mr_str(r, deferred[i].tenant, sizeof(deferred[i].tenant));
 	if (mr_end(r) == -1) {
 		free(rooms);
+		free(deferred);
 		child_peer_broken(sd->child, PROC_QUEUED, imsg, "status");
 	}
 	free(sd->rooms);
 	sd->rooms = rooms;
 	sd->nrooms = n;
+	free(sd->deferred);
+	sd->deferred = deferred;
+	sd->ndeferred = nd;
+}
+
+/* Does queued defer all of this tenant's new mail? */
+int
+queue_tenant_deferred(const struct smtpd *sd, const char *tenant)
+{
+	size_t i;
+
+	for (i = 0; i < sd->ndeferred; i++)
+		if (strcmp(sd->deferred[i].tenant, tenant) == 0)
+			return 1;
+	return 0;
 }
 
 uint64_t

@@ -143,6 +143,11 @@ static const struct reply_def replies[R_COUNT] = {
 	/* Also queued's QR_TENANT_FULL, at the commit. */
 	[R_TENANT_FULL] =		{ 452, "4.3.1",
 	    "Insufficient system storage: the recipient's queue is full" },
+	/* Also queued's QR_TENANT_DEFERRED, at the commit (defer-all). */
+	[R_TENANT_DEFERRED] =		{ 451, "4.3.0",
+	    "Error: the recipient's own mail servers have accepted nothing "
+	    "from this relay for too long; its mail is deferred, try again "
+	    "later" },
 	[R_SIZE_EXCEEDED] =		{ 552, "5.3.4",
 	    "Message size exceeds fixed limit" },
 	/* No spool file for want of descriptors (smtp_fds.c). */

@@ -128,6 +128,8 @@ struct smtpd {
 	int			 store_full;	/* queued's store: no more */
 	struct tenant_room	*rooms;		/* tenants near spool_max */
 	size_t			 nrooms;
+	struct tenant_room	*deferred;	/* tenants deferring all */
+	size_t			 ndeferred;
 	uint64_t		 accepted;	/* messages, for status */
 	struct event		*accept_pause;
 	struct spares		 spares;
@@ -316,6 +318,7 @@ void	 spare_failed(struct smtpd *);
 void	 queue_dispatch(struct smtpd *, struct imsg *);
 /* Room left for the tenant's mail; UINT64_MAX when there is no doubt. */
 uint64_t queue_tenant_room(const struct smtpd *, const char *tenant);
+int	 queue_tenant_deferred(const struct smtpd *, const char *tenant);
 
 /* smtp_fds.c */
 void	 fds_init(struct smtpd *);

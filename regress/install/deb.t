@@ -83,7 +83,9 @@ def serve(t, root):
         f.write(packaged_config(text, port))
     tenant = relaytest.DEFAULT_TENANT.format(
         name="acme", domain="acme.example",
-        deliver_to="127.0.0.1:%d" % sink.port)
+        deliver_to="127.0.0.1:%d" % sink.port) + (
+            "contacts:\n  - email: noc@ops.example\n"
+            "    roles: [technical]\n")
     with open(root.path("/etc/relayd/tenants.d/acme.yaml"), "w") as f:
         f.write(tenant)
     p = root.run("/usr/sbin/relayd", "-n")

@@ -50,7 +50,7 @@ inbound:
   mode: {mode}
   deliver_to: [{deliver_to}]
   hold: {hold}
-outbound:
+{inbound_extra}outbound:
   networks: [127.0.0.9/32]
   allow_bare_newlines: {bare}
 """
@@ -63,11 +63,12 @@ class World:
                  hold="8d", deliver_to=None, dns_extra=None,
                  allow_private_mx=True, deny=("blackhole.test.",),
                  timeouts=None, limits="", allow_bare=False, dns_opts="",
-                 port=None, dns=None, tenant_extra=""):
+                 port=None, dns=None, tenant_extra="", inbound_extra=""):
         """port: the sinks' port (chosen before, e.g. for TLSA names);
         dns: a DNS server of the test's own (secure.SignedDNS), stopped
         with the world, instead of unbound with the zones above;
-        tenant_extra: YAML added to the tenant's file (e.g. policy:)."""
+        tenant_extra: YAML added to the tenant's file (e.g. policy:);
+        inbound_extra: keys added to its inbound: (indented by two)."""
         self.tap = tap
         self.port = port or free_port()
         zones = dict(ZONES)
@@ -78,6 +79,7 @@ class World:
         self.sinks = {}
         self.tenant_addr = "127.0.0.20"
         tenant = TENANT.format(mode=mode, hold=hold,
+                               inbound_extra=inbound_extra,
                                bare="true" if allow_bare else "false",
                                deliver_to=deliver_to or "%s:%d" % (
                                    self.tenant_addr, self.port))

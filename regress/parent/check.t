@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """relayd -n: checks the configuration and every tenant file, exits 0 or
-1 with file:line: reason, and starts nothing."""
+1 with file:line: reason, and starts nothing.  What is allowed but likely
+wrong (a tenant no notice can reach) is a warning, by file and line."""
 
 import os
 import re
@@ -12,7 +13,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import relaytest  # noqa: E402
 
 TENANT = relaytest.DEFAULT_TENANT.format(
-    name="acme", domain="acme.example", deliver_to="127.0.0.1:2600")
+    name="acme", domain="acme.example", deliver_to="127.0.0.1:2600") + """\
+contacts:
+  - email: noc@ops.example
+    roles: [technical]
+"""
 
 
 def check(*args):
@@ -68,6 +73,36 @@ def main():
         t.like(err, r"^%s:%d: .*max_recipients" % (re.escape(r.conf), n),
                "max_recipients below 100: file:line: reason")
         r.write_main("")
+
+        # Warnings: no technical or emergency contact outside the tenant's
+        # domains.  The configuration is still good.
+        tfile = os.path.join(r.tenants_dir, "acme.yaml")
+        for what, contacts in [
+                ("no contacts", ""),
+                ("only a contact in its own domain",
+                 "contacts:\n  - email: it@acme.example\n"
+                 "    roles: [technical, emergency]\n"),
+                ("only a billing contact elsewhere",
+                 "contacts:\n  - email: accounts@ops.example\n"
+                 "    roles: [billing]\n")]:
+            r.write_tenant("acme.yaml", relaytest.DEFAULT_TENANT.format(
+                name="acme", domain="acme.example",
+                deliver_to="127.0.0.1:2600") + contacts)
+            n = line_of(tfile, "contacts:") or 1
+            rc, out, err = check("-f", r.conf)
+            t.eq(rc, 0, "%s: still exits 0" % what)
+            t.like(err, r"^%s:%d: warning: tenant \"acme\" has no technical "
+                   r"or emergency contact outside its own domains" % (
+                       re.escape(tfile), n),
+                   "%s: a warning by file and line" % what)
+            t.like(err, r"\nconfiguration OK: 1 tenants\n$",
+                   "%s: then OK" % what)
+        r.write_tenant("acme.yaml", TENANT.replace("technical",
+                                                   "emergency"))
+        rc, out, err = check("-f", r.conf)
+        t.eq((rc, err.strip()), (0, "configuration OK: 1 tenants"),
+             "an emergency contact outside its domains: no warning")
+        r.write_tenant("acme.yaml", TENANT)
 
         # A tenant file.
         tfile = os.path.join(r.tenants_dir, "acme.yaml")

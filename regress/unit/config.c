@@ -231,6 +231,8 @@ check_full_main(const struct conf *c)
 	is_int(c->queue.delay_warning, 4 * 3600, "full: delay_warning 4h");
 	is_int(c->queue.smtp_port, 2526, "full: smtp_port");
 	is_int(c->queue.allow_private_mx, 1, "full: allow_private_mx");
+	is_int(c->notices.outage_after, 1800, "full: notices.outage_after");
+	is_int(c->notices.interval, 12 * 3600, "full: notices.interval");
 }
 
 static void
@@ -262,6 +264,21 @@ check_full_acme(const struct tenant_conf *t)
 	is_str(t->delimiter, "+", "acme: delimiter");
 	is_int(t->nnetworks, 2, "acme: two networks");
 	is_int(t->allow_bare_newlines, 0, "acme: allow_bare_newlines");
+	is_int(t->defer_all_after, 10 * 86400, "acme: defer_all_after 10d");
+	is_int(t->ncontacts, 2, "acme: two contacts");
+	if (t->ncontacts == 2) {
+		is_str(t->contacts[0].name, "Jane Doe", "acme: contact name");
+		is_str(t->contacts[0].email, "jane@ops.example",
+		    "acme: contact email");
+		is_str(t->contacts[0].phone, "+44 20 7946 0000",
+		    "acme: contact phone");
+		is_int(t->contacts[0].roles, CONTACT_TECHNICAL |
+		    CONTACT_EMERGENCY, "acme: contact roles");
+		ok(t->contacts[1].name == NULL && t->contacts[1].phone ==
+		    NULL, "acme: name and phone may be left out");
+		is_int(t->contacts[1].roles, CONTACT_BILLING | CONTACT_POLICY,
+		    "acme: roles in any order");
+	}
 }
 
 static void
@@ -275,6 +292,49 @@ check_full_beta(const struct tenant_conf *t)
 	is_str(t->delimiter, "", "beta: no delimiter");
 	is_int(t->nnetworks, 1, "beta: one network");
 	is_int(t->allow_bare_newlines, 1, "beta: allow_bare_newlines");
+	is_int(t->ncontacts, 0, "beta: no contacts");
+}
+
+/*
+ * Warnings: beta has no contact, acme one outside its own domains; a
+ * contact only in acme's domains (or with another role) is no help.
+ */
+static void
+check_warnings(void)
+{
+	struct conf_errors	 w;
+	struct conf		*c;
+	struct tenant_conf	*t;
+	char			 want[PATH_MAX * 2];
+
+	if ((c = load_case("full", 0)) == NULL)
+		return;
+	memset(&w, 0, sizeof(w));
+	conf_warnings(c, &w);
+	is_int(w.n, 1, "warnings: one tenant without an outside contact");
+	snprintf(want, sizeof(want), "%s" CASES "/full/tenants.d/beta.yaml:2: "
+	    "warning: tenant \"beta\" has no technical or emergency contact "
+	    "outside its own domains: a notice of its servers' outage may "
+	    "reach no one", top);
+	if (w.n == 1)
+		is_str(w.msg[0], want, "warnings: beta, by file and line");
+	conf_errors_clear(&w);
+	if ((t = (struct tenant_conf *)conf_tenant_by_name(c, "acme")) !=
+	    NULL && t->ncontacts == 2) {
+		free(t->contacts[0].email);
+		t->contacts[0].email = strdup("jane@sales.ACME.org");
+		conf_warnings(c, &w);
+		is_int(w.n, 2, "warnings: a contact in a subdomain of the "
+		    "tenant's is inside");
+		conf_errors_clear(&w);
+		t->contacts[0].roles = CONTACT_BILLING;
+		free(t->contacts[0].email);
+		t->contacts[0].email = strdup("jane@ops.example");
+		conf_warnings(c, &w);
+		is_int(w.n, 2, "warnings: a billing contact does not count");
+		conf_errors_clear(&w);
+	}
+	conf_free(c);
 }
 
 static void
@@ -297,6 +357,7 @@ check_full(void)
 		ok(0, "full: tenant beta");
 	ok(conf_tenant_by_name(c, "gamma") == NULL, "full: no tenant gamma");
 	conf_free(c);
+	check_warnings();
 }
 
 /* Every key left out takes the value DESIGN.md gives it. */
@@ -350,11 +411,15 @@ check_defaults(void)
 	    "defaults: queue.max_connections 500");
 	is_int(c->queue.smtp_port, 25, "defaults: smtp_port 25");
 	is_int(c->queue.allow_private_mx, 0, "defaults: allow_private_mx");
+	is_int(c->notices.outage_after, 3600, "defaults: outage_after 1h");
+	is_int(c->notices.interval, 86400, "defaults: notices.interval 1d");
 	is_int(c->ntenants, 1, "defaults: one tenant");
 	if (c->ntenants == 1) {
 		is_int(c->tenants[0].inbound_mode, INBOUND_RELAY,
 		    "defaults: inbound mode relay");
 		is_int(c->tenants[0].hold, 8 * 86400, "defaults: hold 8d");
+		is_int(c->tenants[0].defer_all_after, 30 * 86400,
+		    "defaults: defer_all_after 30d");
 		is_int(c->tenants[0].verify, VERIFY_NONE,
 		    "defaults: verify none");
 		is_int(c->tenants[0].on_unknown, UNKNOWN_REJECT,

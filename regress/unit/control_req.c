@@ -60,6 +60,11 @@ static const struct good goods[] = {
 	{ "recipients forget acme %22a%20b%22@acme.example",
 	    CTL_RECIPIENTS_FORGET, 0, "",
 	    { "acme", "\"a b\"@acme.example" } },
+	{ "show tenant acme", CTL_SHOW_TENANT, 0, "", { "acme" } },
+	{ "show tenant acme --json", CTL_SHOW_TENANT, 0, "", { "acme" } },
+	{ "show tenant --json --json", CTL_SHOW_TENANT, 0, "",
+	    { "--json" } },
+	{ "notices test acme", CTL_NOTICES_TEST, 0, "", { "acme" } },
 };
 
 #define R_EMPTY		"empty request"
@@ -190,6 +195,17 @@ static const struct bad bads[] = {
 	{ "show status.", R_CHAR },
 	{ "queue hold 0123456789abcde.", R_CHAR },
 	{ "queue hold 0123456789abcde:", R_CHAR },
+	{ "show tenant", "expected TENANT" },
+	{ "show tenant --json", "expected TENANT" },
+	{ "show tenant a b", R_ARG },
+	{ "show tenant acme  --json", R_SPACE },
+	{ "show tenant acme --JSON", R_ARG },
+	{ "show tenants acme", R_UNKNOWN },
+	{ "notices test", "expected TENANT" },
+	{ "notices test acme --json", "this command has no --json form" },
+	{ "show status --json", "this command has no --json form" },
+	{ "show queue --json", "this command has no --json form" },
+	{ "notices", R_UNKNOWN },
 };
 
 /* The line for a test's name: control characters and 8-bit as \xNN. */
@@ -230,6 +246,9 @@ test_good(void)
 			;
 		is_int((long long)req.nargs, (long long)n, "\"%s\": %zu "
 		    "arguments", esc(goods[i].line), n);
+		is_int(req.json, strstr(goods[i].line, " --json") != NULL &&
+		    goods[i].cmd == CTL_SHOW_TENANT, "\"%s\": json %d",
+		    esc(goods[i].line), req.json);
 		for (j = 0; j < n && j < req.nargs; j++)
 			is_str(req.args[j], goods[i].args[j], "\"%s\": "
 			    "argument %zu decoded", esc(goods[i].line), j);
@@ -247,8 +266,9 @@ test_bad(void)
 		memset(&req, 0xa5, sizeof(req));
 		why = ctl_req_parse(bads[i].line, strlen(bads[i].line), &req);
 		is_str(why, bads[i].why, "\"%s\" refused", esc(bads[i].line));
-		ok(req.all == 0 && req.id[0] == '\0' && req.nargs == 0,
-		    "\"%s\": no argument left in req", esc(bads[i].line));
+		ok(req.all == 0 && req.id[0] == '\0' && req.nargs == 0 &&
+		    req.json == 0, "\"%s\": no argument left in req",
+		    esc(bads[i].line));
 	}
 }
 
@@ -314,7 +334,8 @@ test_from(void)
 
 /*
  * Each command's level: the administrator's are the ones that destroy
- * mail, or change every tenant's mail flow.
+ * mail, change every tenant's mail flow, list addresses or mail a
+ * tenant's contacts.
  */
 static void
 test_levels(void)
@@ -332,7 +353,8 @@ test_levels(void)
 		    goods[i].cmd == CTL_GREYLIST_WHITELIST ||
 		    goods[i].cmd == CTL_GREYLIST_FLUSH ||
 		    goods[i].cmd == CTL_SHOW_RECIPIENTS ||
-		    goods[i].cmd == CTL_RECIPIENTS_FORGET;
+		    goods[i].cmd == CTL_RECIPIENTS_FORGET ||
+		    goods[i].cmd == CTL_NOTICES_TEST;
 		ok(req.level == (admin ? CTL_ADMIN : CTL_OPERATOR),
 		    "\"%s\": the %s's", goods[i].line, admin ?
 		    "administrator" : "operator");
@@ -416,6 +438,16 @@ test_wire(void)
 	ctl_req_write(&w, &req);
 	ok(ctl_req_read(w.buf, w.len, &back) == 0 && back.all &&
 	    back.cmd == CTL_QUEUE_FLUSH, "queue flush all: read back");
+	ctl_req_parse("show tenant acme --json", 23, &req);
+	mw_init(&w);
+	ctl_req_write(&w, &req);
+	ok(ctl_req_read(w.buf, w.len, &back) == 0 && back.json &&
+	    back.cmd == CTL_SHOW_TENANT, "show tenant --json: read back");
+	req.cmd = CTL_NOTICES_TEST;
+	mw_init(&w);
+	ctl_req_write(&w, &req);
+	ok(ctl_req_read(w.buf, w.len, &back) == -1, "--json where the "
+	    "command has none: refused");
 
 	/* What the parser would have refused, a peer may not send. */
 	memset(&req, 0, sizeof(req));
