@@ -124,7 +124,11 @@ def peer(port, servername=None, starttls=True, extra=()):
                        input=m.group(0).encode(), capture_output=True)
     info = dict(l.split("=", 1) for l in x.stdout.decode().splitlines()
                 if "=" in l)
-    proto = re.search(r"Protocol\s*:\s*(\S+)", out)
+    # The SSL-Session block's Protocol line waits for TLS 1.3's session
+    # ticket, which a quick QUIT may close the connection before; then
+    # "New, TLSv1.3, Cipher is ...", printed at the handshake, says it.
+    proto = (re.search(r"Protocol\s*:\s*(\S+)", out) or
+             re.search(r"^New, (TLSv1\.3), Cipher is", out, re.M))
     return {"subject": info.get("subject", "").strip(),
             "serial": info.get("serial", "").strip(),
             "protocol": proto.group(1) if proto else None}
