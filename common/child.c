@@ -122,17 +122,31 @@ parse_args(int argc, char **argv, const char *name, struct child_args *a)
 		child_usage(name);
 }
 
+static void child_exit(struct child *, int) __attribute__((noreturn));
+
 void
 child_send(struct child *c, enum proc_id peer, uint32_t type,
     uint64_t peerid, int fd, const void *data, size_t len)
 {
-	if (c->chan[peer] == NULL)
+	if (c->chan[peer] == NULL) {
+		/* Leaving already, with that peer gone: nothing to tell it. */
+		if (c->exiting)
+			return;
 		fatalx("no channel to %s", proc_name(peer));
+	}
 	if (chan_send(c->chan[peer], type, peerid, fd, data, len) == 0)
+		return;
+	if (c->exiting)
 		return;
 	if (errno == ENOBUFS)
 		fatalx("cannot send to %s: it is not reading (%zu bytes "
 		    "queued)", proc_name(peer), chan_queued(c->chan[peer]));
+	/* It went first (its close may not have been read yet). */
+	if (errno == EPIPE || errno == ECONNRESET) {
+		log_warnx("cannot send to %s: %s; exiting", proc_name(peer),
+		    strerror(errno));
+		child_exit(c, PROC_EXIT_PEER);
+	}
 	fatal("cannot send to %s", proc_name(peer));
 }
 
@@ -307,9 +321,10 @@ from_peer(struct chan *ch, struct imsg *imsg, void *arg)
 	c->ops->dispatch[peer](c, imsg);
 }
 
-static void __attribute__((noreturn))
+static void
 child_exit(struct child *c, int status)
 {
+	c->exiting = 1;
 	if (c->ops->shutdown != NULL)
 		c->ops->shutdown(c);
 	log_flush();

@@ -57,10 +57,14 @@ struct child {
 	struct ctl_streams	*streams;		/* ctl_stream.c */
 	int			 debug;
 	int			 dropped;		/* privileges dropped */
+	int			 exiting;		/* in child_exit */
 };
 
 int	 child_main(int argc, char **argv, const struct child_ops *, void *);
-/* Send to a peer (or PROC_PARENT); fatal if the channel is broken. */
+/*
+ * Send to a peer (or PROC_PARENT).  A peer that has gone makes us leave
+ * with PROC_EXIT_PEER; any other failure is fatal.
+ */
 void	 child_send(struct child *, enum proc_id, uint32_t type,
 	    uint64_t peerid, int fd, const void *, size_t);
 /* Log lines to the parent, from any thread (child_log.c). */
