@@ -43,6 +43,10 @@ conf_new(void)
 	conf->queue.max_connections_per_destination = 10;
 	conf->queue.max_connections = 500;
 	conf->queue.smtp_port = 25;
+	conf->retention.message_records = 2 * 86400;
+	conf->retention.logs = 365 * 86400;
+	conf->retention.counters = 400 * 86400;
+	conf->log.addresses = 0;
 	return conf;
 }
 
@@ -103,6 +107,7 @@ conf_free(struct conf *conf)
 	free(conf->control_socket);
 	free(conf->control_group);
 	free(conf->tenants_dir);
+	free(conf->log.file);
 	for (i = 0; i < conf->nlisteners; i++)
 		if (conf->listeners[i].fd != -1)
 			close(conf->listeners[i].fd);

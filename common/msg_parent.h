@@ -9,9 +9,10 @@
  *
  *   M_CONF_BEGIN          u32 generation
  *   M_CONF_GLOBAL         str hostname, str postmaster, then the limits,
- *                         timeouts and queue settings in config_wire.c's
- *                         order (u64 sizes, u32 counts and durations,
- *                         u8 flags)
+ *                         timeouts, queue, retention and log settings
+ *                         in config_wire.c's order (u64 sizes, u32
+ *                         counts and durations, u8 flags); log.file
+ *                         stays with the parent
  *   M_CONF_LISTENER       str host, u32 port, u32 mode, u32 greeting
  *                         delay; with the bound socket (smtpd only)
  *   M_CONF_DNS            u32 max_ttl, u32 timeout, u32 tries

@@ -20,7 +20,8 @@ from relaytest import TOP, Tap  # noqa: E402
 PAGES = ["relayd.8", "relayctl.8", "relayd.yaml.5", "relayd-tenant.5"]
 MAIN_TABLES = ["main_fields", "listener_fields", "dns_fields",
                "limits_fields", "timeouts_fields", "queue_fields",
-               "main_dnsbl_fields", "dnsbl_list_fields"]
+               "main_dnsbl_fields", "dnsbl_list_fields", "retention_fields",
+               "log_fields"]
 TENANT_TABLES = ["tenant_fields", "domain_fields", "inbound_fields",
                  "recipients_fields", "outbound_fields",
                  "tenant_limits_fields", "policy_fields", "greylist_fields",
