@@ -10,6 +10,7 @@
 #define RELAYD_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <syslog.h>
 
 #define LOG_LINE_MAX	2048
@@ -23,6 +24,14 @@ void	log_set_procname(const char *);
 const char *log_procname(void);
 void	log_set_sink(log_sink_fn, void *);
 void	log_emit(int pri, const char *procname, const char *line);
+/*
+ * The parent, with log.addresses false: every line it writes has its
+ * addresses redacted (text_redact), whichever process wrote it.
+ */
+void	log_set_redact(int);
+/* " key=<addr>" for a line when on (log.addresses), else "". */
+const char *log_addr(char *, size_t, int on, const char *key,
+	    const char *addr);
 
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -222,6 +222,16 @@ notice_route(struct queued *q, const struct envelope *e,
 	return 0;
 }
 
+/* " to <sender>" in a notice's log line, with log.addresses. */
+static const char *
+notice_to(struct queued *q, char *buf, size_t sz, const char *sender)
+{
+	if (!q->conf->log.addresses)
+		return "";
+	snprintf(buf, sz, " to <%s>", sender);
+	return buf;
+}
+
 static const char *
 kind_name(enum dsn_kind k)
 {
@@ -237,7 +247,7 @@ sched_notify(struct queued *q, struct qmsg *m, enum dsn_kind kind,
 	struct envelope		*e = m->env;
 	struct dsn_spec		*s;
 	struct task		*j;
-	char			 qid[32], name[32];
+	char			 qid[32], name[32], to[600];
 	size_t			 i;
 
 	queue_id_format(m->id, qid, sizeof(qid));
@@ -269,8 +279,9 @@ sched_notify(struct queued *q, struct qmsg *m, enum dsn_kind kind,
 	s->orig_fd = openat(q->spool_fd, name, O_RDONLY | O_CLOEXEC);
 	if (s->sender == NULL || s->hostname == NULL ||
 	    notice_route(q, e, s) == -1) {
-		log_warnx("msgid=%s: cannot route a %s notice to <%s>; "
-		    "dropped", qid, kind_name(kind), e->sender);
+		log_warnx("msgid=%s: cannot route a %s notice%s; dropped",
+		    qid, kind_name(kind), notice_to(q, to, sizeof(to),
+		    e->sender));
 		s->items = NULL;
 		s->nitems = 0;
 		dsn_spec_free(s);
@@ -327,7 +338,7 @@ sched_dsn_done(struct queued *q, struct task *j)
 	struct dsn_spec	*s = j->dsn;
 	struct qmsg	*m = s->orig;
 	struct qmsg	*n;
-	char		 qid[32], nid[32];
+	char		 qid[32], nid[32], to[600];
 	size_t		 i;
 
 	queue_id_format(s->orig_id, qid, sizeof(qid));
@@ -335,15 +346,16 @@ sched_dsn_done(struct queued *q, struct task *j)
 		for (i = 0; i < s->nitems; i++)
 			m->busy[s->items[i].idx] &= ~BUSY_NOTICE;
 	if (j->err != 0) {
-		log_warnx("msgid=%s: the %s notice to <%s> could not be "
-		    "queued: %s; it will be tried again", qid,
-		    kind_name(s->kind), s->sender, strerror(j->err));
+		log_warnx("msgid=%s: the %s notice%s could not be queued: %s; "
+		    "it will be tried again", qid, kind_name(s->kind),
+		    notice_to(q, to, sizeof(to), s->sender), strerror(j->err));
 		envelope_free(j->env);
 		notice_failed(q, m, s);
 	} else {
 		queue_id_format(j->env->id, nid, sizeof(nid));
-		log_info("msgid=%s: %s notice msgid=%s to <%s> queued", qid,
-		    kind_name(s->kind), nid, s->sender);
+		log_info("msgid=%s: %s notice msgid=%s%s queued", qid,
+		    kind_name(s->kind), nid, notice_to(q, to, sizeof(to),
+		    s->sender));
 		n = queue_insert(q, j->env);
 		sched_add(q, n);
 		if (s->kind != DSN_DELAY)
@@ -411,16 +423,18 @@ rcpt_bounce(struct queued *q, struct qmsg *m, size_t i, const char *status,
     size_t *n)
 {
 	struct rcpt	*r = &m->env->rcpts[i];
-	char		 qid[32];
+	char		 qid[32], from[600], to[600];
+	int		 on = q->conf->log.addresses;
 
 	queue_id_format(m->id, qid, sizeof(qid));
 	r->status = RS_BOUNCED;
 	free(r->last_error);
 	r->last_error = strdup(diag);
 	q->bounced++;
-	log_info("msgid=%s tenant=%s from=<%s> to=<%s> dsn=%s status=bounced "
-	    "(%s)", qid, r->tenant[0] ? r->tenant : "-", m->env->sender,
-	    r->addr, status, diag);
+	log_info("msgid=%s tenant=%s%s%s dsn=%s status=bounced (%s)", qid,
+	    r->tenant[0] ? r->tenant : "-", log_addr(from, sizeof(from), on,
+	    "from", m->env->sender), log_addr(to, sizeof(to), on, "to",
+	    r->addr), status, diag);
 	if (r->notify & NOTIFY_NEVER)
 		return;
 	if (r->notify != 0 && !(r->notify & NOTIFY_FAILURE))

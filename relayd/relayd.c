@@ -218,6 +218,7 @@ relayd_reload(struct relayd *env, char *err, size_t errsz)
 	children_send_conf(env, conf);
 	conf_free(env->conf);
 	env->conf = conf;
+	log_set_redact(!conf->log.addresses);
 	log_info("configuration %u loaded: %zu tenants, %zu listeners",
 	    env->gen, conf->ntenants, conf->nlisteners);
 	return 0;
@@ -338,6 +339,7 @@ main(int argc, char **argv)
 		    env.conf->ntenants);
 		exit(0);
 	}
+	log_set_redact(!env.conf->log.addresses);
 
 	/* Before any child is started, so that none inherits it. */
 	(void)notify_open(&env.notify);
