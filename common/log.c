@@ -18,6 +18,7 @@ static log_sink_fn log_sink;
 static void	*log_sink_arg;
 static void	(*log_fatal_hook)(void);
 static int	 log_redacting;
+static log_writer_fn log_writer;
 
 static void	log_vline(int, const char *, va_list, int)
 		    __attribute__((format(printf, 2, 0)));
@@ -71,6 +72,12 @@ log_set_fatal_hook(void (*fn)(void))
 }
 
 void
+log_set_writer(log_writer_fn fn)
+{
+	log_writer = fn;
+}
+
+void
 log_set_redact(int on)
 {
 	log_redacting = on;
@@ -98,7 +105,11 @@ log_emit(int pri, const char *procname, const char *line)
 		text_redact(line, clean, sizeof(clean));
 		line = clean;
 	}
-	if (!log_debug_mode) {
+	/* log.file, or syslog if it cannot be written; with -d, stderr too. */
+	if (log_writer != NULL && log_writer(pri, procname, line) == 0) {
+		if (!log_debug_mode)
+			return;
+	} else if (!log_debug_mode) {
 		syslog(pri, "%s: %s", procname, line);
 		return;
 	}

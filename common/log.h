@@ -16,6 +16,9 @@
 #define LOG_LINE_MAX	2048
 
 typedef void (*log_sink_fn)(int pri, const char *line, void *arg);
+/* The parent's log.file: 0 when the line is written. */
+typedef int (*log_writer_fn)(int pri, const char *procname,
+	    const char *line);
 
 void	log_init(int debug, int verbose, const char *procname);
 void	log_set_verbose(int);
@@ -29,6 +32,8 @@ void	log_emit(int pri, const char *procname, const char *line);
  * addresses redacted (text_redact), whichever process wrote it.
  */
 void	log_set_redact(int);
+/* The parent: lines go to fn (log.file) rather than syslog. */
+void	log_set_writer(log_writer_fn);
 /* " key=<addr>" for a line when on (log.addresses), else "". */
 const char *log_addr(char *, size_t, int on, const char *key,
 	    const char *addr);

@@ -219,6 +219,7 @@ relayd_reload(struct relayd *env, char *err, size_t errsz)
 	conf_free(env->conf);
 	env->conf = conf;
 	log_set_redact(!conf->log.addresses);
+	(void)parent_log_conf(env, conf);
 	log_info("configuration %u loaded: %zu tenants, %zu listeners",
 	    env->gen, conf->ntenants, conf->nlisteners);
 	return 0;
@@ -368,6 +369,8 @@ main(int argc, char **argv)
 	add_signal(&env, SIGINT);
 	add_signal(&env, SIGHUP);
 	add_signal(&env, SIGCHLD);
+	if (parent_log_conf(&env, env.conf) == -1)
+		exit(1);
 
 	children_start(&env);
 	env.gen = 1;
@@ -384,6 +387,7 @@ main(int argc, char **argv)
 	control_close(env.control);
 	children_reap(&env);
 	log_info("relayd stopped");
+	parent_log_close();
 	notify_close(&env.notify);
 	conf_free(env.conf);
 	return env.exit_status;
