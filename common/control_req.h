@@ -5,6 +5,13 @@
  * terminated): lower-case words separated by single spaces.  relayd answers
  * with data lines prefixed "- " and one final line, "OK" or "ERR reason".
  * The parser is strict on purpose: anything it does not know is refused.
+ *
+ * Commands that take arbitrary arguments (an address, whose local part
+ * may hold spaces) have them percent-encoded: "%", space, controls, DEL
+ * and octets from 0x80 become %XX (ctl_arg_encode), so that each is one
+ * word of printable ASCII; the parser gives them back decoded, never
+ * empty nor holding a NUL.  A flag (--json, --release) is a word of its
+ * own, allowed only where the command's entry says so.
  */
 #ifndef RELAYD_CONTROL_REQ_H
 #define RELAYD_CONTROL_REQ_H
@@ -12,8 +19,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CTL_LINE_MAX	256
+#define CTL_LINE_MAX	2048
 #define CTL_ID_LEN	16	/* queue ids: 16 lower-case hex digits */
+#define CTL_ARGS_MAX	4	/* arguments of one command, decoded */
+#define CTL_ARG_MAX	512	/* one of them, with its NUL */
+
+#define CTL_F_JSON	0x1	/* --json: one JSON object per line */
+#define CTL_F_RELEASE	0x2	/* --release (hold-records) */
 
 enum ctl_cmd {
 	CTL_SHOW_STATUS,
@@ -26,18 +38,36 @@ enum ctl_cmd {
 	CTL_QUEUE_RELEASE,
 	CTL_QUEUE_REMOVE,
 	CTL_QUEUE_BOUNCE,
-	CTL_SHOW_CORRUPT	/* queued's quarantine */
+	CTL_SHOW_CORRUPT,	/* queued's quarantine */
+	CTL_TRACE,		/* ID or ADDRESS: the record store */
+	CTL_MONITOR,		/* records as they are written */
+	CTL_HOLD_RECORDS	/* [TENANT|ADDRESS] [--release] */
 };
 
 struct ctl_req {
 	enum ctl_cmd	cmd;
 	int		all;			/* queue flush all */
 	char		id[CTL_ID_LEN + 1];	/* "" when none */
+	unsigned	flags;			/* CTL_F_* */
+	size_t		nargs;
+	char		args[CTL_ARGS_MAX][CTL_ARG_MAX];	/* decoded */
 };
+
+struct mw;
 
 /* Parse one line without its "\n"; NULL or the reason it was refused. */
 const char *ctl_req_parse(const char *line, size_t len, struct ctl_req *);
 int	 ctl_valid_id(const char *);
 uint64_t ctl_id_value(const char *);
+/* One argument as a word of the request line: its length, or -1. */
+int	 ctl_arg_encode(const char *, char *, size_t);
+/* The words of a command, for the logs and the tests. */
+const char *ctl_cmd_words(enum ctl_cmd);
+/*
+ * M_CTL_REQ's payload (msg_parent.h) from a parsed request, and back: -1
+ * when it is malformed or holds what ctl_req_parse would have refused.
+ */
+void	 ctl_req_write(struct mw *, const struct ctl_req *);
+int	 ctl_req_read(const void *, size_t, struct ctl_req *);
 
 #endif

@@ -110,7 +110,7 @@ enum msg_parent {
 };
 
 /* An answer's line, with its NUL, at most (the parent's buffer). */
-#define CTL_TEXT_MAX	1024
+#define CTL_TEXT_MAX	8192
 
 #define M_IS_CONF(t)	(((t) >= M_CONF_BEGIN && (t) <= M_CONF_END) || \
 	((t) >= M_CONF_DNSBL && (t) <= M_CONF_SECRET) || \

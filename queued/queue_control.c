@@ -215,6 +215,8 @@ queue_action(struct queued *q, uint64_t req, uint32_t cmd, const char *id,
 		sched_bounce(q, m, "bounced by the operator");
 		break;
 	}
+	if (cmd != CTL_QUEUE_REMOVE && cmd != CTL_QUEUE_BOUNCE)
+		rec_message(q, m, act_name(cmd), "by the operator");
 	log_info("msgid=%s %s by the operator", id, act_name(cmd));
 	snprintf(line, sizeof(line), "%s %s", id, act_name(cmd));
 	ctl_line(q, req, line);
@@ -224,26 +226,17 @@ queue_action(struct queued *q, uint64_t req, uint32_t cmd, const char *id,
 void
 control_request(struct queued *q, struct imsg *imsg)
 {
-	struct mr	r;
-	char		id[CTL_ID_LEN + 1];
-	uint32_t	cmd;
-	uint8_t		all;
+	struct ctl_req	req;
 
-	mr_init(&r, imsg->data, imsg->datalen);
-	cmd = mr_u32(&r);
-	all = mr_u8(&r);
-	mr_str(&r, id, sizeof(id));
-	if (mr_end(&r) == -1 || (id[0] != '\0' && !ctl_valid_id(id)))
+	if (ctl_req_read(imsg->data, imsg->datalen, &req) == -1)
 		child_peer_broken(q->child, PROC_PARENT, imsg, "control");
-	switch (cmd) {
+	switch (req.cmd) {
 	case CTL_SHOW_QUEUE:
 		ctl_stream_open(q->child, imsg, "show queue", "ID TENANT FROM "
-		    "RECIPIENTS AGE ATTEMPTS NEXT LAST-ERROR", queue_fill, q);
+		    "RECIPIENTS AGE ATTEMPTS NEXT LAST-ERROR", queue_fill, NULL,
+		    q);
 		break;
 	case CTL_SHOW_CORRUPT:
-		if (id[0] != '\0' || all)
-			child_peer_broken(q->child, PROC_PARENT, imsg,
-			    "control");
 		corrupt_show(q, imsg->hdr.peerid);
 		break;
 	case CTL_QUEUE_FLUSH:
@@ -251,10 +244,16 @@ control_request(struct queued *q, struct imsg *imsg)
 	case CTL_QUEUE_RELEASE:
 	case CTL_QUEUE_REMOVE:
 	case CTL_QUEUE_BOUNCE:
-		if ((id[0] == '\0') != (cmd == CTL_QUEUE_FLUSH && all))
-			child_peer_broken(q->child, PROC_PARENT, imsg,
-			    "control");
-		queue_action(q, imsg->hdr.peerid, cmd, id, all);
+		queue_action(q, imsg->hdr.peerid, req.cmd, req.id, req.all);
+		break;
+	case CTL_TRACE:
+		records_trace(q, imsg, &req);
+		break;
+	case CTL_MONITOR:
+		records_monitor(q, imsg, &req);
+		break;
+	case CTL_HOLD_RECORDS:
+		records_hold(q, imsg, &req);
 		break;
 	default:
 		child_peer_broken(q->child, PROC_PARENT, imsg, "control");

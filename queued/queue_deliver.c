@@ -124,6 +124,7 @@ defer_unsent(struct queued *q, struct qmsg *m, uint32_t *idx, size_t n,
 	for (i = 0; i < n; i++) {
 		struct rcpt *r = &m->env->rcpts[idx[i]];
 
+		rec_rcpt(q, m, idx[i], "deferred", NULL, why);
 		free(r->last_error);
 		r->last_error = strdup(why);
 		r->attempts++;
@@ -268,6 +269,10 @@ on_done(struct queued *q, struct imsg *imsg)
 		}
 		remote_host(jr->relay ? jr->relay : "", host, sizeof(host));
 		any_sent |= jr->result == DR_SENT;
+		if (m->env->rcpts[dj->idx[i]].status == RS_PENDING)
+			rec_attempt(q, m, dj->idx[i], jr->result, jr->dsn,
+			    jr->relay ? jr->relay : "", jr->diag ? jr->diag :
+			    "");
 		sched_result(q, m, dj->idx[i], jr->result, jr->dsn,
 		    jr->diag ? jr->diag : "", host, jr->dsn_passed, &fails,
 		    &nfails, &relayed, &nrelayed);

@@ -399,6 +399,7 @@ commit_done(struct queued *q, struct task *j)
 	m = queue_insert(q, p->env);
 	p->env = NULL;
 	pending_drop(q, p, 0);
+	rec_accepted(q, m);
 	sched_add(q, m);
 }
 

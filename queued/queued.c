@@ -100,6 +100,7 @@ queue_remove(struct queued *q, struct qmsg *m)
 	RB_REMOVE(qmsg_tree, &q->queue, m);
 	q->nqueue--;
 	quota_release(q, m->env);
+	rec_forget(q, m);
 	m->gone = 1;
 	queue_release(q, m);
 }
@@ -246,6 +247,7 @@ queued_start(struct queued *q)
 	free(s.drop);
 	free(s.unsynced);
 	spool_scan(q);
+	records_start(q);
 	committer_attach(q->cm, q->store);
 	deliver_sts_load(q);
 	if (s.quarantined > 0)
@@ -267,6 +269,7 @@ queued_init(struct child *c)
 	RB_INIT(&q->queue);
 	quota_init(q);
 	retry_init(q);
+	records_init(q);
 	/* The working directory is state_dir (our chroot). */
 	if ((q->spool_fd = open("spool", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1)
@@ -349,6 +352,7 @@ queued_conf(struct child *c, struct conf *conf, struct conf *old)
 		if (q->conf != NULL) {
 			q->conf = conf;
 			routes_update(q, conf);
+			records_conf(q);
 		}
 		quota_tick(-1, 0, q);
 		return;
@@ -380,6 +384,7 @@ queued_shutdown(struct child *c)
 	struct queued *q = c->state;
 
 	retry_flush(q);
+	records_shutdown(q);
 	committer_stop(q->cm);
 	pending_drop_all(q);
 	recycled_drop_all(q);

@@ -51,6 +51,8 @@ struct committer;
 struct use_tree;
 struct troute_tree;
 struct retries;
+struct records;
+struct ctl_req;
 
 /* A message being received: its spool file exists, no envelope yet. */
 struct pending {
@@ -83,7 +85,15 @@ struct qmsg {
 	int			 freeing;	/* queue_release scheduled */
 	unsigned		 put_fails;	/* store updates failed */
 	int			 put_retry;	/* one is to be tried again */
+	/* Its records not yet in records/open/ID (queue_record.c). */
+	TAILQ_ENTRY(qmsg)	 rec_entry;
+	char			*rec;
+	size_t			 rec_len, rec_cap;
+	int64_t			 rec_since;	/* monotonic, the oldest */
+	int			 rec_listed;	/* on the unfiled list */
+	int			 rec_filed;	/* records/open/ID may exist */
 };
+TAILQ_HEAD(qmsg_list, qmsg);
 #define BUSY_JOB	0x1	/* in a delivery job at deliverd */
 #define BUSY_NOTICE	0x2	/* its notice is being written */
 RB_HEAD(qmsg_tree, qmsg);
@@ -156,6 +166,7 @@ struct queued {
 	uint64_t		 sent;		/* recipients, for status */
 	uint64_t		 bounced;
 	struct fdpool		 recycled;
+	struct records		*rec;		/* queue_record.c */
 };
 
 /* A delivery status notification to write (queue_dsn.c). */
@@ -321,6 +332,137 @@ const struct hostport *route_hosts(struct queued *, const char *tenant,
 	    size_t *n);
 int	 route_tenant_removed(struct queued *, const char *tenant);
 uint32_t route_lifetime(struct queued *, const struct rcpt *);
+
+/* queue_recline.c: a record, one line, and back. */
+#define REC_LINE_MAX	4096
+#define REC_VALUE_MAX	512	/* an address, a tenant list, a relay */
+#define REC_TEXT_MAX	600	/* a reply, a reason */
+#define REC_FIELDS_MAX	20
+
+struct recline {
+	char		 buf[REC_LINE_MAX + 1];
+	size_t		 len;
+	int		 cut;
+};
+
+/* A line read back: pointers into work, values unescaped. */
+struct recview {
+	char		*id, *time, *event;
+	size_t		 n;
+	char		*keys[REC_FIELDS_MAX];
+	char		*vals[REC_FIELDS_MAX];
+	char		 work[REC_LINE_MAX + 1];
+};
+
+void	 rl_begin(struct recline *, uint64_t id, int64_t when,
+	    const char *event);
+void	 rl_str(struct recline *, const char *key, const char *);
+void	 rl_text(struct recline *, const char *key, const char *);
+void	 rl_addr(struct recline *, const char *key, const char *);
+void	 rl_num(struct recline *, const char *key, uint64_t);
+void	 rl_time(struct recline *, const char *key, int64_t);
+void	 rl_end(struct recline *);
+int	 rl_parse(const char *, size_t, struct recview *);
+const char *rv_get(const struct recview *, const char *key);
+int	 rv_names(const struct recview *, const char *addr);
+int	 rv_tenant(const struct recview *, const char *tenant);
+int	 rl_json(const struct recview *, char *, size_t);
+
+/* Reading record files line by line, a bounded amount at a time. */
+struct linereader {
+	int		 fd;
+	size_t		 pos, len, cur;
+	int		 eof, nl;
+	uint64_t	 nread;		/* octets read, for a budget */
+	char		 buf[64 * 1024];
+};
+void	 lr_init(struct linereader *, int fd);
+/* The next line, not taken: 1, 0 at the end, -1 on a read error. */
+int	 lr_peek(struct linereader *, const char **, size_t *);
+void	 lr_take(struct linereader *);
+
+/* queue_record.c: the record store, state_dir/records. */
+struct monitor {
+	TAILQ_ENTRY(monitor)	 entry;
+	struct queued		*q;
+	struct ctl_stream	*s;
+	int			 json;
+};
+TAILQ_HEAD(monitor_list, monitor);
+
+/* A legal hold: a tenant's records, or an address's (queue_hold.c). */
+struct hold {
+	uint32_t		 n;
+	int			 address;	/* else a tenant */
+	char			 what[REC_VALUE_MAX];
+	int64_t			 since;
+};
+
+struct holdcopy;
+
+struct records {
+	struct queued		*q;
+	int			 dirfd, openfd, heldfd;
+	struct qmsg_list	 unfiled;	/* records in memory */
+	struct event		*tick;
+	int			 bfd;		/* the bucket being written */
+	int64_t			 bstart, bspan;
+	char			*bbuf;
+	size_t			 blen;
+	time_t			 warned;
+	uint64_t		 lost;
+	struct event		*purge_ev;
+	int64_t			 oldest;	/* bucket start, or -1 */
+	struct hold		*holds;
+	size_t			 nholds;
+	struct holdcopy		*copy;		/* a bucket kept for holds */
+	struct monitor_list	 monitors;
+	size_t			 nmonitors;
+};
+
+void	 records_init(struct queued *);
+void	 records_start(struct queued *);
+void	 records_conf(struct queued *);
+void	 records_shutdown(struct queued *);
+void	 rec_accepted(struct queued *, struct qmsg *);
+void	 rec_notice(struct queued *, struct qmsg *orig, struct qmsg *notice,
+	    const char *kind);
+void	 rec_attempt(struct queued *, struct qmsg *, size_t rcpt, int result,
+	    const char *dsn, const char *relay, const char *reply);
+void	 rec_rcpt(struct queued *, struct qmsg *, size_t rcpt,
+	    const char *event, const char *dsn, const char *reason);
+void	 rec_message(struct queued *, struct qmsg *, const char *event,
+	    const char *reason);
+void	 rec_final(struct queued *, struct qmsg *);
+void	 rec_forget(struct queued *, struct qmsg *);
+/*
+ * For a trace: the buckets' buffer written, and what is in memory to the
+ * open files: one message's, or all of them (spill).
+ */
+void	 records_sync(struct queued *, struct qmsg *, int spill);
+/* Buckets by name, oldest first: their starts; -1 on error. */
+int	 records_buckets(struct queued *, int64_t **, size_t *);
+int64_t	 records_bucket_start(const char *);
+void	 records_bucket_name(int64_t, char *, size_t);
+/* The purge: again now (after a copy), and a bucket deleted. */
+void	 records_purge(struct queued *);
+void	 records_bucket_delete(struct queued *, int64_t);
+int	 int64_cmp(const void *, const void *);
+const char *duration(uint32_t);
+
+/* queue_hold.c: legal holds, records/holds and records/held/N. */
+int	 holds_load(struct queued *);
+int	 holds_save(struct queued *);
+int	 hold_matches(const struct hold *, const struct recview *);
+/* Copy what the holds keep of an expired bucket, then delete it. */
+void	 holds_copy(struct queued *, int64_t start);
+
+/* queue_trace.c: trace, monitor and hold-records. */
+void	 records_trace(struct queued *, struct imsg *, const struct ctl_req *);
+void	 records_monitor(struct queued *, struct imsg *,
+	    const struct ctl_req *);
+void	 records_hold(struct queued *, struct imsg *, const struct ctl_req *);
+void	 monitors_send(struct queued *, const char *line, size_t len);
 
 /* queue_control.c */
 void	 control_request(struct queued *, struct imsg *);

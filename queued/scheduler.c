@@ -178,6 +178,7 @@ sched_persist(struct queued *q, struct qmsg *m)
 	if (m->njobs == 0 && (all_final(m->env) || m->removing)) {
 		j->kind = TASK_DELETE;
 		committer_submit(q->cm, j);
+		rec_final(q, m);
 		queue_remove(q, m);
 		return;
 	}
@@ -357,6 +358,7 @@ sched_dsn_done(struct queued *q, struct task *j)
 		    kind_name(s->kind), nid, notice_to(q, to, sizeof(to),
 		    s->sender));
 		n = queue_insert(q, j->env);
+		rec_notice(q, m, n, kind_name(s->kind));
 		sched_add(q, n);
 		if (s->kind != DSN_DELAY)
 			for (i = 0; i < s->nitems; i++)
@@ -461,6 +463,7 @@ expire(struct queued *q, struct qmsg *m, int64_t now)
 		snprintf(diag, sizeof(diag), "delivery time expired%s%s",
 		    r->last_error ? ": " : "", r->last_error ?
 		    r->last_error : "");
+		rec_rcpt(q, m, i, "expired", "4.4.7", diag);
 		rcpt_bounce(q, m, i, "4.4.7", diag, NULL, &items, &n);
 		changed = 1;
 	}
@@ -658,6 +661,7 @@ sched_remove(struct queued *q, struct qmsg *m)
 		if (m->env->rcpts[i].status == RS_PENDING)
 			m->env->rcpts[i].status = RS_REMOVED;
 	m->removing = 1;
+	rec_message(q, m, "removed", "removed by the operator");
 	unschedule(q, m);
 	/* With jobs out, the delete waits for them (deliver_done). */
 	if (m->njobs == 0)
@@ -671,8 +675,10 @@ sched_bounce(struct queued *q, struct qmsg *m, const char *why)
 	size_t		 i, n = 0;
 
 	for (i = 0; i < m->env->nrcpts; i++)
-		if (m->env->rcpts[i].status == RS_PENDING && !m->busy[i])
+		if (m->env->rcpts[i].status == RS_PENDING && !m->busy[i]) {
+			rec_rcpt(q, m, i, "bounced", "5.0.0", why);
 			rcpt_bounce(q, m, i, "5.0.0", why, NULL, &items, &n);
+		}
 	sched_notify(q, m, DSN_FAILURE, items, n);
 	sched_persist(q, m);
 	reschedule(q, m);
@@ -720,6 +726,7 @@ sched_result(struct queued *q, struct qmsg *m, size_t i, int result,
 	r->next_attempt = now + backoff;
 	if (now >= e->created + (int64_t)rcpt_lifetime(q, e, r)) {
 		snprintf(why, sizeof(why), "delivery time expired: %s", diag);
+		rec_rcpt(q, m, i, "expired", "4.4.7", why);
 		rcpt_bounce(q, m, i, "4.4.7", why, remote, fails, nfails);
 	}
 }

@@ -38,7 +38,13 @@ usage(void)
 	    "  queue hold ID           keep from delivery\n"
 	    "  queue release ID        undo hold\n"
 	    "  queue remove ID         delete, without a bounce\n"
-	    "  queue bounce ID         give up now, with a bounce\n");
+	    "  queue bounce ID         give up now, with a bounce\n"
+	    "  trace ID|ADDRESS [--json]\n"
+	    "                          a message's passage, from the records\n"
+	    "  monitor [--json]        records as they are written\n"
+	    "  hold-records [--json]   the legal holds\n"
+	    "  hold-records TENANT|ADDRESS [--release]\n"
+	    "                          keep their records past the purge\n");
 	exit(2);
 }
 
@@ -116,9 +122,12 @@ write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-/* Print data lines; the final line decides the exit status. */
+/*
+ * Print data lines; the final line decides the exit status.  Live
+ * answers (monitor) are flushed line by line, for whoever reads them.
+ */
 static int
-read_answer(int fd)
+read_answer(int fd, int live)
 {
 	FILE	*f;
 	char	*line = NULL;
@@ -138,6 +147,8 @@ read_answer(int fd)
 		text_clean(line);
 		if (strncmp(line, "- ", 2) == 0) {
 			printf("%s\n", line + 2);
+			if (live)
+				fflush(stdout);
 			continue;
 		}
 		if (strcmp(line, "OK") == 0)
@@ -162,11 +173,13 @@ main(int argc, char **argv)
 {
 	const char	*file = SYSCONFDIR "/relayd.yaml", *sock = NULL, *why;
 	char		 path[PATH_MAX], req[CTL_LINE_MAX + 2];
+	char		 word[CTL_LINE_MAX + 1];
 	struct ctl_req	 parsed;
 	size_t		 len = 0;
 	int		 ch, fd, i, fflag = 0;
 
-	while ((ch = getopt(argc, argv, "f:s:")) != -1) {
+	/* Options before the command only: --json is the command's. */
+	while ((ch = getopt(argc, argv, "+f:s:")) != -1) {
 		switch (ch) {
 		case 'f':
 			file = optarg;
@@ -181,12 +194,20 @@ main(int argc, char **argv)
 	}
 	if (optind == argc)
 		usage();
+	/* Each word encoded: the command's own are left as they are. */
 	for (i = optind; i < argc; i++) {
-		int n = snprintf(req + len, sizeof(req) - len, "%s%s",
-		    i > optind ? " " : "", argv[i]);
+		int n;
 
-		if (n < 0 || (size_t)n >= sizeof(req) - len)
+		if (ctl_arg_encode(argv[i], word, sizeof(word)) == -1) {
+			fprintf(stderr, "relayctl: argument too long\n");
 			usage();
+		}
+		n = snprintf(req + len, sizeof(req) - len, "%s%s",
+		    i > optind ? " " : "", word);
+		if (n < 0 || (size_t)n >= sizeof(req) - len) {
+			fprintf(stderr, "relayctl: request too long\n");
+			usage();
+		}
 		len += (size_t)n;
 	}
 	/* Refuse here what relayd would refuse, with the same words. */
@@ -207,5 +228,5 @@ main(int argc, char **argv)
 		close(fd);
 		return 1;
 	}
-	return read_answer(fd) == 0 ? 0 : 1;
+	return read_answer(fd, parsed.cmd == CTL_MONITOR) == 0 ? 0 : 1;
 }

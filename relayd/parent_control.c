@@ -231,7 +231,8 @@ conn_more(struct ctl_conn *cc)
 		conn_end(cc, 0, err);
 		return;
 	}
-	conn_wait(cc, CTL_FORWARD_WAIT);
+	if (cc->cmd != CTL_MONITOR)
+		conn_wait(cc, CTL_FORWARD_WAIT);
 }
 
 void
@@ -377,6 +378,37 @@ do_verbose(struct ctl_conn *cc, int level)
 	conn_end(cc, 1, NULL);
 }
 
+/*
+ * What the operator did, with the uid that did it; the listings too,
+ * for what searches the record store.  An address in the line is
+ * redacted as every other one is (log.addresses).
+ */
+static void
+log_forward(struct ctl_conn *cc, const struct ctl_req *req)
+{
+	switch (req->cmd) {
+	case CTL_SHOW_QUEUE:
+	case CTL_SHOW_CORRUPT:
+		return;
+	case CTL_QUEUE_FLUSH:
+	case CTL_QUEUE_HOLD:
+	case CTL_QUEUE_RELEASE:
+	case CTL_QUEUE_REMOVE:
+	case CTL_QUEUE_BOUNCE:
+		log_info("control: uid %u: %s %s", (unsigned)cc->uid,
+		    ctl_cmd_words(req->cmd) + strlen("queue "),
+		    req->all ? "all" : req->id);
+		return;
+	default:
+		log_info("control: uid %u: %s%s%s%s%s", (unsigned)cc->uid,
+		    ctl_cmd_words(req->cmd), req->nargs > 0 ? " " : "",
+		    req->nargs > 0 ? req->args[0] : "",
+		    (req->flags & CTL_F_RELEASE) ? " --release" : "",
+		    (req->flags & CTL_F_JSON) ? " --json" : "");
+		return;
+	}
+}
+
 static void
 do_forward(struct ctl_conn *cc, const struct ctl_req *req)
 {
@@ -387,23 +419,20 @@ do_forward(struct ctl_conn *cc, const struct ctl_req *req)
 		conn_end(cc, 0, "queued is not running");
 		return;
 	}
-	if (req->cmd != CTL_SHOW_QUEUE && req->cmd != CTL_SHOW_CORRUPT)
-		log_info("control: uid %u: %s %s", (unsigned)cc->uid,
-		    req->cmd == CTL_QUEUE_FLUSH ? "flush" :
-		    req->cmd == CTL_QUEUE_HOLD ? "hold" :
-		    req->cmd == CTL_QUEUE_RELEASE ? "release" :
-		    req->cmd == CTL_QUEUE_REMOVE ? "remove" : "bounce",
-		    req->all ? "all" : req->id);
+	log_forward(cc, req);
 	mw_init(&w);
-	mw_u32(&w, (uint32_t)req->cmd);
-	mw_u8(&w, (uint8_t)req->all);
-	mw_str(&w, req->id);
-	if (chan_send(q->chan, M_CTL_REQ, cc->id, -1, w.buf, w.len) == -1) {
+	ctl_req_write(&w, req);
+	if (w.err || chan_send(q->chan, M_CTL_REQ, cc->id, -1, w.buf,
+	    w.len) == -1) {
 		conn_end(cc, 0, "cannot reach queued");
 		return;
 	}
 	cc->at = PROC_QUEUED;
-	conn_wait(cc, CTL_FORWARD_WAIT);
+	/* A monitor waits for events, however long they take. */
+	if (req->cmd == CTL_MONITOR)
+		cc->waiting = 1;
+	else
+		conn_wait(cc, CTL_FORWARD_WAIT);
 }
 
 static void
