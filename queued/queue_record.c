@@ -669,12 +669,46 @@ purge_arm(struct records *rs)
 	evtimer_add(rs->purge_ev, &tv);
 }
 
+/*
+ * The queue store keeps a delivered message's envelope in its freed pages
+ * until they are written over: every half of the retention it is
+ * compacted (queue_store.c), so that no copy outlives the records.
+ */
+static void
+compact_arm(struct records *rs)
+{
+	int64_t		half = rs->q->conf->retention.message_records / 2;
+	int64_t		scale = clock_scale(), us;
+	struct timeval	tv;
+
+	us = (half < 1 ? 1 : half) * 1000000 / scale;
+	if (us < 100000)
+		us = 100000;
+	tv.tv_sec = us / 1000000;
+	tv.tv_usec = us % 1000000;
+	evtimer_del(rs->compact_ev);
+	evtimer_add(rs->compact_ev, &tv);
+}
+
+static void
+compact_due(int fd, short ev, void *arg)
+{
+	struct records *rs = arg;
+
+	(void)fd;
+	(void)ev;
+	committer_compact(rs->q->cm);
+	compact_arm(rs);
+}
+
 /* A new retention (reload): the next purge may be sooner. */
 void
 records_conf(struct queued *q)
 {
-	if (q->rec != NULL)
-		purge_arm(q->rec);
+	if (q->rec == NULL)
+		return;
+	purge_arm(q->rec);
+	compact_arm(q->rec);
 }
 
 void
@@ -700,7 +734,9 @@ records_init(struct queued *q)
 		fatal("records directory");
 	if ((rs->tick = event_new(q->child->base, -1, EV_PERSIST, tick,
 	    rs)) == NULL || evtimer_add(rs->tick, &tv) == -1 ||
-	    (rs->purge_ev = evtimer_new(q->child->base, purge, rs)) == NULL)
+	    (rs->purge_ev = evtimer_new(q->child->base, purge, rs)) == NULL ||
+	    (rs->compact_ev = evtimer_new(q->child->base, compact_due,
+	    rs)) == NULL)
 		fatalx("records timers");
 	q->rec = rs;
 }
@@ -744,6 +780,7 @@ records_start(struct queued *q)
 		log_info("records: %zu messages no longer queued had records "
 		    "in records/open; their retention begins now", orphans);
 	purge(-1, 0, rs);
+	compact_arm(rs);
 }
 
 void

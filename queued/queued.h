@@ -270,6 +270,11 @@ int	 store_routes(struct store *, store_route_fn *, void *);
 /* Every stored MTA-STS policy: domain, and the value deliverd sent. */
 int	 store_sts_load(struct store *, void (*)(void *, const char *,
 	    const void *, size_t), void *);
+/* The live pages alone in a new data.mdb: no freed page left behind. */
+int	 store_compact(struct store *, uint64_t *before, uint64_t *after,
+	    char *err, size_t errsz);
+int	 store_compact_due(const struct store *);
+void	 store_compact_cleanup(const char *dir);
 
 /* queue_commit.c: fsync workers and the group-commit writer. */
 struct committer *committer_start(struct queued *);
@@ -277,6 +282,7 @@ void	 committer_attach(struct committer *, struct store *);
 void	 committer_submit(struct committer *, struct task *);
 void	 committer_stop(struct committer *);
 void	 committer_recycled_taken(struct committer *);
+void	 committer_compact(struct committer *);
 int	 committer_usage(struct committer *, uint64_t *used,
 	    uint64_t *total);
 
@@ -418,6 +424,7 @@ struct records {
 	struct holdcopy		*copy;		/* a bucket kept for holds */
 	struct monitor_list	 monitors;
 	size_t			 nmonitors;
+	struct event		*compact_ev;	/* the queue store's */
 };
 
 void	 records_init(struct queued *);
