@@ -258,6 +258,7 @@ FUZZ_EXTRA_data		:= smtpd/smtp_data.c
 FUZZ_EXTRA_mta_reply	:= deliverd/mta_reply.c
 FUZZ_EXTRA_kidmsg	:= relayd/parent_kidmsg.c
 FUZZ_EXTRA_mta_sts	:= deliverd/mta_sts_parse.c
+FUZZ_EXTRA_recline	:= queued/queue_recline.c
 FUZZ_EXTRA	:= $(sort $(foreach b,$(FUZZ_BINS),$(FUZZ_EXTRA_$(notdir $(b)))))
 FUZZ_OBJ	 = $(patsubst %.c,.build/fuzz/%.o,$(1))
 fuzz: .build/pkg.mk $(FUZZ_BINS)

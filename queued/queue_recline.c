@@ -55,6 +55,8 @@ put_value(struct recline *rl, const char *v, size_t max)
 	char			 esc[8];
 	size_t			 i;
 
+	if (strnlen(v, max + 1) > max)
+		rl->cut = 1;
 	if (!needs_quotes(v)) {
 		put(rl, v, strnlen(v, max));
 		return;
