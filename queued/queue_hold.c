@@ -199,7 +199,7 @@ keep_line(struct holdcopy *hc, const char *line, size_t len,
 	if (rl_parse(line, len, v) == -1)
 		return 0;
 	for (i = 0; i < hc->n; i++) {
-		if (!hold_matches(&hc->holds[i], v))
+		if (hc->holds[i].gone || !hold_matches(&hc->holds[i], v))
 			continue;
 		if (hc->out[i] == -1) {
 			snprintf(name, sizeof(name), "%u", hc->holds[i].n);
@@ -265,6 +265,27 @@ copy_step(int fd, short ev, void *arg)
 	records_bucket_delete(q, hc->start);
 	copy_free(hc);
 	records_purge(q);
+}
+
+/*
+ * A hold released while a bucket is being copied for it: the copy keeps
+ * nothing more for it (its number may be given to the next hold).
+ */
+void
+holds_copy_forget(struct queued *q, uint32_t n)
+{
+	struct holdcopy	*hc = q->rec->copy;
+	size_t		 i;
+
+	if (hc == NULL)
+		return;
+	for (i = 0; i < hc->n; i++)
+		if (hc->holds[i].n == n && !hc->holds[i].gone) {
+			hc->holds[i].gone = 1;
+			if (hc->out[i] != -1)
+				close(hc->out[i]);
+			hc->out[i] = -1;
+		}
 }
 
 void

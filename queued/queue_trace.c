@@ -564,6 +564,7 @@ hold_release(struct queued *q, uint64_t req, int address, const char *what)
 		ctl_fail(q, req, "records/holds cannot be written");
 		return;
 	}
+	holds_copy_forget(q, gone.n);
 	snprintf(name, sizeof(name), "%u", gone.n);
 	if (unlinkat(rs->heldfd, name, 0) == -1 && errno != ENOENT)
 		log_warn("records: held/%s", name);

@@ -402,6 +402,7 @@ struct hold {
 	int			 address;	/* else a tenant */
 	char			 what[REC_VALUE_MAX];
 	int64_t			 since;
+	int			 gone;		/* released during a copy */
 };
 
 struct holdcopy;
@@ -463,6 +464,7 @@ int	 holds_save(struct queued *);
 int	 hold_matches(const struct hold *, const struct recview *);
 /* Copy what the holds keep of an expired bucket, then delete it. */
 void	 holds_copy(struct queued *, int64_t start);
+void	 holds_copy_forget(struct queued *, uint32_t n);
 
 /* queue_trace.c: trace, monitor and hold-records. */
 void	 records_trace(struct queued *, struct imsg *, const struct ctl_req *);
