@@ -3,7 +3,8 @@
 stderr as well with -d); at each UTC day's end it is renamed FILE.DAY
 and a new one begun, and a day's file is deleted once retention.logs has
 passed since its day began.  On the test clock (the debug build with
-RELAYD_TIME_SCALE) a day lasts a few seconds."""
+RELAYD_TIME_SCALE) a day lasts a few seconds.  With log.addresses left
+out, the files name no address of the mail that went through."""
 import os
 import re
 import sys
@@ -11,7 +12,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
-from relaytest import Relayd, Tap, need_root, wait_for  # noqa: E402
+from relaytest import Tap, need_root, queue_id, wait_for  # noqa: E402
+from world import World  # noqa: E402
 
 tap = Tap()
 need_root(tap)
@@ -19,7 +21,11 @@ need_root(tap)
 SCALE = 21600           # a day in 4 real seconds
 DAY = re.compile(r"^relayd\.log\.(\d{4}-\d\d-\d\d)$")
 
-r = Relayd(tap, log_addresses=False, retention="logs: 2d\n")
+SENDER = "logfile.sender@sender.test"
+RCPT = "logfile.rcpt@acme.example"
+
+w = World(tap, log_addresses=False, retention="logs: 2d\n")
+r = w.r
 logdir = os.path.join(r.dir, "logs")
 os.mkdir(logdir)
 path = os.path.join(logdir, "relayd.log")
@@ -46,7 +52,11 @@ def read(p):
 try:
     env = {"RELAYD_TIME_SCALE": str(SCALE),
            "RELAYD_TIME_BASE": str(int(time.time()))}
+    tenant = w.sink(w.tenant_addr)
     tap.ok(r.start(debug=True, env=env), "relayd starts with log.file")
+    code, text = w.send(SENDER, [RCPT])
+    qid = queue_id(text)
+    tap.ok(qid and tenant.wait(1), "a message goes through")
     tap.ok(wait_for(lambda: "configuration 1 is in force" in read(path), 10),
            "the lines go to log.file")
     tap.like(read(path), r"(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "
@@ -54,6 +64,15 @@ try:
              "each with its UTC date and time and its process")
     tap.ok("configuration 1 is in force" in r.log(),
            "with -d they go to stderr as well")
+
+    def every():
+        return "".join(read(os.path.join(logdir, n))
+                       for n in os.listdir(logdir))
+    tap.ok(wait_for(lambda: re.search(r"msgid=%s tenant=acme relay=\S+ "
+                                      r".*status=sent" % qid, every()), 10),
+           "the message's delivery is in log.file")
+    tap.ok(SENDER not in every() and RCPT not in every(),
+           "and no log file names its addresses")
     st = os.stat(path)
     tap.eq(st.st_mode & 0o777, 0o640, "the file is 0640")
 
@@ -80,5 +99,5 @@ try:
     tap.ok(len(days()) <= 2, "never more days than retention.logs allows "
            "(%s)" % days())
 finally:
-    r.cleanup()
+    w.stop()
 tap.done()
