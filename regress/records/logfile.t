@@ -18,7 +18,7 @@ from world import World  # noqa: E402
 tap = Tap()
 need_root(tap)
 
-SCALE = 21600           # a day in 4 real seconds
+SCALE = 8640            # a day in 10 real seconds
 DAY = re.compile(r"^relayd\.log\.(\d{4}-\d\d-\d\d)$")
 
 SENDER = "logfile.sender@sender.test"
@@ -41,6 +41,12 @@ def days():
         return []
 
 
+def every():
+    """What the log files hold, today's and the days kept."""
+    return "".join(read(os.path.join(logdir, n)) for n in
+                   sorted(os.listdir(logdir)))
+
+
 def read(p):
     try:
         with open(p, errors="replace") as f:
@@ -50,24 +56,24 @@ def read(p):
 
 
 try:
+    # The clock starts a minute into a UTC day, so that the first day's
+    # file lives its whole two days: clock = base + (now - base) * SCALE.
+    now = int(time.time())
+    start = (now // 86400 + 1) * 86400 + 60
     env = {"RELAYD_TIME_SCALE": str(SCALE),
-           "RELAYD_TIME_BASE": str(int(time.time()))}
+           "RELAYD_TIME_BASE": str((now * SCALE - start) // (SCALE - 1))}
     tenant = w.sink(w.tenant_addr)
     tap.ok(r.start(debug=True, env=env), "relayd starts with log.file")
     code, text = w.send(SENDER, [RCPT])
     qid = queue_id(text)
     tap.ok(qid and tenant.wait(1), "a message goes through")
-    tap.ok(wait_for(lambda: "configuration 1 is in force" in read(path), 10),
+    tap.ok(wait_for(lambda: "configuration 1 is in force" in every(), 10),
            "the lines go to log.file")
-    tap.like(read(path), r"(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "
+    tap.like(every(), r"(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "
              r"queued: configuration 1 in force$",
              "each with its UTC date and time and its process")
     tap.ok("configuration 1 is in force" in r.log(),
            "with -d they go to stderr as well")
-
-    def every():
-        return "".join(read(os.path.join(logdir, n))
-                       for n in os.listdir(logdir))
     tap.ok(wait_for(lambda: re.search(r"msgid=%s tenant=acme relay=\S+ "
                                       r".*status=sent" % qid, every()), 10),
            "the message's delivery is in log.file")
