@@ -32,7 +32,7 @@ path_ino(const struct store_rd *rd, struct stat *sb)
 
 /* The lock region's last transaction is not ahead of the data file's. */
 static int
-ids_agree(MDB_env *env)
+lock_not_ahead(MDB_env *env)
 {
 	MDB_envinfo	 info;
 	MDB_txn		*txn;
@@ -67,7 +67,7 @@ rd_open(struct store_rd *rd, MDB_env **envp, struct stat *opened)
 	}
 	/* Renamed over between our two opens, or a lock from before. */
 	if (now.st_ino != opened->st_ino || now.st_dev != opened->st_dev ||
-	    !ids_agree(env)) {
+	    !lock_not_ahead(env)) {
 		rc = EAGAIN;
 		goto fail;
 	}

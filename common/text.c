@@ -110,7 +110,7 @@ addr_end(const char *in, size_t p)
 }
 
 static void
-put(char *out, size_t sz, size_t *o, const char *s, size_t n)
+redact_put(char *out, size_t sz, size_t *o, const char *s, size_t n)
 {
 	if (*o + 1 >= sz)
 		return;
@@ -131,17 +131,17 @@ text_redact(const char *in, char *out, size_t sz)
 	while ((at = strchr(in + i, '@')) != NULL) {
 		a = addr_start(in, i, (size_t)(at - in));
 		b = addr_end(in, (size_t)(at - in));
-		put(out, sz, &o, in + i, a - i);
+		redact_put(out, sz, &o, in + i, a - i);
 		/* A lone '@' between spaces names nobody. */
 		if (b - a == 1)
-			put(out, sz, &o, "@", 1);
+			redact_put(out, sz, &o, "@", 1);
 		else {
-			put(out, sz, &o, "redacted", 8);
+			redact_put(out, sz, &o, "redacted", 8);
 			n++;
 		}
 		i = b;
 	}
-	put(out, sz, &o, in + i, strlen(in + i));
+	redact_put(out, sz, &o, in + i, strlen(in + i));
 	out[o] = '\0';
 	return n;
 }

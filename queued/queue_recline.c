@@ -37,7 +37,7 @@ needs_quotes(const char *s)
 }
 
 static void
-put(struct recline *rl, const char *s, size_t n)
+rl_put(struct recline *rl, const char *s, size_t n)
 {
 	/* Room is kept for the '\n'. */
 	if (rl->len + n > REC_LINE_MAX - 1) {
@@ -58,22 +58,22 @@ put_value(struct recline *rl, const char *v, size_t max)
 	if (strnlen(v, max + 1) > max)
 		rl->cut = 1;
 	if (!needs_quotes(v)) {
-		put(rl, v, strnlen(v, max));
+		rl_put(rl, v, strnlen(v, max));
 		return;
 	}
-	put(rl, "\"", 1);
+	rl_put(rl, "\"", 1);
 	for (i = 0; p[i] != '\0' && i < max; i++) {
 		if (p[i] == '"' || p[i] == '\\') {
 			esc[0] = '\\';
 			esc[1] = (char)p[i];
-			put(rl, esc, 2);
+			rl_put(rl, esc, 2);
 		} else if (p[i] < ' ' || p[i] == 0x7f) {
 			snprintf(esc, sizeof(esc), "\\x%02x", p[i]);
-			put(rl, esc, 4);
+			rl_put(rl, esc, 4);
 		} else
-			put(rl, (const char *)p + i, 1);
+			rl_put(rl, (const char *)p + i, 1);
 	}
-	put(rl, "\"", 1);
+	rl_put(rl, "\"", 1);
 }
 
 void
@@ -94,9 +94,9 @@ rl_begin(struct recline *rl, uint64_t id, int64_t when, const char *event)
 void
 rl_str(struct recline *rl, const char *key, const char *val)
 {
-	put(rl, " ", 1);
-	put(rl, key, strlen(key));
-	put(rl, "=", 1);
+	rl_put(rl, " ", 1);
+	rl_put(rl, key, strlen(key));
+	rl_put(rl, "=", 1);
 	put_value(rl, val != NULL ? val : "", REC_VALUE_MAX);
 }
 
@@ -104,9 +104,9 @@ rl_str(struct recline *rl, const char *key, const char *val)
 void
 rl_text(struct recline *rl, const char *key, const char *val)
 {
-	put(rl, " ", 1);
-	put(rl, key, strlen(key));
-	put(rl, "=", 1);
+	rl_put(rl, " ", 1);
+	rl_put(rl, key, strlen(key));
+	rl_put(rl, "=", 1);
 	put_value(rl, val != NULL ? val : "", REC_TEXT_MAX);
 }
 
@@ -148,7 +148,7 @@ rl_end(struct recline *rl)
 }
 
 static int
-hexval(int c)
+xdigit_value(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -168,7 +168,7 @@ unquote(char **pp)
 
 	while (*r != '\0' && *r != '"') {
 		if (*r == '\\' && r[1] == 'x' && r[2] != '\0' &&
-		    (hi = hexval(r[2])) != -1 && (lo = hexval(r[3])) != -1) {
+		    (hi = xdigit_value(r[2])) != -1 && (lo = xdigit_value(r[3])) != -1) {
 			*w++ = (char)(hi << 4 | lo);
 			r += 4;
 		} else if (*r == '\\' && r[1] != '\0') {

@@ -135,7 +135,7 @@ write_failed(struct records *rs, const char *what, size_t lines)
 }
 
 static int
-write_all(int fd, const char *p, size_t len)
+write_whole(int fd, const char *p, size_t len)
 {
 	ssize_t n;
 
@@ -156,7 +156,7 @@ bucket_flush(struct records *rs)
 {
 	if (rs->blen == 0 || rs->bfd == -1)
 		return;
-	if (write_all(rs->bfd, rs->bbuf, rs->blen) == -1)
+	if (write_whole(rs->bfd, rs->bbuf, rs->blen) == -1)
 		write_failed(rs, "a bucket", 1);
 	rs->blen = 0;
 }
@@ -244,7 +244,7 @@ spill(struct records *rs, struct qmsg *m)
 	open_name(m->id, name, sizeof(name));
 	if ((fd = openat(rs->openfd, name, O_WRONLY | O_APPEND | O_CREAT |
 	    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1 ||
-	    write_all(fd, m->rec, m->rec_len) == -1)
+	    write_whole(fd, m->rec, m->rec_len) == -1)
 		write_failed(rs, "open/ID", 1);
 	if (fd != -1)
 		close(fd);
@@ -608,7 +608,7 @@ records_bucket_delete(struct queued *q, int64_t start)
  * bucket at a time, which calls us again when it is done.
  */
 static void
-purge(int fd, short ev, void *arg)
+buckets_purge(int fd, short ev, void *arg)
 {
 	struct records	*rs = arg;
 	int64_t		*v, now = clock_now();
@@ -646,7 +646,7 @@ purge(int fd, short ev, void *arg)
 void
 records_purge(struct queued *q)
 {
-	purge(-1, 0, q->rec);
+	buckets_purge(-1, 0, q->rec);
 }
 
 /* The next purge: when the oldest bucket's time comes, in real time. */
@@ -725,16 +725,21 @@ records_init(struct queued *q)
 	rs->oldest = -1;
 	TAILQ_INIT(&rs->unfiled);
 	TAILQ_INIT(&rs->monitors);
-	/* The parent made them, queued's own (parent_state.c). */
+	/*
+	 * The parent made records/, ours; we make what is in it, before
+	 * the sandbox (which allows no mkdir).
+	 */
 	if ((rs->dirfd = open("records", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1 || (rs->openfd = openat(rs->dirfd, "open",
+	    O_CLOEXEC)) == -1 || (mkdirat(rs->dirfd, "open", 0700) == -1 &&
+	    errno != EEXIST) || (mkdirat(rs->dirfd, "held", 0700) == -1 &&
+	    errno != EEXIST) || (rs->openfd = openat(rs->dirfd, "open",
 	    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
 	    (rs->heldfd = openat(rs->dirfd, "held", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1)
 		fatal("records directory");
 	if ((rs->tick = event_new(q->child->base, -1, EV_PERSIST, tick,
 	    rs)) == NULL || evtimer_add(rs->tick, &tv) == -1 ||
-	    (rs->purge_ev = evtimer_new(q->child->base, purge, rs)) == NULL ||
+	    (rs->purge_ev = evtimer_new(q->child->base, buckets_purge, rs)) == NULL ||
 	    (rs->compact_ev = evtimer_new(q->child->base, compact_due,
 	    rs)) == NULL)
 		fatalx("records timers");
@@ -779,7 +784,7 @@ records_start(struct queued *q)
 	if (orphans > 0)
 		log_info("records: %zu messages no longer queued had records "
 		    "in records/open; their retention begins now", orphans);
-	purge(-1, 0, rs);
+	buckets_purge(-1, 0, rs);
 	compact_arm(rs);
 }
 

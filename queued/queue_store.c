@@ -118,7 +118,7 @@ file_mode(const char *dir, const char *name, mode_t mode)
  * The writer, with no other writer, sees them equal.
  */
 static int
-ids_agree(MDB_env *env)
+lock_fits_data(MDB_env *env)
 {
 	MDB_envinfo	 info;
 	MDB_txn		*txn;
@@ -158,7 +158,7 @@ env_open(struct store *st, char *err, size_t errsz)
 	/* Readers left by a killed process would pin old pages forever. */
 	if (mdb_reader_check(st->env, &dead) == 0 && dead > 0)
 		log_info("cleared %d stale LMDB readers", dead);
-	if (!ids_agree(st->env)) {
+	if (!lock_fits_data(st->env)) {
 		snprintf(err, errsz, "%s: lock.mdb does not belong to data.mdb "
 		    "(transaction ids differ)", st->dir);
 		mdb_env_close(st->env);

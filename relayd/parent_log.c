@@ -97,7 +97,7 @@ file_open(const char *path, int64_t *day)
 
 /* Days whose first second is retention.logs old or more go. */
 static void
-purge(int64_t now)
+days_delete(int64_t now)
 {
 	DIR		*d;
 	struct dirent	*e;
@@ -146,7 +146,7 @@ rotate(int64_t today)
 	if ((lf.fd = file_open(lf.path, &lf.day)) == -1)
 		return;
 	lf.day = today;
-	purge(clock_now());
+	days_delete(clock_now());
 }
 
 static int
@@ -203,7 +203,7 @@ on_midnight(int fd, short ev, void *arg)
 	(void)arg;
 	if (lf.fd != -1 && now / DAY != lf.day)
 		rotate(now / DAY);
-	purge(now);
+	days_delete(now);
 	arm();
 }
 
@@ -273,7 +273,7 @@ parent_log_conf(struct relayd *env, const struct conf *conf)
 		fatalx("log.file timer");
 	if (clock_now() / DAY != lf.day)
 		rotate(clock_now() / DAY);
-	purge(clock_now());
+	days_delete(clock_now());
 	arm();
 	return 0;
 }

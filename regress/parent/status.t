@@ -98,12 +98,13 @@ def main():
             (b"show  status\n", r"^ERR words must be separated",
              "two spaces"),
             (b"\n", r"^ERR empty request\n$", "empty line"),
-            (b"a" * 299 + b"\n", r"^ERR request too long\n$",
-             "300 bytes with a newline"),
-            (b"a" * 300, r"^ERR request too long\n$",
-             "300 bytes without a newline"),
-            (b"show status " + b"x" * 288, r"^ERR request too long\n$",
-             "300 bytes starting with a command"),
+            # CTL_LINE_MAX is 2048 (control_req.h).
+            (b"a" * 2099 + b"\n", r"^ERR request too long\n$",
+             "2100 bytes with a newline"),
+            (b"a" * 2100, r"^ERR request too long\n$",
+             "2100 bytes without a newline"),
+            (b"show status " + b"x" * 2088, r"^ERR request too long\n$",
+             "2100 bytes starting with a command"),
         ]
         for data, want, what in cases:
             ans, closed = raw(r.sock, data)
@@ -113,9 +114,9 @@ def main():
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(5)
         s.connect(r.sock)
-        s.sendall(b"b" * 200)
+        s.sendall(b"b" * 1400)
         time.sleep(0.1)
-        s.sendall(b"b" * 100)
+        s.sendall(b"b" * 700)
         buf = b""
         try:
             while True:
@@ -127,7 +128,7 @@ def main():
             pass
         s.close()
         t.eq(buf, b"ERR request too long\n",
-             "raw: 300 bytes in two writes gets ERR and a close")
+             "raw: 2100 bytes in two writes gets ERR and a close")
 
         rc, out, err = r.ctl("show", "status")
         t.eq(rc, 0, "still answering after the bad requests")
