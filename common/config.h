@@ -168,7 +168,7 @@ struct conf {
 		uint32_t	 policy;	/* smtpd waiting for policyd */
 	} timeouts;
 	struct {
-		uint32_t	 message_records;	/* after the final fate */
+		uint32_t	 message_records; /* after the final fate */
 		uint32_t	 logs;			/* log.file's days */
 		uint32_t	 counters;	/* statistics (to come) */
 	} retention;

@@ -168,7 +168,8 @@ unquote(char **pp)
 
 	while (*r != '\0' && *r != '"') {
 		if (*r == '\\' && r[1] == 'x' && r[2] != '\0' &&
-		    (hi = xdigit_value(r[2])) != -1 && (lo = xdigit_value(r[3])) != -1) {
+		    (hi = xdigit_value(r[2])) != -1 &&
+		    (lo = xdigit_value(r[3])) != -1) {
 			*w++ = (char)(hi << 4 | lo);
 			r += 4;
 		} else if (*r == '\\' && r[1] != '\0') {

@@ -249,7 +249,10 @@ spill(struct records *rs, struct qmsg *m)
 	if (fd != -1)
 		close(fd);
 	m->rec_filed = 1;
-	m->rec_len = 0;
+	/* A queued message's next record may be a day away: no buffer. */
+	free(m->rec);
+	m->rec = NULL;
+	m->rec_len = m->rec_cap = 0;
 }
 
 /* One record: to the monitors, and to the message's records. */
@@ -466,8 +469,11 @@ finalize(struct records *rs, uint64_t id, const char *mem, size_t len,
 	}
 	if (len > 0)
 		bucket_append(rs, mem, len);
-	/* Appended before unlinked: a crash between keeps both. */
-	if (filed && unlinkat(rs->openfd, name, 0) == -1 && errno != ENOENT)
+	if (!filed)
+		return;
+	/* Written before unlinked: a crash between keeps both. */
+	bucket_flush(rs);
+	if (unlinkat(rs->openfd, name, 0) == -1 && errno != ENOENT)
 		log_warn("records: open/%s", name);
 }
 
@@ -561,7 +567,8 @@ records_buckets(struct queued *q, int64_t **out, size_t *n)
 			continue;
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 64;
-			if ((grown = reallocarray(v, cap, sizeof(*v))) == NULL) {
+			if ((grown = reallocarray(v, cap,
+			    sizeof(*v))) == NULL) {
 				free(v);
 				closedir(d);
 				return -1;
@@ -739,7 +746,8 @@ records_init(struct queued *q)
 		fatal("records directory");
 	if ((rs->tick = event_new(q->child->base, -1, EV_PERSIST, tick,
 	    rs)) == NULL || evtimer_add(rs->tick, &tv) == -1 ||
-	    (rs->purge_ev = evtimer_new(q->child->base, buckets_purge, rs)) == NULL ||
+	    (rs->purge_ev = evtimer_new(q->child->base, buckets_purge,
+	    rs)) == NULL ||
 	    (rs->compact_ev = evtimer_new(q->child->base, compact_due,
 	    rs)) == NULL)
 		fatalx("records timers");
