@@ -260,6 +260,7 @@ FUZZ_EXTRA_kidmsg	:= relayd/parent_kidmsg.c
 FUZZ_EXTRA_mta_sts	:= deliverd/mta_sts_parse.c
 FUZZ_EXTRA_spf_record	:= policyd/spf.c policyd/spf_parse.c \
 			   policyd/spf_macro.c policyd/spf_header.c
+FUZZ_EXTRA_recline	:= queued/queue_recline.c
 FUZZ_EXTRA	:= $(sort $(foreach b,$(FUZZ_BINS),$(FUZZ_EXTRA_$(notdir $(b)))))
 FUZZ_OBJ	 = $(patsubst %.c,.build/fuzz/%.o,$(1))
 fuzz: .build/pkg.mk $(FUZZ_BINS)

@@ -225,6 +225,8 @@ on_conf(struct child *c, struct imsg *imsg)
 	}
 	old = c->conf;
 	c->conf = conf;
+	/* What a child writes itself (its parent gone): no address either. */
+	log_set_redact(!conf->log.addresses);
 	if (c->ops->conf != NULL)
 		c->ops->conf(c, conf, old);
 	if (old == NULL && c->ops->sandbox_after_conf)

@@ -19,24 +19,56 @@ env_num(const char *name)
 	return why != NULL ? 0 : (int64_t)v;
 }
 
+static int64_t	 scale = -1, base;
+
+static void
+clock_init(void)
+{
+	if (scale != -1)
+		return;
+	scale = env_num("RELAYD_TIME_SCALE");
+	base = env_num("RELAYD_TIME_BASE");
+	if (scale <= 1 || base == 0)
+		scale = 1;
+}
+
+int64_t
+clock_at(int64_t real)
+{
+	clock_init();
+	if (scale == 1 || real < base)
+		return real;
+	return base + (real - base) * scale;
+}
+
 int64_t
 clock_now(void)
 {
-	static int64_t	 scale = -1, base;
-	int64_t		 now = (int64_t)time(NULL);
+	return clock_at((int64_t)time(NULL));
+}
 
-	if (scale == -1) {
-		scale = env_num("RELAYD_TIME_SCALE");
-		base = env_num("RELAYD_TIME_BASE");
-	}
-	if (scale <= 1 || base == 0 || now < base)
-		return now;
-	return base + (now - base) * scale;
+int64_t
+clock_scale(void)
+{
+	clock_init();
+	return scale;
 }
 #else
 int64_t
 clock_now(void)
 {
 	return (int64_t)time(NULL);
+}
+
+int64_t
+clock_at(int64_t real)
+{
+	return real;
+}
+
+int64_t
+clock_scale(void)
+{
+	return 1;
 }
 #endif

@@ -14,5 +14,9 @@
 #include <stdint.h>
 
 int64_t	 clock_now(void);
+/* The clock's reading at a real time (a file's mtime). */
+int64_t	 clock_at(int64_t real);
+/* Clock seconds per real second: 1 but in a test's debug build. */
+int64_t	 clock_scale(void);
 
 #endif

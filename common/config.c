@@ -46,6 +46,10 @@ conf_new(void)
 	conf->selfcheck.interval = 86400;
 	conf->notices.outage_after = 3600;
 	conf->notices.interval = 86400;
+	conf->retention.message_records = 2 * 86400;
+	conf->retention.logs = 365 * 86400;
+	conf->retention.counters = 400 * 86400;
+	conf->log.addresses = 0;
 	return conf;
 }
 
@@ -155,6 +159,7 @@ conf_free(struct conf *conf)
 	free(conf->control_group);
 	free(conf->control_admin_group);
 	free(conf->tenants_dir);
+	free(conf->log.file);
 	for (i = 0; i < conf->nlisteners; i++)
 		if (conf->listeners[i].fd != -1)
 			close(conf->listeners[i].fd);

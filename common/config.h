@@ -247,6 +247,16 @@ struct conf {
 		uint32_t	 policy;	/* smtpd waiting for policyd */
 	} timeouts;
 	struct {
+		uint32_t	 message_records; /* after the final fate */
+		uint32_t	 logs;			/* log.file's days */
+		uint32_t	 counters;	/* statistics (to come) */
+	} retention;
+	struct {
+		char		*file;		/* NULL: syslog (parent only) */
+		int		 file_line;	/* where it was set, or 0 */
+		int		 addresses;	/* log lines name addresses */
+	} log;
+	struct {
 		uint32_t	 lifetime;
 		uint32_t	 bounce_lifetime;
 		uint32_t	 retry_min;

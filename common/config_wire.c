@@ -94,6 +94,10 @@ send_global(struct chan *c, const struct conf *conf)
 	mw_u8(&w, (uint8_t)conf->queue.allow_private_mx);
 	mw_u32(&w, conf->notices.outage_after);
 	mw_u32(&w, conf->notices.interval);
+	mw_u32(&w, conf->retention.message_records);
+	mw_u32(&w, conf->retention.logs);
+	mw_u32(&w, conf->retention.counters);
+	mw_u8(&w, (uint8_t)conf->log.addresses);
 	return send_msg(c, M_CONF_GLOBAL, &w, -1);
 }
 
@@ -434,6 +438,12 @@ rx_global(struct conf *conf, struct mr *r)
 	conf->queue.allow_private_mx = mr_u8(r);
 	conf->notices.outage_after = mr_u32(r);
 	conf->notices.interval = mr_u32(r);
+	conf->retention.message_records = mr_u32(r);
+	conf->retention.logs = mr_u32(r);
+	conf->retention.counters = mr_u32(r);
+	conf->log.addresses = mr_u8(r);
+	if (conf->log.addresses > 1 || conf->retention.message_records == 0)
+		return -1;
 	return mr_end(r);
 }
 

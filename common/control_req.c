@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "control_req.h"
@@ -28,48 +29,74 @@ struct verb {
 	size_t		 min, max;	/* ARG_WORDS: how many */
 	const char	*usage;		/* ARG_WORDS: for the refusal */
 	enum ctl_level	 level;
-	int		 json;		/* takes --json */
+	unsigned	 flags;		/* the CTL_F_* it takes */
+	/* ARG_WORDS: NULL, or why the arguments are refused. */
+	const char	*(*check)(const struct ctl_req *);
 };
+
+static const char	*check_trace(const struct ctl_req *);
+static const char	*check_hold(const struct ctl_req *);
+static const char	*check_stats(const struct ctl_req *);
 
 static const struct verb verbs[] = {
 	{ "show status", CTL_SHOW_STATUS, ARG_NONE, 0, 0, NULL,
-	    CTL_OPERATOR, 0 },
+	    CTL_OPERATOR, 0, NULL },
 	{ "show queue", CTL_SHOW_QUEUE, ARG_NONE, 0, 0, NULL,
-	    CTL_OPERATOR, 0 },
-	{ "reload", CTL_RELOAD, ARG_NONE, 0, 0, NULL, CTL_OPERATOR, 0 },
+	    CTL_OPERATOR, 0, NULL },
+	{ "reload", CTL_RELOAD, ARG_NONE, 0, 0, NULL, CTL_OPERATOR, 0, NULL },
 	{ "log verbose", CTL_LOG_VERBOSE, ARG_NONE, 0, 0, NULL,
-	    CTL_OPERATOR, 0 },
-	{ "log brief", CTL_LOG_BRIEF, ARG_NONE, 0, 0, NULL, CTL_OPERATOR, 0 },
+	    CTL_OPERATOR, 0, NULL },
+	{ "log brief", CTL_LOG_BRIEF, ARG_NONE, 0, 0, NULL, CTL_OPERATOR, 0, NULL },
 	{ "queue flush", CTL_QUEUE_FLUSH, ARG_ID_ALL, 0, 0, NULL,
-	    CTL_OPERATOR, 0 },
-	{ "queue hold", CTL_QUEUE_HOLD, ARG_ID, 0, 0, NULL, CTL_OPERATOR, 0 },
+	    CTL_OPERATOR, 0, NULL },
+	{ "queue hold", CTL_QUEUE_HOLD, ARG_ID, 0, 0, NULL, CTL_OPERATOR, 0, NULL },
 	{ "queue release", CTL_QUEUE_RELEASE, ARG_ID, 0, 0, NULL,
-	    CTL_OPERATOR, 0 },
-	{ "queue remove", CTL_QUEUE_REMOVE, ARG_ID, 0, 0, NULL, CTL_ADMIN, 0 },
-	{ "queue bounce", CTL_QUEUE_BOUNCE, ARG_ID, 0, 0, NULL, CTL_ADMIN, 0 },
+	    CTL_OPERATOR, 0, NULL },
+	{ "queue remove", CTL_QUEUE_REMOVE, ARG_ID, 0, 0, NULL, CTL_ADMIN, 0, NULL },
+	{ "queue bounce", CTL_QUEUE_BOUNCE, ARG_ID, 0, 0, NULL, CTL_ADMIN, 0, NULL },
 	{ "show corrupt", CTL_SHOW_CORRUPT, ARG_NONE, 0, 0, NULL,
-	    CTL_OPERATOR, 0 },
+	    CTL_OPERATOR, 0, NULL },
 	{ "test spf", CTL_TEST_SPF, ARG_WORDS, 2, 3,
-	    "expected IP SENDER [HELO]", CTL_OPERATOR, 0 },
+	    "expected IP SENDER [HELO]", CTL_OPERATOR, 0, NULL },
 	{ "test dnsbl", CTL_TEST_DNSBL, ARG_WORDS, 1, 1, "expected IP",
-	    CTL_OPERATOR, 0 },
+	    CTL_OPERATOR, 0, NULL },
 	{ "show greylist", CTL_SHOW_GREYLIST, ARG_WORDS, 0, 1,
-	    "expected [TENANT]", CTL_OPERATOR, 0 },
+	    "expected [TENANT]", CTL_OPERATOR, 0, NULL },
 	/* They change every tenant's mail flow. */
 	{ "greylist whitelist", CTL_GREYLIST_WHITELIST, ARG_WORDS, 1, 1,
-	    "expected ADDRESS, NETWORK or DOMAIN", CTL_ADMIN, 0 },
+	    "expected ADDRESS, NETWORK or DOMAIN", CTL_ADMIN, 0, NULL },
 	{ "greylist flush", CTL_GREYLIST_FLUSH, ARG_NONE, 0, 0, NULL,
-	    CTL_ADMIN, 0 },
-	{ "selfcheck", CTL_SELFCHECK, ARG_FROM, 0, 0, NULL, CTL_OPERATOR, 0 },
+	    CTL_ADMIN, 0, NULL },
+	{ "selfcheck", CTL_SELFCHECK, ARG_FROM, 0, 0, NULL, CTL_OPERATOR, 0, NULL },
 	{ "show recipients", CTL_SHOW_RECIPIENTS, ARG_WORDS, 1, 1,
-	    "expected TENANT", CTL_ADMIN, 0 },
+	    "expected TENANT", CTL_ADMIN, 0, NULL },
 	{ "recipients forget", CTL_RECIPIENTS_FORGET, ARG_WORDS, 2, 2,
-	    "expected TENANT ADDRESS", CTL_ADMIN, 0 },
+	    "expected TENANT ADDRESS", CTL_ADMIN, 0, NULL },
 	{ "show tenant", CTL_SHOW_TENANT, ARG_WORDS, 1, 1,
-	    "expected TENANT", CTL_OPERATOR, 1 },
+	    "expected TENANT", CTL_OPERATOR, CTL_F_JSON, NULL },
 	/* It mails a tenant's contacts. */
 	{ "notices test", CTL_NOTICES_TEST, ARG_WORDS, 1, 1,
-	    "expected TENANT", CTL_ADMIN, 0 },
+	    "expected TENANT", CTL_ADMIN, 0, NULL },
+	/* They search the record store, which names addresses. */
+	{ "trace", CTL_TRACE, ARG_WORDS, 1, 1, NULL, CTL_ADMIN, CTL_F_JSON,
+	    check_trace },
+	{ "monitor", CTL_MONITOR, ARG_WORDS, 0, 0, NULL, CTL_ADMIN,
+	    CTL_F_JSON, NULL },
+	{ "hold-records", CTL_HOLD_RECORDS, ARG_WORDS, 0, 1, NULL, CTL_ADMIN,
+	    CTL_F_JSON | CTL_F_RELEASE, check_hold },
+	{ "show stats", CTL_SHOW_STATS, ARG_WORDS, 0, 3,
+	    "expected [TENANT] [--days N]", CTL_OPERATOR, CTL_F_JSON,
+	    check_stats },
+};
+
+#define NVERBS	(sizeof(verbs) / sizeof(verbs[0]))
+
+static const struct {
+	const char	*word;
+	unsigned	 flag;
+} flags[] = {
+	{ "--json", CTL_F_JSON },
+	{ "--release", CTL_F_RELEASE },
 };
 
 #define NVERBS	(sizeof(verbs) / sizeof(verbs[0]))
@@ -109,6 +136,97 @@ ctl_cmd_words(enum ctl_cmd cmd)
 	return NULL;
 }
 
+static const struct verb *
+verb_of(enum ctl_cmd cmd)
+{
+	size_t i;
+
+	for (i = 0; i < NVERBS; i++)
+		if (verbs[i].cmd == cmd)
+			return &verbs[i];
+	return NULL;
+}
+
+/* An address: something@something, at most what SMTP allows. */
+static int
+is_address(const char *s)
+{
+	const char *at = strrchr(s, '@');
+
+	return at != NULL && at != s && at[1] != '\0' && strlen(s) <= 320;
+}
+
+/* What goes on a log line or into a search: no controls. */
+static int
+has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+/* A tenant's name, as relayd-tenant.5 allows it. */
+static int
+is_tenant(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') ||
+		    (i > 0 && (s[i] == '.' || s[i] == '-' || s[i] == '_'))))
+			return 0;
+	return i > 0 && i <= 64;
+}
+
+static const char *
+check_trace(const struct ctl_req *req)
+{
+	if (req->nargs == 1 && has_control(req->args[0]))
+		return "control character in argument";
+	if (req->nargs == 1 && (ctl_valid_id(req->args[0]) ||
+	    is_address(req->args[0])))
+		return NULL;
+	return "expected a queue id (16 hex digits) or an address";
+}
+
+/* [TENANT] [--days N]: N from 1 to 3650 (retention.counters' most). */
+static const char *
+check_stats(const struct ctl_req *req)
+{
+	const char	*err = NULL;
+	size_t		 i = 0;
+
+	if (req->nargs > 0 && strcmp(req->args[0], "--days") != 0) {
+		if (!is_tenant(req->args[0]))
+			return "expected a tenant";
+		i = 1;
+	}
+	if (i == req->nargs)
+		return NULL;
+	if (strcmp(req->args[i], "--days") != 0 || i + 2 != req->nargs)
+		return "expected [TENANT] [--days N]";
+	(void)strtonum(req->args[i + 1], 1, 3650, &err);
+	return err == NULL ? NULL : "--days: a number from 1 to 3650";
+}
+
+static const char *
+check_hold(const struct ctl_req *req)
+{
+	if (req->nargs == 0)
+		return (req->flags & CTL_F_RELEASE) ? "expected a tenant or an "
+		    "address to release" : NULL;
+	if (req->flags & CTL_F_JSON)
+		return "--json lists the holds: no tenant or address with it";
+	if (has_control(req->args[0]))
+		return "control character in argument";
+	if (is_tenant(req->args[0]) || is_address(req->args[0]))
+		return NULL;
+	return "expected a tenant or an address";
+}
+
 static int
 must_encode(unsigned char c)
 {
@@ -120,10 +238,10 @@ ctl_arg_encode(const char *s, char *out, size_t sz)
 {
 	static const char	hex[] = "0123456789ABCDEF";
 	size_t			o = 0;
+	unsigned char		c;
 
 	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
+		c = (unsigned char)*s;
 		if (o + (must_encode(c) ? 3 : 1) >= sz)
 			return -1;
 		if (!must_encode(c)) {
@@ -206,23 +324,46 @@ arg_decode(const char *s, size_t len, char *dst)
 	return NULL;
 }
 
+static unsigned
+flag_of(const char *w, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if (strlen(flags[i].word) == len &&
+		    memcmp(flags[i].word, w, len) == 0)
+			return flags[i].flag;
+	return 0;
+}
+
 static const char *
 parse_words(const struct verb *v, const char *rest, struct ctl_req *req)
 {
 	const char	*sp, *why;
 	size_t		 len;
+	unsigned	 f;
 
 	while (rest != NULL) {
-		if (req->nargs == v->max)
-			return "unexpected argument";
 		sp = strchr(rest, ' ');
 		len = sp != NULL ? (size_t)(sp - rest) : strlen(rest);
-		if ((why = arg_decode(rest, len, req->args[req->nargs])) !=
-		    NULL)
-			return why;
-		req->nargs++;
+		if ((f = flag_of(rest, len)) != 0) {
+			if (f == CTL_F_JSON && !(v->flags & f))
+				return "this command has no --json form";
+			if (!(v->flags & f) || (req->flags & f))
+				return "unexpected flag";
+			req->flags |= f;
+		} else {
+			if (req->nargs == v->max)
+				return "unexpected argument";
+			if ((why = arg_decode(rest, len,
+			    req->args[req->nargs])) != NULL)
+				return why;
+			req->nargs++;
+		}
 		rest = sp != NULL ? sp + 1 : NULL;
 	}
+	if (v->check != NULL)
+		return v->check(req);
 	return req->nargs < v->min ? v->usage : NULL;
 }
 
@@ -272,8 +413,8 @@ req_clear(struct ctl_req *req)
 	req->words = NULL;
 	req->from[0] = '\0';
 	req->all = 0;
-	req->json = 0;
 	req->id[0] = '\0';
+	req->flags = 0;
 	req->nargs = 0;
 	for (i = 0; i < CTL_ARGS_MAX; i++)
 		req->args[i][0] = '\0';
@@ -286,7 +427,6 @@ ctl_req_parse(const char *line, size_t len, struct ctl_req *req)
 	const struct verb *v = NULL;
 	const char	*rest, *why;
 	size_t		 i, vlen;
-	int		 json = 0;
 
 	req_clear(req);
 	if (len == 0)
@@ -305,16 +445,11 @@ ctl_req_parse(const char *line, size_t len, struct ctl_req *req)
 		    (buf[vlen] == '\0' || buf[vlen] == ' '))
 			v = &verbs[i];
 	}
-	/* The answer's form, not an argument: taken off first. */
-	vlen = strlen(" " CTL_JSON_WORD);
-	if (v != NULL && len > vlen && strcmp(buf + len - vlen,
-	    " " CTL_JSON_WORD) == 0) {
-		if (!v->json)
-			return "this command has no --json form";
-		len -= vlen;
-		buf[len] = '\0';
-		json = 1;
-	}
+	/* A flag is a word of its own; a command without one says so. */
+	vlen = strlen(" --json");
+	if (v != NULL && v->arg != ARG_WORDS && len > vlen &&
+	    strcmp(buf + len - vlen, " --json") == 0)
+		return "this command has no --json form";
 	/*
 	 * Letters of either case pass here, to get the precise reason; an
 	 * unknown command is unknown whatever its arguments hold.  An
@@ -339,8 +474,6 @@ ctl_req_parse(const char *line, size_t len, struct ctl_req *req)
 		    parse_id(v, rest, req);
 	if (why != NULL)
 		req_clear(req);
-	else
-		req->json = json;
 	return why;
 }
 
@@ -356,16 +489,44 @@ ctl_req_write(struct mw *w, const struct ctl_req *req)
 	for (i = 0; i < req->nargs && i < CTL_ARGS_MAX; i++)
 		mw_str(w, req->args[i]);
 	mw_str(w, req->from);
-	mw_u8(w, (uint8_t)req->json);
+	mw_u32(w, req->flags);
+}
+
+/* What the parser would have refused is a lie of the peer's. */
+static int
+req_valid(const struct ctl_req *req)
+{
+	const struct verb	*v;
+	size_t			 i;
+
+	if ((v = verb_of(req->cmd)) == NULL || req->all > 1 ||
+	    (req->all && v->arg != ARG_ID_ALL) || (req->flags & ~v->flags))
+		return 0;
+	if (req->from[0] != '\0' && (v->arg != ARG_FROM ||
+	    parse_from_check(req->from) == -1))
+		return 0;
+	if (req->id[0] != '\0' && (req->all || !ctl_valid_id(req->id) ||
+	    (v->arg != ARG_ID && v->arg != ARG_ID_ALL)))
+		return 0;
+	if ((v->arg == ARG_ID && req->id[0] == '\0') ||
+	    (v->arg == ARG_ID_ALL && req->id[0] == '\0' && !req->all))
+		return 0;
+	if (v->arg != ARG_WORDS)
+		return req->nargs == 0;
+	if (req->nargs < v->min || req->nargs > v->max)
+		return 0;
+	for (i = 0; i < req->nargs; i++)
+		if (req->args[i][0] == '\0')
+			return 0;
+	return v->check == NULL || v->check(req) == NULL;
 }
 
 int
 ctl_req_read(const void *p, size_t len, struct ctl_req *req)
 {
-	const struct verb	*v = NULL;
-	struct mr		 r;
-	uint32_t		 n;
-	size_t			 i;
+	struct mr	r;
+	uint32_t	n;
+	size_t		i;
 
 	req_clear(req);
 	mr_init(&r, p, len);
@@ -379,31 +540,12 @@ ctl_req_read(const void *p, size_t len, struct ctl_req *req)
 		mr_str(&r, req->args[i], sizeof(req->args[i]));
 	req->nargs = n;
 	mr_str(&r, req->from, sizeof(req->from));
-	req->json = mr_u8(&r);
-	if (mr_end(&r) == -1)
+	req->flags = mr_u32(&r);
+	if (mr_end(&r) == -1 || !req_valid(req)) {
+		req_clear(req);
 		return -1;
-	for (i = 0; i < NVERBS; i++)
-		if (verbs[i].cmd == req->cmd)
-			v = &verbs[i];
-	/* What the parser would have refused is a lie of the peer's. */
-	if (v == NULL || req->all > 1 || (req->all && v->arg != ARG_ID_ALL) ||
-	    req->json > 1 || (req->json && !v->json))
-		return -1;
-	req->level = v->level;
-	req->words = v->words;
-	if (req->from[0] != '\0' && (v->arg != ARG_FROM ||
-	    parse_from_check(req->from) == -1))
-		return -1;
-	if (req->id[0] != '\0' && (req->all || !ctl_valid_id(req->id) ||
-	    (v->arg != ARG_ID && v->arg != ARG_ID_ALL)))
-		return -1;
-	if ((v->arg == ARG_ID && req->id[0] == '\0') || (v->arg == ARG_ID_ALL &&
-	    req->id[0] == '\0' && !req->all))
-		return -1;
-	if (v->arg == ARG_WORDS ? n < v->min || n > v->max : n != 0)
-		return -1;
-	for (i = 0; i < n; i++)
-		if (req->args[i][0] == '\0')
-			return -1;
+	}
+	req->level = verb_of(req->cmd)->level;
+	req->words = verb_of(req->cmd)->words;
 	return 0;
 }

@@ -10,16 +10,16 @@
  * holds spaces) have them percent-encoded: "%", space, controls, DEL and
  * octets from 0x80 become %XX (ctl_arg_encode), so each argument is one
  * word of printable ASCII, and the parser gives them back decoded.  An
- * argument may not be empty nor hold a NUL.
+ * argument may not be empty nor hold a control character.
  *
  * Each command has a level: anyone who may connect (control_group) may
  * run an operator's command; an administrator's (CTL_ADMIN) needs
  * control_admin_group too, which the parent checks.  A new command
  * chooses its level in the table of control_req.c.
  *
- * A command that can answer in JSON (one JSON document over its data
- * lines, for scripts) takes "--json" as its last word; the parser takes
- * it off and sets json.  Others refuse it.
+ * A flag (--json, --release) is a word of its own, allowed only where
+ * the command's entry says so; the parser takes it off and sets it in
+ * flags.  A command that answers in JSON (for scripts) takes --json.
  */
 #ifndef RELAYD_CONTROL_REQ_H
 #define RELAYD_CONTROL_REQ_H
@@ -37,6 +37,9 @@ enum ctl_level {
 	CTL_OPERATOR,		/* control_group: status, queue, stats */
 	CTL_ADMIN		/* control_admin_group as well */
 };
+
+#define CTL_F_JSON	0x1	/* --json: answer in JSON */
+#define CTL_F_RELEASE	0x2	/* --release (hold-records) */
 
 enum ctl_cmd {
 	CTL_SHOW_STATUS,
@@ -59,7 +62,11 @@ enum ctl_cmd {
 	CTL_SHOW_RECIPIENTS,	/* policyd: TENANT */
 	CTL_RECIPIENTS_FORGET,	/* policyd: TENANT ADDRESS */
 	CTL_SHOW_TENANT,	/* queued: TENANT [--json] */
-	CTL_NOTICES_TEST	/* queued: TENANT */
+	CTL_NOTICES_TEST,	/* queued: TENANT */
+	CTL_TRACE,		/* ID or ADDRESS: the record store */
+	CTL_MONITOR,		/* records as they are written */
+	CTL_HOLD_RECORDS,	/* [TENANT|ADDRESS] [--release] */
+	CTL_SHOW_STATS		/* queued: [TENANT] [--days N] [--json] */
 };
 
 #define CTL_JSON_WORD	"--json"
@@ -69,8 +76,8 @@ struct ctl_req {
 	enum ctl_level	level;
 	const char	*words;			/* the command, for logs */
 	int		all;			/* queue flush all */
-	int		json;			/* --json: answer in JSON */
 	char		id[CTL_ID_LEN + 1];	/* "" when none */
+	unsigned	flags;			/* CTL_F_* */
 	size_t		nargs;
 	char		args[CTL_ARGS_MAX][CTL_ARG_MAX];	/* decoded */
 	char		from[CTL_ADDR_LEN + 1];	/* selfcheck; or "" */

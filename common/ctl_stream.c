@@ -21,8 +21,12 @@ struct ctl_stream {
 	struct child		*c;
 	uint64_t		 req;
 	char			 what[32];
-	ctl_fill_fn		 fill;
+	ctl_fill_fn		 fill;		/* NULL: a feed */
+	ctl_release_fn		 release;
+	ctl_lost_fn		 lost;
 	void			*arg;
+	uint64_t		 nlost;		/* feed: not yet told */
+	char			 err[CTL_TEXT_MAX];
 	uint64_t		 cursor;
 	size_t			 lines;		/* in this part */
 	size_t			 bytes;
@@ -68,6 +72,8 @@ stream_free(struct ctl_stream *s)
 	TAILQ_REMOVE(&set->list, s, entry);
 	set->n--;
 	event_free(s->idle);
+	if (s->release != NULL)
+		s->release(s->arg);
 	free(s);
 }
 
@@ -107,13 +113,14 @@ stream_part(struct ctl_stream *s)
 
 	more = s->fill(s, s->arg, &s->cursor);
 	/* RELAYD_FAIL=listing-pause: a child that sends it all unasked. */
-	while (more && fault_error("listing-pause")) {
+	while (more == 1 && fault_error("listing-pause")) {
 		s->lines = 0;
 		s->bytes = 0;
 		more = s->fill(s, s->arg, &s->cursor);
 	}
-	if (!more) {
-		send_done(s->c, s->req, 1, NULL);
+	if (more != 1) {
+		send_done(s->c, s->req, more == 0, more == 0 ? NULL :
+		    s->err[0] != '\0' ? s->err : "failed");
 		stream_free(s);
 		return;
 	}
@@ -146,8 +153,15 @@ ctl_stream_line(struct ctl_stream *s, const char *line)
 }
 
 void
-ctl_stream_open(struct child *c, struct imsg *imsg, const char *what,
-    const char *header, ctl_fill_fn fill, void *arg)
+ctl_stream_error(struct ctl_stream *s, const char *err)
+{
+	strlcpy(s->err, err, sizeof(s->err));
+}
+
+/* A new listing or feed for the request, or NULL (answered, released). */
+static struct ctl_stream *
+stream_new(struct child *c, struct imsg *imsg, const char *what,
+    ctl_release_fn release, void *arg)
 {
 	struct ctl_stream	*s;
 	uint64_t		 req = imsg->hdr.peerid;
@@ -155,38 +169,98 @@ ctl_stream_open(struct child *c, struct imsg *imsg, const char *what,
 
 	if (stream_find(c, req) != NULL)
 		child_peer_broken(c, PROC_PARENT, imsg, "request id in use");
-	if (c->streams == NULL) {
-		if ((c->streams = calloc(1, sizeof(*c->streams))) == NULL) {
-			send_done(c, req, 0, "out of memory");
-			return;
-		}
+	if (c->streams == NULL &&
+	    (c->streams = calloc(1, sizeof(*c->streams))) != NULL)
 		TAILQ_INIT(&c->streams->list);
-	}
-	if (c->streams->n >= CTL_STREAMS_MAX) {
+	if (c->streams != NULL && c->streams->n >= CTL_STREAMS_MAX) {
 		log_warnx("control: %s (request %llu) refused: %d listings "
 		    "in progress", what, (unsigned long long)req,
 		    CTL_STREAMS_MAX);
 		snprintf(err, sizeof(err), "too many listings in progress "
 		    "(%d); try again later", CTL_STREAMS_MAX);
 		send_done(c, req, 0, err);
-		return;
-	}
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
+		s = NULL;
+	} else if (c->streams == NULL ||
+	    (s = calloc(1, sizeof(*s))) == NULL ||
 	    (s->idle = evtimer_new(c->base, stream_idle, s)) == NULL) {
-		free(s);
+		if (c->streams != NULL)
+			free(s);
 		send_done(c, req, 0, "out of memory");
-		return;
+		s = NULL;
+	}
+	if (s == NULL) {
+		if (release != NULL)
+			release(arg);
+		return NULL;
 	}
 	s->c = c;
 	s->req = req;
 	strlcpy(s->what, what, sizeof(s->what));
-	s->fill = fill;
+	s->release = release;
 	s->arg = arg;
 	TAILQ_INSERT_TAIL(&c->streams->list, s, entry);
 	c->streams->n++;
+	return s;
+}
+
+void
+ctl_stream_open(struct child *c, struct imsg *imsg, const char *what,
+    const char *header, ctl_fill_fn fill, ctl_release_fn release, void *arg)
+{
+	struct ctl_stream *s;
+
+	if ((s = stream_new(c, imsg, what, release, arg)) == NULL)
+		return;
+	s->fill = fill;
 	if (header != NULL)
 		ctl_stream_line(s, header);
 	stream_part(s);
+}
+
+struct ctl_stream *
+ctl_feed_open(struct child *c, struct imsg *imsg, const char *what,
+    ctl_lost_fn lost, ctl_release_fn release, void *arg)
+{
+	struct ctl_stream *s;
+
+	if ((s = stream_new(c, imsg, what, release, arg)) == NULL)
+		return NULL;
+	s->lost = lost;
+	return s;
+}
+
+/* A part of a feed is full: the parent asks for the next in its time. */
+static void
+feed_pause(struct ctl_stream *s)
+{
+	child_send(s->c, PROC_PARENT, M_CTL_PAUSE, s->req, -1, NULL, 0);
+	s->paused = 1;
+}
+
+void
+ctl_feed_line(struct ctl_stream *s, const char *line)
+{
+	if (s->paused) {
+		s->nlost++;
+		return;
+	}
+	if (ctl_stream_line(s, line) == -1) {
+		s->nlost++;
+		feed_pause(s);
+	}
+}
+
+/* The parent asked for more: first what was lost, if anything. */
+static void
+feed_more(struct ctl_stream *s)
+{
+	char line[CTL_TEXT_MAX];
+
+	if (s->nlost == 0)
+		return;
+	s->lost(s->arg, s->nlost, line, sizeof(line));
+	s->nlost = 0;
+	ctl_stream_line(s, line);
 }
 
 void
@@ -205,7 +279,10 @@ ctl_stream_more(struct child *c, struct imsg *imsg)
 	evtimer_del(s->idle);
 	s->lines = 0;
 	s->bytes = 0;
-	stream_part(s);
+	if (s->fill == NULL)
+		feed_more(s);
+	else
+		stream_part(s);
 }
 
 void

@@ -9,6 +9,7 @@
 #include <sys/time.h>
 
 #include "log.h"
+#include "text.h"
 
 static int	 log_debug_mode;
 static int	 log_verbose;
@@ -16,6 +17,8 @@ static char	 log_proc[32] = "relayd";
 static log_sink_fn log_sink;
 static void	*log_sink_arg;
 static void	(*log_fatal_hook)(void);
+static int	 log_redacting;
+static log_writer_fn log_writer;
 
 static void	log_vline(int, const char *, va_list, int)
 		    __attribute__((format(printf, 2, 0)));
@@ -68,15 +71,45 @@ log_set_fatal_hook(void (*fn)(void))
 	log_fatal_hook = fn;
 }
 
+void
+log_set_writer(log_writer_fn fn)
+{
+	log_writer = fn;
+}
+
+void
+log_set_redact(int on)
+{
+	log_redacting = on;
+}
+
+const char *
+log_addr(char *buf, size_t sz, int on, const char *key, const char *addr)
+{
+	if (!on)
+		return "";
+	snprintf(buf, sz, " %s=<%s>", key, addr);
+	return buf;
+}
+
 /* Write one finished line where the parent sends its log. */
 void
 log_emit(int pri, const char *procname, const char *line)
 {
 	struct timeval	tv;
 	struct tm	tm;
-	char		ts[32];
+	char		ts[32], clean[LOG_LINE_MAX];
 
-	if (!log_debug_mode) {
+	/* The last word on addresses: whatever a peer's text held. */
+	if (log_redacting && strchr(line, '@') != NULL) {
+		text_redact(line, clean, sizeof(clean));
+		line = clean;
+	}
+	/* log.file, or syslog if it cannot be written; with -d, stderr too. */
+	if (log_writer != NULL && log_writer(pri, procname, line) == 0) {
+		if (!log_debug_mode)
+			return;
+	} else if (!log_debug_mode) {
 		syslog(pri, "%s: %s", procname, line);
 		return;
 	}

@@ -9,9 +9,10 @@
  *
  *   M_CONF_BEGIN          u32 generation
  *   M_CONF_GLOBAL         str hostname, str postmaster, then the limits,
- *                         timeouts, queue and notices settings in
- *                         config_wire.c's order (u64 sizes, u32 counts
- *                         and durations, u8 flags)
+ *                         timeouts, queue, notices, retention and log
+ *                         settings in config_wire.c's order (u64 sizes,
+ *                         u32 counts and durations, u8 flags); log.file
+ *                         stays with the parent
  *   M_CONF_LISTENER       str host, u32 port, u32 mode, u32 greeting
  *                         delay; with the bound socket (smtpd only)
  *   M_CONF_DNS            u32 max_ttl, u32 timeout, u32 tries
@@ -129,7 +130,7 @@ enum msg_parent {
 };
 
 /* An answer's line, with its NUL, at most (the parent's buffer). */
-#define CTL_TEXT_MAX	1024
+#define CTL_TEXT_MAX	8192
 
 #define M_IS_CONF(t)	(((t) >= M_CONF_BEGIN && (t) <= M_CONF_END) || \
 	((t) >= M_CONF_DNSBL && (t) <= M_CONF_SECRET) || \

@@ -52,6 +52,9 @@
  *                figures; sent once per tenant per (UTC) day; no answer.
  *                queued tells the tenant's contacts (a notice)
  *
+ *   M_PQ_STATS   the verdicts that refused, counted by tenant and check
+ *                (stats.h), at most once a second; no answer
+ *
  * Every value starts with its expiry, an i64 (seconds since the epoch,
  * big-endian): queued removes expired entries on its own, a few thousand
  * a minute, so a store nobody cleans still never grows without bound.
@@ -76,6 +79,7 @@ enum msg_policy_store {
 	M_PQ_FLUSH,
 	M_PQ_DONE,
 	M_PQ_VOLUME,
+	M_PQ_STATS,
 	M_PQ_MAX
 };
 

@@ -9,6 +9,8 @@
  *                       <-  M_Q_COMMIT_OK | M_Q_COMMIT_FAIL
  *   M_Q_ABORT           ->    the transaction failed: remove the file
  *                       <-  M_Q_STATUS    what may be accepted, when it changes
+ *   M_Q_STATS           ->    refusals counted, at most once a second
+ *                             (stats.h; peerid 0)
  */
 #ifndef RELAYD_MSG_QUEUE_H
 #define RELAYD_MSG_QUEUE_H
@@ -28,6 +30,8 @@ enum msg_queue {
 				   under its spool_max), u32 m, m x str
 				   tenant (new inbound mail deferred:
 				   defer-all) */
+	M_Q_STATS,		/* stats.h: u32 n, n x (str tenant, u8
+				   counter, u32 count) */
 	M_Q_MAX
 };
 

@@ -7,6 +7,7 @@
  * UTF-8 before relayctl prints it or the parent passes it on.
  */
 #include <stdint.h>
+#include <string.h>
 
 #include "text.h"
 
@@ -66,4 +67,81 @@ text_clean(char *s)
 	}
 	*w = '\0';
 	return replaced;
+}
+
+static int
+word_end(char c)
+{
+	return c == '\0' || c == ' ' || c == '\t' || strchr("()<>[],;:='\"",
+	    c) != NULL;
+}
+
+/* Where the address around the '@' at p begins, not before from. */
+static size_t
+addr_start(const char *in, size_t from, size_t p)
+{
+	size_t a = p;
+
+	if (a > from && in[a - 1] == '"') {
+		/* A quoted local part, spaces and all. */
+		for (a -= 1; a > from && in[a - 1] != '"'; a--)
+			;
+		return a > from ? a - 1 : a;
+	}
+	while (a > from && !word_end(in[a - 1]))
+		a--;
+	return a;
+}
+
+/* Where it ends: after the domain, or after a bracketed literal. */
+static size_t
+addr_end(const char *in, size_t p)
+{
+	size_t b = p + 1;
+
+	if (in[b] == '[') {
+		while (in[b] != '\0' && in[b] != ']')
+			b++;
+		return in[b] == ']' ? b + 1 : b;
+	}
+	while (!word_end(in[b]))
+		b++;
+	return b;
+}
+
+static void
+redact_put(char *out, size_t sz, size_t *o, const char *s, size_t n)
+{
+	if (*o + 1 >= sz)
+		return;
+	if (n > sz - 1 - *o)
+		n = sz - 1 - *o;
+	memcpy(out + *o, s, n);
+	*o += n;
+}
+
+size_t
+text_redact(const char *in, char *out, size_t sz)
+{
+	const char	*at;
+	size_t		 i = 0, o = 0, a, b, n = 0;
+
+	if (sz == 0)
+		return 0;
+	while ((at = strchr(in + i, '@')) != NULL) {
+		a = addr_start(in, i, (size_t)(at - in));
+		b = addr_end(in, (size_t)(at - in));
+		redact_put(out, sz, &o, in + i, a - i);
+		/* A lone '@' between spaces names nobody. */
+		if (b - a == 1)
+			redact_put(out, sz, &o, "@", 1);
+		else {
+			redact_put(out, sz, &o, "redacted", 8);
+			n++;
+		}
+		i = b;
+	}
+	redact_put(out, sz, &o, in + i, strlen(in + i));
+	out[o] = '\0';
+	return n;
 }

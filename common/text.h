@@ -14,4 +14,14 @@
  */
 size_t	 text_clean(char *);
 
+/*
+ * Mail addresses out of a line (log.addresses: false): each word that
+ * holds an '@' becomes "redacted", so "to=<bob@example.org>" reads
+ * "to=<redacted>".  A word ends at a space or at one of ()<>[],;:='"
+ * (a quoted local part and a bracketed literal are taken whole).  out
+ * gets at most sz octets with the NUL, cut if longer; returns how many
+ * words were redacted.
+ */
+size_t	 text_redact(const char *in, char *out, size_t sz);
+
 #endif

@@ -34,6 +34,7 @@
 #define DEFAULT_CONTROL_GROUP	"relayadm"
 #define DEFAULT_TENANTS_DIR	"tenants.d"
 #define DURATION_MAX		(366u * 86400)
+#define LONG_DURATION_MAX	(3650u * 86400)	/* retention.counters */
 
 /* Walk context: the file being read and where errors go. */
 struct cfx {
@@ -347,8 +348,9 @@ conf_parse_size(const char *s, uint64_t *out)
 	return NULL;
 }
 
-const char *
-conf_parse_duration(const char *s, uint32_t *out)
+/* A duration of at most max seconds; tl is the refusal when longer. */
+static const char *
+parse_duration(const char *s, uint64_t max, const char *tl, uint32_t *out)
 {
 	char	 num[32];
 	uint64_t v, mult;
@@ -364,7 +366,7 @@ conf_parse_duration(const char *s, uint32_t *out)
 	case NU_BADUNIT:
 		return "bad duration unit (use s, m, h or d)";
 	case NU_LONG:
-		return "duration too long (at most 366d)";
+		return tl;
 	}
 	switch (unit) {
 	case '\0': mult = 0; break;
@@ -375,14 +377,20 @@ conf_parse_duration(const char *s, uint32_t *out)
 	default:
 		return "bad duration unit (use s, m, h or d)";
 	}
-	if (parse_uint(num, DURATION_MAX, &v) == -1 ||
-	    v * mult > DURATION_MAX)
-		return "duration too long (at most 366d)";
+	if (parse_uint(num, max, &v) == -1 || v * mult > max)
+		return tl;
 	/* 0 needs no unit; any other number does. */
 	if (mult == 0 && v != 0)
 		return "duration needs a unit (s, m, h or d)";
 	*out = (uint32_t)(v * mult);
 	return NULL;
+}
+
+const char *
+conf_parse_duration(const char *s, uint32_t *out)
+{
+	return parse_duration(s, DURATION_MAX, "duration too long (at most "
+	    "366d)", out);
 }
 
 static void
@@ -783,6 +791,90 @@ f_queue(struct cfx *cx, const struct ynode *n, void *dst)
 	    "(%us > %us)", conf->queue.retry_min, conf->queue.retry_max);
 }
 
+/* Records and logs: how long they are kept (relayd.8, Records). */
+
+static void
+f_records_retention(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	f_duration(cx, n, dst);
+	if (*(uint32_t *)dst == 0)
+		cerr(cx, n->line, "retention.message_records must be at "
+		    "least 1s");
+}
+
+/* Log files are daily: one kept for less than a day could not be. */
+static void
+f_logs_retention(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	f_duration(cx, n, dst);
+	if (*(uint32_t *)dst < 86400)
+		cerr(cx, n->line, "retention.logs must be at least 1d (log "
+		    "files are kept by the day)");
+}
+
+static void
+f_counters_retention(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	const char *s, *why;
+
+	if ((s = scalar(cx, n, "duration")) == NULL)
+		return;
+	if ((why = parse_duration(s, LONG_DURATION_MAX, "duration too long "
+	    "(at most 3650d)", dst)) != NULL)
+		cerr(cx, n->line, "%s: \"%s\"", why, s);
+	else if (*(uint32_t *)dst < 86400)
+		cerr(cx, n->line, "retention.counters must be at least 1d "
+		    "(they are kept by the day)");
+}
+
+static const struct field retention_fields[] = {
+	{ "message_records", f_records_retention,
+	    offsetof(struct conf, retention.message_records), 0 },
+	{ "logs", f_logs_retention, offsetof(struct conf, retention.logs), 0 },
+	{ "counters", f_counters_retention,
+	    offsetof(struct conf, retention.counters), 0 },
+	{ NULL, NULL, 0, 0 }
+};
+
+static void
+f_retention(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	walk_map(cx, n, "retention", retention_fields, dst);
+}
+
+/* log.file: "" is syslog (stderr with -d). */
+static void
+f_log_file(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct conf	*conf = dst;
+	char		**out = &conf->log.file;
+
+	conf->log.file_line = n->line;
+	if (n->type == YN_SCALAR && !n->plain && n->vlen == 0) {
+		free(*out);
+		*out = NULL;
+		return;
+	}
+	f_path(cx, n, out);
+	if (*out != NULL && (*out)[strlen(*out) - 1] == '/') {
+		cerr(cx, n->line, "log.file must name a file, not a directory");
+		free(*out);
+		*out = NULL;
+	}
+}
+
+static const struct field log_fields[] = {
+	{ "file", f_log_file, 0, 0 },
+	{ "addresses", f_bool, offsetof(struct conf, log.addresses), 0 },
+	{ NULL, NULL, 0, 0 }
+};
+
+static void
+f_log(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	walk_map(cx, n, "log", log_fields, dst);
+}
+
 static void
 lower(char *s)
 {
@@ -1023,6 +1115,8 @@ static const struct field main_fields[] = {
 	{ "dnsbl", f_main_dnsbl, 0, 0 },
 	{ "selfcheck", f_selfcheck, 0, 0 },
 	{ "notices", f_notices, 0, 0 },
+	{ "retention", f_retention, 0, 0 },
+	{ "log", f_log, 0, 0 },
 	{ NULL, NULL, 0, 0 }
 };
 
@@ -2031,6 +2125,22 @@ open_ca_file(struct conf *conf, const char *name, struct conf_errors *errs)
 	conf->tls.ca_fd = fd;
 }
 
+/* log.file's directory must be there: the parent writes into it. */
+static void
+check_log_file(struct conf *conf, const char *name, struct conf_errors *errs)
+{
+	char		 dir[PATH_MAX];
+	struct stat	 st;
+
+	if (conf->log.file == NULL)
+		return;
+	strlcpy(dir, conf->log.file, sizeof(dir));
+	if (stat(dirname(dir), &st) == -1 || !S_ISDIR(st.st_mode))
+		conf_errors_add(errs, "%s:%d: log.file %s: its directory "
+		    "does not exist", name, conf->log.file_line,
+		    conf->log.file);
+}
+
 struct conf *
 conf_load(const char *path, int flags, struct conf_errors *errs)
 {
@@ -2057,8 +2167,10 @@ conf_load(const char *path, int flags, struct conf_errors *errs)
 	}
 	main_tree(conf, path, dirname(dirbuf), root, errs);
 	ytree_free(root);
-	if (!(flags & CONF_MAIN_ONLY) && errs->n + errs->dropped == before)
+	if (!(flags & CONF_MAIN_ONLY) && errs->n + errs->dropped == before) {
 		open_ca_file(conf, path, errs);
+		check_log_file(conf, path, errs);
+	}
 	if (!(flags & CONF_MAIN_ONLY) && errs->n + errs->dropped == before) {
 		load_tenants(conf, errs);
 		if (errs->n + errs->dropped == before)

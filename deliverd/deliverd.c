@@ -94,12 +94,16 @@ status_word(int result)
 static void
 log_result(struct deliverd *d, const struct job *job, const struct jrcpt *r)
 {
-	double delay = difftime(time(NULL), (time_t)job->created);
+	double	delay = difftime(time(NULL), (time_t)job->created);
+	char	from[600], to[600];
+	int	on = d->conf->log.addresses;
 
-	log_info("msgid=%016llx tenant=%s from=<%s> to=<%s> relay=%s "
-	    "delay=%.0fs dsn=%s status=%s (%s) tls=%s verified=%s",
+	log_info("msgid=%016llx tenant=%s%s%s relay=%s delay=%.0fs dsn=%s "
+	    "status=%s (%s) tls=%s verified=%s",
 	    (unsigned long long)job->msgid, job->tenant[0] ? job->tenant : "-",
-	    job->sender, r->addr, job->relay[0] ? job->relay : "none",
+	    log_addr(from, sizeof(from), on, "from", job->sender),
+	    log_addr(to, sizeof(to), on, "to", r->addr),
+	    job->relay[0] ? job->relay : "none",
 	    delay < 0 ? 0 : delay, r->dsn, status_word(r->result),
 	    r->diag ? r->diag : "", job->tls[0] ? job->tls : "none",
 	    job->verified ? job->verified : "none");

@@ -21,6 +21,9 @@
  * The writer also measures how full the store's map is, between batches:
  * once a second, or after each batch when it is near the high-water mark
  * or a batch failed; the event loop reads the figures (quota_store).
+ * And when the event loop asks (queue_record.c, every half of
+ * retention.message_records), it compacts the store between two batches
+ * (queue_store.c): the batches that come meanwhile wait, none fails.
  */
 #include <sys/eventfd.h>
 
@@ -65,6 +68,7 @@ struct committer {
 	struct event	*ev;
 	int		 stopping;
 	int		 measure_now;
+	int		 compact_now;
 	uint64_t	 used, total;	/* the store's pages, last measured */
 	time_t		 measured;	/* when, monotonic seconds */
 	pthread_t	 workers[SYNC_WORKERS];
@@ -429,6 +433,40 @@ hand_back(struct committer *cm, struct task_list *batch)
 	wake_loop(cm);
 }
 
+/* Without the lock: the store compacted, if anything was freed. */
+static void
+compact(struct committer *cm)
+{
+	struct timespec	t0, t1;
+	uint64_t	before, after;
+	char		err[512];
+
+	if (cm->store == NULL || !store_compact_due(cm->store))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (store_compact(cm->store, &before, &after, err, sizeof(err)) ==
+	    -1) {
+		log_warnx("queue store: compaction failed: %s; the freed pages "
+		    "stay until the next", err);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_info("queue store: compacted in %.3fs, %llu octets to %llu: no "
+	    "freed page is left", (double)(t1.tv_sec - t0.tv_sec) +
+	    (t1.tv_nsec - t0.tv_nsec) / 1e9, (unsigned long long)before,
+	    (unsigned long long)after);
+}
+
+/* The event loop's: compact between the next two batches. */
+void
+committer_compact(struct committer *cm)
+{
+	pthread_mutex_lock(&cm->lock);
+	cm->compact_now = 1;
+	pthread_cond_signal(&cm->db_cv);
+	pthread_mutex_unlock(&cm->lock);
+}
+
 static void *
 db_writer(void *arg)
 {
@@ -439,8 +477,16 @@ db_writer(void *arg)
 	pthread_mutex_lock(&cm->lock);
 	for (;;) {
 		while (TAILQ_EMPTY(&cm->db_q) && !cm->stopping &&
-		    !cm->measure_now)
+		    !cm->measure_now && !cm->compact_now)
 			pthread_cond_wait(&cm->db_cv, &cm->lock);
+		if (cm->compact_now && !cm->stopping) {
+			cm->compact_now = 0;
+			pthread_mutex_unlock(&cm->lock);
+			compact(cm);
+			measure(cm, 1);
+			pthread_mutex_lock(&cm->lock);
+			continue;
+		}
 		if (cm->measure_now) {
 			cm->measure_now = 0;
 			pthread_mutex_unlock(&cm->lock);

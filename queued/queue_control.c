@@ -215,6 +215,8 @@ queue_action(struct queued *q, uint64_t req, uint32_t cmd, const char *id,
 		sched_bounce(q, m, "bounced by the operator");
 		break;
 	}
+	if (cmd != CTL_QUEUE_REMOVE && cmd != CTL_QUEUE_BOUNCE)
+		rec_message(q, m, act_name(cmd), "by the operator");
 	log_info("msgid=%s %s by the operator", id, act_name(cmd));
 	snprintf(line, sizeof(line), "%s %s", id, act_name(cmd));
 	ctl_line(q, req, line);
@@ -247,13 +249,15 @@ control_request(struct queued *q, struct imsg *imsg)
 	switch (req.cmd) {
 	case CTL_SHOW_QUEUE:
 		ctl_stream_open(q->child, imsg, "show queue", "ID TENANT FROM "
-		    "RECIPIENTS AGE ATTEMPTS NEXT LAST-ERROR", queue_fill, q);
+		    "RECIPIENTS AGE ATTEMPTS NEXT LAST-ERROR", queue_fill, NULL,
+		    q);
 		break;
 	case CTL_SHOW_CORRUPT:
 		corrupt_show(q, imsg->hdr.peerid);
 		break;
 	case CTL_SHOW_TENANT:
-		tenant_show(q, imsg->hdr.peerid, req.args[0], req.json);
+		tenant_show(q, imsg->hdr.peerid, req.args[0],
+		    (req.flags & CTL_F_JSON) != 0);
 		break;
 	case CTL_NOTICES_TEST:
 		notices_test(q, imsg->hdr.peerid, req.args[0]);
@@ -264,6 +268,18 @@ control_request(struct queued *q, struct imsg *imsg)
 	case CTL_QUEUE_REMOVE:
 	case CTL_QUEUE_BOUNCE:
 		queue_action(q, imsg->hdr.peerid, req.cmd, req.id, req.all);
+		break;
+	case CTL_TRACE:
+		records_trace(q, imsg, &req);
+		break;
+	case CTL_MONITOR:
+		records_monitor(q, imsg, &req);
+		break;
+	case CTL_HOLD_RECORDS:
+		records_hold(q, imsg, &req);
+		break;
+	case CTL_SHOW_STATS:
+		stats_show(q, imsg, &req);
 		break;
 	default:
 		child_peer_broken(q->child, PROC_PARENT, imsg, "control");

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "marshal.h"
 #include "msg_deliver.h"
+#include "queue_stats.h"
 #include "queued.h"
 
 /* Per recipient of a job: the result until the job is done. */
@@ -124,12 +125,24 @@ defer_unsent(struct queued *q, struct qmsg *m, uint32_t *idx, size_t n,
 	for (i = 0; i < n; i++) {
 		struct rcpt *r = &m->env->rcpts[idx[i]];
 
+		rec_rcpt(q, m, idx[i], "deferred", NULL, why);
 		free(r->last_error);
 		r->last_error = strdup(why);
 		r->attempts++;
 		r->next_attempt = time(NULL) + q->conf->queue.retry_max;
 	}
 	sched_persist(q, m);
+}
+
+/* A recipient's first attempt: how long after its message's 250. */
+static void
+count_first(struct queued *q, struct qmsg *m, uint32_t i)
+{
+	const struct rcpt	*r = &m->env->rcpts[i];
+	int64_t			 d = time(NULL) - m->env->created;
+
+	if (r->attempts == 0 && !(m->env->flags & ENVF_BOUNCE))
+		stats_count(q, r->tenant, stat_first_bucket(d), 1);
 }
 
 void
@@ -169,8 +182,10 @@ deliver_send(struct queued *q, struct qmsg *m, const char *key,
 	memcpy(dj->idx, idx, n * sizeof(*idx));
 	dj->dest = qdest_get(q, key);
 	dj->dest->inflight++;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		m->busy[idx[i]] |= BUSY_JOB;
+		count_first(q, m, idx[i]);
+	}
 	m->njobs++;
 	q->njobs++;
 	RB_INSERT(djob_tree, &q->jobs, dj);
@@ -276,6 +291,10 @@ on_done(struct queued *q, struct imsg *imsg)
 		    jr->relay != NULL && jr->relay[0] != '\0')
 			strlcpy(refused, jr->diag && jr->diag[0] ? jr->diag :
 			    jr->dsn, sizeof(refused));
+		if (m->env->rcpts[dj->idx[i]].status == RS_PENDING)
+			rec_attempt(q, m, dj->idx[i], jr->result, jr->dsn,
+			    jr->relay ? jr->relay : "", jr->diag ? jr->diag :
+			    "");
 		sched_result(q, m, dj->idx[i], jr->result, jr->dsn,
 		    jr->diag ? jr->diag : "", host, jr->dsn_passed, &fails,
 		    &nfails, &relayed, &nrelayed);
@@ -288,6 +307,12 @@ on_done(struct queued *q, struct imsg *imsg)
 		probe_dest_down(q, dj->dest);
 		log_info("destination %s is down: %s", dj->dest->key,
 		    err[0] ? err : "no connection");
+	}
+	if (any_sent) {
+		stats_count(q, tenant, inbound ? ST_INBOUND_SENT_MSGS :
+		    ST_OUTBOUND_SENT_MSGS, 1);
+		stats_count(q, tenant, inbound ? ST_INBOUND_SENT_OCTETS :
+		    ST_OUTBOUND_SENT_OCTETS, m->env->size);
 	}
 	sched_job_done(q, m, fails, nfails, relayed, nrelayed);
 	if (inbound)

@@ -144,6 +144,9 @@ pwrite_dispatch(struct queued *q, struct imsg *imsg)
 	case M_PQ_VOLUME:
 		notice_volume(q, imsg);
 		return;
+	case M_PQ_STATS:
+		stats_dispatch(q, imsg, PROC_POLICYD);
+		return;
 	case M_PQ_PUT:
 	case M_PQ_DEL:
 	case M_PQ_FLUSH:

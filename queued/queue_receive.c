@@ -20,6 +20,7 @@
 #include "log.h"
 #include "marshal.h"
 #include "msg_queue.h"
+#include "queue_stats.h"
 #include "queued.h"
 
 int
@@ -327,6 +328,10 @@ receive_dispatch(struct queued *q, struct imsg *imsg)
 
 	if (imsg_has_fd(imsg))
 		child_peer_broken(q->child, PROC_SMTPD, imsg, "descriptor");
+	if (imsg->hdr.type == M_Q_STATS) {
+		stats_dispatch(q, imsg, PROC_SMTPD);
+		return;
+	}
 	if (q->conf == NULL) {
 		/* No store yet: smtpd asks again later; nothing else yet. */
 		if (imsg->hdr.type != M_Q_CREATE || imsg->datalen != 0)
@@ -355,6 +360,32 @@ receive_dispatch(struct queued *q, struct imsg *imsg)
 		break;
 	default:
 		child_peer_broken(q->child, PROC_SMTPD, imsg, "unknown type");
+	}
+}
+
+/*
+ * Statistics: a message accepted, once per tenant and direction.  An
+ * authenticated user's outbound message would count ST_AUTH_OUTBOUND
+ * here, once envelopes carry the grant (the AUTH work).
+ */
+static void
+count_accepted(struct queued *q, const struct envelope *e)
+{
+	size_t	i, k;
+	int	dir;
+
+	for (i = 0; i < e->nrcpts; i++) {
+		for (k = 0; k < i; k++)
+			if (e->rcpts[k].dir == e->rcpts[i].dir &&
+			    strcmp(e->rcpts[k].tenant, e->rcpts[i].tenant) == 0)
+				break;
+		if (k < i)
+			continue;
+		dir = e->rcpts[i].dir == DIR_OUTBOUND;
+		stats_count(q, e->rcpts[i].tenant, dir ? ST_OUTBOUND_MSGS :
+		    ST_INBOUND_MSGS, 1);
+		stats_count(q, e->rcpts[i].tenant, dir ? ST_OUTBOUND_OCTETS :
+		    ST_INBOUND_OCTETS, e->size);
 	}
 }
 
@@ -391,10 +422,12 @@ commit_done(struct queued *q, struct task *j)
 	mw_u64(&w, j->id);
 	send_smtpd(q, M_Q_COMMIT_OK, j->sid, -1, &w);
 	q->committed++;
+	count_accepted(q, p->env);
 	/* The envelope now belongs to the queue: first attempt now. */
 	m = queue_insert(q, p->env);
 	p->env = NULL;
 	pending_drop(q, p, 0);
+	rec_accepted(q, m);
 	sched_add(q, m);
 }
 
@@ -443,6 +476,9 @@ receive_task_done(struct queued *q, struct task *j)
 	case TASK_POLICY:
 	case TASK_PURGE:
 		pwrite_task_done(q, j);
+		return;
+	case TASK_STATS:
+		stats_task_done(q, j);
 		return;
 	case TASK_STS:
 		if (j->err != 0)

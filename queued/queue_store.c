@@ -23,6 +23,20 @@
  * The map is limits.store_max_size from the start; without MDB_WRITEMAP
  * the file grows only as pages are used.  It is never grown under a
  * running reader (policyd), whose transactions would fail.
+ *
+ * Compaction (store_compact): LMDB keeps the pages a deleted envelope
+ * used, with its addresses in them, until it writes over them.  So every
+ * half of retention.message_records the writer thread copies the live
+ * pages alone (mdb_env_copyfd2, MDB_CP_COMPACT) to data.mdb.compact,
+ * syncs it, closes the environment, renames the copy over data.mdb and
+ * unlinks lock.mdb before it opens the environment again.  The copy
+ * starts its transaction ids at 1, and a lock region that outlived the
+ * old file would hold the old ids (LMDB picks the meta page by them):
+ * so the lock file is made anew, and queued, its first user, sets it up
+ * from the copy; the ids are checked once it is open.  Commits wait in
+ * the writer's queue meanwhile.  A reader (policyd) keeps the old files
+ * it has open, unlinked, and reads the old snapshot until it opens the
+ * environment again (common/store_rd.h tells it when).
  */
 #include <sys/stat.h>
 
@@ -39,6 +53,7 @@
 #include "log.h"
 #include "marshal.h"
 #include "queue_policy.h"
+#include "queue_stats.h"
 #include "queued.h"
 
 #define STORE_MAXDBS	16
@@ -53,6 +68,8 @@ struct store {
 	int		 unsynced;	/* the key is set */
 	MDB_dbi		 mtasts;	/* MTA-STS policies, by domain */
 	MDB_dbi		 pdb[PDB_MAX];	/* policyd's (queue_policy.c) */
+	uint64_t	 freed;		/* writes since the last compaction */
+	MDB_dbi		 stats;		/* queue_stats.c */
 };
 
 static void
@@ -105,6 +122,26 @@ file_mode(const char *dir, const char *name, mode_t mode)
 	return rv;
 }
 
+/*
+ * The lock region's last transaction id is the data file's: a lock file
+ * left from before a compaction would make LMDB read the wrong meta page.
+ * The writer, with no other writer, sees them equal.
+ */
+static int
+lock_fits_data(MDB_env *env)
+{
+	MDB_envinfo	 info;
+	MDB_txn		*txn;
+	size_t		 id;
+
+	if (mdb_env_info(env, &info) != 0 ||
+	    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0)
+		return 0;
+	id = mdb_txn_id(txn);
+	mdb_txn_abort(txn);
+	return id == info.me_last_txnid;
+}
+
 static int
 env_open(struct store *st, char *err, size_t errsz)
 {
@@ -131,6 +168,13 @@ env_open(struct store *st, char *err, size_t errsz)
 	/* Readers left by a killed process would pin old pages forever. */
 	if (mdb_reader_check(st->env, &dead) == 0 && dead > 0)
 		log_info("cleared %d stale LMDB readers", dead);
+	if (!lock_fits_data(st->env)) {
+		snprintf(err, errsz, "%s: lock.mdb does not belong to data.mdb "
+		    "(transaction ids differ)", st->dir);
+		mdb_env_close(st->env);
+		st->env = NULL;
+		return -1;
+	}
 	return 0;
 }
 
@@ -245,7 +289,8 @@ prepare(struct store *st, int first, char *err, size_t errsz)
 	if (rc != 0 || (rc = mdb_dbi_open(txn, "meta", MDB_CREATE,
 	    &st->meta)) != 0 || (rc = mdb_dbi_open(txn, "mtasts",
 	    MDB_CREATE, &st->mtasts)) != 0 ||
-	    (rc = policy_store_open(txn, st->pdb)) != 0)
+	    (rc = policy_store_open(txn, st->pdb)) != 0 ||
+	    (rc = stats_store_open(txn, &st->stats)) != 0)
 		goto abort;
 	if (first && (version = get_version(st, txn, &rc)) == -1) {
 		if (rc == 0)
@@ -297,6 +342,7 @@ store_open(const char *dir, uint64_t mapsize, char *err, size_t errsz)
 		return NULL;
 	}
 	st->mapsize = mapsize;
+	store_compact_cleanup(st->dir);
 	if (env_open(st, err, errsz) == -1) {
 		free(st);
 		return NULL;
@@ -306,6 +352,7 @@ store_open(const char *dir, uint64_t mapsize, char *err, size_t errsz)
 		return NULL;
 	}
 	st->unsynced = 1;	/* until cleared: it may be there */
+	st->freed = 1;		/* what the last run freed is not known */
 	return st;
 }
 
@@ -529,6 +576,29 @@ store_tenants(struct store *st, store_route_fn *fn, void *arg)
 	return tenant_meta_each(st, "tenant", fn, arg);
 }
 
+/* Every statistics record to fn, oldest day first (queue_stats.c). */
+int
+store_stats_load(struct store *st, store_stats_fn *fn, void *arg)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 key, val;
+	int		 rc;
+
+	if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
+		return -1;
+	if (mdb_cursor_open(txn, st->stats, &cur) != 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+	for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+		fn(arg, key.mv_data, key.mv_size, val.mv_data, val.mv_size);
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rc == MDB_NOTFOUND ? 0 : -1;
+}
+
 /* Does the batch hold new messages?  (The panic fault is theirs.) */
 static int
 has_new(struct task_list *jobs)
@@ -592,6 +662,9 @@ apply_once(struct store *st, struct task_list *jobs)
 		case TASK_PURGE:
 			rc = policy_store_purge(txn, st->pdb, j);
 			break;
+		case TASK_STATS:
+			rc = stats_store_apply(txn, st->stats, j);
+			break;
 		}
 		if (rc == MDB_KEYEXIST) {
 			j->mdb_err = rc;
@@ -612,8 +685,13 @@ apply_once(struct store *st, struct task_list *jobs)
 	n = 0;
 	TAILQ_FOREACH(j, jobs, entry)
 		n += is_new(j) && j->err == 0;
-	if ((rc = mdb_txn_commit(txn)) == 0)
+	if ((rc = mdb_txn_commit(txn)) == 0) {
 		st->unsynced = n > 0;
+		/* Pages freed: what they held lingers until a compaction. */
+		TAILQ_FOREACH(j, jobs, entry)
+			st->freed += j->err == 0 && (j->kind == TASK_DELETE ||
+			    j->kind == TASK_PUT);
+	}
 	return rc;
 }
 
@@ -882,4 +960,95 @@ store_sts_load(struct store *st, void (*fn)(void *, const char *,
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	return n;
+}
+
+static int
+sync_dir(const char *dir)
+{
+	int fd, rv;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	rv = fsync(fd);
+	close(fd);
+	return rv;
+}
+
+/* A compaction's copy left by a crash: never used, gone at once. */
+void
+store_compact_cleanup(const char *dir)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/data.mdb.compact", dir);
+	if (unlinkat(AT_FDCWD, path, 0) == 0)
+		log_info("queue store: removed a compaction's unfinished copy");
+}
+
+/*
+ * The live pages alone, in a new data.mdb (see the top of this file).
+ * The writer thread's, between batches.  Until the environment is closed
+ * a failure leaves everything as it was; after, the next batch opens it
+ * again as after MDB_PANIC.  *before and *after: the file's sizes.
+ */
+int
+store_compact(struct store *st, uint64_t *before, uint64_t *after,
+    char *err, size_t errsz)
+{
+	char		 copy[256], data[256], lock[256];
+	struct stat	 sb;
+	int		 fd, rc;
+
+	if (st->env == NULL) {
+		snprintf(err, errsz, "the environment is not open");
+		return -1;
+	}
+	snprintf(copy, sizeof(copy), "%s/data.mdb.compact", st->dir);
+	snprintf(data, sizeof(data), "%s/data.mdb", st->dir);
+	snprintf(lock, sizeof(lock), "%s/lock.mdb", st->dir);
+	*before = stat(data, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+	(void)unlinkat(AT_FDCWD, copy, 0);
+	if ((fd = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0640)) == -1) {
+		snprintf(err, errsz, "%s: %s", copy, strerror(errno));
+		return -1;
+	}
+	/* policyd reads it through its group, as it did the old one. */
+	rc = fchmod(fd, 0640) == -1 ? errno :
+	    mdb_env_copyfd2(st->env, fd, MDB_CP_COMPACT);
+	if (rc == 0 && (rc = fault_error("queued-compact")) == 0 &&
+	    (fsync(fd) == -1 || fstat(fd, &sb) == -1))
+		rc = errno;
+	close(fd);
+	if (rc != 0) {
+		snprintf(err, errsz, "%s: %s", copy, mdb_strerror(rc));
+		unlinkat(AT_FDCWD, copy, 0);
+		return -1;
+	}
+	*after = (uint64_t)sb.st_size;
+	mdb_env_close(st->env);
+	st->env = NULL;
+	if (renameat(AT_FDCWD, copy, AT_FDCWD, data) == -1) {
+		snprintf(err, errsz, "%s: %s", data, strerror(errno));
+		unlinkat(AT_FDCWD, copy, 0);
+		(void)store_reopen(st);
+		return -1;
+	}
+	if (unlinkat(AT_FDCWD, lock, 0) == -1 && errno != ENOENT)
+		log_warn("queue store: %s", lock);
+	if (sync_dir(st->dir) == -1)
+		log_warn("queue store: syncing %s", st->dir);
+	if (store_reopen(st) == -1) {
+		snprintf(err, errsz, "the compacted store cannot be opened");
+		return -1;
+	}
+	st->freed = 0;
+	return 0;
+}
+
+/* Is a compaction worth its while: anything freed since the last? */
+int
+store_compact_due(const struct store *st)
+{
+	return st->freed > 0;
 }

@@ -24,87 +24,6 @@
 
 static struct queued queued;
 
-int
-qmsg_cmp(struct qmsg *a, struct qmsg *b)
-{
-	return a->id < b->id ? -1 : a->id > b->id;
-}
-
-RB_GENERATE(qmsg_tree, qmsg, entry, qmsg_cmp)
-
-struct qmsg *
-queue_insert(struct queued *q, struct envelope *e)
-{
-	struct qmsg *m;
-
-	if ((m = calloc(1, sizeof(*m))) == NULL ||
-	    (m->busy = calloc(e->nrcpts ? e->nrcpts : 1, 1)) == NULL)
-		fatal("queue index");
-	m->id = e->id;
-	m->env = e;
-	if (RB_INSERT(qmsg_tree, &q->queue, m) != NULL)
-		fatalx("msgid %016llx is queued twice",
-		    (unsigned long long)e->id);
-	q->nqueue++;
-	quota_charge(q, e);
-	return m;
-}
-
-struct qmsg *
-queue_find(struct queued *q, uint64_t id)
-{
-	struct qmsg find, *m;
-
-	find.id = id;
-	m = RB_FIND(qmsg_tree, &q->queue, &find);
-	return (m != NULL && !m->gone) ? m : NULL;
-}
-
-static void
-qmsg_free(int fd, short ev, void *arg)
-{
-	struct qmsg *m = arg;
-
-	(void)fd;
-	(void)ev;
-	envelope_free(m->env);
-	free(m->busy);
-	free(m);
-}
-
-/*
- * A message out of the index is freed once no job or notice refers to
- * it, and never under a caller's feet: from the event loop, later.
- */
-void
-queue_release(struct queued *q, struct qmsg *m)
-{
-	if (!m->gone || m->njobs > 0 || m->dsns > 0 || m->freeing)
-		return;
-	m->freeing = 1;
-	if (event_base_once(q->child->base, -1, EV_TIMEOUT, qmsg_free, m,
-	    NULL) == -1)
-		log_warnx("msgid=%016llx: cannot free its index entry",
-		    (unsigned long long)m->id);
-}
-
-/* Out of the index: gone to every look-up from now on. */
-void
-queue_remove(struct queued *q, struct qmsg *m)
-{
-	if (m->gone)
-		return;
-	if (m->scheduled) {
-		RB_REMOVE(sched_tree, &q->schedule, m);
-		m->scheduled = 0;
-	}
-	RB_REMOVE(qmsg_tree, &q->queue, m);
-	q->nqueue--;
-	quota_release(q, m->env);
-	m->gone = 1;
-	queue_release(q, m);
-}
-
 /* What start-up finds, and the envelopes it takes out of the store. */
 struct startup {
 	struct queued	*q;
@@ -156,20 +75,6 @@ load_one(void *arg, uint64_t id, struct envelope *e, const void *raw,
 		queue_insert(s->q, e);
 	else
 		quarantine(s, id, raw, len, why);
-}
-
-/* The envelope out of the store, then its file; no index entry. */
-void
-queue_forget(struct queued *q, uint64_t id)
-{
-	struct task *j;
-
-	if ((j = calloc(1, sizeof(*j))) == NULL)
-		fatal("queue update");
-	j->kind = TASK_DELETE;
-	j->id = id;
-	j->fd = -1;
-	committer_submit(q->cm, j);
 }
 
 static int
@@ -247,6 +152,7 @@ queued_start(struct queued *q)
 	free(s.drop);
 	free(s.unsynced);
 	spool_scan(q);
+	records_start(q);
 	committer_attach(q->cm, q->store);
 	deliver_sts_load(q);
 	if (s.quarantined > 0)
@@ -270,6 +176,8 @@ queued_init(struct child *c)
 	retry_init(q);
 	pwrite_init(q);
 	tenant_init(q);
+	records_init(q);
+	stats_init(q);
 	/* The working directory is state_dir (our chroot). */
 	if ((q->spool_fd = open("spool", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1)
@@ -327,6 +235,7 @@ queued_ready(struct queued *q, struct conf *conf)
 	routes_load(q);
 	routes_update(q, conf);
 	tenant_load(q);
+	stats_load(q);
 	tenant_conf(q, conf);
 	quota_tick(-1, 0, q);
 	/* What was queued before a restart, at its next attempt. */
@@ -355,6 +264,7 @@ queued_conf(struct child *c, struct conf *conf, struct conf *old)
 			q->conf = conf;
 			routes_update(q, conf);
 			tenant_conf(q, conf);
+			records_conf(q);
 		}
 		quota_tick(-1, 0, q);
 		return;
@@ -386,6 +296,8 @@ queued_shutdown(struct child *c)
 	struct queued *q = c->state;
 
 	retry_flush(q);
+	records_shutdown(q);
+	stats_shutdown(q);
 	committer_stop(q->cm);
 	pending_drop_all(q);
 	recycled_drop_all(q);

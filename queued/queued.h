@@ -53,6 +53,9 @@ struct troute_tree;
 struct retries;
 struct policy_writes;
 struct tstate_tree;
+struct records;
+struct qstats;
+struct ctl_req;
 
 /* A message being received: its spool file exists, no envelope yet. */
 struct pending {
@@ -85,7 +88,15 @@ struct qmsg {
 	int			 freeing;	/* queue_release scheduled */
 	unsigned		 put_fails;	/* store updates failed */
 	int			 put_retry;	/* one is to be tried again */
+	/* Its records not yet in records/open/ID (queue_record.c). */
+	TAILQ_ENTRY(qmsg)	 rec_entry;
+	char			*rec;
+	size_t			 rec_len, rec_cap;
+	int64_t			 rec_since;	/* monotonic, the oldest */
+	int			 rec_listed;	/* on the unfiled list */
+	int			 rec_filed;	/* records/open/ID may exist */
 };
+TAILQ_HEAD(qmsg_list, qmsg);
 #define BUSY_JOB	0x1	/* in a delivery job at deliverd */
 #define BUSY_NOTICE	0x2	/* its notice is being written */
 RB_HEAD(qmsg_tree, qmsg);
@@ -168,6 +179,8 @@ struct queued {
 	struct tstate_tree	*tenants;	/* queue_tenant.c */
 	struct event		*tenant_timer;
 	int64_t			 census_at;	/* held mail last counted */
+	struct records		*rec;		/* queue_record.c */
+	struct qstats		*stats;		/* queue_stats.c */
 };
 
 /* Notices to a tenant's contacts (queue_notice.c), by kind. */
@@ -288,8 +301,9 @@ enum task_kind {
 	TASK_POLICY,		/* a write from policyd (queue_policy.c) */
 	TASK_PURGE,		/* expired policy entries removed */
 	TASK_TSTATE,		/* put a tenant's state (blob), or delete it */
-	TASK_NOTICE		/* write a notice to a tenant, fsync it, put its
+	TASK_NOTICE,		/* write a notice to a tenant, fsync it, put its
 				   envelope and the tenant's state (blob) */
+	TASK_STATS		/* add counts to the statistics (blob) */
 };
 
 /* TASK_POLICY: what policyd asked (M_PQ_PUT + op). */
@@ -360,6 +374,11 @@ int	 store_tenants(struct store *, store_route_fn *, void *);
 /* Every stored MTA-STS policy: domain, and the value deliverd sent. */
 int	 store_sts_load(struct store *, void (*)(void *, const char *,
 	    const void *, size_t), void *);
+/* The live pages alone in a new data.mdb: no freed page left behind. */
+int	 store_compact(struct store *, uint64_t *before, uint64_t *after,
+	    char *err, size_t errsz);
+int	 store_compact_due(const struct store *);
+void	 store_compact_cleanup(const char *dir);
 
 /* queue_commit.c: fsync workers and the group-commit writer. */
 struct committer *committer_start(struct queued *);
@@ -367,6 +386,7 @@ void	 committer_attach(struct committer *, struct store *);
 void	 committer_submit(struct committer *, struct task *);
 void	 committer_stop(struct committer *);
 void	 committer_recycled_taken(struct committer *);
+void	 committer_compact(struct committer *);
 int	 committer_usage(struct committer *, uint64_t *used,
 	    uint64_t *total);
 
@@ -447,11 +467,156 @@ const struct hostport *route_hosts(struct queued *, const char *tenant,
 int	 route_tenant_removed(struct queued *, const char *tenant);
 uint32_t route_lifetime(struct queued *, const struct rcpt *);
 
+/* queue_stats.c: per-tenant statistics (queue_stats.h to read them). */
+void	 stats_init(struct queued *);
+void	 stats_load(struct queued *);
+void	 stats_dispatch(struct queued *, struct imsg *, enum proc_id);
+void	 stats_task_done(struct queued *, struct task *);
+void	 stats_shutdown(struct queued *);
+void	 stats_show(struct queued *, struct imsg *, const struct ctl_req *);
+typedef void	 store_stats_fn(void *, const void *key, size_t klen,
+		    const void *val, size_t vlen);
+int	 store_stats_load(struct store *, store_stats_fn *, void *);
+
 /* queue_policy.c: policyd's writes to the store. */
 void	 pwrite_init(struct queued *);
 void	 pwrite_dispatch(struct queued *, struct imsg *);
 void	 pwrite_task_done(struct queued *, struct task *);
 void	 pwrite_task_free(struct task *);
+
+/* queue_recline.c: a record, one line, and back. */
+#define REC_LINE_MAX	4096
+#define REC_VALUE_MAX	512	/* an address, a tenant list, a relay */
+#define REC_TEXT_MAX	600	/* a reply, a reason */
+#define REC_FIELDS_MAX	20
+
+struct recline {
+	char		 buf[REC_LINE_MAX + 1];
+	size_t		 len;
+	int		 cut;
+};
+
+/* A line read back: pointers into work, values unescaped. */
+struct recview {
+	char		*id, *time, *event;
+	size_t		 n;
+	char		*keys[REC_FIELDS_MAX];
+	char		*vals[REC_FIELDS_MAX];
+	char		 work[REC_LINE_MAX + 1];
+};
+
+void	 rl_begin(struct recline *, uint64_t id, int64_t when,
+	    const char *event);
+void	 rl_str(struct recline *, const char *key, const char *);
+void	 rl_text(struct recline *, const char *key, const char *);
+void	 rl_addr(struct recline *, const char *key, const char *);
+void	 rl_num(struct recline *, const char *key, uint64_t);
+void	 rl_time(struct recline *, const char *key, int64_t);
+void	 rl_end(struct recline *);
+int	 rl_parse(const char *, size_t, struct recview *);
+const char *rv_get(const struct recview *, const char *key);
+int	 rv_names(const struct recview *, const char *addr);
+int	 rv_tenant(const struct recview *, const char *tenant);
+int	 rl_json(const struct recview *, char *, size_t);
+
+/* Reading record files line by line, a bounded amount at a time. */
+struct linereader {
+	int		 fd;
+	size_t		 pos, len, cur;
+	int		 eof, nl;
+	uint64_t	 nread;		/* octets read, for a budget */
+	char		 buf[64 * 1024];
+};
+void	 lr_init(struct linereader *, int fd);
+/* The next line, not taken: 1, 0 at the end, -1 on a read error. */
+int	 lr_peek(struct linereader *, const char **, size_t *);
+void	 lr_take(struct linereader *);
+
+/* queue_record.c: the record store, state_dir/records. */
+struct monitor {
+	TAILQ_ENTRY(monitor)	 entry;
+	struct queued		*q;
+	struct ctl_stream	*s;
+	int			 json;
+};
+TAILQ_HEAD(monitor_list, monitor);
+
+/* A legal hold: a tenant's records, or an address's (queue_hold.c). */
+struct hold {
+	uint32_t		 n;
+	int			 address;	/* else a tenant */
+	char			 what[REC_VALUE_MAX];
+	int64_t			 since;
+	int			 gone;		/* released during a copy */
+};
+
+struct holdcopy;
+
+struct records {
+	struct queued		*q;
+	int			 dirfd, openfd, heldfd;
+	struct qmsg_list	 unfiled;	/* records in memory */
+	struct event		*tick;
+	int			 bfd;		/* the bucket being written */
+	int64_t			 bstart, bspan;
+	char			*bbuf;
+	size_t			 blen;
+	time_t			 warned;
+	uint64_t		 lost;
+	struct event		*purge_ev;
+	int64_t			 oldest;	/* bucket start, or -1 */
+	struct hold		*holds;
+	size_t			 nholds;
+	struct holdcopy		*copy;		/* a bucket kept for holds */
+	struct monitor_list	 monitors;
+	size_t			 nmonitors;
+	struct event		*compact_ev;	/* the queue store's */
+};
+
+void	 records_init(struct queued *);
+void	 records_start(struct queued *);
+void	 records_conf(struct queued *);
+void	 records_shutdown(struct queued *);
+void	 rec_accepted(struct queued *, struct qmsg *);
+void	 rec_notice(struct queued *, struct qmsg *orig, struct qmsg *notice,
+	    const char *kind);
+void	 rec_attempt(struct queued *, struct qmsg *, size_t rcpt, int result,
+	    const char *dsn, const char *relay, const char *reply);
+void	 rec_rcpt(struct queued *, struct qmsg *, size_t rcpt,
+	    const char *event, const char *dsn, const char *reason);
+void	 rec_message(struct queued *, struct qmsg *, const char *event,
+	    const char *reason);
+void	 rec_final(struct queued *, struct qmsg *);
+void	 rec_forget(struct queued *, struct qmsg *);
+/*
+ * For a trace: the buckets' buffer written, and what is in memory to the
+ * open files: one message's, or all of them (spill).
+ */
+void	 records_sync(struct queued *, struct qmsg *, int spill);
+/* Buckets by name, oldest first: their starts; -1 on error. */
+int	 records_buckets(struct queued *, int64_t **, size_t *);
+int64_t	 records_bucket_start(const char *);
+void	 records_bucket_name(int64_t, char *, size_t);
+/* The purge: again now (after a copy), and a bucket deleted. */
+void	 records_purge(struct queued *);
+void	 records_bucket_delete(struct queued *, int64_t);
+int	 int64_cmp(const void *, const void *);
+const char *duration(uint32_t);
+
+/* queue_hold.c: legal holds, records/holds and records/held/N. */
+int	 holds_load(struct queued *);
+int	 holds_save(struct queued *);
+int	 hold_matches(const struct hold *, const struct recview *);
+/* Copy what the holds keep of an expired bucket, then delete it. */
+void	 holds_copy(struct queued *, int64_t start);
+void	 holds_copy_forget(struct queued *, uint32_t n);
+
+/* queue_trace.c: trace, monitor and hold-records. */
+void	 records_trace(struct queued *, struct imsg *, const struct ctl_req *);
+void	 records_monitor(struct queued *, struct imsg *,
+	    const struct ctl_req *);
+void	 records_hold(struct queued *, struct imsg *, const struct ctl_req *);
+void	 monitors_send(struct queued *, const char *line, size_t len);
 
 /* queue_control.c */
 void	 control_request(struct queued *, struct imsg *);

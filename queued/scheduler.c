@@ -28,6 +28,7 @@
 #include "mailaddr.h"
 #include "log.h"
 #include "marshal.h"
+#include "queue_stats.h"
 #include "queued.h"
 
 static void	sched_run(int, short, void *);
@@ -178,6 +179,7 @@ sched_persist(struct queued *q, struct qmsg *m)
 	if (m->njobs == 0 && (all_final(m->env) || m->removing)) {
 		j->kind = TASK_DELETE;
 		committer_submit(q->cm, j);
+		rec_final(q, m);
 		queue_remove(q, m);
 		return;
 	}
@@ -222,6 +224,16 @@ notice_route(struct queued *q, const struct envelope *e,
 	return 0;
 }
 
+/* " to <sender>" in a notice's log line, with log.addresses. */
+static const char *
+notice_to(struct queued *q, char *buf, size_t sz, const char *sender)
+{
+	if (!q->conf->log.addresses)
+		return "";
+	snprintf(buf, sz, " to <%s>", sender);
+	return buf;
+}
+
 static const char *
 kind_name(enum dsn_kind k)
 {
@@ -237,7 +249,7 @@ sched_notify(struct queued *q, struct qmsg *m, enum dsn_kind kind,
 	struct envelope		*e = m->env;
 	struct dsn_spec		*s;
 	struct task		*j;
-	char			 qid[32], name[32];
+	char			 qid[32], name[32], to[600];
 	size_t			 i;
 
 	queue_id_format(m->id, qid, sizeof(qid));
@@ -269,8 +281,9 @@ sched_notify(struct queued *q, struct qmsg *m, enum dsn_kind kind,
 	s->orig_fd = openat(q->spool_fd, name, O_RDONLY | O_CLOEXEC);
 	if (s->sender == NULL || s->hostname == NULL ||
 	    notice_route(q, e, s) == -1) {
-		log_warnx("msgid=%s: cannot route a %s notice to <%s>; "
-		    "dropped", qid, kind_name(kind), e->sender);
+		log_warnx("msgid=%s: cannot route a %s notice%s; dropped",
+		    qid, kind_name(kind), notice_to(q, to, sizeof(to),
+		    e->sender));
 		s->items = NULL;
 		s->nitems = 0;
 		dsn_spec_free(s);
@@ -327,7 +340,7 @@ sched_dsn_done(struct queued *q, struct task *j)
 	struct dsn_spec	*s = j->dsn;
 	struct qmsg	*m = s->orig;
 	struct qmsg	*n;
-	char		 qid[32], nid[32];
+	char		 qid[32], nid[32], to[600];
 	size_t		 i;
 
 	queue_id_format(s->orig_id, qid, sizeof(qid));
@@ -335,16 +348,18 @@ sched_dsn_done(struct queued *q, struct task *j)
 		for (i = 0; i < s->nitems; i++)
 			m->busy[s->items[i].idx] &= ~BUSY_NOTICE;
 	if (j->err != 0) {
-		log_warnx("msgid=%s: the %s notice to <%s> could not be "
-		    "queued: %s; it will be tried again", qid,
-		    kind_name(s->kind), s->sender, strerror(j->err));
+		log_warnx("msgid=%s: the %s notice%s could not be queued: %s; "
+		    "it will be tried again", qid, kind_name(s->kind),
+		    notice_to(q, to, sizeof(to), s->sender), strerror(j->err));
 		envelope_free(j->env);
 		notice_failed(q, m, s);
 	} else {
 		queue_id_format(j->env->id, nid, sizeof(nid));
-		log_info("msgid=%s: %s notice msgid=%s to <%s> queued", qid,
-		    kind_name(s->kind), nid, s->sender);
+		log_info("msgid=%s: %s notice msgid=%s%s queued", qid,
+		    kind_name(s->kind), nid, notice_to(q, to, sizeof(to),
+		    s->sender));
 		n = queue_insert(q, j->env);
+		rec_notice(q, m, n, kind_name(s->kind));
 		sched_add(q, n);
 		if (s->kind != DSN_DELAY)
 			for (i = 0; i < s->nitems; i++)
@@ -411,16 +426,19 @@ rcpt_bounce(struct queued *q, struct qmsg *m, size_t i, const char *status,
     size_t *n)
 {
 	struct rcpt	*r = &m->env->rcpts[i];
-	char		 qid[32];
+	char		 qid[32], from[600], to[600];
+	int		 on = q->conf->log.addresses;
 
 	queue_id_format(m->id, qid, sizeof(qid));
 	r->status = RS_BOUNCED;
 	free(r->last_error);
 	r->last_error = strdup(diag);
 	q->bounced++;
-	log_info("msgid=%s tenant=%s from=<%s> to=<%s> dsn=%s status=bounced "
-	    "(%s)", qid, r->tenant[0] ? r->tenant : "-", m->env->sender,
-	    r->addr, status, diag);
+	stats_count(q, r->tenant, ST_BOUNCED, 1);
+	log_info("msgid=%s tenant=%s%s%s dsn=%s status=bounced (%s)", qid,
+	    r->tenant[0] ? r->tenant : "-", log_addr(from, sizeof(from), on,
+	    "from", m->env->sender), log_addr(to, sizeof(to), on, "to",
+	    r->addr), status, diag);
 	if (r->notify & NOTIFY_NEVER)
 		return;
 	if (r->notify != 0 && !(r->notify & NOTIFY_FAILURE))
@@ -447,6 +465,7 @@ expire(struct queued *q, struct qmsg *m, int64_t now)
 		snprintf(diag, sizeof(diag), "delivery time expired%s%s",
 		    r->last_error ? ": " : "", r->last_error ?
 		    r->last_error : "");
+		rec_rcpt(q, m, i, "expired", "4.4.7", diag);
 		rcpt_bounce(q, m, i, "4.4.7", diag, NULL, &items, &n);
 		changed = 1;
 	}
@@ -644,6 +663,7 @@ sched_remove(struct queued *q, struct qmsg *m)
 		if (m->env->rcpts[i].status == RS_PENDING)
 			m->env->rcpts[i].status = RS_REMOVED;
 	m->removing = 1;
+	rec_message(q, m, "removed", "removed by the operator");
 	unschedule(q, m);
 	/* With jobs out, the delete waits for them (deliver_done). */
 	if (m->njobs == 0)
@@ -657,8 +677,10 @@ sched_bounce(struct queued *q, struct qmsg *m, const char *why)
 	size_t		 i, n = 0;
 
 	for (i = 0; i < m->env->nrcpts; i++)
-		if (m->env->rcpts[i].status == RS_PENDING && !m->busy[i])
+		if (m->env->rcpts[i].status == RS_PENDING && !m->busy[i]) {
+			rec_rcpt(q, m, i, "bounced", "5.0.0", why);
 			rcpt_bounce(q, m, i, "5.0.0", why, NULL, &items, &n);
+		}
 	sched_notify(q, m, DSN_FAILURE, items, n);
 	sched_persist(q, m);
 	reschedule(q, m);
@@ -683,6 +705,7 @@ sched_result(struct queued *q, struct qmsg *m, size_t i, int result,
 	case DR_SENT:
 		r->status = RS_SENT;
 		q->sent++;
+		stats_count(q, r->tenant, ST_DELIVERED, 1);
 		if ((r->notify & NOTIFY_SUCCESS) && !dsn_passed) {
 			/* The notice quotes the reply, now or on a retry. */
 			free(r->last_error);
@@ -695,6 +718,7 @@ sched_result(struct queued *q, struct qmsg *m, size_t i, int result,
 		return;
 	}
 	r->attempts++;
+	stats_count(q, r->tenant, ST_DEFERRED, 1);
 	free(r->last_error);
 	r->last_error = strdup(diag);
 	backoff = q->conf->queue.retry_min;
@@ -706,6 +730,7 @@ sched_result(struct queued *q, struct qmsg *m, size_t i, int result,
 	r->next_attempt = now + backoff;
 	if (now >= e->created + (int64_t)rcpt_lifetime(q, e, r)) {
 		snprintf(why, sizeof(why), "delivery time expired: %s", diag);
+		rec_rcpt(q, m, i, "expired", "4.4.7", why);
 		rcpt_bounce(q, m, i, "4.4.7", why, remote, fails, nfails);
 	}
 }

@@ -62,7 +62,15 @@ usage(void)
 	    "                          its contacts, servers, held mail and\n"
 	    "                          notices\n"
 	    "  notices test TENANT     send the tenant's contacts a test\n"
-	    "                          notice (admin)\n");
+	    "                          notice (admin)\n"
+	    "  trace ID|ADDRESS [--json]\n"
+	    "                          a message's passage, from the records\n"
+	    "                          (admin)\n"
+	    "  monitor [--json]        records as they are written (admin)\n"
+	    "  hold-records [--json]   the legal holds (admin)\n"
+	    "  hold-records TENANT|ADDRESS [--release]\n"
+	    "                          keep their records past the purge\n"
+	    "                          (admin)\n");
 	exit(2);
 }
 
@@ -140,9 +148,12 @@ write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-/* Print data lines; the final line decides the exit status. */
+/*
+ * Print data lines; the final line decides the exit status.  Live
+ * answers (monitor) are flushed line by line, for whoever reads them.
+ */
 static int
-read_answer(int fd)
+read_answer(int fd, int live)
 {
 	FILE	*f;
 	char	*line = NULL;
@@ -162,6 +173,8 @@ read_answer(int fd)
 		text_clean(line);
 		if (strncmp(line, "- ", 2) == 0) {
 			printf("%s\n", line + 2);
+			if (live)
+				fflush(stdout);
 			continue;
 		}
 		if (strcmp(line, "OK") == 0)
@@ -260,5 +273,5 @@ main(int argc, char **argv)
 		close(fd);
 		return 1;
 	}
-	return read_answer(fd) == 0 ? 0 : 1;
+	return read_answer(fd, parsed.cmd == CTL_MONITOR) == 0 ? 0 : 1;
 }

@@ -5,9 +5,10 @@
  * answers itself; status is gathered from every child; queue requests go
  * to queued, test and greylist requests to policyd, and their lines are
  * passed through.  The socket is 0660 and group control_group: being able
- * to connect is the authorisation for an operator's commands.  An administrator's (control_req.c says which)
- * needs root, or control_admin_group as the caller's group or one of its
- * supplementary groups, which the kernel tells us (SO_PEERCRED,
+ * to connect is the authorisation for an operator's commands.  An
+ * administrator's (control_req.c says which) needs root, or
+ * control_admin_group as the caller's group or one of its supplementary
+ * groups, which the kernel tells us (SO_PEERCRED,
  * SO_PEERGROUPS) as they were when it connected.  Every request is
  * logged with the caller's uid, refused or not.
  *
@@ -240,7 +241,8 @@ conn_more(struct ctl_conn *cc)
 		conn_end(cc, 0, err);
 		return;
 	}
-	conn_wait(cc, CTL_FORWARD_WAIT);
+	if (cc->cmd != CTL_MONITOR)
+		conn_wait(cc, CTL_FORWARD_WAIT);
 }
 
 void
@@ -447,7 +449,11 @@ do_forward(struct ctl_conn *cc, const struct ctl_req *req)
 		return;
 	}
 	cc->at = to;
-	conn_wait(cc, CTL_FORWARD_WAIT);
+	/* A monitor waits for events, however long they take. */
+	if (req->cmd == CTL_MONITOR)
+		cc->waiting = 1;
+	else
+		conn_wait(cc, CTL_FORWARD_WAIT);
 }
 
 /*

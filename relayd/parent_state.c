@@ -8,6 +8,8 @@
  *   state_dir/dns/    root, 0755, holding dev/urandom: the root of dnsd
  *   state_dir/spool/  queued, 0700: message bodies
  *   state_dir/corrupt/ queued, 0700: what queued could not use, kept
+ *   state_dir/records/ queued, 0700: the record store; queued makes
+ *                     open/ and held/ in it (queued/queue_record.c)
  *   state_dir/db/     queued:policyd, 2750: the LMDB environment
  */
 #include <sys/file.h>
@@ -130,6 +132,10 @@ state_prepare(struct relayd *env)
 	if (state_dir(path, 0700, q->uid, q->gid, r) == -1)
 		return -1;
 	snprintf(path, sizeof(path), "%s/corrupt", sd);
+	if (state_dir(path, 0700, q->uid, q->gid, r) == -1)
+		return -1;
+	/* What is inside is queued's to make: we hold no DAC override. */
+	snprintf(path, sizeof(path), "%s/records", sd);
 	if (state_dir(path, 0700, q->uid, q->gid, r) == -1)
 		return -1;
 	snprintf(path, sizeof(path), "%s/db", sd);

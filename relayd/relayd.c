@@ -244,6 +244,8 @@ relayd_reload(struct relayd *env, char *err, size_t errsz)
 	conf_free(env->conf);
 	env->conf = conf;
 	selfcheck_reconf(env->selfcheck);
+	log_set_redact(!conf->log.addresses);
+	(void)parent_log_conf(env, conf);
 	log_info("configuration %u loaded: %zu tenants, %zu listeners",
 	    env->gen, conf->ntenants, conf->nlisteners);
 	return 0;
@@ -364,6 +366,7 @@ main(int argc, char **argv)
 		    env.conf->ntenants);
 		exit(0);
 	}
+	log_set_redact(!env.conf->log.addresses);
 
 	/* Before any child is started, so that none inherits it. */
 	(void)notify_open(&env.notify);
@@ -392,6 +395,8 @@ main(int argc, char **argv)
 	add_signal(&env, SIGINT);
 	add_signal(&env, SIGHUP);
 	add_signal(&env, SIGCHLD);
+	if (parent_log_conf(&env, env.conf) == -1)
+		exit(1);
 
 	children_start(&env);
 	env.gen = 1;
@@ -410,6 +415,7 @@ main(int argc, char **argv)
 	selfcheck_close(env.selfcheck);
 	children_reap(&env);
 	log_info("relayd stopped");
+	parent_log_close();
 	notify_close(&env.notify);
 	conf_free(env.conf);
 	return env.exit_status;

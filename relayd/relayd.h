@@ -97,6 +97,10 @@ void	 children_reap(struct relayd *);
 void	 children_stop(struct relayd *, int status);
 struct kid *kid_by_chan(struct relayd *, struct chan *);
 
+/* parent_log.c */
+int	 parent_log_conf(struct relayd *, const struct conf *);
+void	 parent_log_close(void);
+
 /* parent_notify.c */
 int	 notify_open(struct notify *);
 void	 notify_close(struct notify *);

@@ -147,9 +147,13 @@ static void
 reject_log(struct session *s, const char *what, const struct smtp_reply *r,
     const char *to)
 {
-	log_info("reject %s from [%s]: %d %s %s; from=<%s> to=<%s> helo=%s",
-	    what, s->addr, r->code, r->enh, r->text,
-	    s->tx ? s->tx->sender : "", to, s->helo ? s->helo : "");
+	char	from[600], rcpt[600];
+	int	on = s->sd->conf->log.addresses;
+
+	log_info("reject %s from [%s]: %d %s %s;%s%s helo=%s", what, s->addr,
+	    r->code, r->enh, r->text, log_addr(from, sizeof(from), on, "from",
+	    s->tx ? s->tx->sender : ""), log_addr(rcpt, sizeof(rcpt), on,
+	    "to", to), s->helo ? s->helo : "");
 }
 
 static int

@@ -216,14 +216,15 @@ commit_ok(struct session *s, uint64_t id)
 {
 	struct transaction	*tx = s->tx;
 	struct smtp_reply	 r;
-	char			 qid[32], tenants[256];
+	char			 qid[32], tenants[256], from[600];
 
 	queue_id_format(id, qid, sizeof(qid));
 	tenant_list(tx, tenants, sizeof(tenants));
-	log_info("msgid=%s tenant=%s from=<%s> size=%llu nrcpt=%zu "
-	    "client=[%s] helo=%s proto=%s status=queued", qid, tenants,
-	    tx->sender, (unsigned long long)tx->sink.written, tx->nrcpts,
-	    s->addr, s->helo ? s->helo : "", session_proto(s));
+	log_info("msgid=%s tenant=%s%s size=%llu nrcpt=%zu client=[%s] "
+	    "helo=%s proto=%s status=queued", qid, tenants, log_addr(from,
+	    sizeof(from), s->sd->conf->log.addresses, "from", tx->sender),
+	    (unsigned long long)tx->sink.written, tx->nrcpts, s->addr,
+	    s->helo ? s->helo : "", session_proto(s));
 	s->sd->accepted++;
 	policy_accepted(s, tx->sink.written);
 	session_tx_end(s);

@@ -5,9 +5,10 @@
  * length.  The parser is strict, so a request it accepts has one spelling
  * up to its arguments' %-escapes: the words of its command, then the
  * queue id or "all", "from" and the address as written, or the arguments
- * as relayctl encodes them.  Written out again it must parse to the same
- * request, and be the input, octet for octet, when the input had no
- * escape; its level must be the table's.  M_CTL_REQ's payload of it must
+ * as relayctl encodes them, then its flags (--json, --release), which
+ * may come anywhere after the command.  Written out again it must parse
+ * to the same request, and be the input, octet for octet, when the input
+ * had no escape and no flag; its level must be the table's.  M_CTL_REQ's payload of it must
  * read back the same, and cut short must not.
  */
 #include <stdint.h>
@@ -28,7 +29,7 @@ same(const struct ctl_req *a, const struct ctl_req *b)
 
 	if (a->cmd != b->cmd || a->all != b->all || strcmp(a->id, b->id) != 0 ||
 	    a->nargs != b->nargs || strcmp(a->from, b->from) != 0 ||
-	    a->level != b->level)
+	    a->level != b->level || a->flags != b->flags)
 		return 0;
 	for (i = 0; i < a->nargs; i++)
 		if (strcmp(a->args[i], b->args[i]) != 0)
@@ -36,13 +37,18 @@ same(const struct ctl_req *a, const struct ctl_req *b)
 	return 1;
 }
 
-/* The administrator's: they destroy mail or change every tenant's flow. */
+/*
+ * The administrator's: they destroy mail, change every tenant's flow,
+ * list or search addresses, or mail tenants' contacts.
+ */
 static int
 admin(enum ctl_cmd cmd)
 {
 	return cmd == CTL_QUEUE_REMOVE || cmd == CTL_QUEUE_BOUNCE ||
 	    cmd == CTL_GREYLIST_WHITELIST || cmd == CTL_GREYLIST_FLUSH ||
-	    cmd == CTL_SHOW_RECIPIENTS || cmd == CTL_RECIPIENTS_FORGET;
+	    cmd == CTL_SHOW_RECIPIENTS || cmd == CTL_RECIPIENTS_FORGET ||
+	    cmd == CTL_NOTICES_TEST || cmd == CTL_TRACE ||
+	    cmd == CTL_MONITOR || cmd == CTL_HOLD_RECORDS;
 }
 
 int
@@ -57,7 +63,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if ((why = ctl_req_parse((const char *)data, size, &req)) != NULL) {
 		if (*why == '\0' || req.nargs != 0 || req.id[0] != '\0' ||
-		    req.from[0] != '\0')
+		    req.from[0] != '\0' || req.flags != 0)
 			abort();
 		return 0;
 	}
@@ -93,7 +99,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		len += (size_t)n;
 	}
+	if (req.flags & CTL_F_JSON)
+		len += (size_t)snprintf(line + len, sizeof(line) - len,
+		    " --json");
+	if (req.flags & CTL_F_RELEASE)
+		len += (size_t)snprintf(line + len, sizeof(line) - len,
+		    " --release");
+	if (len >= sizeof(line))
+		abort();
 	if (memchr(data, '%', size) == NULL &&
+	    memmem(data, size, "--", 2) == NULL &&
 	    (len != size || memcmp(line, data, size) != 0))
 		abort();
 	/* Encoded afresh it may be longer than the line allows. */

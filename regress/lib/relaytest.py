@@ -112,11 +112,16 @@ class Relayd:
 
     main: extra YAML appended to relayd.yaml (top-level keys not set here).
     tenants: {filename: yaml text} for tenants.d.
+    log_addresses: log.addresses, true in tests by default so that they
+    can find their messages in the log (a test of the default passes
+    False, and the key is left out); log_opts and retention: more lines
+    under log: and retention:.
     """
 
     def __init__(self, tap, main_extra="", tenants=None, listen=None,
                  limits="", timeouts="", queue="", dns=None, keep=False,
-                 allow_private_mx=True, dns_opts=""):
+                 allow_private_mx=True, dns_opts="", log_addresses=True,
+                 log_opts="", retention=""):
         self.tap = tap
         self.dir = tempfile.mkdtemp(prefix="relayd-test.")
         os.chmod(self.dir, 0o755)
@@ -137,6 +142,9 @@ class Relayd:
         self.dns = dns
         self.dns_opts = dns_opts
         self.allow_private_mx = allow_private_mx
+        self.log_addresses = log_addresses
+        self.log_opts = log_opts
+        self.retention = retention
         self.write_main()
         for name, text in (tenants or {}).items():
             self.write_tenant(name, text)
@@ -165,6 +173,13 @@ class Relayd:
         lines += ["queue:", "  allow_private_mx: %s" %
                   ("true" if self.allow_private_mx else "false")]
         lines += ["  " + l for l in self.queue.strip().splitlines()]
+        log = (["addresses: true"] if self.log_addresses else []) + \
+            self.log_opts.strip().splitlines()
+        if log:
+            lines += ["log:"] + ["  " + l for l in log]
+        if self.retention:
+            lines += ["retention:"] + ["  " + l for l in
+                                       self.retention.strip().splitlines()]
         text = "\n".join(lines) + "\n" + (extra if extra is not None
                                           else self.main_extra)
         with open(self.conf, "w") as f:

@@ -63,7 +63,8 @@ class World:
                  hold="8d", deliver_to=None, dns_extra=None,
                  allow_private_mx=True, deny=("blackhole.test.",),
                  timeouts=None, limits="", allow_bare=False, dns_opts="",
-                 port=None, dns=None, tenant_extra="", inbound_extra=""):
+                 port=None, dns=None, tenant_extra="", inbound_extra="",
+                 log_addresses=True, log_opts="", retention=""):
         """port: the sinks' port (chosen before, e.g. for TLSA names);
         dns: a DNS server of the test's own (secure.SignedDNS), stopped
         with the world, instead of unbound with the zones above;
@@ -89,7 +90,9 @@ class World:
                         queue="smtp_port: %d\n" % self.port + queue,
                         allow_private_mx=allow_private_mx,
                         timeouts=timeouts or "command: 5s\ndata: 10s\n",
-                        limits=limits, dns_opts=dns_opts)
+                        limits=limits, dns_opts=dns_opts,
+                        log_addresses=log_addresses, log_opts=log_opts,
+                        retention=retention)
 
     def sink(self, addr, **kw):
         s = Sink(addr, self.port, **kw)

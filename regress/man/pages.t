@@ -21,7 +21,8 @@ PAGES = ["relayd.8", "relayctl.8", "relayd.yaml.5", "relayd-tenant.5"]
 MAIN_TABLES = ["main_fields", "listener_fields", "dns_fields",
                "limits_fields", "timeouts_fields", "queue_fields",
                "main_dnsbl_fields", "dnsbl_list_fields", "selfcheck_fields",
-               "tls_fields", "notices_fields"]
+               "tls_fields", "notices_fields", "retention_fields",
+               "log_fields"]
 TENANT_TABLES = ["tenant_fields", "domain_fields", "inbound_fields",
                  "recipients_fields", "callout_fields", "outbound_fields",
                  "tenant_limits_fields", "policy_fields", "greylist_fields",

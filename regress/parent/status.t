@@ -99,6 +99,7 @@ def main():
             (b"show  status\n", r"^ERR words must be separated",
              "two spaces"),
             (b"\n", r"^ERR empty request\n$", "empty line"),
+            # CTL_LINE_MAX is 2048 (control_req.h).
             (b"a" * 2099 + b"\n", r"^ERR request too long\n$",
              "2100 bytes with a newline"),
             (b"a" * 2100, r"^ERR request too long\n$",

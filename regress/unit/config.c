@@ -233,6 +233,13 @@ check_full_main(const struct conf *c)
 	is_int(c->queue.allow_private_mx, 1, "full: allow_private_mx");
 	is_int(c->notices.outage_after, 1800, "full: notices.outage_after");
 	is_int(c->notices.interval, 12 * 3600, "full: notices.interval");
+	is_int(c->retention.message_records, 36 * 3600,
+	    "full: retention.message_records 36h");
+	is_int(c->retention.logs, 30 * 86400, "full: retention.logs 30d");
+	is_int(c->retention.counters, 800 * 86400,
+	    "full: retention.counters 800d");
+	is_str(c->log.file, "/tmp/relayd.log", "full: log.file");
+	is_int(c->log.addresses, 1, "full: log.addresses");
 }
 
 static void
@@ -413,6 +420,13 @@ check_defaults(void)
 	is_int(c->queue.allow_private_mx, 0, "defaults: allow_private_mx");
 	is_int(c->notices.outage_after, 3600, "defaults: outage_after 1h");
 	is_int(c->notices.interval, 86400, "defaults: notices.interval 1d");
+	is_int(c->retention.message_records, 2 * 86400,
+	    "defaults: retention.message_records 2d");
+	is_int(c->retention.logs, 365 * 86400, "defaults: retention.logs 365d");
+	is_int(c->retention.counters, 400 * 86400,
+	    "defaults: retention.counters 400d");
+	ok(c->log.file == NULL, "defaults: log.file none (syslog)");
+	is_int(c->log.addresses, 0, "defaults: log.addresses false");
 	is_int(c->ntenants, 1, "defaults: one tenant");
 	if (c->ntenants == 1) {
 		is_int(c->tenants[0].inbound_mode, INBOUND_RELAY,

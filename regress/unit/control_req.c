@@ -62,8 +62,6 @@ static const struct good goods[] = {
 	    { "acme", "\"a b\"@acme.example" } },
 	{ "show tenant acme", CTL_SHOW_TENANT, 0, "", { "acme" } },
 	{ "show tenant acme --json", CTL_SHOW_TENANT, 0, "", { "acme" } },
-	{ "show tenant --json --json", CTL_SHOW_TENANT, 0, "",
-	    { "--json" } },
 	{ "notices test acme", CTL_NOTICES_TEST, 0, "", { "acme" } },
 };
 
@@ -197,6 +195,7 @@ static const struct bad bads[] = {
 	{ "queue hold 0123456789abcde:", R_CHAR },
 	{ "show tenant", "expected TENANT" },
 	{ "show tenant --json", "expected TENANT" },
+	{ "show tenant --json --json", "unexpected flag" },
 	{ "show tenant a b", R_ARG },
 	{ "show tenant acme  --json", R_SPACE },
 	{ "show tenant acme --JSON", R_ARG },
@@ -246,9 +245,9 @@ test_good(void)
 			;
 		is_int((long long)req.nargs, (long long)n, "\"%s\": %zu "
 		    "arguments", esc(goods[i].line), n);
-		is_int(req.json, strstr(goods[i].line, " --json") != NULL &&
-		    goods[i].cmd == CTL_SHOW_TENANT, "\"%s\": json %d",
-		    esc(goods[i].line), req.json);
+		is_int(req.flags, strstr(goods[i].line, " --json") != NULL &&
+		    goods[i].cmd == CTL_SHOW_TENANT ? CTL_F_JSON : 0,
+		    "\"%s\": flags %u", esc(goods[i].line), req.flags);
 		for (j = 0; j < n && j < req.nargs; j++)
 			is_str(req.args[j], goods[i].args[j], "\"%s\": "
 			    "argument %zu decoded", esc(goods[i].line), j);
@@ -267,7 +266,7 @@ test_bad(void)
 		why = ctl_req_parse(bads[i].line, strlen(bads[i].line), &req);
 		is_str(why, bads[i].why, "\"%s\" refused", esc(bads[i].line));
 		ok(req.all == 0 && req.id[0] == '\0' && req.nargs == 0 &&
-		    req.json == 0, "\"%s\": no argument left in req",
+		    req.flags == 0, "\"%s\": no argument left in req",
 		    esc(bads[i].line));
 	}
 }
@@ -354,7 +353,9 @@ test_levels(void)
 		    goods[i].cmd == CTL_GREYLIST_FLUSH ||
 		    goods[i].cmd == CTL_SHOW_RECIPIENTS ||
 		    goods[i].cmd == CTL_RECIPIENTS_FORGET ||
-		    goods[i].cmd == CTL_NOTICES_TEST;
+		    goods[i].cmd == CTL_NOTICES_TEST ||
+		    goods[i].cmd == CTL_TRACE || goods[i].cmd == CTL_MONITOR ||
+		    goods[i].cmd == CTL_HOLD_RECORDS;
 		ok(req.level == (admin ? CTL_ADMIN : CTL_OPERATOR),
 		    "\"%s\": the %s's", goods[i].line, admin ?
 		    "administrator" : "operator");
@@ -362,6 +363,143 @@ test_levels(void)
 		    strlen(req.words)) == 0, "\"%s\": its words, \"%s\"",
 		    goods[i].line, req.words ? req.words : "(null)");
 	}
+}
+
+struct words {
+	const char	*line;
+	enum ctl_cmd	 cmd;
+	unsigned	 flags;
+	size_t		 nargs;
+	const char	*arg;
+};
+
+static const struct words wgoods[] = {
+	{ "trace " ID, CTL_TRACE, 0, 1, ID },
+	{ "trace bob@example.org", CTL_TRACE, 0, 1, "bob@example.org" },
+	{ "trace bob@example.org --json", CTL_TRACE, CTL_F_JSON, 1,
+	    "bob@example.org" },
+	{ "trace --json " ID, CTL_TRACE, CTL_F_JSON, 1, ID },
+	{ "trace %22a%20b%22@x.example", CTL_TRACE, 0, 1, "\"a b\"@x.example" },
+	{ "trace j%C3%B6rg@b%C3%BCcher.example", CTL_TRACE, 0, 1,
+	    "j\xc3\xb6rg@b\xc3\xbc" "cher.example" },
+	{ "monitor", CTL_MONITOR, 0, 0, "" },
+	{ "monitor --json", CTL_MONITOR, CTL_F_JSON, 0, "" },
+	{ "hold-records", CTL_HOLD_RECORDS, 0, 0, "" },
+	{ "hold-records --json", CTL_HOLD_RECORDS, CTL_F_JSON, 0, "" },
+	{ "hold-records acme", CTL_HOLD_RECORDS, 0, 1, "acme" },
+	{ "hold-records acme-2.b_c", CTL_HOLD_RECORDS, 0, 1, "acme-2.b_c" },
+	{ "hold-records bob@example.org --release", CTL_HOLD_RECORDS,
+	    CTL_F_RELEASE, 1, "bob@example.org" },
+	{ "hold-records --release acme", CTL_HOLD_RECORDS, CTL_F_RELEASE, 1,
+	    "acme" },
+};
+
+static const struct bad wbads[] = {
+	{ "trace", "expected a queue id (16 hex digits) or an address" },
+	{ "trace bob", "expected a queue id (16 hex digits) or an address" },
+	{ "trace @example.org", "expected a queue id (16 hex digits) or an "
+	    "address" },
+	{ "trace bob@", "expected a queue id (16 hex digits) or an address" },
+	{ "trace " ID " " ID, "unexpected argument" },
+	{ "trace " ID " --release", "unexpected flag" },
+	{ "trace " ID " --json --json", "unexpected flag" },
+	{ "trace bob%0A@example.org", "control character in argument" },
+	{ "trace bob%00@example.org", R_NUL },
+	{ "trace bob%4@example.org", "bad %-escape in argument" },
+	{ "trace bob%zz@example.org", "bad %-escape in argument" },
+	{ "trace bob@example.org%", "bad %-escape in argument" },
+	{ "monitor now", "unexpected argument" },
+	{ "monitor --release", "unexpected flag" },
+	{ "hold-records acme beta", "unexpected argument" },
+	{ "hold-records --release", "expected a tenant or an address to "
+	    "release" },
+	{ "hold-records acme --json", "--json lists the holds: no tenant or "
+	    "address with it" },
+	{ "hold-records -acme", "expected a tenant or an address" },
+	{ "hold-records ac/me", "expected a tenant or an address" },
+	{ "hold-recordz acme", "bad character in request" },
+	{ "holdrecords acme", R_UNKNOWN },
+	{ "trace  " ID, R_SPACE },
+};
+
+static void
+test_words(void)
+{
+	struct ctl_req	 req, back;
+	struct mw	 w;
+	const char	*why;
+	char		 enc[CTL_LINE_MAX];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(wgoods) / sizeof(wgoods[0]); i++) {
+		memset(&req, 0xa5, sizeof(req));
+		why = ctl_req_parse(wgoods[i].line, strlen(wgoods[i].line),
+		    &req);
+		is_str(why, NULL, "\"%s\" accepted", esc(wgoods[i].line));
+		ok(req.cmd == wgoods[i].cmd && req.flags == wgoods[i].flags &&
+		    req.nargs == wgoods[i].nargs && (req.nargs == 0 ||
+		    strcmp(req.args[0], wgoods[i].arg) == 0),
+		    "\"%s\": cmd, flags and argument", esc(wgoods[i].line));
+		mw_init_grow(&w);
+		ctl_req_write(&w, &req);
+		ok(!w.err && ctl_req_read(w.buf, w.len, &back) == 0 &&
+		    back.cmd == req.cmd && back.flags == req.flags &&
+		    back.nargs == req.nargs && (req.nargs == 0 ||
+		    strcmp(back.args[0], req.args[0]) == 0),
+		    "\"%s\": the same through M_CTL_REQ", esc(wgoods[i].line));
+		mw_release(&w);
+	}
+	for (i = 0; i < sizeof(wbads) / sizeof(wbads[0]); i++) {
+		why = ctl_req_parse(wbads[i].line, strlen(wbads[i].line),
+		    &req);
+		is_str(why, wbads[i].why, "\"%s\" refused", esc(wbads[i].line));
+		ok(req.nargs == 0 && req.flags == 0,
+		    "\"%s\": nothing left in req", esc(wbads[i].line));
+	}
+	ok(ctl_arg_encode("\"a b\"%@x\x01\xc3\xa9", enc, sizeof(enc)) > 0,
+	    "encode");
+	is_str(enc, "\"a%20b\"%25@x%01%C3%A9",
+	    "space, %%, controls and 8-bit octets encoded, the rest kept");
+	ok(ctl_arg_encode("abc", enc, 3) == -1, "encode: too long for the "
+	    "buffer refused");
+}
+
+/* What a parent that lies could send: refused by the child. */
+static void
+test_lies(void)
+{
+	struct ctl_req	 req;
+	struct mw	 w;
+
+	memset(&req, 0, sizeof(req));
+	req.cmd = CTL_TRACE;
+	req.nargs = 1;
+	strlcpy(req.args[0], "no-address", sizeof(req.args[0]));
+	mw_init_grow(&w);
+	ctl_req_write(&w, &req);
+	ok(ctl_req_read(w.buf, w.len, &req) == -1,
+	    "a trace of what the parser refuses");
+	mw_release(&w);
+	memset(&req, 0, sizeof(req));
+	req.cmd = CTL_MONITOR;
+	req.flags = CTL_F_RELEASE;
+	mw_init_grow(&w);
+	ctl_req_write(&w, &req);
+	ok(ctl_req_read(w.buf, w.len, &req) == -1,
+	    "a flag the command does not take");
+	mw_release(&w);
+	memset(&req, 0, sizeof(req));
+	req.cmd = CTL_QUEUE_HOLD;
+	mw_init_grow(&w);
+	ctl_req_write(&w, &req);
+	ok(ctl_req_read(w.buf, w.len, &req) == -1, "queue hold without id");
+	mw_release(&w);
+	req.cmd = (enum ctl_cmd)99;
+	mw_init_grow(&w);
+	ctl_req_write(&w, &req);
+	ok(ctl_req_read(w.buf, w.len, &req) == -1, "an unknown command");
+	ok(ctl_req_read(w.buf, w.len - 1, &req) == -1, "a short payload");
+	mw_release(&w);
 }
 
 static void
@@ -441,7 +579,7 @@ test_wire(void)
 	ctl_req_parse("show tenant acme --json", 23, &req);
 	mw_init(&w);
 	ctl_req_write(&w, &req);
-	ok(ctl_req_read(w.buf, w.len, &back) == 0 && back.json &&
+	ok(ctl_req_read(w.buf, w.len, &back) == 0 && (back.flags & CTL_F_JSON) &&
 	    back.cmd == CTL_SHOW_TENANT, "show tenant --json: read back");
 	req.cmd = CTL_NOTICES_TEST;
 	mw_init(&w);
@@ -501,6 +639,8 @@ main(void)
 	test_bytes();
 	test_from();
 	test_levels();
+	test_words();
+	test_lies();
 	test_ids();
 	test_encode();
 	test_wire();
