@@ -342,6 +342,19 @@ jw_str(struct jw *j, const char *s)
 	jw_raw(j, "\"", 1);
 }
 
+/* A string as a JSON string, quotes and all; -1 if it does not fit. */
+int
+rl_json_str(const char *s, char *out, size_t sz)
+{
+	struct jw	 j = { out, sz, 0, 0 };
+
+	jw_str(&j, s);
+	if (j.err)
+		return -1;
+	out[j.o] = '\0';
+	return 0;
+}
+
 static int
 is_number(const char *key, const char *val)
 {

@@ -442,7 +442,7 @@ static void
 hold_describe(const struct hold *h, struct records *rs, int json, char *buf,
     size_t sz)
 {
-	char		 since[32], name[16];
+	char		 since[32], name[16], what[REC_VALUE_MAX * 6 + 3];
 	struct stat	 st;
 	time_t		 t = (time_t)h->since;
 	struct tm	 tm;
@@ -453,10 +453,13 @@ hold_describe(const struct hold *h, struct records *rs, int json, char *buf,
 	snprintf(name, sizeof(name), "%u", h->n);
 	if (fstatat(rs->heldfd, name, &st, 0) == 0)
 		kept = (long long)st.st_size;
+	/* A quoted local part may hold quotes and backslashes. */
+	if (json && rl_json_str(h->what, what, sizeof(what)) == -1)
+		strlcpy(what, "\"\"", sizeof(what));
 	if (json)
-		snprintf(buf, sz, "{\"hold\":%u,\"%s\":\"%s\",\"since\":"
+		snprintf(buf, sz, "{\"hold\":%u,\"%s\":%s,\"since\":"
 		    "\"%s\",\"kept\":%lld}", h->n, h->address ? "address" :
-		    "tenant", h->what, since, kept);
+		    "tenant", what, since, kept);
 	else
 		snprintf(buf, sz, "%u %s %s since %s, %lld octets kept", h->n,
 		    h->address ? "address" : "tenant", h->what, since, kept);

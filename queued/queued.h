@@ -518,6 +518,7 @@ const char *rv_get(const struct recview *, const char *key);
 int	 rv_names(const struct recview *, const char *addr);
 int	 rv_tenant(const struct recview *, const char *tenant);
 int	 rl_json(const struct recview *, char *, size_t);
+int	 rl_json_str(const char *, char *, size_t);
 
 /* Reading record files line by line, a bounded amount at a time. */
 struct linereader {

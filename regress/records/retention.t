@@ -8,7 +8,8 @@ once the retention has passed, every file under state_dir (the record
 store, the spool, LMDB's data.mdb with its free pages) and the log are
 searched for the senders' and recipients' addresses as bytes: none may
 be found.  A legal hold on one address keeps that address's records,
-found by trace, until it is released, and then they are gone too."""
+found by trace, until it is released, and then they are gone too.
+The log is searched both as log.file writes it and on stderr (-d)."""
 import os
 import re
 import sys
@@ -43,7 +44,7 @@ def found(w, allowed=None):
     """{address: [files]} of the addresses found, but where allowed
     ({address: [paths or directories]})."""
     hits = {}
-    paths = list(files(w.r.state)) + [w.r.logpath]
+    paths = list(files(w.r.state)) + list(files(logdir)) + [w.r.logpath]
     for p in paths:
         try:
             with open(p, "rb") as f:
@@ -61,6 +62,11 @@ def found(w, allowed=None):
 
 
 w = World(tap, log_addresses=False)
+# log.file as well as stderr (-d): both are searched.
+logdir = os.path.join(w.r.dir, "logs")
+os.mkdir(logdir)
+w.r.log_opts = "file: " + os.path.join(logdir, "relayd.log")
+w.r.write_main()
 try:
     tenant = w.sink(w.tenant_addr)
     tenant.rcpt = lambda a: ("550 5.1.1 <%s>: no such user" % a
@@ -93,6 +99,10 @@ try:
     tap.ok(SENDER in before and GOOD in before,
            "and the search finds the addresses where they are now (%s)" %
            sorted(before))
+    in_logs = [p for p in sum(before.values(), []) if p.startswith("logs/")]
+    tap.ok(os.path.getsize(os.path.join(logdir, "relayd.log")) > 0 and
+           not in_logs, "log.file is written, naming none of them (%s)" %
+           in_logs)
 
     # The records go at the retention, and the store's freed pages at a
     # compaction (every half of it): wait for both, however loaded.

@@ -120,6 +120,13 @@ test_json(void)
 	    "\"bob@example.org\",\"attempt\":2,\"reply\":\"250 \\\"ok\\\""
 	    "\\u0009\\\\\"}", "escaped, the address bare, numbers bare");
 	ok(rl_json(&v, out, 40) == -1, "what does not fit is refused");
+	/* A hold's address, listed alone (relayctl hold-records --json). */
+	ok(rl_json_str("\"a \\\"b\"@example.org", out, sizeof(out)) == 0,
+	    "a string as JSON");
+	is_str(out, "\"\\\"a \\\\\\\"b\\\"@example.org\"",
+	    "quotes and backslashes escaped");
+	ok(rl_json_str("abcdef", out, 8) == -1, "a string that does not "
+	    "fit is refused");
 }
 
 static void
