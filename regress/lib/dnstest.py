@@ -17,6 +17,20 @@ import time
 from relaytest import free_port, wait_for
 
 
+def free_udp_tcp_port():
+    """A port free for both UDP and TCP on 127.0.0.1 just now."""
+    while True:
+        port = free_port()
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            u.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            u.close()
+
+
 class Unbound:
     def __init__(self, zones, deny=(), auth=None, silent=()):
         """zones: {zone: [record lines]}, e.g.
@@ -27,7 +41,7 @@ class Unbound:
         recursion; silent: zone names nobody answers for."""
         self.dir = tempfile.mkdtemp(prefix="unbound-test.")
         os.chmod(self.dir, 0o755)
-        self.port = free_port()
+        self.port = free_udp_tcp_port()
         self.log = os.path.join(self.dir, "unbound.log")
         conf = os.path.join(self.dir, "unbound.conf")
         lines = ["server:",
@@ -85,11 +99,36 @@ class Unbound:
         lines += ["remote-control:", "  control-enable: no"]
         with open(conf, "w") as f:
             f.write("\n".join(lines) + "\n")
-        self.proc = subprocess.Popen(["unbound", "-d", "-c", conf],
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        if not wait_for(self.ready, 10):
-            raise RuntimeError("unbound did not start: " + self.read_log())
+        self.conf = conf
+        self.start()
+
+    def start(self):
+        """Start unbound; a port taken since it was chosen (another
+        test's UDP socket, from the same ephemeral range) makes it exit at
+        once: then again on a fresh one."""
+        for _ in range(5):
+            self.proc = subprocess.Popen(["unbound", "-d", "-c", self.conf],
+                                         stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.PIPE)
+            if wait_for(lambda: self.ready() or self.proc.poll() is not None,
+                        30) and self.proc.poll() is None:
+                self.proc.stderr.close()
+                return
+            err = self.proc.stderr.read().decode(errors="replace") \
+                if self.proc.poll() is not None else "no answer in 30s"
+            self.proc.kill()
+            self.proc.wait()
+            self.proc.stderr.close()
+            old = self.port
+            self.port = free_udp_tcp_port()
+            with open(self.conf) as f:
+                text = f.read()
+            with open(self.conf, "w") as f:
+                f.write(text.replace("@%d\n" % old, "@%d\n" % self.port)
+                        .replace("port: %d\n" % old, "port: %d\n" %
+                                 self.port))
+        raise RuntimeError("unbound did not start: %s %s" %
+                           (err, self.read_log()))
 
     def ready(self):
         p = subprocess.run(["dig", "+short", "+time=1", "+tries=1", "-p",
