@@ -25,8 +25,9 @@ SYSUSERSDIR	?= /usr/lib/sysusers.d
 TMPFILESDIR	?= /usr/lib/tmpfiles.d
 DESTDIR		?=
 
-PROCS		:= relayd smtpd queued deliverd dnsd policyd keyd relayctl
-CHILDREN	:= smtpd queued deliverd dnsd policyd keyd
+PROCS		:= relayd smtpd queued deliverd dnsd policyd keyd metricsd \
+		   relayctl
+CHILDREN	:= smtpd queued deliverd dnsd policyd keyd metricsd
 PKGS		:= libevent libevent_openssl libevent_pthreads libcares \
 		   libbsd-overlay libseccomp libcap lmdb openssl libidn2
 # Only the parent and relayctl parse YAML (config/).

@@ -91,6 +91,12 @@ static const char *const keyd_calls[] = {
 	NULL
 };
 
+/* Its channel to the parent, and the HTTP clients its listener accepts. */
+static const char *const metricsd_calls[] = {
+	"accept4", "accept", "setsockopt", "getsockopt", "getpeername",
+	NULL
+};
+
 static const char *const *const proc_calls[PROC_MAX] = {
 	[PROC_SMTPD] = smtpd_calls,
 	[PROC_QUEUED] = queued_calls,
@@ -98,6 +104,7 @@ static const char *const *const proc_calls[PROC_MAX] = {
 	[PROC_DNSD] = dnsd_calls,
 	[PROC_POLICYD] = policyd_calls,
 	[PROC_KEYD] = keyd_calls,
+	[PROC_METRICS] = metricsd_calls,
 };
 
 static void

@@ -228,7 +228,8 @@ relayd_reload(struct relayd *env, char *err, size_t errsz)
 		return -1;
 	}
 	if (keep_fixed(env, conf) == -1 ||
-	    listeners_bind(conf, env->conf) == -1) {
+	    listeners_bind(conf, env->conf) == -1 ||
+	    metrics_bind(env, conf, env->conf) == -1) {
 		conf_free(conf);
 		log_warnx("reload failed; the configuration in force is "
 		    "unchanged");
@@ -376,7 +377,8 @@ main(int argc, char **argv)
 	    state_prepare(&env) == -1 || state_lock(&env) == -1)
 		exit(1);
 	limits_raise(&env);
-	if (listeners_bind(env.conf, NULL) == -1)
+	if (listeners_bind(env.conf, NULL) == -1 ||
+	    metrics_bind(&env, env.conf, NULL) == -1)
 		exit(1);
 
 	if (!env.debug && !env.foreground && daemon(0, 0) == -1)
@@ -397,7 +399,8 @@ main(int argc, char **argv)
 	env.gen = 1;
 	children_send_conf(&env, env.conf);
 	if ((env.control = control_open(&env)) == NULL ||
-	    (env.selfcheck = selfcheck_open(&env)) == NULL)
+	    (env.selfcheck = selfcheck_open(&env)) == NULL ||
+	    (env.metrics = metrics_open(&env)) == NULL)
 		children_stop(&env, 1);
 	else
 		log_info("relayd started: %zu tenants, %zu listeners, "
@@ -408,6 +411,7 @@ main(int argc, char **argv)
 
 	control_close(env.control);
 	selfcheck_close(env.selfcheck);
+	metrics_close(env.metrics);
 	children_reap(&env);
 	log_info("relayd stopped");
 	notify_close(&env.notify);
