@@ -391,6 +391,7 @@ commit_done(struct queued *q, struct task *j)
 	mw_u64(&w, j->id);
 	send_smtpd(q, M_Q_COMMIT_OK, j->sid, -1, &w);
 	q->committed++;
+	qmx_received(q, p->env);
 	/* The envelope now belongs to the queue: first attempt now. */
 	m = queue_insert(q, p->env);
 	p->env = NULL;

@@ -418,6 +418,7 @@ rcpt_bounce(struct queued *q, struct qmsg *m, size_t i, const char *status,
 	free(r->last_error);
 	r->last_error = strdup(diag);
 	q->bounced++;
+	qmx_count(q, r->tenant, QMX_BOUNCED);
 	log_info("msgid=%s tenant=%s from=<%s> to=<%s> dsn=%s status=bounced "
 	    "(%s)", qid, r->tenant[0] ? r->tenant : "-", m->env->sender,
 	    r->addr, status, diag);
@@ -683,6 +684,7 @@ sched_result(struct queued *q, struct qmsg *m, size_t i, int result,
 	case DR_SENT:
 		r->status = RS_SENT;
 		q->sent++;
+		qmx_count(q, r->tenant, QMX_DELIVERED);
 		if ((r->notify & NOTIFY_SUCCESS) && !dsn_passed) {
 			/* The notice quotes the reply, now or on a retry. */
 			free(r->last_error);
@@ -697,6 +699,8 @@ sched_result(struct queued *q, struct qmsg *m, size_t i, int result,
 	r->attempts++;
 	free(r->last_error);
 	r->last_error = strdup(diag);
+	if (now < e->created + (int64_t)rcpt_lifetime(q, e, r))
+		qmx_count(q, r->tenant, QMX_DEFERRED);
 	backoff = q->conf->queue.retry_min;
 	for (uint32_t k = 1; k < r->attempts && backoff <
 	    q->conf->queue.retry_max; k++)
