@@ -91,9 +91,14 @@ static const char *const keyd_calls[] = {
 	NULL
 };
 
-/* Its channel to the parent, and the HTTP clients its listener accepts. */
+/*
+ * Its channel to the parent, and the HTTP clients its listener accepts.
+ * sysinfo: glibc's qsort asks how much memory there is before it sorts
+ * a large array (the samples of a scrape).
+ */
 static const char *const metricsd_calls[] = {
 	"accept4", "accept", "setsockopt", "getsockopt", "getpeername",
+	"sysinfo",
 	NULL
 };
 
