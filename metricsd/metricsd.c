@@ -24,6 +24,7 @@
 static struct metricsd metricsd;
 
 static void	conn_free(struct mxd_conn *);
+static void	conn_read(struct bufferevent *, void *);
 static void	scrape_start(struct metricsd *);
 
 static void
@@ -58,12 +59,22 @@ conn_deadline(struct mxd_conn *cn, int secs)
 	evtimer_add(cn->timer, &tv);
 }
 
-/* Once the answer is written: the connection closes. */
+/*
+ * Once the answer is written, our side closes; what the client still
+ * sends (the rest of a head too long) is read and dropped until it
+ * closes too, so that it reads the answer rather than a reset.
+ */
 static void
 conn_written(struct bufferevent *bev, void *arg)
 {
-	(void)bev;
-	conn_free(arg);
+	struct mxd_conn *cn = arg;
+
+	cn->state = MXC_LINGER;
+	if (shutdown(bufferevent_getfd(bev), SHUT_WR) == -1) {
+		conn_free(cn);
+		return;
+	}
+	bufferevent_enable(bev, EV_READ);
 }
 
 static void
@@ -83,7 +94,6 @@ conn_answer(struct mxd_conn *cn, int status, const void *body, size_t len)
 	int		 rv;
 
 	cn->state = MXC_SEND;
-	bufferevent_disable(cn->bev, EV_READ);
 	rv = evbuffer_add_printf(out, "HTTP/1.%d %d %s\r\n", cn->minor,
 	    status, reason);
 	if (rv != -1 && status == 405)
@@ -109,7 +119,8 @@ conn_answer(struct mxd_conn *cn, int status, const void *body, size_t len)
 	if (status != 200)
 		log_info("metrics: client %s: %d %s", cn->peer, status,
 		    reason);
-	bufferevent_setcb(cn->bev, NULL, conn_written, conn_event, cn);
+	bufferevent_setcb(cn->bev, conn_read, conn_written, conn_event, cn);
+	bufferevent_enable(cn->bev, EV_READ);
 	conn_deadline(cn, MXD_SEND_SECS);
 }
 
@@ -154,8 +165,8 @@ conn_read(struct bufferevent *bev, void *arg)
 }
 
 /*
- * At MXD_CONNS, the oldest connection still sending its request makes
- * room: a scraper sends at once, a client that holds a connection open
+ * At MXD_CONNS, the oldest connection already answered, or else the
+ * oldest still sending its request, makes room: a scraper sends at once, a client that holds a connection open
  * without asking does not keep it from answering.
  */
 static int
@@ -165,6 +176,11 @@ make_room(struct metricsd *md)
 
 	if (md->nconns < MXD_CONNS)
 		return 0;
+	TAILQ_FOREACH(cn, &md->conns, entry)
+		if (cn->state == MXC_LINGER) {
+			conn_free(cn);
+			return 0;
+		}
 	TAILQ_FOREACH(cn, &md->conns, entry)
 		if (cn->state == MXC_READ) {
 			log_info("metrics: too many clients; closed %s, "

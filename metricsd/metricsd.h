@@ -96,7 +96,8 @@ TAILQ_HEAD(mxd_conns, mxd_conn);
 enum {
 	MXC_READ,		/* its request is coming */
 	MXC_WAIT,		/* for a scrape */
-	MXC_SEND		/* the answer is going out */
+	MXC_SEND,		/* the answer is going out */
+	MXC_LINGER		/* sent; reading until the client closes */
 };
 
 struct metricsd {
