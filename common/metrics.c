@@ -76,7 +76,7 @@ mx_out_init(struct mx_out *o, int (*flush)(void *, const void *, size_t),
 }
 
 static int
-out_flush(struct mx_out *o)
+mx_out_flush(struct mx_out *o)
 {
 	if (o->n == 0)
 		return 0;
@@ -102,7 +102,7 @@ mx_add(struct mx_out *o, enum mx_family f, const struct mx_label *l,
 	need = strlen(d->name) + 32 + MX_WRAP_RESERVE;
 	for (i = 0; i < nl; i++)
 		need += strlen(l[i].name) + strlen(l[i].value) + 16;
-	if (!mw_fits_str(&o->w, need) && out_flush(o) == -1)
+	if (!mw_fits_str(&o->w, need) && mx_out_flush(o) == -1)
 		return;
 	if (!mw_fits_str(&o->w, need)) {
 		o->err = 1;
@@ -138,7 +138,7 @@ mx_add1(struct mx_out *o, enum mx_family f, const char *name,
 int
 mx_out_finish(struct mx_out *o)
 {
-	(void)out_flush(o);
+	(void)mx_out_flush(o);
 	return o->err ? -1 : 0;
 }
 

@@ -23,23 +23,23 @@
 
 static struct metricsd metricsd;
 
-static void	conn_free(struct mxd_conn *);
-static void	conn_read(struct bufferevent *, void *);
+static void	mxc_free(struct mxd_conn *);
+static void	mxc_read(struct bufferevent *, void *);
 static void	scrape_start(struct metricsd *);
 
 static void
-conn_timeout(int fd, short ev, void *arg)
+mxc_timeout(int fd, short ev, void *arg)
 {
 	struct mxd_conn *cn = arg;
 
 	(void)fd;
 	(void)ev;
 	log_debug("metrics: client %s too slow; closed", cn->peer);
-	conn_free(cn);
+	mxc_free(cn);
 }
 
 static void
-conn_free(struct mxd_conn *cn)
+mxc_free(struct mxd_conn *cn)
 {
 	struct metricsd *md = cn->md;
 
@@ -52,7 +52,7 @@ conn_free(struct mxd_conn *cn)
 }
 
 static void
-conn_deadline(struct mxd_conn *cn, int secs)
+mxc_deadline(struct mxd_conn *cn, int secs)
 {
 	struct timeval tv = { secs, 0 };
 
@@ -65,29 +65,29 @@ conn_deadline(struct mxd_conn *cn, int secs)
  * closes too, so that it reads the answer rather than a reset.
  */
 static void
-conn_written(struct bufferevent *bev, void *arg)
+mxc_written(struct bufferevent *bev, void *arg)
 {
 	struct mxd_conn *cn = arg;
 
 	cn->state = MXC_LINGER;
 	if (shutdown(bufferevent_getfd(bev), SHUT_WR) == -1) {
-		conn_free(cn);
+		mxc_free(cn);
 		return;
 	}
 	bufferevent_enable(bev, EV_READ);
 }
 
 static void
-conn_event(struct bufferevent *bev, short what, void *arg)
+mxc_event(struct bufferevent *bev, short what, void *arg)
 {
 	(void)bev;
 	(void)what;
-	conn_free(arg);
+	mxc_free(arg);
 }
 
 /* The status line and headers, then the body (may be NULL). */
 static void
-conn_answer(struct mxd_conn *cn, int status, const void *body, size_t len)
+mxc_answer(struct mxd_conn *cn, int status, const void *body, size_t len)
 {
 	struct evbuffer	*out = bufferevent_get_output(cn->bev);
 	const char	*reason = http_reason(status);
@@ -113,19 +113,19 @@ conn_answer(struct mxd_conn *cn, int status, const void *body, size_t len)
 		rv = evbuffer_add_printf(out, "%s\n", reason);
 	if (rv == -1) {
 		log_warnx("metrics: no memory to answer %s", cn->peer);
-		conn_free(cn);
+		mxc_free(cn);
 		return;
 	}
 	if (status != 200)
 		log_info("metrics: client %s: %d %s", cn->peer, status,
 		    reason);
-	bufferevent_setcb(cn->bev, conn_read, conn_written, conn_event, cn);
+	bufferevent_setcb(cn->bev, mxc_read, mxc_written, mxc_event, cn);
 	bufferevent_enable(cn->bev, EV_READ);
-	conn_deadline(cn, MXD_SEND_SECS);
+	mxc_deadline(cn, MXD_SEND_SECS);
 }
 
 static void
-conn_read(struct bufferevent *bev, void *arg)
+mxc_read(struct bufferevent *bev, void *arg)
 {
 	struct mxd_conn	*cn = arg;
 	struct metricsd	*md = cn->md;
@@ -141,7 +141,7 @@ conn_read(struct bufferevent *bev, void *arg)
 	if (len > MXD_HEAD_MAX)
 		len = MXD_HEAD_MAX;
 	if ((head = (const char *)evbuffer_pullup(in, (ssize_t)len)) == NULL) {
-		conn_free(cn);
+		mxc_free(cn);
 		return;
 	}
 	if (http_parse(head, len, &req) == HTTP_MORE) {
@@ -152,7 +152,7 @@ conn_read(struct bufferevent *bev, void *arg)
 	evbuffer_drain(in, evbuffer_get_length(in));
 	cn->minor = req.minor;
 	if (req.status != 200) {
-		conn_answer(cn, req.status, NULL, 0);
+		mxc_answer(cn, req.status, NULL, 0);
 		return;
 	}
 	cn->state = MXC_WAIT;
@@ -178,21 +178,21 @@ make_room(struct metricsd *md)
 		return 0;
 	TAILQ_FOREACH(cn, &md->conns, entry)
 		if (cn->state == MXC_LINGER) {
-			conn_free(cn);
+			mxc_free(cn);
 			return 0;
 		}
 	TAILQ_FOREACH(cn, &md->conns, entry)
 		if (cn->state == MXC_READ) {
 			log_info("metrics: too many clients; closed %s, "
 			    "which had not sent a request", cn->peer);
-			conn_free(cn);
+			mxc_free(cn);
 			return 0;
 		}
 	return -1;
 }
 
 static void
-on_accept(int lfd, short ev, void *arg)
+mxd_accept(int lfd, short ev, void *arg)
 {
 	struct metricsd		*md = arg;
 	struct sockaddr_storage	 ss;
@@ -227,7 +227,7 @@ on_accept(int lfd, short ev, void *arg)
 		strlcpy(cn->peer, "?", sizeof(cn->peer));
 	cn->bev = bufferevent_socket_new(md->child->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);
-	cn->timer = evtimer_new(md->child->base, conn_timeout, cn);
+	cn->timer = evtimer_new(md->child->base, mxc_timeout, cn);
 	if (cn->bev == NULL || cn->timer == NULL) {
 		log_warnx("metrics: no memory for client %s", cn->peer);
 		if (cn->bev != NULL)
@@ -242,9 +242,9 @@ on_accept(int lfd, short ev, void *arg)
 	TAILQ_INSERT_TAIL(&md->conns, cn, entry);
 	md->nconns++;
 	bufferevent_setwatermark(cn->bev, EV_READ, 0, MXD_HEAD_MAX + 1);
-	bufferevent_setcb(cn->bev, conn_read, NULL, conn_event, cn);
+	bufferevent_setcb(cn->bev, mxc_read, NULL, mxc_event, cn);
 	bufferevent_enable(cn->bev, EV_READ);
-	conn_deadline(cn, MXD_REQ_SECS);
+	mxc_deadline(cn, MXD_REQ_SECS);
 }
 
 static void
@@ -259,7 +259,7 @@ scrape_timeout(int fd, short ev, void *arg)
 	    (unsigned long long)md->scrape_id, MXD_SCRAPE_SECS);
 	TAILQ_FOREACH_SAFE(cn, &md->conns, entry, tmp)
 		if (cn->state == MXC_WAIT && cn->want <= md->scrape_id)
-			conn_answer(cn, 503, NULL, 0);
+			mxc_answer(cn, 503, NULL, 0);
 	/* The parent's late answer is for a scrape no one waits for. */
 	md->scraping = 0;
 	mxd_collect_reset(&md->col);
@@ -307,7 +307,7 @@ scrape_done(struct metricsd *md)
 		if (cn->state != MXC_WAIT)
 			continue;
 		if (cn->want <= md->scrape_id)
-			conn_answer(cn, text != NULL ? 200 : 503, text, len);
+			mxc_answer(cn, text != NULL ? 200 : 503, text, len);
 		else
 			again = 1;
 	}
@@ -329,7 +329,7 @@ read_proc(struct child *c, struct imsg *imsg, struct mr *r)
 }
 
 static void
-on_done(struct metricsd *md, struct imsg *imsg, struct mr *r)
+scrape_end(struct metricsd *md, struct imsg *imsg, struct mr *r)
 {
 	uint32_t	n, i;
 	uint8_t		p, ok;
@@ -388,7 +388,7 @@ from_parent(struct child *c, struct imsg *imsg)
 		break;
 	case M_MX_DONE:
 		if (md->scraping && imsg->hdr.peerid == md->scrape_id)
-			on_done(md, imsg, &r);
+			scrape_end(md, imsg, &r);
 		else if (imsg->hdr.peerid > md->scrape_id)
 			child_peer_broken(c, PROC_PARENT, imsg, "scrape end");
 		break;
@@ -426,7 +426,7 @@ metricsd_conf(struct child *c, struct conf *conf, struct conf *old)
 	md->listen_fd = conf->metrics.fd;
 	conf->metrics.fd = -1;
 	md->listen_ev = event_new(c->base, md->listen_fd,
-	    EV_READ | EV_PERSIST, on_accept, md);
+	    EV_READ | EV_PERSIST, mxd_accept, md);
 	if (md->listen_ev == NULL || event_add(md->listen_ev, NULL) == -1)
 		fatalx("metrics: cannot listen");
 	hostport_format(&conf->metrics.addr, addr, sizeof(addr));
@@ -462,7 +462,7 @@ metricsd_shutdown(struct child *c)
 	struct metricsd *md = c->state;
 
 	while (!TAILQ_EMPTY(&md->conns))
-		conn_free(TAILQ_FIRST(&md->conns));
+		mxc_free(TAILQ_FIRST(&md->conns));
 	listener_stop(md);
 	mxd_collect_reset(&md->col);
 }

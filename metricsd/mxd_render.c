@@ -119,7 +119,7 @@ usable(const struct mxd_collect *col, const struct mxd_sample *s)
 
 /* metricsd's own: who answered, and whether the scrape is whole. */
 static int
-own_samples(struct mxd_collect *col)
+mxd_own_samples(struct mxd_collect *col)
 {
 	struct add_ctx		 a = { col, PROC_PARENT };
 	struct mx_sample	 s;
@@ -159,7 +159,7 @@ mxd_render(struct mxd_collect *col, struct evbuffer *out)
 
 	/* Its own samples count as the parent's, which always "ends". */
 	col->ended[PROC_PARENT] = 1;
-	if (own_samples(col) == -1)
+	if (mxd_own_samples(col) == -1)
 		return -1;
 	qsort(col->s, col->n, sizeof(*col->s), sample_cmp);
 	for (i = 0; i < col->n && rv != -1; i++) {

@@ -45,7 +45,7 @@ metricsd_chan(struct metrics *mx)
 }
 
 static void
-finish(struct metrics *mx)
+scrape_finish(struct metrics *mx)
 {
 	struct chan	*c = metricsd_chan(mx);
 	struct mw	 w;
@@ -70,7 +70,7 @@ finish(struct metrics *mx)
 }
 
 static void
-on_timeout(int fd, short ev, void *arg)
+scrape_late(int fd, short ev, void *arg)
 {
 	struct metrics	*mx = arg;
 	int		 i;
@@ -82,7 +82,7 @@ on_timeout(int fd, short ev, void *arg)
 			log_warnx("metrics: %s did not answer scrape %llu "
 			    "within %d ms; left out", proc_name((enum proc_id)i),
 			    (unsigned long long)mx->seq, MX_WAIT_MS);
-	finish(mx);
+	scrape_finish(mx);
 }
 
 /* A frame of samples to metricsd, with the process it is from. */
@@ -121,7 +121,7 @@ own_flush(void *arg, const void *buf, size_t len)
 
 /* The parent's own samples. */
 static void
-own_samples(struct metrics *mx)
+parent_samples(struct metrics *mx)
 {
 	struct timespec	now;
 	struct mx_out	o;
@@ -150,7 +150,7 @@ metrics_scrape(struct metrics *mx, struct kid *k, uint64_t id)
 	memset(mx->asked, 0, sizeof(mx->asked));
 	memset(mx->answered, 0, sizeof(mx->answered));
 	memset(mx->bytes, 0, sizeof(mx->bytes));
-	own_samples(mx);
+	parent_samples(mx);
 	for (i = 1; i < PROC_MAX; i++) {
 		struct kid *c = &mx->env->kids[i];
 
@@ -162,7 +162,7 @@ metrics_scrape(struct metrics *mx, struct kid *k, uint64_t id)
 		n++;
 	}
 	if (n == 0)
-		finish(mx);
+		scrape_finish(mx);
 	else
 		evtimer_add(mx->timer, &tv);
 	return 0;
@@ -214,7 +214,7 @@ metrics_end(struct metrics *mx, struct kid *k, const struct kidmsg *m)
 	for (i = 1; i < PROC_MAX; i++)
 		if (mx->asked[i] && !mx->answered[i])
 			return 0;
-	finish(mx);
+	scrape_finish(mx);
 	return 0;
 }
 
@@ -259,7 +259,7 @@ metrics_open(struct relayd *env)
 		return NULL;
 	}
 	mx->env = env;
-	if ((mx->timer = evtimer_new(env->base, on_timeout, mx)) == NULL) {
+	if ((mx->timer = evtimer_new(env->base, scrape_late, mx)) == NULL) {
 		log_warnx("metrics: cannot make a timer");
 		free(mx);
 		return NULL;
