@@ -258,6 +258,8 @@ FUZZ_EXTRA_smtp_command	:= smtpd/smtp_parse.c smtpd/smtp_reply.c
 FUZZ_EXTRA_data		:= smtpd/smtp_data.c
 FUZZ_EXTRA_mta_reply	:= deliverd/mta_reply.c
 FUZZ_EXTRA_kidmsg	:= relayd/parent_kidmsg.c
+FUZZ_EXTRA_http_request	:= metricsd/http_parse.c
+FUZZ_EXTRA_mx_samples	:= metricsd/mxd_render.c
 FUZZ_EXTRA_mta_sts	:= deliverd/mta_sts_parse.c
 FUZZ_EXTRA_spf_record	:= policyd/spf.c policyd/spf_parse.c \
 			   policyd/spf_macro.c policyd/spf_header.c

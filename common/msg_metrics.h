@@ -17,9 +17,9 @@
  *
  * Samples, to the end of the frame: (str name, u8 type, u32 help, u8
  * nlabels, nlabels x (str label, str value), u64 value)+.  help is the
- * family (metrics.h), whose name and type the sample must have.  A child sends as many
- * M_MX_SAMPLES as it needs, each short enough for the parent to wrap
- * (MX_WRAP_RESERVE), then M_MX_END.  The parent forwards without
+ * family (metrics.h), whose name and type the sample must have.  A
+ * child sends as many M_MX_SAMPLES as it needs, each short enough for
+ * the parent to wrap (MX_WRAP_RESERVE), then M_MX_END.  The parent forwards without
  * parsing; metricsd checks every field (metrics.h: mx_decode).
  *
  * The parent sends M_MX_DONE once every running child has answered, or

@@ -166,8 +166,9 @@ mxc_read(struct bufferevent *bev, void *arg)
 
 /*
  * At MXD_CONNS, the oldest connection already answered, or else the
- * oldest still sending its request, makes room: a scraper sends at once, a client that holds a connection open
- * without asking does not keep it from answering.
+ * oldest still sending its request, makes room: a scraper sends at
+ * once, and a client that holds a connection open without asking does
+ * not keep it from answering.
  */
 static int
 make_room(struct metricsd *md)

@@ -80,7 +80,8 @@ scrape_late(int fd, short ev, void *arg)
 	for (i = 1; i < PROC_MAX; i++)
 		if (mx->asked[i] && !mx->answered[i])
 			log_warnx("metrics: %s did not answer scrape %llu "
-			    "within %d ms; left out", proc_name((enum proc_id)i),
+			    "within %d ms; left out",
+			    proc_name((enum proc_id)i),
 			    (unsigned long long)mx->seq, MX_WAIT_MS);
 	scrape_finish(mx);
 }
