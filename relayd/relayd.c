@@ -94,6 +94,10 @@ check_children(struct relayd *env)
 	int		i, fd;
 
 	for (i = 1; i < PROC_MAX; i++) {
+		env->kids[i].exe_fd = -1;
+		/* metricsd runs only with metrics.listen (parent_metrics.c). */
+		if (i == PROC_METRICS && !env->conf->metrics.enabled)
+			continue;
 		child_path(env, (enum proc_id)i, path, sizeof(path));
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
 		    fstat(fd, &st) == -1) {
