@@ -25,8 +25,9 @@ SYSUSERSDIR	?= /usr/lib/sysusers.d
 TMPFILESDIR	?= /usr/lib/tmpfiles.d
 DESTDIR		?=
 
-PROCS		:= relayd smtpd queued deliverd dnsd policyd keyd relayctl
-CHILDREN	:= smtpd queued deliverd dnsd policyd keyd
+PROCS		:= relayd smtpd queued deliverd dnsd policyd keyd metricsd \
+		   relayctl
+CHILDREN	:= smtpd queued deliverd dnsd policyd keyd metricsd
 PKGS		:= libevent libevent_openssl libevent_pthreads libcares \
 		   libbsd-overlay libseccomp libcap lmdb openssl libidn2
 # Only the parent and relayctl parse YAML (config/).
@@ -257,6 +258,8 @@ FUZZ_EXTRA_smtp_command	:= smtpd/smtp_parse.c smtpd/smtp_reply.c
 FUZZ_EXTRA_data		:= smtpd/smtp_data.c
 FUZZ_EXTRA_mta_reply	:= deliverd/mta_reply.c
 FUZZ_EXTRA_kidmsg	:= relayd/parent_kidmsg.c
+FUZZ_EXTRA_http_request	:= metricsd/http_parse.c
+FUZZ_EXTRA_mx_samples	:= metricsd/mxd_render.c
 FUZZ_EXTRA_mta_sts	:= deliverd/mta_sts_parse.c
 FUZZ_EXTRA_spf_record	:= policyd/spf.c policyd/spf_parse.c \
 			   policyd/spf_macro.c policyd/spf_header.c

@@ -20,6 +20,8 @@
 #include "ctl_stream.h"
 #include "log.h"
 #include "marshal.h"
+#include "metrics.h"
+#include "msg_metrics.h"
 #include "msg_parent.h"
 #include "privdrop.h"
 #include "sandbox.h"
@@ -259,6 +261,37 @@ on_status(struct child *c, struct imsg *imsg)
 	    w.len);
 }
 
+struct mx_req {
+	struct child	*c;
+	uint64_t	 id;
+};
+
+static int
+mx_flush(void *arg, const void *buf, size_t len)
+{
+	struct mx_req *rq = arg;
+
+	child_send(rq->c, PROC_PARENT, M_MX_SAMPLES, rq->id, -1, buf, len);
+	return 0;
+}
+
+/* A scrape: the process's counters as they are now, then the end. */
+static void
+on_metrics(struct child *c, struct imsg *imsg)
+{
+	struct mx_req	rq = { c, imsg->hdr.peerid };
+	struct mx_out	o;
+
+	if (imsg->datalen != 0)
+		child_peer_broken(c, PROC_PARENT, imsg, "metrics request");
+	mx_out_init(&o, mx_flush, &rq);
+	if (c->ops->metrics != NULL)
+		c->ops->metrics(c, &o);
+	if (mx_out_finish(&o) == -1)
+		log_warnx("metrics: some samples did not fit; left out");
+	child_send(c, PROC_PARENT, M_MX_END, rq.id, -1, NULL, 0);
+}
+
 static void
 from_parent(struct chan *ch, struct imsg *imsg, void *arg)
 {
@@ -276,6 +309,9 @@ from_parent(struct chan *ch, struct imsg *imsg, void *arg)
 	switch (imsg->hdr.type) {
 	case M_STATUS_REQ:
 		on_status(c, imsg);
+		break;
+	case M_MX_REQ:
+		on_metrics(c, imsg);
 		break;
 	case M_VERBOSE:
 		mr_init(&r, imsg->data, imsg->datalen);

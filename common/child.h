@@ -21,6 +21,7 @@
 
 struct child;
 struct ctl_streams;
+struct mx_out;
 
 struct child_ops {
 	enum proc_id	 id;
@@ -33,6 +34,8 @@ struct child_ops {
 			    struct conf *old);
 	/* One line describing the process for `relayctl show status`. */
 	void		(*status)(struct child *, char *, size_t);
+	/* Its samples for a metrics scrape (metrics.h); NULL: none. */
+	void		(*metrics)(struct child *, struct mx_out *);
 	/* A control request (M_CTL_REQ) forwarded by the parent. */
 	void		(*control)(struct child *, struct imsg *);
 	/* The parent's messages meant for this process alone; it refuses

@@ -22,6 +22,7 @@ conf_new(void)
 	conf->dns.tries = 2;
 	conf->dns.dnssec = 0;
 	conf->tls.ca_fd = -1;
+	conf->metrics.fd = -1;
 	conf->limits.max_message_size = 500ull * 1024 * 1024;
 	conf->limits.max_recipients = 100;
 	conf->limits.max_connections = 10000;
@@ -167,6 +168,8 @@ conf_free(struct conf *conf)
 	free(conf->dns.servers);
 	free(conf->tls.ca_file);
 	free(conf->selfcheck.from);
+	if (conf->metrics.fd != -1)
+		close(conf->metrics.fd);
 	if (conf->tls.ca_fd != -1)
 		close(conf->tls.ca_fd);
 	free(conf->tls.cert_file);

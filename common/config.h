@@ -276,6 +276,11 @@ struct conf {
 		uint32_t	 outage_after;	/* servers failing this long */
 		uint32_t	 interval;	/* one notice of a kind per */
 	} notices;
+	struct {
+		int		 enabled;	/* metrics.listen is set */
+		struct hostport	 addr;
+		int		 fd;		/* bound socket, or -1 */
+	} metrics;
 	struct tenant_conf *tenants;
 	size_t		 ntenants;
 	uint8_t		 policy_secret[CONF_SECRET_LEN]; /* policyd's HMACs */

@@ -127,6 +127,22 @@ send_listeners(struct chan *c, const struct conf *conf)
 	return 0;
 }
 
+static int
+send_metrics(struct chan *c, const struct conf *conf)
+{
+	struct mw	w;
+	int		fd;
+
+	if (conf->metrics.fd == -1)
+		return 0;
+	if ((fd = dup(conf->metrics.fd)) == -1)
+		return -1;
+	mw_init(&w);
+	mw_str(&w, conf->metrics.addr.host);
+	mw_u32(&w, conf->metrics.addr.port);
+	return send_msg(c, M_CONF_METRICS, &w, fd);
+}
+
 static void
 chunk_hostports(struct chunk *ch, const struct hostport *hp, size_t n)
 {
@@ -372,6 +388,8 @@ conf_send(struct chan *c, const struct conf *conf, unsigned slices,
 		return -1;
 	if ((slices & SLICE_DNS) && send_dns(c, conf) == -1)
 		return -1;
+	if ((slices & SLICE_METRICS) && send_metrics(c, conf) == -1)
+		return -1;
 	if ((slices & SLICE_SECRET) && conf->has_secret) {
 		struct mw k;
 
@@ -477,6 +495,19 @@ rx_listener(struct conf *conf, struct imsg *imsg, struct mr *r)
 	l->mode = (enum listen_mode)mr_u32(r);
 	l->greeting_delay = mr_u32(r);
 	l->pregreet_pass = mr_u32(r);
+	return mr_end(r);
+}
+
+static int
+rx_metrics(struct conf *conf, struct imsg *imsg, struct mr *r)
+{
+	if ((imsg->fd == -1 && !imsg_fd_lost(imsg)) || conf->metrics.enabled)
+		return -1;
+	conf->metrics.fd = imsg->fd;
+	imsg->fd = -1;
+	conf->metrics.enabled = 1;
+	mr_str(r, conf->metrics.addr.host, sizeof(conf->metrics.addr.host));
+	conf->metrics.addr.port = (uint16_t)mr_u32(r);
 	return mr_end(r);
 }
 
@@ -886,10 +917,10 @@ conf_rx_msg(struct conf_rx *rx, struct imsg *imsg, struct conf **out,
 	uint32_t	type = imsg->hdr.type;
 	int		rv = -1;
 
-	/* Only a listener (its bound socket) and the CA file come with a
-	 * descriptor. */
+	/* Only a listener (its bound socket), the metrics listener and the
+	 * CA file come with a descriptor. */
 	if (imsg_has_fd(imsg) && type != M_CONF_LISTENER &&
-	    type != M_CONF_TLS) {
+	    type != M_CONF_TLS && type != M_CONF_METRICS) {
 		if (imsg->fd != -1)
 			close(imsg->fd);
 		imsg->fd = -1;
@@ -915,6 +946,11 @@ conf_rx_msg(struct conf_rx *rx, struct imsg *imsg, struct conf **out,
 		if (imsg_fd_lost(imsg))
 			rx->lost = 1;
 		rv = rx_listener(rx->conf, imsg, &r);
+		break;
+	case M_CONF_METRICS:
+		if (imsg_fd_lost(imsg))
+			rx->lost = 1;
+		rv = rx_metrics(rx->conf, imsg, &r);
 		break;
 	case M_CONF_DNS:
 		rx->conf->dns.max_ttl = mr_u32(&r);

@@ -51,6 +51,9 @@
  *   M_CONF_TLS_NAMES      (str name)*                        chunked
  *   M_CONF_TLS_KEY        str tenant, data DER private key, in the
  *                         order of the certificates (keyd only)
+ *   M_CONF_METRICS        str host, u32 port, with the metrics.listen
+ *                         socket the parent bound (metricsd only; not
+ *                         sent when metrics are off)
  *   M_CONF_END            u32 generation
  *
  * answered, child -> parent, by
@@ -126,6 +129,8 @@ enum msg_parent {
 	M_CONF_TLS_NAMES,	/* its SNI names, chunked */
 	M_CONF_TLS_KEY,		/* parent -> keyd: a private key, DER */
 	M_CONF_TENANT_CONTACTS,	/* the last tenant's contacts, chunked */
+	M_CONF_METRICS,		/* parent -> metricsd: str host, u32 port,
+				   with the bound socket */
 	M_PARENT_MAX
 };
 
@@ -134,6 +139,6 @@ enum msg_parent {
 
 #define M_IS_CONF(t)	(((t) >= M_CONF_BEGIN && (t) <= M_CONF_END) || \
 	((t) >= M_CONF_DNSBL && (t) <= M_CONF_SECRET) || \
-	((t) >= M_CONF_TLS && (t) <= M_CONF_TENANT_CONTACTS))
+	((t) >= M_CONF_TLS && (t) <= M_CONF_METRICS))
 
 #endif

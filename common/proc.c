@@ -20,6 +20,8 @@ const struct proc_desc proc_table[PROC_MAX] = {
 	    SLICE_GLOBAL | SLICE_TENANTS | SLICE_SECRET },
 	{ PROC_KEYD, "keyd", "relayd-key", ROOT_EMPTY,
 	    SLICE_GLOBAL | SLICE_TLS_KEYS },
+	{ PROC_METRICS, "metricsd", "relayd-metrics", ROOT_EMPTY,
+	    SLICE_GLOBAL | SLICE_METRICS },
 };
 
 const struct proc_edge proc_edges[] = {

@@ -2,8 +2,8 @@
  * proc: the process table and the channel graph, written down once.
  *
  *                         relayd (parent, root)
- *        +-----------+-----------+-----------+-----------+-----------+
- *      smtpd      queued     deliverd      dnsd      policyd      keyd
+ *     +---------+---------+---------+---------+---------+---------+
+ *   smtpd    queued   deliverd    dnsd    policyd    keyd    metricsd
  *
  *   smtpd    - queued     spool descriptors, commits, free space
  *   smtpd    - policyd    stateful checks for a session
@@ -14,6 +14,9 @@
  *   policyd  - dnsd       DNSBL and SPF look-ups
  *   policyd  - deliverd   recipient callouts; what deliveries learned
  *   smtpd    - keyd       TLS handshakes' private-key operations
+ *
+ * metricsd has no peer: it asks the parent, which asks the others
+ * (msg_metrics.h).  It runs only when metrics.listen is set.
  *
  * Every child has a channel to the parent on descriptor PROC_FD_PARENT;
  * its peer channels follow in the order of proc_edges.  Nothing else is
@@ -31,6 +34,7 @@ enum proc_id {
 	PROC_DNSD,
 	PROC_POLICYD,
 	PROC_KEYD,
+	PROC_METRICS,
 	PROC_MAX
 };
 
@@ -45,6 +49,7 @@ enum proc_id {
 #define SLICE_TLS_CERTS	0x80	/* certificate chains and names (smtpd) */
 #define SLICE_TLS_KEYS	0x100	/* their private keys (keyd) */
 #define SLICE_CONTACTS	0x200	/* tenants' contacts (queued's notices) */
+#define SLICE_METRICS	0x400	/* the metrics listener (metricsd) */
 
 enum proc_root {
 	ROOT_NONE,		/* the parent */

@@ -91,6 +91,17 @@ static const char *const keyd_calls[] = {
 	NULL
 };
 
+/*
+ * Its channel to the parent, and the HTTP clients its listener accepts.
+ * sysinfo: glibc's qsort asks how much memory there is before it sorts
+ * a large array (the samples of a scrape).
+ */
+static const char *const metricsd_calls[] = {
+	"accept4", "accept", "setsockopt", "getsockopt", "getpeername",
+	"sysinfo",
+	NULL
+};
+
 static const char *const *const proc_calls[PROC_MAX] = {
 	[PROC_SMTPD] = smtpd_calls,
 	[PROC_QUEUED] = queued_calls,
@@ -98,6 +109,7 @@ static const char *const *const proc_calls[PROC_MAX] = {
 	[PROC_DNSD] = dnsd_calls,
 	[PROC_POLICYD] = policyd_calls,
 	[PROC_KEYD] = keyd_calls,
+	[PROC_METRICS] = metricsd_calls,
 };
 
 static void

@@ -1097,6 +1097,40 @@ f_notices(struct cfx *cx, const struct ynode *n, void *dst)
 	walk_map(cx, n, "notices", notices_fields, dst);
 }
 
+/* The metrics listener: an IP literal and a port, or "" for none. */
+static void
+f_metrics_listen(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct conf		*conf = dst;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl;
+	const char		*s, *why;
+
+	if ((s = scalar(cx, n, "metrics.listen")) == NULL)
+		return;
+	conf->metrics.enabled = 0;
+	if (*s == '\0')
+		return;
+	if ((why = hostport_parse(s, &conf->metrics.addr)) != NULL)
+		cerr(cx, n->line, "bad metrics.listen \"%s\": %s", s, why);
+	else if (hostport_sockaddr(&conf->metrics.addr, &ss, &sl) == -1)
+		cerr(cx, n->line, "metrics.listen \"%s\" must be an IP "
+		    "address and port, or \"\" for none", s);
+	else
+		conf->metrics.enabled = 1;
+}
+
+static const struct field metrics_fields[] = {
+	{ "listen", f_metrics_listen, 0, 0 },
+	{ NULL, NULL, 0, 0 }
+};
+
+static void
+f_metrics(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	walk_map(cx, n, "metrics", metrics_fields, dst);
+}
+
 static const struct field main_fields[] = {
 	{ "hostname", f_hostname, offsetof(struct conf, hostname), 0 },
 	{ "postmaster", f_mailbox, offsetof(struct conf, postmaster), 1 },
@@ -1117,6 +1151,7 @@ static const struct field main_fields[] = {
 	{ "notices", f_notices, 0, 0 },
 	{ "retention", f_retention, 0, 0 },
 	{ "log", f_log, 0, 0 },
+	{ "metrics", f_metrics, 0, 0 },
 	{ NULL, NULL, 0, 0 }
 };
 

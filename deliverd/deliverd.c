@@ -17,6 +17,7 @@
 #include "dns_client.h"
 #include "fdneed.h"
 #include "log.h"
+#include "metrics.h"
 #include "marshal.h"
 #include "msg_deliver.h"
 
@@ -520,12 +521,27 @@ deliverd_status(struct child *c, char *buf, size_t sz)
 	    d->selfcheck != NULL ? ", a self-check running" : "");
 }
 
+/* Its samples for a metrics scrape (metrics.h). */
+static void
+deliverd_metrics(struct child *c, struct mx_out *o)
+{
+	struct deliverd *d = c->state;
+
+	mx_add0(o, MXF_DELIVERD_CONNS, d->nsessions);
+	mx_add0(o, MXF_DELIVERD_CONNS_TOTAL, d->sessions_total);
+	mx_add1(o, MXF_DELIVERD_DELIVERIES, "result", "delivered",
+	    d->delivered);
+	mx_add1(o, MXF_DELIVERD_DELIVERIES, "result", "deferred", d->deferred);
+	mx_add1(o, MXF_DELIVERD_DELIVERIES, "result", "bounced", d->bounced);
+}
+
 static const struct child_ops deliverd_ops = {
 	.id = PROC_DELIVERD,
 	.preload = deliverd_preload,
 	.init = deliverd_init,
 	.conf = deliverd_conf,
 	.status = deliverd_status,
+	.metrics = deliverd_metrics,
 	.parent = from_parent,
 	.dispatch = {
 		[PROC_QUEUED] = from_queued,

@@ -198,6 +198,7 @@ struct deliverd {
 	size_t			 fd_limit;	/* RLIMIT_NOFILE as we got it */
 	struct job_list		 incoming;	/* not complete yet */
 	struct sc_run		*selfcheck;	/* selfcheck.c */
+	uint64_t		 sessions_total;	/* connections made */
 	uint64_t		 delivered;	/* recipients, for status */
 	uint64_t		 deferred;
 	uint64_t		 bounced;

@@ -453,6 +453,7 @@ mta_start(struct deliverd *d, struct dest *dest, struct job *job)
 	    NULL)
 		fatalx("evtimer_new");
 	d->nsessions++;
+	d->sessions_total++;
 	dest->nsessions++;
 	connect_hop(s);
 	return s;

@@ -67,6 +67,7 @@ struct resolver {
 	uint32_t		 tries;
 	int			 trust_ad;	/* DO asked, AD believed */
 	uint8_t			 ids[65536 / 8];	/* ids in flight */
+	uint64_t		 failures;	/* answered with nothing */
 };
 
 struct rquery {
@@ -338,6 +339,8 @@ query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	}
 	if (!res->trust_ad)
 		a->secure = 0;
+	if (a->rcode == DNS_R_TEMPFAIL)
+		res->failures++;
 	q->cb(q->arg, a);
 	dns_answer_clear(a);
 	free(a);
@@ -426,6 +429,12 @@ resolver_query(struct resolver *res, const char *name, uint16_t qtype,
 	ares_send(rc->ch, buf, len, query_cb, q);
 	ares_free_string(buf);
 	rchan_schedule(rc);
+}
+
+uint64_t
+resolver_failures(const struct resolver *res)
+{
+	return res->failures;
 }
 
 size_t

@@ -16,6 +16,7 @@
 #include "dnsd.h"
 #include "faults.h"
 #include "log.h"
+#include "metrics.h"
 #include "marshal.h"
 #include "msg_dns.h"
 
@@ -286,11 +287,26 @@ dnsd_status(struct child *c, char *buf, size_t sz)
 	    resolver_pending(d->res));
 }
 
+/* Its samples for a metrics scrape (metrics.h). */
+static void
+dnsd_metrics(struct child *c, struct mx_out *o)
+{
+	struct dnsd *d = c->state;
+
+	mx_add0(o, MXF_DNS_QUERIES, d->queries);
+	mx_add0(o, MXF_DNS_HITS, d->hits);
+	mx_add0(o, MXF_DNS_FAILURES, d->res != NULL ?
+	    resolver_failures(d->res) : 0);
+	mx_add0(o, MXF_DNS_CACHED, d->cache != NULL ? cache_size(d->cache) :
+	    0);
+}
+
 static const struct child_ops dnsd_ops = {
 	.id = PROC_DNSD,
 	.init = dnsd_init,
 	.conf = dnsd_conf,
 	.status = dnsd_status,
+	.metrics = dnsd_metrics,
 	.sandbox_after_conf = 1,
 	.dispatch = {
 		[PROC_SMTPD] = from_smtpd,

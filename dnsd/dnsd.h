@@ -82,6 +82,8 @@ int	 resolver_configure(struct resolver *, const struct conf *);
 void	 resolver_query(struct resolver *, const char *name, uint16_t qtype,
 	    lookup_cb, void *arg);
 size_t	 resolver_pending(const struct resolver *);
+/* Look-ups that ended without an answer: time-outs, SERVFAIL. */
+uint64_t resolver_failures(const struct resolver *);
 
 /* dns_cache.c */
 struct dns_cache *cache_new(size_t max);

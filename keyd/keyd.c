@@ -12,6 +12,7 @@
 #include "child.h"
 #include "keyd.h"
 #include "log.h"
+#include "metrics.h"
 #include "marshal.h"
 
 static struct keyd keyd;
@@ -151,12 +152,23 @@ keyd_shutdown(struct child *c)
 	key_set_free(&kd->prev);
 }
 
+/* Its samples for a metrics scrape (metrics.h). */
+static void
+keyd_metrics(struct child *c, struct mx_out *o)
+{
+	struct keyd *kd = c->state;
+
+	mx_add1(o, MXF_KEYD_SIGNATURES, "result", "ok", kd->signed_n);
+	mx_add1(o, MXF_KEYD_SIGNATURES, "result", "refused", kd->refused);
+}
+
 static const struct child_ops keyd_ops = {
 	.id = PROC_KEYD,
 	.preload = keyd_preload,
 	.init = keyd_init,
 	.conf = keyd_conf,
 	.status = keyd_status,
+	.metrics = keyd_metrics,
 	.shutdown = keyd_shutdown,
 	.dispatch = {
 		[PROC_SMTPD] = from_smtpd,

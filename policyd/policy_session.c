@@ -192,7 +192,7 @@ send_verdict(struct psess *ps, const struct pq *q, const struct verdict *v,
 	else
 		snprintf(result, sizeof(result), "%s %d %s %s", v->code < 500 ?
 		    "defer" : "reject", v->code, v->enh, v->text);
-	pd->verdicts[v->code == 0 ? 0 : v->code < 500 ? 1 : 2]++;
+	pmx_verdict(pd, q->type, v->check, v->code);
 	/* One line per verdict that a check took part in. */
 	if (v->check != NULL)
 		log_info("policy %s client=[%s] tenant=%s%s%s%s%s%s check=%s "

@@ -138,6 +138,8 @@ policyd_shutdown(struct child *c)
 	rcpt_free_all(pd);
 	pstore_free(pd->store);
 	pd->store = NULL;
+	free(pd->pmx);
+	pd->pmx = NULL;
 }
 
 static const struct child_ops policyd_ops = {
@@ -145,6 +147,7 @@ static const struct child_ops policyd_ops = {
 	.init = policyd_init,
 	.conf = policyd_conf,
 	.status = policyd_status,
+	.metrics = policy_metrics,
 	.control = policyd_control,
 	.shutdown = policyd_shutdown,
 	.dispatch = {

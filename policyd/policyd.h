@@ -50,7 +50,14 @@ struct policyd {
 	size_t			 nsessions;
 	struct event		*tick;		/* sweeps, once a minute */
 	uint64_t		 verdicts[3];	/* pass, defer, reject */
+	struct pmx		*pmx;		/* policy_metrics.c */
 };
+
+/* policy_metrics.c */
+struct mx_out;
+void	 pmx_verdict(struct policyd *, uint32_t qtype, const char *check,
+	    int code);
+void	 policy_metrics(struct child *, struct mx_out *);
 
 /* policy_session.c */
 void	 psess_dispatch(struct policyd *, struct imsg *);

@@ -423,6 +423,7 @@ commit_done(struct queued *q, struct task *j)
 	send_smtpd(q, M_Q_COMMIT_OK, j->sid, -1, &w);
 	q->committed++;
 	count_accepted(q, p->env);
+	qmx_received(q, p->env);
 	/* The envelope now belongs to the queue: first attempt now. */
 	m = queue_insert(q, p->env);
 	p->env = NULL;

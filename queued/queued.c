@@ -304,6 +304,7 @@ queued_shutdown(struct child *c)
 	if (q->store != NULL)
 		store_clear_unsynced(q->store);
 	store_close(q->store);
+	qmx_free(q);
 }
 
 static void
@@ -344,6 +345,7 @@ static const struct child_ops queued_ops = {
 	.init = queued_init,
 	.conf = queued_conf,
 	.status = queued_status,
+	.metrics = queue_metrics,
 	.control = queued_control,
 	.parent = queued_from_parent,
 	.shutdown = queued_shutdown,

@@ -177,6 +177,8 @@ struct queued {
 	struct fdpool		 recycled;
 	struct policy_writes	*pw;		/* queue_policy.c */
 	struct tstate_tree	*tenants;	/* queue_tenant.c */
+	struct tcount_tree	*tcounts;	/* queue_metrics.c */
+	uint64_t		 results[3];	/* delivered, deferred, bounced */
 	struct event		*tenant_timer;
 	int64_t			 census_at;	/* held mail last counted */
 	struct records		*rec;		/* queue_record.c */
@@ -624,6 +626,21 @@ void	 control_request(struct queued *, struct imsg *);
 void	 ctl_line(struct queued *, uint64_t req, const char *);
 void	 ctl_done(struct queued *, uint64_t req, int ok, const char *err);
 void	 format_age(int64_t secs, char *, size_t);
+
+/* queue_metrics.c: counters for the metrics, per tenant since start. */
+enum qmx_event {
+	QMX_IN,			/* a message with a recipient inbound */
+	QMX_OUT,		/* with a recipient outbound */
+	QMX_DELIVERED,		/* a recipient delivered */
+	QMX_DEFERRED,		/* an attempt put off */
+	QMX_BOUNCED,		/* a recipient failed for good */
+	QMX_MAX
+};
+struct mx_out;
+void	 qmx_count(struct queued *, const char *tenant, enum qmx_event);
+void	 qmx_received(struct queued *, const struct envelope *);
+void	 queue_metrics(struct child *, struct mx_out *);
+void	 qmx_free(struct queued *);
 
 /* queue_tenant.c: each tenant's deliveries, outages and defer-all. */
 enum tenant_outcome {

@@ -435,6 +435,7 @@ rcpt_bounce(struct queued *q, struct qmsg *m, size_t i, const char *status,
 	r->last_error = strdup(diag);
 	q->bounced++;
 	stats_count(q, r->tenant, ST_BOUNCED, 1);
+	qmx_count(q, r->tenant, QMX_BOUNCED);
 	log_info("msgid=%s tenant=%s%s%s dsn=%s status=bounced (%s)", qid,
 	    r->tenant[0] ? r->tenant : "-", log_addr(from, sizeof(from), on,
 	    "from", m->env->sender), log_addr(to, sizeof(to), on, "to",
@@ -706,6 +707,7 @@ sched_result(struct queued *q, struct qmsg *m, size_t i, int result,
 		r->status = RS_SENT;
 		q->sent++;
 		stats_count(q, r->tenant, ST_DELIVERED, 1);
+		qmx_count(q, r->tenant, QMX_DELIVERED);
 		if ((r->notify & NOTIFY_SUCCESS) && !dsn_passed) {
 			/* The notice quotes the reply, now or on a retry. */
 			free(r->last_error);
@@ -721,6 +723,8 @@ sched_result(struct queued *q, struct qmsg *m, size_t i, int result,
 	stats_count(q, r->tenant, ST_DEFERRED, 1);
 	free(r->last_error);
 	r->last_error = strdup(diag);
+	if (now < e->created + (int64_t)rcpt_lifetime(q, e, r))
+		qmx_count(q, r->tenant, QMX_DEFERRED);
 	backoff = q->conf->queue.retry_min;
 	for (uint32_t k = 1; k < r->attempts && backoff <
 	    q->conf->queue.retry_max; k++)

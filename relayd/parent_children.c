@@ -119,6 +119,21 @@ from_kid(struct chan *c, struct imsg *imsg, void *arg)
 			kid_broken(k, imsg, "a self-check result it was not "
 			    "asked for");
 		break;
+	case M_MX_SCRAPE:
+		if (metrics_scrape(env->metrics, k, m.peerid) == -1)
+			kid_broken(k, imsg, "a scrape while one was running, "
+			    "or not from metricsd");
+		break;
+	case M_MX_SAMPLES:
+		if (metrics_samples(env->metrics, k, &m) == -1)
+			kid_broken(k, imsg, "samples it was not asked for, or "
+			    "too many");
+		break;
+	case M_MX_END:
+		if (metrics_end(env->metrics, k, &m) == -1)
+			kid_broken(k, imsg, "the end of samples it was not "
+			    "asked for");
+		break;
 	case M_SC_DONE:
 		if (k->id != PROC_DELIVERD ||
 		    selfcheck_done(env->selfcheck, &m) == -1)
@@ -247,6 +262,12 @@ children_start(struct relayd *env)
 		struct kid *k = &env->kids[i];
 
 		k->id = (enum proc_id)i;
+		/* Its end of the channel closes below: nobody to talk to. */
+		if (i == PROC_METRICS && !env->conf->metrics.enabled) {
+			close(parent[i][1]);
+			close(parent[i][0]);
+			continue;
+		}
 		if ((pid = fork()) == -1)
 			fatal("fork");
 		if (pid == 0)

@@ -176,6 +176,8 @@ status_finish(struct ctl_conn *cc)
 	for (i = 1; i < PROC_MAX; i++) {
 		struct kid *k = &env->kids[i];
 
+		if (k->pid == 0)	/* never started: metricsd when off */
+			continue;
 		format_uptime(&k->started, up, sizeof(up));
 		snprintf(line, sizeof(line), "%-9s %-8d %-12s %s",
 		    proc_name(k->id), (int)k->pid, up,

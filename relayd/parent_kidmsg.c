@@ -95,7 +95,19 @@ kidmsg_decode(const struct imsg *imsg, struct kidmsg *m, const char **why)
 		return mr_end(&r);
 	case M_CTL_PAUSE:
 	case M_SC_DONE:
+	case M_MX_SCRAPE:
+	case M_MX_END:
 		return mr_end(&r);
+	case M_MX_SAMPLES:
+		/* Room to wrap it for metricsd, who checks what it says. */
+		if (imsg->datalen == 0 ||
+		    imsg->datalen > IMSG_MAX_PAYLOAD - MX_WRAP_RESERVE) {
+			*why = "a frame of samples too long or empty";
+			return -1;
+		}
+		m->data = imsg->data;
+		m->datalen = imsg->datalen;
+		return 0;
 	case M_SC_RESULT:
 		return decode_sc_result(&r, m, why);
 	case M_CTL_DONE:

@@ -18,6 +18,7 @@
 #include "imsg.h"
 #include "log.h"
 #include "msg_parent.h"
+#include "msg_metrics.h"
 #include "msg_selfcheck.h"
 
 #define KIDMSG_TEXT	(LOG_LINE_MAX > CTL_TEXT_MAX ? LOG_LINE_MAX : \
@@ -34,6 +35,8 @@ struct kidmsg {
 	uint32_t	 attempt;
 	int		 stage;		/* SC_STAGE_* */
 	int		 code;		/* 0, or 200 to 599 */
+	const void	*data;		/* M_MX_SAMPLES: forwarded as is */
+	size_t		 datalen;
 	char		 text[KIDMSG_TEXT];	/* cleaned */
 };
 

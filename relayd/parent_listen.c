@@ -17,16 +17,16 @@
 
 #define LISTEN_BACKLOG	4096
 
-static int
-listener_open(const struct listener_conf *l)
+int
+listen_socket(const struct hostport *hp, int backlog)
 {
 	struct sockaddr_storage	ss;
 	socklen_t		sl;
 	char			addr[ADDRSTR_MAX];
 	int			fd, on = 1;
 
-	hostport_format(&l->addr, addr, sizeof(addr));
-	if (hostport_sockaddr(&l->addr, &ss, &sl) == -1) {
+	hostport_format(hp, addr, sizeof(addr));
+	if (hostport_sockaddr(hp, &ss, &sl) == -1) {
 		log_warnx("listen %s: not an IP address", addr);
 		return -1;
 	}
@@ -44,7 +44,7 @@ listener_open(const struct listener_conf *l)
 		return -1;
 	}
 	if (bind(fd, (struct sockaddr *)&ss, sl) == -1 ||
-	    listen(fd, LISTEN_BACKLOG) == -1) {
+	    listen(fd, backlog) == -1) {
 		log_warn("listen %s", addr);
 		close(fd);
 		return -1;
@@ -74,7 +74,7 @@ listeners_bind(struct conf *conf, const struct conf *old)
 		if (old != NULL && j < old->nlisteners)
 			l->fd = dup(old->listeners[j].fd);
 		else
-			l->fd = listener_open(l);
+			l->fd = listen_socket(&l->addr, LISTEN_BACKLOG);
 		if (l->fd == -1)
 			goto fail;
 		if (fcntl(l->fd, F_SETFD, FD_CLOEXEC) == -1)

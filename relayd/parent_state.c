@@ -239,7 +239,8 @@ users_resolve(struct relayd *env)
 
 	for (i = 1; i < PROC_MAX; i++) {
 		env->kids[i].id = (enum proc_id)i;
-		if (!env->asroot)
+		if (!env->asroot || (i == PROC_METRICS &&
+		    !env->conf->metrics.enabled))
 			continue;
 		if ((pw = getpwnam(proc_table[i].user)) == NULL) {
 			log_warnx("user %s does not exist (make users, or "
@@ -259,7 +260,8 @@ users_resolve(struct relayd *env)
 		int j;
 
 		for (j = 1; j < i; j++)
-			if (env->kids[i].uid == env->kids[j].uid) {
+			if (env->kids[i].uid != 0 &&
+			    env->kids[i].uid == env->kids[j].uid) {
 				log_warnx("users %s and %s share a uid",
 				    proc_table[i].user, proc_table[j].user);
 				return -1;

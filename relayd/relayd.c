@@ -94,6 +94,10 @@ check_children(struct relayd *env)
 	int		i, fd;
 
 	for (i = 1; i < PROC_MAX; i++) {
+		env->kids[i].exe_fd = -1;
+		/* metricsd runs only with metrics.listen (parent_metrics.c). */
+		if (i == PROC_METRICS && !env->conf->metrics.enabled)
+			continue;
 		child_path(env, (enum proc_id)i, path, sizeof(path));
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
 		    fstat(fd, &st) == -1) {
@@ -228,7 +232,8 @@ relayd_reload(struct relayd *env, char *err, size_t errsz)
 		return -1;
 	}
 	if (keep_fixed(env, conf) == -1 ||
-	    listeners_bind(conf, env->conf) == -1) {
+	    listeners_bind(conf, env->conf) == -1 ||
+	    metrics_bind(env, conf, env->conf) == -1) {
 		conf_free(conf);
 		log_warnx("reload failed; the configuration in force is "
 		    "unchanged");
@@ -379,7 +384,8 @@ main(int argc, char **argv)
 	    state_prepare(&env) == -1 || state_lock(&env) == -1)
 		exit(1);
 	limits_raise(&env);
-	if (listeners_bind(env.conf, NULL) == -1)
+	if (listeners_bind(env.conf, NULL) == -1 ||
+	    metrics_bind(&env, env.conf, NULL) == -1)
 		exit(1);
 
 	if (!env.debug && !env.foreground && daemon(0, 0) == -1)
@@ -402,7 +408,8 @@ main(int argc, char **argv)
 	env.gen = 1;
 	children_send_conf(&env, env.conf);
 	if ((env.control = control_open(&env)) == NULL ||
-	    (env.selfcheck = selfcheck_open(&env)) == NULL)
+	    (env.selfcheck = selfcheck_open(&env)) == NULL ||
+	    (env.metrics = metrics_open(&env)) == NULL)
 		children_stop(&env, 1);
 	else
 		log_info("relayd started: %zu tenants, %zu listeners, "
@@ -413,6 +420,7 @@ main(int argc, char **argv)
 
 	control_close(env.control);
 	selfcheck_close(env.selfcheck);
+	metrics_close(env.metrics);
 	children_reap(&env);
 	log_info("relayd stopped");
 	parent_log_close();

@@ -24,6 +24,7 @@
 struct chan;
 struct control;
 struct kidmsg;
+struct metrics;
 struct selfcheck;
 
 struct kid {
@@ -67,6 +68,7 @@ struct relayd {
 	uint32_t	 gen;			/* configuration generation */
 	struct control	*control;
 	struct selfcheck *selfcheck;
+	struct metrics	*metrics;
 	struct timespec	 started;
 	int		 stopping;
 	int		 exit_status;
@@ -88,6 +90,19 @@ void	 limits_check(const struct relayd *, const struct conf *);
 
 /* parent_listen.c */
 int	 listeners_bind(struct conf *, const struct conf *old);
+/* A bound, listening, non-blocking socket; -1, logged. */
+int	 listen_socket(const struct hostport *, int backlog);
+
+/* parent_metrics.c */
+struct metrics *metrics_open(struct relayd *);
+void	 metrics_close(struct metrics *);
+/* Bind metrics.listen (reused when it stays); -1, logged. */
+int	 metrics_bind(struct relayd *, struct conf *, const struct conf *old);
+/* metricsd asks, children answer; -1: the sender lied. */
+int	 metrics_scrape(struct metrics *, struct kid *, uint64_t id);
+int	 metrics_samples(struct metrics *, struct kid *,
+	    const struct kidmsg *);
+int	 metrics_end(struct metrics *, struct kid *, const struct kidmsg *);
 
 /* parent_children.c */
 void	 children_start(struct relayd *);

@@ -285,6 +285,8 @@ session_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 	s->sd = sd;
 	s->listener = l;
 	s->id = ++sd->next_id;
+	if (l->lc.mode < 3)
+		sd->sessions_total[l->lc.mode]++;
 	if (netaddr_from_sockaddr(&s->client, sa) == -1) {
 		close(fd);
 		free(s);

@@ -465,6 +465,7 @@ smtp_tls_failed(struct session *s, short what)
 	while (bufferevent_get_openssl_error(s->bev) != 0)
 		;
 	ERR_clear_error();
+	s->sd->tls_failed++;
 	log_info("TLS handshake from [%s]:%u failed: %s%s%s", s->addr,
 	    s->client.port, why, s->tls->sni[0] ? "; sni=" : "", s->tls->sni);
 }

@@ -224,6 +224,7 @@ static const struct child_ops smtpd_ops = {
 	.init = smtpd_init,
 	.conf = smtpd_conf,
 	.status = smtpd_status,
+	.metrics = smtp_metrics,
 	.shutdown = smtpd_shutdown,
 	.dispatch = {
 		[PROC_QUEUED] = from_queued,

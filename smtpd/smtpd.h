@@ -141,6 +141,8 @@ struct smtpd {
 	struct tls_server	*tls;		/* NULL: no certificate */
 	struct tls_keys		 keys;
 	uint64_t		 tls_sessions;	/* handshakes, for status */
+	uint64_t		 tls_failed;
+	uint64_t		 sessions_total[3];	/* by listen_mode */
 };
 
 enum session_state {
@@ -330,6 +332,10 @@ int	 fds_refuse_backlog(struct smtpd *, int lfd, int err);
 
 /* smtp_rdns.c */
 void	 rdns_start(struct session *);
+
+/* smtp_metrics.c */
+struct mx_out;
+void	 smtp_metrics(struct child *, struct mx_out *);
 
 /* smtp_tls.c */
 void	 smtp_tls_conf(struct smtpd *, const struct conf *);

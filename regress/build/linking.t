@@ -37,7 +37,8 @@ def symbols(path):
     return names
 
 
-for child in ("smtpd", "queued", "deliverd", "dnsd", "policyd", "keyd"):
+for child in ("smtpd", "queued", "deliverd", "dnsd", "policyd", "keyd",
+              "metricsd"):
     path = os.path.join(TOP, child, child)
     tap.ok("libyaml" not in libs(path), "%s does not link libyaml" % child)
     found = sorted(symbols(path) & set(LOADER))

@@ -13,7 +13,7 @@ from relaytest import TOP, Tap  # noqa: E402
 
 tap = Tap()
 FOLDERS = ["common", "config", "relayd", "smtpd", "queued", "deliverd",
-           "dnsd", "policyd", "keyd", "relayctl"]
+           "dnsd", "policyd", "keyd", "metricsd", "relayctl"]
 SAME_EVERYWHERE = re.compile(r"^(main|usage|from_[a-z]+)$")
 
 

@@ -28,7 +28,7 @@ from relaytest import Tap, free_port, send_message, wait_for  # noqa: E402
 from sink import Sink  # noqa: E402
 
 USERS = ["relayd-smtpd", "relayd-queue", "relayd-deliver", "relayd-dns",
-         "relayd-policy", "relayd-key"]
+         "relayd-policy", "relayd-key", "relayd-metrics"]
 
 
 def packaged_config(text, port):
@@ -51,6 +51,7 @@ def installed_ok(t, root):
               "/usr/libexec/relayd/smtpd", "/usr/libexec/relayd/queued",
               "/usr/libexec/relayd/deliverd", "/usr/libexec/relayd/dnsd",
               "/usr/libexec/relayd/policyd", "/usr/libexec/relayd/keyd",
+              "/usr/libexec/relayd/metricsd",
               "/lib/systemd/system/relayd.service",
               "/usr/lib/sysusers.d/relayd.conf",
               "/usr/share/man/man8/relayd.8.gz",

@@ -22,6 +22,8 @@ RELAYD = os.path.join(TOP, "relayd", "relayd")
 RELAYD_DEBUG = os.path.join(TOP, ".build", "debug", "relayd", "relayd")
 RELAYCTL = os.path.join(TOP, "relayctl", "relayctl")
 CHILDREN = ["smtpd", "queued", "deliverd", "dnsd", "policyd", "keyd"]
+# Started only when configured (metrics.listen).
+OPTIONAL_CHILDREN = ["metricsd"]
 
 
 class Tap:
@@ -242,7 +244,8 @@ class Relayd:
                 continue
             comm = st[st.index("(") + 1:st.rindex(")")]
             ppid = int(st[st.rindex(")") + 2:].split()[1])
-            if ppid == self.proc.pid and comm in CHILDREN:
+            if ppid == self.proc.pid and (comm in CHILDREN or
+                                            comm in OPTIONAL_CHILDREN):
                 kids[comm] = int(pid)
         return kids
 

@@ -21,6 +21,7 @@ EXPECT = {
     "dnsd": ("relayd-dns", "dns"),
     "policyd": ("relayd-policy", ""),
     "keyd": ("relayd-key", "empty"),
+    "metricsd": ("relayd-metrics", "empty"),
 }
 CAPS = ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]
 
@@ -86,7 +87,9 @@ def main():
     relaytest.need_root(t)
     t.eq(sorted(sysusers()), sorted(u for u, _ in EXPECT.values()),
          "etc/relayd.sysusers declares one user per child")
-    r = relaytest.Relayd(t)
+    # metricsd runs only with metrics.listen.
+    r = relaytest.Relayd(t, main_extra="metrics:\n  listen: 127.0.0.1:%d\n"
+                         % relaytest.free_port())
     try:
         if not t.ok(r.start(), "relayd starts"):
             t.done()
@@ -97,7 +100,7 @@ def main():
         t.eq(sorted(kids), sorted(EXPECT), "every child, by name")
         pgid = os.getpgid(r.proc.pid)
         uids = {}
-        for name in relaytest.CHILDREN:
+        for name in relaytest.CHILDREN + relaytest.OPTIONAL_CHILDREN:
             pid = kids.get(name)
             if pid is None:
                 t.ok(False, "%s is running" % name)
