@@ -184,7 +184,7 @@ unquote(char **pp)
 }
 
 static char *
-word(char **pp)
+rl_word(char **pp)
 {
 	char *s = *pp, *e;
 
@@ -209,9 +209,9 @@ rl_parse(const char *line, size_t len, struct recview *v)
 	memcpy(v->work, line, len);
 	v->work[len] = '\0';
 	p = v->work;
-	v->id = word(&p);
-	v->time = word(&p);
-	v->event = word(&p);
+	v->id = rl_word(&p);
+	v->time = rl_word(&p);
+	v->event = rl_word(&p);
 	if (strlen(v->id) != 16 || *v->time == '\0' || *v->event == '\0')
 		return -1;
 	while (*p != '\0' && v->n < REC_FIELDS_MAX) {
@@ -232,7 +232,7 @@ rl_parse(const char *line, size_t len, struct recview *v)
 			if (*p == ' ')
 				p++;
 		} else
-			v->vals[v->n] = word(&p);
+			v->vals[v->n] = rl_word(&p);
 		v->n++;
 	}
 	return 0;

@@ -526,7 +526,7 @@ records_sync(struct queued *q, struct qmsg *m, int all)
 
 /* Each second: what has been in memory a second goes to its file. */
 static void
-tick(int fd, short ev, void *arg)
+record_tick(int fd, short ev, void *arg)
 {
 	struct records	*rs = arg;
 	struct qmsg	*m;
@@ -744,7 +744,7 @@ records_init(struct queued *q)
 	    (rs->heldfd = openat(rs->dirfd, "held", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1)
 		fatal("records directory");
-	if ((rs->tick = event_new(q->child->base, -1, EV_PERSIST, tick,
+	if ((rs->tick = event_new(q->child->base, -1, EV_PERSIST, record_tick,
 	    rs)) == NULL || evtimer_add(rs->tick, &tv) == -1 ||
 	    (rs->purge_ev = evtimer_new(q->child->base, buckets_purge,
 	    rs)) == NULL ||

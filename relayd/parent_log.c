@@ -52,7 +52,7 @@ struct logfile {
 static struct logfile	 lf = { .fd = -1 };
 
 static void
-day_name(int64_t day, char *buf, size_t sz)
+logfile_day_name(int64_t day, char *buf, size_t sz)
 {
 	time_t		t = (time_t)(day * DAY);
 	struct tm	tm;
@@ -131,7 +131,7 @@ rotate(int64_t today)
 	char	name[DAY_NAME_LEN + 1], to[PATH_MAX + 32];
 	int	i, rv = -1;
 
-	day_name(lf.day, name, sizeof(name));
+	logfile_day_name(lf.day, name, sizeof(name));
 	snprintf(to, sizeof(to), "%s.%s", lf.path, name);
 	/* A day written twice (the clock went back): a second file. */
 	for (i = 0; i < 10 && (rv = renameat2(AT_FDCWD, lf.path, AT_FDCWD,
