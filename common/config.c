@@ -30,6 +30,7 @@ conf_new(void)
 	conf->limits.store_max_size = 64ull * 1024 * 1024 * 1024;
 	conf->limits.header_max_fields = 1000;
 	conf->limits.header_max_size = 1024 * 1024;
+	conf->limits.auth_failure_rate = 5;
 	conf->dnsbl.threshold = 1;
 	conf->timeouts.policy = 30;
 	conf->timeouts.command = 300;
@@ -122,6 +123,8 @@ tenant_free(struct tenant_conf *t)
 	free(t->tls_names);
 	free(t->tls_cert_file);
 	free(t->tls_key_file);
+	free(t->auth.dovecot);
+	free(t->auth.realm);
 }
 
 void
@@ -154,6 +157,9 @@ conf_free(struct conf *conf)
 	for (i = 0; i < conf->ntenants; i++)
 		tenant_free(&conf->tenants[i]);
 	free(conf->tenants);
+	for (i = 0; i < conf->nauth_eps; i++)
+		free(conf->auth_eps[i]);
+	free(conf->auth_eps);
 	free(conf->dix);
 	conf_dnsbl_free(conf->dnsbl.lists, conf->dnsbl.nlists);
 	explicit_bzero(conf->policy_secret, sizeof(conf->policy_secret));

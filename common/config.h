@@ -127,6 +127,25 @@ struct tls_cert {
 #define TLS_DER_MAX	12000			/* one certificate or key */
 #define TLS_FILE_MAX	(1024 * 1024)		/* a PEM file, bytes */
 
+/*
+ * A tenant's SMTP AUTH (auth:): its users' names and passwords are its
+ * mailboxes', checked by its Dovecot.  The parent connects to the
+ * endpoint for policyd; ep is its index in conf->auth_eps, which only the
+ * parent holds whole.
+ */
+struct auth_conf {
+	char		*dovecot;		/* unix:PATH | inet:ADDR:PORT;
+						   NULL: no AUTH */
+	uint32_t	 ep;
+	char		*realm;			/* for names without '@', or NULL */
+	int		 foreign_senders;	/* MAIL FROM outside its domains */
+	uint32_t	 user_message_rate;	/* per user per minute; 0: none */
+	int		 line;			/* where auth: is */
+};
+
+#define AUTH_USER_MAX	255		/* a user name, octets */
+#define AUTH_PASS_MAX	255		/* a password */
+
 struct tenant_conf;
 
 /* One entry of the domain table, sorted by name. */
@@ -168,6 +187,7 @@ struct tenant_conf {
 	char		*tls_cert_file;		/* with tls_key_file, or none */
 	char		*tls_key_file;
 	int		 tls_line;		/* where tls: is */
+	struct auth_conf auth;
 };
 
 struct conf {
@@ -212,6 +232,7 @@ struct conf {
 		uint32_t	 client_recipient_rate;
 		uint32_t	 header_max_fields;
 		uint64_t	 header_max_size;
+		uint32_t	 auth_failure_rate;	/* per client, per user */
 	} limits;
 	struct {
 		struct dnsbl_conf *lists;	/* the operator's */
@@ -244,6 +265,8 @@ struct conf {
 	size_t		 ntenants;
 	uint8_t		 policy_secret[CONF_SECRET_LEN]; /* policyd's HMACs */
 	int		 has_secret;
+	char		**auth_eps;		/* the Dovecots (parent only) */
+	size_t		 nauth_eps;
 	struct conf_domain *dix;		/* conf_index() */
 	size_t		 ndix;
 };

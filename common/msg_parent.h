@@ -29,6 +29,9 @@
  *                         auto_whitelist_after, u8 dnsbl, u32 threshold,
  *                         u8 spf, u8 sender_domain, u8 require_to_or_cc,
  *                         u64 daily_messages, u64 daily_bytes
+ *   M_CONF_TENANT_AUTH    u8 on, str dovecot, u32 its endpoint number,
+ *                         str realm, u8 foreign_senders, u32
+ *                         user_message_rate
  *   M_CONF_TENANT_DNSBL   (str zone, u32 weight, u32 n, n x data[4])*
  *                                                          chunked
  *   M_CONF_TENANT_GREYWL  (u8 0, net as in _NETS | u8 1, str domain)*
@@ -121,6 +124,7 @@ enum msg_parent {
 	M_CONF_TLS_CHAIN,	/* one certificate of its chain, DER */
 	M_CONF_TLS_NAMES,	/* its SNI names, chunked */
 	M_CONF_TLS_KEY,		/* parent -> keyd: a private key, DER */
+	M_CONF_TENANT_AUTH,	/* the last tenant's auth: */
 	M_PARENT_MAX
 };
 
@@ -129,6 +133,7 @@ enum msg_parent {
 
 #define M_IS_CONF(t)	(((t) >= M_CONF_BEGIN && (t) <= M_CONF_END) || \
 	((t) >= M_CONF_DNSBL && (t) <= M_CONF_SECRET) || \
-	((t) >= M_CONF_TLS && (t) <= M_CONF_TLS_KEY))
+	((t) >= M_CONF_TLS && (t) <= M_CONF_TLS_KEY) || \
+	(t) == M_CONF_TENANT_AUTH)
 
 #endif

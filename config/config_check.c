@@ -4,6 +4,7 @@
 #include <sys/un.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -190,6 +191,57 @@ check_tls_names(const struct conf *conf, struct conf_errors *errs)
 	}
 }
 
+/* AUTH is offered only under TLS: without a certificate, never. */
+static void
+check_auth(const struct conf *conf, struct conf_errors *errs)
+{
+	const struct tenant_conf	*t;
+	size_t				 i;
+
+	if (conf->tls.cert_file != NULL)
+		return;
+	for (i = 0; i < conf->ntenants; i++) {
+		t = &conf->tenants[i];
+		if (t->auth.dovecot != NULL)
+			conf_errors_add(errs, "%s:%d: auth needs tls.certificate "
+			    "in %s: AUTH is offered only under TLS", t->file,
+			    t->auth.line, conf->file);
+	}
+}
+
+/*
+ * The Dovecots, each named once: the parent connects to them for policyd
+ * by their index in this table (parent_connect.c), and tenants sharing
+ * one share its connection.
+ */
+int
+conf_auth_endpoints(struct conf *conf)
+{
+	struct tenant_conf	*t;
+	char			**eps;
+	size_t			 i, j;
+
+	for (i = 0; i < conf->ntenants; i++) {
+		t = &conf->tenants[i];
+		if (t->auth.dovecot == NULL)
+			continue;
+		for (j = 0; j < conf->nauth_eps; j++)
+			if (strcmp(conf->auth_eps[j], t->auth.dovecot) == 0)
+				break;
+		if (j == conf->nauth_eps) {
+			if ((eps = reallocarray(conf->auth_eps, j + 1,
+			    sizeof(*eps))) == NULL)
+				return -1;
+			conf->auth_eps = eps;
+			if ((eps[j] = strdup(t->auth.dovecot)) == NULL)
+				return -1;
+			conf->nauth_eps++;
+		}
+		t->auth.ep = (uint32_t)j;
+	}
+	return 0;
+}
+
 void
 conf_check(const struct conf *conf, struct conf_errors *errs)
 {
@@ -204,4 +256,5 @@ conf_check(const struct conf *conf, struct conf_errors *errs)
 	check_selfcheck(conf, errs);
 	check_dnsbl_zones(conf, errs);
 	check_tls_names(conf, errs);
+	check_auth(conf, errs);
 }
