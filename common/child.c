@@ -20,6 +20,7 @@
 #include "ctl_stream.h"
 #include "log.h"
 #include "marshal.h"
+#include "msg_connect.h"
 #include "msg_parent.h"
 #include "privdrop.h"
 #include "sandbox.h"
@@ -255,7 +256,9 @@ from_parent(struct chan *ch, struct imsg *imsg, void *arg)
 		on_conf(c, imsg);
 		return;
 	}
-	if (imsg_has_fd(imsg))
+	/* A descriptor comes only with a connection (parent_connect.c). */
+	if (imsg_has_fd(imsg) && (imsg->hdr.type != M_PC_CONNECTED ||
+	    c->ops->parent == NULL))
 		child_peer_broken(c, PROC_PARENT, imsg, "unexpected descriptor");
 	switch (imsg->hdr.type) {
 	case M_STATUS_REQ:

@@ -17,6 +17,7 @@
 
 #include "imsg.h"
 #include "log.h"
+#include "msg_connect.h"
 #include "msg_parent.h"
 #include "msg_selfcheck.h"
 
@@ -34,6 +35,9 @@ struct kidmsg {
 	uint32_t	 attempt;
 	int		 stage;		/* SC_STAGE_* */
 	int		 code;		/* 0, or 200 to 599 */
+	uint32_t	 kind;		/* M_PC_CONNECT: PC_KIND_*, tenant in
+					   text */
+	uint32_t	 index;
 	char		 text[KIDMSG_TEXT];	/* cleaned */
 };
 

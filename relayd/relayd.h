@@ -97,6 +97,9 @@ void	 children_reap(struct relayd *);
 void	 children_stop(struct relayd *, int status);
 struct kid *kid_by_chan(struct relayd *, struct chan *);
 
+/* parent_connect.c: policyd's outside connections (msg_connect.h). */
+int	 parent_connect(struct relayd *, struct kid *, const struct kidmsg *);
+
 /* parent_notify.c */
 int	 notify_open(struct notify *);
 void	 notify_close(struct notify *);
