@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -362,6 +363,7 @@ session_free(struct session *s)
 
 	session_tx_end(s);
 	policy_end(s);
+	smtp_auth_end(s);
 	/* queued's answer will find no one: count its file till then. */
 	if (s->file_out)
 		sd->fds.orphans++;
@@ -422,6 +424,8 @@ line_step(struct session *s)
 		len--;
 	line[len] = '\0';
 	command_line(s, line, len);
+	if (len > 5 && strncasecmp(line, "AUTH ", 5) == 0)
+		explicit_bzero(line, len);	/* an initial response */
 	return 1;
 }
 
@@ -540,6 +544,9 @@ session_process(struct session *s)
 			break;
 		case SS_COMMAND:
 			progress = line_step(s);
+			break;
+		case SS_AUTH:
+			progress = smtp_auth_step(s);
 			break;
 		default:
 			progress = 0;

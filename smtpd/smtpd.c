@@ -17,6 +17,7 @@
 #include "child.h"
 #include "dns_client.h"
 #include "log.h"
+#include "msg_auth.h"
 #include "msg_queue.h"
 #include "smtpd.h"
 
@@ -178,6 +179,12 @@ from_keyd(struct child *c, struct imsg *imsg)
 static void
 from_policyd(struct child *c, struct imsg *imsg)
 {
+	if (imsg->hdr.type == M_A_RESULT) {
+		if (imsg->fd != -1)
+			close(imsg->fd);
+		smtp_auth_result(c->state, imsg);
+		return;
+	}
 	policy_dispatch(c->state, imsg);
 }
 
