@@ -63,6 +63,11 @@ static const struct verb verbs[] = {
 	    "expected TENANT", CTL_ADMIN },
 	{ "recipients forget", CTL_RECIPIENTS_FORGET, ARG_WORDS, 2, 2,
 	    "expected TENANT ADDRESS", CTL_ADMIN },
+	/* A tenant's user may send no more, or again. */
+	{ "auth suspend", CTL_AUTH_SUSPEND, ARG_WORDS, 2, 2,
+	    "expected TENANT USER", CTL_ADMIN },
+	{ "auth resume", CTL_AUTH_RESUME, ARG_WORDS, 2, 2,
+	    "expected TENANT USER", CTL_ADMIN },
 };
 
 #define NVERBS	(sizeof(verbs) / sizeof(verbs[0]))

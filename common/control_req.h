@@ -53,7 +53,9 @@ enum ctl_cmd {
 	CTL_GREYLIST_FLUSH,	/* policyd */
 	CTL_SELFCHECK,		/* [from ADDRESS]: the open-relay check */
 	CTL_SHOW_RECIPIENTS,	/* policyd: TENANT */
-	CTL_RECIPIENTS_FORGET	/* policyd: TENANT ADDRESS */
+	CTL_RECIPIENTS_FORGET,	/* policyd: TENANT ADDRESS */
+	CTL_AUTH_SUSPEND,	/* policyd: TENANT USER */
+	CTL_AUTH_RESUME		/* policyd: TENANT USER */
 };
 
 struct ctl_req {

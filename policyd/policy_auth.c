@@ -27,6 +27,7 @@
 
 #include "child.h"
 #include "clock.h"
+#include "control_req.h"
 #include "config.h"
 #include "dovecot_client.h"
 #include "envelope.h"
@@ -617,4 +618,45 @@ auth_notice_suspended(struct policyd *pd, const char *tenant,
 	(void)pd;
 	log_debug("auth: notice owed to the contacts of tenant %s: user %s "
 	    "suspended", tenant, user);
+}
+
+/*
+ * relayctl auth suspend|resume TENANT USER: the user as Dovecot knows it
+ * (with its domain, or the realm appended as at AUTH).
+ */
+void
+pauth_control(struct policy_auth *pa, uint64_t req, const struct ctl_req *r)
+{
+	const struct tenant_conf	*t;
+	char				 user[AUTH_USER_MAX + 1];
+	int				 on = r->cmd == CTL_AUTH_SUSPEND;
+
+	t = conf_tenant_by_name(pa->pd->child->conf, r->args[0]);
+	if (t == NULL || t->auth.dovecot == NULL) {
+		pctl_done(pa->pd, req, "no such tenant with auth");
+		return;
+	}
+	if (strchr(r->args[1], '@') == NULL && t->auth.realm != NULL) {
+		if ((size_t)snprintf(user, sizeof(user), "%s@%s", r->args[1],
+		    t->auth.realm) >= sizeof(user)) {
+			pctl_done(pa->pd, req, "user name too long");
+			return;
+		}
+	} else if (strlcpy(user, r->args[1], sizeof(user)) >= sizeof(user)) {
+		pctl_done(pa->pd, req, "user name too long");
+		return;
+	}
+	if (on == pauth_is_suspended(pa, t->name, user)) {
+		pctl_done(pa->pd, req, on ? "already suspended" :
+		    "not suspended");
+		return;
+	}
+	if (on)
+		log_warnx("auth: user %s of tenant %s suspended: by relayctl",
+		    user, t->name);
+	else
+		log_info("auth: user %s of tenant %s resumed: by relayctl",
+		    user, t->name);
+	pauth_suspend(pa, t->name, user, on);
+	pctl_done(pa->pd, req, NULL);
 }

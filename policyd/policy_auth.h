@@ -5,6 +5,8 @@
 #ifndef RELAYD_POLICY_AUTH_H
 #define RELAYD_POLICY_AUTH_H
 
+#include <stdint.h>
+
 struct imsg;
 struct policy_auth;
 struct policyd;
@@ -14,6 +16,10 @@ void	 pauth_dispatch(struct policy_auth *, struct imsg *);	/* smtpd */
 void	 pauth_connected(struct policy_auth *, struct imsg *);	/* parent */
 void	 pauth_granted(struct policy_auth *, struct imsg *);	/* queued */
 void	 pauth_sweep(struct policy_auth *);
+struct ctl_req;
+/* relayctl auth suspend|resume TENANT USER. */
+void	 pauth_control(struct policy_auth *, uint64_t req,
+	    const struct ctl_req *);
 int	 pauth_is_suspended(struct policy_auth *, const char *tenant,
 	    const char *user);
 void	 pauth_suspend(struct policy_auth *, const char *tenant,

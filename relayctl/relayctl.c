@@ -55,7 +55,11 @@ usage(void)
 	    "                          (admin: they are addresses)\n"
 	    "  recipients forget TENANT ADDRESS\n"
 	    "                          forget what was learned of an\n"
-	    "                          address, and its callout answer (admin)\n");
+	    "                          address, and its callout answer (admin)\n"
+	    "  auth suspend TENANT USER\n"
+	    "                          refuse the user's AUTH (535) and end\n"
+	    "                          its sessions' relaying (admin)\n"
+	    "  auth resume TENANT USER lift a suspension (admin)\n");
 	exit(2);
 }
 

@@ -42,7 +42,8 @@ admin(enum ctl_cmd cmd)
 {
 	return cmd == CTL_QUEUE_REMOVE || cmd == CTL_QUEUE_BOUNCE ||
 	    cmd == CTL_GREYLIST_WHITELIST || cmd == CTL_GREYLIST_FLUSH ||
-	    cmd == CTL_SHOW_RECIPIENTS || cmd == CTL_RECIPIENTS_FORGET;
+	    cmd == CTL_SHOW_RECIPIENTS || cmd == CTL_RECIPIENTS_FORGET ||
+	    cmd == CTL_AUTH_SUSPEND || cmd == CTL_AUTH_RESUME;
 }
 
 int

@@ -332,7 +332,9 @@ test_levels(void)
 		    goods[i].cmd == CTL_GREYLIST_WHITELIST ||
 		    goods[i].cmd == CTL_GREYLIST_FLUSH ||
 		    goods[i].cmd == CTL_SHOW_RECIPIENTS ||
-		    goods[i].cmd == CTL_RECIPIENTS_FORGET;
+		    goods[i].cmd == CTL_RECIPIENTS_FORGET ||
+		    goods[i].cmd == CTL_AUTH_SUSPEND ||
+		    goods[i].cmd == CTL_AUTH_RESUME;
 		ok(req.level == (admin ? CTL_ADMIN : CTL_OPERATOR),
 		    "\"%s\": the %s's", goods[i].line, admin ?
 		    "administrator" : "operator");
