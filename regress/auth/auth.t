@@ -9,30 +9,21 @@ ESMTPSA"; a wrong password gets 535 5.7.8 and no hint; "*" cancels (501
 without AUTH on submission 530 5.7.0; a sender outside the tenant's
 domains 553 5.7.1; a flood of failures ends in 421 4.7.0; Dovecot
 stopped gives 454 4.7.0, never 535; no password is ever in the log."""
-import base64
 import os
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
+from authtest import (PASS, USERS, WRONG, auth_relayd, b64,  # noqa: E402
+                      tls_client)
 from dovecot import Dovecot  # noqa: E402
 from relaytest import SMTPClient, Tap, need_root  # noqa: E402
 from sink import Sink  # noqa: E402
-from tlstest import (ACME_NAMES, PKI, ehlo_keywords, main_tls,  # noqa: E402
-                     starttls, tenant)
-from relaytest import Relayd, free_port  # noqa: E402
+from tlstest import PKI, ehlo_keywords  # noqa: E402
 
 tap = Tap()
 need_root(tap)
-
-PASS = "s3cret-Alice-7f2b"
-WRONG = "wrong-Pass-91c4"
-USERS = {"alice@acme.test": PASS}
-
-
-def b64(s):
-    return base64.b64encode(s.encode()).decode()
 
 
 def swaks(port, *args):
@@ -43,16 +34,6 @@ def swaks(port, *args):
                         "--header", "Subject: auth"] + list(args),
                        capture_output=True, text=True, timeout=60)
     return p.returncode, p.stdout + p.stderr
-
-
-def tls_client(port, sni=None):
-    c = SMTPClient(port, timeout=30)
-    c.reply()
-    c.cmd("EHLO client.example")
-    c.cmd("STARTTLS")
-    starttls(c, sni=sni)
-    code, text = c.cmd("EHLO client.example")
-    return c, text
 
 
 def run(r, dv):
@@ -168,20 +149,7 @@ def main():
     if not tap.ok(dv.start(), "Dovecot starts"):
         tap.diag(dv.log())
         return
-    auth = ("auth:\n  dovecot: unix:%s\n  realm: acme.test\n" % dv.socket)
-    sub, smtps, port = free_port(), free_port(), free_port()
-    listen = [("127.0.0.1:%d" % port, "mx", "0s"),
-              ("127.0.0.1:%d" % sub, "submission", "0s"),
-              ("127.0.0.1:%d" % smtps, "smtps", "0s")]
-    tenants = {
-        "acme.yaml": tenant("acme", "acme.test", sink.port, ACME_NAMES,
-                            pki.acme, extra=auth),
-        "beta.yaml": tenant("beta", "beta.test", sink.port),
-    }
-    r = Relayd(tap, tenants=tenants, listen=listen,
-               main_extra=main_tls(pki), limits="auth_failure_rate: 5\n",
-               timeouts="command: 30s\n")
-    r.port, r.submission, r.smtps = port, sub, smtps
+    r = auth_relayd(tap, pki, sink, dv)
     try:
         if tap.ok(r.start(), "relayd starts"):
             run(r, dv)
