@@ -67,7 +67,7 @@ connect_start(const char *ep, int *err)
 }
 
 static void
-answer(struct kid *k, uint64_t id, uint8_t res, const char *why, int fd)
+pc_answer(struct kid *k, uint64_t id, uint8_t res, const char *why, int fd)
 {
 	struct mw w;
 
@@ -88,15 +88,15 @@ parent_connect(struct relayd *env, struct kid *k, const struct kidmsg *m)
 	if (k->id != PROC_POLICYD || m->kind != PC_KIND_DOVECOT)
 		return -1;
 	if ((ep = endpoint_of(env->conf, m)) == NULL) {
-		answer(k, m->peerid, PC_STALE, "", -1);
+		pc_answer(k, m->peerid, PC_STALE, "", -1);
 		return 0;
 	}
 	if ((fd = connect_start(ep, &err)) == -1) {
 		log_debug("connect to %s for %s, tenant=%s: %s", ep,
 		    proc_name(k->id), m->text, strerror(err));
-		answer(k, m->peerid, PC_FAIL, strerror(err), -1);
+		pc_answer(k, m->peerid, PC_FAIL, strerror(err), -1);
 		return 0;
 	}
-	answer(k, m->peerid, PC_OK, "", fd);
+	pc_answer(k, m->peerid, PC_OK, "", fd);
 	return 0;
 }

@@ -73,19 +73,19 @@ smtp_auth_user(const struct session *s)
 }
 
 static void
-prompt(struct session *s, const char *b64)
+auth_prompt(struct session *s, int which)
 {
-	char line[64];
-	int n;
+	char	line[32];
+	int	n;
 
-	/* 334 with the challenge in base64 (RFC 4954 section 4). */
-	n = snprintf(line, sizeof(line), "334 %s\r\n", b64);
+	if ((n = reply_auth_challenge(line, sizeof(line), which)) == -1)
+		fatalx("an AUTH challenge does not fit");
 	session_reply_lines(s, line, (size_t)n);
 	s->state = SS_AUTH;
 }
 
 static void
-exchange_end(struct session *s)
+auth_exchange_end(struct session *s)
 {
 	s->auth->mech = 0;
 	s->auth->step = 0;
@@ -94,15 +94,15 @@ exchange_end(struct session *s)
 }
 
 static void
-fail(struct session *s, enum reply_id id)
+auth_fail(struct session *s, enum reply_id id)
 {
-	exchange_end(s);
+	auth_exchange_end(s);
 	session_reply_id(s, id);
 }
 
 /* The tenant for this user, and the user as Dovecot knows it. */
 static const struct tenant_conf *
-pick_tenant(struct session *s, const char *name, char *user, size_t sz)
+auth_pick_tenant(struct session *s, const char *name, char *user, size_t sz)
 {
 	const struct conf		*conf = s->sd->conf;
 	const struct tenant_conf	*t = NULL;
@@ -131,7 +131,7 @@ pick_tenant(struct session *s, const char *name, char *user, size_t sz)
 }
 
 static void
-put_addr(struct mw *w, const struct netaddr *na)
+auth_put_addr(struct mw *w, const struct netaddr *na)
 {
 	mw_u8(w, na->af == AF_INET6);
 	mw_data(w, na->addr, 16);
@@ -139,14 +139,14 @@ put_addr(struct mw *w, const struct netaddr *na)
 
 /* name and password decoded: policyd decides. */
 static void
-ask(struct session *s, const char *name, const char *pass)
+auth_ask(struct session *s, const char *name, const char *pass)
 {
 	struct session_auth		*a = s->auth;
 	const struct tenant_conf	*t;
 	struct mw			 w;
 
-	exchange_end(s);
-	if ((t = pick_tenant(s, name, a->user, sizeof(a->user))) == NULL) {
+	auth_exchange_end(s);
+	if ((t = auth_pick_tenant(s, name, a->user, sizeof(a->user))) == NULL) {
 		log_info("auth: user=%s client=[%s] status=failed reason=no "
 		    "tenant with auth for this name", name, s->addr);
 		session_reply_id(s, R_AUTH_FAILED);
@@ -167,8 +167,8 @@ ask(struct session *s, const char *name, const char *pass)
 	mw_str(&w, a->tenant);
 	mw_str(&w, a->user);
 	mw_str(&w, pass);
-	put_addr(&w, &s->client);
-	put_addr(&w, &s->local);
+	auth_put_addr(&w, &s->client);
+	auth_put_addr(&w, &s->local);
 	child_send(s->sd->child, PROC_POLICYD, M_A_AUTH, s->id, -1, w.buf,
 	    w.len);
 	explicit_bzero(w.buf, w.len);
@@ -178,7 +178,7 @@ ask(struct session *s, const char *name, const char *pass)
 
 /* A base64 response into buf, NUL-terminated; -1: not base64. */
 static int
-decode(const char *in, size_t len, char *buf, size_t sz)
+auth_decode(const char *in, size_t len, char *buf, size_t sz)
 {
 	int n;
 
@@ -190,14 +190,14 @@ decode(const char *in, size_t len, char *buf, size_t sz)
 
 /* PLAIN: [authzid] NUL authcid NUL passwd. */
 static void
-plain(struct session *s, const char *in, size_t len)
+auth_plain(struct session *s, const char *in, size_t len)
 {
 	char	 buf[AUTH_USER_MAX * 2 + AUTH_PASS_MAX + 3];
 	char	*authcid, *pass;
 	int	 n;
 
-	if ((n = decode(in, len, buf, sizeof(buf))) < 0) {
-		fail(s, R_AUTH_BAD_BASE64);
+	if ((n = auth_decode(in, len, buf, sizeof(buf))) < 0) {
+		auth_fail(s, R_AUTH_BAD_BASE64);
 		return;
 	}
 	authcid = memchr(buf, '\0', (size_t)n);
@@ -207,56 +207,56 @@ plain(struct session *s, const char *in, size_t len)
 	    (buf[0] != '\0' && strcmp(buf, authcid + 1) != 0) ||
 	    strlen(pass + 1) > AUTH_PASS_MAX ||
 	    strlen(authcid + 1) > AUTH_USER_MAX)
-		fail(s, R_AUTH_FAILED);
+		auth_fail(s, R_AUTH_FAILED);
 	else
-		ask(s, authcid + 1, pass + 1);
+		auth_ask(s, authcid + 1, pass + 1);
 	explicit_bzero(buf, sizeof(buf));
 }
 
 /* LOGIN: the user name, then the password, each asked for. */
 static void
-login(struct session *s, const char *in, size_t len)
+auth_login(struct session *s, const char *in, size_t len)
 {
 	struct session_auth	*a = s->auth;
 	char			 buf[AUTH_PASS_MAX + 2];
 	int			 n;
 
-	if ((n = decode(in, len, buf, sizeof(buf))) < 0) {
-		fail(s, R_AUTH_BAD_BASE64);
+	if ((n = auth_decode(in, len, buf, sizeof(buf))) < 0) {
+		auth_fail(s, R_AUTH_BAD_BASE64);
 		return;
 	}
 	if (a->step == 1) {
 		if (n == 0 || (size_t)n > AUTH_USER_MAX ||
 		    memchr(buf, '\0', (size_t)n) != NULL)
-			fail(s, R_AUTH_FAILED);
+			auth_fail(s, R_AUTH_FAILED);
 		else {
 			strlcpy(a->user, buf, sizeof(a->user));
 			a->step = 2;
-			prompt(s, "UGFzc3dvcmQ6");	/* "Password:" */
+			auth_prompt(s, 'W');
 		}
 	} else if ((size_t)n > AUTH_PASS_MAX || memchr(buf, '\0',
 	    (size_t)n) != NULL)
-		fail(s, R_AUTH_FAILED);
+		auth_fail(s, R_AUTH_FAILED);
 	else {
 		char name[AUTH_USER_MAX + 1];
 
 		strlcpy(name, a->user, sizeof(name));
-		ask(s, name, buf);
+		auth_ask(s, name, buf);
 	}
 	explicit_bzero(buf, sizeof(buf));
 }
 
 static void
-response(struct session *s, const char *in, size_t len)
+auth_response(struct session *s, const char *in, size_t len)
 {
 	if (len == 1 && in[0] == '*') {
-		fail(s, R_AUTH_CANCELLED);
+		auth_fail(s, R_AUTH_CANCELLED);
 		return;
 	}
 	if (s->auth->mech == 'P')
-		plain(s, in, len);
+		auth_plain(s, in, len);
 	else
-		login(s, in, len);
+		auth_login(s, in, len);
 }
 
 void
@@ -313,11 +313,11 @@ smtp_auth_command(struct session *s, const char *arg, size_t len)
 	}
 	s->auth->step = 1;
 	if (init == NULL) {
-		prompt(s, s->auth->mech == 'P' ? "" : "VXNlcm5hbWU6");
+		auth_prompt(s, s->auth->mech == 'P' ? 'P' : 'U');
 		return;
 	}
 	/* "=" is an empty initial response (RFC 4954 section 4). */
-	response(s, ilen == 1 && init[0] == '=' ? "" : init,
+	auth_response(s, ilen == 1 && init[0] == '=' ? "" : init,
 	    ilen == 1 && init[0] == '=' ? 0 : ilen);
 }
 
@@ -344,14 +344,14 @@ smtp_auth_step(struct session *s)
 	if (a->discarding || len > SMTP_LINE_MAX) {
 		evbuffer_drain(in, len + eol_len);
 		a->discarding = 0;
-		fail(s, R_AUTH_TOO_LONG);
+		auth_fail(s, R_AUTH_TOO_LONG);
 		return 1;
 	}
 	evbuffer_remove(in, line, len + eol_len);
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
 	line[len] = '\0';
-	response(s, line, len);
+	auth_response(s, line, len);
 	explicit_bzero(line, sizeof(line));
 	return 1;
 }
@@ -410,12 +410,15 @@ int
 smtp_auth_mail(struct session *s, const struct mailaddr *ma)
 {
 	const struct tenant_conf	*t;
+	struct smtp_reply		 r;
 	enum listen_mode		 mode = s->listener->lc.mode;
 	char				 dom[MAILADDR_DOMAIN_MAX + 1];
 	size_t				 i;
 
 	if (smtp_auth_user(s) == NULL) {
-		if (mode == LISTEN_SUBMISSION || mode == LISTEN_SMTPS) {
+		/* Without any tenant's auth: they stay as they were. */
+		if ((mode == LISTEN_SUBMISSION || mode == LISTEN_SMTPS) &&
+		    smtp_auth_offered(s)) {
 			session_reply_id(s, R_AUTH_NEEDED);
 			return -1;
 		}
@@ -435,10 +438,11 @@ smtp_auth_mail(struct session *s, const struct mailaddr *ma)
 	dom[i] = '\0';
 	if (conf_domain_tenant(s->sd->conf, dom) == t)
 		return 0;
-	log_info("reject MAIL from [%s]: 553 5.7.1 sender <%s@%s> not in the "
-	    "domains of tenant %s; user=%s", s->addr, ma->local, ma->domain,
+	reply_set(&r, R_AUTH_SENDER);
+	log_info("reject MAIL from [%s]: %d %s %s; from=<%s@%s> tenant=%s "
+	    "user=%s", s->addr, r.code, r.enh, r.text, ma->local, ma->domain,
 	    t->name, s->auth->user);
-	session_reply_id(s, R_AUTH_SENDER);
+	session_reply_r(s, &r);
 	return -1;
 }
 

@@ -415,3 +415,16 @@ reply_ehlo(char *buf, size_t sz, const char *hostname, uint64_t max_size,
 		return -1;
 	return n;
 }
+
+int
+reply_auth_challenge(char *buf, size_t sz, int which)
+{
+	int n;
+
+	/* base64 of "Username:" and "Password:", as every client expects. */
+	n = snprintf(buf, sz, "334 %s\r\n", which == 'U' ? "VXNlcm5hbWU6" :
+	    which == 'W' ? "UGFzc3dvcmQ6" : "");
+	if (n < 0 || (size_t)n >= sz)
+		return -1;
+	return n;
+}

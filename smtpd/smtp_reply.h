@@ -149,6 +149,9 @@ int	 reply_valid(const struct smtp_reply *);
 
 /* The wire form: a reply line, or EHLO's lines; length or -1. */
 int	 reply_line(const struct smtp_reply *, char *, size_t);
+/* AUTH's challenge (RFC 4954 section 4): 'P' PLAIN's empty one, LOGIN's
+ * 'U' user name and 'W' password prompts. */
+int	 reply_auth_challenge(char *, size_t, int which);
 int	 reply_ehlo(char *, size_t, const char *hostname, uint64_t max_size,
 	    unsigned ext);
 
