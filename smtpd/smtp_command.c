@@ -615,7 +615,8 @@ command_line(struct session *s, const char *line, size_t len)
 	}
 	v = smtp_parse_verb(line, len, &arg, &arglen);
 	if (len + 2 > smtp_line_limit(v)) {
-		session_reply_id(s, R_LINE_TOO_LONG);
+		session_reply_id(s, v == V_AUTH ? R_AUTH_TOO_LONG :
+		    R_LINE_TOO_LONG);
 		return;
 	}
 	if (s->unsynced) {

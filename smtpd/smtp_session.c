@@ -391,6 +391,16 @@ sessions_close_all(struct smtpd *sd)
 		session_free(s);
 }
 
+/* An over-long line that is an AUTH command: RFC 4954's 500 5.5.6. */
+static int
+auth_line(struct evbuffer *in)
+{
+	char verb[5];
+
+	return evbuffer_copyout(in, verb, sizeof(verb)) == sizeof(verb) &&
+	    strncasecmp(verb, "AUTH ", sizeof(verb)) == 0;
+}
+
 /* A command line, up to its LF; long lines are answered and skipped. */
 static int
 line_step(struct session *s)
@@ -405,7 +415,8 @@ line_step(struct session *s)
 		len = evbuffer_get_length(in);
 		if (len > SMTP_LINE_MAX) {
 			if (!s->discarding)
-				session_reply_id(s, R_LINE_TOO_LONG);
+				session_reply_id(s, auth_line(in) ?
+				    R_AUTH_TOO_LONG : R_LINE_TOO_LONG);
 			s->discarding = 1;
 			evbuffer_drain(in, len);
 		}
@@ -413,9 +424,10 @@ line_step(struct session *s)
 	}
 	len = (size_t)eol.pos;
 	if (s->discarding || len > SMTP_LINE_MAX) {
-		evbuffer_drain(in, len + eol_len);
 		if (!s->discarding)
-			session_reply_id(s, R_LINE_TOO_LONG);
+			session_reply_id(s, auth_line(in) ? R_AUTH_TOO_LONG :
+			    R_LINE_TOO_LONG);
+		evbuffer_drain(in, len + eol_len);
 		s->discarding = 0;
 		return 1;
 	}

@@ -64,6 +64,14 @@ def run(r, dv):
                                "line is too long"),
            "an over-long response: 500 5.5.6")
     tap.eq(c.cmd("NOOP")[0], 250, "and the session goes on")
+    tap.eq(c.cmd("AUTH PLAIN " + "A" * 4000)[:1], (500,),
+           "an over-long AUTH command: 500")
+    tap.eq(c.cmd("AUTH PLAIN " + "A" * 1200),
+           (500, "500 5.5.6 Authentication exchange line is too long"),
+           "an AUTH command over its limit: 500 5.5.6")
+    tap.eq(c.cmd("AUTH PLAIN " + b64("\0%s@acme.test\0%s" %
+                                     ("u" * 200, "p" * 250)))[0], 535,
+           "a long name and password still fit (535, not 500)")
     tap.eq(c.cmd("AUTH PLAIN " + b64("\0alice\0" + PASS))[0], 235,
            "the realm is appended to a bare name: 235")
     tap.eq(c.cmd("AUTH PLAIN " + b64("\0alice@acme.test\0" + PASS))[0],
@@ -127,7 +135,9 @@ def run(r, dv):
         codes.append(code)
         if code == 421:
             break
-    tap.ok(codes[:3] == [535, 535, 535] and codes[-1] == 421,
+    # The client failed three times above: the limit (5) comes soon.
+    tap.ok(codes[0] == 535 and codes[-1] == 421 and
+           all(x == 535 for x in codes[:-1]),
            "a flood of failures ends in 421 4.7.0 (%s)" % codes)
     c.close()
     if codes[-1] != 421:
