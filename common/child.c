@@ -137,6 +137,17 @@ child_send(struct child *c, enum proc_id peer, uint32_t type,
 	fatal("cannot send to %s", proc_name(peer));
 }
 
+/* A password's message: no descriptor, its copy wiped once sent. */
+void
+child_send_secret(struct child *c, enum proc_id peer, uint32_t type,
+    uint64_t peerid, const void *data, size_t len)
+{
+	if (c->chan[peer] == NULL)
+		fatalx("no channel to %s", proc_name(peer));
+	if (chan_send_secret(c->chan[peer], type, peerid, data, len) == -1)
+		fatal("cannot send to %s", proc_name(peer));
+}
+
 void
 child_peer_broken(struct child *c, enum proc_id peer, struct imsg *imsg,
     const char *why)

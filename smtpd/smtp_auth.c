@@ -169,7 +169,7 @@ auth_ask(struct session *s, const char *name, const char *pass)
 	mw_str(&w, pass);
 	auth_put_addr(&w, &s->client);
 	auth_put_addr(&w, &s->local);
-	child_send(s->sd->child, PROC_POLICYD, M_A_AUTH, s->id, -1, w.buf,
+	child_send_secret(s->sd->child, PROC_POLICYD, M_A_AUTH, s->id, w.buf,
 	    w.len);
 	explicit_bzero(w.buf, w.len);
 	a->asking = 1;
