@@ -45,16 +45,21 @@ struct session_auth {
 };
 
 /* Does some tenant check AUTH? Then it is offered, under TLS. */
+void
+smtp_auth_conf(struct smtpd *sd, const struct conf *conf)
+{
+	size_t i;
+
+	sd->auth_any = 0;
+	for (i = 0; i < conf->ntenants; i++)
+		if (conf->tenants[i].auth.dovecot != NULL)
+			sd->auth_any = 1;
+}
+
 int
 smtp_auth_offered(const struct session *s)
 {
-	const struct conf	*conf = s->sd->conf;
-	size_t			 i;
-
-	for (i = 0; i < conf->ntenants; i++)
-		if (conf->tenants[i].auth.dovecot != NULL)
-			return 1;
-	return 0;
+	return s->sd->auth_any;
 }
 
 unsigned

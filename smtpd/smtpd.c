@@ -130,6 +130,7 @@ smtpd_conf(struct child *c, struct conf *conf, struct conf *old)
 	sd->relay = relay;
 	sd->conf = conf;
 	policy_configure(sd, conf);
+	smtp_auth_conf(sd, conf);
 	listeners_open(sd, conf);
 	/* Sessions keep running under the new rules. */
 	RB_FOREACH(s, session_tree, &sd->sessions)

@@ -139,6 +139,7 @@ struct smtpd {
 	struct tls_server	*tls;		/* NULL: no certificate */
 	struct tls_keys		 keys;
 	uint64_t		 tls_sessions;	/* handshakes, for status */
+	int			 auth_any;	/* some tenant has auth: */
 };
 
 enum session_state {
@@ -347,6 +348,7 @@ int	 smtp_tls_active(const struct session *);
 const char *smtp_tls_sni_tenant(const struct session *);
 
 /* smtp_auth.c */
+void	 smtp_auth_conf(struct smtpd *, const struct conf *);
 int	 smtp_auth_offered(const struct session *);
 unsigned smtp_auth_ehlo(const struct session *);
 const char *smtp_auth_user(const struct session *);

@@ -5,9 +5,10 @@ unix socket of the test's own, with a passwd-file).
 AUTH is offered only under TLS (538 5.7.11 before); PLAIN and LOGIN
 (swaks) get 235 2.7.0 and relay out as the user's tenant, "with
 ESMTPSA"; a wrong password gets 535 5.7.8 and no hint; "*" cancels (501
-5.0.0); an over-long response line gets 500 5.5.6; AUTH twice 503; MAIL
-without AUTH on submission 530 5.7.0; a sender outside the tenant's
-domains 553 5.7.1; a flood of failures ends in 421 4.7.0; Dovecot
+5.0.0); an over-long response or AUTH line gets 500 5.5.6; AUTH twice
+or in a transaction 503; MAIL without AUTH on submission 530 5.7.0; a
+sender outside the tenant's domains 553 5.7.1; a flood of failures from
+a client, or for a user from many clients, ends in 421 4.7.0; Dovecot
 stopped gives 454 4.7.0, never 535; no password is ever in the log."""
 import os
 import subprocess
@@ -94,6 +95,9 @@ def run(r, dv):
     # Without AUTH the relay is closed to that recipient.
     c, text = tls_client(r.port)
     c.cmd("MAIL FROM:<alice@acme.test>")
+    tap.eq(c.cmd("AUTH PLAIN " + b64("\0alice@acme.test\0" + PASS)),
+           (503, "503 5.5.1 Error: AUTH not permitted during a mail "
+            "transaction"), "AUTH during a transaction: 503 5.5.1")
     tap.eq(c.cmd("RCPT TO:<bob@elsewhere.example>")[0], 550,
            "without AUTH: no relaying")
     c.close()
@@ -142,6 +146,18 @@ def run(r, dv):
     c.close()
     if codes[-1] != 421:
         tap.diag(r.log()[-3000:])
+
+    # One user tried from many clients: after the limit, 421 as well.
+    codes = []
+    for i in range(2, 10):
+        c, text = tls_client(r.port, source="127.0.0.%d" % i)
+        code, _ = c.cmd("AUTH PLAIN " + b64("\0dave@acme.test\0" + WRONG))
+        codes.append(code)
+        c.close()
+        if code == 421:
+            break
+    tap.eq(codes, [535] * 5 + [421], "failures for one user from many "
+           "clients: 421 after limits.auth_failure_rate (5)")
 
     log = r.log()
     tap.ok(PASS not in log and WRONG not in log and

@@ -26,9 +26,10 @@ def plain(user, password):
     return b64("\0%s\0%s" % (user, password))
 
 
-def auth_relayd(tap, pki, sink, dv, auth_extra="", limits="", **kw):
-    auth = ("auth:\n  dovecot: unix:%s\n  realm: acme.test\n" % dv.socket
-            + auth_extra)
+def auth_relayd(tap, pki, sink, dv, auth_extra="", limits="", endpoint=None,
+                **kw):
+    auth = ("auth:\n  dovecot: %s\n  realm: acme.test\n" %
+            (endpoint or "unix:" + dv.socket) + auth_extra)
     sub, smtps, port = free_port(), free_port(), free_port()
     listen = [("127.0.0.1:%d" % port, "mx", "0s"),
               ("127.0.0.1:%d" % sub, "submission", "0s"),
@@ -46,9 +47,9 @@ def auth_relayd(tap, pki, sink, dv, auth_extra="", limits="", **kw):
     return r
 
 
-def tls_client(port, sni=None):
+def tls_client(port, sni=None, source=None):
     """A session under STARTTLS, after its second EHLO: (client, text)."""
-    c = SMTPClient(port, timeout=30)
+    c = SMTPClient(port, source=source, timeout=30)
     c.reply()
     c.cmd("EHLO client.example")
     c.cmd("STARTTLS")

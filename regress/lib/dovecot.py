@@ -1,7 +1,8 @@
 """A Dovecot of the test's own as the AUTH backend: `dovecot -c CONF -F`
 with its base_dir, state and log in a temporary directory, no mail
 protocol, and a passwd-file of users with plaintext passwords.  Its
-auth-client socket is self.socket (unix:PATH for auth.dovecot)."""
+auth-client socket is self.socket (unix:PATH for auth.dovecot); with
+inet_port, it answers on 127.0.0.1:inet_port too."""
 import os
 import shutil
 import socket
@@ -35,14 +36,24 @@ service auth {{
     mode = 0666
   }}
 }}
-service anvil {{
+{inet}service anvil {{
   chroot =
+}}
+"""
+
+# The auth-client protocol on TCP as well (auth.dovecot: inet:...).
+INET = """\
+service auth {{
+  inet_listener auth-client {{
+    address = 127.0.0.1
+    port = {port}
+  }}
 }}
 """
 
 
 class Dovecot:
-    def __init__(self, users):
+    def __init__(self, users, inet_port=None):
         self.dir = tempfile.mkdtemp(prefix="relayd-dovecot-")
         os.chmod(self.dir, 0o755)
         for sub in ("run", "state"):
@@ -52,7 +63,8 @@ class Dovecot:
                 f.write("%s:{PLAIN}%s\n" % (user, pw))
         self.conf = os.path.join(self.dir, "dovecot.conf")
         with open(self.conf, "w") as f:
-            f.write(CONF.format(d=self.dir))
+            f.write(CONF.format(d=self.dir, inet=INET.format(
+                port=inet_port) if inet_port else ""))
         self.socket = os.path.join(self.dir, "run", "auth-client")
         self.proc = None
 
