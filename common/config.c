@@ -157,9 +157,6 @@ conf_free(struct conf *conf)
 	for (i = 0; i < conf->ntenants; i++)
 		tenant_free(&conf->tenants[i]);
 	free(conf->tenants);
-	for (i = 0; i < conf->nauth_eps; i++)
-		free(conf->auth_eps[i]);
-	free(conf->auth_eps);
 	free(conf->dix);
 	conf_dnsbl_free(conf->dnsbl.lists, conf->dnsbl.nlists);
 	explicit_bzero(conf->policy_secret, sizeof(conf->policy_secret));

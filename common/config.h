@@ -129,14 +129,12 @@ struct tls_cert {
 
 /*
  * A tenant's SMTP AUTH (auth:): its users' names and passwords are its
- * mailboxes', checked by its Dovecot.  The parent connects to the
- * endpoint for policyd; ep is its index in conf->auth_eps, which only the
- * parent holds whole.
+ * mailboxes', checked by its Dovecot, to which the parent alone connects
+ * (parent_connect.c), for policyd.
  */
 struct auth_conf {
 	char		*dovecot;		/* unix:PATH | inet:ADDR:PORT;
 						   NULL: no AUTH */
-	uint32_t	 ep;
 	char		*realm;			/* for names without '@', or NULL */
 	int		 foreign_senders;	/* MAIL FROM outside its domains */
 	uint32_t	 user_message_rate;	/* per user per minute; 0: none */
@@ -265,8 +263,6 @@ struct conf {
 	size_t		 ntenants;
 	uint8_t		 policy_secret[CONF_SECRET_LEN]; /* policyd's HMACs */
 	int		 has_secret;
-	char		**auth_eps;		/* the Dovecots (parent only) */
-	size_t		 nauth_eps;
 	struct conf_domain *dix;		/* conf_index() */
 	size_t		 ndix;
 };

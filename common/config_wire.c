@@ -337,7 +337,6 @@ send_tenant(struct chan *c, const struct tenant_conf *t, unsigned slices)
 	mw_init(&w);
 	mw_u8(&w, t->auth.dovecot != NULL);
 	mw_str(&w, t->auth.dovecot);
-	mw_u32(&w, t->auth.ep);
 	mw_str(&w, t->auth.realm);
 	mw_u8(&w, (uint8_t)t->auth.foreign_senders);
 	mw_u32(&w, t->auth.user_message_rate);
@@ -778,7 +777,6 @@ rx_auth(struct tenant_conf *t, struct mr *r)
 	a->line = 1;
 	on = mr_u8(r);
 	a->dovecot = mr_strdup(r);
-	a->ep = mr_u32(r);
 	a->realm = mr_strdup(r);
 	a->foreign_senders = mr_u8(r);
 	a->user_message_rate = mr_u32(r);

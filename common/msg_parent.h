@@ -29,9 +29,8 @@
  *                         auto_whitelist_after, u8 dnsbl, u32 threshold,
  *                         u8 spf, u8 sender_domain, u8 require_to_or_cc,
  *                         u64 daily_messages, u64 daily_bytes
- *   M_CONF_TENANT_AUTH    u8 on, str dovecot, u32 its endpoint number,
- *                         str realm, u8 foreign_senders, u32
- *                         user_message_rate
+ *   M_CONF_TENANT_AUTH    u8 on, str dovecot, str realm, u8
+ *                         foreign_senders, u32 user_message_rate
  *   M_CONF_TENANT_DNSBL   (str zone, u32 weight, u32 n, n x data[4])*
  *                                                          chunked
  *   M_CONF_TENANT_GREYWL  (u8 0, net as in _NETS | u8 1, str domain)*

@@ -4,7 +4,6 @@
 #include <sys/un.h>
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -207,39 +206,6 @@ check_auth(const struct conf *conf, struct conf_errors *errs)
 			    "in %s: AUTH is offered only under TLS", t->file,
 			    t->auth.line, conf->file);
 	}
-}
-
-/*
- * The Dovecots, each named once: the parent connects to them for policyd
- * by their index in this table (parent_connect.c), and tenants sharing
- * one share its connection.
- */
-int
-conf_auth_endpoints(struct conf *conf)
-{
-	struct tenant_conf	*t;
-	char			**eps;
-	size_t			 i, j;
-
-	for (i = 0; i < conf->ntenants; i++) {
-		t = &conf->tenants[i];
-		if (t->auth.dovecot == NULL)
-			continue;
-		for (j = 0; j < conf->nauth_eps; j++)
-			if (strcmp(conf->auth_eps[j], t->auth.dovecot) == 0)
-				break;
-		if (j == conf->nauth_eps) {
-			if ((eps = reallocarray(conf->auth_eps, j + 1,
-			    sizeof(*eps))) == NULL)
-				return -1;
-			conf->auth_eps = eps;
-			if ((eps[j] = strdup(t->auth.dovecot)) == NULL)
-				return -1;
-			conf->nauth_eps++;
-		}
-		t->auth.ep = (uint32_t)j;
-	}
-	return 0;
 }
 
 void

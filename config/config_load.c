@@ -1988,9 +1988,6 @@ conf_load(const char *path, int flags, struct conf_errors *errs)
 		load_tenants(conf, errs);
 		if (errs->n + errs->dropped == before)
 			conf_check(conf, errs);
-		if (errs->n + errs->dropped == before &&
-		    conf_auth_endpoints(conf) == -1)
-			conf_errors_add(errs, "%s: out of memory", path);
 		if (errs->n + errs->dropped == before)
 			conf_tls_load(conf, path, errs);
 	}

@@ -44,8 +44,6 @@ void	 conf_parse_tenant(struct conf *, const char *name,
 
 /* Cross-file rules: called by conf_load once every file is read. */
 void	 conf_check(const struct conf *, struct conf_errors *);
-/* conf->auth_eps from the tenants' auth.dovecot; -1: out of memory. */
-int	 conf_auth_endpoints(struct conf *);
 
 /*
  * The certificates and keys of tls: and each tenant's tls: into
