@@ -27,6 +27,7 @@ struct chan_out {
 	int			 fd;
 	size_t			 len;
 	size_t			 off;
+	int			 wipe;		/* a password: zero it */
 	uint8_t			 data[];
 };
 
@@ -153,9 +154,34 @@ chan_fail(struct chan *c, int err)
 		chan_destroy(c);
 }
 
+static int	chan_queue(struct chan *, uint32_t, uint64_t, int,
+		    const void *, size_t, int);
+
 int
 chan_send(struct chan *c, uint32_t type, uint64_t peerid, int fd,
     const void *data, size_t len)
+{
+	return chan_queue(c, type, peerid, fd, data, len, 0);
+}
+
+int
+chan_send_secret(struct chan *c, uint32_t type, uint64_t peerid,
+    const void *data, size_t len)
+{
+	return chan_queue(c, type, peerid, -1, data, len, 1);
+}
+
+static void
+out_free(struct chan_out *o)
+{
+	if (o->wipe)
+		explicit_bzero(o->data, o->len);
+	free(o);
+}
+
+static int
+chan_queue(struct chan *c, uint32_t type, uint64_t peerid, int fd,
+    const void *data, size_t len, int wipe)
 {
 	struct imsg_hdr	 hdr;
 	struct chan_out	*o;
@@ -185,6 +211,7 @@ chan_send(struct chan *c, uint32_t type, uint64_t peerid, int fd,
 	o->fd = fd;
 	o->len = hdr.len;
 	o->off = 0;
+	o->wipe = wipe;
 	TAILQ_INSERT_TAIL(&c->outq, o, entry);
 	c->outbytes += o->len;
 	if (!event_pending(c->wev, EV_WRITE, NULL))
@@ -273,7 +300,7 @@ chan_write_some(struct chan *c)
 		c->outbytes -= take;
 		if (o->off == o->len) {
 			TAILQ_REMOVE(&c->outq, o, entry);
-			free(o);
+			out_free(o);
 		}
 	}
 	return 0;
@@ -578,7 +605,7 @@ chan_destroy(struct chan *c)
 		TAILQ_REMOVE(&c->outq, o, entry);
 		if (o->fd != -1)
 			close(o->fd);
-		free(o);
+		out_free(o);
 	}
 	chan_close_fds(c);
 	event_free(c->rev);

@@ -43,6 +43,9 @@ struct chan *chan_new(struct event_base *, int fd, const char *peer,
  */
 int	 chan_send(struct chan *, uint32_t type, uint64_t peerid, int fd,
 	    const void *data, size_t len);
+/* The same, for a payload holding a password: zeroed once written. */
+int	 chan_send_secret(struct chan *, uint32_t type, uint64_t peerid,
+	    const void *data, size_t len);
 /* Call fn once, when no more than low bytes are queued (now, if so);
  * one at a time: a second call replaces the first. */
 void	 chan_on_drain(struct chan *, size_t low, chan_drain_fn, void *);

@@ -22,6 +22,7 @@
 #include "marshal.h"
 #include "metrics.h"
 #include "msg_metrics.h"
+#include "msg_connect.h"
 #include "msg_parent.h"
 #include "privdrop.h"
 #include "sandbox.h"
@@ -150,6 +151,17 @@ child_send(struct child *c, enum proc_id peer, uint32_t type,
 		child_exit(c, PROC_EXIT_PEER);
 	}
 	fatal("cannot send to %s", proc_name(peer));
+}
+
+/* A password's message: no descriptor, its copy wiped once sent. */
+void
+child_send_secret(struct child *c, enum proc_id peer, uint32_t type,
+    uint64_t peerid, const void *data, size_t len)
+{
+	if (c->chan[peer] == NULL)
+		fatalx("no channel to %s", proc_name(peer));
+	if (chan_send_secret(c->chan[peer], type, peerid, data, len) == -1)
+		fatal("cannot send to %s", proc_name(peer));
 }
 
 void
@@ -304,7 +316,9 @@ from_parent(struct chan *ch, struct imsg *imsg, void *arg)
 		on_conf(c, imsg);
 		return;
 	}
-	if (imsg_has_fd(imsg))
+	/* A descriptor comes only with a connection (parent_connect.c). */
+	if (imsg_has_fd(imsg) && (imsg->hdr.type != M_PC_CONNECTED ||
+	    c->ops->parent == NULL))
 		child_peer_broken(c, PROC_PARENT, imsg, "unexpected descriptor");
 	switch (imsg->hdr.type) {
 	case M_STATUS_REQ:

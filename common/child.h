@@ -70,6 +70,9 @@ int	 child_main(int argc, char **argv, const struct child_ops *, void *);
  */
 void	 child_send(struct child *, enum proc_id, uint32_t type,
 	    uint64_t peerid, int fd, const void *, size_t);
+/* The same for a password: the queued copy is wiped once written. */
+void	 child_send_secret(struct child *, enum proc_id, uint32_t type,
+	    uint64_t peerid, const void *, size_t);
 /* Log lines to the parent, from any thread (child_log.c). */
 void	 child_log_init(struct child *);
 /* A peer sent what it must not: log and leave. */

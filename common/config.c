@@ -31,6 +31,7 @@ conf_new(void)
 	conf->limits.store_max_size = 64ull * 1024 * 1024 * 1024;
 	conf->limits.header_max_fields = 1000;
 	conf->limits.header_max_size = 1024 * 1024;
+	conf->limits.auth_failure_rate = 5;
 	conf->dnsbl.threshold = 1;
 	conf->timeouts.policy = 30;
 	conf->timeouts.command = 300;
@@ -143,6 +144,8 @@ tenant_free(struct tenant_conf *t)
 	free(t->tls_names);
 	free(t->tls_cert_file);
 	free(t->tls_key_file);
+	free(t->auth.dovecot);
+	free(t->auth.realm);
 }
 
 void

@@ -145,6 +145,23 @@ struct contact_conf {
 	int		 line;
 };
 
+/*
+ * A tenant's SMTP AUTH (auth:): its users' names and passwords are its
+ * mailboxes', checked by its Dovecot, to which the parent alone connects
+ * (parent_connect.c), for policyd.
+ */
+struct auth_conf {
+	char		*dovecot;		/* unix:PATH | inet:ADDR:PORT;
+						   NULL: no AUTH */
+	char		*realm;			/* for names without '@', or NULL */
+	int		 foreign_senders;	/* MAIL FROM outside its domains */
+	uint32_t	 user_message_rate;	/* per user per minute; 0: none */
+	int		 line;			/* where auth: is */
+};
+
+#define AUTH_USER_MAX	255		/* a user name, octets */
+#define AUTH_PASS_MAX	255		/* a password */
+
 struct tenant_conf;
 
 /* One entry of the domain table, sorted by name. */
@@ -190,6 +207,7 @@ struct tenant_conf {
 	char		*tls_cert_file;		/* with tls_key_file, or none */
 	char		*tls_key_file;
 	int		 tls_line;		/* where tls: is */
+	struct auth_conf auth;
 };
 
 struct conf {
@@ -234,6 +252,7 @@ struct conf {
 		uint32_t	 client_recipient_rate;
 		uint32_t	 header_max_fields;
 		uint64_t	 header_max_size;
+		uint32_t	 auth_failure_rate;	/* per client, per user */
 	} limits;
 	struct {
 		struct dnsbl_conf *lists;	/* the operator's */

@@ -98,6 +98,7 @@ send_global(struct chan *c, const struct conf *conf)
 	mw_u32(&w, conf->retention.logs);
 	mw_u32(&w, conf->retention.counters);
 	mw_u8(&w, (uint8_t)conf->log.addresses);
+	mw_u32(&w, conf->limits.auth_failure_rate);
 	return send_msg(c, M_CONF_GLOBAL, &w, -1);
 }
 
@@ -369,7 +370,15 @@ send_tenant(struct chan *c, const struct tenant_conf *t, unsigned slices)
 	}
 	if (ch.err)
 		return -1;
-	return send_policy(c, t);
+	if (send_policy(c, t) == -1)
+		return -1;
+	mw_init(&w);
+	mw_u8(&w, t->auth.dovecot != NULL);
+	mw_str(&w, t->auth.dovecot);
+	mw_str(&w, t->auth.realm);
+	mw_u8(&w, (uint8_t)t->auth.foreign_senders);
+	mw_u32(&w, t->auth.user_message_rate);
+	return send_msg(c, M_CONF_TENANT_AUTH, &w, -1);
 }
 
 int
@@ -462,6 +471,7 @@ rx_global(struct conf *conf, struct mr *r)
 	conf->log.addresses = mr_u8(r);
 	if (conf->log.addresses > 1 || conf->retention.message_records == 0)
 		return -1;
+	conf->limits.auth_failure_rate = mr_u32(r);
 	return mr_end(r);
 }
 
@@ -852,6 +862,35 @@ rx_contacts(struct tenant_conf *t, struct mr *r)
 	return mr_end(r);
 }
 
+/* An endpoint as the parent checked it; a realm as a domain. */
+static int
+rx_auth(struct tenant_conf *t, struct mr *r)
+{
+	struct auth_conf	*a = &t->auth;
+	uint8_t			 on;
+
+	if (a->line != 0)
+		return -1;	/* one per tenant */
+	a->line = 1;
+	on = mr_u8(r);
+	a->dovecot = mr_strdup(r);
+	a->realm = mr_strdup(r);
+	a->foreign_senders = mr_u8(r);
+	a->user_message_rate = mr_u32(r);
+	if (mr_end(r) == -1 || on > 1 || a->foreign_senders > 1 ||
+	    (on == 1) != (a->dovecot[0] != '\0'))
+		return -1;
+	if (!on) {
+		free(a->dovecot);
+		a->dovecot = NULL;
+	}
+	if (a->realm[0] == '\0') {
+		free(a->realm);
+		a->realm = NULL;
+	}
+	return 0;
+}
+
 static int
 rx_rcpts(struct tenant_conf *t, struct mr *r)
 {
@@ -905,6 +944,8 @@ rx_tenant_list(struct conf_rx *rx, uint32_t type, struct mr *r)
 		return rx_dnsbl(r, &t->policy.lists, &t->policy.nlists);
 	case M_CONF_TENANT_GREYWL:
 		return rx_greywl(&t->policy, r);
+	case M_CONF_TENANT_AUTH:
+		return rx_auth(t, r);
 	}
 	return -1;
 }
@@ -977,6 +1018,7 @@ conf_rx_msg(struct conf_rx *rx, struct imsg *imsg, struct conf **out,
 	case M_CONF_TENANT_DNSBL:
 	case M_CONF_TENANT_GREYWL:
 	case M_CONF_TENANT_CONTACTS:
+	case M_CONF_TENANT_AUTH:
 		rv = rx_tenant_list(rx, type, &r);
 		break;
 	case M_CONF_DNSBL:

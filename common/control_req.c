@@ -72,6 +72,11 @@ static const struct verb verbs[] = {
 	    "expected TENANT", CTL_ADMIN, 0, NULL },
 	{ "recipients forget", CTL_RECIPIENTS_FORGET, ARG_WORDS, 2, 2,
 	    "expected TENANT ADDRESS", CTL_ADMIN, 0, NULL },
+	/* A tenant's user may send no more, or again. */
+	{ "auth suspend", CTL_AUTH_SUSPEND, ARG_WORDS, 2, 2,
+	    "expected TENANT USER", CTL_ADMIN, 0, NULL },
+	{ "auth resume", CTL_AUTH_RESUME, ARG_WORDS, 2, 2,
+	    "expected TENANT USER", CTL_ADMIN, 0, NULL },
 	{ "show tenant", CTL_SHOW_TENANT, ARG_WORDS, 1, 1,
 	    "expected TENANT", CTL_OPERATOR, CTL_F_JSON, NULL },
 	/* It mails a tenant's contacts. */

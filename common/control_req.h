@@ -66,7 +66,9 @@ enum ctl_cmd {
 	CTL_TRACE,		/* ID or ADDRESS: the record store */
 	CTL_MONITOR,		/* records as they are written */
 	CTL_HOLD_RECORDS,	/* [TENANT|ADDRESS] [--release] */
-	CTL_SHOW_STATS		/* queued: [TENANT] [--days N] [--json] */
+	CTL_SHOW_STATS,		/* queued: [TENANT] [--days N] [--json] */
+	CTL_AUTH_SUSPEND,	/* policyd: TENANT USER */
+	CTL_AUTH_RESUME		/* policyd: TENANT USER */
 };
 
 #define CTL_JSON_WORD	"--json"

@@ -33,6 +33,8 @@
  *                         auto_whitelist_after, u8 dnsbl, u32 threshold,
  *                         u8 spf, u8 sender_domain, u8 require_to_or_cc,
  *                         u64 daily_messages, u64 daily_bytes
+ *   M_CONF_TENANT_AUTH    u8 on, str dovecot, str realm, u8
+ *                         foreign_senders, u32 user_message_rate
  *   M_CONF_TENANT_DNSBL   (str zone, u32 weight, u32 n, n x data[4])*
  *                                                          chunked
  *   M_CONF_TENANT_GREYWL  (u8 0, net as in _NETS | u8 1, str domain)*
@@ -131,6 +133,7 @@ enum msg_parent {
 	M_CONF_TENANT_CONTACTS,	/* the last tenant's contacts, chunked */
 	M_CONF_METRICS,		/* parent -> metricsd: str host, u32 port,
 				   with the bound socket */
+	M_CONF_TENANT_AUTH,	/* the last tenant's auth: */
 	M_PARENT_MAX
 };
 
@@ -139,6 +142,6 @@ enum msg_parent {
 
 #define M_IS_CONF(t)	(((t) >= M_CONF_BEGIN && (t) <= M_CONF_END) || \
 	((t) >= M_CONF_DNSBL && (t) <= M_CONF_SECRET) || \
-	((t) >= M_CONF_TLS && (t) <= M_CONF_METRICS))
+	((t) >= M_CONF_TLS && (t) <= M_CONF_TENANT_AUTH))
 
 #endif

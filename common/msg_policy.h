@@ -103,6 +103,7 @@ enum policy_db {
 	PDB_WHITELIST,		/* added with relayctl greylist whitelist */
 	PDB_RECIPIENTS,		/* learned: tenant NUL address, in clear */
 	PDB_CALLOUT,		/* callout answers: HMAC key */
+	PDB_AUTHSUSPEND,	/* suspended AUTH users: SHA-256 key */
 	PDB_MAX
 };
 
@@ -123,6 +124,8 @@ policy_db_name(unsigned db)
 		return "recipients";
 	case PDB_CALLOUT:
 		return "callout";
+	case PDB_AUTHSUSPEND:
+		return "authsuspend";
 	}
 	return NULL;
 }

@@ -218,6 +218,24 @@ conf_warnings(const struct conf *conf, struct conf_errors *warns)
 	}
 }
 
+/* AUTH is offered only under TLS: without a certificate, never. */
+static void
+check_auth(const struct conf *conf, struct conf_errors *errs)
+{
+	const struct tenant_conf	*t;
+	size_t				 i;
+
+	if (conf->tls.cert_file != NULL)
+		return;
+	for (i = 0; i < conf->ntenants; i++) {
+		t = &conf->tenants[i];
+		if (t->auth.dovecot != NULL)
+			conf_errors_add(errs, "%s:%d: auth needs tls.certificate "
+			    "in %s: AUTH is offered only under TLS", t->file,
+			    t->auth.line, conf->file);
+	}
+}
+
 void
 conf_check(const struct conf *conf, struct conf_errors *errs)
 {
@@ -232,4 +250,5 @@ conf_check(const struct conf *conf, struct conf_errors *errs)
 	check_selfcheck(conf, errs);
 	check_dnsbl_zones(conf, errs);
 	check_tls_names(conf, errs);
+	check_auth(conf, errs);
 }

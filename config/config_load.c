@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "config_load.h"
+#include "endpoint.h"
 #include "idn.h"
 #include "mailaddr.h"
 #include "msg_deliver.h"
@@ -35,6 +36,7 @@
 #define DEFAULT_TENANTS_DIR	"tenants.d"
 #define DURATION_MAX		(366u * 86400)
 #define LONG_DURATION_MAX	(3650u * 86400)	/* retention.counters */
+#define AUTH_USER_RATE		60	/* auth.user_message_rate */
 
 /* Walk context: the file being read and where errors go. */
 struct cfx {
@@ -712,6 +714,15 @@ f_header_size(struct cfx *cx, const struct ynode *n, void *dst)
 		cerr(cx, n->line, "header_max_size must be at least 16K");
 }
 
+/* Failed AUTH attempts are always limited: 0 would mean none allowed. */
+static void
+f_auth_failures(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	f_uint(cx, n, dst);
+	if (*(uint32_t *)dst == 0)
+		cerr(cx, n->line, "auth_failure_rate must be at least 1");
+}
+
 static const struct field limits_fields[] = {
 	{ "max_message_size", f_message_size,
 	    offsetof(struct conf, limits.max_message_size), 0 },
@@ -735,6 +746,8 @@ static const struct field limits_fields[] = {
 	    offsetof(struct conf, limits.header_max_fields), 0 },
 	{ "header_max_size", f_header_size,
 	    offsetof(struct conf, limits.header_max_size), 0 },
+	{ "auth_failure_rate", f_auth_failures,
+	    offsetof(struct conf, limits.auth_failure_rate), 0 },
 	{ NULL, NULL, 0, 0 }
 };
 
@@ -1844,6 +1857,62 @@ f_contacts(struct cfx *cx, const struct ynode *n, void *dst)
 	}
 }
 
+/* Where the tenant's Dovecot answers: checked here, connected by the
+ * parent (parent_connect.c). */
+static void
+f_auth_dovecot(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl;
+	const char		*s, *why;
+
+	if ((s = scalar(cx, n, "auth.dovecot")) == NULL)
+		return;
+	if ((why = endpoint_parse(s, &ss, &sl)) != NULL) {
+		cerr(cx, n->line, "bad auth.dovecot \"%s\": %s", s, why);
+		return;
+	}
+	f_string(cx, n, dst);
+}
+
+/* Appended to user names without a domain: a domain, as its A-label. */
+static void
+f_auth_realm(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	char **realm = dst;
+
+	if (scalar(cx, n, "auth.realm") == NULL)
+		return;
+	f_string(cx, n, dst);
+	if (*realm == NULL)
+		return;
+	if (domain_alabel(cx, n->line, realm) == -1) {
+		free(*realm);
+		*realm = NULL;
+		return;
+	}
+	lower(*realm);
+}
+
+static const struct field auth_fields[] = {
+	{ "dovecot", f_auth_dovecot, offsetof(struct auth_conf, dovecot), 1 },
+	{ "realm", f_auth_realm, offsetof(struct auth_conf, realm), 0 },
+	{ "foreign_senders", f_bool,
+	    offsetof(struct auth_conf, foreign_senders), 0 },
+	{ "user_message_rate", f_uint,
+	    offsetof(struct auth_conf, user_message_rate), 0 },
+	{ NULL, NULL, 0, 0 }
+};
+
+static void
+f_auth(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct tenant_conf *t = dst;
+
+	t->auth.line = n->line;
+	walk_map(cx, n, "auth", auth_fields, &t->auth);
+}
+
 static const struct field tenant_fields[] = {
 	{ "tenant", f_tenant_name, offsetof(struct tenant_conf, name), 1 },
 	{ "postmaster", f_mailbox, offsetof(struct tenant_conf, postmaster),
@@ -1856,6 +1925,7 @@ static const struct field tenant_fields[] = {
 	{ "limits", f_tenant_limits, 0, 0 },
 	{ "policy", f_policy, 0, 0 },
 	{ "tls", f_tenant_tls, 0, 0 },
+	{ "auth", f_auth, 0, 0 },
 	{ NULL, NULL, 0, 0 }
 };
 
@@ -1977,6 +2047,7 @@ tenant_tree(struct conf *conf, const char *name, const char *dir,
 	t->callout_negative = 3600;
 	t->learning_period = 7 * 86400;
 	t->defer_all_after = 30 * 86400;
+	t->auth.user_message_rate = AUTH_USER_RATE;
 	policy_init(&t->policy);
 	cx.tenant = t;
 	walk_map(&cx, root, "tenant file", tenant_fields, t);

@@ -25,6 +25,7 @@
 #include "marshal.h"
 #include "msg_parent.h"
 #include "policy_dnsbl.h"
+#include "policy_auth.h"
 #include "policy_greylist.h"
 #include "policy_rcpt.h"
 #include "policy_store.h"
@@ -595,6 +596,10 @@ policy_control(struct policyd *pd, uint64_t req, const struct ctl_req *r)
 		break;
 	case CTL_RECIPIENTS_FORGET:
 		recipients_forget(pd, req, r);
+		break;
+	case CTL_AUTH_SUSPEND:
+	case CTL_AUTH_RESUME:
+		pauth_control(pd->auth, req, r);
 		break;
 	default:
 		pctl_done(pd, req, "not a command for policyd");

@@ -16,7 +16,10 @@
 #include "control_req.h"
 #include "dns_client.h"
 #include "log.h"
+#include "msg_auth.h"
+#include "msg_connect.h"
 #include "msg_policy.h"
+#include "policy_auth.h"
 #include "policy_greylist.h"
 #include "policy_rate.h"
 #include "policy_rcpt.h"
@@ -31,7 +34,29 @@ static struct policyd policyd;
 static void
 from_smtpd(struct child *c, struct imsg *imsg)
 {
+	struct policyd *pd = c->state;
+
+	if (imsg->hdr.type >= M_A_AUTH && imsg->hdr.type < M_A_MAX) {
+		if (imsg->fd != -1)
+			close(imsg->fd);
+		pauth_dispatch(pd->auth, imsg);
+		return;
+	}
 	psess_dispatch(c->state, imsg);
+}
+
+/* The parent's own messages to policyd: the connections it opened. */
+static void
+from_parent(struct child *c, struct imsg *imsg)
+{
+	struct policyd *pd = c->state;
+
+	if (imsg->hdr.type != M_PC_CONNECTED) {
+		if (imsg->fd != -1)
+			close(imsg->fd);
+		child_peer_broken(c, PROC_PARENT, imsg, "unexpected message");
+	}
+	pauth_connected(pd->auth, imsg);
 }
 
 static void
@@ -41,6 +66,10 @@ from_queued(struct child *c, struct imsg *imsg)
 
 	if (imsg->fd != -1)
 		close(imsg->fd);
+	if (imsg->hdr.type == M_A_GRANTED) {
+		pauth_granted(pd->auth, imsg);
+		return;
+	}
 	if (imsg->hdr.type != M_PQ_DONE)
 		child_peer_broken(c, PROC_QUEUED, imsg, "unexpected message");
 	pstore_done(pd->store, imsg);
@@ -68,6 +97,7 @@ tick(int fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	rates_sweep(pd->rates, clock_now());
+	pauth_sweep(pd->auth);
 }
 
 static void
@@ -83,6 +113,7 @@ policyd_init(struct child *c)
 	pd->store = pstore_new(c);
 	pd->rates = rates_new();
 	pd->whitelist = grey_wl_new();
+	pd->auth = pauth_new(pd);
 	if ((pd->tick = event_new(c->base, -1, EV_PERSIST, tick, pd)) ==
 	    NULL || event_add(pd->tick, &tv) == -1)
 		fatalx("policyd timer");
@@ -150,6 +181,7 @@ static const struct child_ops policyd_ops = {
 	.metrics = policy_metrics,
 	.control = policyd_control,
 	.shutdown = policyd_shutdown,
+	.parent = from_parent,
 	.dispatch = {
 		[PROC_SMTPD] = from_smtpd,
 		[PROC_QUEUED] = from_queued,

@@ -29,6 +29,7 @@ struct dns_client;
 struct event;
 struct grey_wl;
 struct imsg;
+struct policy_auth;
 struct policy_tests;
 struct pstore;
 struct rates;
@@ -45,6 +46,7 @@ struct policyd {
 	struct rates		*rates;		/* policy_rate.c */
 	struct grey_wl		*whitelist;	/* relayctl's, in memory */
 	struct rcpt_state	*rcpt;		/* policy_rcpt.c */
+	struct policy_auth	*auth;		/* policy_auth.c */
 	int			 wl_loaded;	/* read from the store */
 	struct psess_tree	 sessions;	/* policy_session.c */
 	size_t			 nsessions;

@@ -286,7 +286,7 @@ on_commit(struct queued *q, struct imsg *imsg, struct mr *r)
 		commit_fail(q, p, QR_TENANT_DEFERRED);
 		return;
 	}
-	if (envelope_verify(q, p->env, why, sizeof(why)) == -1) {
+	if (envelope_verify(q, p->sid, p->env, why, sizeof(why)) == -1) {
 		queue_id_format(p->id, qid, sizeof(qid));
 		log_warnx("msgid=%s: the envelope from smtpd is refused: %s",
 		    qid, why);

@@ -8,9 +8,10 @@
  * tenant, direction, route and routing domain are derived again from
  * queued's own configuration and the client's address (rcpt_route.c):
  * what smtpd says must be what queued finds.  This guards against bugs,
- * not against a compromised smtpd, which owns the sockets anyway; grants
- * smtpd cannot derive alone (an authenticated user's) will come from
- * policyd.
+ * not against a compromised smtpd, which owns the sockets anyway; the
+ * grant smtpd cannot derive alone (an authenticated user's tenant) comes
+ * from policyd (queue_auth.c), and the envelope's sender must then be in
+ * that tenant's domains unless auth.foreign_senders allows any.
  */
 #include <stdio.h>
 #include <string.h>
@@ -74,12 +75,27 @@ rcpt_ok(struct queued *q, const struct envelope *e, const struct rcpt *r,
 	return 1;
 }
 
+/* An authenticated user's sender: in its tenant's domains, or allowed. */
+static int
+sender_ok(const struct queued *q, const struct tenant_conf *t,
+    const char *sender)
+{
+	const char *at;
+
+	if (t->auth.foreign_senders || sender[0] == '\0')
+		return 1;
+	if ((at = strrchr(sender, '@')) == NULL)
+		return 0;
+	return conf_domain_tenant(q->conf, at + 1) == t;
+}
+
 /* 0, or -1 with why: the transaction is refused with 451 4.3.0. */
 int
-envelope_verify(struct queued *q, const struct envelope *e, char *why,
-    size_t sz)
+envelope_verify(struct queued *q, uint64_t sid, const struct envelope *e,
+    char *why, size_t sz)
 {
-	const struct tenant_conf	*client;
+	const struct tenant_conf	*client, *granted;
+	const char			*user = NULL;
 	struct mailaddr			 ma;
 	size_t				 i;
 
@@ -99,6 +115,16 @@ envelope_verify(struct queued *q, const struct envelope *e, char *why,
 		return -1;
 	}
 	client = conf_client_tenant(q->conf, &e->client);
+	/* An authenticated session relays as policyd's grant says. */
+	if ((granted = auth_grant_tenant(q, sid, &user)) != NULL) {
+		client = granted;
+		if (!sender_ok(q, granted, e->sender)) {
+			snprintf(why, sz, "sender <%s> is not in the domains of "
+			    "tenant %s (user %s)", e->sender, granted->name,
+			    user);
+			return -1;
+		}
+	}
 	for (i = 0; i < e->nrcpts; i++)
 		if (!rcpt_ok(q, e, &e->rcpts[i], client, why, sz))
 			return -1;

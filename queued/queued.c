@@ -18,6 +18,7 @@
 #include "log.h"
 #include "marshal.h"
 #include "msg_selfcheck.h"
+#include "msg_auth.h"
 #include "queued.h"
 
 #define SPACE_INTERVAL	1	/* seconds between free-space checks */
@@ -322,6 +323,12 @@ from_deliverd(struct child *c, struct imsg *imsg)
 static void
 from_policyd(struct child *c, struct imsg *imsg)
 {
+	if (imsg->hdr.type == M_A_GRANT || imsg->hdr.type == M_A_REVOKE) {
+		if (imsg->fd != -1)
+			close(imsg->fd);
+		auth_grant_dispatch(c->state, imsg);
+		return;
+	}
 	pwrite_dispatch(c->state, imsg);
 }
 

@@ -140,8 +140,11 @@ RB_PROTOTYPE(djob_tree, djob, entry, djob_cmp)
 /* Emptied files of delivered messages, ready to be new ones. */
 #define RECYCLED_MAX	FD_RECYCLED
 
+struct auth_grants;
+
 struct queued {
 	struct child		*child;
+	struct auth_grants	*grants;	/* queue_auth.c */
 	const struct conf	*conf;
 	int			 spool_fd;	/* the spool directory */
 	int			 corrupt_fd;	/* the quarantine */
@@ -433,8 +436,14 @@ void	 receive_dispatch(struct queued *, struct imsg *);
 void	 receive_task_done(struct queued *, struct task *);
 void	 pending_drop_all(struct queued *);
 
+/* queue_auth.c: policyd's AUTH grants. */
+void	 auth_grant_dispatch(struct queued *, struct imsg *);
+const struct tenant_conf *auth_grant_tenant(struct queued *, uint64_t sid,
+	    const char **user);
+
 /* queue_verify.c: smtpd's envelope, checked again. */
-int	 envelope_verify(struct queued *, const struct envelope *, char *,
+int	 envelope_verify(struct queued *, uint64_t sid,
+	    const struct envelope *, char *,
 	    size_t);
 
 /* queue_quota.c: what may still be accepted, and smtpd told so. */

@@ -70,7 +70,11 @@ usage(void)
 	    "  hold-records [--json]   the legal holds (admin)\n"
 	    "  hold-records TENANT|ADDRESS [--release]\n"
 	    "                          keep their records past the purge\n"
-	    "                          (admin)\n");
+	    "                          (admin)\n"
+	    "  auth suspend TENANT USER\n"
+	    "                          refuse the user's AUTH (535) and end\n"
+	    "                          its sessions' relaying (admin)\n"
+	    "  auth resume TENANT USER lift a suspension (admin)\n");
 	exit(2);
 }
 

@@ -134,6 +134,10 @@ from_kid(struct chan *c, struct imsg *imsg, void *arg)
 			kid_broken(k, imsg, "the end of samples it was not "
 			    "asked for");
 		break;
+	case M_PC_CONNECT:
+		if (parent_connect(env, k, &m) == -1)
+			kid_broken(k, imsg, "a connection it may not ask for");
+		break;
 	case M_SC_DONE:
 		if (k->id != PROC_DELIVERD ||
 		    selfcheck_done(env->selfcheck, &m) == -1)

@@ -423,6 +423,8 @@ forward_to(enum ctl_cmd cmd)
 	case CTL_GREYLIST_FLUSH:
 	case CTL_SHOW_RECIPIENTS:
 	case CTL_RECIPIENTS_FORGET:
+	case CTL_AUTH_SUSPEND:
+	case CTL_AUTH_RESUME:
 		return PROC_POLICYD;
 	default:
 		return PROC_QUEUED;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "envelope.h"
 #include "marshal.h"
 #include "parent_kidmsg.h"
 #include "text.h"
@@ -63,6 +64,23 @@ decode_sc_result(struct mr *r, struct kidmsg *m, const char **why)
 	return 0;
 }
 
+/* A connection for policyd: which, the parent decides (parent_connect.c). */
+static int
+decode_connect(struct mr *r, struct kidmsg *m, const char **why)
+{
+	m->kind = mr_u8(r);
+	if (text_field(r, m->text, TENANT_MAX + 1) == -1)
+		return -1;
+	m->index = mr_u32(r);
+	if (mr_end(r) == -1)
+		return -1;
+	if (m->kind == 0 || m->kind >= PC_KIND_MAX) {
+		*why = "a connection of no known kind";
+		return -1;
+	}
+	return 0;
+}
+
 int
 kidmsg_decode(const struct imsg *imsg, struct kidmsg *m, const char **why)
 {
@@ -110,6 +128,8 @@ kidmsg_decode(const struct imsg *imsg, struct kidmsg *m, const char **why)
 		return 0;
 	case M_SC_RESULT:
 		return decode_sc_result(&r, m, why);
+	case M_PC_CONNECT:
+		return decode_connect(&r, m, why);
 	case M_CTL_DONE:
 		m->ok = mr_u8(&r);
 		if (text_field(&r, m->text, CTL_TEXT_MAX) == -1 ||

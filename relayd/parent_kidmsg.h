@@ -17,6 +17,7 @@
 
 #include "imsg.h"
 #include "log.h"
+#include "msg_connect.h"
 #include "msg_parent.h"
 #include "msg_metrics.h"
 #include "msg_selfcheck.h"
@@ -37,6 +38,9 @@ struct kidmsg {
 	int		 code;		/* 0, or 200 to 599 */
 	const void	*data;		/* M_MX_SAMPLES: forwarded as is */
 	size_t		 datalen;
+	uint32_t	 kind;		/* M_PC_CONNECT: PC_KIND_*, tenant in
+					   text */
+	uint32_t	 index;
 	char		 text[KIDMSG_TEXT];	/* cleaned */
 };
 

@@ -115,6 +115,8 @@ struct kid *kid_by_chan(struct relayd *, struct chan *);
 /* parent_log.c */
 int	 parent_log_conf(struct relayd *, const struct conf *);
 void	 parent_log_close(void);
+/* parent_connect.c: policyd's outside connections (msg_connect.h). */
+int	 parent_connect(struct relayd *, struct kid *, const struct kidmsg *);
 
 /* parent_notify.c */
 int	 notify_open(struct notify *);

@@ -44,7 +44,8 @@ cmd_helo(struct session *s, enum smtp_verb v, const char *arg, size_t len)
 	s->helo_kind = 'E';
 	/* Cannot fail: our name is a domain, at most 255 octets. */
 	if ((n = reply_ehlo(ehlo, sizeof(ehlo), conf->hostname,
-	    conf->limits.max_message_size, smtp_tls_ehlo(s))) == -1)
+	    conf->limits.max_message_size, smtp_tls_ehlo(s) |
+	    smtp_auth_ehlo(s))) == -1)
 		fatalx("the EHLO reply does not fit");
 	session_reply_lines(s, ehlo, (size_t)n);
 }
@@ -88,6 +89,8 @@ cmd_mail(struct session *s, const char *arg, size_t len)
 		session_reply_r(s, &err);
 		return;
 	}
+	if (smtp_auth_mail(s, &ma) == -1)
+		return;
 	if (s->helo_kind != 'E' && (mp.has_size || mp.body || mp.smtputf8 ||
 	    mp.ret || mp.envid[0])) {
 		session_reply_id(s, R_PARAMS_NEED_EHLO);
@@ -624,7 +627,8 @@ command_line(struct session *s, const char *line, size_t len)
 	}
 	v = smtp_parse_verb(line, len, &arg, &arglen);
 	if (len + 2 > smtp_line_limit(v)) {
-		session_reply_id(s, R_LINE_TOO_LONG);
+		session_reply_id(s, v == V_AUTH ? R_AUTH_TOO_LONG :
+		    R_LINE_TOO_LONG);
 		return;
 	}
 	if (s->unsynced) {
@@ -679,8 +683,10 @@ command_line(struct session *s, const char *line, size_t len)
 	case V_STARTTLS:
 		smtp_tls_starttls(s, arglen);
 		break;
-	case V_EXPN:
 	case V_AUTH:
+		smtp_auth_command(s, arg, arglen);
+		break;
+	case V_EXPN:
 		session_reply_id(s, R_NOT_IMPLEMENTED);
 		break;
 	case V_UNKNOWN:

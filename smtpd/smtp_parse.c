@@ -57,6 +57,9 @@ smtp_line_limit(enum smtp_verb v)
 	case V_RCPT:
 		/* DSN (RFC 3461) +500. */
 		return 512 + 500;
+	case V_AUTH:
+		/* PLAIN's initial response: base64 of 3 x 255 octets +2. */
+		return 1100;
 	default:
 		return 512;
 	}

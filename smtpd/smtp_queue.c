@@ -227,6 +227,7 @@ commit_ok(struct session *s, uint64_t id)
 	    s->helo ? s->helo : "", session_proto(s));
 	s->sd->accepted++;
 	policy_accepted(s, tx->sink.written);
+	smtp_auth_sent(s, tx->nrcpts);
 	session_tx_end(s);
 	fault_point("smtpd-before-250");
 	reply_queued(&r, qid);

@@ -16,10 +16,13 @@ session_proto(const struct session *s)
 {
 	int tls = smtp_tls_active(s);
 
+	int auth = smtp_auth_user(s) != NULL;
+
+	/* RFC 3848; the user is not named (Postfix's default too). */
 	if (s->tx != NULL && s->tx->mp.smtputf8)
-		return tls ? "UTF8SMTPS" : "UTF8SMTP";
+		return auth ? "UTF8SMTPSA" : tls ? "UTF8SMTPS" : "UTF8SMTP";
 	if (s->helo_kind == 'E')
-		return tls ? "ESMTPS" : "ESMTP";
+		return auth ? "ESMTPSA" : tls ? "ESMTPS" : "ESMTP";
 	return "SMTP";
 }
 

@@ -115,6 +115,37 @@ static const struct reply_def replies[R_COUNT] = {
 	[R_TLS_UNAVAILABLE] =		{ 454, "4.7.0",
 	    "TLS not available due to local problem" },
 
+	[R_AUTH_OK] =			{ 235, "2.7.0",
+	    "Authentication successful" },
+	/* Never which part was wrong; a suspension reads the same. */
+	[R_AUTH_FAILED] =		{ 535, "5.7.8",
+	    "Error: authentication failed" },
+	/* Dovecot unreachable: never 535. */
+	[R_AUTH_TEMP] =			{ 454, "4.7.0",
+	    "Temporary authentication failure" },
+	[R_AUTH_LIMIT] =		{ 421, "4.7.0",
+	    "Error: too many authentication failures" },
+	[R_AUTH_NEEDED] =		{ 530, "5.7.0",
+	    "Authentication required" },
+	[R_AUTH_TOO_LONG] =		{ 500, "5.5.6",
+	    "Authentication exchange line is too long" },
+	[R_AUTH_CANCELLED] =		{ 501, "5.0.0",
+	    "Authentication cancelled" },
+	[R_AUTH_BAD_BASE64] =		{ 501, "5.5.2",
+	    "Error: cannot decode response" },
+	[R_AUTH_TWICE] =		{ 503, "5.5.1",
+	    "Error: already authenticated" },
+	[R_AUTH_IN_TX] =		{ 503, "5.5.1",
+	    "Error: AUTH not permitted during a mail transaction" },
+	[R_AUTH_NEEDS_TLS] =		{ 538, "5.7.11",
+	    "Encryption required for requested authentication mechanism" },
+	[R_AUTH_MECHANISM] =		{ 504, "5.5.4",
+	    "Error: unsupported authentication mechanism" },
+	[R_AUTH_SYNTAX] =		{ 501, "5.5.4",
+	    "Syntax: AUTH mechanism [initial-response]" },
+	[R_AUTH_SENDER] =		{ 553, "5.7.1",
+	    "Sender address not owned by the authenticated user" },
+
 	[R_NON_ASCII_ADDRESS] =		{ 553, "5.6.7",
 	    "Non-ASCII address without SMTPUTF8" },
 	[R_SENDER_LOCAL_LONG] =		{ 501, "5.1.7",
@@ -379,11 +410,25 @@ reply_ehlo(char *buf, size_t sz, const char *hostname, uint64_t max_size,
 	    "250-SIZE %llu\r\n"
 	    "250-8BITMIME\r\n"
 	    "250-ENHANCEDSTATUSCODES\r\n"
-	    "%s"
+	    "%s%s"
 	    "250-SMTPUTF8\r\n"
 	    "250-CHUNKING\r\n"
 	    "250 DSN\r\n", hostname, (unsigned long long)max_size,
-	    (ext & EHLO_STARTTLS) ? "250-STARTTLS\r\n" : "");
+	    (ext & EHLO_STARTTLS) ? "250-STARTTLS\r\n" : "",
+	    (ext & EHLO_AUTH) ? "250-AUTH PLAIN LOGIN\r\n" : "");
+	if (n < 0 || (size_t)n >= sz)
+		return -1;
+	return n;
+}
+
+int
+reply_auth_challenge(char *buf, size_t sz, int which)
+{
+	int n;
+
+	/* base64 of "Username:" and "Password:", as every client expects. */
+	n = snprintf(buf, sz, "334 %s\r\n", which == 'U' ? "VXNlcm5hbWU6" :
+	    which == 'W' ? "UGFzc3dvcmQ6" : "");
 	if (n < 0 || (size_t)n >= sz)
 		return -1;
 	return n;

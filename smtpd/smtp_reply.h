@@ -27,6 +27,7 @@ struct smtp_reply {
 
 /* Extensions offered only to some sessions (reply_ehlo). */
 #define EHLO_STARTTLS	0x01
+#define EHLO_AUTH	0x02	/* under TLS, when a tenant has auth: */
 
 enum reply_id {
 	/* Closings: session_close writes them after our name. */
@@ -74,6 +75,21 @@ enum reply_id {
 	R_TLS_ACTIVE,
 	R_TLS_IN_TX,
 	R_TLS_UNAVAILABLE,
+	/* AUTH (smtp_auth.c, RFC 4954). */
+	R_AUTH_OK,
+	R_AUTH_FAILED,
+	R_AUTH_TEMP,
+	R_AUTH_LIMIT,
+	R_AUTH_NEEDED,
+	R_AUTH_TOO_LONG,
+	R_AUTH_CANCELLED,
+	R_AUTH_BAD_BASE64,
+	R_AUTH_TWICE,
+	R_AUTH_IN_TX,
+	R_AUTH_NEEDS_TLS,
+	R_AUTH_MECHANISM,
+	R_AUTH_SYNTAX,
+	R_AUTH_SENDER,
 	/* Addresses (MAIL: sender, RCPT: recipient). */
 	R_NON_ASCII_ADDRESS,
 	R_SENDER_LOCAL_LONG,
@@ -134,6 +150,9 @@ int	 reply_valid(const struct smtp_reply *);
 
 /* The wire form: a reply line, or EHLO's lines; length or -1. */
 int	 reply_line(const struct smtp_reply *, char *, size_t);
+/* AUTH's challenge (RFC 4954 section 4): 'P' PLAIN's empty one, LOGIN's
+ * 'U' user name and 'W' password prompts. */
+int	 reply_auth_challenge(char *, size_t, int which);
 int	 reply_ehlo(char *, size_t, const char *hostname, uint64_t max_size,
 	    unsigned ext);
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -364,6 +365,7 @@ session_free(struct session *s)
 
 	session_tx_end(s);
 	policy_end(s);
+	smtp_auth_end(s);
 	/* queued's answer will find no one: count its file till then. */
 	if (s->file_out)
 		sd->fds.orphans++;
@@ -391,6 +393,16 @@ sessions_close_all(struct smtpd *sd)
 		session_free(s);
 }
 
+/* An over-long line that is an AUTH command: RFC 4954's 500 5.5.6. */
+static int
+auth_line(struct evbuffer *in)
+{
+	char verb[5];
+
+	return evbuffer_copyout(in, verb, sizeof(verb)) == sizeof(verb) &&
+	    strncasecmp(verb, "AUTH ", sizeof(verb)) == 0;
+}
+
 /* A command line, up to its LF; long lines are answered and skipped. */
 static int
 line_step(struct session *s)
@@ -405,7 +417,8 @@ line_step(struct session *s)
 		len = evbuffer_get_length(in);
 		if (len > SMTP_LINE_MAX) {
 			if (!s->discarding)
-				session_reply_id(s, R_LINE_TOO_LONG);
+				session_reply_id(s, auth_line(in) ?
+				    R_AUTH_TOO_LONG : R_LINE_TOO_LONG);
 			s->discarding = 1;
 			evbuffer_drain(in, len);
 		}
@@ -413,9 +426,10 @@ line_step(struct session *s)
 	}
 	len = (size_t)eol.pos;
 	if (s->discarding || len > SMTP_LINE_MAX) {
-		evbuffer_drain(in, len + eol_len);
 		if (!s->discarding)
-			session_reply_id(s, R_LINE_TOO_LONG);
+			session_reply_id(s, auth_line(in) ? R_AUTH_TOO_LONG :
+			    R_LINE_TOO_LONG);
+		evbuffer_drain(in, len + eol_len);
 		s->discarding = 0;
 		return 1;
 	}
@@ -424,6 +438,8 @@ line_step(struct session *s)
 		len--;
 	line[len] = '\0';
 	command_line(s, line, len);
+	if (len > 5 && strncasecmp(line, "AUTH ", 5) == 0)
+		explicit_bzero(line, len);	/* an initial response */
 	return 1;
 }
 
@@ -542,6 +558,9 @@ session_process(struct session *s)
 			break;
 		case SS_COMMAND:
 			progress = line_step(s);
+			break;
+		case SS_AUTH:
+			progress = smtp_auth_step(s);
 			break;
 		default:
 			progress = 0;

@@ -17,6 +17,7 @@
 #include "child.h"
 #include "dns_client.h"
 #include "log.h"
+#include "msg_auth.h"
 #include "msg_queue.h"
 #include "smtpd.h"
 
@@ -129,6 +130,7 @@ smtpd_conf(struct child *c, struct conf *conf, struct conf *old)
 	sd->relay = relay;
 	sd->conf = conf;
 	policy_configure(sd, conf);
+	smtp_auth_conf(sd, conf);
 	listeners_open(sd, conf);
 	/* Sessions keep running under the new rules. */
 	RB_FOREACH(s, session_tree, &sd->sessions)
@@ -178,6 +180,12 @@ from_keyd(struct child *c, struct imsg *imsg)
 static void
 from_policyd(struct child *c, struct imsg *imsg)
 {
+	if (imsg->hdr.type == M_A_RESULT) {
+		if (imsg->fd != -1)
+			close(imsg->fd);
+		smtp_auth_result(c->state, imsg);
+		return;
+	}
 	policy_dispatch(c->state, imsg);
 }
 

@@ -143,6 +143,7 @@ struct smtpd {
 	uint64_t		 tls_sessions;	/* handshakes, for status */
 	uint64_t		 tls_failed;
 	uint64_t		 sessions_total[3];	/* by listen_mode */
+	int			 auth_any;	/* some tenant has auth: */
 };
 
 enum session_state {
@@ -153,6 +154,7 @@ enum session_state {
 	SS_SKIP,		/* a refused BDAT chunk, read and dropped */
 	SS_STARTTLS,		/* 220 to STARTTLS going out */
 	SS_HANDSHAKE,		/* TLS handshake */
+	SS_AUTH,		/* reading an AUTH exchange's responses */
 	SS_CLOSING		/* last reply going out */
 };
 
@@ -212,6 +214,7 @@ struct transaction {
 #define EOD_SPF_TAG	0x2	/* prepend Received-SPF */
 
 struct p_rcpt;
+struct session_auth;
 
 struct session {
 	RB_ENTRY(session)	 entry;
@@ -239,6 +242,7 @@ struct session {
 	unsigned		 errors;
 	char			*helo;
 	struct session_tls	*tls;		/* NULL until TLS is asked */
+	struct session_auth	*auth;		/* NULL until AUTH */
 	struct transaction	*tx;
 	uint64_t		 skip_left;	/* SS_SKIP octets to go */
 	struct smtp_reply	*skip_reply;	/* then this reply */
@@ -351,6 +355,18 @@ unsigned smtp_tls_ehlo(const struct session *);
 /* Under TLS, and the tenant whose tls.names the client asked for. */
 int	 smtp_tls_active(const struct session *);
 const char *smtp_tls_sni_tenant(const struct session *);
+
+/* smtp_auth.c */
+void	 smtp_auth_conf(struct smtpd *, const struct conf *);
+int	 smtp_auth_offered(const struct session *);
+unsigned smtp_auth_ehlo(const struct session *);
+const char *smtp_auth_user(const struct session *);
+void	 smtp_auth_command(struct session *, const char *, size_t);
+int	 smtp_auth_step(struct session *);
+void	 smtp_auth_result(struct smtpd *, struct imsg *);
+int	 smtp_auth_mail(struct session *, const struct mailaddr *);
+void	 smtp_auth_sent(struct session *, size_t nrcpts);
+void	 smtp_auth_end(struct session *);
 
 /* smtp_tlskey.c */
 void	 tlskey_init(void);

@@ -48,7 +48,8 @@ admin(enum ctl_cmd cmd)
 	    cmd == CTL_GREYLIST_WHITELIST || cmd == CTL_GREYLIST_FLUSH ||
 	    cmd == CTL_SHOW_RECIPIENTS || cmd == CTL_RECIPIENTS_FORGET ||
 	    cmd == CTL_NOTICES_TEST || cmd == CTL_TRACE ||
-	    cmd == CTL_MONITOR || cmd == CTL_HOLD_RECORDS;
+	    cmd == CTL_MONITOR || cmd == CTL_HOLD_RECORDS ||
+	    cmd == CTL_AUTH_SUSPEND || cmd == CTL_AUTH_RESUME;
 }
 
 int

@@ -355,7 +355,9 @@ test_levels(void)
 		    goods[i].cmd == CTL_RECIPIENTS_FORGET ||
 		    goods[i].cmd == CTL_NOTICES_TEST ||
 		    goods[i].cmd == CTL_TRACE || goods[i].cmd == CTL_MONITOR ||
-		    goods[i].cmd == CTL_HOLD_RECORDS;
+		    goods[i].cmd == CTL_HOLD_RECORDS ||
+		    goods[i].cmd == CTL_AUTH_SUSPEND ||
+		    goods[i].cmd == CTL_AUTH_RESUME;
 		ok(req.level == (admin ? CTL_ADMIN : CTL_OPERATOR),
 		    "\"%s\": the %s's", goods[i].line, admin ?
 		    "administrator" : "operator");
