@@ -255,6 +255,10 @@ from_parent(struct chan *ch, struct imsg *imsg, void *arg)
 		on_conf(c, imsg);
 		return;
 	}
+	if (imsg->hdr.type >= M_PARENT_MAX && c->ops->parent != NULL) {
+		c->ops->parent(c, imsg);
+		return;
+	}
 	if (imsg_has_fd(imsg))
 		child_peer_broken(c, PROC_PARENT, imsg, "unexpected descriptor");
 	switch (imsg->hdr.type) {

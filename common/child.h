@@ -35,6 +35,9 @@ struct child_ops {
 	void		(*status)(struct child *, char *, size_t);
 	/* A control request (M_CTL_REQ) forwarded by the parent. */
 	void		(*control)(struct child *, struct imsg *);
+	/* The parent's messages of other families than msg_parent.h's
+	 * (policyd's milter sockets); NULL: none may come. */
+	void		(*parent)(struct child *, struct imsg *);
 	/* Messages from each peer; NULL where there is no edge. */
 	void		(*dispatch[PROC_MAX])(struct child *, struct imsg *);
 	/* Before exit, e.g. to flush pending writes. */

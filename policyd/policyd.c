@@ -15,6 +15,8 @@
 #include "control_req.h"
 #include "dns_client.h"
 #include "log.h"
+#include "milter.h"
+#include "msg_milter.h"
 #include "msg_policy.h"
 #include "policy_greylist.h"
 #include "policy_rate.h"
@@ -29,7 +31,21 @@ static struct policyd policyd;
 static void
 from_smtpd(struct child *c, struct imsg *imsg)
 {
-	psess_dispatch(c->state, imsg);
+	struct policyd *pd = c->state;
+
+	if (imsg->hdr.type >= M_MT_CLAIM && imsg->hdr.type < M_MT_MAX) {
+		milters_from_smtpd(pd->milters, imsg);
+		return;
+	}
+	psess_dispatch(pd, imsg);
+}
+
+static void
+from_parent(struct child *c, struct imsg *imsg)
+{
+	struct policyd *pd = c->state;
+
+	milters_from_parent(pd->milters, imsg);
 }
 
 static void
@@ -37,6 +53,10 @@ from_queued(struct child *c, struct imsg *imsg)
 {
 	struct policyd *pd = c->state;
 
+	if (imsg->hdr.type == M_MT_SPOOL_FD) {
+		milters_from_queued(pd->milters, imsg);
+		return;
+	}
 	if (imsg->fd != -1)
 		close(imsg->fd);
 	if (imsg->hdr.type != M_PQ_DONE)
@@ -75,6 +95,7 @@ policyd_init(struct child *c)
 	pd->store = pstore_new(c);
 	pd->rates = rates_new();
 	pd->whitelist = grey_wl_new();
+	pd->milters = milters_new(c);
 	if ((pd->tick = event_new(c->base, -1, EV_PERSIST, tick, pd)) ==
 	    NULL || event_add(pd->tick, &tv) == -1)
 		fatalx("policyd timer");
@@ -83,25 +104,29 @@ policyd_init(struct child *c)
 static void
 policyd_conf(struct child *c, struct conf *new, struct conf *old)
 {
-	(void)c;
+	struct policyd *pd = c->state;
+
 	(void)old;
 	/* Keys made under no secret would match nothing after a restart. */
 	if (!new->has_secret)
 		fatalx("the configuration came without the policy secret");
+	/* conf_rx's generation is the one just completed. */
+	milters_conf(pd->milters, new, c->rx.gen);
 }
 
 static void
 policyd_status(struct child *c, char *buf, size_t sz)
 {
 	struct policyd	*pd = c->state;
-	char		 st[128];
+	char		 st[128], mt[192];
 
 	pstore_status(pd->store, st, sizeof(st));
+	milters_status(pd->milters, mt, sizeof(mt));
 	snprintf(buf, sz, "running, %zu sessions, verdicts pass=%llu "
-	    "defer=%llu reject=%llu, %s", pd->nsessions,
+	    "defer=%llu reject=%llu, %s, %s", pd->nsessions,
 	    (unsigned long long)pd->verdicts[0],
 	    (unsigned long long)pd->verdicts[1],
-	    (unsigned long long)pd->verdicts[2], st);
+	    (unsigned long long)pd->verdicts[2], st, mt);
 }
 
 static void
@@ -127,6 +152,8 @@ policyd_shutdown(struct child *c)
 	struct policyd *pd = c->state;
 
 	psess_free_all(pd);
+	milters_free(pd->milters);
+	pd->milters = NULL;
 	pstore_free(pd->store);
 	pd->store = NULL;
 }
@@ -137,6 +164,7 @@ static const struct child_ops policyd_ops = {
 	.conf = policyd_conf,
 	.status = policyd_status,
 	.control = policyd_control,
+	.parent = from_parent,
 	.shutdown = policyd_shutdown,
 	.dispatch = {
 		[PROC_SMTPD] = from_smtpd,

@@ -27,6 +27,7 @@ struct conf;
 struct dns_client;
 struct event;
 struct grey_wl;
+struct milters;
 struct imsg;
 struct policy_tests;
 struct pstore;
@@ -42,6 +43,7 @@ struct policyd {
 	struct pstore		*store;		/* policy_store.c */
 	struct rates		*rates;		/* policy_rate.c */
 	struct grey_wl		*whitelist;	/* relayctl's, in memory */
+	struct milters		*milters;	/* milter_scan.c */
 	int			 wl_loaded;	/* read from the store */
 	struct psess_tree	 sessions;	/* policy_session.c */
 	size_t			 nsessions;

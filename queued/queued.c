@@ -404,6 +404,10 @@ from_deliverd(struct child *c, struct imsg *imsg)
 static void
 from_policyd(struct child *c, struct imsg *imsg)
 {
+	if (imsg->hdr.type == M_MT_SPOOL) {
+		scan_spool(c->state, imsg);
+		return;
+	}
 	pwrite_dispatch(c->state, imsg);
 }
 

@@ -17,6 +17,7 @@
 
 #include "imsg.h"
 #include "log.h"
+#include "msg_milter.h"
 #include "msg_parent.h"
 
 #define KIDMSG_TEXT	(LOG_LINE_MAX > CTL_TEXT_MAX ? LOG_LINE_MAX : \
@@ -27,7 +28,8 @@ struct kidmsg {
 	uint64_t	 peerid;
 	int		 pri;		/* M_LOG, clamped */
 	int		 clamped;	/* the child asked for more */
-	uint32_t	 gen;		/* M_CONF_ACK */
+	uint32_t	 gen;		/* M_CONF_ACK, M_MT_OPEN */
+	uint32_t	 ep;		/* M_MT_OPEN: the milter's number */
 	int		 ok;		/* M_CTL_DONE: 0 or 1 */
 	char		 text[KIDMSG_TEXT];	/* cleaned */
 };

@@ -92,6 +92,11 @@ void	 children_reap(struct relayd *);
 void	 children_stop(struct relayd *, int status);
 struct kid *kid_by_chan(struct relayd *, struct chan *);
 
+/* parent_milter.c: policyd's connections to configured milters. */
+int	 milter_open(struct relayd *, struct kid *, uint64_t req,
+	    uint32_t gen, uint32_t ep);
+void	 milter_cancel_all(struct relayd *);
+
 /* parent_notify.c */
 int	 notify_open(struct notify *);
 void	 notify_close(struct notify *);

@@ -15,6 +15,7 @@
 #include "child.h"
 #include "dns_client.h"
 #include "log.h"
+#include "msg_milter.h"
 #include "msg_queue.h"
 #include "smtpd.h"
 
@@ -126,6 +127,7 @@ smtpd_conf(struct child *c, struct conf *conf, struct conf *old)
 	sd->relay = relay;
 	sd->conf = conf;
 	policy_configure(sd, conf);
+	milter_configure(sd, conf);
 	listeners_open(sd, conf);
 	/* Sessions keep running under the new rules. */
 	RB_FOREACH(s, session_tree, &sd->sessions)
@@ -160,6 +162,10 @@ from_dnsd(struct child *c, struct imsg *imsg)
 static void
 from_policyd(struct child *c, struct imsg *imsg)
 {
+	if (imsg->hdr.type >= M_MT_CLAIM && imsg->hdr.type < M_MT_MAX) {
+		milter_dispatch(c->state, imsg);
+		return;
+	}
 	policy_dispatch(c->state, imsg);
 }
 
