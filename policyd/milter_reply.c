@@ -131,10 +131,18 @@ replycode(const char *s, struct milter_reply *r, const char **why)
 	while (*line != '\0') {
 		eol = line + strcspn(line, "\r\n");
 		t = line;
-		/* Each line may repeat the code and the enhanced code. */
+		/*
+		 * A line after a line break is a reply line of its own
+		 * (smfi_setmlreply): the same code, then '-' or ' '.
+		 * Anything else would be a command smuggled into our reply.
+		 */
 		if (eol - t >= 3 && strncmp(t, s, 3) == 0 &&
 		    (t[3] == ' ' || t[3] == '-' || t + 3 == eol))
 			t += t + 3 == eol ? 3 : 4;
+		else if (!first) {
+			*why = "a reply code with a line break in its text";
+			return -1;
+		}
 		if ((el = enh_len(t)) > 0 && t + el <= eol &&
 		    (t[el] == ' ' || t + el == eol)) {
 			if (first && el < sizeof(r->enh)) {

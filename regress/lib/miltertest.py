@@ -13,7 +13,8 @@ Each message's answer is m.default, unless it has a field
 
     accept | continue | reject | tempfail | discard
     replycode TEXT        SMFIR_REPLYCODE with TEXT as it is
-    replycode-crlf        a reply code with CR LF and a control character
+    replycode-crlf        a reply code with CR LF and a command after it
+    replycode-ml          a reply code of two lines, as smfi_setmlreply
     replycode-2xx         "250 2.0.0 fine", which no milter may send
     quarantine REASON
     addheader NAME VALUE  SMFIR_ADDHEADER, then accept
@@ -224,6 +225,8 @@ class Milter:
             c.sendall(frame(b"y", rest.encode() + b"\0"))
         elif word == "replycode-crlf":
             c.sendall(frame(b"y", b"550 5.7.1 bad\r\nRSET\x07 and more\0"))
+        elif word == "replycode-ml":
+            c.sendall(frame(b"y", b"550-5.7.1 one\r\n550 5.7.1 two\0"))
         elif word == "replycode-2xx":
             c.sendall(frame(b"y", b"250 2.0.0 fine\0"))
         elif word == "quarantine":
