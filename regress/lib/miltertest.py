@@ -18,7 +18,8 @@ Each message's answer is m.default, unless it has a field
     replycode-2xx         "250 2.0.0 fine", which no milter may send
     quarantine REASON
     addheader NAME VALUE  SMFIR_ADDHEADER, then accept
-    chgheader I NAME [VALUE]  SMFIR_CHGHEADER (no VALUE: delete)
+    chgheader I NAME [VALUE]  SMFIR_CHGHEADER (no VALUE: delete; a
+                          backslash-n in VALUE is a line break)
     insheader I NAME VALUE
     replbody              SMFIR_REPLBODY (never offered to it)
     progress N            N progress replies a second apart, then accept
@@ -238,7 +239,7 @@ class Milter:
         elif word in ("chgheader", "insheader"):
             parts = rest.split(" ", 2)
             idx, name = int(parts[0]), parts[1]
-            value = parts[2] if len(parts) > 2 else ""
+            value = parts[2].replace("\\n", "\n") if len(parts) > 2 else ""
             c.sendall(frame(b"m" if word == "chgheader" else b"i",
                             struct.pack(">I", idx) + name.encode() + b"\0" +
                             value.encode() + b"\0") + frame(b"a"))
