@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""One end of data serves one tenant's scan: in a transaction that began
+with a recipient of a tenant with milters, a recipient of a tenant
+without (or with other milters) gets 452 4.5.3, and comes in a
+transaction of its own, which never waits for a milter.  Mail from a
+tenant's own networks is scanned with its milters only when its content
+says outbound: true."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+from miltertest import Milter  # noqa: E402
+from relaytest import SMTPClient, Tap, dot_stuff, need_root  # noqa: E402
+from world import INSIDE, World  # noqa: E402
+
+tap = Tap()
+need_root(tap)
+
+PLAIN = """\
+tenant: plain
+postmaster: postmaster@plain.example
+domains: [plain.example]
+inbound:
+  deliver_to: [127.0.0.21:%d]
+"""
+OTHER = """\
+tenant: other
+postmaster: postmaster@other.example
+domains: [other.example]
+inbound:
+  deliver_to: [127.0.0.22:%d]
+outbound:
+  networks: [127.0.0.10/32]
+content:
+  milters:
+    - socket: unix:%s
+      timeout: 5s
+"""
+MSG = b"Subject: classes\r\nX-Test-Milter: accept\r\n\r\nhello\r\n"
+
+
+def transaction(port, rcpts, body=MSG, source=None):
+    """RCPT replies, then the final reply (None without a recipient)."""
+    c = SMTPClient(port, source=source)
+    try:
+        c.reply()
+        c.cmd("EHLO client.example")
+        c.cmd("MAIL FROM:<a@sender.test>")
+        codes = [c.cmd("RCPT TO:<%s>" % r) for r in rcpts]
+        if not any(code == 250 for code, _ in codes):
+            return codes, None
+        c.cmd("DATA")
+        c.send(dot_stuff(body) + b".\r\n")
+        return codes, c.reply()
+    finally:
+        c.close()
+
+
+w = None
+m = None
+try:
+    w = World(tap)
+    path = os.path.join(w.r.dir, "milter.sock")
+    path2 = os.path.join(w.r.dir, "milter2.sock")
+    m = Milter(path)
+    m2 = Milter(path2)
+    w.r.write_tenant("acme.yaml", open(os.path.join(
+        w.r.tenants_dir, "acme.yaml")).read() + """\
+content:
+  milters:
+    - socket: unix:%s
+      timeout: 5s
+  outbound: true
+""" % path)
+    w.r.write_tenant("plain.yaml", PLAIN % w.port)
+    w.r.write_tenant("other.yaml", OTHER % (w.port, path2))
+    tap.ok(w.start(), "relayd starts")
+    acme = w.sink("127.0.0.20")
+    plain = w.sink("127.0.0.21")
+    other = w.sink("127.0.0.22")
+    remote = w.sink("127.0.0.2")
+
+    codes, final = transaction(w.r.port, ["alice@acme.example",
+                                          "bob@plain.example",
+                                          "carol@other.example",
+                                          "alice2@acme.example"])
+    tap.eq([c for c, _ in codes], [250, 452, 452, 250],
+           "recipients of a tenant without milters, or with others, get "
+           "452 after one with")
+    tap.like(codes[1][1], r"^452 4\.5\.3 ", "4.5.3")
+    tap.eq(final[0], 250, "the message goes to acme's recipients")
+    tap.ok(m.wait(1), "scanned by acme's milter")
+    tap.ok(acme.wait(1), "delivered")
+    tap.eq(sorted(acme.messages[0].rcpt_addrs),
+           ["alice2@acme.example", "alice@acme.example"], "to both")
+
+    before = m.connections + m2.connections
+    codes, final = transaction(w.r.port, ["bob@plain.example"])
+    tap.eq(final[0], 250, "plain's recipient in a transaction of its own")
+    tap.ok(plain.wait(1), "delivered")
+    tap.eq(m.connections + m2.connections, before, "without any milter")
+
+    codes, final = transaction(w.r.port, ["bob@plain.example",
+                                          "alice@acme.example"])
+    tap.eq([c for c, _ in codes], [250, 452], "the other way round, too")
+
+    codes, final = transaction(w.r.port, ["carol@other.example"])
+    tap.eq(final[0], 250, "other's recipient: its own transaction")
+    tap.ok(m2.wait(1), "scanned by other's milter")
+
+    # Outbound: acme scans its own mail, other does not.
+    body = b"Subject: out\r\nX-Test-Milter: reject\r\n\r\nspam\r\n"
+    codes, final = transaction(w.r.port, ["x@remote.test"], body,
+                               source=INSIDE)
+    tap.eq(final[0], 550, "acme (outbound: true): its own outgoing mail is "
+           "scanned and refused")
+    codes, final = transaction(w.r.port, ["y@remote.test"], MSG,
+                               source=INSIDE)
+    tap.eq(final[0], 250, "and what its milter accepts goes")
+    tap.ok(remote.wait(1), "out to the Internet")
+    n = len(m2.messages)
+    codes, final = transaction(w.r.port, ["z@remote.test"], body,
+                               source="127.0.0.10")
+    tap.eq(final[0], 250, "other (outbound: false): its outgoing mail is "
+           "not scanned")
+    tap.eq(len(m2.messages), n, "its milter never saw it")
+    m2.close()
+except Exception as e:
+    import traceback
+    tap.ok(False, "exception: %r" % e)
+    tap.diag(traceback.format_exc())
+finally:
+    if m is not None:
+        m.close()
+    if w is not None:
+        w.stop()
+tap.done()
