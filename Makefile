@@ -258,6 +258,7 @@ FUZZ_EXTRA_data		:= smtpd/smtp_data.c
 FUZZ_EXTRA_mta_reply	:= deliverd/mta_reply.c
 FUZZ_EXTRA_kidmsg	:= relayd/parent_kidmsg.c
 FUZZ_EXTRA_mta_sts	:= deliverd/mta_sts_parse.c
+FUZZ_EXTRA_milter_reply	:= policyd/milter_reply.c
 FUZZ_EXTRA_spf_record	:= policyd/spf.c policyd/spf_parse.c \
 			   policyd/spf_macro.c policyd/spf_header.c
 FUZZ_EXTRA	:= $(sort $(foreach b,$(FUZZ_BINS),$(FUZZ_EXTRA_$(notdir $(b)))))
