@@ -218,7 +218,7 @@ changes_free(struct mscan *sc)
 }
 
 static void
-scan_free(struct mscan *sc)
+mscan_free(struct mscan *sc)
 {
 	size_t i;
 
@@ -314,16 +314,18 @@ send_edits(struct mscan *sc, int dry)
 }
 
 static void
-verdict(struct mscan *sc, enum milter_action a, int code, const char *enh,
+scan_verdict(struct mscan *sc, enum milter_action a, int code, const char *enh,
     const char *text, const char *who)
 {
 	struct mw w;
 
 	if ((a == MV_ACCEPT || a == MV_QUARANTINE) && sc->changed) {
 		if (send_edits(sc, 1) == -1)
-			log_warnx("milter msgid=%s tenant=%s: more than %d "
-			    "header edits; none applied", sc->qid, sc->tenant,
-			    MILTER_EDITS_MAX);
+			log_warnx("milter msgid=%s tenant=%s: the header "
+			    "changes make more than %d edits, or fields of "
+			    "more than %d octets together; none applied",
+			    sc->qid, sc->tenant, MILTER_EDITS_MAX,
+			    MILTER_EDIT_MAX);
 		else
 			send_edits(sc, 0);
 	}
@@ -337,7 +339,7 @@ verdict(struct mscan *sc, enum milter_action a, int code, const char *enh,
 	mw_str(&w, who);
 	child_send(sc->m->child, PROC_SMTPD, M_MT_VERDICT, sc->sid, -1, w.buf,
 	    w.len);
-	scan_free(sc);
+	mscan_free(sc);
 }
 
 /* Every milter failed at once (no file, a header too long to read). */
@@ -350,12 +352,12 @@ scan_failed(struct mscan *sc, const char *why)
 	    sc->tenant, why);
 	for (i = 0; i < sc->nmilters; i++)
 		if (sc->milters[i].on_failure == MILTER_FAIL_TEMPFAIL) {
-			verdict(sc, MV_REFUSE, 451, "4.7.1", "Error: the "
+			scan_verdict(sc, MV_REFUSE, 451, "4.7.1", "Error: the "
 			    "content check is not available, try again later",
 			    "failure");
 			return;
 		}
-	verdict(sc, MV_ACCEPT, 0, "", "", "failure, on_failure accept");
+	scan_verdict(sc, MV_ACCEPT, 0, "", "", "failure, on_failure accept");
 }
 
 /*
@@ -515,16 +517,14 @@ apply_change(struct mscan *sc, const struct mchange *c)
 static void
 milter_accepted(struct mscan *sc, const char *who)
 {
-	size_t	i, applied = 0, bad = 0;
+	size_t	i, applied = 0;
 	char	changes[96] = "";
 
 	for (i = 0; i < sc->nch; i++) {
 		bulk_check(sc, &sc->ch[i], who);
 		if (!sc->allow_changes)
 			continue;
-		if (apply_change(sc, &sc->ch[i]) == -1)
-			bad++;
-		else
+		if (apply_change(sc, &sc->ch[i]) == 0)
 			applied++;
 	}
 	if (applied > 0)
@@ -533,7 +533,6 @@ milter_accepted(struct mscan *sc, const char *who)
 		snprintf(changes, sizeof(changes), ", header changes: %zu "
 		    "applied, %zu %s", applied, sc->nch - applied,
 		    sc->allow_changes ? "malformed" : "not allowed");
-	(void)bad;
 	if (sc->res.quarantine && !sc->quarantine) {
 		sc->quarantine = 1;
 		snprintf(sc->qreason, sizeof(sc->qreason), "%s",
@@ -582,12 +581,12 @@ on_step(int fd, short ev, void *arg)
 		log_info("milter msgid=%s tenant=%s milter=%s result=%s %d "
 		    "%s %s", sc->qid, sc->tenant, who, r->code < 500 ?
 		    "tempfail" : "reject", r->code, r->enh, r->text);
-		verdict(sc, MV_REFUSE, r->code, r->enh, r->text, who);
+		scan_verdict(sc, MV_REFUSE, r->code, r->enh, r->text, who);
 		return;
 	case MR_DISCARD:
 		log_info("milter msgid=%s tenant=%s milter=%s result=discard",
 		    sc->qid, sc->tenant, who);
-		verdict(sc, MV_DISCARD, 0, "", "", who);
+		scan_verdict(sc, MV_DISCARD, 0, "", "", who);
 		return;
 	case MR_FAILED:
 		log_warnx("milter msgid=%s tenant=%s milter=%s result=failed "
@@ -595,7 +594,7 @@ on_step(int fd, short ev, void *arg)
 		    mc->on_failure == MILTER_FAIL_ACCEPT ? "accept" :
 		    "tempfail");
 		if (mc->on_failure == MILTER_FAIL_TEMPFAIL) {
-			verdict(sc, MV_REFUSE, 451, "4.7.1", "Error: the "
+			scan_verdict(sc, MV_REFUSE, 451, "4.7.1", "Error: the "
 			    "content check is not available, try again later",
 			    who);
 			return;
@@ -622,15 +621,15 @@ scan_next(struct mscan *sc)
 	if (sc->bulk_hit[0] != '\0') {
 		log_info("milter msgid=%s tenant=%s: bulk (%s); deferred",
 		    sc->qid, sc->tenant, sc->bulk_hit);
-		verdict(sc, MV_REFUSE, 450, "4.7.1", "Error: bulk mail is not "
+		scan_verdict(sc, MV_REFUSE, 450, "4.7.1", "Error: bulk mail is not "
 		    "accepted for this recipient; try again later",
 		    "bulk_defer");
 		return;
 	}
 	if (sc->quarantine)
-		verdict(sc, MV_QUARANTINE, 0, "", sc->qreason, "quarantine");
+		scan_verdict(sc, MV_QUARANTINE, 0, "", sc->qreason, "quarantine");
 	else
-		verdict(sc, MV_ACCEPT, 0, "", "", "");
+		scan_verdict(sc, MV_ACCEPT, 0, "", "", "");
 }
 
 /* The spool file came: read the header, then the milters. */
@@ -719,7 +718,7 @@ scan_get(struct milters *m, struct imsg *imsg, uint64_t msgid)
 }
 
 static void
-on_rcpts(struct milters *m, struct imsg *imsg, struct mr *r)
+scan_rcpts(struct milters *m, struct imsg *imsg, struct mr *r)
 {
 	struct mscan	*sc;
 	char		**a, *s;
@@ -790,10 +789,17 @@ on_scan(struct milters *m, struct imsg *imsg, struct mr *r)
 	na.af = sc->v6 ? AF_INET6 : AF_INET;
 	memcpy(na.addr, addr, 16);
 	netaddr_format(&na, sc->client_addr, sizeof(sc->client_addr));
+	if (m->child->conf == NULL) {
+		log_warnx("milter msgid=%s: a scan before the first "
+		    "configuration; deferred", sc->qid);
+		scan_verdict(sc, MV_REFUSE, 451, "4.7.1", "Error: the content "
+		    "check is not available, try again later", "startup");
+		return;
+	}
 	if ((t = conf_tenant_by_name(m->child->conf, sc->tenant)) == NULL ||
 	    t->content.nmilters == 0) {
 		/* A reload took its milters away: nothing to scan with. */
-		verdict(sc, MV_ACCEPT, 0, "", "", "no milters");
+		scan_verdict(sc, MV_ACCEPT, 0, "", "", "no milters");
 		return;
 	}
 	if (scan_content(sc, t) == -1) {
@@ -819,7 +825,7 @@ milters_from_smtpd(struct milters *m, struct imsg *imsg)
 	mr_init(&r, imsg->data, imsg->datalen);
 	switch (imsg->hdr.type) {
 	case M_MT_RCPTS:
-		on_rcpts(m, imsg, &r);
+		scan_rcpts(m, imsg, &r);
 		return;
 	case M_MT_SCAN:
 		on_scan(m, imsg, &r);
@@ -829,7 +835,7 @@ milters_from_smtpd(struct milters *m, struct imsg *imsg)
 		if (mr_end(&r) == -1)
 			child_peer_broken(m->child, PROC_SMTPD, imsg, "abort");
 		if ((sc = scan_find(m, imsg->hdr.peerid, msgid)) != NULL)
-			scan_free(sc);
+			mscan_free(sc);
 		return;
 	}
 	child_peer_broken(m->child, PROC_SMTPD, imsg, "unexpected message");
@@ -906,7 +912,7 @@ milters_free(struct milters *m)
 	if (m == NULL)
 		return;
 	while ((sc = RB_ROOT(&m->scans)) != NULL)
-		scan_free(sc);
+		mscan_free(sc);
 	mpool_free(m->pool);
 	free(m);
 }

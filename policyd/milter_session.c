@@ -134,7 +134,7 @@ msess_free(struct msess *ms)
 
 /* The milter's last word: its result goes to the scan, which frees us. */
 static void
-finish(struct msess *ms, struct mresult *r)
+ms_finish(struct msess *ms, struct mresult *r)
 {
 	struct mchange	ch[CHANGES_MAX];
 	size_t		n = 0;
@@ -176,11 +176,11 @@ fail(struct msess *ms, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r.why, sizeof(r.why), fmt, ap);
 	va_end(ap);
-	finish(ms, &r);
+	ms_finish(ms, &r);
 }
 
 static void
-on_timeout(int fd, short ev, void *arg)
+ms_timeout(int fd, short ev, void *arg)
 {
 	struct msess *ms = arg;
 
@@ -345,7 +345,7 @@ send_header(struct msess *ms, size_t idx)
 
 /* The next body chunk; 0 at the end, -1 if failed. */
 static int
-send_body(struct msess *ms)
+ms_send_body(struct msess *ms)
 {
 	static uint8_t	buf[BODY_CHUNK];
 	struct iovec	iov[1];
@@ -479,7 +479,7 @@ advance(struct msess *ms)
 				ms->paused = 1;
 				return;		/* on_write goes on */
 			}
-			if ((rv = send_body(ms)) == -1)
+			if ((rv = ms_send_body(ms)) == -1)
 				return;
 			if (rv == 0) {
 				ms->step = MS_EOB;
@@ -516,7 +516,7 @@ on_write(struct bufferevent *bev, void *arg)
 }
 
 static void
-refuse(struct msess *ms, int code, const char *enh, const char *text)
+ms_refuse(struct msess *ms, int code, const char *enh, const char *text)
 {
 	struct mresult r;
 
@@ -525,7 +525,7 @@ refuse(struct msess *ms, int code, const char *enh, const char *text)
 	r.code = code;
 	strlcpy(r.enh, enh, sizeof(r.enh));
 	strlcpy(r.text, text, sizeof(r.text));
-	finish(ms, &r);
+	ms_finish(ms, &r);
 }
 
 static void
@@ -535,7 +535,7 @@ result(struct msess *ms, enum mresult_kind k)
 
 	memset(&r, 0, sizeof(r));
 	r.kind = k;
-	finish(ms, &r);
+	ms_finish(ms, &r);
 }
 
 static void
@@ -618,14 +618,14 @@ on_reply(struct msess *ms, const struct milter_reply *mr)
 		result(ms, MR_ACCEPT);
 		return;
 	case SMFIR_REJECT:
-		refuse(ms, 550, "5.7.1", "Message content rejected");
+		ms_refuse(ms, 550, "5.7.1", "Message content rejected");
 		return;
 	case SMFIR_TEMPFAIL:
-		refuse(ms, 451, "4.7.1", "Service unavailable - try again "
+		ms_refuse(ms, 451, "4.7.1", "Service unavailable - try again "
 		    "later");
 		return;
 	case SMFIR_REPLYCODE:
-		refuse(ms, mr->code, mr->enh, mr->text);
+		ms_refuse(ms, mr->code, mr->enh, mr->text);
 		return;
 	case SMFIR_DISCARD:
 		result(ms, MR_DISCARD);
@@ -751,7 +751,7 @@ msess_start(struct msess *ms)
 	char	why[128];
 	int	fd, rv;
 
-	if ((ms->timer = evtimer_new(scan_base(ms->scan), on_timeout, ms)) ==
+	if ((ms->timer = evtimer_new(scan_base(ms->scan), ms_timeout, ms)) ==
 	    NULL) {
 		ms->step = MS_OPTNEG;
 		fail(ms, "out of memory");

@@ -73,7 +73,7 @@ mc_free(struct mconnect *mc)
 }
 
 static void
-on_connect(int fd, short ev, void *arg)
+milter_connected(int fd, short ev, void *arg)
 {
 	struct mconnect	*mc = arg;
 	socklen_t	 sl = sizeof(int);
@@ -140,7 +140,7 @@ milter_open(struct relayd *env, struct kid *k, uint64_t req, uint32_t gen,
 		return 0;
 	}
 	if ((mc = calloc(1, sizeof(*mc))) == NULL ||
-	    (mc->ev = event_new(env->base, fd, EV_WRITE, on_connect, mc)) ==
+	    (mc->ev = event_new(env->base, fd, EV_WRITE, milter_connected, mc)) ==
 	    NULL) {
 		free(mc);
 		close(fd);

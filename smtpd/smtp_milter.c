@@ -29,7 +29,8 @@
 
 enum scan_state {
 	SCAN_CLAIMING,		/* M_MT_CLAIM out to queued */
-	SCAN_RUNNING		/* policyd has it */
+	SCAN_RUNNING,		/* policyd has it */
+	SCAN_DONE		/* its verdict came */
 };
 
 struct scan_edit {
@@ -61,7 +62,7 @@ milter_configure(struct smtpd *sd, const struct conf *conf)
 }
 
 static void
-scan_free(struct tx_scan *sc)
+tx_scan_free(struct tx_scan *sc)
 {
 	size_t i;
 
@@ -89,7 +90,7 @@ milter_tx_end(struct session *s)
 		child_send(s->sd->child, PROC_POLICYD, M_MT_ABORT, s->id, -1,
 		    w.buf, w.len);
 	}
-	scan_free(tx->scan);
+	tx_scan_free(tx->scan);
 	tx->scan = NULL;
 }
 
@@ -130,7 +131,7 @@ scan_tenant(struct session *s, const struct tenant_conf **t,
 }
 
 static void
-on_timeout(int fd, short ev, void *arg)
+scan_late(int fd, short ev, void *arg)
 {
 	struct session		*s = arg;
 	struct smtp_reply	 r;
@@ -180,7 +181,7 @@ milter_start(struct session *s, struct smtp_reply *r)
 	if ((rv = scan_tenant(s, &t, r)) <= 0)
 		return rv;
 	if ((sc = calloc(1, sizeof(*sc))) == NULL ||
-	    (sc->timer = evtimer_new(s->sd->child->base, on_timeout, s)) ==
+	    (sc->timer = evtimer_new(s->sd->child->base, scan_late, s)) ==
 	    NULL) {
 		free(sc);
 		reply_set(r, R_LOCAL_RESOURCE);
@@ -329,7 +330,7 @@ commit(struct session *s, int hold)
 		smtpd_send_queue(s->sd, M_MT_EDIT, s->id, -1, w.buf, w.len);
 	}
 	tx->hold = hold;
-	scan_free(sc);
+	tx_scan_free(sc);
 	tx->scan = NULL;
 	queue_commit(s);
 }
@@ -353,7 +354,7 @@ discard(struct session *s, const char *who)
 }
 
 static void
-refuse(struct session *s, const struct smtp_reply *r, const char *who)
+scan_refuse(struct session *s, const struct smtp_reply *r, const char *who)
 {
 	struct transaction	*tx = s->tx;
 	char			 qid[32];
@@ -391,6 +392,7 @@ on_verdict(struct smtpd *sd, struct imsg *imsg, struct mr *m)
 	    NULL)
 		return;		/* too late: the client was answered */
 	evtimer_del(s->tx->scan->timer);
+	s->tx->scan->st = SCAN_DONE;	/* nothing to abort */
 	switch (a) {
 	case MV_ACCEPT:
 		commit(s, 0);
@@ -407,7 +409,7 @@ on_verdict(struct smtpd *sd, struct imsg *imsg, struct mr *m)
 		discard(s, who);
 		break;
 	case MV_REFUSE:
-		refuse(s, &r, who);
+		scan_refuse(s, &r, who);
 		break;
 	}
 	session_resume(s);
