@@ -25,6 +25,7 @@
 
 #include "child.h"
 #include "envelope.h"
+#include "faults.h"
 #include "log.h"
 #include "mailaddr.h"
 #include "marshal.h"
@@ -811,6 +812,9 @@ on_scan(struct milters *m, struct imsg *imsg, struct mr *r)
 	mw_u64(&w, sc->sid);
 	child_send(m->child, PROC_QUEUED, M_MT_SPOOL, sc->sid, -1, w.buf,
 	    w.len);
+	if (fault_error("policyd-spool-twice"))
+		child_send(m->child, PROC_QUEUED, M_MT_SPOOL, sc->sid, -1,
+		    w.buf, w.len);
 }
 
 void

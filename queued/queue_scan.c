@@ -139,6 +139,10 @@ scan_spool(struct queued *q, struct imsg *imsg)
 		    O_CLOEXEC)) == -1)
 			log_warn("msgid=%s: opening the spool file for its "
 			    "scan", name);
+	} else {
+		queue_id_format(id, name, sizeof(name));
+		log_warnx("msgid=%s: policyd asked for a spool file that is "
+		    "not claimed for it; refused", name);
 	}
 	mw_init(&w);
 	mw_u64(&w, id);
@@ -256,7 +260,8 @@ pedits_apply(int fd, const struct pedits *pe, uint64_t want)
 	for (i = 0; i < pe->n; i++) {
 		memcpy(new + o, old + at, pe->e[i].off - at);
 		o += pe->e[i].off - at;
-		memcpy(new + o, pe->e[i].ins, pe->e[i].inslen);
+		if (pe->e[i].inslen > 0)
+			memcpy(new + o, pe->e[i].ins, pe->e[i].inslen);
 		o += pe->e[i].inslen;
 		at = pe->e[i].off + pe->e[i].del;
 	}
