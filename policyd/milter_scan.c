@@ -33,6 +33,7 @@
 #include "msg_milter.h"
 
 #define SCANS_MAX	65536
+#define HDR_READ_FIRST	(16 * 1024)
 #define HDR_READ_MAX	(2 * 1024 * 1024)
 #define FIELDS_MAX	20000
 #define RCPTS_MAX	100000
@@ -633,42 +634,74 @@ scan_next(struct mscan *sc)
 		scan_verdict(sc, MV_ACCEPT, 0, "", "", "");
 }
 
+/*
+ * The header, read in growing steps (most are a few KB, a message may be
+ * 500 MB): 0, or -1 with why.
+ */
+static int
+read_header(struct mscan *sc, const char **why)
+{
+	size_t	cap = 0, want, got = 0;
+	ssize_t	n;
+	uint8_t	*p;
+
+	for (;;) {
+		want = cap == 0 ? HDR_READ_FIRST : cap * 4;
+		if (want > HDR_READ_MAX)
+			want = HDR_READ_MAX;
+		if (want > sc->size)
+			want = (size_t)sc->size;
+		if ((p = realloc(sc->hdr, want + 1)) == NULL) {
+			*why = "out of memory";
+			return -1;
+		}
+		sc->hdr = p;
+		cap = want;
+		while (got < want) {
+			if ((n = pread(sc->fd, sc->hdr + got, want - got,
+			    (off_t)got)) <= 0) {
+				*why = n == 0 ? "the file is shorter than it "
+				    "was" : strerror(errno);
+				return -1;
+			}
+			got += (size_t)n;
+		}
+		if (hdr_scan(sc->hdr, got, got == sc->size, NULL, FIELDS_MAX,
+		    &sc->hs) == 0)
+			break;
+		if (got == sc->size || got == HDR_READ_MAX) {
+			*why = "the header is too long to scan";
+			return -1;
+		}
+	}
+	if ((sc->fields = calloc(sc->hs.n + 1, sizeof(*sc->fields))) ==
+	    NULL || (sc->model = calloc(sc->hs.n + 1,
+	    sizeof(*sc->model))) == NULL) {
+		*why = "out of memory";
+		return -1;
+	}
+	(void)hdr_scan(sc->hdr, got, got == sc->size, sc->fields, FIELDS_MAX,
+	    &sc->hs);
+	return 0;
+}
+
 /* The spool file came: read the header, then the milters. */
 static void
 scan_begin(struct mscan *sc)
 {
-	struct stat	st;
-	size_t		want, got = 0, i;
-	ssize_t		n;
+	struct stat	 st;
+	const char	*why;
+	size_t		 i;
 
 	if (fstat(sc->fd, &st) == -1) {
 		scan_failed(sc, strerror(errno));
 		return;
 	}
 	sc->size = (uint64_t)st.st_size;
-	want = sc->size < HDR_READ_MAX ? (size_t)sc->size : HDR_READ_MAX;
-	if ((sc->hdr = malloc(want + 1)) == NULL) {
-		scan_failed(sc, "out of memory");
+	if (read_header(sc, &why) == -1) {
+		scan_failed(sc, why);
 		return;
 	}
-	while (got < want) {
-		if ((n = pread(sc->fd, sc->hdr + got, want - got,
-		    (off_t)got)) <= 0) {
-			scan_failed(sc, n == 0 ? "the file is shorter than "
-			    "it was" : strerror(errno));
-			return;
-		}
-		got += (size_t)n;
-	}
-	if (hdr_scan(sc->hdr, got, got == sc->size, NULL, FIELDS_MAX,
-	    &sc->hs) == -1 || (sc->fields = calloc(sc->hs.n + 1,
-	    sizeof(*sc->fields))) == NULL || (sc->model = calloc(sc->hs.n + 1,
-	    sizeof(*sc->model))) == NULL) {
-		scan_failed(sc, "the header is too long to scan");
-		return;
-	}
-	(void)hdr_scan(sc->hdr, got, got == sc->size, sc->fields, FIELDS_MAX,
-	    &sc->hs);
 	sc->capmodel = sc->hs.n + 1;
 	for (i = 0; i < sc->hs.n; i++) {
 		sc->model[i].p = sc->hdr + sc->fields[i].off;

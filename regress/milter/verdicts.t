@@ -62,6 +62,15 @@ content:
     tap.eq(msg.rcpts, ["<alice@acme.example>"], "the recipient")
     tap.eq(msg.macros.get("i"), queue_id(text), "the queue id in {i}")
 
+    big = b"".join(b"X-Filler-%03d: %s\r\n" % (i, b"f" * 60)
+                   for i in range(600))
+    code, text = w.send("a@sender.test", ["alice@acme.example"],
+                        big + body("accept"))
+    tap.eq(code, 250, "a header of 45 KB: 250")
+    tap.ok(m.wait(2), "scanned")
+    tap.eq(len(m.messages[1].headers), 603, "the milter got every field "
+           "(the header is read in growing steps)")
+
     code, text = w.send("a@sender.test", ["alice@acme.example"],
                         body("reject"))
     tap.eq((code, rest(text)[:5]), (550, "5.7.1"), "reject: 550 5.7.1")
@@ -97,11 +106,11 @@ content:
     tap.ok(wait_for(lambda: any(qid in l and "held" in l
                                 for l in w.queue_lines()), 10),
            "held in the queue")
-    tap.eq(len(tenant.messages), 1, "neither discarded nor quarantined "
+    tap.eq(len(tenant.messages), 2, "neither discarded nor quarantined "
            "mail reached the tenant")
     rc, out, err = w.r.ctl("queue", "release", qid)
     tap.eq(rc, 0, "relayctl queue release lets it go")
-    tap.ok(tenant.wait(2), "and it is delivered")
+    tap.ok(tenant.wait(3), "and it is delivered")
     tap.ok(w.queue_empty(), "the queue is empty")
 except Exception as e:
     import traceback
