@@ -31,7 +31,8 @@
  * queued-reply-crlf puts a line break and a forged 250 in the reply
  * to a transaction queued refuses; policyd-milter-endpoint makes
  * policyd ask the parent for a milter the configuration does not have,
- * and policyd-spool-twice ask queued twice for a scanned file.
+ * policyd-spool-twice ask queued twice for a scanned file, and
+ * policyd-scan-silent never give smtpd a scan's verdict.
  */
 #ifndef RELAYD_FAULTS_H
 #define RELAYD_FAULTS_H

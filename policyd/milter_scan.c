@@ -332,6 +332,10 @@ scan_verdict(struct mscan *sc, enum milter_action a, int code, const char *enh,
 			send_edits(sc, 0);
 	}
 	sc->m->verdicts[a - 1]++;
+	if (fault_error("policyd-scan-silent")) {
+		mscan_free(sc);		/* smtpd's bound, tested */
+		return;
+	}
 	mw_init(&w);
 	mw_u64(&w, sc->msgid);
 	mw_u8(&w, (uint8_t)a);

@@ -3,8 +3,9 @@
 to the parent by its number in the configuration: a number the
 configuration does not have is a broken child, and relayd stops, naming
 it.  It may open a scanned message's spool file once: queued refuses a
-second request, and says so.  Both misbehaviours are made on purpose by
-the debug build (RELAYD_FAIL)."""
+second request, and says so.  And smtpd does not wait for ever for a
+policyd that keeps its verdict.  The misbehaviours are made on purpose
+by the debug build (RELAYD_FAIL)."""
 import os
 import sys
 
@@ -22,8 +23,8 @@ if not os.path.exists(RELAYD_DEBUG):
 MSG = b"Subject: confined\r\n\r\nhello\r\n"
 
 
-def relayd():
-    r = Relayd(tap)
+def relayd(timeouts=""):
+    r = Relayd(tap, timeouts=timeouts)
     path = os.path.join(r.dir, "milter.sock")
     r.write_tenant("acme.yaml", DEFAULT_TENANT.format(
         name="acme", domain="acme.example", deliver_to="127.0.0.1:9") +
@@ -58,6 +59,25 @@ try:
     tap.ok(r.wait_log(r"queued: msgid=\w+: policyd asked for a spool file "
                       r"that is not claimed for it; refused"),
            "the second request is refused and logged")
+finally:
+    m.close()
+    r.cleanup()
+
+r, m = relayd(timeouts="policy: 1s\n")
+try:
+    r.write_tenant("acme.yaml", open(os.path.join(
+        r.tenants_dir, "acme.yaml")).read().replace("5s", "1s"))
+    tap.ok(r.start(debug=True, env={"RELAYD_FAIL": "policyd-scan-silent"}),
+           "relayd starts; policyd will keep its verdicts")
+    code, text = send_message(r.port, "a@sender.example",
+                              ["bob@acme.example"], MSG)
+    tap.eq((code, text[:9]), (451, "451 4.7.1"), "smtpd does not wait for "
+           "ever: 451 4.7.1")
+    tap.ok(r.wait_log(r"smtpd: msgid=\w+ tenant=acme client=\[127\.0\.0\.1\]: "
+                      r"no content verdict within 13s"), "after twelve "
+           "milter timeouts and timeouts.policy, logged")
+    rc, out, err = r.ctl("show", "queue")
+    tap.eq(out.splitlines()[1:], [], "nothing was queued")
 finally:
     m.close()
     r.cleanup()
