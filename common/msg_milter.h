@@ -38,7 +38,8 @@
  * policyd -> parent (peerid: policyd's request)
  *   M_MT_OPEN      u32 configuration generation, u32 endpoint
  *                  (conf->milter_eps): never an address
- *   M_MT_OPENED    u8 ok, str why; the connected socket if ok
+ *   M_MT_OPENED    u8 MT_OPEN_*, str why; the connected socket if
+ *                  MT_OPEN_OK
  *
  * A claim is consumed by the one M_MT_SPOOL it allows; the file is never
  * any other than a claimed pending one.  Edits are byte splices of the
@@ -70,6 +71,11 @@ enum milter_action {
 	MV_DISCARD,		/* 250, and the message is dropped */
 	MV_QUARANTINE		/* commit, held (relayctl queue release) */
 };
+
+/* M_MT_OPENED */
+#define MT_OPEN_FAIL	0	/* why says why */
+#define MT_OPEN_OK	1	/* with the socket */
+#define MT_OPEN_STALE	2	/* the number is of another generation */
 
 #define MILTER_EDITS_MAX	64	/* per message */
 #define MILTER_EDIT_MAX		8192	/* octets inserted by one edit */

@@ -81,12 +81,12 @@ struct mpool *mpool_new(struct child *);
 void	 mpool_free(struct mpool *);
 void	 mpool_conf(struct mpool *, const struct conf *, uint32_t gen);
 /*
- * A connection to endpoint ep for ms: 0 and *fd now, 1 when ms waits
+ * A connection to the milter at socket for ms: 0 and *fd now, 1 when ms waits
  * (msess_connected or msess_unreachable comes later), or -1 with why
  * (the milter is left alone after failures).
  */
-int	 mpool_get(struct mpool *, uint32_t ep, struct msess *, int *fd,
-	    char *why, size_t);
+int	 mpool_get(struct mpool *, const char *socket, struct msess *,
+	    int *fd, char *why, size_t);
 void	 mpool_cancel(struct mpool *, struct msess *);
 void	 mpool_opened(struct mpool *, struct imsg *);
 void	 mpool_status(struct mpool *, char *, size_t);
@@ -97,7 +97,6 @@ void	 msess_start(struct msess *);
 void	 msess_free(struct msess *);
 void	 msess_connected(struct msess *, int fd);
 void	 msess_unreachable(struct msess *, const char *why);
-uint32_t msess_ep(const struct msess *);
 TAILQ_HEAD(msess_list, msess);
 /* A pool's waiters: linked to one list at a time. */
 void	 msess_link(struct msess_list *, struct msess *);

@@ -47,6 +47,7 @@ struct mep {
 	struct msess_list	 waiters;
 	unsigned		 fails;
 	time_t			 down_until;
+	int			 stale;		/* ask again once configured */
 	uint64_t		 opened;	/* for the status line */
 };
 TAILQ_HEAD(mep_list, mep);
@@ -54,6 +55,7 @@ TAILQ_HEAD(mep_list, mep);
 struct mreq {
 	TAILQ_ENTRY(mreq)	 entry;
 	uint64_t		 id;
+	uint32_t		 gen;		/* the number's configuration */
 	struct mep		*ep;
 };
 TAILQ_HEAD(mreq_list, mreq);
@@ -134,6 +136,7 @@ ask(struct mpool *p, struct mep *ep)
 	if (ep->asked >= ASKED_MAX || (r = calloc(1, sizeof(*r))) == NULL)
 		return;
 	r->id = ++p->next_req;
+	r->gen = p->gen;
 	r->ep = ep;
 	TAILQ_INSERT_TAIL(&p->reqs, r, entry);
 	ep->asked++;
@@ -170,6 +173,9 @@ mpool_conf(struct mpool *p, const struct conf *conf, uint32_t gen)
 		}
 		ep->gone = 0;
 		ep->index = (uint32_t)i;
+		if (ep->stale && !TAILQ_EMPTY(&ep->waiters))
+			ask(p, ep);
+		ep->stale = 0;
 	}
 	TAILQ_FOREACH_SAFE(ep, &p->eps, entry, next) {
 		if (!ep->gone)
@@ -180,25 +186,27 @@ mpool_conf(struct mpool *p, const struct conf *conf, uint32_t gen)
 	}
 }
 
+/* By socket, not number: a scan that began before a reload keeps the
+ * milters it began with, whatever their numbers are now. */
 static struct mep *
-ep_find(struct mpool *p, uint32_t index)
+ep_find(struct mpool *p, const char *socket)
 {
 	struct mep *ep;
 
 	TAILQ_FOREACH(ep, &p->eps, entry)
-		if (!ep->gone && ep->index == index)
+		if (!ep->gone && strcmp(ep->socket, socket) == 0)
 			return ep;
 	return NULL;
 }
 
 int
-mpool_get(struct mpool *p, uint32_t index, struct msess *ms, int *fd,
+mpool_get(struct mpool *p, const char *socket, struct msess *ms, int *fd,
     char *why, size_t whysz)
 {
 	struct mep	*ep;
 	time_t		 now = clock_now();
 
-	if ((ep = ep_find(p, index)) == NULL) {
+	if ((ep = ep_find(p, socket)) == NULL) {
 		snprintf(why, whysz, "not in the configuration any more");
 		return -1;
 	}
@@ -257,6 +265,7 @@ mpool_opened(struct mpool *p, struct imsg *imsg)
 	struct msess	*ms;
 	struct mr	 m;
 	char		 why[256];
+	uint32_t	 gen;
 	uint8_t		 ok;
 
 	TAILQ_FOREACH(r, &p->reqs, entry)
@@ -265,19 +274,32 @@ mpool_opened(struct mpool *p, struct imsg *imsg)
 	mr_init(&m, imsg->data, imsg->datalen);
 	ok = mr_u8(&m);
 	mr_str(&m, why, sizeof(why));
-	if (r == NULL || mr_end(&m) == -1 || ok > 1 ||
-	    (ok && imsg->fd == -1 && !imsg_fd_lost(imsg)) ||
-	    (!ok && imsg_has_fd(imsg)))
+	if (r == NULL || mr_end(&m) == -1 || ok > MT_OPEN_STALE ||
+	    (ok == MT_OPEN_OK && imsg->fd == -1 && !imsg_fd_lost(imsg)) ||
+	    (ok != MT_OPEN_OK && imsg_has_fd(imsg)))
 		child_peer_broken(p->child, PROC_PARENT, imsg,
 		    "a milter connection nobody asked for");
 	ep = r->ep;
+	gen = r->gen;
 	TAILQ_REMOVE(&p->reqs, r, entry);
 	free(r);
 	ep->asked--;
-	if (ok && imsg->fd == -1)
-		strlcpy(why, "the socket was lost in transit (out of "
-		    "descriptors)", sizeof(why));
-	if (!ok || imsg->fd == -1) {
+	if (ok == MT_OPEN_STALE) {
+		/*
+		 * A reload crossed the request: no failure of the milter's.
+		 * Asked again under the new configuration, now if it is
+		 * here, else when it comes (mpool_conf).
+		 */
+		if (!ep->gone && !TAILQ_EMPTY(&ep->waiters)) {
+			if (gen != p->gen)
+				ask(p, ep);
+			else
+				ep->stale = 1;
+		}
+	} else if (ok == MT_OPEN_FAIL || imsg->fd == -1) {
+		if (ok == MT_OPEN_OK)
+			strlcpy(why, "the socket was lost in transit (out "
+			    "of descriptors)", sizeof(why));
 		ep_failed(ep, why);
 	} else {
 		ep->fails = 0;

@@ -87,12 +87,6 @@ msess_unlink(struct msess *ms)
 	ms->wl = NULL;
 }
 
-uint32_t
-msess_ep(const struct msess *ms)
-{
-	return ms->mc.ep;
-}
-
 struct msess *
 msess_new(struct mscan *scan, const struct milter_conf *mc)
 {
@@ -758,7 +752,7 @@ msess_start(struct msess *ms)
 		return;
 	}
 	ms->step = MS_CONNECTING;
-	rv = mpool_get(scan_pool(ms->scan), ms->mc.ep, ms, &fd, why,
+	rv = mpool_get(scan_pool(ms->scan), ms->mc.socket, ms, &fd, why,
 	    sizeof(why));
 	if (rv == -1) {
 		ms->step = MS_OPTNEG;

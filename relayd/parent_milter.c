@@ -51,7 +51,8 @@ answer(struct kid *k, uint64_t req, int fd, const char *why)
 	struct mw w;
 
 	mw_init(&w);
-	mw_u8(&w, fd != -1);
+	mw_u8(&w, fd != -1 ? MT_OPEN_OK : why == NULL ? MT_OPEN_STALE :
+	    MT_OPEN_FAIL);
 	mw_str(&w, why);
 	if (k->chan == NULL || chan_send(k->chan, M_MT_OPENED, req, fd,
 	    w.buf, w.len) == -1) {
@@ -109,7 +110,7 @@ milter_open(struct relayd *env, struct kid *k, uint64_t req, uint32_t gen,
 	int			 fd;
 
 	if (gen != env->gen) {
-		answer(k, req, -1, "the configuration changed");
+		answer(k, req, -1, NULL);	/* mw_str sends "" */
 		return 0;
 	}
 	if (ep >= env->conf->nmilter_eps)

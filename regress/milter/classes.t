@@ -125,6 +125,21 @@ content:
     tap.eq(final[0], 250, "other (outbound: false): its outgoing mail is "
            "not scanned")
     tap.eq(len(m2.messages), n, "its milter never saw it")
+
+    # A reload gives acme other's milter: the next message goes there.
+    n1, n2 = len(m.messages), len(m2.messages)
+    w.r.write_tenant("acme.yaml", open(os.path.join(
+        w.r.tenants_dir, "acme.yaml")).read().replace(path, path2))
+    rc, out, err = w.r.ctl("reload")
+    tap.eq(rc, 0, "reload")
+    tap.ok(w.log_has(r"configuration 2 is in force"), "in force")
+    codes, final = transaction(w.r.port, ["alice@acme.example",
+                                          "carol@other.example"])
+    tap.eq([c for c, _ in codes], [250, 250], "acme and other now share "
+           "one scan: one transaction")
+    tap.eq(final[0], 250, "accepted")
+    tap.ok(m2.wait(n2 + 1), "scanned by the milter acme has now")
+    tap.eq(len(m.messages), n1, "not by the one it had")
     m2.close()
 except Exception as e:
     import traceback
