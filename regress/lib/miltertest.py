@@ -64,6 +64,7 @@ class Milter:
         self.optneg_hang = False
         self.messages = []
         self.connections = 0
+        self.max_chunk = 0       # the longest SMFIC_BODY
         self.lock = threading.Lock()
         self.stopping = False
         self.conns = []
@@ -204,6 +205,7 @@ class Milter:
                     continue    # SMFIP_NR_HDR
             elif cmd == b"B":
                 msg.body += data
+                self.max_chunk = max(self.max_chunk, len(data))
             elif cmd == b"E":
                 self._eob(c, msg)
                 msg.eob = True

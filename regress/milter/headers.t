@@ -124,6 +124,7 @@ content:
         else:
             head, rest = split_received(data)
             tap.ok(rest == sent, "the message as sent")
+    tap.eq(m.max_chunk, 65535, "the body went in chunks of at most 64 KB")
     tap.ok(not re.search(r"msgid=\w+: applying the milters' header",
                          w.r.log()), "queued applied every edit")
 

@@ -104,6 +104,16 @@ content:
     tap.ok(w.log_has(r"tenant=beta milter=\S+ result=failed \(no reply "
                      r"within 2s\); on_failure accept"), "logged")
 
+    code, text = w.send("a@sender.test", ["alice@acme.example"],
+                        body("progress 3"))
+    tap.eq(code, 250, "three progress replies a second apart: each starts "
+           "the 2s wait again, 250")
+    code, text = w.send("a@sender.test", ["alice@acme.example"],
+                        body("progress 12"))
+    tap.eq(code, 451, "but not more than ten times: 451")
+    tap.ok(w.log_has(r"result=failed \(still busy after 10 waits of 2s\)"),
+           "logged")
+
     m.default = "accept"
     m.optneg_hang = True
     code, text = w.send("a@sender.test", ["alice@acme.example"],
