@@ -126,9 +126,18 @@ void
 child_send(struct child *c, enum proc_id peer, uint32_t type,
     uint64_t peerid, int fd, const void *data, size_t len)
 {
+	if (c->chan[peer] == NULL && c->exiting)
+		return;
 	if (c->chan[peer] == NULL)
 		fatalx("no channel to %s", proc_name(peer));
 	if (chan_send(c->chan[peer], type, peerid, fd, data, len) == 0)
+		return;
+	/*
+	 * A peer went first and our shutdown says goodbye to the others:
+	 * one of them may be gone too.  That is no failure of ours, and
+	 * the exit status must still say a peer had gone (proc.h).
+	 */
+	if (c->exiting)
 		return;
 	if (errno == ENOBUFS)
 		fatalx("cannot send to %s: it is not reading (%zu bytes "
@@ -312,6 +321,7 @@ from_peer(struct chan *ch, struct imsg *imsg, void *arg)
 static void __attribute__((noreturn))
 child_exit(struct child *c, int status)
 {
+	c->exiting = 1;
 	if (c->ops->shutdown != NULL)
 		c->ops->shutdown(c);
 	log_flush();

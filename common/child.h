@@ -57,10 +57,12 @@ struct child {
 	struct ctl_streams	*streams;		/* ctl_stream.c */
 	int			 debug;
 	int			 dropped;		/* privileges dropped */
+	int			 exiting;		/* child_exit runs */
 };
 
 int	 child_main(int argc, char **argv, const struct child_ops *, void *);
-/* Send to a peer (or PROC_PARENT); fatal if the channel is broken. */
+/* Send to a peer (or PROC_PARENT); fatal if the channel is broken, unless
+ * we are leaving anyway (child_exit). */
 void	 child_send(struct child *, enum proc_id, uint32_t type,
 	    uint64_t peerid, int fd, const void *, size_t);
 /* Log lines to the parent, from any thread (child_log.c). */
