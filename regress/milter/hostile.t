@@ -132,6 +132,23 @@ content:
                         body("accept"))
     tap.eq(code, 250, "while it is left alone, mail goes on at once")
 
+    # The milter comes up: once its back-off is over, policyd asks the
+    # parent again and the milter decides.  Sent until it is asked (the
+    # back-off is seconds; the bound is generous for a loaded machine).
+    back = Milter(gone)
+    milters.append(back)
+    code = None
+    end = time.time() + 60
+    while time.time() < end:
+        code, text = w.send("a@sender.test", ["carol@gamma.example"],
+                            body("reject"))
+        if code != 250:
+            break
+        time.sleep(0.5)
+    tap.eq(code, 550, "once it is up and its back-off is over, it is asked "
+           "again: its reject is a 550")
+    tap.ok(back.wait(1), "the milter got the message")
+
     code, text = w.send("a@sender.test", ["alice@acme.example"],
                         body("accept"))
     tap.eq(code, 250, "after all that, the milter's next message passes")
