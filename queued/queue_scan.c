@@ -62,8 +62,9 @@ scan_claim(struct queued *q, struct imsg *imsg, struct mr *r)
 	if (mr_end(r) == -1 || imsg->hdr.peerid == 0)
 		child_peer_broken(q->child, PROC_SMTPD, imsg, "claim");
 	p = find(q, id);
+	/* A spare (sid 0) or this session's own file, nobody else's. */
 	ok = p != NULL && !p->committing && p->env->sender == NULL &&
-	    p->edits == NULL;
+	    p->edits == NULL && (p->sid == 0 || p->sid == imsg->hdr.peerid);
 	if (ok) {
 		p->sid = imsg->hdr.peerid;
 		p->scan_claim = 1;
