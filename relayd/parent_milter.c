@@ -54,11 +54,11 @@ answer(struct kid *k, uint64_t req, int fd, const char *why)
 	mw_u8(&w, fd != -1 ? MT_OPEN_OK : why == NULL ? MT_OPEN_STALE :
 	    MT_OPEN_FAIL);
 	mw_str(&w, why);
-	if (k->chan == NULL || chan_send(k->chan, M_MT_OPENED, req, fd,
-	    w.buf, w.len) == -1) {
-		if (fd != -1)
-			close(fd);
-	}
+	/* chan_send owns fd, sent or not; a gone policyd wants nothing. */
+	if (k->chan != NULL)
+		(void)chan_send(k->chan, M_MT_OPENED, req, fd, w.buf, w.len);
+	else if (fd != -1)
+		close(fd);
 }
 
 static void
