@@ -110,6 +110,16 @@ class Milter:
             time.sleep(0.02)
         return False
 
+    def wait_started(self, n, timeout=30):
+        """n messages begun (a hanging milter never ends one)."""
+        end = time.time() + timeout
+        while time.time() < end:
+            with self.lock:
+                if sum(1 for m in self.messages if m.headers) >= n:
+                    return True
+            time.sleep(0.02)
+        return False
+
     def _serve(self):
         while not self.stopping:
             try:

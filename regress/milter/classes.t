@@ -2,11 +2,12 @@
 """One end of data serves one tenant's scan: in a transaction that began
 with a recipient of a tenant with milters, a recipient of a tenant
 without (or with other milters) gets 452 4.5.3, and comes in a
-transaction of its own, which never waits for a milter.  Mail from a
-tenant's own networks is scanned with its milters only when its content
-says outbound: true."""
+transaction of its own, which never waits for a milter: not even while
+another tenant's milter hangs.  Mail from a tenant's own networks is
+scanned with its milters only when its content says outbound: true."""
 import os
 import sys
+import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
@@ -37,6 +38,17 @@ content:
     - socket: unix:%s
       timeout: 5s
 """
+SLOW = """\
+tenant: slow
+postmaster: postmaster@slow.example
+domains: [slow.example]
+inbound:
+  deliver_to: [127.0.0.23:%d]
+content:
+  milters:
+    - socket: unix:%s
+      timeout: 120s
+"""
 MSG = b"Subject: classes\r\nX-Test-Milter: accept\r\n\r\nhello\r\n"
 
 
@@ -65,6 +77,8 @@ try:
     path2 = os.path.join(w.r.dir, "milter2.sock")
     m = Milter(path)
     m2 = Milter(path2)
+    m3 = Milter(os.path.join(w.r.dir, "milter3.sock"))
+    m3.default = "hang"
     w.r.write_tenant("acme.yaml", open(os.path.join(
         w.r.tenants_dir, "acme.yaml")).read() + """\
 content:
@@ -75,6 +89,7 @@ content:
 """ % path)
     w.r.write_tenant("plain.yaml", PLAIN % w.port)
     w.r.write_tenant("other.yaml", OTHER % (w.port, path2))
+    w.r.write_tenant("slow.yaml", SLOW % (w.port, m3.path))
     tap.ok(w.start(), "relayd starts")
     acme = w.sink("127.0.0.20")
     plain = w.sink("127.0.0.21")
@@ -100,6 +115,21 @@ content:
     tap.eq(final[0], 250, "plain's recipient in a transaction of its own")
     tap.ok(plain.wait(1), "delivered")
     tap.eq(m.connections + m2.connections, before, "without any milter")
+
+    # slow's milter hangs (for 120s): plain's mail does not wait for it.
+    slow = {}
+    t = threading.Thread(target=lambda: slow.update(r=transaction(
+        w.r.port, ["dave@slow.example"], MSG.replace(b"accept", b"hang"))))
+    t.start()
+    tap.ok(m3.wait_started(1), "slow's milter has a message, and hangs")
+    codes, final = transaction(w.r.port, ["bob@plain.example"])
+    tap.eq(final[0], 250, "meanwhile plain's mail is accepted")
+    tap.ok(plain.wait(2), "and delivered")
+    tap.ok(t.is_alive(), "while slow's client still waits for its reply")
+    m3.close()
+    t.join(60)
+    tap.eq(slow.get("r", (None, (None,)))[1][0], 451, "slow's milter gone: "
+           "451 (on_failure tempfail)")
 
     codes, final = transaction(w.r.port, ["bob@plain.example",
                                           "alice@acme.example"])
