@@ -211,9 +211,16 @@ send_frame(struct msess *ms, uint8_t cmd, const struct iovec *iov, int n)
 	hdr[2] = (uint8_t)(len >> 8);
 	hdr[3] = (uint8_t)len;
 	hdr[4] = cmd;
-	evbuffer_add(out, hdr, sizeof(hdr));
+	/* A frame cut short would desynchronise the milter: give it up. */
+	if (evbuffer_add(out, hdr, sizeof(hdr)) == -1)
+		goto nomem;
 	for (i = 0; i < n; i++)
-		evbuffer_add(out, iov[i].iov_base, iov[i].iov_len);
+		if (evbuffer_add(out, iov[i].iov_base, iov[i].iov_len) == -1)
+			goto nomem;
+	return;
+nomem:
+	if (ms->step != MS_DONE)
+		fail(ms, "out of memory sending to it");
 }
 
 #define IOV_STR(s)	{ (void *)(s), strlen(s) + 1 }
@@ -473,7 +480,8 @@ advance(struct msess *ms)
 				ms->paused = 1;
 				return;		/* on_write goes on */
 			}
-			if ((rv = ms_send_body(ms)) == -1)
+			if ((rv = ms_send_body(ms)) == -1 ||
+			    ms->step == MS_DONE)
 				return;
 			if (rv == 0) {
 				ms->step = MS_EOB;
