@@ -23,6 +23,7 @@
 #include "metrics.h"
 #include "msg_metrics.h"
 #include "msg_connect.h"
+#include "msg_milter.h"
 #include "msg_parent.h"
 #include "privdrop.h"
 #include "sandbox.h"
@@ -139,6 +140,7 @@ child_send(struct child *c, enum proc_id peer, uint32_t type,
 	}
 	if (chan_send(c->chan[peer], type, peerid, fd, data, len) == 0)
 		return;
+	/* Our shutdown says goodbye to peers that may be gone too. */
 	if (c->exiting)
 		return;
 	if (errno == ENOBUFS)
@@ -316,10 +318,19 @@ from_parent(struct chan *ch, struct imsg *imsg, void *arg)
 		on_conf(c, imsg);
 		return;
 	}
-	/* A descriptor comes only with a connection (parent_connect.c). */
-	if (imsg_has_fd(imsg) && (imsg->hdr.type != M_PC_CONNECTED ||
-	    c->ops->parent == NULL))
+	/*
+	 * A descriptor comes only with an outside connection the parent
+	 * opened for us: Dovecot's (parent_connect.c), a milter's
+	 * (parent_milter.c).
+	 */
+	if (imsg_has_fd(imsg) && (c->ops->parent == NULL ||
+	    (imsg->hdr.type != M_PC_CONNECTED &&
+	    imsg->hdr.type != M_MT_OPENED)))
 		child_peer_broken(c, PROC_PARENT, imsg, "unexpected descriptor");
+	if (imsg->hdr.type >= M_PARENT_MAX && c->ops->parent != NULL) {
+		c->ops->parent(c, imsg);
+		return;
+	}
 	switch (imsg->hdr.type) {
 	case M_STATUS_REQ:
 		on_status(c, imsg);

@@ -38,8 +38,8 @@ struct child_ops {
 	void		(*metrics)(struct child *, struct mx_out *);
 	/* A control request (M_CTL_REQ) forwarded by the parent. */
 	void		(*control)(struct child *, struct imsg *);
-	/* The parent's messages meant for this process alone; it refuses
-	 * (child_peer_broken) what it does not know.  NULL: none. */
+	/* The parent's messages of other families than msg_parent.h's
+	 * (policyd's outside connections); NULL: none may come. */
 	void		(*parent)(struct child *, struct imsg *);
 	/* Messages from each peer; NULL where there is no edge. */
 	void		(*dispatch[PROC_MAX])(struct child *, struct imsg *);

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -122,6 +123,19 @@ conf_tls_certs_free(struct tls_cert *c, size_t n)
 }
 
 static void
+content_free(struct content_conf *c)
+{
+	size_t i;
+
+	free(c->milters);
+	for (i = 0; i < c->nbulk; i++) {
+		free(c->bulk[i].name);
+		free(c->bulk[i].text);
+	}
+	free(c->bulk);
+}
+
+static void
 tenant_free(struct tenant_conf *t)
 {
 	size_t i;
@@ -146,6 +160,7 @@ tenant_free(struct tenant_conf *t)
 	free(t->tls_key_file);
 	free(t->auth.dovecot);
 	free(t->auth.realm);
+	content_free(&t->content);
 }
 
 void
@@ -182,6 +197,7 @@ conf_free(struct conf *conf)
 		tenant_free(&conf->tenants[i]);
 	free(conf->tenants);
 	free(conf->dix);
+	free(conf->milter_eps);
 	conf_dnsbl_free(conf->dnsbl.lists, conf->dnsbl.nlists);
 	explicit_bzero(conf->policy_secret, sizeof(conf->policy_secret));
 	free(conf);
@@ -295,12 +311,106 @@ dix_cmp(const void *a, const void *b)
 	    ((const struct conf_domain *)b)->name);
 }
 
-/* The sorted table of every tenant's domains that conf_domain_tenant uses. */
+static int
+bulk_same(const struct bulk_conf *a, const struct bulk_conf *b)
+{
+	if (strcasecmp(a->name, b->name) != 0)
+		return 0;
+	if (a->text == NULL || b->text == NULL)
+		return a->text == b->text;
+	return strcasecmp(a->text, b->text) == 0;
+}
+
+/* Would the two tenants' messages be scanned the same way? */
+static int
+content_same(const struct content_conf *a, const struct content_conf *b)
+{
+	size_t i;
+
+	if (a->nmilters != b->nmilters || a->nbulk != b->nbulk ||
+	    a->allow_header_changes != b->allow_header_changes)
+		return 0;
+	for (i = 0; i < a->nmilters; i++)
+		if (strcmp(a->milters[i].socket, b->milters[i].socket) != 0 ||
+		    a->milters[i].timeout != b->milters[i].timeout ||
+		    a->milters[i].on_failure != b->milters[i].on_failure)
+			return 0;
+	for (i = 0; i < a->nbulk; i++)
+		if (!bulk_same(&a->bulk[i], &b->bulk[i]))
+			return 0;
+	return 1;
+}
+
+/*
+ * The tenants' content ids and the milter endpoints, the same in every
+ * process that has the tenants (the parent opens endpoint i when policyd
+ * asks for it by number).
+ */
+static int
+content_index(struct conf *conf)
+{
+	struct content_conf	*c;
+	const char		**eps;
+	size_t			 i, j, k, n = 0;
+	uint32_t		 next = 1;
+
+	free(conf->milter_eps);
+	conf->milter_eps = NULL;
+	conf->nmilter_eps = 0;
+	for (i = 0; i < conf->ntenants; i++)
+		n += conf->tenants[i].content.nmilters;
+	if (n > 0 && (conf->milter_eps = calloc(n, sizeof(*eps))) == NULL)
+		return -1;
+	eps = conf->milter_eps;
+	for (i = 0; i < conf->ntenants; i++) {
+		c = &conf->tenants[i].content;
+		c->id = 0;
+		for (k = 0; k < c->nmilters; k++) {
+			for (j = 0; j < conf->nmilter_eps; j++)
+				if (strcmp(eps[j], c->milters[k].socket) == 0)
+					break;
+			if (j == conf->nmilter_eps)
+				eps[conf->nmilter_eps++] =
+				    c->milters[k].socket;
+			c->milters[k].ep = (uint32_t)j;
+		}
+		if (c->nmilters == 0)
+			continue;
+		for (j = 0; j < i && c->id == 0; j++)
+			if (conf->tenants[j].content.id != 0 &&
+			    content_same(&conf->tenants[j].content, c))
+				c->id = conf->tenants[j].content.id;
+		if (c->id == 0)
+			c->id = next++;
+	}
+	return 0;
+}
+
+const struct tenant_conf *
+conf_content_tenant(const struct conf *conf, uint32_t id)
+{
+	size_t i;
+
+	if (id == 0)
+		return NULL;
+	for (i = 0; i < conf->ntenants; i++)
+		if (conf->tenants[i].content.id == id)
+			return &conf->tenants[i];
+	return NULL;
+}
+
+/*
+ * The sorted table of every tenant's domains that conf_domain_tenant
+ * uses, and the content ids (content_index).
+ */
 int
 conf_index(struct conf *conf)
 {
 	struct conf_domain	*ix;
 	size_t			 i, j, n = 0;
+
+	if (content_index(conf) == -1)
+		return -1;
 
 	free(conf->dix);
 	conf->dix = NULL;

@@ -161,6 +161,45 @@ struct auth_conf {
 
 #define AUTH_USER_MAX	255		/* a user name, octets */
 #define AUTH_PASS_MAX	255		/* a password */
+/* A milter (content.milters): the Sendmail protocol, version 6. */
+enum milter_failure {
+	MILTER_FAIL_TEMPFAIL,	/* 451 4.7.1: the client tries again */
+	MILTER_FAIL_ACCEPT	/* as if the milter had accepted */
+};
+
+#define MILTER_SOCKET_MAX	128	/* "unix:PATH" or "inet:HOST:PORT" */
+#define MILTERS_MAX		8	/* per tenant */
+#define MILTER_BULK_MAX		32	/* content.bulk_defer entries */
+
+struct milter_conf {
+	char		 socket[MILTER_SOCKET_MAX];
+	uint32_t	 timeout;		/* seconds, for each reply */
+	enum milter_failure on_failure;
+	uint32_t	 ep;			/* conf->milter_eps index */
+	int		 line;
+};
+
+/* A field a milter adds or changes that makes the message bulk. */
+struct bulk_conf {
+	char		*name;			/* the field's name */
+	char		*text;			/* in its value; NULL: any */
+};
+
+/* What a tenant's mail is scanned with (content:). */
+struct content_conf {
+	struct milter_conf *milters;
+	size_t		 nmilters;
+	int		 allow_header_changes;
+	int		 outbound;		/* its own outgoing mail too */
+	struct bulk_conf *bulk;			/* bulk_defer */
+	size_t		 nbulk;
+	/*
+	 * conf_index: 0 when there are no milters, else the same number
+	 * for every tenant whose scan is the same (milters, header
+	 * changes, bulk_defer): one end of data serves them all.
+	 */
+	uint32_t	 id;
+};
 
 struct tenant_conf;
 
@@ -208,6 +247,7 @@ struct tenant_conf {
 	char		*tls_key_file;
 	int		 tls_line;		/* where tls: is */
 	struct auth_conf auth;
+	struct content_conf content;
 };
 
 struct conf {
@@ -306,6 +346,10 @@ struct conf {
 	int		 has_secret;
 	struct conf_domain *dix;		/* conf_index() */
 	size_t		 ndix;
+	/* conf_index(): every tenant's milter sockets, each once, in the
+	 * order of the tenants: what policyd asks the parent to open. */
+	const char	**milter_eps;
+	size_t		 nmilter_eps;
 };
 
 #define CA_FILE_MAX	(16 * 1024 * 1024)	/* tls.ca_file, bytes */
@@ -339,5 +383,8 @@ void	 conf_roles_format(uint8_t roles, char *, size_t);
 /* Is the address's domain one of this tenant's own? */
 int	 conf_tenant_owns(const struct conf *, const struct tenant_conf *,
 	    const char *addr);
+/* The tenant whose content.id this is, first in order; NULL: none. */
+const struct tenant_conf *conf_content_tenant(const struct conf *,
+	    uint32_t id);
 
 #endif

@@ -232,6 +232,32 @@ send_policy(struct chan *c, const struct tenant_conf *t)
 	return ch.err ? -1 : 0;
 }
 
+/* The tenant's content: (milters, bulk_defer), in one frame. */
+static int
+send_content(struct chan *c, const struct tenant_conf *t)
+{
+	const struct content_conf	*cc = &t->content;
+	struct mw			 w;
+	size_t				 i;
+
+	mw_init(&w);
+	mw_u8(&w, (uint8_t)cc->allow_header_changes);
+	mw_u8(&w, (uint8_t)cc->outbound);
+	mw_u32(&w, (uint32_t)cc->nmilters);
+	for (i = 0; i < cc->nmilters; i++) {
+		mw_str(&w, cc->milters[i].socket);
+		mw_u32(&w, cc->milters[i].timeout);
+		mw_u8(&w, (uint8_t)cc->milters[i].on_failure);
+	}
+	mw_u32(&w, (uint32_t)cc->nbulk);
+	for (i = 0; i < cc->nbulk; i++) {
+		mw_str(&w, cc->bulk[i].name);
+		mw_u8(&w, cc->bulk[i].text != NULL);
+		mw_str(&w, cc->bulk[i].text);
+	}
+	return send_msg(c, M_CONF_TENANT_CONTENT, &w, -1);
+}
+
 /* deliverd's CA bundle, as a descriptor (see open_ca_file in config/). */
 static int
 send_tls_ca(struct chan *c, const struct conf *conf)
@@ -368,7 +394,7 @@ send_tenant(struct chan *c, const struct tenant_conf *t, unsigned slices)
 		}
 		chunk_flush(&ch);
 	}
-	if (ch.err)
+	if (ch.err || send_policy(c, t) == -1)
 		return -1;
 	if (send_policy(c, t) == -1)
 		return -1;
@@ -378,7 +404,9 @@ send_tenant(struct chan *c, const struct tenant_conf *t, unsigned slices)
 	mw_str(&w, t->auth.realm);
 	mw_u8(&w, (uint8_t)t->auth.foreign_senders);
 	mw_u32(&w, t->auth.user_message_rate);
-	return send_msg(c, M_CONF_TENANT_AUTH, &w, -1);
+	if (send_msg(c, M_CONF_TENANT_AUTH, &w, -1) == -1)
+		return -1;
+	return send_content(c, t);
 }
 
 int
@@ -808,6 +836,42 @@ rx_policy(struct tenant_conf *t, struct mr *r)
 }
 
 static int
+rx_content(struct tenant_conf *t, struct mr *r)
+{
+	struct content_conf	*c = &t->content;
+	uint32_t		 i, n;
+
+	if (c->milters != NULL || c->bulk != NULL)
+		return -1;
+	c->allow_header_changes = mr_u8(r);
+	c->outbound = mr_u8(r);
+	if ((n = mr_u32(r)) > MILTERS_MAX || r->err ||
+	    (n > 0 && (c->milters = calloc(n, sizeof(*c->milters))) == NULL))
+		return -1;
+	for (i = 0; i < n && !r->err; i++, c->nmilters++) {
+		mr_str(r, c->milters[i].socket, sizeof(c->milters[i].socket));
+		c->milters[i].timeout = mr_u32(r);
+		c->milters[i].on_failure = mr_u8(r);
+		if (c->milters[i].on_failure > MILTER_FAIL_ACCEPT ||
+		    c->milters[i].timeout == 0)
+			return -1;
+	}
+	if ((n = mr_u32(r)) > MILTER_BULK_MAX || r->err ||
+	    (n > 0 && (c->bulk = calloc(n, sizeof(*c->bulk))) == NULL))
+		return -1;
+	for (i = 0; i < n && !r->err; i++, c->nbulk++) {
+		c->bulk[i].name = mr_strdup(r);
+		if (mr_u8(r))
+			c->bulk[i].text = mr_strdup(r);
+		else
+			free(mr_strdup(r));
+		if (c->bulk[i].name == NULL)
+			return -1;
+	}
+	return mr_end(r);
+}
+
+static int
 rx_greywl(struct policy_conf *p, struct mr *r)
 {
 	struct cidr	*c;
@@ -946,6 +1010,8 @@ rx_tenant_list(struct conf_rx *rx, uint32_t type, struct mr *r)
 		return rx_greywl(&t->policy, r);
 	case M_CONF_TENANT_AUTH:
 		return rx_auth(t, r);
+	case M_CONF_TENANT_CONTENT:
+		return rx_content(t, r);
 	}
 	return -1;
 }
@@ -1019,6 +1085,7 @@ conf_rx_msg(struct conf_rx *rx, struct imsg *imsg, struct conf **out,
 	case M_CONF_TENANT_GREYWL:
 	case M_CONF_TENANT_CONTACTS:
 	case M_CONF_TENANT_AUTH:
+	case M_CONF_TENANT_CONTENT:
 		rv = rx_tenant_list(rx, type, &r);
 		break;
 	case M_CONF_DNSBL:

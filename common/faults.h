@@ -33,7 +33,10 @@
  * smtpd-envelope-crlf spoil the envelope smtpd hands queued;
  * queued-job-crlf puts a line break in a recipient sent to deliverd;
  * queued-reply-crlf puts a line break and a forged 250 in the reply
- * to a transaction queued refuses.
+ * to a transaction queued refuses; policyd-milter-endpoint makes
+ * policyd ask the parent for a milter the configuration does not have,
+ * policyd-spool-twice ask queued twice for a scanned file, and
+ * policyd-scan-silent never give smtpd a scan's verdict.
  */
 #ifndef RELAYD_FAULTS_H
 #define RELAYD_FAULTS_H

@@ -42,6 +42,11 @@
  *   M_CONF_DNSBL          the operator's lists, as _TENANT_DNSBL; sent
  *                         before the tenants; its threshold is in
  *                         M_CONF_GLOBAL
+ *   M_CONF_TENANT_CONTENT u8 allow_header_changes, u8 outbound,
+ *                         u32 n, n x (str socket, u32 timeout,
+ *                         u8 on_failure), u32 m, m x (str name,
+ *                         u8 has text, str text): the last tenant's
+ *                         content: (its milters and bulk_defer)
  *   M_CONF_SECRET         data[32]: the policy store's HMAC key
  *                         (policyd only)
  *   M_CONF_TLS            u8 has CA, with the tls.ca_file descriptor
@@ -134,6 +139,7 @@ enum msg_parent {
 	M_CONF_METRICS,		/* parent -> metricsd: str host, u32 port,
 				   with the bound socket */
 	M_CONF_TENANT_AUTH,	/* the last tenant's auth: */
+	M_CONF_TENANT_CONTENT,	/* the last tenant's content: */
 	M_PARENT_MAX
 };
 
@@ -142,6 +148,6 @@ enum msg_parent {
 
 #define M_IS_CONF(t)	(((t) >= M_CONF_BEGIN && (t) <= M_CONF_END) || \
 	((t) >= M_CONF_DNSBL && (t) <= M_CONF_SECRET) || \
-	((t) >= M_CONF_TLS && (t) <= M_CONF_TENANT_AUTH))
+	((t) >= M_CONF_TLS && (t) <= M_CONF_TENANT_CONTENT))
 
 #endif

@@ -6,10 +6,11 @@
  *   smtpd    queued   deliverd    dnsd    policyd    keyd    metricsd
  *
  *   smtpd    - queued     spool descriptors, commits, free space
- *   smtpd    - policyd    stateful checks for a session
+ *   smtpd    - policyd    stateful checks for a session, content scans
  *   smtpd    - dnsd       forward-confirmed reverse names of clients
  *   queued   - deliverd   delivery jobs with spool descriptors, results
- *   queued   - policyd    policyd's writes (LMDB has one writer: queued)
+ *   queued   - policyd    policyd's writes (LMDB has one writer: queued),
+ *                         and the spool file of a message to scan
  *   deliverd - dnsd       MX, A and AAAA look-ups
  *   policyd  - dnsd       DNSBL and SPF look-ups
  *   policyd  - deliverd   recipient callouts; what deliveries learned

@@ -26,6 +26,7 @@
 #include "endpoint.h"
 #include "idn.h"
 #include "mailaddr.h"
+#include "milter_sock.h"
 #include "msg_deliver.h"
 #include "text.h"
 #include "yaml_tree.h"
@@ -1683,6 +1684,158 @@ policy_init(struct policy_conf *p)
 	p->sender_domain = -1;
 }
 
+/* content: the milters a tenant's mail goes through at end of data. */
+
+static void
+f_milter_socket(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl;
+	const char		*s, *why;
+
+	if ((s = scalar(cx, n, "socket")) == NULL)
+		return;
+	if (strlen(s) >= MILTER_SOCKET_MAX)
+		cerr(cx, n->line, "bad milter socket \"%s\": longer than %d "
+		    "characters", s, MILTER_SOCKET_MAX - 1);
+	else if ((why = milter_sock_parse(s, &ss, &sl)) != NULL)
+		cerr(cx, n->line, "bad milter socket \"%s\": %s", s, why);
+	else
+		strlcpy(dst, s, MILTER_SOCKET_MAX);
+}
+
+static void
+f_milter_timeout(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	f_duration(cx, n, dst);
+	if (*(uint32_t *)dst == 0 || *(uint32_t *)dst > 600)
+		cerr(cx, n->line, "a milter's timeout must be between 1s and "
+		    "10m");
+}
+
+static void
+f_on_failure(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	const char *s;
+
+	if ((s = scalar(cx, n, "on_failure")) == NULL)
+		return;
+	if (strcmp(s, "tempfail") == 0)
+		*(enum milter_failure *)dst = MILTER_FAIL_TEMPFAIL;
+	else if (strcmp(s, "accept") == 0)
+		*(enum milter_failure *)dst = MILTER_FAIL_ACCEPT;
+	else
+		cerr(cx, n->line, "on_failure must be tempfail or accept, not "
+		    "\"%s\"", s);
+}
+
+static const struct field milter_fields[] = {
+	{ "socket", f_milter_socket, offsetof(struct milter_conf, socket), 1 },
+	{ "timeout", f_milter_timeout, offsetof(struct milter_conf, timeout),
+	    0 },
+	{ "on_failure", f_on_failure, offsetof(struct milter_conf, on_failure),
+	    0 },
+	{ NULL, NULL, 0, 0 }
+};
+
+static void
+f_milters(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct content_conf	*c = dst;
+	struct milter_conf	*m;
+	size_t			 i;
+
+	if (sequence(cx, n, "milters") == NULL)
+		return;
+	for (i = 0; i < n->nitems; i++) {
+		if (c->nmilters == MILTERS_MAX) {
+			cerr(cx, n->items[i]->line, "more than %d milters",
+			    MILTERS_MAX);
+			return;
+		}
+		if ((m = grow(cx, n->items[i]->line, &c->milters,
+		    &c->nmilters, sizeof(*m))) == NULL)
+			return;
+		m->timeout = 30;
+		m->on_failure = MILTER_FAIL_TEMPFAIL;
+		m->line = n->items[i]->line;
+		walk_map(cx, n->items[i], "milter", milter_fields, m);
+		if (m->socket[0] == '\0')
+			c->nmilters--;
+	}
+}
+
+/* A header field's name (RFC 5322 2.2): printable, no colon, no space. */
+static int
+field_name_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (s[i] <= ' ' || s[i] > '~' || s[i] == ':')
+			return 0;
+	return 1;
+}
+
+/* bulk_defer: "Field" (any value) or "Field: text" (in its value). */
+static void
+f_bulk_defer(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct content_conf	*c = dst;
+	struct bulk_conf	*b;
+	const char		*s, *colon, *text;
+	size_t			 i, nlen;
+
+	if (sequence(cx, n, "bulk_defer") == NULL)
+		return;
+	for (i = 0; i < n->nitems; i++) {
+		if ((s = scalar(cx, n->items[i], "bulk_defer entry")) == NULL)
+			continue;
+		colon = strchr(s, ':');
+		nlen = colon != NULL ? (size_t)(colon - s) : strlen(s);
+		text = colon != NULL ? colon + 1 + strspn(colon + 1, " \t") :
+		    NULL;
+		if (!field_name_ok(s, nlen) || (text != NULL &&
+		    (*text == '\0' || strlen(text) > 200))) {
+			cerr(cx, n->items[i]->line, "bad bulk_defer entry "
+			    "\"%s\" (a field name, or name: text)", s);
+			continue;
+		}
+		if (c->nbulk == MILTER_BULK_MAX) {
+			cerr(cx, n->items[i]->line, "more than %d bulk_defer "
+			    "entries", MILTER_BULK_MAX);
+			return;
+		}
+		if ((b = grow(cx, n->items[i]->line, &c->bulk, &c->nbulk,
+		    sizeof(*b))) == NULL)
+			return;
+		if ((b->name = strndup(s, nlen)) == NULL ||
+		    (text != NULL && (b->text = strdup(text)) == NULL)) {
+			cerr(cx, n->items[i]->line, "out of memory");
+			return;
+		}
+	}
+}
+
+static const struct field content_fields[] = {
+	{ "milters", f_milters, 0, 0 },
+	{ "allow_header_changes", f_bool,
+	    offsetof(struct content_conf, allow_header_changes), 0 },
+	{ "outbound", f_bool, offsetof(struct content_conf, outbound), 0 },
+	{ "bulk_defer", f_bulk_defer, 0, 0 },
+	{ NULL, NULL, 0, 0 }
+};
+
+static void
+f_content(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct tenant_conf *t = dst;
+
+	walk_map(cx, n, "content", content_fields, &t->content);
+}
+
 static void
 f_tenant_limits(struct cfx *cx, const struct ynode *n, void *dst)
 {
@@ -1926,6 +2079,7 @@ static const struct field tenant_fields[] = {
 	{ "policy", f_policy, 0, 0 },
 	{ "tls", f_tenant_tls, 0, 0 },
 	{ "auth", f_auth, 0, 0 },
+	{ "content", f_content, 0, 0 },
 	{ NULL, NULL, 0, 0 }
 };
 

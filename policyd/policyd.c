@@ -18,6 +18,8 @@
 #include "log.h"
 #include "msg_auth.h"
 #include "msg_connect.h"
+#include "milter.h"
+#include "msg_milter.h"
 #include "msg_policy.h"
 #include "policy_auth.h"
 #include "policy_greylist.h"
@@ -42,7 +44,11 @@ from_smtpd(struct child *c, struct imsg *imsg)
 		pauth_dispatch(pd->auth, imsg);
 		return;
 	}
-	psess_dispatch(c->state, imsg);
+	if (imsg->hdr.type >= M_MT_CLAIM && imsg->hdr.type < M_MT_MAX) {
+		milters_from_smtpd(pd->milters, imsg);
+		return;
+	}
+	psess_dispatch(pd, imsg);
 }
 
 /* The parent's own messages to policyd: the connections it opened. */
@@ -51,6 +57,10 @@ from_parent(struct child *c, struct imsg *imsg)
 {
 	struct policyd *pd = c->state;
 
+	if (imsg->hdr.type == M_MT_OPENED) {
+		milters_from_parent(pd->milters, imsg);
+		return;
+	}
 	if (imsg->hdr.type != M_PC_CONNECTED) {
 		if (imsg->fd != -1)
 			close(imsg->fd);
@@ -64,6 +74,10 @@ from_queued(struct child *c, struct imsg *imsg)
 {
 	struct policyd *pd = c->state;
 
+	if (imsg->hdr.type == M_MT_SPOOL_FD) {
+		milters_from_queued(pd->milters, imsg);
+		return;
+	}
 	if (imsg->fd != -1)
 		close(imsg->fd);
 	if (imsg->hdr.type == M_A_GRANTED) {
@@ -114,6 +128,7 @@ policyd_init(struct child *c)
 	pd->rates = rates_new();
 	pd->whitelist = grey_wl_new();
 	pd->auth = pauth_new(pd);
+	pd->milters = milters_new(c);
 	if ((pd->tick = event_new(c->base, -1, EV_PERSIST, tick, pd)) ==
 	    NULL || event_add(pd->tick, &tv) == -1)
 		fatalx("policyd timer");
@@ -122,25 +137,29 @@ policyd_init(struct child *c)
 static void
 policyd_conf(struct child *c, struct conf *new, struct conf *old)
 {
-	(void)c;
+	struct policyd *pd = c->state;
+
 	(void)old;
 	/* Keys made under no secret would match nothing after a restart. */
 	if (!new->has_secret)
 		fatalx("the configuration came without the policy secret");
+	/* conf_rx's generation is the one just completed. */
+	milters_conf(pd->milters, new, c->rx.gen);
 }
 
 static void
 policyd_status(struct child *c, char *buf, size_t sz)
 {
 	struct policyd	*pd = c->state;
-	char		 st[128];
+	char		 st[128], mt[192];
 
 	pstore_status(pd->store, st, sizeof(st));
+	milters_status(pd->milters, mt, sizeof(mt));
 	snprintf(buf, sz, "running, %zu sessions, verdicts pass=%llu "
-	    "defer=%llu reject=%llu, %zu callouts, %s", pd->nsessions,
+	    "defer=%llu reject=%llu, %zu callouts, %s, %s", pd->nsessions,
 	    (unsigned long long)pd->verdicts[0],
 	    (unsigned long long)pd->verdicts[1],
-	    (unsigned long long)pd->verdicts[2], rcpt_callouts(pd), st);
+	    (unsigned long long)pd->verdicts[2], rcpt_callouts(pd), st, mt);
 }
 
 static void
@@ -167,6 +186,8 @@ policyd_shutdown(struct child *c)
 
 	psess_free_all(pd);
 	rcpt_free_all(pd);
+	milters_free(pd->milters);
+	pd->milters = NULL;
 	pstore_free(pd->store);
 	pd->store = NULL;
 	free(pd->pmx);
@@ -180,8 +201,8 @@ static const struct child_ops policyd_ops = {
 	.status = policyd_status,
 	.metrics = policy_metrics,
 	.control = policyd_control,
-	.shutdown = policyd_shutdown,
 	.parent = from_parent,
+	.shutdown = policyd_shutdown,
 	.dispatch = {
 		[PROC_SMTPD] = from_smtpd,
 		[PROC_QUEUED] = from_queued,

@@ -28,6 +28,7 @@ struct conf;
 struct dns_client;
 struct event;
 struct grey_wl;
+struct milters;
 struct imsg;
 struct policy_auth;
 struct policy_tests;
@@ -47,6 +48,7 @@ struct policyd {
 	struct grey_wl		*whitelist;	/* relayctl's, in memory */
 	struct rcpt_state	*rcpt;		/* policy_rcpt.c */
 	struct policy_auth	*auth;		/* policy_auth.c */
+	struct milters		*milters;	/* milter_scan.c */
 	int			 wl_loaded;	/* read from the store */
 	struct psess_tree	 sessions;	/* policy_session.c */
 	size_t			 nsessions;

@@ -227,7 +227,12 @@ work(struct committer *cm, struct task *j)
 		}
 		return 1;
 	default:
-		if (fsync(j->fd) == -1)
+		if (j->edits != NULL && pedits_apply(j->fd, j->edits,
+		    j->env->size) == -1) {
+			j->err = errno;
+			log_warn("msgid=%016llx: applying the milters' header "
+			    "edits", (unsigned long long)j->id);
+		} else if (fsync(j->fd) == -1)
 			j->err = errno;
 		else if ((j->err = fault_error("queued-body-sync")) == 0)
 			fault_point("queued-after-body-sync");

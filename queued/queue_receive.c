@@ -90,6 +90,7 @@ pending_drop(struct queued *q, struct pending *p, int remove_file)
 	if (remove_file)
 		spool_unlink(q->spool_fd, p->id);
 	envelope_free(p->env);
+	pedits_free(p->edits);
 	free(p);
 }
 
@@ -264,6 +265,18 @@ on_commit(struct queued *q, struct imsg *imsg, struct mr *r)
 		commit_fail(q, p, QR_SIZE_MISMATCH);
 		return;
 	}
+	/* Header edits from milters change the size the envelope says. */
+	if (p->edits_failed) {
+		commit_fail(q, p, QR_LOCAL_RESOURCE);
+		return;
+	}
+	if (p->edits != NULL) {
+		if ((int64_t)written + p->edits->delta < 0)
+			child_peer_broken(q->child, PROC_SMTPD, imsg,
+			    "header edits larger than the message");
+		p->env->size = (uint64_t)((int64_t)written +
+		    p->edits->delta);
+	}
 	avail = spool_free_space(q);
 	if ((avail != UINT64_MAX && avail < q->conf->limits.min_free_space) ||
 	    q->store_full) {
@@ -304,6 +317,8 @@ on_commit(struct queued *q, struct imsg *imsg, struct mr *r)
 	j->sid = p->sid;
 	j->fd = p->fd;
 	j->env = p->env;
+	j->edits = p->edits;
+	p->edits = NULL;
 	committer_submit(q->cm, j);
 }
 
@@ -357,6 +372,12 @@ receive_dispatch(struct queued *q, struct imsg *imsg)
 		break;
 	case M_Q_ABORT:
 		on_abort(q, imsg, &r);
+		break;
+	case M_MT_CLAIM:
+		scan_claim(q, imsg, &r);
+		break;
+	case M_MT_EDIT:
+		scan_edit(q, imsg, &r);
 		break;
 	default:
 		child_peer_broken(q->child, PROC_SMTPD, imsg, "unknown type");
@@ -438,6 +459,7 @@ receive_task_done(struct queued *q, struct task *j)
 	switch (j->kind) {
 	case TASK_COMMIT:
 		commit_done(q, j);
+		pedits_free(j->edits);
 		break;
 	case TASK_DSN:
 		if (j->dsn->orig == NULL)

@@ -99,7 +99,8 @@ envelope_verify(struct queued *q, uint64_t sid, const struct envelope *e,
 	struct mailaddr			 ma;
 	size_t				 i;
 
-	if (e->flags & ~ENVF_8BIT_BODY) {
+	/* ENVF_HOLD: a milter quarantined the message. */
+	if (e->flags & ~(ENVF_8BIT_BODY | ENVF_HOLD)) {
 		snprintf(why, sz, "flags 0x%x are not smtpd's to set",
 		    e->flags);
 		return -1;

@@ -329,6 +329,10 @@ from_policyd(struct child *c, struct imsg *imsg)
 		auth_grant_dispatch(c->state, imsg);
 		return;
 	}
+	if (imsg->hdr.type == M_MT_SPOOL) {
+		scan_spool(c->state, imsg);
+		return;
+	}
 	pwrite_dispatch(c->state, imsg);
 }
 

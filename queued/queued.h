@@ -40,9 +40,11 @@
 
 #include "envelope.h"
 #include "fdneed.h"
+#include "hdr_scan.h"
 #include "fdpool.h"
 #include "imsg.h"
 #include "msg_deliver.h"
+#include "msg_milter.h"
 
 struct child;
 struct conf;
@@ -56,6 +58,14 @@ struct tstate_tree;
 struct records;
 struct qstats;
 struct ctl_req;
+struct mr;
+
+/* Header edits of a scanned message (queue_scan.c). */
+struct pedits {
+	struct hdr_edit		 e[MILTER_EDITS_MAX];
+	size_t			 n;
+	int64_t			 delta;		/* the size changes by */
+};
 
 /* A message being received: its spool file exists, no envelope yet. */
 struct pending {
@@ -66,6 +76,9 @@ struct pending {
 	int			 committing;
 	int			 stale_tenant;	/* not in our configuration */
 	struct envelope		*env;
+	int			 scan_claim;	/* policyd may open it once */
+	int			 edits_failed;	/* out of memory taking them */
+	struct pedits		*edits;
 };
 RB_HEAD(pending_tree, pending);
 int	 pending_cmp(struct pending *, struct pending *);
@@ -343,6 +356,7 @@ struct task {
 	uint8_t			*pkey;		/* POLICY: key; PURGE: where
 						   the walk goes on */
 	size_t			 pkeylen;
+	struct pedits		*edits;		/* COMMIT: header edits */
 };
 TAILQ_HEAD(task_list, task);
 
@@ -440,6 +454,12 @@ void	 pending_drop_all(struct queued *);
 void	 auth_grant_dispatch(struct queued *, struct imsg *);
 const struct tenant_conf *auth_grant_tenant(struct queued *, uint64_t sid,
 	    const char **user);
+/* queue_scan.c: files scanned by policyd's milters, and their edits. */
+void	 scan_claim(struct queued *, struct imsg *, struct mr *);
+void	 scan_edit(struct queued *, struct imsg *, struct mr *);
+void	 scan_spool(struct queued *, struct imsg *);
+int	 pedits_apply(int fd, const struct pedits *, uint64_t want);
+void	 pedits_free(struct pedits *);
 
 /* queue_verify.c: smtpd's envelope, checked again. */
 int	 envelope_verify(struct queued *, uint64_t sid,

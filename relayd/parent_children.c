@@ -144,6 +144,15 @@ from_kid(struct chan *c, struct imsg *imsg, void *arg)
 			kid_broken(k, imsg, "the end of a self-check it was "
 			    "not asked for, or too early");
 		break;
+	case M_MT_OPEN:
+		if (k->id != PROC_POLICYD) {
+			kid_broken(k, imsg, "only policyd asks for milters");
+			return;
+		}
+		if (milter_open(env, k, m.peerid, m.gen, m.ep) == -1)
+			kid_broken(k, imsg, "a milter the configuration does "
+			    "not have");
+		break;
 	}
 }
 
@@ -467,6 +476,7 @@ children_stop(struct relayd *env, int status)
 	env->stopping = 1;
 	env->exit_status = status;
 	notify_stopping(&env->notify);
+	milter_cancel_all(env);
 	for (i = 1; i < PROC_MAX; i++) {
 		if (env->kids[i].chan != NULL) {
 			chan_flush(env->kids[i].chan, 100);

@@ -106,6 +106,10 @@ kidmsg_decode(const struct imsg *imsg, struct kidmsg *m, const char **why)
 	case M_CONF_ACK:
 		m->gen = mr_u32(&r);
 		return mr_end(&r);
+	case M_MT_OPEN:
+		m->gen = mr_u32(&r);
+		m->ep = mr_u32(&r);
+		return mr_end(&r);
 	case M_CONF_FAIL:
 		m->gen = mr_u32(&r);
 		if (text_field(&r, m->text, CTL_TEXT_MAX) == -1)

@@ -18,6 +18,7 @@
 #include "imsg.h"
 #include "log.h"
 #include "msg_connect.h"
+#include "msg_milter.h"
 #include "msg_parent.h"
 #include "msg_metrics.h"
 #include "msg_selfcheck.h"
@@ -30,7 +31,8 @@ struct kidmsg {
 	uint64_t	 peerid;
 	int		 pri;		/* M_LOG, clamped */
 	int		 clamped;	/* the child asked for more */
-	uint32_t	 gen;		/* M_CONF_ACK */
+	uint32_t	 gen;		/* M_CONF_ACK, M_MT_OPEN */
+	uint32_t	 ep;		/* M_MT_OPEN: the milter's number */
 	int		 ok;		/* M_CTL_DONE: 0 or 1 */
 	uint32_t	 target;	/* M_SC_RESULT */
 	uint32_t	 attempt;

@@ -117,6 +117,10 @@ int	 parent_log_conf(struct relayd *, const struct conf *);
 void	 parent_log_close(void);
 /* parent_connect.c: policyd's outside connections (msg_connect.h). */
 int	 parent_connect(struct relayd *, struct kid *, const struct kidmsg *);
+/* parent_milter.c: policyd's connections to configured milters. */
+int	 milter_open(struct relayd *, struct kid *, uint64_t req,
+	    uint32_t gen, uint32_t ep);
+void	 milter_cancel_all(struct relayd *);
 
 /* parent_notify.c */
 int	 notify_open(struct notify *);

@@ -211,7 +211,7 @@ cmd_rcpt(struct session *s, const char *arg, size_t len)
 	struct relay_verdict	 v;
 	struct smtp_reply	 err;
 	int			 bare;
-	uint8_t			 eod;
+	uint32_t		 eod;
 	char			 to[MAILADDR_LOCAL_MAX + MAILADDR_DOMAIN_MAX + 2];
 
 	if (need_helo(s) == -1)
@@ -292,7 +292,7 @@ cmd_rcpt(struct session *s, const char *arg, size_t len)
 /* The recipient passed every check. */
 void
 command_rcpt_accept(struct session *s, const struct relay_verdict *v,
-    const struct rcpt_params *rp, uint8_t eod)
+    const struct rcpt_params *rp, uint32_t eod)
 {
 	if (add_rcpt(s, v, rp) == -1) {
 		session_close(s, R_NO_MEMORY);
@@ -499,6 +499,15 @@ command_data_done(struct session *s)
 	if (tx->fd != -1)
 		close(tx->fd);
 	tx->fd = -1;
+	switch (milter_start(s, &r)) {
+	case -1:
+		reject_log(s, "message", &r, tx->rcpts[0].addr);
+		session_tx_end(s);
+		session_reply_r(s, &r);
+		return;
+	case 1:
+		return;		/* the milters first (smtp_milter.c) */
+	}
 	queue_commit(s);
 }
 

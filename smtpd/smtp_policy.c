@@ -39,7 +39,7 @@ struct p_rcpt {
 	struct relay_verdict	 v;
 	char			 tenant[TENANT_MAX + 1];
 	struct rcpt_params	 rp;
-	uint8_t			 eod;		/* its end-of-data class */
+	uint32_t		 eod;		/* its end-of-data class */
 };
 
 static int
@@ -109,21 +109,28 @@ any_tenant_checks(const struct conf *conf)
 	return 0;
 }
 
-/* What the recipient's checks need at the end of data: one per message. */
-uint8_t
+/*
+ * What the recipient's checks need at the end of data: one per message.
+ * Its tenant's content scan too (above EOD_CONTENT_SHIFT); for mail from
+ * a tenant's own networks, that tenant's when it scans outbound mail.
+ */
+uint32_t
 policy_eod_class(const struct session *s, const struct tenant_conf *t,
     const char *addr, enum direction dir)
 {
-	uint8_t c = 0;
+	const struct tenant_conf	*ct = s->client_tenant;
+	uint32_t			 c = 0;
 
-	if (t == NULL || dir != DIR_INBOUND || s->client_tenant != NULL ||
-	    localpart_exempt(addr))
+	if (ct != NULL)
+		return ct->content.outbound ?
+		    ct->content.id << EOD_CONTENT_SHIFT : 0;
+	if (t == NULL || dir != DIR_INBOUND || localpart_exempt(addr))
 		return 0;
 	if (t->policy.require_to_or_cc)
 		c |= EOD_TO_CC;
 	if (t->policy.spf == SPF_TAG)
 		c |= EOD_SPF_TAG;
-	return c;
+	return c | t->content.id << EOD_CONTENT_SHIFT;
 }
 
 static void
@@ -296,7 +303,7 @@ policy_mail(struct session *s)
  */
 int
 policy_rcpt(struct session *s, const struct relay_verdict *v,
-    const struct rcpt_params *rp, uint8_t eod)
+    const struct rcpt_params *rp, uint32_t eod)
 {
 	const struct conf	*conf = s->sd->conf;
 	struct transaction	*tx = s->tx;

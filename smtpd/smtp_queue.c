@@ -15,6 +15,7 @@
 #include "faults.h"
 #include "log.h"
 #include "marshal.h"
+#include "msg_milter.h"
 #include "msg_queue.h"
 #include "smtpd.h"
 
@@ -174,6 +175,8 @@ queue_commit(struct session *s)
 	e.smtputf8 = tx->mp.smtputf8;
 	e.ret = tx->mp.ret;
 	e.flags = tx->sink.has8bit ? ENVF_8BIT_BODY : 0;
+	if (tx->hold)
+		e.flags |= ENVF_HOLD;	/* a milter's quarantine */
 	strlcpy(e.envid, tx->mp.envid, sizeof(e.envid));
 	spoil_envelope(tx, &e);
 	mw_init(&w);
@@ -221,10 +224,11 @@ commit_ok(struct session *s, uint64_t id)
 	queue_id_format(id, qid, sizeof(qid));
 	tenant_list(tx, tenants, sizeof(tenants));
 	log_info("msgid=%s tenant=%s%s size=%llu nrcpt=%zu client=[%s] "
-	    "helo=%s proto=%s status=queued", qid, tenants, log_addr(from,
+	    "helo=%s proto=%s status=%s", qid, tenants, log_addr(from,
 	    sizeof(from), s->sd->conf->log.addresses, "from", tx->sender),
 	    (unsigned long long)tx->sink.written, tx->nrcpts, s->addr,
-	    s->helo ? s->helo : "", session_proto(s));
+	    s->helo ? s->helo : "", session_proto(s),
+	    tx->hold ? "quarantined" : "queued");
 	s->sd->accepted++;
 	policy_accepted(s, tx->sink.written);
 	smtp_auth_sent(s, tx->nrcpts);
@@ -458,6 +462,9 @@ queue_dispatch(struct smtpd *sd, struct imsg *imsg)
 	switch (imsg->hdr.type) {
 	case M_Q_STATUS:
 		on_queue_status(sd, imsg, &r);
+		return;
+	case M_MT_CLAIMED:
+		milter_claimed(sd, imsg, &r);
 		return;
 	case M_Q_CREATE_FAIL:
 		on_create_fail(sd, imsg, &r);

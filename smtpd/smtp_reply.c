@@ -209,6 +209,9 @@ static const struct reply_def replies[R_COUNT] = {
 	 */
 	[R_EOD_CLASS] =			{ 452, "4.5.3",
 	    "Error: send this recipient in a new transaction" },
+	/* The milters' verdict did not come (smtp_milter.c). */
+	[R_SCAN_LATE] =			{ 451, "4.7.1",
+	    "Error: the content check is not answering, try again later" },
 	[R_HEADER_FIELDS] =		{ 554, "5.6.0",
 	    "Message refused: too many header fields" },
 	[R_HEADER_SIZE] =		{ 554, "5.6.0",

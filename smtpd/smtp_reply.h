@@ -121,6 +121,7 @@ enum reply_id {
 	R_HEADER_FIELDS,
 	R_HEADER_SIZE,
 	R_NO_TO_CC,
+	R_SCAN_LATE,
 	R_COUNT
 };
 

@@ -342,6 +342,7 @@ session_tx_end(struct session *s)
 
 	if (tx == NULL)
 		return;
+	milter_tx_end(s);
 	tx_file_release(s);
 	if (tx->fd != -1)
 		close(tx->fd);

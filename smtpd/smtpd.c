@@ -18,6 +18,7 @@
 #include "dns_client.h"
 #include "log.h"
 #include "msg_auth.h"
+#include "msg_milter.h"
 #include "msg_queue.h"
 #include "smtpd.h"
 
@@ -131,6 +132,7 @@ smtpd_conf(struct child *c, struct conf *conf, struct conf *old)
 	sd->conf = conf;
 	policy_configure(sd, conf);
 	smtp_auth_conf(sd, conf);
+	milter_configure(sd, conf);
 	listeners_open(sd, conf);
 	/* Sessions keep running under the new rules. */
 	RB_FOREACH(s, session_tree, &sd->sessions)
@@ -184,6 +186,10 @@ from_policyd(struct child *c, struct imsg *imsg)
 		if (imsg->fd != -1)
 			close(imsg->fd);
 		smtp_auth_result(c->state, imsg);
+		return;
+	}
+	if (imsg->hdr.type >= M_MT_CLAIM && imsg->hdr.type < M_MT_MAX) {
+		milter_dispatch(c->state, imsg);
 		return;
 	}
 	policy_dispatch(c->state, imsg);

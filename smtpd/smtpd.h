@@ -137,6 +137,7 @@ struct smtpd {
 	struct {
 		int		 dnsbl;		/* some tenant uses a list */
 		int		 tenant_checks;	/* some tenant checks */
+		int		 milters;	/* some tenant scans */
 	} policy;			/* smtp_policy.c */
 	struct tls_server	*tls;		/* NULL: no certificate */
 	struct tls_keys		 keys;
@@ -185,6 +186,8 @@ enum tx_file {
 	FILE_FAILED		/* queued said no: file_err */
 };
 
+struct tx_scan;
+
 /* One mail transaction, from MAIL to the end of data or RSET. */
 struct transaction {
 	char			*sender;	/* "" for <> */
@@ -205,13 +208,16 @@ struct transaction {
 	int			 chunk_skip;	/* discard: the BDAT failed */
 	struct smtp_reply	 fail;		/* first BDAT failure */
 	uint8_t			 p_mail;	/* policyd has this MAIL */
-	uint8_t			 eod_class;	/* EOD_*, the first recipient's */
+	uint32_t		 eod_class;	/* EOD_*, the first recipient's */
 	char			*spf_field;	/* Received-SPF, to prepend */
+	struct tx_scan		*scan;		/* smtp_milter.c */
+	uint8_t			 hold;		/* quarantined: commit held */
 };
 
 /* What the recipients' checks do at the end of data (smtp_policy.c). */
 #define EOD_TO_CC	0x1	/* require a To: or Cc: with an address */
 #define EOD_SPF_TAG	0x2	/* prepend Received-SPF */
+#define EOD_CONTENT_SHIFT 8	/* above: the tenant's content.id */
 
 struct p_rcpt;
 struct session_auth;
@@ -293,7 +299,7 @@ void	 command_file_ready(struct session *);
 void	 command_file_failed(struct session *, const struct smtp_reply *);
 void	 command_mail_refused(struct session *, const struct smtp_reply *);
 void	 command_rcpt_accept(struct session *, const struct relay_verdict *,
-	    const struct rcpt_params *, uint8_t eod);
+	    const struct rcpt_params *, uint32_t eod);
 void	 command_rcpt_refused(struct session *, const struct smtp_reply *,
 	    const char *addr);
 
@@ -303,12 +309,20 @@ int	 policy_connect(struct session *);
 void	 policy_pregreet(struct session *, int waited);
 int	 policy_mail(struct session *);
 int	 policy_rcpt(struct session *, const struct relay_verdict *,
-	    const struct rcpt_params *, uint8_t eod);
-uint8_t	 policy_eod_class(const struct session *, const struct tenant_conf *,
+	    const struct rcpt_params *, uint32_t eod);
+uint32_t policy_eod_class(const struct session *, const struct tenant_conf *,
 	    const char *addr, enum direction);
 void	 policy_accepted(struct session *, uint64_t octets);
 void	 policy_end(struct session *);
 void	 policy_dispatch(struct smtpd *, struct imsg *);
+
+/* smtp_milter.c */
+struct mr;
+void	 milter_configure(struct smtpd *, const struct conf *);
+int	 milter_start(struct session *, struct smtp_reply *);
+void	 milter_tx_end(struct session *);
+void	 milter_claimed(struct smtpd *, struct imsg *, struct mr *);
+void	 milter_dispatch(struct smtpd *, struct imsg *);
 
 /* smtp_queue.c */
 void	 queue_request_file(struct session *);

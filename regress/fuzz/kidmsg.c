@@ -21,7 +21,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 static const uint32_t types[] = {
 	M_LOG, M_STATUS, M_CONF_ACK, M_CTL_LINE, M_CTL_DONE, M_CTL_PAUSE,
 	M_CTL_REQ, M_CONF_BEGIN, M_PARENT_MAX, 0, 200, 0xffffffff,
-	M_CONF_FAIL, M_SC_RESULT, M_SC_DONE, M_SC_BEGIN,
+	M_CONF_FAIL, M_SC_RESULT, M_SC_DONE, M_SC_BEGIN, M_MT_OPEN,
 };
 
 static void
