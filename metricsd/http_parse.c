@@ -35,7 +35,7 @@ head_len(const char *b, size_t len)
 
 /* One line, without its CRLF or LF: its length, or -1 if none. */
 static long
-line_len(const char *b, size_t len)
+http_line_len(const char *b, size_t len)
 {
 	const char *nl = memchr(b, '\n', len);
 
@@ -110,14 +110,14 @@ http_parse(const char *b, size_t len, struct http_req *r)
 	r->minor = 0;
 	if ((end = head_len(b, len)) == 0)
 		return HTTP_MORE;
-	if ((n = line_len(b, end)) <= 0) {
+	if ((n = http_line_len(b, end)) <= 0) {
 		r->status = 400;
 		return 0;
 	}
 	status = request_line(b, (size_t)n, r);
 	off = (size_t)n + (b[n] == '\r' ? 2 : 1);
 	while (off < end) {
-		if ((n = line_len(b + off, end - off)) == -1)
+		if ((n = http_line_len(b + off, end - off)) == -1)
 			break;
 		if (n == 0)		/* the blank line */
 			break;

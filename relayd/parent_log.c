@@ -190,7 +190,7 @@ write_line(int pri, const char *procname, const char *line)
 	return 0;
 }
 
-static void	arm(void);
+static void	logfile_arm(void);
 
 /* Midnight, quiet or not: the day's file takes its name. */
 static void
@@ -204,12 +204,12 @@ on_midnight(int fd, short ev, void *arg)
 	if (lf.fd != -1 && now / DAY != lf.day)
 		rotate(now / DAY);
 	days_delete(now);
-	arm();
+	logfile_arm();
 }
 
 /* The timer, for the next midnight of the clock, in real time. */
 static void
-arm(void)
+logfile_arm(void)
 {
 	int64_t		now = clock_now(), scale = clock_scale();
 	int64_t		left = DAY - now % DAY;
@@ -274,7 +274,7 @@ parent_log_conf(struct relayd *env, const struct conf *conf)
 	if (clock_now() / DAY != lf.day)
 		rotate(clock_now() / DAY);
 	days_delete(clock_now());
-	arm();
+	logfile_arm();
 	return 0;
 }
 

@@ -46,7 +46,7 @@ static struct mconnect_list	connecting =
 static size_t			nconnecting;
 
 static void
-answer(struct kid *k, uint64_t req, int fd, const char *why)
+milter_answer(struct kid *k, uint64_t req, int fd, const char *why)
 {
 	struct mw w;
 
@@ -88,9 +88,9 @@ milter_connected(int fd, short ev, void *arg)
 	if (err != 0) {
 		snprintf(why, sizeof(why), "%s: %s", mc->socket,
 		    strerror(err));
-		answer(mc->k, mc->req, -1, why);
+		milter_answer(mc->k, mc->req, -1, why);
 	} else {
-		answer(mc->k, mc->req, mc->fd, "");
+		milter_answer(mc->k, mc->req, mc->fd, "");
 		mc->fd = -1;
 	}
 	mc_free(mc);
@@ -110,34 +110,34 @@ milter_open(struct relayd *env, struct kid *k, uint64_t req, uint32_t gen,
 	int			 fd;
 
 	if (gen != env->gen) {
-		answer(k, req, -1, NULL);	/* mw_str sends "" */
+		milter_answer(k, req, -1, NULL);	/* mw_str sends "" */
 		return 0;
 	}
 	if (ep >= env->conf->nmilter_eps)
 		return -1;
 	sock = env->conf->milter_eps[ep];
 	if ((why = milter_sock_parse(sock, &ss, &sl)) != NULL) {
-		answer(k, req, -1, why);	/* checked at load: cannot be */
+		milter_answer(k, req, -1, why);	/* checked at load: cannot be */
 		return 0;
 	}
 	if (nconnecting >= CONNECTING_MAX) {
-		answer(k, req, -1, "too many milter connections being opened");
+		milter_answer(k, req, -1, "too many milter connections being opened");
 		return 0;
 	}
 	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1) {
 		snprintf(msg, sizeof(msg), "socket: %s", strerror(errno));
-		answer(k, req, -1, msg);
+		milter_answer(k, req, -1, msg);
 		return 0;
 	}
 	if (connect(fd, (struct sockaddr *)&ss, sl) == 0) {
-		answer(k, req, fd, "");
+		milter_answer(k, req, fd, "");
 		return 0;
 	}
 	if (errno != EINPROGRESS) {
 		snprintf(msg, sizeof(msg), "%s: %s", sock, strerror(errno));
 		close(fd);
-		answer(k, req, -1, msg);
+		milter_answer(k, req, -1, msg);
 		return 0;
 	}
 	if ((mc = calloc(1, sizeof(*mc))) == NULL ||
@@ -145,7 +145,7 @@ milter_open(struct relayd *env, struct kid *k, uint64_t req, uint32_t gen,
 	    NULL) {
 		free(mc);
 		close(fd);
-		answer(k, req, -1, "out of memory");
+		milter_answer(k, req, -1, "out of memory");
 		return 0;
 	}
 	mc->k = k;
