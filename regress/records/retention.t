@@ -127,8 +127,13 @@ try:
     tap.ok(rc == 0 and re.search(r"(?m)^%s \S+ sent .*to=<%s>" %
                                  (held_qid, re.escape(HELD)), out),
            "the held address's records are kept and found by trace")
-    tap.ok(os.path.exists(os.path.join(held_dir, "1")),
-           "in records/held/1")
+    if not tap.ok(os.path.exists(os.path.join(held_dir, "1")),
+                  "in records/held/1"):
+        # Seen twice in whole runs on a loaded machine, never alone.
+        tap.diag("relayd %s; records/: %s; the log's end:\n%s" % (
+            "runs" if w.r.proc.poll() is None else "has exited",
+            sorted(os.listdir(os.path.join(w.r.state, "records"))),
+            "".join(open(w.r.logpath).readlines()[-40:])))
 
     rc, out, err = w.r.ctl("hold-records", HELD, "--release")
     tap.ok(rc == 0 and "released" in out, "the hold is released")
