@@ -46,6 +46,12 @@ conf_new(void)
 	conf->selfcheck.interval = 86400;
 	conf->notices.outage_after = 3600;
 	conf->notices.interval = 86400;
+	conf->store.backend = STORE_LMDB;
+	conf->store.timeout = 2;
+	if ((conf->store.key_prefix = strdup("relayd:")) == NULL) {
+		free(conf);
+		return NULL;
+	}
 	return conf;
 }
 
@@ -172,8 +178,24 @@ conf_free(struct conf *conf)
 	free(conf->tenants);
 	free(conf->dix);
 	conf_dnsbl_free(conf->dnsbl.lists, conf->dnsbl.nlists);
+	conf_store_free(&conf->store);
 	explicit_bzero(conf->policy_secret, sizeof(conf->policy_secret));
 	free(conf);
+}
+
+void
+conf_store_free(struct store_conf *s)
+{
+	free(s->sentinels);
+	free(s->servers);
+	free(s->master_name);
+	free(s->password_file);
+	if (s->password != NULL) {
+		explicit_bzero(s->password, strlen(s->password));
+		free(s->password);
+	}
+	free(s->key_prefix);
+	memset(s, 0, sizeof(*s));
 }
 
 const char *

@@ -50,6 +50,11 @@
  *   M_CONF_TLS_NAMES      (str name)*                        chunked
  *   M_CONF_TLS_KEY        str tenant, data DER private key, in the
  *                         order of the certificates (keyd only)
+ *   M_CONF_STORE          u8 backend, str key_prefix, str master_name,
+ *                         u32 timeout, data[32] tenant digest, str
+ *                         password ("": none), u32 nsentinels, u32
+ *                         nservers, then (str host, u32 port) each
+ *                         (policyd only; the password is its alone)
  *   M_CONF_END            u32 generation
  *
  * answered, child -> parent, by
@@ -125,6 +130,7 @@ enum msg_parent {
 	M_CONF_TLS_NAMES,	/* its SNI names, chunked */
 	M_CONF_TLS_KEY,		/* parent -> keyd: a private key, DER */
 	M_CONF_TENANT_CONTACTS,	/* the last tenant's contacts, chunked */
+	M_CONF_STORE,		/* parent -> policyd: policy_store */
 	M_PARENT_MAX
 };
 
@@ -133,6 +139,6 @@ enum msg_parent {
 
 #define M_IS_CONF(t)	(((t) >= M_CONF_BEGIN && (t) <= M_CONF_END) || \
 	((t) >= M_CONF_DNSBL && (t) <= M_CONF_SECRET) || \
-	((t) >= M_CONF_TLS && (t) <= M_CONF_TENANT_CONTACTS))
+	((t) >= M_CONF_TLS && (t) <= M_CONF_STORE))
 
 #endif

@@ -45,6 +45,7 @@ enum proc_id {
 #define SLICE_TLS_CERTS	0x80	/* certificate chains and names (smtpd) */
 #define SLICE_TLS_KEYS	0x100	/* their private keys (keyd) */
 #define SLICE_CONTACTS	0x200	/* tenants' contacts (queued's notices) */
+#define SLICE_STORE	0x400	/* policy_store, its password (policyd) */
 
 enum proc_root {
 	ROOT_NONE,		/* the parent */

@@ -28,6 +28,7 @@
 #include "config_wire.h"
 #include "log.h"
 #include "marshal.h"
+#include "msg_redis.h"
 #include "msg_parent.h"
 #include "parent_kidmsg.h"
 #include "relayd.h"
@@ -118,6 +119,12 @@ from_kid(struct chan *c, struct imsg *imsg, void *arg)
 		    selfcheck_result(env->selfcheck, &m) == -1)
 			kid_broken(k, imsg, "a self-check result it was not "
 			    "asked for");
+		break;
+	case M_RD_OPEN:
+		if (k->id != PROC_POLICYD ||
+		    redis_open(env, k, m.peerid, m.node) == -1)
+			kid_broken(k, imsg, "a Redis node the configuration "
+			    "does not have");
 		break;
 	case M_SC_DONE:
 		if (k->id != PROC_DELIVERD ||

@@ -5,6 +5,7 @@
 #include <syslog.h>
 
 #include "marshal.h"
+#include "msg_redis.h"
 #include "parent_kidmsg.h"
 #include "text.h"
 
@@ -87,6 +88,9 @@ kidmsg_decode(const struct imsg *imsg, struct kidmsg *m, const char **why)
 		return mr_end(&r);
 	case M_CONF_ACK:
 		m->gen = mr_u32(&r);
+		return mr_end(&r);
+	case M_RD_OPEN:
+		m->node = mr_u32(&r);
 		return mr_end(&r);
 	case M_CONF_FAIL:
 		m->gen = mr_u32(&r);

@@ -34,6 +34,7 @@ struct kidmsg {
 	uint32_t	 attempt;
 	int		 stage;		/* SC_STAGE_* */
 	int		 code;		/* 0, or 200 to 599 */
+	uint32_t	 node;		/* M_RD_OPEN */
 	char		 text[KIDMSG_TEXT];	/* cleaned */
 };
 
