@@ -17,6 +17,7 @@
 #include "dns_client.h"
 #include "log.h"
 #include "msg_policy.h"
+#include "msg_redis.h"
 #include "policy_greylist.h"
 #include "policy_rate.h"
 #include "policy_rcpt.h"
@@ -91,18 +92,35 @@ policyd_init(struct child *c)
 static void
 policyd_conf(struct child *c, struct conf *new, struct conf *old)
 {
-	(void)c;
-	(void)old;
+	struct policyd *pd = c->state;
+
 	/* Keys made under no secret would match nothing after a restart. */
 	if (!new->has_secret)
 		fatalx("the configuration came without the policy secret");
+	/* The store's configuration is fixed at start (parent_redis.c). */
+	if (old == NULL)
+		pstore_configure(pd->store, c, new);
+}
+
+static void
+from_parent(struct child *c, struct imsg *imsg)
+{
+	struct policyd *pd = c->state;
+
+	if (imsg->hdr.type != M_RD_OPENED) {
+		if (imsg->fd != -1)
+			close(imsg->fd);
+		imsg->fd = -1;
+		child_peer_broken(c, PROC_PARENT, imsg, "unexpected message");
+	}
+	pstore_parent(pd->store, imsg);
 }
 
 static void
 policyd_status(struct child *c, char *buf, size_t sz)
 {
 	struct policyd	*pd = c->state;
-	char		 st[128];
+	char		 st[768];
 
 	pstore_status(pd->store, st, sizeof(st));
 	snprintf(buf, sz, "running, %zu sessions, verdicts pass=%llu "
@@ -146,6 +164,7 @@ static const struct child_ops policyd_ops = {
 	.conf = policyd_conf,
 	.status = policyd_status,
 	.control = policyd_control,
+	.parent = from_parent,
 	.shutdown = policyd_shutdown,
 	.dispatch = {
 		[PROC_SMTPD] = from_smtpd,
