@@ -227,7 +227,7 @@ on_conf(struct child *c, struct imsg *imsg)
 static void
 on_status(struct child *c, struct imsg *imsg)
 {
-	char		state[256] = "running";
+	char		state[768] = "running";
 	struct mw	w;
 	size_t		n, len;
 
@@ -253,6 +253,11 @@ from_parent(struct chan *ch, struct imsg *imsg, void *arg)
 	(void)ch;
 	if (M_IS_CONF(imsg->hdr.type)) {
 		on_conf(c, imsg);
+		return;
+	}
+	/* A process's own messages (a Redis socket) may carry one. */
+	if (imsg->hdr.type >= M_PARENT_MAX && c->ops->parent != NULL) {
+		c->ops->parent(c, imsg);
 		return;
 	}
 	if (imsg_has_fd(imsg))
