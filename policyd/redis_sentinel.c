@@ -265,8 +265,9 @@ on_master_addr(void *arg, const struct rreply *r)
 
 	if (q == NULL || r == NULL)
 		return;
+	/* Closed once this callback returns (query_gone frees it). */
 	rs->query = NULL;
-	rconn_free(q);
+	rconn_fail(q, "answered");
 	node_name(&rs->st->sentinels[rs->sent_i], name, sizeof(name));
 	if (r->type != REDIS_REPLY_ARRAY || r->n != 2 || r->elem[0] == NULL ||
 	    r->elem[1] == NULL || r->elem[0]->type != REDIS_REPLY_STRING ||

@@ -164,7 +164,7 @@ static void
 status_finish(struct ctl_conn *cc)
 {
 	struct relayd	*env = cc->ctl->env;
-	char		 line[256], up[32];
+	char		 line[CTL_TEXT_MAX], up[32];
 	int		 i;
 
 	conn_line(cc, "PROCESS   PID      UPTIME       STATE");
