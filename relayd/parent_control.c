@@ -66,7 +66,7 @@ struct ctl_conn {
 						   PROC_PARENT */
 	int			 paused;	/* at waits for M_CTL_MORE */
 	enum ctl_cmd		 cmd;
-	char			 status[PROC_MAX][128];
+	char			 status[PROC_MAX][512];
 	int			 answered[PROC_MAX];
 };
 
