@@ -328,7 +328,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 }
 
 static void
-on_timeout(int fd, short ev, void *arg)
+rconn_timeout(int fd, short ev, void *arg)
 {
 	struct rconn	*rc = arg;
 	char		 why[64];
@@ -353,7 +353,7 @@ rconn_new(struct event_base *base, int fd, const char *name,
 	rc->gone = gone;
 	rc->arg = arg;
 	if ((rc->rd = redisReaderCreateWithFunctions(&reply_fns)) == NULL ||
-	    (rc->timer = evtimer_new(base, on_timeout, rc)) == NULL ||
+	    (rc->timer = evtimer_new(base, rconn_timeout, rc)) == NULL ||
 	    (rc->bev = bufferevent_socket_new(base, fd,
 	    0)) == NULL) {
 		if (rc->rd != NULL)

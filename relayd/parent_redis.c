@@ -50,7 +50,7 @@ static struct rconnect_list	connecting =
 static size_t			nconnecting;
 
 static void
-answer(struct kid *k, uint64_t req, int fd, const char *why)
+redis_answer(struct kid *k, uint64_t req, int fd, const char *why)
 {
 	struct mw w;
 
@@ -90,9 +90,9 @@ redis_connected(int fd, short ev, void *arg)
 		err = errno;
 	if (err != 0) {
 		snprintf(why, sizeof(why), "%s: %s", rc->name, strerror(err));
-		answer(rc->k, rc->req, -1, why);
+		redis_answer(rc->k, rc->req, -1, why);
 	} else {
-		answer(rc->k, rc->req, rc->fd, "");
+		redis_answer(rc->k, rc->req, rc->fd, "");
 		rc->fd = -1;
 	}
 	rc_free(rc);
@@ -117,28 +117,28 @@ redis_open(struct relayd *env, struct kid *k, uint64_t req, uint32_t node)
 	hp = node < st->nsentinels ? &st->sentinels[node] :
 	    &st->servers[node - st->nsentinels];
 	if (hostport_sockaddr(hp, &ss, &sl) == -1) {
-		answer(k, req, -1, "not an IP address");	/* checked at load */
+		redis_answer(k, req, -1, "not an IP address");	/* checked at load */
 		return 0;
 	}
 	if (nconnecting >= CONNECTING_MAX) {
-		answer(k, req, -1, "too many Redis connections being opened");
+		redis_answer(k, req, -1, "too many Redis connections being opened");
 		return 0;
 	}
 	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1) {
 		snprintf(msg, sizeof(msg), "socket: %s", strerror(errno));
-		answer(k, req, -1, msg);
+		redis_answer(k, req, -1, msg);
 		return 0;
 	}
 	if (connect(fd, (struct sockaddr *)&ss, sl) == 0) {
-		answer(k, req, fd, "");
+		redis_answer(k, req, fd, "");
 		return 0;
 	}
 	if (errno != EINPROGRESS) {
 		snprintf(msg, sizeof(msg), "%s:%u: %s", hp->host, hp->port,
 		    strerror(errno));
 		close(fd);
-		answer(k, req, -1, msg);
+		redis_answer(k, req, -1, msg);
 		return 0;
 	}
 	if ((rc = calloc(1, sizeof(*rc))) == NULL ||
@@ -146,7 +146,7 @@ redis_open(struct relayd *env, struct kid *k, uint64_t req, uint32_t node)
 	    rc)) == NULL) {
 		free(rc);
 		close(fd);
-		answer(k, req, -1, "out of memory");
+		redis_answer(k, req, -1, "out of memory");
 		return 0;
 	}
 	rc->k = k;
