@@ -32,6 +32,8 @@ PKGS		:= libevent libevent_openssl libevent_pthreads libcares \
 		   libbsd-overlay libseccomp libcap lmdb openssl libidn2
 # Only the parent and relayctl parse YAML (config/).
 YAML_PKG	:= yaml-0.1
+# Only policyd speaks to Redis (hiredis's reader and formatter).
+HIREDIS_PKG	:= hiredis
 
 ifeq ($(SANITIZE),1)
 CC		:= clang
@@ -69,10 +71,11 @@ endif
 .build/pkg.mk: scripts/deps
 	@mkdir -p .build
 	@scripts/deps build
-	@printf 'PKG_CFLAGS := %s\nPKG_LIBS := %s\nYAML_LIBS := %s\n' \
+	@printf 'PKG_CFLAGS := %s\nPKG_LIBS := %s\nYAML_LIBS := %s\nHIREDIS_LIBS := %s\n' \
 	    "$$(pkg-config --cflags $(PKGS) $(YAML_PKG))" \
 	    "$$(pkg-config --libs $(PKGS))" \
-	    "$$(pkg-config --libs $(YAML_PKG))" > $@
+	    "$$(pkg-config --libs $(YAML_PKG))" \
+	    "$$(pkg-config --libs $(HIREDIS_PKG))" > $@
 
 # Rebuild everything when the flags change (SANITIZE=1 and back).
 FLAGS_ID	 = $(CC) $(ALL_CFLAGS) $(CPPFLAGS) $(ALL_LDFLAGS)
@@ -91,7 +94,8 @@ LIBCONFIG	:= config/libconfig.a
 YAML_PROCS	:= relayd relayctl
 proc_libs	 = $(if $(filter $(1),$(YAML_PROCS)),$(2)config/libconfig.a) \
 		   $(2)common/libcommon.a
-proc_ldlibs	 = $(LIBS) $(if $(filter $(1),$(YAML_PROCS)),$(YAML_LIBS))
+proc_ldlibs	 = $(LIBS) $(if $(filter $(1),$(YAML_PROCS)),$(YAML_LIBS)) \
+		   $(if $(filter $(1),policyd),$(HIREDIS_LIBS))
 config/%.o relayd/%.o relayctl/%.o: CPPFLAGS += -Iconfig
 
 define proc_rules
@@ -167,7 +171,8 @@ $(PROC_LIB): $(PROC_LIB_OBJS)
 regress/unit/%.t: regress/unit/%.o regress/unit/tap.o $(PROC_LIB) $(LIBCONFIG) \
     $(LIBCOMMON)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< regress/unit/tap.o \
-	    $(PROC_LIB) $(LIBCONFIG) $(LIBCOMMON) $(LIBS) $(YAML_LIBS)
+	    $(PROC_LIB) $(LIBCONFIG) $(LIBCOMMON) $(LIBS) $(YAML_LIBS) \
+	    $(HIREDIS_LIBS)
 regress/unit/%.o: CPPFLAGS += -I. -Iregress/unit -Iconfig
 # Made by a pattern chain, they would be deleted as intermediate files
 # after the first build and compiled again by the second.

@@ -25,6 +25,7 @@
 #include "msg_connect.h"
 #include "msg_milter.h"
 #include "msg_parent.h"
+#include "msg_redis.h"
 #include "privdrop.h"
 #include "sandbox.h"
 
@@ -259,7 +260,7 @@ on_conf(struct child *c, struct imsg *imsg)
 static void
 on_status(struct child *c, struct imsg *imsg)
 {
-	char		state[256] = "running";
+	char		state[768] = "running";
 	struct mw	w;
 	size_t		n, len;
 
@@ -321,11 +322,12 @@ from_parent(struct chan *ch, struct imsg *imsg, void *arg)
 	/*
 	 * A descriptor comes only with an outside connection the parent
 	 * opened for us: Dovecot's (parent_connect.c), a milter's
-	 * (parent_milter.c).
+	 * (parent_milter.c), a Redis node's (parent_redis.c).
 	 */
 	if (imsg_has_fd(imsg) && (c->ops->parent == NULL ||
 	    (imsg->hdr.type != M_PC_CONNECTED &&
-	    imsg->hdr.type != M_MT_OPENED)))
+	    imsg->hdr.type != M_MT_OPENED &&
+	    imsg->hdr.type != M_RD_OPENED)))
 		child_peer_broken(c, PROC_PARENT, imsg, "unexpected descriptor");
 	if (imsg->hdr.type >= M_PARENT_MAX && c->ops->parent != NULL) {
 		c->ops->parent(c, imsg);

@@ -53,6 +53,12 @@ conf_new(void)
 	conf->retention.logs = 365 * 86400;
 	conf->retention.counters = 400 * 86400;
 	conf->log.addresses = 0;
+	conf->store.backend = STORE_LMDB;
+	conf->store.timeout = 2;
+	if ((conf->store.key_prefix = strdup("relayd:")) == NULL) {
+		free(conf);
+		return NULL;
+	}
 	return conf;
 }
 
@@ -199,8 +205,24 @@ conf_free(struct conf *conf)
 	free(conf->dix);
 	free(conf->milter_eps);
 	conf_dnsbl_free(conf->dnsbl.lists, conf->dnsbl.nlists);
+	conf_store_free(&conf->store);
 	explicit_bzero(conf->policy_secret, sizeof(conf->policy_secret));
 	free(conf);
+}
+
+void
+conf_store_free(struct store_conf *s)
+{
+	free(s->sentinels);
+	free(s->servers);
+	free(s->master_name);
+	free(s->password_file);
+	if (s->password != NULL) {
+		explicit_bzero(s->password, strlen(s->password));
+		free(s->password);
+	}
+	free(s->key_prefix);
+	memset(s, 0, sizeof(*s));
 }
 
 const char *

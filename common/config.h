@@ -38,6 +38,36 @@ enum on_unknown {
 };
 
 /* How deliverd reaches a tenant's inbound.deliver_to hosts. */
+/* policy_store.backend */
+enum store_backend {
+	STORE_LMDB,
+	STORE_REDIS		/* several nodes; the LMDB store falls back */
+};
+
+#define REDIS_NODES_MAX		16	/* sentinels, servers: each */
+#define REDIS_PASSWORD_MAX	512	/* octets, the file's first line */
+#define REDIS_PREFIX_MAX	64
+#define REDIS_NAME_MAX		128	/* master_name */
+#define TENANT_DIGEST_LEN	32	/* SHA-256 of the tenant files */
+
+/* policy_store: where policyd keeps its shared state. */
+struct store_conf {
+	enum store_backend backend;
+	struct hostport	*sentinels;		/* IP literals */
+	size_t		 nsentinels;
+	char		*master_name;		/* with sentinels */
+	struct hostport	*servers;		/* the data nodes */
+	size_t		 nservers;
+	char		*password_file;		/* the parent reads it */
+	char		*password;		/* its content; policyd's */
+	char		*key_prefix;
+	int		 tls;
+	uint32_t	 timeout;		/* connect and command, s */
+	uint8_t		 tenant_digest[TENANT_DIGEST_LEN];
+	int		 line;			/* where policy_store: is */
+	int		 password_line;
+};
+
 enum inbound_tls {
 	INBOUND_TLS_OPPORTUNISTIC,	/* TLS when offered, any certificate */
 	INBOUND_TLS_REQUIRED,		/* TLS or nothing */
@@ -340,6 +370,7 @@ struct conf {
 		struct hostport	 addr;
 		int		 fd;		/* bound socket, or -1 */
 	} metrics;
+	struct store_conf store;		/* policy_store: */
 	struct tenant_conf *tenants;
 	size_t		 ntenants;
 	uint8_t		 policy_secret[CONF_SECRET_LEN]; /* policyd's HMACs */
@@ -377,6 +408,7 @@ const struct dnsbl_conf *conf_dnsbl_lists(const struct conf *,
 void	 conf_dnsbl_free(struct dnsbl_conf *, size_t);
 void	 conf_tls_certs_free(struct tls_cert *, size_t);
 void	 conf_contacts_free(struct contact_conf *, size_t);
+void	 conf_store_free(struct store_conf *);
 /* A role's name ("technical"), and a set of them ("technical,policy"). */
 const char *conf_role_name(unsigned role);
 void	 conf_roles_format(uint8_t roles, char *, size_t);

@@ -409,6 +409,37 @@ send_tenant(struct chan *c, const struct tenant_conf *t, unsigned slices)
 	return send_content(c, t);
 }
 
+/* policy_store, with the password: policyd's slice alone. */
+static int
+send_store(struct chan *c, const struct conf *conf)
+{
+	const struct store_conf	*st = &conf->store;
+	struct mw		 w;
+	size_t			 i;
+	int			 rv;
+
+	mw_init(&w);
+	mw_u8(&w, (uint8_t)st->backend);
+	mw_str(&w, st->key_prefix);
+	mw_str(&w, st->master_name);
+	mw_u32(&w, st->timeout);
+	mw_data(&w, st->tenant_digest, sizeof(st->tenant_digest));
+	mw_str(&w, st->password);
+	mw_u32(&w, (uint32_t)st->nsentinels);
+	mw_u32(&w, (uint32_t)st->nservers);
+	for (i = 0; i < st->nsentinels; i++) {
+		mw_str(&w, st->sentinels[i].host);
+		mw_u32(&w, st->sentinels[i].port);
+	}
+	for (i = 0; i < st->nservers; i++) {
+		mw_str(&w, st->servers[i].host);
+		mw_u32(&w, st->servers[i].port);
+	}
+	rv = send_msg(c, M_CONF_STORE, &w, -1);
+	explicit_bzero(w.inl, sizeof(w.inl));
+	return rv;
+}
+
 int
 conf_send(struct chan *c, const struct conf *conf, unsigned slices,
     uint32_t gen)
@@ -435,6 +466,8 @@ conf_send(struct chan *c, const struct conf *conf, unsigned slices,
 		if (send_msg(c, M_CONF_SECRET, &k, -1) == -1)
 			return -1;
 	}
+	if ((slices & SLICE_STORE) && send_store(c, conf) == -1)
+		return -1;
 	if (slices & SLICE_TENANTS) {
 		struct chunk ch;
 
@@ -814,6 +847,56 @@ rx_secret(struct conf *conf, struct mr *r)
 }
 
 static int
+rx_nodes(struct mr *r, uint32_t n, struct hostport **arr, size_t *narr)
+{
+	struct hostport	*hp;
+	uint32_t	 i;
+
+	if (n > REDIS_NODES_MAX)
+		return -1;
+	for (i = 0; i < n && !r->err; i++) {
+		if ((hp = rx_grow(arr, narr, sizeof(*hp))) == NULL)
+			return -1;
+		mr_str(r, hp->host, sizeof(hp->host));
+		hp->port = (uint16_t)mr_u32(r);
+	}
+	return r->err ? -1 : 0;
+}
+
+static int
+rx_store(struct conf *conf, struct mr *r)
+{
+	struct store_conf	*st = &conf->store;
+	const void		*p;
+	size_t			 len;
+	uint32_t		 nsent, nserv;
+	uint8_t			 backend;
+
+	conf_store_free(st);
+	backend = mr_u8(r);
+	st->key_prefix = mr_strdup(r);
+	st->master_name = mr_strdup(r);
+	st->timeout = mr_u32(r);
+	p = mr_data(r, &len);
+	st->password = mr_strdup(r);
+	nsent = mr_u32(r);
+	nserv = mr_u32(r);
+	if (r->err || p == NULL || len != sizeof(st->tenant_digest) ||
+	    backend > STORE_REDIS || st->key_prefix == NULL ||
+	    strlen(st->key_prefix) > REDIS_PREFIX_MAX ||
+	    st->master_name == NULL || strlen(st->master_name) >
+	    REDIS_NAME_MAX || st->password == NULL ||
+	    strlen(st->password) > REDIS_PASSWORD_MAX || st->timeout == 0)
+		return -1;
+	st->backend = (enum store_backend)backend;
+	memcpy(st->tenant_digest, p, len);
+	if (rx_nodes(r, nsent, &st->sentinels, &st->nsentinels) == -1 ||
+	    rx_nodes(r, nserv, &st->servers, &st->nservers) == -1)
+		return -1;
+	return mr_end(r);
+}
+
+static int
 rx_policy(struct tenant_conf *t, struct mr *r)
 {
 	struct policy_conf *p = &t->policy;
@@ -1094,6 +1177,9 @@ conf_rx_msg(struct conf_rx *rx, struct imsg *imsg, struct conf **out,
 		break;
 	case M_CONF_SECRET:
 		rv = rx_secret(rx->conf, &r);
+		break;
+	case M_CONF_STORE:
+		rv = rx_store(rx->conf, &r);
 		break;
 	case M_CONF_TLS_CERT:
 		rv = rx->chain_left == 0 ? rx_tls_cert(rx, &r) : -1;

@@ -61,6 +61,11 @@
  *   M_CONF_METRICS        str host, u32 port, with the metrics.listen
  *                         socket the parent bound (metricsd only; not
  *                         sent when metrics are off)
+ *   M_CONF_STORE          u8 backend, str key_prefix, str master_name,
+ *                         u32 timeout, data[32] tenant digest, str
+ *                         password ("": none), u32 nsentinels, u32
+ *                         nservers, then (str host, u32 port) each
+ *                         (policyd only; the password is its alone)
  *   M_CONF_END            u32 generation
  *
  * answered, child -> parent, by
@@ -140,6 +145,7 @@ enum msg_parent {
 				   with the bound socket */
 	M_CONF_TENANT_AUTH,	/* the last tenant's auth: */
 	M_CONF_TENANT_CONTENT,	/* the last tenant's content: */
+	M_CONF_STORE,		/* parent -> policyd: policy_store */
 	M_PARENT_MAX
 };
 
@@ -148,6 +154,6 @@ enum msg_parent {
 
 #define M_IS_CONF(t)	(((t) >= M_CONF_BEGIN && (t) <= M_CONF_END) || \
 	((t) >= M_CONF_DNSBL && (t) <= M_CONF_SECRET) || \
-	((t) >= M_CONF_TLS && (t) <= M_CONF_TENANT_CONTENT))
+	((t) >= M_CONF_TLS && (t) <= M_CONF_STORE))
 
 #endif

@@ -17,7 +17,7 @@ const struct proc_desc proc_table[PROC_MAX] = {
 	{ PROC_DNSD, "dnsd", "relayd-dns", ROOT_DNS,
 	    SLICE_GLOBAL | SLICE_DNS },
 	{ PROC_POLICYD, "policyd", "relayd-policy", ROOT_STATE,
-	    SLICE_GLOBAL | SLICE_TENANTS | SLICE_SECRET },
+	    SLICE_GLOBAL | SLICE_TENANTS | SLICE_SECRET | SLICE_STORE },
 	{ PROC_KEYD, "keyd", "relayd-key", ROOT_EMPTY,
 	    SLICE_GLOBAL | SLICE_TLS_KEYS },
 	{ PROC_METRICS, "metricsd", "relayd-metrics", ROOT_EMPTY,

@@ -51,6 +51,7 @@ enum proc_id {
 #define SLICE_TLS_KEYS	0x100	/* their private keys (keyd) */
 #define SLICE_CONTACTS	0x200	/* tenants' contacts (queued's notices) */
 #define SLICE_METRICS	0x400	/* the metrics listener (metricsd) */
+#define SLICE_STORE	0x800	/* policy_store, its password (policyd) */
 
 enum proc_root {
 	ROOT_NONE,		/* the parent */

@@ -216,6 +216,7 @@ conf_warnings(const struct conf *conf, struct conf_errors *warns)
 		    t->file, t->contacts_line ? t->contacts_line : t->line,
 		    t->name);
 	}
+	conf_store_warnings(conf, warns);
 }
 
 /* AUTH is offered only under TLS: without a certificate, never. */

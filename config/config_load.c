@@ -1139,10 +1139,172 @@ static const struct field metrics_fields[] = {
 	{ NULL, NULL, 0, 0 }
 };
 
+/*
+ * policy_store: the LMDB store, or Redis shared by several nodes.  The
+ * password file is read, and the tenant files digested, once every file
+ * is parsed (config_redis.c).
+ */
+static void
+f_store_backend(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	const char *s;
+
+	if ((s = scalar(cx, n, "policy_store.backend")) == NULL)
+		return;
+	if (strcmp(s, "lmdb") == 0)
+		*(enum store_backend *)dst = STORE_LMDB;
+	else if (strcmp(s, "redis") == 0)
+		*(enum store_backend *)dst = STORE_REDIS;
+	else
+		cerr(cx, n->line, "bad policy_store.backend \"%s\" (lmdb or "
+		    "redis)", s);
+}
+
+static void
+redis_nodes(struct cfx *cx, const struct ynode *n, const char *what,
+    struct hostport **arr, size_t *narr)
+{
+	free(*arr);
+	*arr = NULL;
+	*narr = 0;
+	f_hostport_list(cx, n, what, "a Redis node must be an IP address "
+	    "and port (the parent connects, and never resolves)", arr, narr);
+	if (n->type == YN_SEQ && (n->nitems == 0 ||
+	    n->nitems > REDIS_NODES_MAX))
+		cerr(cx, n->line, "%s: between 1 and %d addresses", what,
+		    REDIS_NODES_MAX);
+}
+
+static void
+f_redis_sentinels(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct store_conf *st = dst;
+
+	redis_nodes(cx, n, "policy_store.redis.sentinels", &st->sentinels,
+	    &st->nsentinels);
+}
+
+static void
+f_redis_servers(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct store_conf *st = dst;
+
+	redis_nodes(cx, n, "policy_store.redis.servers", &st->servers,
+	    &st->nservers);
+}
+
+/* Printable, no space: it goes into every key and Sentinel command. */
+static void
+f_redis_word(struct cfx *cx, const struct ynode *n, const char *what,
+    size_t max, char **out)
+{
+	const char	*s, *p;
+
+	if ((s = scalar(cx, n, what)) == NULL)
+		return;
+	for (p = s; *p != '\0'; p++)
+		if (!isgraph((unsigned char)*p))
+			break;
+	if (*s == '\0' || *p != '\0' || strlen(s) > max) {
+		cerr(cx, n->line, "bad %s \"%s\" (1 to %zu printable "
+		    "characters, no space)", what, s, max);
+		return;
+	}
+	free(*out);
+	*out = cstrdup(cx, n->line, s);
+}
+
+static void
+f_redis_master(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	f_redis_word(cx, n, "policy_store.redis.master_name", REDIS_NAME_MAX,
+	    dst);
+}
+
+static void
+f_redis_prefix(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	f_redis_word(cx, n, "policy_store.redis.key_prefix", REDIS_PREFIX_MAX,
+	    dst);
+}
+
+static void
+f_redis_password(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct store_conf *st = dst;
+
+	f_path(cx, n, &st->password_file);
+	st->password_line = n->line;
+}
+
+static void
+f_redis_tls(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	f_bool(cx, n, dst);
+	if (*(int *)dst)
+		cerr(cx, n->line, "policy_store.redis.tls: TLS to Redis is not "
+		    "supported yet (use a trusted network or a local tunnel)");
+}
+
+static void
+f_redis_timeout(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	f_duration(cx, n, dst);
+	if (*(uint32_t *)dst < 1 || *(uint32_t *)dst > 60)
+		cerr(cx, n->line, "policy_store.redis.timeout must be between "
+		    "1s and 60s");
+}
+
+#define RF(k, fn) { #k, fn, offsetof(struct store_conf, k), 0 }
+static const struct field redis_fields[] = {
+	{ "sentinels", f_redis_sentinels, 0, 0 },
+	RF(master_name, f_redis_master),
+	{ "servers", f_redis_servers, 0, 0 },
+	{ "password_file", f_redis_password, 0, 0 },
+	RF(key_prefix, f_redis_prefix),
+	RF(tls, f_redis_tls),
+	RF(timeout, f_redis_timeout),
+	{ NULL, NULL, 0, 0 }
+};
+#undef RF
+
+static void
+f_store_redis(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	walk_map(cx, n, "policy_store.redis", redis_fields, dst);
+}
+
+static const struct field store_fields[] = {
+	{ "backend", f_store_backend, offsetof(struct store_conf, backend),
+	    0 },
+	{ "redis", f_store_redis, 0, 0 },
+	{ NULL, NULL, 0, 0 }
+};
+
 static void
 f_metrics(struct cfx *cx, const struct ynode *n, void *dst)
 {
 	walk_map(cx, n, "metrics", metrics_fields, dst);
+}
+
+static void
+f_policy_store(struct cfx *cx, const struct ynode *n, void *dst)
+{
+	struct conf		*conf = dst;
+	struct store_conf	*st = &conf->store;
+
+	st->line = n->line;
+	walk_map(cx, n, "policy_store", store_fields, st);
+	if (st->backend != STORE_REDIS)
+		return;
+	/* The data nodes are named even with Sentinel: the parent connects
+	 * to configured addresses only, never to one Sentinel names. */
+	if (st->nservers == 0)
+		cerr(cx, n->line, "policy_store.backend redis needs "
+		    "policy_store.redis.servers (the data nodes)");
+	if ((st->nsentinels > 0) != (st->master_name != NULL))
+		cerr(cx, n->line, "policy_store.redis.sentinels and "
+		    "master_name go together");
 }
 
 static const struct field main_fields[] = {
@@ -1166,6 +1328,7 @@ static const struct field main_fields[] = {
 	{ "retention", f_retention, 0, 0 },
 	{ "log", f_log, 0, 0 },
 	{ "metrics", f_metrics, 0, 0 },
+	{ "policy_store", f_policy_store, 0, 0 },
 	{ NULL, NULL, 0, 0 }
 };
 
@@ -2437,6 +2600,8 @@ conf_load(const char *path, int flags, struct conf_errors *errs)
 			conf_check(conf, errs);
 		if (errs->n + errs->dropped == before)
 			conf_tls_load(conf, path, errs);
+		if (errs->n + errs->dropped == before)
+			conf_store_load(conf, path, errs);
 	}
 	if (errs->n + errs->dropped == before && conf_index(conf) == -1)
 		conf_errors_add(errs, "%s: out of memory", path);

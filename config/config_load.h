@@ -53,6 +53,14 @@ void	 conf_warnings(const struct conf *, struct conf_errors *);
  */
 void	 conf_tls_load(struct conf *, const char *name, struct conf_errors *);
 
+/*
+ * policy_store with Redis (config_redis.c): the password file's first
+ * line into conf->store.password, the tenant files' digest; and the
+ * warnings about them.
+ */
+void	 conf_store_load(struct conf *, const char *name, struct conf_errors *);
+void	 conf_store_warnings(const struct conf *, struct conf_errors *);
+
 /* Values shared with the loader, exposed for unit tests. */
 const char *conf_parse_size(const char *, uint64_t *);
 const char *conf_parse_duration(const char *, uint32_t *);

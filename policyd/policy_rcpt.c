@@ -332,26 +332,12 @@ when(int64_t t, char *buf, size_t sz)
  * Writes.
  */
 
-static void
-got_one(void *arg, const struct pstore_val *v, size_t n)
-{
-	if (n == 1)
-		*(struct pstore_val *)arg = v[0];
-}
-
-/* One value now; a backend that answers later counts as none. */
+/* One value now: the local store's (a shared one would answer later). */
 static void
 get_now(struct policyd *pd, const struct pstore_key *k,
     struct pstore_val *v)
 {
-	struct pstore_req *req;
-
-	memset(v, 0, sizeof(*v));
-	if ((req = pstore_get(pd->store, k, 1, clock_now(), got_one, v)) !=
-	    NULL) {
-		pstore_cancel(req);
-		memset(v, 0, sizeof(*v));
-	}
+	pstore_get_local(pd->store, k, clock_now(), v);
 }
 
 /* The tenant's servers accepted this user: learned, or confirmed. */

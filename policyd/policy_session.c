@@ -75,6 +75,8 @@ struct pq {
 	int			 stale;		/* its transaction is over */
 	enum fact_state		 grey;		/* the store's answer */
 	struct pstore_req	*req;
+	enum fact_state		 vol;		/* every node's volume */
+	struct pstore_vreq	*vreq;
 	struct pstore_val	 vals[2];	/* triplet, client */
 	int			 decided;	/* greylisting, once */
 	struct grey_decision	 gd;
@@ -362,11 +364,15 @@ uses_sender_domain(const struct policy_conf *p)
 static void
 on_pregreet(void *arg, const struct pstore_val *v, size_t n)
 {
-	struct pq *q = arg;
+	struct pq	*q = arg;
+	int		 later = q->req != NULL;	/* not in pstore_get */
 
 	(void)n;
 	q->vals[0] = v[0];
+	q->req = NULL;
 	q->grey = FACT_DONE;
+	if (later)
+		advance(q->ps);
 }
 
 static enum step
@@ -493,13 +499,26 @@ volume_tell(struct policyd *pd, const char *tenant, uint64_t msgs,
 		    w.len);
 }
 
+static void
+on_volume(void *arg, int ok, uint64_t messages, uint64_t octets)
+{
+	struct pq *q = arg;
+
+	(void)ok;	/* the total known is read again by check_rates */
+	(void)messages;
+	(void)octets;
+	q->vreq = NULL;
+	q->vol = FACT_DONE;
+	advance(q->ps);
+}
+
 static enum step
 check_rates(struct psess *ps, struct pq *q, const struct tenant_conf *t,
     struct verdict *v)
 {
 	const struct conf	*conf = ps_conf(ps);
 	uint32_t		 n, limit = conf->limits.client_recipient_rate;
-	uint64_t		 msgs, octets;
+	uint64_t		 msgs, octets, all_msgs, all_octets;
 
 	if (limit > 0 && !q->counted) {
 		q->counted = 1;
@@ -515,7 +534,22 @@ check_rates(struct psess *ps, struct pq *q, const struct tenant_conf *t,
 	}
 	if (t->daily_messages == 0 && t->daily_bytes == 0)
 		return STEP_DONE;
+	/* Several nodes: their total first (Redis), if it can be had. */
+	if (q->vol == FACT_NONE) {
+		q->vol = FACT_RUNNING;
+		if ((q->vreq = pstore_volume_get(ps->pd->store, t->name,
+		    clock_now(), on_volume, q)) == NULL)
+			q->vol = FACT_DONE;
+	}
+	if (q->vol != FACT_DONE)
+		return STEP_WAIT;
 	rates_volume(ps->pd->rates, t->name, clock_now(), &msgs, &octets);
+	pstore_volume_known(ps->pd->store, t->name, clock_now(), &all_msgs,
+	    &all_octets);
+	if (all_msgs > msgs)
+		msgs = all_msgs;
+	if (all_octets > octets)
+		octets = all_octets;
 	fact(v, "today=%llu messages, %llu octets", (unsigned long long)msgs,
 	    (unsigned long long)octets);
 	if ((t->daily_messages > 0 && msgs >= t->daily_messages) ||
@@ -630,13 +664,16 @@ check_spf(struct psess *ps, const struct tenant_conf *t, struct verdict *v)
 static void
 on_greylist(void *arg, const struct pstore_val *vals, size_t n)
 {
-	struct pq *q = arg;
+	struct pq	*q = arg;
+	int		 later = q->req != NULL;	/* not in pstore_get */
 
 	q->vals[0] = vals[0];
 	if (n > 1)
 		q->vals[1] = vals[1];
 	q->req = NULL;
 	q->grey = FACT_DONE;
+	if (later)
+		advance(q->ps);
 }
 
 /* The sender's domain when SPF passed for it: the greylist identity. */
@@ -854,6 +891,8 @@ pq_free(struct pq *q)
 	rcpt_check_cancel(&q->rc);
 	if (q->req != NULL && q->grey == FACT_RUNNING)
 		pstore_cancel(q->req);
+	if (q->vreq != NULL && q->vol == FACT_RUNNING)
+		pstore_volume_cancel(q->vreq);
 	free(q);
 }
 
@@ -1061,8 +1100,10 @@ on_accepted(struct policyd *pd, struct imsg *imsg, struct mr *r)
 	/* The frame bounds n: each name is at least a few octets. */
 	for (i = 0; i < n && r->err == 0; i++) {
 		mr_str(r, tenant, sizeof(tenant));
-		if (r->err == 0)
-			rates_accepted(pd->rates, tenant, octets, clock_now());
+		if (r->err != 0)
+			break;
+		rates_accepted(pd->rates, tenant, octets, clock_now());
+		pstore_volume_add(pd->store, tenant, clock_now(), 1, octets);
 	}
 	if (mr_end(r) != 0)
 		child_peer_broken(pd->child, PROC_SMTPD, imsg,

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lmdb.h>
 
@@ -28,6 +29,7 @@
 #include "clock.h"
 #include "log.h"
 #include "marshal.h"
+#include "policy_redis.h"
 #include "policy_store.h"
 
 #define STORE_DIR	"db"		/* in our root, state_dir */
@@ -70,6 +72,18 @@ struct pstore {
 	uint64_t		 dropped;	/* writes not sent */
 	uint64_t		 refused;	/* writes queued refused */
 	int			 failing;	/* said so in the log */
+	struct predis		*redis;		/* NULL: LMDB alone */
+};
+
+/* A read out at Redis (policy_redis.c). */
+struct pstore_req {
+	struct pstore		*ps;
+	struct pstore_key	 keys[PSTORE_GET_MAX];
+	size_t			 n;
+	int64_t			 now;
+	pstore_fn		*fn;
+	void			*arg;
+	int			 cancelled;
 };
 
 int
@@ -141,6 +155,8 @@ pstore_free(struct pstore *ps)
 
 	if (ps == NULL)
 		return;
+	predis_free(ps->redis);
+	ps->redis = NULL;
 	env_close(ps);
 	while ((o = RB_ROOT(&ps->overlay)) != NULL) {
 		RB_REMOVE(overlay_tree, &ps->overlay, o);
@@ -297,25 +313,149 @@ get_one(struct pstore *ps, const struct pstore_key *k, int64_t now,
 		v->found = 0;
 }
 
+/* Redis answered, or could not: then the local store does. */
+static void
+on_redis(void *arg, int ok, const struct pstore_val *rvals, size_t n)
+{
+	struct pstore_req	*req = arg;
+	struct pstore_val	 vals[PSTORE_GET_MAX];
+	size_t			 i;
+
+	if (!req->cancelled) {
+		if (!ok) {
+			for (i = 0; i < req->n; i++)
+				get_one(req->ps, &req->keys[i], req->now,
+				    &vals[i]);
+			rvals = vals;
+			n = req->n;
+		}
+		req->fn(req->arg, rvals, n);
+	}
+	free(req);
+}
+
 struct pstore_req *
 pstore_get(struct pstore *ps, const struct pstore_key *keys, size_t n,
     int64_t now, pstore_fn *fn, void *arg)
 {
-	struct pstore_val	vals[PSTORE_GET_MAX];
-	size_t			i;
+	struct pstore_val	 vals[PSTORE_GET_MAX];
+	struct pstore_req	*req;
+	size_t			 i;
 
 	if (n > PSTORE_GET_MAX)
 		fatalx("pstore_get: %zu keys", n);
+	if (predis_up(ps->redis) && (req = calloc(1, sizeof(*req))) != NULL) {
+		req->ps = ps;
+		memcpy(req->keys, keys, n * sizeof(*keys));
+		req->n = n;
+		req->now = now;
+		req->fn = fn;
+		req->arg = arg;
+		if (predis_get(ps->redis, keys, n, now, on_redis, req) == 0)
+			return req;
+		free(req);
+	}
 	for (i = 0; i < n; i++)
 		get_one(ps, &keys[i], now, &vals[i]);
 	fn(arg, vals, n);
 	return NULL;
 }
 
+/* Its answer, when it comes, goes nowhere. */
 void
 pstore_cancel(struct pstore_req *req)
 {
-	(void)req;	/* LMDB answers at once: nothing is ever out */
+	if (req != NULL)
+		req->cancelled = 1;
+}
+
+/* Only what the local store has, now (a backend's answer would wait). */
+void
+pstore_get_local(struct pstore *ps, const struct pstore_key *k,
+    int64_t now, struct pstore_val *v)
+{
+	get_one(ps, k, now, v);
+}
+
+void
+pstore_configure(struct pstore *ps, struct child *c, const struct conf *conf)
+{
+	if (ps->redis == NULL)
+		ps->redis = predis_new(c, conf);
+}
+
+void
+pstore_parent(struct pstore *ps, struct imsg *imsg)
+{
+	if (ps->redis == NULL) {
+		if (imsg->fd != -1)
+			close(imsg->fd);
+		imsg->fd = -1;
+		child_peer_broken(ps->child, PROC_PARENT, imsg,
+		    "a Redis connection not asked for");
+	}
+	predis_opened(ps->redis, imsg);
+}
+
+/*
+ * Daily volumes: with Redis, every node's; else this node's alone
+ * (policy_rate.c counts those).  fn gets Redis's total, or ok 0.
+ */
+void
+pstore_volume_add(struct pstore *ps, const char *tenant, int64_t now,
+    uint64_t messages, uint64_t octets)
+{
+	if (ps->redis != NULL)
+		predis_volume_add(ps->redis, tenant, now, messages, octets);
+}
+
+struct pstore_vreq {
+	pstore_vol_fn	*fn;
+	void		*arg;
+	int		 cancelled;
+};
+
+static void
+on_volume(void *arg, int ok, uint64_t messages, uint64_t octets)
+{
+	struct pstore_vreq *vr = arg;
+
+	if (!vr->cancelled)
+		vr->fn(vr->arg, ok, messages, octets);
+	free(vr);
+}
+
+struct pstore_vreq *
+pstore_volume_get(struct pstore *ps, const char *tenant, int64_t now,
+    pstore_vol_fn *fn, void *arg)
+{
+	struct pstore_vreq *vr;
+
+	if (!predis_up(ps->redis) || (vr = calloc(1, sizeof(*vr))) == NULL)
+		return NULL;
+	vr->fn = fn;
+	vr->arg = arg;
+	if (predis_volume_get(ps->redis, tenant, now, on_volume, vr) == -1) {
+		free(vr);
+		return NULL;
+	}
+	return vr;
+}
+
+void
+pstore_volume_cancel(struct pstore_vreq *vr)
+{
+	if (vr != NULL)
+		vr->cancelled = 1;
+}
+
+void
+pstore_volume_known(struct pstore *ps, const char *tenant, int64_t now,
+    uint64_t *messages, uint64_t *octets)
+{
+	*messages = *octets = 0;
+	if (ps->redis != NULL)
+		predis_volume_known(ps->redis, tenant, now, messages, octets);
 }
 
 /* Number a write and remember it until queued answers. */
@@ -397,12 +537,16 @@ pstore_put(struct pstore *ps, const struct pstore_key *k, const void *val,
     size_t len)
 {
 	overlay_set(ps, k, val, len, 0);
+	if (ps->redis != NULL)
+		predis_put(ps->redis, k, val, len, clock_now());
 }
 
 void
 pstore_del(struct pstore *ps, const struct pstore_key *k)
 {
 	overlay_set(ps, k, NULL, 0, 1);
+	if (ps->redis != NULL)
+		predis_del(ps->redis, k);
 }
 
 /* Every entry goes; until queued has done it, the store reads empty. */
@@ -430,6 +574,8 @@ pstore_flush(struct pstore *ps, uint8_t db)
 		}
 	ps->flushing[db] = seq;
 	send_write(ps, M_PQ_FLUSH, seq, &k, NULL, 0);
+	if (ps->redis != NULL)
+		predis_flush(ps->redis, db);
 }
 
 /* queued answered a write: the store holds it now, or never will. */
@@ -510,7 +656,13 @@ pstore_walk(struct pstore *ps, uint8_t db, uint8_t *at, size_t *atlen,
 void
 pstore_status(struct pstore *ps, char *buf, size_t sz)
 {
-	snprintf(buf, sz, "store=lmdb%s writes_pending=%zu refused=%llu "
-	    "dropped=%llu", ps->env == NULL ? "(closed)" : "", ps->noverlay,
+	char	redis[512];
+
+	redis[0] = '\0';
+	if (ps->redis != NULL)
+		predis_status(ps->redis, redis, sizeof(redis));
+	snprintf(buf, sz, "%s%sstore=lmdb%s writes_pending=%zu refused=%llu "
+	    "dropped=%llu", redis, redis[0] ? ", local " : "",
+	    ps->env == NULL ? "(closed)" : "", ps->noverlay,
 	    (unsigned long long)ps->refused, (unsigned long long)ps->dropped);
 }

@@ -7,9 +7,11 @@
  * and written by queued, to which every write goes as a message
  * (msg_policy.h).  Until queued says a write is committed, it stays in an
  * overlay in memory that every read looks at first, so a retry a second
- * later already sees it.  A later backend (Redis) answers over the
- * network: pstore_get's callback may run later, and a request can be
- * cancelled.
+ * later already sees it.  With policy_store.backend redis (several
+ * nodes, policy_redis.c) reads go to Redis while it has a primary, and
+ * writes go there as well as to the local store, which answers whenever
+ * Redis does not: pstore_get's callback may then run later, and a
+ * request can be cancelled.
  *
  * Keys are at most PDB_KEY_MAX octets and name no address in clear (the
  * callers make them HMACs); values are at most PDB_VAL_MAX octets and
@@ -26,8 +28,10 @@
 #include "msg_policy.h"
 
 struct child;
+struct conf;
 struct pstore;
 struct pstore_req;
+struct pstore_vreq;
 
 struct pstore_key {
 	uint8_t		 db;		/* enum policy_db */
@@ -46,6 +50,11 @@ typedef void	 pstore_fn(void *arg, const struct pstore_val *, size_t n);
 
 struct pstore	*pstore_new(struct child *);
 void		 pstore_free(struct pstore *);
+/* The first configuration: with policy_store.backend redis, connect. */
+void		 pstore_configure(struct pstore *, struct child *,
+		    const struct conf *);
+/* The parent's M_RD_OPENED. */
+void		 pstore_parent(struct pstore *, struct imsg *);
 
 /*
  * Look up n keys (at most PSTORE_GET_MAX) at the time now.  fn runs once;
@@ -56,6 +65,25 @@ void		 pstore_free(struct pstore *);
 struct pstore_req *pstore_get(struct pstore *, const struct pstore_key *,
 	    size_t n, int64_t now, pstore_fn *, void *arg);
 void		 pstore_cancel(struct pstore_req *);
+/* The local store's value alone, now. */
+void		 pstore_get_local(struct pstore *, const struct pstore_key *,
+		    int64_t now, struct pstore_val *);
+
+/*
+ * Daily volumes across the nodes (Redis); without it, nothing here:
+ * policy_rate.c counts this node's.  pstore_volume_get returns NULL
+ * when fn will not run (no Redis now); fn gets ok 0 when Redis failed
+ * to answer, with the last total it knew.
+ */
+typedef void	 pstore_vol_fn(void *arg, int ok, uint64_t messages,
+		    uint64_t octets);
+void		 pstore_volume_add(struct pstore *, const char *tenant,
+		    int64_t now, uint64_t messages, uint64_t octets);
+struct pstore_vreq *pstore_volume_get(struct pstore *, const char *tenant,
+		    int64_t now, pstore_vol_fn *, void *arg);
+void		 pstore_volume_cancel(struct pstore_vreq *);
+void		 pstore_volume_known(struct pstore *, const char *tenant,
+		    int64_t now, uint64_t *messages, uint64_t *octets);
 
 /* Writes: seen by every later read, committed by queued in a moment. */
 void		 pstore_put(struct pstore *, const struct pstore_key *,

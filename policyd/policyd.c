@@ -22,6 +22,7 @@
 #include "msg_milter.h"
 #include "msg_policy.h"
 #include "policy_auth.h"
+#include "msg_redis.h"
 #include "policy_greylist.h"
 #include "policy_rate.h"
 #include "policy_rcpt.h"
@@ -59,6 +60,10 @@ from_parent(struct child *c, struct imsg *imsg)
 
 	if (imsg->hdr.type == M_MT_OPENED) {
 		milters_from_parent(pd->milters, imsg);
+		return;
+	}
+	if (imsg->hdr.type == M_RD_OPENED) {
+		pstore_parent(pd->store, imsg);
 		return;
 	}
 	if (imsg->hdr.type != M_PC_CONNECTED) {
@@ -139,19 +144,21 @@ policyd_conf(struct child *c, struct conf *new, struct conf *old)
 {
 	struct policyd *pd = c->state;
 
-	(void)old;
 	/* Keys made under no secret would match nothing after a restart. */
 	if (!new->has_secret)
 		fatalx("the configuration came without the policy secret");
 	/* conf_rx's generation is the one just completed. */
 	milters_conf(pd->milters, new, c->rx.gen);
+	/* The store's configuration is fixed at start (parent_redis.c). */
+	if (old == NULL)
+		pstore_configure(pd->store, c, new);
 }
 
 static void
 policyd_status(struct child *c, char *buf, size_t sz)
 {
 	struct policyd	*pd = c->state;
-	char		 st[128], mt[192];
+	char		 st[768], mt[192];
 
 	pstore_status(pd->store, st, sizeof(st));
 	milters_status(pd->milters, mt, sizeof(mt));

@@ -28,6 +28,7 @@
 #include "config_wire.h"
 #include "log.h"
 #include "marshal.h"
+#include "msg_redis.h"
 #include "msg_parent.h"
 #include "parent_kidmsg.h"
 #include "relayd.h"
@@ -137,6 +138,12 @@ from_kid(struct chan *c, struct imsg *imsg, void *arg)
 	case M_PC_CONNECT:
 		if (parent_connect(env, k, &m) == -1)
 			kid_broken(k, imsg, "a connection it may not ask for");
+		break;
+	case M_RD_OPEN:
+		if (k->id != PROC_POLICYD ||
+		    redis_open(env, k, m.peerid, m.node) == -1)
+			kid_broken(k, imsg, "a Redis node the configuration "
+			    "does not have");
 		break;
 	case M_SC_DONE:
 		if (k->id != PROC_DELIVERD ||

@@ -67,7 +67,7 @@ struct ctl_conn {
 						   PROC_PARENT */
 	int			 paused;	/* at waits for M_CTL_MORE */
 	enum ctl_cmd		 cmd;
-	char			 status[PROC_MAX][128];
+	char			 status[PROC_MAX][512];
 	int			 answered[PROC_MAX];
 };
 
@@ -165,7 +165,7 @@ static void
 status_finish(struct ctl_conn *cc)
 {
 	struct relayd	*env = cc->ctl->env;
-	char		 line[256], up[32];
+	char		 line[CTL_TEXT_MAX], up[32];
 	int		 i;
 
 	conn_line(cc, "PROCESS   PID      UPTIME       STATE");

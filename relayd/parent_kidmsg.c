@@ -6,6 +6,7 @@
 
 #include "envelope.h"
 #include "marshal.h"
+#include "msg_redis.h"
 #include "parent_kidmsg.h"
 #include "text.h"
 
@@ -109,6 +110,9 @@ kidmsg_decode(const struct imsg *imsg, struct kidmsg *m, const char **why)
 	case M_MT_OPEN:
 		m->gen = mr_u32(&r);
 		m->ep = mr_u32(&r);
+		return mr_end(&r);
+	case M_RD_OPEN:
+		m->node = mr_u32(&r);
 		return mr_end(&r);
 	case M_CONF_FAIL:
 		m->gen = mr_u32(&r);

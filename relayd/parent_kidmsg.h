@@ -43,6 +43,7 @@ struct kidmsg {
 	uint32_t	 kind;		/* M_PC_CONNECT: PC_KIND_*, tenant in
 					   text */
 	uint32_t	 index;
+	uint32_t	 node;		/* M_RD_OPEN */
 	char		 text[KIDMSG_TEXT];	/* cleaned */
 };
 

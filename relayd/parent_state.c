@@ -190,7 +190,8 @@ policy_secret(struct relayd *env)
 	memcpy(env->conf->policy_secret, key, sizeof(key));
 	env->conf->has_secret = 1;
 	explicit_bzero(key, sizeof(key));
-	return 0;
+	/* Several nodes: one secret for all (parent_redis.c). */
+	return redis_store_secret(env->conf);
 }
 
 int

@@ -193,6 +193,8 @@ keep_fixed(struct relayd *env, struct conf *conf)
 	memcpy(conf->policy_secret, env->conf->policy_secret,
 	    sizeof(conf->policy_secret));
 	conf->has_secret = env->conf->has_secret;
+	if (redis_conf_keep(conf, env->conf) == -1)
+		return -1;
 	/* queued maps the store once, at start. */
 	if (conf->limits.store_max_size != env->conf->limits.store_max_size) {
 		log_warnx("reload: limits.store_max_size changes only at "
@@ -421,6 +423,7 @@ main(int argc, char **argv)
 	control_close(env.control);
 	selfcheck_close(env.selfcheck);
 	metrics_close(env.metrics);
+	redis_cancel_all();
 	children_reap(&env);
 	log_info("relayd stopped");
 	parent_log_close();

@@ -155,6 +155,12 @@ int	 selfcheck_request(struct selfcheck *, uint64_t conn, uid_t,
 int	 selfcheck_result(struct selfcheck *, const struct kidmsg *);
 int	 selfcheck_done(struct selfcheck *, const struct kidmsg *);
 
+/* parent_redis.c */
+int	 redis_open(struct relayd *, struct kid *, uint64_t req, uint32_t node);
+void	 redis_cancel_all(void);
+int	 redis_store_secret(struct conf *);
+int	 redis_conf_keep(struct conf *, const struct conf *old);
+
 /* relayd.c */
 void	 child_path(const struct relayd *, enum proc_id, char *, size_t);
 int	 relayd_reload(struct relayd *, char *err, size_t errsz);
