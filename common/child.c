@@ -329,10 +329,6 @@ from_parent(struct chan *ch, struct imsg *imsg, void *arg)
 	    imsg->hdr.type != M_MT_OPENED &&
 	    imsg->hdr.type != M_RD_OPENED)))
 		child_peer_broken(c, PROC_PARENT, imsg, "unexpected descriptor");
-	if (imsg->hdr.type >= M_PARENT_MAX && c->ops->parent != NULL) {
-		c->ops->parent(c, imsg);
-		return;
-	}
 	switch (imsg->hdr.type) {
 	case M_STATUS_REQ:
 		on_status(c, imsg);

@@ -25,7 +25,7 @@
 #define RELAYD_MSG_KEY_H
 
 enum msg_key {
-	M_K_SIGN = 600,
+	M_K_SIGN = 650,
 	M_K_SIGNED,
 	M_K_MAX
 };

@@ -48,7 +48,7 @@
 #define SC_NOTICE_LINE		900
 
 enum msg_selfcheck {
-	M_SC_BEGIN = 700,
+	M_SC_BEGIN = 750,
 	M_SC_TARGET,
 	M_SC_ATTEMPT,
 	M_SC_GO,
