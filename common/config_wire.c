@@ -396,8 +396,6 @@ send_tenant(struct chan *c, const struct tenant_conf *t, unsigned slices)
 	}
 	if (ch.err || send_policy(c, t) == -1)
 		return -1;
-	if (send_policy(c, t) == -1)
-		return -1;
 	mw_init(&w);
 	mw_u8(&w, t->auth.dovecot != NULL);
 	mw_str(&w, t->auth.dovecot);

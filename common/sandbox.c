@@ -21,7 +21,11 @@
 #define DENY	SCMP_ACT_KILL_PROCESS
 #endif
 
-/* What every child does: its event loop, its channels, memory, time. */
+/*
+ * What every child does: its event loop, its channels, memory, time.
+ * sysinfo: glibc's qsort asks how much memory there is before it sorts
+ * an array over a few KB (domain tables, queue listings, samples).
+ */
 static const char *const base_calls[] = {
 	"read", "write", "readv", "writev", "close", "recvmsg", "sendmsg",
 	"epoll_wait", "epoll_pwait", "epoll_ctl", "poll", "ppoll", "fcntl",
@@ -30,7 +34,7 @@ static const char *const base_calls[] = {
 	"getpid", "gettid", "getppid", "getuid", "geteuid", "getgid",
 	"getegid", "exit", "exit_group", "rt_sigreturn", "rt_sigprocmask",
 	"restart_syscall", "pipe2", "getrandom", "newfstatat", "fstat",
-	"lseek", "sched_yield", "uname", "shutdown", "dup",
+	"lseek", "sched_yield", "uname", "shutdown", "dup", "sysinfo",
 #ifdef RELAYD_FAULTS
 	"kill", "tgkill",	/* crash points kill themselves (faults.h) */
 #endif
@@ -91,14 +95,9 @@ static const char *const keyd_calls[] = {
 	NULL
 };
 
-/*
- * Its channel to the parent, and the HTTP clients its listener accepts.
- * sysinfo: glibc's qsort asks how much memory there is before it sorts
- * a large array (the samples of a scrape).
- */
+/* Its channel to the parent, and the HTTP clients its listener accepts. */
 static const char *const metricsd_calls[] = {
 	"accept4", "accept", "setsockopt", "getsockopt", "getpeername",
-	"sysinfo",
 	NULL
 };
 
