@@ -83,6 +83,7 @@ policyd_init(struct child *c)
 	pd->store = pstore_new(c);
 	pd->rates = rates_new();
 	pd->whitelist = grey_wl_new();
+	policy_stats_init(pd);
 	if ((pd->tick = event_new(c->base, -1, EV_PERSIST, tick, pd)) ==
 	    NULL || event_add(pd->tick, &tv) == -1)
 		fatalx("policyd timer");

@@ -101,6 +101,7 @@ node_get(struct qstats *st, const char *tenant, int64_t day)
 {
 	struct tnode find, *n;
 
+	memset(&find, 0, sizeof(find));
 	if (strlcpy(find.d.tenant, tenant, sizeof(find.d.tenant)) >=
 	    sizeof(find.d.tenant))
 		return NULL;
