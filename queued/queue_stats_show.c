@@ -3,9 +3,9 @@
  *
  * One block per tenant per day with what it counted, then the tenant's
  * total over the days shown, its share of first attempts within ten
- * minutes, and how close it is today to limits.daily_messages (messages
- * accepted today, both directions) and to limits.spool_max (octets it
- * holds in the spool now).  The relay's own line ("-") shows refusals
+ * minutes, and how close it is today to limits.daily_messages (inbound
+ * messages accepted today, what policyd limits) and to limits.spool_max
+ * (octets it holds in the spool now).  The relay's own line ("-") shows refusals
  * that belong to no tenant.  With --json, one JSON document: an object
  * per tenant on lines of its own.
  */
@@ -111,7 +111,7 @@ show_day(void *arg, const struct tday *d)
 	for (i = 0; i < ST_MAX; i++)
 		vw->total[i] += d->v[i];
 	if (d->day == vw->today)
-		vw->today_msgs = d->v[ST_INBOUND_MSGS] + d->v[ST_OUTBOUND_MSGS];
+		vw->today_msgs = d->v[ST_INBOUND_MSGS];
 	day_name(d->day, day, sizeof(day));
 	if (!vw->json) {
 		snprintf(head, sizeof(head), "tenant %s, %s",
