@@ -87,6 +87,9 @@ static const struct verb verbs[] = {
 	{ "show stats", CTL_SHOW_STATS, ARG_WORDS, 0, 3,
 	    "expected [TENANT] [--days N]", CTL_OPERATOR, CTL_F_JSON,
 	    check_stats },
+	/* It mails a tenant's contacts. */
+	{ "report", CTL_REPORT, ARG_WORDS, 1, 1, "expected TENANT",
+	    CTL_ADMIN, 0, NULL },
 };
 
 #define NVERBS	(sizeof(verbs) / sizeof(verbs[0]))

@@ -66,7 +66,8 @@ enum ctl_cmd {
 	CTL_TRACE,		/* ID or ADDRESS: the record store */
 	CTL_MONITOR,		/* records as they are written */
 	CTL_HOLD_RECORDS,	/* [TENANT|ADDRESS] [--release] */
-	CTL_SHOW_STATS		/* queued: [TENANT] [--days N] [--json] */
+	CTL_SHOW_STATS,		/* queued: [TENANT] [--days N] [--json] */
+	CTL_REPORT		/* queued: TENANT, this month's report now */
 };
 
 #define CTL_JSON_WORD	"--json"

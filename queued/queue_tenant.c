@@ -525,6 +525,7 @@ tenant_tick(int fd, short ev, void *arg)
 		}
 		defer_all_check(q, t, t->tc, now);
 		notices_check(q, t, now);
+		report_check(q, t);
 		tenant_persist(q, t);
 	}
 	probe_tick(q, now);

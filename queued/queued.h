@@ -190,6 +190,8 @@ enum notice_kind {
 	NK_DEFER_ALL,		/* its new mail is deferred */
 	NK_VOLUME,		/* its daily volume limit is reached */
 	NK_TEST,		/* relayctl notices test */
+	NK_REPORT,		/* relayctl report: this month so far */
+	NK_MONTHLY,		/* the last month's report (queue_report.c) */
 	NK_MAX
 };
 
@@ -243,7 +245,16 @@ struct notice_spec {
 	char			*text;		/* after the Message-ID field */
 	size_t			 len;
 	int			 told;
-	uint64_t		 ctl_req;	/* NK_TEST: relayctl's, or 0 */
+	int64_t			 at;		/* its time, as notices[] keeps */
+	uint64_t		 ctl_req;	/* relayctl's request, or 0 */
+};
+
+/* A notice's text as it grows; err once it failed to (64 KB at most). */
+struct tbuf {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+	int	 err;
 };
 
 /* A delivery status notification to write (queue_dsn.c). */
@@ -660,6 +671,16 @@ int	 notice_send(struct queued *, struct tstate *, enum notice_kind,
 int	 notice_write(int spool_fd, struct task *, char *err, size_t errsz);
 void	 notice_task_done(struct queued *, struct task *);
 void	 notice_volume(struct queued *, struct imsg *);
+void	 tb_printf(struct tbuf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+/* queue_report.c: the tenants' reports, of a month or so far. */
+void	 report_check(struct queued *, struct tstate *);
+void	 report_subject(struct tbuf *, const struct tstate *,
+	    enum notice_kind, int64_t now);
+void	 report_body(struct tbuf *, struct queued *, const struct tstate *,
+	    enum notice_kind, int64_t now);
+void	 report_request(struct queued *, uint64_t req, const char *tenant);
 
 /* queued.c */
 void	 queued_fd_budget(struct queued *);
