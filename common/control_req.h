@@ -67,7 +67,8 @@ enum ctl_cmd {
 	CTL_MONITOR,		/* records as they are written */
 	CTL_HOLD_RECORDS,	/* [TENANT|ADDRESS] [--release] */
 	CTL_SHOW_STATS,		/* queued: [TENANT] [--days N] [--json] */
-	CTL_REPORT		/* queued: TENANT, this month's report now */
+	CTL_REPORT,		/* queued: TENANT, this month's report now */
+	CTL_ANNOUNCE		/* queued: OCTETS [role ROLE], then the text */
 };
 
 #define CTL_JSON_WORD	"--json"

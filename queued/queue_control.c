@@ -284,6 +284,9 @@ control_request(struct queued *q, struct imsg *imsg)
 	case CTL_REPORT:
 		report_request(q, imsg->hdr.peerid, req.args[0]);
 		break;
+	case CTL_ANNOUNCE:
+		announce_request(q, imsg->hdr.peerid, &req);
+		break;
 	default:
 		child_peer_broken(q->child, PROC_PARENT, imsg, "control");
 	}

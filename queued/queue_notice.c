@@ -94,6 +94,8 @@ notice_kind_name(enum notice_kind k)
 		return "report";
 	case NK_MONTHLY:
 		return "monthly";
+	case NK_ANNOUNCE:
+		return "announce";
 	case NK_MAX:
 		break;
 	}
@@ -185,8 +187,8 @@ nr_build(const struct conf *conf, const struct tenant_conf *tc,
 }
 
 /* Where a recipient goes: a tenant's own servers, or its MX. */
-static int
-route_rcpt(const struct conf *conf, struct rcpt *r, const char *addr)
+int
+notice_rcpt_route(const struct conf *conf, struct rcpt *r, const char *addr)
 {
 	const struct tenant_conf	*owner;
 	const char			*at = strrchr(addr, '@');
@@ -230,7 +232,7 @@ notice_envelope(const struct conf *conf, const struct nrcpts *nr)
 	e->flags = ENVF_BOUNCE | ENVF_NOTICE;
 	for (i = 0; i < nr->n; i++)
 		if ((r = envelope_add_rcpt(e)) == NULL ||
-		    route_rcpt(conf, r, nr->addr[i]) == -1)
+		    notice_rcpt_route(conf, r, nr->addr[i]) == -1)
 			goto fail;
 	return e;
 fail:
@@ -573,6 +575,11 @@ log_notice(struct queued *q, const struct task *j, const char *qid)
 	size_t			 i;
 
 	(void)q;
+	if (j->notice->kind == NK_ANNOUNCE) {
+		log_info("announce msgid=%s from=<%s> status=queued (to %zu "
+		    "addresses, each once)", qid, e->sender, e->nrcpts);
+		return;
+	}
 	to[0] = '\0';
 	for (i = 0; i < e->nrcpts; i++) {
 		if (i > 0)

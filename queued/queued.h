@@ -181,6 +181,7 @@ struct queued {
 	int64_t			 census_at;	/* held mail last counted */
 	struct records		*rec;		/* queue_record.c */
 	struct qstats		*stats;		/* queue_stats.c */
+	struct announce		*announce;	/* queue_announce.c */
 };
 
 /* Notices to a tenant's contacts (queue_notice.c), by kind. */
@@ -192,6 +193,7 @@ enum notice_kind {
 	NK_TEST,		/* relayctl notices test */
 	NK_REPORT,		/* relayctl report: this month so far */
 	NK_MONTHLY,		/* the last month's report (queue_report.c) */
+	NK_ANNOUNCE,		/* relayctl announce, of no tenant */
 	NK_MAX
 };
 
@@ -681,6 +683,12 @@ void	 report_subject(struct tbuf *, const struct tstate *,
 void	 report_body(struct tbuf *, struct queued *, const struct tstate *,
 	    enum notice_kind, int64_t now);
 void	 report_request(struct queued *, uint64_t req, const char *tenant);
+int	 notice_rcpt_route(const struct conf *, struct rcpt *, const char *);
+
+/* queue_announce.c: relayctl announce. */
+void	 announce_part(struct queued *, struct imsg *);
+void	 announce_request(struct queued *, uint64_t req,
+	    const struct ctl_req *);
 
 /* queued.c */
 void	 queued_fd_budget(struct queued *);
