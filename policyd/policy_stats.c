@@ -22,7 +22,7 @@ struct policy_stats {
 };
 
 static void
-stats_send(struct policyd *pd)
+policy_stats_send(struct policyd *pd)
 {
 	struct mw w;
 
@@ -37,11 +37,11 @@ stats_send(struct policyd *pd)
 }
 
 static void
-stats_tick(int fd, short ev, void *arg)
+policy_stats_tick(int fd, short ev, void *arg)
 {
 	(void)fd;
 	(void)ev;
-	stats_send(arg);
+	policy_stats_send(arg);
 }
 
 void
@@ -52,7 +52,7 @@ policy_stats_init(struct policyd *pd)
 	if ((pd->stats = calloc(1, sizeof(*pd->stats))) == NULL)
 		fatal("statistics");
 	pd->stats->timer = event_new(pd->child->base, -1, EV_PERSIST,
-	    stats_tick, pd);
+	    policy_stats_tick, pd);
 	if (pd->stats->timer == NULL || event_add(pd->stats->timer, &tv) ==
 	    -1)
 		fatalx("statistics timer");
@@ -69,6 +69,6 @@ policy_stats_refused(struct policyd *pd, const char *tenant,
 		return;
 	if (stat_batch_add(&pd->stats->b, tenant, why, code < 500, 1) == 0)
 		return;
-	stats_send(pd);
+	policy_stats_send(pd);
 	(void)stat_batch_add(&pd->stats->b, tenant, why, code < 500, 1);
 }

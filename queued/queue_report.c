@@ -207,7 +207,8 @@ report_body(struct tbuf *b, struct queued *q, const struct tstate *t,
 	all = sum(p.v, ST_FIRST_1S, ST_FIRST_LATER + 1);
 	within = all - p.v[ST_FIRST_LATER];
 	if (all == 0)
-		tb_printf(b, "Service level:         no delivery attempted\r\n");
+		tb_printf(b, "Service level:         no delivery "
+		    "attempted\r\n");
 	else
 		tb_printf(b, "Service level:         %.2f%% of %llu first "
 		    "delivery attempts within 10 minutes\r\n",

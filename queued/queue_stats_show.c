@@ -35,7 +35,7 @@ struct view {
 };
 
 static void
-day_name(int64_t day, char *buf, size_t sz)
+stats_day_text(int64_t day, char *buf, size_t sz)
 {
 	time_t		t = (time_t)(day * 86400);
 	struct tm	tm;
@@ -112,7 +112,7 @@ show_day(void *arg, const struct tday *d)
 		vw->total[i] += d->v[i];
 	if (d->day == vw->today)
 		vw->today_msgs = d->v[ST_INBOUND_MSGS];
-	day_name(d->day, day, sizeof(day));
+	stats_day_text(d->day, day, sizeof(day));
 	if (!vw->json) {
 		snprintf(head, sizeof(head), "tenant %s, %s",
 		    d->tenant[0] ? d->tenant : "-", day);
@@ -250,7 +250,7 @@ stats_show(struct queued *q, struct imsg *imsg, const struct ctl_req *req)
 	vw.json = (req->flags & CTL_F_JSON) != 0;
 	vw.today = stats_today();
 	vw.from = vw.today - days + 1;
-	day_name(vw.from, from, sizeof(from));
+	stats_day_text(vw.from, from, sizeof(from));
 	if (vw.json) {
 		snprintf(line, sizeof(line), "{ \"from\": \"%s\", \"days\": "
 		    "%lld, \"tenants\": [", from, (long long)days);

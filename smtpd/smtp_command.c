@@ -251,7 +251,7 @@ cmd_rcpt(struct session *s, const char *arg, size_t len)
 	if (relay_rcpt(s->sd->relay, s->client_tenant, &s->local, &ma, bare,
 	    &v, &err) == -1) {
 		smtp_stats_refused(s->sd, v.tenant ? v.tenant->name : "",
-		    smtp_stats_rcpt_reason(&err), &err);
+		    reply_stat_reason(&err), &err);
 		mailaddr_format(&ma, to, sizeof(to));
 		reject_log(s, "RCPT", &err, bare ? "postmaster" : to);
 		session_reply_r(s, &err);

@@ -24,7 +24,7 @@ struct smtp_stats {
 };
 
 static void
-stats_send(struct smtpd *sd)
+smtp_stats_send(struct smtpd *sd)
 {
 	struct mw w;
 
@@ -38,11 +38,11 @@ stats_send(struct smtpd *sd)
 }
 
 static void
-stats_tick(int fd, short ev, void *arg)
+smtp_stats_tick(int fd, short ev, void *arg)
 {
 	(void)fd;
 	(void)ev;
-	stats_send(arg);
+	smtp_stats_send(arg);
 }
 
 void
@@ -53,7 +53,7 @@ smtp_stats_init(struct smtpd *sd)
 	if ((sd->stats = calloc(1, sizeof(*sd->stats))) == NULL)
 		fatal("statistics");
 	sd->stats->timer = event_new(sd->child->base, -1, EV_PERSIST,
-	    stats_tick, sd);
+	    smtp_stats_tick, sd);
 	if (sd->stats->timer == NULL || event_add(sd->stats->timer, &tv) ==
 	    -1)
 		fatalx("statistics timer");
@@ -70,17 +70,6 @@ smtp_stats_refused(struct smtpd *sd, const char *tenant,
 		return;
 	if (stat_batch_add(&sd->stats->b, tenant, why, deferred, 1) == 0)
 		return;
-	stats_send(sd);
+	smtp_stats_send(sd);
 	(void)stat_batch_add(&sd->stats->b, tenant, why, deferred, 1);
-}
-
-/* What a relay_rcpt refusal was: an unknown user, or relay denied. */
-enum stat_reason
-smtp_stats_rcpt_reason(const struct smtp_reply *r)
-{
-	if (strcmp(r->enh + 1, ".1.1") == 0)
-		return SR_UNKNOWN_USER;
-	if (strcmp(r->enh, "5.7.1") == 0)
-		return SR_RELAY_DENIED;
-	return SR_OTHER;
 }

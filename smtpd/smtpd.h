@@ -263,7 +263,6 @@ extern struct smtpd *smtpd_env;
 void	 smtp_stats_init(struct smtpd *);
 void	 smtp_stats_refused(struct smtpd *, const char *tenant,
 	    enum stat_reason, const struct smtp_reply *);
-enum stat_reason smtp_stats_rcpt_reason(const struct smtp_reply *);
 void	 smtpd_send_queue(struct smtpd *, uint32_t, uint64_t, int,
 	    const void *, size_t);
 

@@ -76,7 +76,8 @@ subject(const char *text, const char *want, size_t want_skip,
 static void
 test_subject(void)
 {
-	const char	*dflt = "An announcement from the mail relay's operator";
+	const char	*dflt =
+	    "An announcement from the mail relay's operator";
 	char		 longer[300];
 
 	subject("Subject: Maintenance\n\nText\n", "Maintenance", 22,

@@ -30,7 +30,8 @@ test_roundtrip(void)
 	memset(&b, 0, sizeof(b));
 	ok(stat_batch_add(&b, "acme", SR_DNSBL, 0, 1) == 0, "add a dnsbl 5xx");
 	ok(stat_batch_add(&b, "acme", SR_DNSBL, 0, 2) == 0, "and two more");
-	ok(stat_batch_add(&b, "acme", SR_GREYLIST, 1, 1) == 0, "a greylist 4xx");
+	ok(stat_batch_add(&b, "acme", SR_GREYLIST, 1, 1) == 0,
+	    "a greylist 4xx");
 	ok(stat_batch_add(&b, NULL, SR_RELAY_DENIED, 0, 1) == 0,
 	    "a relay denied, no tenant");
 	ok(stat_batch_add(&b, "acme", SR_MAX + 3, 0, 1) == 0,
