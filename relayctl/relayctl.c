@@ -165,6 +165,14 @@ write_all(int fd, const char *p, size_t len)
  * open: a FIFO does not hang us before it is refused.
  */
 static int
+announce_fail(char **text)
+{
+	free(*text);
+	*text = NULL;
+	return -1;
+}
+
+static int
 announce_read(int argc, char **argv, char *req, size_t reqsz, size_t *len,
     char **text, size_t *tlen)
 {
@@ -204,7 +212,7 @@ announce_read(int argc, char **argv, char *req, size_t reqsz, size_t *len,
 			fprintf(stderr, "relayctl: %s: %s\n", argv[1],
 			    strerror(errno));
 			close(fd);
-			return -1;
+			return announce_fail(text);
 		}
 		got += (size_t)n;
 	}
@@ -212,11 +220,11 @@ announce_read(int argc, char **argv, char *req, size_t reqsz, size_t *len,
 	*tlen = got;
 	if ((why = announce_text_check(*text, got)) != NULL) {
 		fprintf(stderr, "relayctl: %s: %s\n", argv[1], why);
-		return -1;
+		return announce_fail(text);
 	}
 	*len = (size_t)snprintf(req, reqsz, "announce %zu%s%s", got,
 	    argc == 4 ? " role " : "", argc == 4 ? argv[3] : "");
-	return *len >= reqsz ? -1 : 0;
+	return *len >= reqsz ? announce_fail(text) : 0;
 }
 
 /*
@@ -337,21 +345,28 @@ main(int argc, char **argv)
 	/* Refuse here what relayd would refuse, with the same words. */
 	if ((why = ctl_req_parse(req, len, &parsed)) != NULL) {
 		fprintf(stderr, "relayctl: %s\n", why);
+		free(text);
 		usage();
 	}
 	if (sock == NULL) {
-		if (socket_from_config(file, fflag, path, sizeof(path)) == -1)
+		if (socket_from_config(file, fflag, path, sizeof(path)) == -1) {
+			free(text);
 			return 1;
+		}
 		sock = path;
 	}
-	if ((fd = connect_socket(sock)) == -1)
+	if ((fd = connect_socket(sock)) == -1) {
+		free(text);
 		return 1;
+	}
 	req[len++] = '\n';
 	if (write_all(fd, req, len) == -1 ||
 	    (text != NULL && write_all(fd, text, tlen) == -1)) {
+		free(text);
 		fprintf(stderr, "relayctl: %s: %s\n", sock, strerror(errno));
 		close(fd);
 		return 1;
 	}
+	free(text);
 	return read_answer(fd, parsed.cmd == CTL_MONITOR) == 0 ? 0 : 1;
 }
