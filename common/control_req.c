@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "announce.h"
 #include "control_req.h"
 #include "marshal.h"
 
@@ -37,6 +38,7 @@ struct verb {
 static const char	*check_trace(const struct ctl_req *);
 static const char	*check_hold(const struct ctl_req *);
 static const char	*check_stats(const struct ctl_req *);
+static const char	*check_announce(const struct ctl_req *);
 
 static const struct verb verbs[] = {
 	{ "show status", CTL_SHOW_STATUS, ARG_NONE, 0, 0, NULL,
@@ -92,6 +94,12 @@ static const struct verb verbs[] = {
 	{ "show stats", CTL_SHOW_STATS, ARG_WORDS, 0, 3,
 	    "expected [TENANT] [--days N]", CTL_OPERATOR, CTL_F_JSON,
 	    check_stats },
+	/* It mails a tenant's contacts. */
+	{ "report", CTL_REPORT, ARG_WORDS, 1, 1, "expected TENANT",
+	    CTL_ADMIN, 0, NULL },
+	/* It mails every tenant's contacts; its text follows the line. */
+	{ "announce", CTL_ANNOUNCE, ARG_WORDS, 1, 3, NULL, CTL_ADMIN, 0,
+	    check_announce },
 };
 
 #define NVERBS	(sizeof(verbs) / sizeof(verbs[0]))
@@ -215,6 +223,25 @@ check_stats(const struct ctl_req *req)
 		return "expected [TENANT] [--days N]";
 	(void)strtonum(req->args[i + 1], 1, 3650, &err);
 	return err == NULL ? NULL : "--days: a number from 1 to 3650";
+}
+
+/* OCTETS [role ROLE], as relayctl sends it (announce.h). */
+static const char *
+check_announce(const struct ctl_req *req)
+{
+	const char *err = NULL;
+
+	(void)strtonum(req->args[0], 1, ANNOUNCE_MAX, &err);
+	if (err != NULL)
+		return "announce: expected the text's length, 1 to 65536";
+	if (req->nargs == 1)
+		return NULL;
+	if (req->nargs != 3 || strcmp(req->args[1], "role") != 0)
+		return "announce: expected FILE [--role ROLE]";
+	if (announce_role(req->args[2]) == 0)
+		return "announce: a role is technical, emergency, policy or "
+		    "billing";
+	return NULL;
 }
 
 static const char *

@@ -68,7 +68,9 @@ enum ctl_cmd {
 	CTL_HOLD_RECORDS,	/* [TENANT|ADDRESS] [--release] */
 	CTL_SHOW_STATS,		/* queued: [TENANT] [--days N] [--json] */
 	CTL_AUTH_SUSPEND,	/* policyd: TENANT USER */
-	CTL_AUTH_RESUME		/* policyd: TENANT USER */
+	CTL_AUTH_RESUME,	/* policyd: TENANT USER */
+	CTL_REPORT,		/* queued: TENANT, this month's report now */
+	CTL_ANNOUNCE		/* queued: OCTETS [role ROLE], then the text */
 };
 
 #define CTL_JSON_WORD	"--json"

@@ -92,6 +92,10 @@
  *   M_CTL_MORE   parent -> child  peerid; no payload: send the next part
  *   M_CTL_CANCEL parent -> child  peerid; no payload: relayctl has gone
  *   M_CTL_DONE   child -> parent  peerid; u8 ok (0 or 1), str error
+ *   M_CTL_TEXT   parent -> queued peerid; raw octets, at most
+ *                                 ANNOUNCE_PART: a part of relayctl
+ *                                 announce's text, all of them before
+ *                                 its M_CTL_REQ (announce.h)
  *
  * A control request is answered with M_CTL_LINEs and one M_CTL_DONE, and
  * the parent takes them only from the child it asked.  A listing, which
@@ -146,6 +150,8 @@ enum msg_parent {
 	M_CONF_TENANT_AUTH,	/* the last tenant's auth: */
 	M_CONF_TENANT_CONTENT,	/* the last tenant's content: */
 	M_CONF_STORE,		/* parent -> policyd: policy_store */
+	M_CTL_TEXT,		/* parent -> queued: a part of announce's
+				   text, before its M_CTL_REQ */
 	M_PARENT_MAX
 };
 

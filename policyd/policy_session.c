@@ -195,6 +195,8 @@ send_verdict(struct psess *ps, const struct pq *q, const struct verdict *v,
 		snprintf(result, sizeof(result), "%s %d %s %s", v->code < 500 ?
 		    "defer" : "reject", v->code, v->enh, v->text);
 	pmx_verdict(pd, q->type, v->check, v->code);
+	if (v->code != 0)
+		policy_stats_refused(pd, q->tenant, v->check, v->code);
 	/* One line per verdict that a check took part in. */
 	if (v->check != NULL)
 		log_info("policy %s client=[%s] tenant=%s%s%s%s%s%s check=%s "

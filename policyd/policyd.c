@@ -134,6 +134,7 @@ policyd_init(struct child *c)
 	pd->whitelist = grey_wl_new();
 	pd->auth = pauth_new(pd);
 	pd->milters = milters_new(c);
+	policy_stats_init(pd);
 	if ((pd->tick = event_new(c->base, -1, EV_PERSIST, tick, pd)) ==
 	    NULL || event_add(pd->tick, &tv) == -1)
 		fatalx("policyd timer");

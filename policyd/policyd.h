@@ -39,8 +39,11 @@ struct rcpt_state;
 struct psess;
 RB_HEAD(psess_tree, psess);
 
+struct policy_stats;
+
 struct policyd {
 	struct child		*child;
+	struct policy_stats	*stats;		/* policy_stats.c */
 	struct dns_client	*dns;
 	struct policy_tests	*tests;		/* policy_test.c */
 	struct pstore		*store;		/* policy_store.c */
@@ -76,5 +79,10 @@ void	 policy_control(struct policyd *, uint64_t req, const struct ctl_req *);
 void	 pctl_line(struct policyd *, uint64_t req, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	 pctl_done(struct policyd *, uint64_t req, const char *err);
+
+/* policy_stats.c: refusals counted for queued's statistics. */
+void	 policy_stats_init(struct policyd *);
+void	 policy_stats_refused(struct policyd *, const char *tenant,
+	    const char *check, int code);
 
 #endif

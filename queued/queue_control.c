@@ -281,6 +281,12 @@ control_request(struct queued *q, struct imsg *imsg)
 	case CTL_SHOW_STATS:
 		stats_show(q, imsg, &req);
 		break;
+	case CTL_REPORT:
+		report_request(q, imsg->hdr.peerid, req.args[0]);
+		break;
+	case CTL_ANNOUNCE:
+		announce_request(q, imsg->hdr.peerid, &req);
+		break;
 	default:
 		child_peer_broken(q->child, PROC_PARENT, imsg, "control");
 	}

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "clock.h"
 #include "config.h"
 #include "fdio.h"
 #include "log.h"
@@ -39,15 +40,7 @@
 #define NOTICE_RCPTS_MAX	(CONTACTS_MAX + 2)
 #define NOTICE_TEXT_MAX		(64 * 1024)
 
-/* A notice's text as it grows; err once it failed to. */
-struct tbuf {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-	int	 err;
-};
-
-static void __attribute__((format(printf, 2, 3)))
+void
 tb_printf(struct tbuf *b, const char *fmt, ...)
 {
 	va_list	 ap;
@@ -97,6 +90,12 @@ notice_kind_name(enum notice_kind k)
 		return "volume";
 	case NK_TEST:
 		return "test";
+	case NK_REPORT:
+		return "report";
+	case NK_MONTHLY:
+		return "monthly";
+	case NK_ANNOUNCE:
+		return "announce";
 	case NK_MAX:
 		break;
 	}
@@ -112,6 +111,9 @@ kind_roles(enum notice_kind k)
 		return CONTACT_TECHNICAL | CONTACT_POLICY;
 	case NK_TEST:
 		return CONTACT_ROLES;
+	case NK_REPORT:
+	case NK_MONTHLY:
+		return CONTACT_POLICY | CONTACT_BILLING;
 	default:
 		return CONTACT_TECHNICAL | CONTACT_EMERGENCY;
 	}
@@ -171,6 +173,11 @@ nr_build(const struct conf *conf, const struct tenant_conf *tc,
 	for (i = 0; i < tc->ncontacts; i++)
 		if (tc->contacts[i].roles & roles)
 			nr_add(nr, tc->contacts[i].email);
+	/* A report with no policy or billing contact: the technical. */
+	for (i = 0; nr->n == 0 && (k == NK_REPORT || k == NK_MONTHLY) &&
+	    i < tc->ncontacts; i++)
+		if (tc->contacts[i].roles & CONTACT_TECHNICAL)
+			nr_add(nr, tc->contacts[i].email);
 	if (nr->n == 0)
 		nr_add(nr, tc->postmaster);
 	for (i = 0; i < nr->n; i++)
@@ -180,8 +187,8 @@ nr_build(const struct conf *conf, const struct tenant_conf *tc,
 }
 
 /* Where a recipient goes: a tenant's own servers, or its MX. */
-static int
-route_rcpt(const struct conf *conf, struct rcpt *r, const char *addr)
+int
+notice_rcpt_route(const struct conf *conf, struct rcpt *r, const char *addr)
 {
 	const struct tenant_conf	*owner;
 	const char			*at = strrchr(addr, '@');
@@ -225,7 +232,7 @@ notice_envelope(const struct conf *conf, const struct nrcpts *nr)
 	e->flags = ENVF_BOUNCE | ENVF_NOTICE;
 	for (i = 0; i < nr->n; i++)
 		if ((r = envelope_add_rcpt(e)) == NULL ||
-		    route_rcpt(conf, r, nr->addr[i]) == -1)
+		    notice_rcpt_route(conf, r, nr->addr[i]) == -1)
 			goto fail;
 	return e;
 fail:
@@ -234,9 +241,14 @@ fail:
 }
 
 static void
-notice_subject(struct tbuf *b, const struct tstate *t, enum notice_kind k)
+notice_subject(struct tbuf *b, const struct tstate *t, enum notice_kind k,
+    int64_t now)
 {
 	switch (k) {
+	case NK_REPORT:
+	case NK_MONTHLY:
+		report_subject(b, t, k, now);
+		break;
 	case NK_OUTAGE:
 		tb_printf(b, "%s: its mail servers do not accept mail (%llu "
 		    "messages held)", t->name,
@@ -304,6 +316,10 @@ notice_body(struct tbuf *b, struct queued *q, const struct tstate *t,
 	    "operator\r\n<%s> about the tenant %s.\r\n\r\n", conf->hostname,
 	    conf->postmaster, t->name);
 	switch (k) {
+	case NK_REPORT:
+	case NK_MONTHLY:
+		report_body(b, q, t, k, now);
+		return;
 	case NK_OUTAGE:
 		format_age(now - t->failing_since, age, sizeof(age));
 		tb_printf(b, "The mail servers of %s have accepted nothing "
@@ -394,7 +410,7 @@ notice_compose(struct tbuf *b, struct queued *q, const struct tstate *t,
 		tb_printf(b, "%s<%s>%s\r\n", i == 0 ? "To: " : "\t",
 		    nr->addr[i], i + 1 < nr->n ? "," : "");
 	tb_printf(b, "Subject: [%s] ", q->conf->hostname);
-	notice_subject(b, t, k);
+	notice_subject(b, t, k, now);
 	notice_date(now, date, sizeof(date));
 	tb_printf(b, "\r\nDate: %s\r\n", date);
 	tb_printf(b, "Auto-Submitted: auto-generated\r\n");
@@ -439,6 +455,9 @@ notice_send(struct queued *q, struct tstate *t, enum notice_kind k,
 	int64_t				 now = time(NULL);
 	int				 eightbit;
 
+	/* A report's month is the test clock's, as its counters' days. */
+	if (k == NK_REPORT || k == NK_MONTHLY)
+		now = clock_now();
 	if ((tc = t->tc) == NULL) {
 		snprintf(err, errsz, "the tenant is not configured");
 		return -1;
@@ -475,6 +494,7 @@ notice_send(struct queued *q, struct tstate *t, enum notice_kind k,
 	n->text = b.p;
 	n->len = b.len;
 	n->told = nr.told;
+	n->at = now;
 	n->ctl_req = ctl_req;
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
 	    (n->hostname = strdup(q->conf->hostname)) == NULL ||
@@ -555,6 +575,11 @@ log_notice(struct queued *q, const struct task *j, const char *qid)
 	size_t			 i;
 
 	(void)q;
+	if (j->notice->kind == NK_ANNOUNCE) {
+		log_info("announce msgid=%s from=<%s> status=queued (to %zu "
+		    "addresses, each once)", qid, e->sender, e->nrcpts);
+		return;
+	}
 	to[0] = '\0';
 	for (i = 0; i < e->nrcpts; i++) {
 		if (i > 0)
@@ -601,7 +626,7 @@ notice_task_done(struct queued *q, struct task *j)
 		queue_id_format(j->env->id, qid, sizeof(qid));
 		log_notice(q, j, qid);
 		if (t != NULL) {
-			t->notices[n->kind].at = j->env->created;
+			t->notices[n->kind].at = n->at;
 			t->notices[n->kind].count++;
 			t->notices[n->kind].told = (uint8_t)n->told;
 			if (n->kind == NK_OUTAGE)
@@ -612,8 +637,9 @@ notice_task_done(struct queued *q, struct task *j)
 		m = queue_insert(q, j->env);
 		sched_add(q, m);
 		if (n->ctl_req != 0) {
-			snprintf(line, sizeof(line), "test notice msgid=%s "
-			    "queued to %zu recipients%s", qid, j->env->nrcpts,
+			snprintf(line, sizeof(line), "%s notice msgid=%s "
+			    "queued to %zu recipients%s",
+			    notice_kind_name(n->kind), qid, j->env->nrcpts,
 			    n->told ? "" : "; none outside the tenant's "
 			    "domains");
 			ctl_line(q, n->ctl_req, line);

@@ -67,7 +67,7 @@ tnode_cmp(struct tnode *a, struct tnode *b)
 RB_PROTOTYPE(tnode_tree, tnode, entry, tnode_cmp)
 RB_GENERATE(tnode_tree, tnode, entry, tnode_cmp)
 
-static void	stats_tick(int, short, void *);
+static void	qstats_tick(int, short, void *);
 
 int64_t
 stats_today(void)
@@ -91,7 +91,7 @@ stats_init(struct queued *q)
 		fatal("statistics");
 	RB_INIT(&q->stats->days);
 	q->stats->timer = event_new(q->child->base, -1, EV_PERSIST,
-	    stats_tick, q);
+	    qstats_tick, q);
 	if (q->stats->timer == NULL || event_add(q->stats->timer, &tv) == -1)
 		fatalx("statistics timer");
 }
@@ -101,6 +101,7 @@ node_get(struct qstats *st, const char *tenant, int64_t day)
 {
 	struct tnode find, *n;
 
+	memset(&find, 0, sizeof(find));
 	if (strlcpy(find.d.tenant, tenant, sizeof(find.d.tenant)) >=
 	    sizeof(find.d.tenant))
 		return NULL;
@@ -272,7 +273,7 @@ stats_flush(struct queued *q)
 }
 
 static void
-stats_tick(int fd, short ev, void *arg)
+qstats_tick(int fd, short ev, void *arg)
 {
 	(void)fd;
 	(void)ev;

@@ -3,9 +3,9 @@
  *
  * One block per tenant per day with what it counted, then the tenant's
  * total over the days shown, its share of first attempts within ten
- * minutes, and how close it is today to limits.daily_messages (messages
- * accepted today, both directions) and to limits.spool_max (octets it
- * holds in the spool now).  The relay's own line ("-") shows refusals
+ * minutes, and how close it is today to limits.daily_messages (inbound
+ * messages accepted today, what policyd limits) and to limits.spool_max
+ * (octets it holds in the spool now).  The relay's own line ("-") shows refusals
  * that belong to no tenant.  With --json, one JSON document: an object
  * per tenant on lines of its own.
  */
@@ -35,7 +35,7 @@ struct view {
 };
 
 static void
-day_name(int64_t day, char *buf, size_t sz)
+stats_day_text(int64_t day, char *buf, size_t sz)
 {
 	time_t		t = (time_t)(day * 86400);
 	struct tm	tm;
@@ -111,8 +111,8 @@ show_day(void *arg, const struct tday *d)
 	for (i = 0; i < ST_MAX; i++)
 		vw->total[i] += d->v[i];
 	if (d->day == vw->today)
-		vw->today_msgs = d->v[ST_INBOUND_MSGS] + d->v[ST_OUTBOUND_MSGS];
-	day_name(d->day, day, sizeof(day));
+		vw->today_msgs = d->v[ST_INBOUND_MSGS];
+	stats_day_text(d->day, day, sizeof(day));
 	if (!vw->json) {
 		snprintf(head, sizeof(head), "tenant %s, %s",
 		    d->tenant[0] ? d->tenant : "-", day);
@@ -250,7 +250,7 @@ stats_show(struct queued *q, struct imsg *imsg, const struct ctl_req *req)
 	vw.json = (req->flags & CTL_F_JSON) != 0;
 	vw.today = stats_today();
 	vw.from = vw.today - days + 1;
-	day_name(vw.from, from, sizeof(from));
+	stats_day_text(vw.from, from, sizeof(from));
 	if (vw.json) {
 		snprintf(line, sizeof(line), "{ \"from\": \"%s\", \"days\": "
 		    "%lld, \"tenants\": [", from, (long long)days);

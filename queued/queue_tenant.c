@@ -525,6 +525,7 @@ tenant_tick(int fd, short ev, void *arg)
 		}
 		defer_all_check(q, t, t->tc, now);
 		notices_check(q, t, now);
+		report_check(q, t);
 		tenant_persist(q, t);
 	}
 	probe_tick(q, now);
@@ -723,6 +724,8 @@ show_notices(struct show *sh, const struct tstate *t, int64_t now)
 	for (k = 0; k < NK_MAX; k++) {
 		const struct notice_rec *n = &t->notices[k];
 
+		if (k == NK_ANNOUNCE)
+			continue;	/* of no tenant */
 		snprintf(key, sizeof(key), "notice %s", notice_kind_name(k));
 		show_date(n->at, now, when, sizeof(when));
 		if (n->at == 0)

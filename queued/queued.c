@@ -17,6 +17,7 @@
 #include "faults.h"
 #include "log.h"
 #include "marshal.h"
+#include "msg_parent.h"
 #include "msg_selfcheck.h"
 #include "msg_auth.h"
 #include "queued.h"
@@ -346,9 +347,12 @@ queued_control(struct child *c, struct imsg *imsg)
 static void
 queued_from_parent(struct child *c, struct imsg *imsg)
 {
-	if (imsg->hdr.type != M_SC_NOTICE)
+	if (imsg->hdr.type == M_CTL_TEXT)
+		announce_part(c->state, imsg);
+	else if (imsg->hdr.type == M_SC_NOTICE)
+		notice_request(c->state, imsg);
+	else
 		child_peer_broken(c, PROC_PARENT, imsg, "unknown type");
-	notice_request(c->state, imsg);
 }
 
 static const struct child_ops queued_ops = {

@@ -199,6 +199,7 @@ struct queued {
 	int64_t			 census_at;	/* held mail last counted */
 	struct records		*rec;		/* queue_record.c */
 	struct qstats		*stats;		/* queue_stats.c */
+	struct announce		*announce;	/* queue_announce.c */
 };
 
 /* Notices to a tenant's contacts (queue_notice.c), by kind. */
@@ -208,6 +209,9 @@ enum notice_kind {
 	NK_DEFER_ALL,		/* its new mail is deferred */
 	NK_VOLUME,		/* its daily volume limit is reached */
 	NK_TEST,		/* relayctl notices test */
+	NK_REPORT,		/* relayctl report: this month so far */
+	NK_MONTHLY,		/* the last month's report (queue_report.c) */
+	NK_ANNOUNCE,		/* relayctl announce, of no tenant */
 	NK_MAX
 };
 
@@ -261,7 +265,16 @@ struct notice_spec {
 	char			*text;		/* after the Message-ID field */
 	size_t			 len;
 	int			 told;
-	uint64_t		 ctl_req;	/* NK_TEST: relayctl's, or 0 */
+	int64_t			 at;		/* its time, as notices[] keeps */
+	uint64_t		 ctl_req;	/* relayctl's request, or 0 */
+};
+
+/* A notice's text as it grows; err once it failed to (64 KB at most). */
+struct tbuf {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+	int	 err;
 };
 
 /* A delivery status notification to write (queue_dsn.c). */
@@ -707,6 +720,22 @@ int	 notice_send(struct queued *, struct tstate *, enum notice_kind,
 int	 notice_write(int spool_fd, struct task *, char *err, size_t errsz);
 void	 notice_task_done(struct queued *, struct task *);
 void	 notice_volume(struct queued *, struct imsg *);
+void	 tb_printf(struct tbuf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+/* queue_report.c: the tenants' reports, of a month or so far. */
+void	 report_check(struct queued *, struct tstate *);
+void	 report_subject(struct tbuf *, const struct tstate *,
+	    enum notice_kind, int64_t now);
+void	 report_body(struct tbuf *, struct queued *, const struct tstate *,
+	    enum notice_kind, int64_t now);
+void	 report_request(struct queued *, uint64_t req, const char *tenant);
+int	 notice_rcpt_route(const struct conf *, struct rcpt *, const char *);
+
+/* queue_announce.c: relayctl announce. */
+void	 announce_part(struct queued *, struct imsg *);
+void	 announce_request(struct queued *, uint64_t req,
+	    const struct ctl_req *);
 
 /* queued.c */
 void	 queued_fd_budget(struct queued *);

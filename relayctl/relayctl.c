@@ -5,9 +5,11 @@
  * (-f, default /etc/relayd/relayd.yaml), or the built-in default.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "announce.h"
 #include "config_load.h"
 #include "control_req.h"
 #include "text.h"
@@ -74,7 +77,15 @@ usage(void)
 	    "  auth suspend TENANT USER\n"
 	    "                          refuse the user's AUTH (535) and end\n"
 	    "                          its sessions' relaying (admin)\n"
-	    "  auth resume TENANT USER lift a suspension (admin)\n");
+	    "  auth resume TENANT USER lift a suspension (admin)\n"
+
+	    "  show stats [TENANT] [--days N] [--json]\n"
+	    "                          per-tenant statistics by day\n"
+	    "  report TENANT           mail the tenant's contacts its report\n"
+	    "                          of this month so far (admin)\n"
+	    "  announce FILE [--role ROLE]\n"
+	    "                          mail FILE, read with your own rights,\n"
+	    "                          to every tenant's contacts (admin)\n");
 	exit(2);
 }
 
@@ -153,6 +164,75 @@ write_all(int fd, const char *p, size_t len)
 }
 
 /*
+ * announce FILE [--role ROLE]: FILE read here, with the caller's rights
+ * (never by relayd, which runs as root), checked, and sent after the
+ * request line "announce OCTETS [role ROLE]" (announce.h).  Non-blocking
+ * open: a FIFO does not hang us before it is refused.
+ */
+static int
+announce_fail(char **text)
+{
+	free(*text);
+	*text = NULL;
+	return -1;
+}
+
+static int
+announce_read(int argc, char **argv, char *req, size_t reqsz, size_t *len,
+    char **text, size_t *tlen)
+{
+	struct stat	 st;
+	const char	*why;
+	ssize_t		 n;
+	size_t		 got = 0;
+	int		 fd;
+
+	if (argc != 2 && !(argc == 4 && strcmp(argv[2], "--role") == 0)) {
+		fprintf(stderr, "relayctl: announce: expected FILE "
+		    "[--role ROLE]\n");
+		return -1;
+	}
+	if ((fd = open(argv[1], O_RDONLY | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC)) == -1) {
+		fprintf(stderr, "relayctl: %s: %s\n", argv[1], strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "relayctl: %s: not a regular file\n", argv[1]);
+		close(fd);
+		return -1;
+	}
+	if (st.st_size > ANNOUNCE_MAX || (*text = malloc(ANNOUNCE_MAX + 1)) ==
+	    NULL) {
+		fprintf(stderr, "relayctl: %s: longer than 64 KB\n", argv[1]);
+		close(fd);
+		return -1;
+	}
+	/* It may grow meanwhile: never more than the bound plus one. */
+	while (got <= ANNOUNCE_MAX && (n = read(fd, *text + got,
+	    ANNOUNCE_MAX + 1 - got)) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			fprintf(stderr, "relayctl: %s: %s\n", argv[1],
+			    strerror(errno));
+			close(fd);
+			return announce_fail(text);
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	*tlen = got;
+	if ((why = announce_text_check(*text, got)) != NULL) {
+		fprintf(stderr, "relayctl: %s: %s\n", argv[1], why);
+		return announce_fail(text);
+	}
+	*len = (size_t)snprintf(req, reqsz, "announce %zu%s%s", got,
+	    argc == 4 ? " role " : "", argc == 4 ? argv[3] : "");
+	return *len >= reqsz ? announce_fail(text) : 0;
+}
+
+/*
  * Print data lines; the final line decides the exit status.  Live
  * answers (monitor) are flushed line by line, for whoever reads them.
  */
@@ -208,7 +288,8 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ctl_req	 parsed;
-	size_t		 len = 0;
+	char		*text = NULL;
+	size_t		 len = 0, tlen = 0;
 	int		 ch, fd, i, fflag = 0, json = 0;
 
 	/* Options end at the command: its words may start with '-'. */
@@ -230,6 +311,12 @@ main(int argc, char **argv)
 	}
 	if (optind == argc)
 		usage();
+	if (strcmp(argv[optind], "announce") == 0) {
+		if (announce_read(argc - optind, argv + optind, req,
+		    sizeof(req), &len, &text, &tlen) == -1)
+			return 1;
+		optind = argc;
+	}
 	/* One word per argument, whatever it holds (control_req.h). */
 	for (i = optind; i < argc; i++) {
 		/* selfcheck --from ADDRESS travels as "from ADDRESS". */
@@ -251,7 +338,8 @@ main(int argc, char **argv)
 		len += (size_t)n;
 	}
 	/* --json before the command: as its last word (control_req.h). */
-	if (json && strcmp(argv[argc - 1], CTL_JSON_WORD) != 0) {
+	if (json && text == NULL && strcmp(argv[argc - 1], CTL_JSON_WORD) !=
+	    0) {
 		if (len + 1 + strlen(CTL_JSON_WORD) > CTL_LINE_MAX) {
 			fprintf(stderr, "relayctl: request too long\n");
 			usage();
@@ -262,20 +350,28 @@ main(int argc, char **argv)
 	/* Refuse here what relayd would refuse, with the same words. */
 	if ((why = ctl_req_parse(req, len, &parsed)) != NULL) {
 		fprintf(stderr, "relayctl: %s\n", why);
+		free(text);
 		usage();
 	}
 	if (sock == NULL) {
-		if (socket_from_config(file, fflag, path, sizeof(path)) == -1)
+		if (socket_from_config(file, fflag, path, sizeof(path)) == -1) {
+			free(text);
 			return 1;
+		}
 		sock = path;
 	}
-	if ((fd = connect_socket(sock)) == -1)
+	if ((fd = connect_socket(sock)) == -1) {
+		free(text);
 		return 1;
+	}
 	req[len++] = '\n';
-	if (write_all(fd, req, len) == -1) {
+	if (write_all(fd, req, len) == -1 ||
+	    (text != NULL && write_all(fd, text, tlen) == -1)) {
+		free(text);
 		fprintf(stderr, "relayctl: %s: %s\n", sock, strerror(errno));
 		close(fd);
 		return 1;
 	}
+	free(text);
 	return read_answer(fd, parsed.cmd == CTL_MONITOR) == 0 ? 0 : 1;
 }

@@ -38,6 +38,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "announce.h"
 #include "chan.h"
 #include "control_req.h"
 #include "log.h"
@@ -69,6 +70,10 @@ struct ctl_conn {
 	enum ctl_cmd		 cmd;
 	char			 status[PROC_MAX][512];
 	int			 answered[PROC_MAX];
+	/* announce: its request, and the text that follows the line. */
+	struct ctl_req		*areq;
+	char			*text;
+	size_t			 want, got;
 };
 
 struct control {
@@ -502,6 +507,61 @@ do_selfcheck(struct ctl_conn *cc, const struct ctl_req *req)
 	cc->waiting = 1;
 }
 
+/* The announcement's text has come: checked, to queued, then the line. */
+static void
+announce_ready(struct ctl_conn *cc)
+{
+	char err[128];
+
+	if (announce_forward(cc->ctl->env->kids[PROC_QUEUED].chan, cc->id,
+	    cc->text, cc->got, err, sizeof(err)) == -1) {
+		log_warnx("control: uid %u: announce refused: %s",
+		    (unsigned)cc->uid, err);
+		conn_end(cc, 0, err);
+		return;
+	}
+	free(cc->text);
+	cc->text = NULL;
+	evtimer_del(cc->timer);
+	do_forward(cc, cc->areq);
+}
+
+/* Take the text's octets as they come, no more than the line said. */
+static void
+announce_text(struct ctl_conn *cc)
+{
+	struct evbuffer	*in = bufferevent_get_input(cc->bev);
+	size_t		 n = evbuffer_get_length(in);
+
+	if (n > cc->want - cc->got)
+		n = cc->want - cc->got;
+	if (n > 0 && evbuffer_remove(in, cc->text + cc->got, n) != (int)n) {
+		conn_end(cc, 0, "cannot read the text");
+		return;
+	}
+	cc->got += n;
+	if (cc->got == cc->want)
+		announce_ready(cc);
+}
+
+static void
+announce_begin(struct ctl_conn *cc, const struct ctl_req *req)
+{
+	struct timeval	 tv = { CTL_IDLE_TIMEOUT, 0 };
+	const char	*why = NULL;
+
+	cc->want = (size_t)strtonum(req->args[0], 1, ANNOUNCE_MAX, &why);
+	if (why != NULL || (cc->areq = malloc(sizeof(*req))) == NULL ||
+	    (cc->text = malloc(cc->want)) == NULL) {
+		conn_end(cc, 0, "out of memory");
+		return;
+	}
+	*cc->areq = *req;
+	/* The text comes within the idle time-out, or nothing is sent. */
+	evtimer_add(cc->timer, &tv);
+	announce_text(cc);
+}
+
 static void
 conn_request(struct ctl_conn *cc, const char *line, size_t len)
 {
@@ -534,6 +594,9 @@ conn_request(struct ctl_conn *cc, const char *line, size_t len)
 	case CTL_SELFCHECK:
 		do_selfcheck(cc, &req);
 		break;
+	case CTL_ANNOUNCE:
+		announce_begin(cc, &req);
+		break;
 	default:
 		do_forward(cc, &req);
 		break;
@@ -551,6 +614,11 @@ conn_read(struct bufferevent *bev, void *arg)
 
 	if (cc->waiting || cc->closing)
 		return;
+	if (cc->areq != NULL) {
+		if (cc->got < cc->want)
+			announce_text(cc);
+		return;
+	}
 	eol = evbuffer_search(in, "\n", 1, NULL);
 	if (eol.pos == -1) {
 		if (evbuffer_get_length(in) > CTL_LINE_MAX)
@@ -610,6 +678,8 @@ conn_free(struct ctl_conn *cc)
 	if (cc->timer != NULL)
 		event_free(cc->timer);
 	bufferevent_free(cc->bev);
+	free(cc->areq);
+	free(cc->text);
 	free(cc);
 }
 

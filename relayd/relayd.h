@@ -149,6 +149,10 @@ void	 control_selfcheck_done(struct control *, uint64_t id, int ok,
 struct selfcheck *selfcheck_open(struct relayd *);
 void	 selfcheck_reconf(struct selfcheck *);
 void	 selfcheck_close(struct selfcheck *);
+/* parent_announce.c */
+int	 announce_forward(struct chan *, uint64_t id, const char *, size_t,
+	    char *err, size_t errsz);
+
 int	 selfcheck_request(struct selfcheck *, uint64_t conn, uid_t,
 	    const char *from, char *err, size_t errsz);
 /* A result from deliverd; -1: it lied. */

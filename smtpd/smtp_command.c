@@ -97,7 +97,10 @@ cmd_mail(struct session *s, const char *arg, size_t len)
 		return;
 	}
 	if (mp.has_size && mp.size > conf->limits.max_message_size) {
-		session_reply_id(s, R_SIZE_EXCEEDED);
+		reply_set(&err, R_SIZE_EXCEEDED);
+		smtp_stats_refused(s->sd, s->client_tenant ?
+		    s->client_tenant->name : "", SR_SIZE, &err);
+		session_reply_r(s, &err);
 		return;
 	}
 	if (!space_ok(s->sd, mp.has_size ? mp.size : 0)) {
@@ -247,8 +250,11 @@ cmd_rcpt(struct session *s, const char *arg, size_t len)
 			session_reply_r(s, &err);
 		return;
 	}
+	memset(&v, 0, sizeof(v));
 	if (relay_rcpt(s->sd->relay, s->client_tenant, &s->local, &ma, bare,
 	    &v, &err) == -1) {
+		smtp_stats_refused(s->sd, v.tenant ? v.tenant->name : "",
+		    reply_stat_reason(&err), &err);
 		mailaddr_format(&ma, to, sizeof(to));
 		reject_log(s, "RCPT", &err, bare ? "postmaster" : to);
 		session_reply_r(s, &err);
@@ -256,6 +262,7 @@ cmd_rcpt(struct session *s, const char *arg, size_t len)
 	}
 	if (v.tenant != NULL && !tenant_has_room(s, v.tenant->name)) {
 		reply_set(&err, R_TENANT_FULL);
+		smtp_stats_refused(s->sd, v.tenant->name, SR_SPOOL_FULL, &err);
 		reject_log(s, "RCPT", &err, v.addr);
 		session_reply_r(s, &err);
 		return;
@@ -264,6 +271,7 @@ cmd_rcpt(struct session *s, const char *arg, size_t len)
 	if (v.tenant != NULL && v.dir == DIR_INBOUND &&
 	    queue_tenant_deferred(s->sd, v.tenant->name)) {
 		reply_set(&err, R_TENANT_DEFERRED);
+		smtp_stats_refused(s->sd, v.tenant->name, SR_DEFER_ALL, &err);
 		reject_log(s, "RCPT", &err, v.addr);
 		session_reply_uncounted(s, &err);
 		return;
@@ -428,8 +436,11 @@ content_verdict(struct session *s, struct smtp_reply *r)
 
 	if (tx->fail.code != 0)
 		*r = tx->fail;
-	else if (k->too_big)
+	else if (k->too_big) {
 		reply_set(r, R_SIZE_EXCEEDED);
+		smtp_stats_refused(s->sd, tx->nrcpts > 0 ? tx->rcpts[0].tenant :
+		    "", SR_SIZE, r);
+	}
 	else if (k->nul)
 		reply_set(r, R_NUL_IN_MESSAGE);
 	else if (k->bare && !(ct != NULL && ct->allow_bare_newlines))

@@ -436,3 +436,14 @@ reply_auth_challenge(char *buf, size_t sz, int which)
 		return -1;
 	return n;
 }
+
+/* What a relay_rcpt refusal was, for the statistics (stats.h). */
+enum stat_reason
+reply_stat_reason(const struct smtp_reply *r)
+{
+	if (strcmp(r->enh + 1, ".1.1") == 0)
+		return SR_UNKNOWN_USER;
+	if (strcmp(r->enh, "5.7.1") == 0)
+		return SR_RELAY_DENIED;
+	return SR_OTHER;
+}

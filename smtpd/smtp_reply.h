@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stats.h"
+
 struct smtp_reply {
 	int		code;
 	char		enh[16];	/* RFC 3463; "" for none */
@@ -141,6 +143,8 @@ void	 reply_unsupported(struct smtp_reply *, const char *key, size_t);
 void	 reply_bad_value(struct smtp_reply *, const char *key, size_t);
 void	 reply_duplicate(struct smtp_reply *, const char *key);
 void	 reply_relay_denied(struct smtp_reply *, const char *addr);
+/* An unknown user, relay denied, or other: a refusal's reason. */
+enum stat_reason reply_stat_reason(const struct smtp_reply *);
 void	 reply_bad_idn(struct smtp_reply *, const char *local,
 	    const char *domain);
 void	 reply_private_literal(struct smtp_reply *, const char *domain);

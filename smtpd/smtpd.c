@@ -218,6 +218,7 @@ smtpd_init(struct child *c)
 	fdpool_init(&sd->spares.pool, SPARES_MAX);
 	fds_init(sd);
 	sd->dns = dns_client_new(c);
+	smtp_stats_init(sd);
 	if ((sd->accept_pause = evtimer_new(c->base, accept_resume, sd)) ==
 	    NULL)
 		fatalx("evtimer_new");

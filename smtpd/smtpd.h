@@ -40,6 +40,7 @@
 #include "smtp_parse.h"
 #include "smtp_relay.h"
 #include "smtp_reply.h"
+#include "stats.h"
 
 struct child;
 struct dns_client;
@@ -113,8 +114,11 @@ struct fds {
 	int			 short_now;	/* an episode is running */
 };
 
+struct smtp_stats;
+
 struct smtpd {
 	struct child		*child;
+	struct smtp_stats	*stats;		/* smtp_stats.c */
 	const struct conf	*conf;
 	struct relay		*relay;
 	struct listener		*listeners;
@@ -267,6 +271,10 @@ RB_PROTOTYPE(session_tree, session, entry, session_cmp)
 
 /* smtpd.c */
 extern struct smtpd *smtpd_env;
+/* smtp_stats.c: refusals counted for the statistics (stats.h). */
+void	 smtp_stats_init(struct smtpd *);
+void	 smtp_stats_refused(struct smtpd *, const char *tenant,
+	    enum stat_reason, const struct smtp_reply *);
 void	 smtpd_send_queue(struct smtpd *, uint32_t, uint64_t, int,
 	    const void *, size_t);
 

@@ -90,7 +90,7 @@ static const struct bad bads[] = {
 	{ "show", R_UNKNOWN },
 	{ "show statu", R_UNKNOWN },
 	{ "show statuses", R_UNKNOWN },
-	{ "show stats", R_UNKNOWN },
+	{ "show statz", R_UNKNOWN },
 	{ "status", R_UNKNOWN },
 	{ "help", R_UNKNOWN },
 	{ "queue", R_UNKNOWN },
