@@ -33,7 +33,10 @@
  * smtpd-envelope-crlf spoil the envelope smtpd hands queued;
  * queued-job-crlf puts a line break in a recipient sent to deliverd;
  * queued-reply-crlf puts a line break and a forged 250 in the reply
- * to a transaction queued refuses.
+ * to a transaction queued refuses; beside each store write it makes,
+ * policyd-pq-oversize sends queued a value over PDB_VAL_MAX,
+ * policyd-pq-baddb a write to a database that does not exist and
+ * policyd-pq-flood a thousand writes of new keys.
  */
 #ifndef RELAYD_FAULTS_H
 #define RELAYD_FAULTS_H
