@@ -457,7 +457,7 @@ void	 retry_flush(struct queued *);
 /* queue_corrupt.c: the quarantine, state_dir/corrupt. */
 int	 corrupt_save(struct queued *, uint64_t id, const void *env,
 	    size_t len, const char *why);
-void	 corrupt_show(struct queued *, uint64_t req);
+void	 corrupt_show(struct queued *, struct imsg *);
 
 /* queue_route.c: route keys and tenant routes, removed tenants too. */
 void	 route_key(const struct rcpt *, char *, size_t);
