@@ -36,7 +36,9 @@
  * to a transaction queued refuses; beside each store write it makes,
  * policyd-pq-oversize sends queued a value over PDB_VAL_MAX,
  * policyd-pq-baddb a write to a database that does not exist and
- * policyd-pq-flood a thousand writes of new keys.
+ * policyd-pq-flood a thousand writes of new keys; PROC-ctl-forge makes
+ * that child, given a control request, first answer the one before it
+ * (which the parent gave another child, or nobody).
  */
 #ifndef RELAYD_FAULTS_H
 #define RELAYD_FAULTS_H
