@@ -31,7 +31,8 @@
  * late, as if it had not come).  Steps that go wrong instead of
  * failing: smtpd-envelope-flags, smtpd-envelope-route and
  * smtpd-envelope-crlf spoil the envelope smtpd hands queued;
- * queued-job-crlf puts a line break in a recipient sent to deliverd;
+ * queued-job-crlf puts a line break in a recipient sent to deliverd,
+ * queued-job-crlf-sender one in the sender;
  * queued-reply-crlf puts a line break and a forged 250 in the reply
  * to a transaction queued refuses; beside each store write it makes,
  * policyd-pq-oversize sends queued a value over PDB_VAL_MAX,
