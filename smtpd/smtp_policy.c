@@ -42,16 +42,6 @@ struct p_rcpt {
 	uint8_t			 eod;		/* its end-of-data class */
 };
 
-static int
-localpart_exempt(const char *addr)
-{
-	const char	*at = strrchr(addr, '@');
-	size_t		 n = at != NULL ? (size_t)(at - addr) : strlen(addr);
-
-	return (n == 10 && strncasecmp(addr, "postmaster", 10) == 0) ||
-	    (n == 5 && strncasecmp(addr, "abuse", 5) == 0);
-}
-
 /* Does a tenant ask policyd anything about its inbound recipients? */
 static int
 tenant_checks(const struct conf *conf, const struct tenant_conf *t)
@@ -117,7 +107,7 @@ policy_eod_class(const struct session *s, const struct tenant_conf *t,
 	uint8_t c = 0;
 
 	if (t == NULL || dir != DIR_INBOUND || s->client_tenant != NULL ||
-	    localpart_exempt(addr))
+	    mailaddr_addr_is_role(addr))
 		return 0;
 	if (t->policy.require_to_or_cc)
 		c |= EOD_TO_CC;
@@ -304,7 +294,7 @@ policy_rcpt(struct session *s, const struct relay_verdict *v,
 	struct mw		 w;
 	int			 ask_it;
 
-	if (localpart_exempt(v->addr))
+	if (mailaddr_addr_is_role(v->addr))
 		return 0;
 	if (s->client_tenant != NULL)
 		ask_it = v->dir == DIR_OUTBOUND &&
