@@ -357,7 +357,7 @@ send_write(struct pstore *ps, uint32_t type, uint64_t seq,
  * write in flight like any other, so queued's answers find it.
  */
 static void
-misbehave(struct pstore *ps, const struct pstore_key *k)
+misbehave_writes(struct pstore *ps, const struct pstore_key *k)
 {
 	struct pstore_key	 bad;
 	uint8_t			 val[PDB_VAL_MAX + 64];
@@ -387,7 +387,7 @@ misbehave(struct pstore *ps, const struct pstore_key *k)
 	}
 }
 #else
-#define misbehave(ps, k)	do { } while (0)
+#define misbehave_writes(ps, k)	do { } while (0)
 #endif
 
 static void
@@ -434,7 +434,7 @@ overlay_set(struct pstore *ps, const struct pstore_key *k, const void *val,
 		memcpy(o->val, val, len);
 	send_write(ps, deleted ? M_PQ_DEL : M_PQ_PUT, seq, k, val, len);
 	if (!deleted)
-		misbehave(ps, k);
+		misbehave_writes(ps, k);
 }
 
 void
