@@ -31,12 +31,19 @@
  * late, as if it had not come).  Steps that go wrong instead of
  * failing: smtpd-envelope-flags, smtpd-envelope-route and
  * smtpd-envelope-crlf spoil the envelope smtpd hands queued;
- * queued-job-crlf puts a line break in a recipient sent to deliverd;
+ * queued-job-crlf puts a line break in a recipient sent to deliverd,
+ * queued-job-crlf-sender one in the sender;
  * queued-reply-crlf puts a line break and a forged 250 in the reply
  * to a transaction queued refuses; policyd-milter-endpoint makes
  * policyd ask the parent for a milter the configuration does not have,
  * policyd-spool-twice ask queued twice for a scanned file, and
- * policyd-scan-silent never give smtpd a scan's verdict.
+ * policyd-scan-silent never give smtpd a scan's verdict.  Beside each
+ * store write it makes,
+ * policyd-pq-oversize sends queued a value over PDB_VAL_MAX,
+ * policyd-pq-baddb a write to a database that does not exist and
+ * policyd-pq-flood a thousand writes of new keys; PROC-ctl-forge makes
+ * that child, given a control request, first answer the one before it
+ * (which the parent gave another child, or nobody).
  */
 #ifndef RELAYD_FAULTS_H
 #define RELAYD_FAULTS_H

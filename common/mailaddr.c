@@ -316,3 +316,18 @@ mailaddr_is_role(const char *local)
 {
 	return mailaddr_is_postmaster(local) || strcasecmp(local, "abuse") == 0;
 }
+
+/* The same for a whole address: its local part, before the last '@'. */
+int
+mailaddr_addr_is_role(const char *addr)
+{
+	const char	*at = strrchr(addr, '@');
+	char		 local[MAILADDR_LOCAL_MAX + 1];
+	size_t		 n = at != NULL ? (size_t)(at - addr) : strlen(addr);
+
+	if (n >= sizeof(local))
+		return 0;
+	memcpy(local, addr, n);
+	local[n] = '\0';
+	return mailaddr_is_role(local);
+}

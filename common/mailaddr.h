@@ -54,5 +54,7 @@ void	 mailaddr_format(const struct mailaddr *, char *, size_t);
 int	 mailaddr_is_postmaster(const char *local);
 /* postmaster or abuse (RFC 5321 4.5.1, RFC 2142): always reachable. */
 int	 mailaddr_is_role(const char *local);
+/* The same for an address: its local part, before the last '@'. */
+int	 mailaddr_addr_is_role(const char *addr);
 
 #endif

@@ -51,6 +51,7 @@
 #include <sys/queue.h>
 #include <sys/tree.h>
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -227,6 +228,10 @@ struct hop *hops_copy(const struct hop *, size_t);
 void	 route_resolve(struct deliverd *, struct dest *);
 
 /* mta_session.c */
+struct evbuffer;
+/* Write one command and its CRLF; fatal on a line break (who: prefix). */
+void	 smtp_cmd_vwrite(struct evbuffer *, const char *who, const char *,
+	    va_list) __attribute__((format(printf, 3, 0)));
 struct mta_session *mta_start(struct deliverd *, struct dest *, struct job *);
 void	 mta_next_job(struct mta_session *, struct job *);
 void	 mta_quit(struct mta_session *);

@@ -277,20 +277,13 @@ co_send(struct callout *co, const char *fmt, ...)
 static void
 co_send(struct callout *co, const char *fmt, ...)
 {
-	char	line[CALLOUT_ADDR_MAX + 64];
 	va_list	ap;
-	int	n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
 	/* Checked when the callout came: a line break here is a bug. */
-	if (n < 0 || (size_t)n >= sizeof(line) ||
-	    strpbrk(line, "\r\n") != NULL)
-		fatalx("callout: refusing to write a command that is too long "
-		    "or holds a line break");
-	evbuffer_add(bufferevent_get_output(co->bev), line, (size_t)n);
-	evbuffer_add(bufferevent_get_output(co->bev), "\r\n", 2);
+	va_start(ap, fmt);
+	smtp_cmd_vwrite(bufferevent_get_output(co->bev), "callout: ", fmt,
+	    ap);
+	va_end(ap);
 }
 
 /* Milliseconds left before the deadline (at least 1). */

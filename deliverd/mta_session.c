@@ -143,28 +143,37 @@ cur_hop(struct mta_session *s)
 	return &s->hops[s->hop];
 }
 
+/*
+ * The one writer of deliverd's SMTP commands (sessions, callouts, the
+ * self-check).  Every argument was checked when it came (job_refuse_args,
+ * the callout's and the self-check's own checks) and commands are short:
+ * a line break here would be a second command smuggled into this one, so
+ * it is never written.  NUL cannot be in a C string's middle.
+ */
+void
+smtp_cmd_vwrite(struct evbuffer *out, const char *who, const char *fmt,
+    va_list ap)
+{
+	char	line[2048];
+	int	n;
+
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	if (n < 0 || (size_t)n >= sizeof(line) ||
+	    strpbrk(line, "\r\n") != NULL)
+		fatalx("%srefusing to write an SMTP command that is too long "
+		    "or holds a line break", who);
+	evbuffer_add(out, line, (size_t)n);
+	evbuffer_add(out, "\r\n", 2);
+}
+
 static void __attribute__((format(printf, 2, 3)))
 send_line(struct mta_session *s, const char *fmt, ...)
 {
-	struct evbuffer	*out = bufferevent_get_output(s->bev);
-	char		 line[2048];
-	va_list		 ap;
-	int		 n;
+	va_list	ap;
 
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
+	smtp_cmd_vwrite(bufferevent_get_output(s->bev), "", fmt, ap);
 	va_end(ap);
-	/*
-	 * Every argument was checked when the job came (job_refuse_args)
-	 * and commands are short: a line break here would be a second
-	 * command smuggled into this one, so it is never written.
-	 */
-	if (n < 0 || (size_t)n >= sizeof(line) ||
-	    strpbrk(line, "\r\n") != NULL)
-		fatalx("refusing to write an SMTP command that is too long or "
-		    "holds a line break");
-	evbuffer_add(out, line, (size_t)n);
-	evbuffer_add(out, "\r\n", 2);
 }
 
 static void

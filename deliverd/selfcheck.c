@@ -158,10 +158,11 @@ sc_send(struct sc_run *run, enum sc_state next, const char *fmt, ...)
 	va_list		 ap;
 
 	run->state = next;
+	/* Checked when the self-check came (sc_arg_ok), and again here. */
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(bufferevent_get_output(run->bev), fmt, ap);
+	smtp_cmd_vwrite(bufferevent_get_output(run->bev), "self-check: ", fmt,
+	    ap);
 	va_end(ap);
-	evbuffer_add(bufferevent_get_output(run->bev), "\r\n", 2);
 	bufferevent_set_timeouts(run->bev, &tv, &tv);
 }
 

@@ -1,7 +1,8 @@
 /*
  * policy_control: relayctl's commands for policyd but test spf
  * (policy_test.c): test dnsbl, show greylist, greylist whitelist and
- * greylist flush; show recipients and recipients forget (policy_rcpt.c);
+ * greylist flush; show recipients (in parts, ctl_stream.h) and
+ * recipients forget (policy_rcpt.c);
  * and the whitelist they keep in the store (PDB_WHITELIST: the
  * operator's entries, in clear, the key the entry's text).
  *
@@ -21,6 +22,7 @@
 #include "clock.h"
 #include "config.h"
 #include "control_req.h"
+#include "ctl_stream.h"
 #include "log.h"
 #include "marshal.h"
 #include "msg_parent.h"
@@ -421,20 +423,26 @@ show_greylist(struct policyd *pd, uint64_t req, const struct ctl_req *r)
 }
 
 /*
- * show recipients TENANT: the tenant's state, then one line per learned
- * recipient, read in steps as show greylist is.
+ * show recipients TENANT: one line per learned recipient, then the
+ * tenant's state, in parts at the pace relayctl reads (ctl_stream.h).
+ * The cursor is the key to go on from, kept here: a part reads the store
+ * from it again, so entries added or removed meanwhile break nothing.
  */
+
+#define RCPT_WALK	256	/* entries read by one walk */
 
 struct rcpt_show {
 	struct policyd		*pd;
-	uint64_t		 req;
+	struct ctl_stream	*s;
 	uint8_t			 prefix[PDB_KEY_MAX];	/* name NUL */
 	size_t			 plen;
-	uint8_t			 at[PDB_KEY_MAX];
+	uint8_t			 at[PDB_KEY_MAX];	/* the next key */
 	size_t			 atlen;
 	int64_t			 now;
 	int64_t			 first_seen;
 	int			 past;		/* beyond the tenant's keys */
+	int			 full;		/* the part is: at is next */
+	int			 tail;		/* summary lines sent */
 	uint64_t		 n;
 	uint64_t		 bad;
 };
@@ -446,8 +454,9 @@ rcpt_show_entry(void *arg, const uint8_t *key, size_t klen,
 	struct rcpt_show	*g = arg;
 	char			 line[CTL_TEXT_MAX];
 
-	if (g->past || klen < g->plen || memcmp(key, g->prefix, g->plen) !=
-	    0) {
+	if (g->full || g->past)
+		return;
+	if (klen < g->plen || memcmp(key, g->prefix, g->plen) != 0) {
 		g->past = 1;
 		return;
 	}
@@ -462,15 +471,22 @@ rcpt_show_entry(void *arg, const uint8_t *key, size_t klen,
 		g->bad++;
 		return;
 	}
+	if (ctl_stream_line(g->s, line) == -1) {
+		/* Offered again first in the next part. */
+		g->full = 1;
+		memcpy(g->at, key, klen);
+		g->atlen = klen;
+		return;
+	}
 	g->n++;
-	pctl_line(g->pd, g->req, "%s", line);
 }
 
-static void
-rcpt_show_done(struct rcpt_show *g)
+/* The tenant's state, last, when the count is known; 0 when sent. */
+static int
+rcpt_show_tail(struct rcpt_show *g)
 {
 	const struct tenant_conf *t;
-	char			  seen[32], down[32];
+	char			  seen[32], down[32], line[CTL_TEXT_MAX];
 	int64_t			  since;
 	struct tm		  tm;
 	time_t			  tt;
@@ -485,69 +501,87 @@ rcpt_show_done(struct rcpt_show *g)
 		strftime(down, sizeof(down), "down since %Y-%m-%dT%H:%M:%SZ",
 		    &tm);
 	t = conf_tenant_by_name(g->pd->child->conf, (const char *)g->prefix);
-	pctl_line(g->pd, g->req, "tenant %s: verify %s, first seen %s, "
-	    "servers %s, %llu recipients learned", (const char *)g->prefix,
-	    t == NULL ? "-" : t->verify == VERIFY_CALLOUT ? "callout" :
-	    t->verify == VERIFY_LEARN ? "learn" : t->verify == VERIFY_LIST ?
-	    "list" : "none", seen, down, (unsigned long long)g->n);
-	if (g->bad > 0)
-		pctl_line(g->pd, g->req, "%llu entries that cannot be read",
-		    (unsigned long long)g->bad);
-	pctl_done(g->pd, g->req, NULL);
-	free(g);
+	if (g->tail == 0) {
+		snprintf(line, sizeof(line), "tenant %s: verify %s, first "
+		    "seen %s, servers %s, %llu recipients learned",
+		    (const char *)g->prefix, t == NULL ? "-" :
+		    t->verify == VERIFY_CALLOUT ? "callout" :
+		    t->verify == VERIFY_LEARN ? "learn" :
+		    t->verify == VERIFY_LIST ? "list" : "none", seen, down,
+		    (unsigned long long)g->n);
+		if (ctl_stream_line(g->s, line) == -1)
+			return 1;
+		g->tail = 1;
+	}
+	if (g->tail == 1 && g->bad > 0) {
+		snprintf(line, sizeof(line), "%llu entries that cannot be "
+		    "read", (unsigned long long)g->bad);
+		if (ctl_stream_line(g->s, line) == -1)
+			return 1;
+	}
+	g->tail = 2;
+	return 0;
 }
 
-static void
-rcpt_show_step(int fd, short ev, void *arg)
+/* A part: walks from the cursor until it is full, or WALK_STEP read. */
+static int
+rcpt_show_fill(struct ctl_stream *s, void *arg, uint64_t *cursor)
 {
 	struct rcpt_show	*g = arg;
-	struct timeval		 now = { 0, 0 };
+	uint8_t			 at[PDB_KEY_MAX];
+	size_t			 atlen, read = 0;
 	int			 rv;
 
-	(void)fd;
-	(void)ev;
-	rv = pstore_walk(g->pd->store, PDB_RECIPIENTS, g->at, &g->atlen,
-	    WALK_STEP, rcpt_show_entry, g);
-	if (rv == -1) {
-		pctl_done(g->pd, g->req, "the policy store cannot be read");
-		free(g);
-		return;
+	(void)cursor;
+	g->s = s;
+	g->full = 0;
+	while (!g->past && read < WALK_STEP) {
+		memcpy(at, g->at, g->atlen);
+		atlen = g->atlen;
+		rv = pstore_walk(g->pd->store, PDB_RECIPIENTS, at, &atlen,
+		    RCPT_WALK, rcpt_show_entry, g);
+		if (rv == -1) {
+			ctl_stream_error(s, "the policy store cannot be read");
+			return -1;
+		}
+		if (g->full)
+			return 1;
+		if (rv == 0)
+			g->past = 1;
+		memcpy(g->at, at, atlen);
+		g->atlen = atlen;
+		read += RCPT_WALK;
 	}
-	if (rv != 1 || g->past) {
-		rcpt_show_done(g);
-		return;
-	}
-	if (event_base_once(g->pd->child->base, -1, EV_TIMEOUT,
-	    rcpt_show_step, g, &now) == -1) {
-		pctl_done(g->pd, g->req, "out of memory");
-		free(g);
-	}
+	if (!g->past)
+		return 1;
+	return rcpt_show_tail(g);
 }
 
-static void
-show_recipients(struct policyd *pd, uint64_t req, const struct ctl_req *r)
+void
+rcpt_show_open(struct policyd *pd, struct imsg *imsg,
+    const struct ctl_req *r)
 {
 	const struct tenant_conf	*t;
 	struct rcpt_show		*g;
 	size_t				 n;
 
 	if ((t = conf_tenant_by_name(pd->child->conf, r->args[0])) == NULL) {
-		pctl_done(pd, req, "no such tenant");
+		pctl_done(pd, imsg->hdr.peerid, "no such tenant");
 		return;
 	}
 	if ((g = calloc(1, sizeof(*g))) == NULL) {
-		pctl_done(pd, req, "out of memory");
+		pctl_done(pd, imsg->hdr.peerid, "out of memory");
 		return;
 	}
 	n = strlen(t->name);
 	g->pd = pd;
-	g->req = req;
 	g->now = clock_now();
 	memcpy(g->prefix, t->name, n);
 	g->plen = n + 1;
 	memcpy(g->at, g->prefix, g->plen);
 	g->atlen = g->plen;
-	rcpt_show_step(-1, 0, g);
+	ctl_stream_open(pd->child, imsg, "show recipients", NULL,
+	    rcpt_show_fill, free, g);
 }
 
 static void
@@ -590,9 +624,6 @@ policy_control(struct policyd *pd, uint64_t req, const struct ctl_req *r)
 	case CTL_GREYLIST_FLUSH:
 		greylist_flush(pd);
 		pctl_done(pd, req, NULL);
-		break;
-	case CTL_SHOW_RECIPIENTS:
-		show_recipients(pd, req, r);
 		break;
 	case CTL_RECIPIENTS_FORGET:
 		recipients_forget(pd, req, r);

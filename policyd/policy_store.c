@@ -27,6 +27,7 @@
 
 #include "child.h"
 #include "clock.h"
+#include "faults.h"
 #include "log.h"
 #include "marshal.h"
 #include "policy_redis.h"
@@ -487,6 +488,48 @@ send_write(struct pstore *ps, uint32_t type, uint64_t seq,
 	child_send(ps->child, PROC_QUEUED, type, seq, -1, w.buf, w.len);
 }
 
+#ifdef RELAYD_FAULTS
+#define FLOOD_BURST	1000	/* writes per policyd-pq-flood */
+
+/*
+ * A policyd gone wrong, on purpose, beside a real put: a value over the
+ * cap, a database that does not exist, a burst of new keys.  Each is a
+ * write in flight like any other, so queued's answers find it.
+ */
+static void
+misbehave_writes(struct pstore *ps, const struct pstore_key *k)
+{
+	struct pstore_key	 bad;
+	uint8_t			 val[PDB_VAL_MAX + 64];
+	uint64_t		 seq;
+	unsigned		 i;
+
+	memset(val, 0, sizeof(val));
+	pstore_put_expiry(val, clock_now() + 3600);
+	if (fault_error("policyd-pq-oversize") &&
+	    (seq = inflight_add(ps, k)) != 0)
+		send_write(ps, M_PQ_PUT, seq, k, val, sizeof(val));
+	bad = *k;
+	bad.db = PDB_MAX + 7;
+	if (fault_error("policyd-pq-baddb") &&
+	    (seq = inflight_add(ps, &bad)) != 0)
+		send_write(ps, M_PQ_PUT, seq, &bad, val, 64);
+	if (!fault_error("policyd-pq-flood"))
+		return;
+	memset(&bad, 0, sizeof(bad));
+	bad.db = PDB_GREYLIST;
+	bad.len = 32;
+	for (i = 0; i < FLOOD_BURST; i++) {
+		arc4random_buf(bad.key, bad.len);
+		if ((seq = inflight_add(ps, &bad)) == 0)
+			return;
+		send_write(ps, M_PQ_PUT, seq, &bad, val, 64);
+	}
+}
+#else
+#define misbehave_writes(ps, k)	do { } while (0)
+#endif
+
 static void
 write_dropped(struct pstore *ps)
 {
@@ -530,6 +573,8 @@ overlay_set(struct pstore *ps, const struct pstore_key *k, const void *val,
 	if (!deleted)
 		memcpy(o->val, val, len);
 	send_write(ps, deleted ? M_PQ_DEL : M_PQ_PUT, seq, k, val, len);
+	if (!deleted)
+		misbehave_writes(ps, k);
 }
 
 void

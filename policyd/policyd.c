@@ -182,6 +182,8 @@ policyd_control(struct child *c, struct imsg *imsg)
 		child_peer_broken(c, PROC_PARENT, imsg, "control request");
 	if (r->cmd == CTL_TEST_SPF)
 		policy_tests_control(pd->tests, imsg);
+	else if (r->cmd == CTL_SHOW_RECIPIENTS)
+		rcpt_show_open(pd, imsg, r);
 	else
 		policy_control(pd, imsg->hdr.peerid, r);
 	free(r);

@@ -76,6 +76,8 @@ int	 whitelist_add(struct policyd *, const char *, char *err, size_t);
 void	 greylist_flush(struct policyd *);
 struct ctl_req;
 void	 policy_control(struct policyd *, uint64_t req, const struct ctl_req *);
+void	 rcpt_show_open(struct policyd *, struct imsg *,
+	    const struct ctl_req *);
 void	 pctl_line(struct policyd *, uint64_t req, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	 pctl_done(struct policyd *, uint64_t req, const char *err);

@@ -70,6 +70,8 @@ struct committer {
 	int		 measure_now;
 	int		 compact_now;
 	uint64_t	 used, total;	/* the store's pages, last measured */
+	uint64_t	 recent;	/* of used, freed but not reusable */
+	uint64_t	 pput;		/* policyd's octets put since */
 	time_t		 measured;	/* when, monotonic seconds */
 	pthread_t	 workers[SYNC_WORKERS];
 	pthread_t	 writer;
@@ -386,25 +388,43 @@ mono_now(void)
 	return ts.tv_sec;
 }
 
-/* Without the lock: the store's usage, when it may have moved. */
-static void
+/* Without the lock: the store's usage, when it may have moved; 1 if
+ * measured. */
+static int
 measure(struct committer *cm, int force)
 {
-	uint64_t	used, total;
+	uint64_t	used, total, recent;
 	time_t		now = mono_now();
 
 	if (cm->store == NULL)
-		return;
+		return 0;
 	if (!force && now == cm->measured &&
 	    cm->used * 100 < cm->total * STORE_NEAR)
-		return;
+		return 0;
 	cm->measured = now;
-	if (store_usage(cm->store, &used, &total) == -1)
-		return;
+	if (store_usage(cm->store, &used, &total, &recent) == -1)
+		return 0;
 	pthread_mutex_lock(&cm->lock);
 	cm->used = used;
 	cm->total = total;
+	cm->recent = recent;
+	cm->pput = 0;
 	pthread_mutex_unlock(&cm->lock);
+	return 1;
+}
+
+/* The octets of policyd's new entries a batch committed. */
+static uint64_t
+policy_octets(struct task_list *batch)
+{
+	struct task	*j;
+	uint64_t	 n = 0;
+
+	TAILQ_FOREACH(j, batch, entry)
+		if (j->kind == TASK_POLICY && j->pop == PQ_OP_PUT &&
+		    j->err == 0)
+			n += j->pkeylen + j->bloblen;
+	return n;
 }
 
 /* The event loop's copy of the last measure; -1 before the first. */
@@ -416,6 +436,25 @@ committer_usage(struct committer *cm, uint64_t *used, uint64_t *total)
 	pthread_mutex_lock(&cm->lock);
 	*used = cm->used;
 	*total = cm->total;
+	rv = cm->total > 0 ? 0 : -1;
+	pthread_mutex_unlock(&cm->lock);
+	return rv;
+}
+
+/*
+ * The same, with the free pages the next batch cannot take counted as
+ * used, and the octets policyd put that the measure does not hold.
+ */
+int
+committer_usage_since(struct committer *cm, uint64_t *used, uint64_t *total,
+    uint64_t *pput)
+{
+	int rv;
+
+	pthread_mutex_lock(&cm->lock);
+	*used = cm->used + cm->recent;
+	*total = cm->total;
+	*pput = cm->pput;
 	rv = cm->total > 0 ? 0 : -1;
 	pthread_mutex_unlock(&cm->lock);
 	return rv;
@@ -477,7 +516,8 @@ db_writer(void *arg)
 {
 	struct committer	*cm = arg;
 	struct task_list		 batch;
-	int			 failed;
+	uint64_t		 added;
+	int			 failed, measured;
 
 	pthread_mutex_lock(&cm->lock);
 	for (;;) {
@@ -506,8 +546,11 @@ db_writer(void *arg)
 		pthread_mutex_unlock(&cm->lock);
 
 		failed = write_batch(cm, &batch) == -1;
-		measure(cm, failed);
+		added = policy_octets(&batch);
+		measured = measure(cm, failed);
 		pthread_mutex_lock(&cm->lock);
+		if (!measured)
+			cm->pput += added;
 		hand_back(cm, &batch);
 	}
 	cm->writer_done = 1;

@@ -253,7 +253,7 @@ control_request(struct queued *q, struct imsg *imsg)
 		    q);
 		break;
 	case CTL_SHOW_CORRUPT:
-		corrupt_show(q, imsg->hdr.peerid);
+		corrupt_show(q, imsg);
 		break;
 	case CTL_SHOW_TENANT:
 		tenant_show(q, imsg->hdr.peerid, req.args[0],

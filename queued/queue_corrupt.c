@@ -26,13 +26,14 @@
 
 #include "child.h"
 #include "control_req.h"
+#include "ctl_stream.h"
 #include "fdio.h"
 #include "log.h"
 #include "marshal.h"
 #include "msg_parent.h"
 #include "queued.h"
 
-#define CORRUPT_SHOW_MAX	10000	/* entries listed */
+#define CORRUPT_PART		256	/* ids a listing holds at once */
 #define REASON_MAX		200
 
 struct corrupt_entry {
@@ -40,6 +41,15 @@ struct corrupt_entry {
 	long long	 size;		/* of the body, -1: none */
 	time_t		 when;
 	char		 reason[REASON_MAX];
+};
+
+/* A show corrupt in progress: the ids of the directory pass. */
+struct corrupt_show {
+	struct queued	*q;
+	uint64_t	 ids[CORRUPT_PART];
+	size_t		 n;		/* found by the last pass */
+	size_t		 next;		/* the next to list */
+	int		 done;		/* the pass found the last */
 };
 
 /* A whole file in dirfd, synced: 0, or -1 with errno. */
@@ -133,33 +143,6 @@ corrupt_save(struct queued *q, uint64_t id, const void *env, size_t len,
 	return 0;
 }
 
-static void
-ctl_send(struct queued *q, uint32_t type, uint64_t req, struct mw *w)
-{
-	child_send(q->child, PROC_PARENT, type, req, -1, w->buf, w->len);
-}
-
-static void
-show_line(struct queued *q, uint64_t req, const char *line)
-{
-	struct mw w;
-
-	mw_init(&w);
-	mw_str(&w, line);
-	ctl_send(q, M_CTL_LINE, req, &w);
-}
-
-static void
-show_done(struct queued *q, uint64_t req, const char *err)
-{
-	struct mw w;
-
-	mw_init(&w);
-	mw_u8(&w, err == NULL);
-	mw_str(&w, err ? err : "");
-	ctl_send(q, M_CTL_DONE, req, &w);
-}
-
 /* Read ID.reason's line into the entry. */
 static void
 read_reason(struct queued *q, struct corrupt_entry *ce)
@@ -205,57 +188,124 @@ read_entry(struct queued *q, const char *dname, struct corrupt_entry *ce)
 	return 1;
 }
 
+/*
+ * The smallest ids from the cursor on, found in one pass over the
+ * directory: at most CORRUPT_PART kept, in order.  1 if more are left.
+ */
 static int
-entry_cmp(const void *a, const void *b)
+corrupt_scan(struct corrupt_show *sh, uint64_t from)
 {
-	return strcmp(((const struct corrupt_entry *)a)->id,
-	    ((const struct corrupt_entry *)b)->id);
-}
+	struct dirent	*de;
+	DIR		*d;
+	uint64_t	 id;
+	size_t		 lo, hi, mid, len;
+	int		 fd, more = 0;
 
-/* `relayctl show corrupt`: what is in quarantine, by id. */
-void
-corrupt_show(struct queued *q, uint64_t req)
-{
-	struct corrupt_entry	*ce = NULL, *grown;
-	struct dirent		*de;
-	DIR			*d;
-	size_t			 n = 0, cap = 0, i;
-	char			 line[400], size[24], when[32];
-	int			 fd;
-
-	if ((fd = dup(q->corrupt_fd)) == -1 || (d = fdopendir(fd)) == NULL) {
+	sh->n = sh->next = 0;
+	if ((fd = dup(sh->q->corrupt_fd)) == -1 ||
+	    (d = fdopendir(fd)) == NULL) {
 		if (fd != -1)
 			close(fd);
-		log_warn("show corrupt: the quarantine directory");
-		show_done(q, req, "cannot read the quarantine directory");
-		return;
+		return -1;
 	}
 	rewinddir(d);
-	while ((de = readdir(d)) != NULL && n < CORRUPT_SHOW_MAX) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((grown = reallocarray(ce, cap, sizeof(*ce))) ==
-			    NULL)
-				break;
-			ce = grown;
+	while ((de = readdir(d)) != NULL) {
+		len = strlen(de->d_name);
+		if (len != CTL_ID_LEN + 9 || strcmp(de->d_name + CTL_ID_LEN,
+		    ".envelope") != 0)
+			continue;
+		de->d_name[CTL_ID_LEN] = '\0';
+		if (!ctl_valid_id(de->d_name) ||
+		    (id = ctl_id_value(de->d_name)) < from)
+			continue;
+		if (sh->n == CORRUPT_PART && id >= sh->ids[sh->n - 1]) {
+			more = 1;
+			continue;
 		}
-		n += read_entry(q, de->d_name, &ce[n]);
+		for (lo = 0, hi = sh->n; lo < hi; ) {
+			mid = lo + (hi - lo) / 2;
+			if (sh->ids[mid] < id)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (sh->n == CORRUPT_PART) {
+			more = 1;
+			sh->n--;
+		}
+		memmove(&sh->ids[lo + 1], &sh->ids[lo],
+		    (sh->n - lo) * sizeof(sh->ids[0]));
+		sh->ids[lo] = id;
+		sh->n++;
 	}
 	closedir(d);
-	if (n > 0)
-		qsort(ce, n, sizeof(*ce), entry_cmp);
-	show_line(q, req, "ID SIZE WHEN REASON");
-	for (i = 0; i < n; i++) {
-		if (ce[i].size < 0)
+	return more;
+}
+
+/* A part of the listing: each id's line, from the cursor on. */
+static int
+corrupt_fill(struct ctl_stream *s, void *arg, uint64_t *cursor)
+{
+	struct corrupt_show	*sh = arg;
+	struct corrupt_entry	 ce;
+	char			 name[CTL_ID_LEN + 16], line[400], size[24];
+	char			 when[32];
+	struct tm		 tm;
+	uint64_t		 id;
+	int			 more;
+
+	if (sh->next == sh->n) {
+		if (sh->done)
+			return 0;
+		if ((more = corrupt_scan(sh, *cursor)) == -1) {
+			log_warn("show corrupt: the quarantine directory");
+			ctl_stream_error(s, "cannot read the quarantine "
+			    "directory");
+			return -1;
+		}
+		sh->done = !more;
+	}
+	for (; sh->next < sh->n; sh->next++) {
+		id = sh->ids[sh->next];
+		queue_id_format(id, name, sizeof(name));
+		strlcat(name, ".envelope", sizeof(name));
+		if (!read_entry(sh->q, name, &ce))
+			continue;	/* gone meanwhile */
+		if (ce.size < 0)
 			strlcpy(size, "-", sizeof(size));
 		else
-			snprintf(size, sizeof(size), "%lld", ce[i].size);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ",
-		    gmtime(&ce[i].when));
-		snprintf(line, sizeof(line), "%s %s %s %s", ce[i].id, size,
-		    when, ce[i].reason);
-		show_line(q, req, line);
+			snprintf(size, sizeof(size), "%lld", ce.size);
+		if (gmtime_r(&ce.when, &tm) == NULL ||
+		    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ",
+		    &tm) == 0)
+			strlcpy(when, "-", sizeof(when));
+		snprintf(line, sizeof(line), "%s %s %s %s", ce.id, size, when,
+		    ce.reason);
+		if (ctl_stream_line(s, line) == -1)
+			return 1;
+		if (id == UINT64_MAX)
+			sh->done = 1;
+		else
+			*cursor = id + 1;
 	}
-	free(ce);
-	show_done(q, req, NULL);
+	return sh->next < sh->n || !sh->done;
+}
+
+/*
+ * `relayctl show corrupt`: what is in quarantine, by id, in parts: each
+ * part reads the directory again for the next ids after the cursor, so
+ * the listing holds CORRUPT_PART ids however many there are.
+ */
+void
+corrupt_show(struct queued *q, struct imsg *imsg)
+{
+	struct corrupt_show *sh;
+
+	if ((sh = calloc(1, sizeof(*sh))) == NULL) {
+		ctl_done(q, imsg->hdr.peerid, 0, "out of memory");
+		return;
+	}
+	sh->q = q;
+	ctl_stream_open(q->child, imsg, "show corrupt", "ID SIZE WHEN REASON",
+	    corrupt_fill, free, sh);
 }

@@ -69,7 +69,14 @@ send_job(struct queued *q, struct djob *dj, int fd,
 
 	mw_init(&w);
 	mw_u64(&w, e->id);
-	mw_str(&w, e->sender);
+	if (fault_error("queued-job-crlf-sender")) {
+		/* deliverd must refuse the whole job (faults.h). */
+		char bad[600];
+
+		snprintf(bad, sizeof(bad), "%s\r\nRSET", e->sender);
+		mw_str(&w, bad);
+	} else
+		mw_str(&w, e->sender);
 	mw_u64(&w, e->size);
 	mw_i64(&w, e->created);
 	mw_u8(&w, e->body);

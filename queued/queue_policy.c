@@ -8,8 +8,13 @@
  * once it is committed or refused.  Writes are refused while the store
  * is past its high-water mark and once a database holds PDB_ENTRIES_MAX
  * entries, so a misbehaving policyd can neither fill the map nor touch
- * the queue's own databases.  Writes fail first when the map is full
- * (store_apply), like new mail: removals must still find pages.
+ * the queue's own databases.  New entries stop earlier still, at
+ * PSTORE_HIGH% of the map counting those not committed yet, so that a
+ * flood of them leaves new mail its room up to STORE_HIGH%.  A write that
+ * fails a check is refused, not fatal: policyd parses what the network
+ * sends and may be wrong; only a message that cannot be decoded at all is
+ * a broken peer.  Writes fail first when the map is full (store_apply),
+ * like new mail: removals must still find pages.
  *
  * Expired entries go without policyd's help: every minute a TASK_PURGE
  * walks on through one database, PURGE_VISIT entries at a time, and
@@ -33,6 +38,33 @@
 
 #define PURGE_EVERY	60	/* seconds between two purge steps */
 #define PURGE_VISIT	20000	/* entries looked at in one step */
+#define PSTORE_HIGH	70	/* % of the map: policyd's new entries stop */
+#define PSTORE_PAGE	4096	/* LMDB's page, for the estimate */
+#define PSTORE_NODE	16	/* an entry's overhead in its page */
+
+/* Why a write was refused: each is logged on its own first time. */
+enum pw_reason {
+	PW_DB,
+	PW_KEY,
+	PW_VALUE,
+	PW_CLOSED,
+	PW_HIGH,
+	PW_SHARE,
+	PW_ENTRIES,
+	PW_ERROR,
+	PW_NREASONS
+};
+
+static const char *pw_why[PW_NREASONS] = {
+	"no such database",
+	"key size",
+	"value size",
+	"the store is not open",
+	"the store is past its high-water mark",
+	"the store is past policyd's share",
+	"the database is full",
+	"the store failed",
+};
 
 struct policy_writes {
 	struct event	*purge_timer;
@@ -40,7 +72,8 @@ struct policy_writes {
 	unsigned	 purge_db;	/* the database it walks */
 	uint8_t		 purge_at[PDB_KEY_MAX];	/* where it goes on */
 	size_t		 purge_len;	/* 0: from the start */
-	uint64_t	 refused;	/* writes refused, for the log */
+	uint64_t	 refused[PW_NREASONS];	/* for the log */
+	uint64_t	 pending;	/* octets of puts not committed */
 };
 
 static void	purge_tick(int, short, void *);
@@ -71,18 +104,42 @@ pwrite_answer(struct queued *q, uint64_t seq, int ok)
 }
 
 static void
-pwrite_refuse(struct queued *q, uint64_t seq, const char *why)
+pwrite_refuse(struct queued *q, uint64_t seq, enum pw_reason why,
+    const char *detail)
 {
+	uint64_t n = ++q->pw->refused[why];
+
 	/* A refused write costs a retry at most: say so now and then. */
-	if (q->pw->refused++ % 1000 == 0)
-		log_warnx("policy store: a write from policyd refused: %s "
-		    "(%llu so far)", why, (unsigned long long)q->pw->refused);
+	if (n % 1000 == 1)
+		log_warnx("policy store: a write from policyd refused: %s%s%s "
+		    "(%llu so far)", pw_why[why], detail ? ": " : "",
+		    detail ? detail : "", (unsigned long long)n);
 	pwrite_answer(q, seq, 0);
 }
 
-/* An M_PQ_PUT, _DEL or _FLUSH, checked, as a task for the writer. */
+/*
+ * Room for a new entry of len octets within policyd's share: the pages
+ * in use at the writer's last measure, and the entries it does not hold
+ * (committed since, or not yet) at twice their size: a B-tree page is at
+ * least half full.
+ */
+static int
+pwrite_room(struct queued *q, size_t len)
+{
+	uint64_t	used, total, since, pend;
+
+	if (committer_usage_since(q->cm, &used, &total, &since) == -1)
+		return 1;
+	pend = (since + q->pw->pending + len) * 2 / PSTORE_PAGE + 1;
+	return (used + pend) * 100 < total * PSTORE_HIGH;
+}
+
+/*
+ * An M_PQ_PUT, _DEL or _FLUSH, checked, as a task for the writer.  NULL
+ * with *why set: refused; with *why NULL: not decodable.
+ */
 static struct task *
-parse_write(struct imsg *imsg, const char **why)
+parse_write(struct imsg *imsg, int *why)
 {
 	struct task	*j;
 	struct mr	 r;
@@ -96,22 +153,21 @@ parse_write(struct imsg *imsg, const char **why)
 		key = mr_data(&r, &klen);
 	if (imsg->hdr.type == M_PQ_PUT)
 		val = mr_data(&r, &vlen);
-	if (mr_end(&r) != 0) {
-		*why = "malformed";
+	*why = -1;
+	if (mr_end(&r) != 0)
 		return NULL;
-	}
 	if (policy_db_name(db) == NULL) {
-		*why = "no such database";
+		*why = PW_DB;
 		return NULL;
 	}
 	if (imsg->hdr.type != M_PQ_FLUSH && (klen == 0 ||
 	    klen > PDB_KEY_MAX)) {
-		*why = "key size";
+		*why = PW_KEY;
 		return NULL;
 	}
 	if (imsg->hdr.type == M_PQ_PUT && (vlen < PDB_EXPIRY_LEN ||
 	    vlen > PDB_VAL_MAX)) {
-		*why = "value size";
+		*why = PW_VALUE;
 		return NULL;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
@@ -136,7 +192,8 @@ void
 pwrite_dispatch(struct queued *q, struct imsg *imsg)
 {
 	struct task	*j;
-	const char	*why = NULL;
+	size_t		 len;
+	int		 why;
 
 	if (imsg->fd != -1)
 		close(imsg->fd);
@@ -155,19 +212,28 @@ pwrite_dispatch(struct queued *q, struct imsg *imsg)
 		child_peer_broken(q->child, PROC_POLICYD, imsg,
 		    "unexpected message");
 	}
-	if ((j = parse_write(imsg, &why)) == NULL)
-		child_peer_broken(q->child, PROC_POLICYD, imsg, why);
+	if ((j = parse_write(imsg, &why)) == NULL) {
+		if (why == -1)
+			child_peer_broken(q->child, PROC_POLICYD, imsg,
+			    "malformed");
+		pwrite_refuse(q, imsg->hdr.peerid, why, NULL);
+		return;
+	}
 	if (q->store == NULL) {
-		pwrite_refuse(q, j->id, "the store is not open");
+		pwrite_refuse(q, j->id, PW_CLOSED, NULL);
 		pwrite_task_free(j);
 		return;
 	}
 	/* Removals free pages: only new entries wait for room. */
-	if (q->store_full && j->pop == PQ_OP_PUT) {
-		pwrite_refuse(q, j->id, "the store is past its high-water mark");
+	len = j->pkeylen + j->bloblen + PSTORE_NODE;
+	if (j->pop == PQ_OP_PUT && (q->store_full || !pwrite_room(q, len))) {
+		pwrite_refuse(q, j->id, q->store_full ? PW_HIGH : PW_SHARE,
+		    NULL);
 		pwrite_task_free(j);
 		return;
 	}
+	if (j->pop == PQ_OP_PUT)
+		q->pw->pending += len;
 	committer_submit(q->cm, j);
 }
 
@@ -186,10 +252,12 @@ pwrite_task_done(struct queued *q, struct task *j)
 	struct policy_writes *pw = q->pw;
 
 	if (j->kind == TASK_POLICY) {
+		if (j->pop == PQ_OP_PUT)
+			pw->pending -= j->pkeylen + j->bloblen + PSTORE_NODE;
 		if (j->err == ENOSPC && j->mdb_err == 0)
-			pwrite_refuse(q, j->id, "the database is full");
+			pwrite_refuse(q, j->id, PW_ENTRIES, NULL);
 		else if (j->err != 0)
-			pwrite_refuse(q, j->id, strerror(j->err));
+			pwrite_refuse(q, j->id, PW_ERROR, strerror(j->err));
 		else
 			pwrite_answer(q, j->id, 1);
 		pwrite_task_free(j);

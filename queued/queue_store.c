@@ -894,10 +894,13 @@ fail:
 /*
  * Pages in use: up to the last page written, less those on LMDB's
  * freelist (database 0, each record a list of pages headed by its
- * count).  The writer thread's, between batches.
+ * count).  The writer thread's, between batches.  recent: the free
+ * pages of the last two transactions, which the next cannot take yet
+ * (a batch of scattered keys copies most of its tree's pages).
  */
 int
-store_usage(struct store *st, uint64_t *used, uint64_t *total)
+store_usage(struct store *st, uint64_t *used, uint64_t *total,
+    uint64_t *recent)
 {
 	MDB_envinfo	 info;
 	MDB_stat	 ms;
@@ -905,7 +908,7 @@ store_usage(struct store *st, uint64_t *used, uint64_t *total)
 	MDB_cursor	*cur;
 	MDB_val		 key, val;
 	uint64_t	 free_pages = 0, last;
-	size_t		 count;
+	size_t		 count, txnid;
 	int		 rc;
 
 	if (st->env == NULL || mdb_env_stat(st->env, &ms) != 0 ||
@@ -918,10 +921,16 @@ store_usage(struct store *st, uint64_t *used, uint64_t *total)
 		mdb_txn_abort(txn);
 		return -1;
 	}
+	*recent = 0;
 	while ((rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) == 0)
 		if (val.mv_size >= sizeof(count)) {
 			memcpy(&count, val.mv_data, sizeof(count));
 			free_pages += count;
+			if (key.mv_size != sizeof(txnid))
+				continue;
+			memcpy(&txnid, key.mv_data, sizeof(txnid));
+			if (txnid + 1 >= info.me_last_txnid)
+				*recent += count;
 		}
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);

@@ -395,7 +395,8 @@ int	 store_unsynced(struct store *, uint64_t **ids, size_t *n);
 int	 store_drop(struct store *, const uint64_t *ids, size_t n);
 int	 store_clear_unsynced(struct store *);
 /* Pages in use (the freelist counted free) and in the map. */
-int	 store_usage(struct store *, uint64_t *used, uint64_t *total);
+int	 store_usage(struct store *, uint64_t *used, uint64_t *total,
+	    uint64_t *recent);
 /* Start-up: each tenant route kept in the store, as routes_persist
  * wrote it. */
 typedef void	 store_route_fn(void *, const char *tenant, const void *,
@@ -421,6 +422,8 @@ void	 committer_recycled_taken(struct committer *);
 void	 committer_compact(struct committer *);
 int	 committer_usage(struct committer *, uint64_t *used,
 	    uint64_t *total);
+int	 committer_usage_since(struct committer *, uint64_t *used,
+	    uint64_t *total, uint64_t *pput);
 
 /* queue_spool.c */
 int	 spool_create(int dirfd, uint64_t *id);
@@ -498,7 +501,7 @@ void	 retry_flush(struct queued *);
 /* queue_corrupt.c: the quarantine, state_dir/corrupt. */
 int	 corrupt_save(struct queued *, uint64_t id, const void *env,
 	    size_t len, const char *why);
-void	 corrupt_show(struct queued *, uint64_t req);
+void	 corrupt_show(struct queued *, struct imsg *);
 
 /* queue_route.c: route keys and tenant routes, removed tenants too. */
 void	 route_key(const struct rcpt *, char *, size_t);

@@ -42,16 +42,6 @@ struct p_rcpt {
 	uint32_t		 eod;		/* its end-of-data class */
 };
 
-static int
-localpart_exempt(const char *addr)
-{
-	const char	*at = strrchr(addr, '@');
-	size_t		 n = at != NULL ? (size_t)(at - addr) : strlen(addr);
-
-	return (n == 10 && strncasecmp(addr, "postmaster", 10) == 0) ||
-	    (n == 5 && strncasecmp(addr, "abuse", 5) == 0);
-}
-
 /* Does a tenant ask policyd anything about its inbound recipients? */
 static int
 tenant_checks(const struct conf *conf, const struct tenant_conf *t)
@@ -124,7 +114,7 @@ policy_eod_class(const struct session *s, const struct tenant_conf *t,
 	if (ct != NULL)
 		return ct->content.outbound ?
 		    ct->content.id << EOD_CONTENT_SHIFT : 0;
-	if (t == NULL || dir != DIR_INBOUND || localpart_exempt(addr))
+	if (t == NULL || dir != DIR_INBOUND || mailaddr_addr_is_role(addr))
 		return 0;
 	if (t->policy.require_to_or_cc)
 		c |= EOD_TO_CC;
@@ -311,7 +301,7 @@ policy_rcpt(struct session *s, const struct relay_verdict *v,
 	struct mw		 w;
 	int			 ask_it;
 
-	if (localpart_exempt(v->addr))
+	if (mailaddr_addr_is_role(v->addr))
 		return 0;
 	if (s->client_tenant != NULL)
 		ask_it = v->dir == DIR_OUTBOUND &&

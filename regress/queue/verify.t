@@ -4,8 +4,8 @@ may not set, a recipient whose route does not match queued's own
 derivation, or a line break in an address is refused with 451 4.3.0 and
 logged, and relayd goes on.  deliverd in turn never writes a command
 argument with a line break: such a recipient fails for good, and the
-next hop never sees it.  The bugs are made on purpose by the debug build
-(RELAYD_FAIL)."""
+next hop never sees it; a sender with one fails the whole job.  The
+bugs are made on purpose by the debug build (RELAYD_FAIL)."""
 import os
 import sys
 
@@ -58,6 +58,31 @@ try:
                       r"control character; not sent"),
            "deliverd refuses to write the recipient")
     tap.ok(r.wait_log(r"dsn=5\.3\.0 status=bounced"), "it fails for good")
+    tap.eq(sink.connections, 0, "the next hop never sees a connection")
+    tap.ok(r.proc.poll() is None, "relayd runs on")
+finally:
+    sink.close()
+    r.cleanup()
+
+# The sender or ENVID: the whole job fails, every recipient once.
+sink = Sink("127.0.0.1", port)
+r = Relayd(tap, tenants={"acme.yaml": TENANT})
+try:
+    tap.ok(r.start(debug=True, env={"RELAYD_FAIL":
+                                    "queued-job-crlf-sender:1"}),
+           "queued-job-crlf-sender: relayd starts")
+    code, text = send_message(r.port, "a@sender.example",
+                              ["bob@acme.example", "carol@acme.example"],
+                              b"Subject: x\r\n\r\nx\r\n")
+    tap.eq(code, 250, "a message of two recipients is queued")
+    tap.ok(r.wait_log(r"deliverd: msgid=[0-9a-f]{16}: the sender or ENVID "
+                      r"holds a control character; not sent"),
+           "deliverd refuses to write the sender")
+    tap.ok(r.wait_log(r"to=<bob@acme\.example> .*dsn=5\.3\.0 "
+                      r"status=bounced") and
+           r.wait_log(r"to=<carol@acme\.example> .*dsn=5\.3\.0 "
+                      r"status=bounced"),
+           "both recipients fail for good")
     tap.eq(sink.connections, 0, "the next hop never sees a connection")
     tap.ok(r.proc.poll() is None, "relayd runs on")
 finally:

@@ -641,6 +641,32 @@ test_utf8(void)
 	    MA_EUTF8, "utf8: path refused without MA_UTF8");
 }
 
+/* One answer to "postmaster@ or abuse@?", for smtpd and policyd. */
+static void
+test_roles(void)
+{
+	char	long_local[MAILADDR_LOCAL_MAX + 20];
+
+	ok(mailaddr_is_role("postmaster"), "role: postmaster");
+	ok(mailaddr_is_role("Abuse"), "role: abuse, any case");
+	ok(!mailaddr_is_role("postmaster2"), "role: not postmaster2");
+	ok(mailaddr_addr_is_role("PostMaster@acme.example"),
+	    "role: postmaster@, any case");
+	ok(mailaddr_addr_is_role("abuse@[192.0.2.1]"),
+	    "role: abuse@ at an address literal");
+	ok(!mailaddr_addr_is_role("\"abuse@x\"@acme.example"),
+	    "role: the local part ends at the last '@'");
+	ok(mailaddr_addr_is_role("abuse"), "role: a bare local part");
+	ok(!mailaddr_addr_is_role("abuser@acme.example"), "role: not abuser@");
+	ok(!mailaddr_addr_is_role("abus@acme.example"), "role: not abus@");
+	ok(!mailaddr_addr_is_role("\"postmaster\"@acme.example"),
+	    "role: not a quoted postmaster, as smtpd's parser keeps it");
+	ok(!mailaddr_addr_is_role("@acme.example"), "role: no local part");
+	memset(long_local, 'a', sizeof(long_local) - 1);
+	long_local[sizeof(long_local) - 1] = '\0';
+	ok(!mailaddr_addr_is_role(long_local), "role: too long for one");
+}
+
 int
 main(void)
 {
@@ -657,5 +683,6 @@ main(void)
 	test_local_length();
 	test_mailaddr();
 	test_utf8();
+	test_roles();
 	return done_testing();
 }
