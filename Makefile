@@ -266,7 +266,7 @@ FUZZ_EXTRA_kidmsg	:= relayd/parent_kidmsg.c
 FUZZ_EXTRA_http_request	:= metricsd/http_parse.c
 FUZZ_EXTRA_mx_samples	:= metricsd/mxd_render.c
 FUZZ_EXTRA_mta_sts	:= deliverd/mta_sts_parse.c
-FUZZ_EXTRA_milter_reply	:= policyd/milter_reply.c
+FUZZ_EXTRA_milter_reply	:= policyd/milter_reply.c policyd/policy_reply.c
 FUZZ_EXTRA_spf_record	:= policyd/spf.c policyd/spf_parse.c \
 			   policyd/spf_macro.c policyd/spf_header.c
 FUZZ_EXTRA_recline	:= queued/queue_recline.c

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "milter_reply.h"
+#include "policy_reply.h"
 
 static uint32_t
 be32(const uint8_t *p)
@@ -162,12 +163,10 @@ replycode(const char *s, struct milter_reply *r, const char **why)
 	}
 	/* The enhanced code's class is the reply's (RFC 3463 2). */
 	if (r->enh[0] == '\0' || (r->enh[0] != '4' && r->enh[0] != '5'))
-		strlcpy(r->enh, r->code >= 500 ? "5.7.1" : "4.7.1",
-		    sizeof(r->enh));
+		strlcpy(r->enh, preply_milter_enh(r->code), sizeof(r->enh));
 	r->enh[0] = s[0];
 	if (r->text[0] == '\0')
-		strlcpy(r->text, r->code >= 500 ? "Message content rejected" :
-		    "Message content check failed, try again later",
+		strlcpy(r->text, preply_milter_text(r->code),
 		    sizeof(r->text));
 	return 0;
 }

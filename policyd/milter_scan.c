@@ -30,6 +30,7 @@
 #include "mailaddr.h"
 #include "marshal.h"
 #include "milter.h"
+#include "policy_reply.h"
 #include "msg_milter.h"
 
 #define SCANS_MAX	65536
@@ -348,6 +349,16 @@ scan_verdict(struct mscan *sc, enum milter_action a, int code, const char *enh,
 	mscan_free(sc);
 }
 
+/* policyd's own refusal of the scanned message (policy_reply.c). */
+static void
+milter_refuse(struct mscan *sc, enum preply_id id, const char *who)
+{
+	struct preply r;
+
+	preply_fixed(&r, id);
+	scan_verdict(sc, MV_REFUSE, r.code, r.enh, r.text, who);
+}
+
 /* Every milter failed at once (no file, a header too long to read). */
 static void
 scan_failed(struct mscan *sc, const char *why)
@@ -358,9 +369,7 @@ scan_failed(struct mscan *sc, const char *why)
 	    sc->tenant, why);
 	for (i = 0; i < sc->nmilters; i++)
 		if (sc->milters[i].on_failure == MILTER_FAIL_TEMPFAIL) {
-			scan_verdict(sc, MV_REFUSE, 451, "4.7.1", "Error: the "
-			    "content check is not available, try again later",
-			    "failure");
+			milter_refuse(sc, PR_CONTENT_UNAVAILABLE, "failure");
 			return;
 		}
 	scan_verdict(sc, MV_ACCEPT, 0, "", "", "failure, on_failure accept");
@@ -600,9 +609,7 @@ on_step(int fd, short ev, void *arg)
 		    mc->on_failure == MILTER_FAIL_ACCEPT ? "accept" :
 		    "tempfail");
 		if (mc->on_failure == MILTER_FAIL_TEMPFAIL) {
-			scan_verdict(sc, MV_REFUSE, 451, "4.7.1", "Error: the "
-			    "content check is not available, try again later",
-			    who);
+			milter_refuse(sc, PR_CONTENT_UNAVAILABLE, who);
 			return;
 		}
 		changes_free(sc);
@@ -627,9 +634,7 @@ scan_next(struct mscan *sc)
 	if (sc->bulk_hit[0] != '\0') {
 		log_info("milter msgid=%s tenant=%s: bulk (%s); deferred",
 		    sc->qid, sc->tenant, sc->bulk_hit);
-		scan_verdict(sc, MV_REFUSE, 450, "4.7.1", "Error: bulk mail is not "
-		    "accepted for this recipient; try again later",
-		    "bulk_defer");
+		milter_refuse(sc, PR_CONTENT_BULK, "bulk_defer");
 		return;
 	}
 	if (sc->quarantine)
@@ -830,8 +835,7 @@ on_scan(struct milters *m, struct imsg *imsg, struct mr *r)
 	if (m->child->conf == NULL) {
 		log_warnx("milter msgid=%s: a scan before the first "
 		    "configuration; deferred", sc->qid);
-		scan_verdict(sc, MV_REFUSE, 451, "4.7.1", "Error: the content "
-		    "check is not available, try again later", "startup");
+		milter_refuse(sc, PR_CONTENT_UNAVAILABLE, "startup");
 		return;
 	}
 	if ((t = conf_tenant_by_name(m->child->conf, sc->tenant)) == NULL ||

@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "milter.h"
+#include "policy_reply.h"
 #include "msg_milter.h"
 
 #define BODY_CHUNK	65535	/* libmilter's MILTER_CHUNK_SIZE */
@@ -531,6 +532,15 @@ ms_refuse(struct msess *ms, int code, const char *enh, const char *text)
 }
 
 static void
+ms_refuse_fixed(struct msess *ms, enum preply_id id)
+{
+	struct preply r;
+
+	preply_fixed(&r, id);
+	ms_refuse(ms, r.code, r.enh, r.text);
+}
+
+static void
 result(struct msess *ms, enum mresult_kind k)
 {
 	struct mresult r;
@@ -620,11 +630,10 @@ on_reply(struct msess *ms, const struct milter_reply *mr)
 		result(ms, MR_ACCEPT);
 		return;
 	case SMFIR_REJECT:
-		ms_refuse(ms, 550, "5.7.1", "Message content rejected");
+		ms_refuse_fixed(ms, PR_MILTER_REJECT);
 		return;
 	case SMFIR_TEMPFAIL:
-		ms_refuse(ms, 451, "4.7.1", "Service unavailable - try again "
-		    "later");
+		ms_refuse_fixed(ms, PR_MILTER_TEMPFAIL);
 		return;
 	case SMFIR_REPLYCODE:
 		ms_refuse(ms, mr->code, mr->enh, mr->text);

@@ -35,6 +35,7 @@
 #include "marshal.h"
 #include "msg_callout.h"
 #include "policy_rcpt.h"
+#include "policy_reply.h"
 #include "policy_store.h"
 #include "policyd.h"
 
@@ -476,42 +477,25 @@ anything_learned(struct policyd *pd, const struct tenant_conf *t)
  */
 
 static void
-decided(struct rcpt_check *rc, int code, const char *enh, const char *fmt,
-    ...) __attribute__((format(printf, 4, 5)));
+decided(struct rcpt_check *rc, enum preply_id id, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
-decided(struct rcpt_check *rc, int code, const char *enh, const char *fmt,
-    ...)
+decided(struct rcpt_check *rc, enum preply_id id, const char *fmt, ...)
 {
-	char	shown[200];
-	va_list	ap;
+	struct preply	r;
+	char		shown[200];
+	va_list		ap;
 
+	preply_fixed(&r, id);
 	rc->state = RC_DONE;
-	rc->code = code;
-	rc->enh = enh;
+	rc->code = r.code;
+	rc->enh = r.enh;
 	va_start(ap, fmt);
 	vsnprintf(rc->fact, sizeof(rc->fact), fmt, ap);
 	va_end(ap);
 	printable(rc->addr, shown, sizeof(shown));
-	switch (code) {
-	case 0:
-		rc->text[0] = '\0';
-		break;
-	case 450:
-		snprintf(rc->text, sizeof(rc->text), "<%s>: Recipient address "
-		    "rejected: unverified address: the destination server "
-		    "does not know this user, try again later", shown);
-		break;
-	case 550:
-		snprintf(rc->text, sizeof(rc->text), "<%s>: Recipient address "
-		    "rejected: User unknown", shown);
-		break;
-	default:
-		snprintf(rc->text, sizeof(rc->text), "<%s>: Recipient address "
-		    "rejected: cannot verify the address now, try again "
-		    "later", shown);
-		break;
-	}
+	preply_rcpt_text(rc->text, sizeof(rc->text), r.code, shown);
 }
 
 static void
@@ -519,9 +503,9 @@ unknown_user(struct rcpt_check *rc, const struct tenant_conf *t,
     const char *how)
 {
 	if (t->on_unknown == UNKNOWN_REJECT)
-		decided(rc, 550, "5.1.1", "recipient=unknown (%s)", how);
+		decided(rc, PR_RCPT_UNKNOWN, "recipient=unknown (%s)", how);
 	else
-		decided(rc, 450, "4.1.1", "recipient=unknown (%s)", how);
+		decided(rc, PR_RCPT_UNKNOWN_DEFER, "recipient=unknown (%s)", how);
 }
 
 /* A failed callout: what was learned decides. */
@@ -529,10 +513,10 @@ static void
 fallback(struct rcpt_check *rc, const char *why)
 {
 	if (rc->learned)
-		decided(rc, 0, NULL, "recipient=learned (callout failed: %s)",
+		decided(rc, PR_PASS, "recipient=learned (callout failed: %s)",
 		    why);
 	else
-		decided(rc, 451, "4.4.3", "recipient=unverified (callout "
+		decided(rc, PR_RCPT_UNVERIFIED, "recipient=unverified (callout "
 		    "failed: %s)", why);
 }
 
@@ -549,7 +533,7 @@ callout_failing(struct policyd *pd, const char *tenant, const char *why)
 	    CALLOUT_WARN_AFTER && (rt->failing - CALLOUT_WARN_AFTER) %
 	    CALLOUT_WARN_EVERY == 0))
 		log_warnx("callout to tenant %s failing: %llu failed in a row, "
-		    "the last: %s; unverified recipients get 451 4.4.3",
+		    "the last: %s; unverified recipients are deferred",
 		    tenant, (unsigned long long)rt->failing, why);
 }
 
@@ -605,7 +589,7 @@ co_answered(struct policyd *pd, struct co_pending *co,
 		TAILQ_REMOVE(&co->waiters, rc, entry);
 		rc->co = NULL;
 		if (cls == CALLOUT_ACCEPT)
-			decided(rc, 0, NULL, "recipient=accepted (callout: %s)",
+			decided(rc, PR_PASS, "recipient=accepted (callout: %s)",
 			    reply);
 		else if (cls == CALLOUT_UNKNOWN && t != NULL)
 			unknown_user(rc, t, reply);
@@ -706,7 +690,7 @@ decide(struct policyd *pd, struct rcpt_check *rc, const struct tenant_conf *t,
 	if (t->verify == VERIFY_CALLOUT) {
 		if (cached->found && cached->len == CACHED_LEN &&
 		    cached->val[PDB_EXPIRY_LEN] == CALLOUT_ACCEPT) {
-			decided(rc, 0, NULL, "recipient=accepted (callout, "
+			decided(rc, PR_PASS, "recipient=accepted (callout, "
 			    "cached)");
 			return;
 		}
@@ -719,23 +703,23 @@ decide(struct policyd *pd, struct rcpt_check *rc, const struct tenant_conf *t,
 		return;
 	}
 	if (rc->learned) {
-		decided(rc, 0, NULL, "recipient=learned");
+		decided(rc, PR_PASS, "recipient=learned");
 		return;
 	}
 	if ((down = rcpt_down_since(pd, t->name)) != 0) {
 		when(down, at, sizeof(at));
-		decided(rc, 451, "4.4.3", "recipient=unverified (not learned; "
+		decided(rc, PR_RCPT_UNVERIFIED, "recipient=unverified (not learned; "
 		    "the tenant's servers are down since %s)", at);
 		return;
 	}
 	if (now - since < (int64_t)t->learning_period &&
 	    !anything_learned(pd, t)) {
-		decided(rc, 451, "4.4.3", "recipient=unverified (not learned; "
+		decided(rc, PR_RCPT_UNVERIFIED, "recipient=unverified (not learned; "
 		    "nothing learned yet, learning for %llds more)",
 		    (long long)((int64_t)t->learning_period - (now - since)));
 		return;
 	}
-	decided(rc, 0, NULL, "recipient=not-learned (the tenant's server "
+	decided(rc, PR_PASS, "recipient=not-learned (the tenant's server "
 	    "decides at delivery)");
 }
 
@@ -779,14 +763,14 @@ rcpt_check(struct policyd *pd, struct rcpt_check *rc,
 	strlcpy(rc->tenant, t->name, sizeof(rc->tenant));
 	if (strlcpy(rc->addr, addr, sizeof(rc->addr)) >= sizeof(rc->addr) ||
 	    cached_key(pd->child->conf, t, addr, &keys[0]) == -1) {
-		decided(rc, 451, "4.4.3", "recipient=unverified (the address "
+		decided(rc, PR_RCPT_UNVERIFIED, "recipient=unverified (the address "
 		    "is too long to verify)");
 		return 0;
 	}
 	(void)learned_key(t, addr, &keys[1]);	/* len 0: never found */
 	tenant_key(t, &keys[2]);
 	if ((g = calloc(1, sizeof(*g))) == NULL) {
-		decided(rc, 451, "4.4.3", "recipient=unverified (out of "
+		decided(rc, PR_RCPT_UNVERIFIED, "recipient=unverified (out of "
 		    "memory)");
 		return 0;
 	}

@@ -32,6 +32,7 @@
 #include "policy_greylist.h"
 #include "policy_rate.h"
 #include "policy_rcpt.h"
+#include "policy_reply.h"
 #include "policy_store.h"
 #include "policyd.h"
 #include "spf.h"
@@ -156,22 +157,23 @@ fact(struct verdict *v, const char *fmt, ...)
 	strlcat(v->facts, one, sizeof(v->facts));
 }
 
+/* The reply decided (policy_reply.c) becomes the verdict. */
 static void
-verdict_refuse(struct verdict *v, const char *check, int code, const char *enh,
-    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void
-verdict_refuse(struct verdict *v, const char *check, int code, const char *enh,
-    const char *fmt, ...)
+verdict_reply(struct verdict *v, const struct preply *r)
 {
-	va_list ap;
+	v->check = r->check;
+	v->code = r->code;
+	v->enh = r->enh;
+	strlcpy(v->text, r->text, sizeof(v->text));
+}
 
-	v->check = check;
-	v->code = code;
-	v->enh = enh;
-	va_start(ap, fmt);
-	vsnprintf(v->text, sizeof(v->text), fmt, ap);
-	va_end(ap);
+static void
+verdict_fixed(struct verdict *v, enum preply_id id)
+{
+	struct preply r;
+
+	preply_fixed(&r, id);
+	verdict_reply(v, &r);
 }
 
 static const char *
@@ -391,9 +393,7 @@ answer_connect(struct psess *ps, struct pq *q, struct verdict *v)
 		    RATE_CONNECT, clock_now());
 		fact(v, "connections=%u/min", n);
 		if (n > limit) {
-			verdict_refuse(v, "connection-rate", 421, "4.7.0", "Error: too "
-			    "many connections from your address, try again "
-			    "later");
+			verdict_fixed(v, PR_CONNECTION_RATE);
 			return STEP_DONE;
 		}
 	}
@@ -409,9 +409,7 @@ answer_connect(struct psess *ps, struct pq *q, struct verdict *v)
 		if (q->vals[0].found && q->vals[0].len == PDB_EXPIRY_LEN + 1) {
 			if (q->vals[0].val[PDB_EXPIRY_LEN] == 0) {
 				fact(v, "pregreet=talked-first-before");
-				verdict_refuse(v, "pregreet", 554, "5.7.1", "Error: your "
-				    "address talked before our greeting, try "
-				    "again later");
+				verdict_fixed(v, PR_PREGREET);
 				return STEP_DONE;
 			}
 			v->flags |= PV_PREGREET_PASS;
@@ -465,9 +463,7 @@ answer_mail(struct psess *ps, struct pq *q, struct verdict *v)
 		    RATE_MESSAGE, clock_now());
 		fact(v, "messages=%u/min", n);
 		if (n > limit) {
-			verdict_refuse(v, "message-rate", 450, "4.7.1", "Error: too "
-			    "many messages from your address, try again "
-			    "later");
+			verdict_fixed(v, PR_MESSAGE_RATE);
 			return STEP_DONE;
 		}
 	}
@@ -528,9 +524,7 @@ check_rates(struct psess *ps, struct pq *q, const struct tenant_conf *t,
 		    RATE_RECIPIENT, clock_now());
 		fact(v, "recipients=%u/min", n);
 		if (n > limit) {
-			verdict_refuse(v, "recipient-rate", 450, "4.7.1", "Error: too "
-			    "many recipients from your address, try again "
-			    "later");
+			verdict_fixed(v, PR_RECIPIENT_RATE);
 			return STEP_DONE;
 		}
 	}
@@ -556,9 +550,7 @@ check_rates(struct psess *ps, struct pq *q, const struct tenant_conf *t,
 	    (unsigned long long)octets);
 	if ((t->daily_messages > 0 && msgs >= t->daily_messages) ||
 	    (t->daily_bytes > 0 && octets >= t->daily_bytes)) {
-		verdict_refuse(v, "daily-volume", 450, "4.7.1", "Error: the "
-		    "recipient's daily volume limit is reached, try again "
-		    "later");
+		verdict_fixed(v, PR_DAILY_VOLUME);
 		if (rates_limit_reached(ps->pd->rates, t->name, clock_now()))
 			volume_tell(ps->pd, t->name, msgs, octets);
 	}
@@ -569,6 +561,7 @@ static enum step
 check_dnsbl(struct psess *ps, const struct tenant_conf *t, struct verdict *v)
 {
 	struct dnsbl_score	s;
+	struct preply		r;
 	size_t			n;
 	int32_t			th;
 
@@ -582,9 +575,10 @@ check_dnsbl(struct psess *ps, const struct tenant_conf *t, struct verdict *v)
 	dnsbl_score(ps->dnsbl, ps_conf(ps), t, &s);
 	fact(v, "dnsbl=%d/%d (%s)", s.score, th, s.facts[0] ? s.facts :
 	    "not looked up");
-	if (s.listed)
-		verdict_refuse(v, "dnsbl", 550, "5.7.1", "Service unavailable; client "
-		    "[%s] blocked using %s", ps->addr, s.list);
+	if (s.listed) {
+		preply_dnsbl(&r, ps->addr, s.list);
+		verdict_reply(v, &r);
+	}
 	return STEP_DONE;
 }
 
@@ -592,7 +586,8 @@ static enum step
 check_sender_domain(struct psess *ps, const struct tenant_conf *t,
     struct verdict *v)
 {
-	const char *d = mail_domain(ps->sender);
+	const char	*d = mail_domain(ps->sender);
+	struct preply	 r;
 
 	if (!t->policy.sender_domain || d == NULL)
 		return STEP_DONE;
@@ -601,27 +596,8 @@ check_sender_domain(struct psess *ps, const struct tenant_conf *t,
 		return STEP_WAIT;
 	fact(v, "sender-domain=%s (%s)", domain_result_name(ps->sdom.res),
 	    ps->sdom.why);
-	switch (ps->sdom.res) {
-	case DOM_OK:
-		break;
-	case DOM_NXDOMAIN:
-		verdict_refuse(v, "sender-domain", 550, "5.1.8", "Sender address "
-		    "rejected: domain %s not found", d);
-		break;
-	case DOM_TEMPFAIL:
-		verdict_refuse(v, "sender-domain", 450, "4.1.8", "Sender address "
-		    "rejected: cannot look up domain %s, try again later", d);
-		break;
-	case DOM_NULLMX:
-		verdict_refuse(v, "sender-domain", 550, "5.7.27", "Sender address "
-		    "rejected: domain %s accepts no mail (null MX)", d);
-		break;
-	case DOM_BOGON:
-		verdict_refuse(v, "sender-domain", 550, "5.1.8", "Sender address "
-		    "rejected: domain %s has no mail server that can be "
-		    "reached", d);
-		break;
-	}
+	if (preply_sender_domain(&r, ps->sdom.res, d))
+		verdict_reply(v, &r);
 	return STEP_DONE;
 }
 
@@ -636,6 +612,8 @@ spf_fact(struct psess *ps, struct verdict *v)
 static enum step
 check_spf(struct psess *ps, const struct tenant_conf *t, struct verdict *v)
 {
+	struct preply r;
+
 	if (t->policy.spf != SPF_REJECT)
 		return STEP_DONE;
 	start_spf(ps);
@@ -644,14 +622,10 @@ check_spf(struct psess *ps, const struct tenant_conf *t, struct verdict *v)
 	spf_fact(ps, v);
 	switch (ps->spf_out.result) {
 	case SPF_FAIL:
-		verdict_refuse(v, "spf", 550, "5.7.23", "SPF: %s is not allowed to "
-		    "send mail for %s%s%s", ps->addr, ps->spf_out.domain,
-		    ps->spf_out.explanation[0] ? ": " : "",
-		    ps->spf_out.explanation);
-		break;
 	case SPF_TEMPERROR:
-		verdict_refuse(v, "spf", 451, "4.7.24", "SPF: temporary error checking "
-		    "%s, try again later", ps->spf_out.domain);
+		if (preply_spf(&r, ps->spf_out.result, ps->addr,
+		    ps->spf_out.domain, ps->spf_out.explanation))
+			verdict_reply(v, &r);
 		break;
 	case SPF_PERMERROR:
 		log_info("policy spf client=[%s] from=<%s>: permerror (%s), "
@@ -711,6 +685,7 @@ check_greylist(struct psess *ps, struct pq *q, const struct tenant_conf *t,
 	struct grey_decision	 d;
 	struct grey_id		 id;
 	struct pstore_key	 keys[2];
+	struct preply		 r;
 	const char		*wl;
 
 	if (!t->policy.greylist)
@@ -747,9 +722,10 @@ check_greylist(struct psess *ps, struct pq *q, const struct tenant_conf *t,
 	}
 	d = q->gd;
 	fact(v, "greylist=%s client=%s", d.why, id.text);
-	if (d.result == GREY_DEFER)
-		verdict_refuse(v, "greylist", 451, "4.7.1", "Greylisted: try again in "
-		    "%u seconds", d.retry_in > 0 ? d.retry_in : 1);
+	if (d.result == GREY_DEFER) {
+		preply_greylist(&r, d.retry_in);
+		verdict_reply(v, &r);
+	}
 	return STEP_DONE;
 }
 
@@ -777,7 +753,8 @@ spf_tag(struct psess *ps, const struct tenant_conf *t, const char **field)
 static enum step
 check_rcpt_domain(struct psess *ps, struct pq *q, struct verdict *v)
 {
-	const struct tenant_conf *ct;
+	const struct tenant_conf	*ct;
+	struct preply			 r;
 
 	ct = conf_tenant_by_name(ps_conf(ps), ps->client_tenant);
 	if (ct == NULL || !ct->policy.sender_domain ||
@@ -788,24 +765,8 @@ check_rcpt_domain(struct psess *ps, struct pq *q, struct verdict *v)
 	v->check = "recipient-domain";
 	fact(v, "recipient-domain=%s (%s)", domain_result_name(q->rdom.res),
 	    q->rdom.why);
-	switch (q->rdom.res) {
-	case DOM_NXDOMAIN:
-		verdict_refuse(v, "recipient-domain", 550, "5.1.2", "Recipient "
-		    "address rejected: domain %s not found", q->domain);
-		break;
-	case DOM_TEMPFAIL:
-		verdict_refuse(v, "recipient-domain", 450, "4.1.2", "Recipient "
-		    "address rejected: cannot look up domain %s, try again "
-		    "later", q->domain);
-		break;
-	case DOM_NULLMX:
-		verdict_refuse(v, "recipient-domain", 556, "5.1.10", "Recipient "
-		    "address rejected: domain %s accepts no mail (null MX)",
-		    q->domain);
-		break;
-	default:
-		break;
-	}
+	if (preply_rcpt_domain(&r, q->rdom.res, q->domain))
+		verdict_reply(v, &r);
 	return STEP_DONE;
 }
 
@@ -838,9 +799,12 @@ check_recipient(struct psess *ps, struct pq *q, const struct tenant_conf *t,
 	if (rcpt_check(ps->pd, rc, t, q->addr, rcpt_wake, ps) != 0)
 		return STEP_WAIT;
 	fact(v, "%s", rc->fact);
-	if (rc->code != 0)
-		verdict_refuse(v, "recipient", rc->code, rc->enh, "%s",
-		    rc->text);
+	if (rc->code != 0) {
+		v->check = "recipient";
+		v->code = rc->code;
+		v->enh = rc->enh;
+		strlcpy(v->text, rc->text, sizeof(v->text));
+	}
 	return STEP_DONE;
 }
 
@@ -853,17 +817,13 @@ answer_rcpt(struct psess *ps, struct pq *q, struct verdict *v,
 
 	if (q->stale) {
 		/* No one waits for it: no check, no write, no log line. */
-		v->code = 451;
-		v->enh = "4.3.0";
-		strlcpy(v->text, "Error: the transaction ended before its "
-		    "verdict", sizeof(v->text));
+		verdict_fixed(v, PR_STALE);
 		return STEP_DONE;
 	}
 	if (q->dir == DIR_OUTBOUND)
 		return check_rcpt_domain(ps, q, v);
 	if ((t = conf_tenant_by_name(ps_conf(ps), q->tenant)) == NULL) {
-		verdict_refuse(v, "configuration", 451, "4.3.0", "Error: the "
-		    "configuration changed; try again");
+		verdict_fixed(v, PR_CONF_CHANGED);
 		return STEP_DONE;
 	}
 	v->check = "-";		/* none refused */

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Each process's SMTP replies in one place: smtpd's in smtpd/smtp_reply.c,
-and what queued tells smtpd (which smtpd passes to its client) in
-queued/queue_reply.c, so that a reply seen in a log leads to one line.
+what queued tells smtpd (which smtpd passes to its client) in
+queued/queue_reply.c, and the verdicts policyd gives smtpd (checks,
+recipient verification, content scans) in policyd/policy_reply.c, so that
+a reply seen in a log leads to one line.
 
 Read from the sources, with comments left out: elsewhere in smtpd/, and in
 the queued files that talk to smtpd, no string holds an enhanced status
@@ -17,7 +19,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 from relaytest import TOP, Tap  # noqa: E402
 
 tap = Tap()
-TABLES = {"smtpd": "smtpd/smtp_reply.c", "queued": "queued/queue_reply.c"}
+TABLES = {"smtpd": "smtpd/smtp_reply.c", "queued": "queued/queue_reply.c",
+          "policyd": "policyd/policy_reply.c"}
 ENH = re.compile(r"(?<![\w.])[245]\.\d{1,3}\.\d{1,3}(?![\w.])")
 REPLY_LINE = re.compile(r"(?:^|\n)[2-5]\d\d[ -]")
 CODE = re.compile(r"(?<![\w.])[2-5]\d\d(?![\w.])")
@@ -105,7 +108,9 @@ def table_texts(path):
         if ENH.fullmatch(s) or len(s) < 2:
             continue
         texts.add(s.split("%")[0].strip() if "%" in s else s)
-    return {t for t in texts if len(t) >= 2}
+    # A check's name ("greylist") names it in log lines too.
+    return {t for t in texts if len(t) >= 2 and
+            not re.fullmatch(r"[a-z][a-z-]*", t)}
 
 
 def offences(path, texts):
@@ -145,6 +150,7 @@ def queued_reply_paths():
 scope = {
     "smtpd": sorted(glob.glob(os.path.join(TOP, "smtpd", "*.[ch]"))),
     "queued": queued_reply_paths(),
+    "policyd": sorted(glob.glob(os.path.join(TOP, "policyd", "*.[ch]"))),
 }
 for proc, table in sorted(TABLES.items()):
     path = os.path.join(TOP, table)
@@ -154,13 +160,13 @@ for proc, table in sorted(TABLES.items()):
     else:
         _, strings = scan(path)
         codes = sum(len(ENH.findall(s)) for _, s in strings)
-        tap.ok(codes >= (40 if proc == "smtpd" else 8),
+        tap.ok(codes >= {"smtpd": 40, "queued": 8, "policyd": 15}[proc],
                "%s: %d enhanced codes in the table" % (proc, codes))
         texts = table_texts(path)
     files = [p for p in scope[proc] if os.path.relpath(p, TOP) != table]
     names = [os.path.basename(p) for p in files]
-    tap.ok(len(files) >= (10 if proc == "smtpd" else 2) and
-           ("queue_receive.c" in names or proc == "smtpd"),
+    tap.ok(len(files) >= {"smtpd": 10, "queued": 2, "policyd": 10}[proc] and
+           ("queue_receive.c" in names or proc != "queued"),
            "%s: %d files checked (%s)" % (proc, len(files),
                                           " ".join(names)))
     found = []
