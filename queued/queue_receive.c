@@ -385,15 +385,20 @@ receive_dispatch(struct queued *q, struct imsg *imsg)
 }
 
 /*
- * Statistics: a message accepted, once per tenant and direction.  An
- * authenticated user's outbound message would count ST_AUTH_OUTBOUND
- * here, once envelopes carry the grant (the AUTH work).
+ * Statistics: a message accepted, once per tenant and direction; and an
+ * authenticated user's, for the tenant policyd granted (queue_auth.c).
  */
 static void
-count_accepted(struct queued *q, const struct envelope *e)
+count_accepted(struct queued *q, uint64_t sid, const struct envelope *e)
 {
-	size_t	i, k;
-	int	dir;
+	const struct tenant_conf	*granted;
+	const char			*user;
+	size_t				 i, k;
+	int				 dir;
+
+	/* An authenticated user's message: its tenant's, by the grant. */
+	if ((granted = auth_grant_tenant(q, sid, &user)) != NULL)
+		stats_count(q, granted->name, ST_AUTH_OUTBOUND, 1);
 
 	for (i = 0; i < e->nrcpts; i++) {
 		for (k = 0; k < i; k++)
@@ -443,7 +448,7 @@ commit_done(struct queued *q, struct task *j)
 	mw_u64(&w, j->id);
 	send_smtpd(q, M_Q_COMMIT_OK, j->sid, -1, &w);
 	q->committed++;
-	count_accepted(q, p->env);
+	count_accepted(q, p->sid, p->env);
 	qmx_received(q, p->env);
 	/* The envelope now belongs to the queue: first attempt now. */
 	m = queue_insert(q, p->env);

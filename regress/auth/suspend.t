@@ -8,6 +8,7 @@ and survives a restart; `relayctl auth resume` lifts it.  A user over
 auth.user_message_rate messages in a minute is suspended on its own,
 with the stable line "auth: user U of tenant T suspended: N messages in
 a minute"."""
+import json
 import os
 import sys
 
@@ -16,7 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 from authtest import PASS, USERS, auth_relayd, message, plain  # noqa: E402
 from authtest import tls_client  # noqa: E402
 from dovecot import Dovecot  # noqa: E402
-from relaytest import Tap, need_root  # noqa: E402
+from relaytest import Tap, need_root, wait_for  # noqa: E402
 from sink import Sink  # noqa: E402
 from tlstest import PKI  # noqa: E402
 
@@ -63,11 +64,26 @@ def by_relayctl(r):
     c.close()
 
 
+def auth_outbound(r):
+    """acme's authenticated outbound messages today (show stats)."""
+    rc, out, err = r.ctl("show", "stats", "acme", "--json")
+    try:
+        doc = json.loads(out)
+        return doc["tenants"][0]["total"]["auth_outbound_messages"]
+    except (ValueError, KeyError, IndexError):
+        return None
+
+
 def by_rate(r):
+    before = auth_outbound(r)
     c, rep = auth(r.port)
     codes = [message(c) for i in range(5)]
     tap.eq(codes[:4], [250] * 4, "four messages in the minute pass "
            "(user_message_rate: 4)")
+    tap.ok(before is not None and
+           wait_for(lambda: auth_outbound(r) == before + 4, 10),
+           "show stats counts the four as acme's authenticated outbound "
+           "messages (%s, then %s)" % (before, auth_outbound(r)))
     tap.ok(r.wait_log(r"auth: user alice@acme\.test of tenant acme "
                       r"suspended: 5 messages in a minute"),
            "the fifth suspends the user, with the stable log line")
