@@ -52,6 +52,10 @@
  *                figures; sent once per tenant per (UTC) day; no answer.
  *                queued tells the tenant's contacts (a notice)
  *
+ *   M_PQ_SUSPENDED  str tenant, str user, u8 by_rate: a user of the
+ *                tenant was suspended (its rate, or relayctl auth
+ *                suspend); no answer.  queued tells the tenant's contacts
+ *
  *   M_PQ_STATS   the verdicts that refused, counted by tenant and check
  *                (stats.h), at most once a second; no answer
  *
@@ -80,6 +84,7 @@ enum msg_policy_store {
 	M_PQ_DONE,
 	M_PQ_VOLUME,
 	M_PQ_STATS,
+	M_PQ_SUSPENDED,
 	M_PQ_MAX
 };
 

@@ -398,7 +398,7 @@ on_sent(struct policy_auth *pa, struct auth_sess *as)
 		return;
 	log_warnx("auth: user %s of tenant %s suspended: %u messages in a "
 	    "minute", as->user, as->tenant, n);
-	pauth_suspend(pa, as->tenant, as->user, 1);
+	pauth_suspend(pa, as->tenant, as->user, SUSPEND_BY_RATE);
 }
 
 /* Grants of the user's sessions end now: queued refuses their mail. */
@@ -576,10 +576,13 @@ pauth_is_suspended(struct policy_auth *pa, const char *tenant,
 	return RB_FIND(susp_tree, &susp_loaded(pa)->tree, &find) != NULL;
 }
 
-/* Suspend (on) or resume a user, in memory and in the store. */
+/*
+ * Suspend (how: SUSPEND_BY_*) or resume (0) a user, in memory and in the
+ * store; a suspension is told to the tenant's contacts.
+ */
 void
 pauth_suspend(struct policy_auth *pa, const char *tenant, const char *user,
-    int on)
+    int how)
 {
 	struct auth_suspended	*as = susp_loaded(pa);
 	struct suspended	 find, *s;
@@ -591,12 +594,13 @@ pauth_suspend(struct policy_auth *pa, const char *tenant, const char *user,
 	k.len = SHA256_DIGEST_LENGTH;
 	susp_key(tenant, user, k.key);
 	memcpy(find.key, k.key, sizeof(find.key));
-	if (on) {
+	if (how != 0) {
 		susp_insert(as, k.key);
 		pstore_put_expiry(val, SUSP_FOREVER);
 		pstore_put(pa->pd->store, &k, val, sizeof(val));
 		pauth_revoke_user(pa, tenant, user);
-		auth_notice_suspended(pa->pd, tenant, user);
+		auth_notice_suspended(pa->pd, tenant, user,
+		    how == SUSPEND_BY_RATE);
 		return;
 	}
 	if ((s = RB_FIND(susp_tree, &as->tree, &find)) != NULL) {
@@ -606,18 +610,20 @@ pauth_suspend(struct policy_auth *pa, const char *tenant, const char *user,
 	pstore_del(pa->pd->store, &k);
 }
 
-/*
- * The hook for the tenant's contacts (the notices work, wt-notices): a
- * user was suspended, by its rate or by relayctl.  Until notices exist,
- * the log line above is what the operator sees.
- */
+/* The tenant's contacts are told, by queued (queue_notice.c). */
 void
 auth_notice_suspended(struct policyd *pd, const char *tenant,
-    const char *user)
+    const char *user, int by_rate)
 {
-	(void)pd;
-	log_debug("auth: notice owed to the contacts of tenant %s: user %s "
-	    "suspended", tenant, user);
+	struct mw w;
+
+	mw_init(&w);
+	mw_str(&w, tenant);
+	mw_str(&w, user);
+	mw_u8(&w, by_rate != 0);
+	if (!w.err)
+		child_send(pd->child, PROC_QUEUED, M_PQ_SUSPENDED, 0, -1, w.buf,
+		    w.len);
 }
 
 /*
@@ -657,6 +663,6 @@ pauth_control(struct policy_auth *pa, uint64_t req, const struct ctl_req *r)
 	else
 		log_info("auth: user %s of tenant %s resumed: by relayctl",
 		    user, t->name);
-	pauth_suspend(pa, t->name, user, on);
+	pauth_suspend(pa, t->name, user, on ? SUSPEND_BY_RELAYCTL : 0);
 	pctl_done(pa->pd, req, NULL);
 }

@@ -22,12 +22,14 @@ void	 pauth_control(struct policy_auth *, uint64_t req,
 	    const struct ctl_req *);
 int	 pauth_is_suspended(struct policy_auth *, const char *tenant,
 	    const char *user);
+#define SUSPEND_BY_RATE		1	/* auth.user_message_rate */
+#define SUSPEND_BY_RELAYCTL	2	/* relayctl auth suspend */
 void	 pauth_suspend(struct policy_auth *, const char *tenant,
-	    const char *user, int on);
+	    const char *user, int how);
 void	 pauth_revoke_user(struct policy_auth *, const char *tenant,
 	    const char *user);
-/* The tenant's contacts are owed a notice (the notices hook). */
+/* The tenant's contacts are told (M_PQ_SUSPENDED). */
 void	 auth_notice_suspended(struct policyd *, const char *tenant,
-	    const char *user);
+	    const char *user, int by_rate);
 
 #endif

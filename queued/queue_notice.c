@@ -96,6 +96,8 @@ notice_kind_name(enum notice_kind k)
 		return "monthly";
 	case NK_ANNOUNCE:
 		return "announce";
+	case NK_SUSPENDED:
+		return "suspended";
 	case NK_MAX:
 		break;
 	}
@@ -108,6 +110,7 @@ kind_roles(enum notice_kind k)
 {
 	switch (k) {
 	case NK_VOLUME:
+	case NK_SUSPENDED:
 		return CONTACT_TECHNICAL | CONTACT_POLICY;
 	case NK_TEST:
 		return CONTACT_ROLES;
@@ -264,6 +267,10 @@ notice_subject(struct tbuf *b, const struct tstate *t, enum notice_kind k,
 	case NK_VOLUME:
 		tb_printf(b, "%s: daily volume limit reached", t->name);
 		break;
+	case NK_SUSPENDED:
+		tb_printf(b, "%s: user %s suspended", t->name,
+		    t->suspended_user);
+		break;
 	default:
 		tb_printf(b, "%s: test notice", t->name);
 		break;
@@ -361,6 +368,18 @@ notice_body(struct tbuf *b, struct queued *q, const struct tstate *t,
 		    (unsigned long long)t->volume_octets,
 		    (unsigned long long)tc->daily_messages,
 		    (unsigned long long)tc->daily_bytes);
+		break;
+	case NK_SUSPENDED:
+		tb_printf(b, "The user %s of %s may send no more mail through "
+		    "this relay:\r\n%s.  Its SMTP AUTH is refused, and the "
+		    "sessions it had\r\nauthenticated relay nothing more.  "
+		    "Please check the account (a\r\nstolen password sends "
+		    "spam); the operator lifts the suspension with\r\n"
+		    "relayctl auth resume %s %s.\r\n", t->suspended_user,
+		    t->name, t->suspended_by_rate ? "it sent more messages "
+		    "in a minute than auth.user_message_rate\r\nallows" :
+		    "the relay's operator suspended it", t->name,
+		    t->suspended_user);
 		break;
 	default:
 		tb_printf(b, "This is a test notice, sent on the operator's "
@@ -618,6 +637,8 @@ notice_task_done(struct queued *q, struct task *j)
 			t->dirty = 1;
 			if (n->kind == NK_VOLUME)
 				t->volume_due = 1;
+			if (n->kind == NK_SUSPENDED)
+				t->suspended_due = 1;
 		}
 		if (n->ctl_req != 0)
 			ctl_done(q, n->ctl_req, 0, "the notice could not be "
@@ -678,4 +699,35 @@ notice_volume(struct queued *q, struct imsg *imsg)
 	t->volume_due = 1;
 	t->volume_msgs = msgs;
 	t->volume_octets = octets;
+}
+
+/*
+ * policyd suspended a user of a tenant (M_PQ_SUSPENDED): its contacts
+ * are told at the next tick.
+ */
+void
+notice_suspended(struct queued *q, struct imsg *imsg)
+{
+	struct tstate	*t;
+	struct mr	 r;
+	char		 tenant[TENANT_MAX + 1], user[AUTH_USER_MAX + 1];
+	uint8_t		 by_rate;
+	size_t		 i;
+
+	mr_init(&r, imsg->data, imsg->datalen);
+	mr_str(&r, tenant, sizeof(tenant));
+	mr_str(&r, user, sizeof(user));
+	by_rate = mr_u8(&r);
+	if (mr_end(&r) == -1 || tenant[0] == '\0' || user[0] == '\0' ||
+	    by_rate > 1)
+		child_peer_broken(q->child, PROC_POLICYD, imsg, "suspended");
+	/* It goes into a Subject: printable ASCII only. */
+	for (i = 0; user[i] != '\0'; i++)
+		if (user[i] < '!' || user[i] > '~')
+			user[i] = '?';
+	if ((t = tenant_find(q, tenant)) == NULL || t->tc == NULL)
+		return;
+	strlcpy(t->suspended_user, user, sizeof(t->suspended_user));
+	t->suspended_by_rate = by_rate;
+	t->suspended_due = 1;
 }

@@ -201,6 +201,9 @@ pwrite_dispatch(struct queued *q, struct imsg *imsg)
 	case M_PQ_VOLUME:
 		notice_volume(q, imsg);
 		return;
+	case M_PQ_SUSPENDED:
+		notice_suspended(q, imsg);
+		return;
 	case M_PQ_STATS:
 		stats_dispatch(q, imsg, PROC_POLICYD);
 		return;

@@ -464,6 +464,11 @@ notice_due(struct queued *q, struct tstate *t, int64_t now)
 		if (notice_allowed(q, t, NK_VOLUME, now))
 			return NK_VOLUME;
 	}
+	/* Each suspension is told: an account may be sending spam. */
+	if (t->suspended_due) {
+		t->suspended_due = 0;
+		return NK_SUSPENDED;
+	}
 	return NK_MAX;
 }
 
@@ -483,6 +488,8 @@ notices_check(struct queued *q, struct tstate *t, int64_t now)
 		t->notice_retry = now + q->conf->queue.retry_min;
 		if (k == NK_VOLUME)
 			t->volume_due = 1;
+		if (k == NK_SUSPENDED)
+			t->suspended_due = 1;
 	}
 }
 

@@ -212,6 +212,7 @@ enum notice_kind {
 	NK_REPORT,		/* relayctl report: this month so far */
 	NK_MONTHLY,		/* the last month's report (queue_report.c) */
 	NK_ANNOUNCE,		/* relayctl announce, of no tenant */
+	NK_SUSPENDED,		/* a user of its was suspended (AUTH) */
 	NK_MAX
 };
 
@@ -242,6 +243,9 @@ struct tstate {
 	int			 deferring;	/* defer-all in force */
 	int			 recovery_due;
 	int			 volume_due;
+	int			 suspended_due;
+	int			 suspended_by_rate;
+	char			 suspended_user[AUTH_USER_MAX + 1];
 	uint64_t		 volume_msgs;	/* policyd's figures */
 	uint64_t		 volume_octets;
 	uint64_t		 held_msgs;	/* at the last census */
@@ -723,6 +727,7 @@ int	 notice_send(struct queued *, struct tstate *, enum notice_kind,
 int	 notice_write(int spool_fd, struct task *, char *err, size_t errsz);
 void	 notice_task_done(struct queued *, struct task *);
 void	 notice_volume(struct queued *, struct imsg *);
+void	 notice_suspended(struct queued *, struct imsg *);
 void	 tb_printf(struct tbuf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 

@@ -74,7 +74,7 @@ def auth_outbound(r):
         return None
 
 
-def by_rate(r):
+def by_rate(r, sink):
     before = auth_outbound(r)
     c, rep = auth(r.port)
     codes = [message(c) for i in range(5)]
@@ -87,8 +87,16 @@ def by_rate(r):
     tap.ok(r.wait_log(r"auth: user alice@acme\.test of tenant acme "
                       r"suspended: 5 messages in a minute"),
            "the fifth suspends the user, with the stable log line")
+
     tap.eq(message(c), 451, "its session relays no more")
     c.close()
+
+    def notice():
+        return [m for m in list(sink.messages) if b"acme: user "
+                b"alice@acme.test suspended" in m.data and
+                b"auth.user_message_rate" in m.data]
+    tap.ok(wait_for(lambda: notice(), 30),
+           "the tenant's contacts are told, and why (a notice)")
     c, rep = auth(r.port)
     tap.eq(rep, FAILED, "and its next AUTH gets 535")
     c.close()
@@ -108,7 +116,7 @@ def main():
     try:
         if tap.ok(r.start(), "relayd starts"):
             by_relayctl(r)
-            by_rate(r)
+            by_rate(r, sink)
     finally:
         r.cleanup()
         dv.cleanup()
