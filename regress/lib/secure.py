@@ -16,7 +16,8 @@ on the host does.  Names in silent are sent by the validator to a server
 that never answers (a look-up that times out, or SERVFAIL).
 
 PolicyServer serves MTA-STS policies over HTTPS with a certificate from a
-TestCA; mode "hang" accepts and never answers (a fetch that times out).
+TestCA; mode "hang" accepts and never answers (a fetch that times out);
+raw responses stand for misbehaving servers.
 """
 import hashlib
 import http.server
@@ -252,6 +253,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if srv.mode == "hang":
             srv.released.wait(60)
             return
+        if host in srv.raw:
+            status, headers, data = srv.raw[host]
+            self.send_response(status)
+            for k, v in headers:
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         body = srv.policies.get(host)
         if self.path != "/.well-known/mta-sts.txt" or body is None:
             self.send_response(404)
@@ -275,10 +285,14 @@ class _TLSServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 class PolicyServer:
-    """HTTPS on addr:port; policies: {"mta-sts.DOMAIN": text}."""
+    """HTTPS on addr:port; policies: {"mta-sts.DOMAIN": text}; raw:
+    {"mta-sts.DOMAIN": (status, [(header, value)], body bytes)}, answered
+    as they are (a redirect, an oversized policy)."""
 
-    def __init__(self, addr, port, cert, key, policies, mode="normal"):
+    def __init__(self, addr, port, cert, key, policies, mode="normal",
+                 raw=None):
         self.policies = dict(policies)
+        self.raw = dict(raw or {})
         self.mode = mode
         self.requests = []
         self.lock = threading.Lock()
