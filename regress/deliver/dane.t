@@ -195,8 +195,9 @@ try:
     tap.eq(s_good.count(), 2, "the matching host has its two messages")
     tap.eq(s_fail.count(), 0, "the host whose TLSA look-up fails never got "
            "mail, in plain text or otherwise")
-    tap.ok(len(re.findall(r"to=<j@fail\.dane\.test> .*status=deferred",
-                          w.r.log())) >= 2, "and its retries defer too")
+    tap.ok(wait_for(lambda: len(re.findall(
+        r"to=<j@fail\.dane\.test> .*status=deferred", w.r.log())) >= 2, 30),
+        "and its retries defer too")
 finally:
     w.stop()
 

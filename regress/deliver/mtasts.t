@@ -26,7 +26,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
-from relaytest import Tap, free_port, need_root  # noqa: E402
+from relaytest import Tap, free_port, need_root, wait_for  # noqa: E402
 from secure import PolicyServer, TestCA  # noqa: E402
 import world  # noqa: E402
 from dnstest import Unbound  # noqa: E402
@@ -307,8 +307,9 @@ try:
     time.sleep(3)
     tap.eq(s_notls.count(), 0, "the MX without STARTTLS never got the "
            "mail")
-    tap.ok(len(re.findall(r"to=<x@nostarttls\.test> .*status=deferred",
-                          w.r.log())) >= 2, "and the retries defer too")
+    tap.ok(wait_for(lambda: len(re.findall(
+        r"to=<x@nostarttls\.test> .*status=deferred", w.r.log())) >= 2, 30),
+        "and the retries defer too")
 finally:
     w.stop()
     srv.close()
