@@ -170,6 +170,7 @@ struct dest {
 	unsigned		 hosts_gen;	/* thosts changed */
 	struct job_list		 jobs;		/* waiting for a connection */
 	unsigned		 nsessions;
+	int			 pumping;	/* in dest_pump: kept */
 	LIST_HEAD(, mta_session) idle;
 	enum route_state	 rstate;
 	struct hop		*hops;

@@ -106,7 +106,7 @@ static void
 dest_gc(struct deliverd *d, struct dest *dest)
 {
 	if (!TAILQ_EMPTY(&dest->jobs) || dest->nsessions > 0 ||
-	    dest->rstate == RT_RESOLVING)
+	    dest->rstate == RT_RESOLVING || dest->pumping)
 		return;
 	RB_REMOVE(dest_tree, &d->dests, dest);
 	hops_free(dest->hops, dest->nhops);
@@ -157,6 +157,12 @@ dest_pump(struct deliverd *d, struct dest *dest)
 		dest_gc(d, dest);
 		return;
 	}
+	/*
+	 * A session can end before mta_start returns (every hop refused
+	 * at once, such as a failed TLSA look-up): dest stays until the
+	 * loop is done with it.
+	 */
+	dest->pumping++;
 	while ((job = TAILQ_FIRST(&dest->jobs)) != NULL) {
 		if ((s = LIST_FIRST(&dest->idle)) != NULL &&
 		    mta_quit_if_stale(s))
@@ -173,6 +179,8 @@ dest_pump(struct deliverd *d, struct dest *dest)
 		TAILQ_REMOVE(&dest->jobs, job, entry);
 		mta_start(d, dest, job);
 	}
+	dest->pumping--;
+	dest_gc(d, dest);	/* may free dest */
 }
 
 /* Capacity freed somewhere: let every waiting destination have a go. */

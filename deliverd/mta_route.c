@@ -16,10 +16,12 @@
  * still make TLS a must; a TLSA look-up that fails makes the host unusable
  * (it could be an attacker's doing), never a host without DANE.
  *
- * MTA-STS (RFC 8461), asked alongside the MX records, for a domain where
- * DANE has nothing to say (DANE wins): in enforce mode only MX hosts the
- * policy names are kept, and their certificates must be valid for their
- * names; in testing mode the same is checked and only logged.
+ * MTA-STS (RFC 8461), asked alongside the MX records, for each MX host
+ * DANE has nothing to say about (DANE wins, host by host: a domain whose
+ * hosts only partly publish TLSA still has its policy applied to the
+ * others): in enforce mode only MX hosts the policy names are kept, and
+ * their certificates must be valid for their names; in testing mode the
+ * same is checked and only logged.
  *
  * Tenant routes are the operator's own servers, named in the tenant's
  * configuration: neither applies to them.  Their TLS is the tenant's
@@ -58,6 +60,7 @@ struct rhost {
 	int		 tlsa_asked;
 	enum dns_rcode	 tlsa_rcode;
 	int		 tlsa_secure;
+	int		 dane;		/* DANE decides for this host */
 	size_t		 tlsa_count;	/* records, usable or not */
 	struct tlsa_set	*tlsa;		/* the usable ones */
 	enum hop_tls	 tls;
@@ -116,7 +119,24 @@ route_fail(struct route_work *w, int result, const char *dsn,
 	dest_pump(d, dest);
 }
 
-/* DANE for one host (RFC 7672 2.2): whether it applies, and how. */
+/*
+ * What MTA-STS asks of a host without usable TLSA records.  Records
+ * none of which is usable keep TLS a must in testing mode.
+ */
+static void
+sts_host(struct rhost *h, int enforce)
+{
+	if (enforce)
+		h->tls = HT_STS_ENFORCE;
+	else if (h->tls != HT_DANE_ENCRYPT)
+		h->tls = HT_STS_TESTING;
+}
+
+/*
+ * DANE for one host (RFC 7672 2.2): 1 when it decides for the host,
+ * usable records or a failed look-up.  Records none of which is usable
+ * only make TLS a must (HT_DANE_ENCRYPT): MTA-STS may still ask more.
+ */
 static int
 host_dane(struct route_work *w, struct rhost *h)
 {
@@ -128,15 +148,18 @@ host_dane(struct route_work *w, struct rhost *h)
 	}
 	if (!h->tlsa_secure || h->tlsa_count == 0)
 		return 0;
-	h->tls = h->tlsa != NULL && h->tlsa->n > 0 ? HT_DANE :
-	    HT_DANE_ENCRYPT;
-	return 1;
+	if (h->tlsa != NULL && h->tlsa->n > 0) {
+		h->tls = HT_DANE;
+		return 1;
+	}
+	h->tls = HT_DANE_ENCRYPT;
+	return 0;
 }
 
 /*
- * MTA-STS where DANE had nothing to say: in enforce mode the hosts the
- * policy does not name go; testing mode only says so.  -1 when no host
- * is left.
+ * MTA-STS for the hosts DANE had nothing to say about (DANE wins, host
+ * by host: RFC 8461 2): in enforce mode the hosts the policy does not
+ * name go; testing mode only says so.  -1 when no host is left.
  */
 static int
 apply_sts(struct route_work *w)
@@ -150,8 +173,12 @@ apply_sts(struct route_work *w)
 	for (i = 0; i < w->nhosts; i++) {
 		struct rhost *h = &w->hosts[i];
 
+		if (h->dane) {
+			w->hosts[n++] = *h;
+			continue;
+		}
 		if (sts_mx_match(&w->sts, h->name)) {
-			h->tls = enforce ? HT_STS_ENFORCE : HT_STS_TESTING;
+			sts_host(h, enforce);
 			w->hosts[n++] = *h;
 			continue;
 		}
@@ -160,7 +187,7 @@ apply_sts(struct route_work *w)
 		    sts_mode_name(w->sts.mode), enforce ? "; skipped" :
 		    "; would be skipped in enforce mode");
 		if (!enforce) {
-			h->tls = HT_STS_TESTING;
+			sts_host(h, 0);
 			w->hosts[n++] = *h;
 			continue;
 		}
@@ -178,11 +205,10 @@ route_ready(struct route_work *w)
 	struct dest	*dest = w->dest;
 	struct deliverd	*d = w->d;
 	size_t		 i, j, n = 0, tempfail = 0, skipped = 0;
-	int		 dane = 0;
 
 	for (i = 0; i < w->nhosts; i++)
-		dane |= host_dane(w, &w->hosts[i]);
-	if (!dane && apply_sts(w) == -1) {
+		w->hosts[i].dane = host_dane(w, &w->hosts[i]);
+	if (apply_sts(w) == -1) {
 		route_fail(w, DR_TEMPFAIL, "4.7.5", "no MX host of %s is "
 		    "named by its MTA-STS policy (mode enforce)",
 		    dest->domain);

@@ -8,7 +8,14 @@ A certificate that matches the TLSA records (DANE-EE 3 1 1, DANE-TA
 host that does not offer STARTTLS, is never delivered to: the next host,
 then a deferral with 4.7.5.  Without TLSA records, or in a zone that is
 not signed, TLS is as before (verified=none).  With dns.dnssec off, the
-AD bit counts for nothing."""
+AD bit counts for nothing.
+
+The partial cases of RFC 7672 2.2: a secure MX whose address answer is
+insecure (a CNAME into an unsigned zone) and an insecure MX naming a host
+with secure TLSA records both leave DANE out (the second is a MAY of 2.2.1
+relayd does not take: only a secure MX's hosts are asked for TLSA); a
+TLSA look-up that fails (a name server that never answers) makes the host
+unusable: deferred with 4.7.5, never delivered in plain text."""
 import os
 import re
 import sys
@@ -54,14 +61,32 @@ SIGNED = {"dane.test.": [
     # The first MX does not match: the second, which does, gets it.
     "two.dane.test. 300 IN MX 10 mx2.dane.test.",
     "two.dane.test. 300 IN MX 20 mx1.dane.test.",
+    # A secure MX and TLSA, the address insecure (a CNAME out of the
+    # signed zone): no DANE, so the mismatch does not count.
+    "cname.dane.test. 300 IN MX 10 mx6.dane.test.",
+    "mx6.dane.test. 300 IN CNAME host6.plain.test.",
+    "_%d._tcp.mx6.dane.test. 300 IN TLSA 3 1 1 %s" % (port, WRONG),
+    # Secure TLSA records for the MX host of an unsigned domain.
+    "mx7.dane.test. 300 IN A 127.0.0.11",
+    "_%d._tcp.mx7.dane.test. 300 IN TLSA 3 1 1 %s" % (port, WRONG),
+    # A TLSA look-up that fails: its name's server never answers.  The
+    # records exist, and match: only the failure can keep the mail back.
+    "fail.dane.test. 300 IN MX 10 mx8.dane.test.",
+    "mx8.dane.test. 300 IN A 127.0.0.12",
+    "_%d._tcp.mx8.dane.test. 300 IN TLSA 3 1 1 %s" % (port,
+                                                      tlsa_spki(good[0])),
 ]}
 PLAIN = {"plain.test.": [
     # An unsigned zone: its TLSA records mean nothing.
     "plain.test. 300 IN MX 10 mx.plain.test.",
     "mx.plain.test. 300 IN A 127.0.0.7",
     "_%d._tcp.mx.plain.test. 300 IN TLSA 3 1 1 %s" % (port, WRONG),
+    "host6.plain.test. 300 IN A 127.0.0.10",
+    # An unsigned domain whose MX host has secure TLSA records.
+    "insecure.plain.test. 300 IN MX 10 mx7.dane.test.",
 ]}
-dns = SignedDNS(SIGNED, plain=PLAIN)
+SILENT = ["_%d._tcp.mx8.dane.test." % port]
+dns = SignedDNS(SIGNED, plain=PLAIN, silent=SILENT)
 w = World(tap, port=port, dns=dns,
           queue="retry_min: 1s\nretry_max: 2s\n", dns_opts="dnssec: true")
 
@@ -92,13 +117,17 @@ try:
     s_ta = w.sink("127.0.0.5", starttls=True, cert=ta)
     s_none = w.sink("127.0.0.6", starttls=True)
     s_plain = w.sink("127.0.0.7", starttls=True)
+    s_cname = w.sink("127.0.0.10", starttls=True, cert=bad)
+    s_insec = w.sink("127.0.0.11", starttls=True, cert=bad)
+    s_fail = w.sink("127.0.0.12", starttls=True, cert=good)
     tap.ok(start(w), "relayd starts with dns.dnssec on")
     tap.ok(w.log_has(r"dnsd: dns servers .*DNSSEC \(AD bit trusted\)"),
            "dnsd trusts the AD bit of its resolver on loopback")
 
     for rcpt in ("a@good.dane.test", "b@bad.dane.test", "c@notls.dane.test",
                  "d@ta.dane.test", "e@nodane.dane.test", "f@plain.test",
-                 "g@two.dane.test"):
+                 "g@two.dane.test", "h@cname.dane.test",
+                 "i@insecure.plain.test", "j@fail.dane.test"):
         code, _ = w.send("alice@acme.example", [rcpt], inside=True)
         tap.eq(code, 250, "mail for %s accepted" % rcpt)
 
@@ -138,6 +167,23 @@ try:
                      r"status=sent .* verified=dane", 20),
            "the first MX does not match: the second one, which does, gets it")
 
+    tap.ok(s_cname.wait(1), "a secure MX whose address answer is insecure: "
+           "no DANE, delivered")
+    tap.ok(w.log_has(r"to=<h@cname\.dane\.test> relay=mx6\.dane\.test.* "
+                     r"status=sent .* verified=none"), "verified=none")
+
+    tap.ok(s_insec.wait(1), "an insecure MX naming a host with secure TLSA "
+           "records: no DANE, delivered")
+    tap.ok(w.log_has(r"to=<i@insecure\.plain\.test> .*status=sent .* "
+                     r"verified=none"), "verified=none")
+
+    tap.ok(w.log_has(r"relay=mx8\.dane\.test\[127\.0\.0\.12\]:\d+: DANE: "
+                     r"the TLSA look-up for mx8\.dane\.test failed", 30),
+           "a TLSA look-up that fails: the host is not used, and that is "
+           "logged")
+    tap.ok(w.log_has(r"to=<j@fail\.dane\.test> .*dsn=4\.7\.5 "
+                     r"status=deferred", 30), "deferred with 4.7.5")
+
     # A retry later: still never to the mismatching host, nor in clear.
     time.sleep(3)
     tap.eq(s_bad.count(), 0, "nothing was ever delivered to the host whose "
@@ -147,6 +193,11 @@ try:
     tap.ok(len(re.findall(r"to=<b@bad\.dane\.test> .*status=deferred",
                           w.r.log())) >= 2, "and the retries defer too")
     tap.eq(s_good.count(), 2, "the matching host has its two messages")
+    tap.eq(s_fail.count(), 0, "the host whose TLSA look-up fails never got "
+           "mail, in plain text or otherwise")
+    tap.ok(wait_for(lambda: len(re.findall(
+        r"to=<j@fail\.dane\.test> .*status=deferred", w.r.log())) >= 2, 30),
+        "and its retries defer too")
 finally:
     w.stop()
 

@@ -10,7 +10,15 @@ testing: the same checks, logged, and the mail delivered.  A policy fetch
 that times out with nothing cached: no policy.  Policies outlive a
 restart (queued stores them): with the policy server gone, the cached
 policy still applies; a new id in the TXT record fetches it again, and
-a refresh that fails keeps the cached policy."""
+a refresh that fails keeps the cached policy.
+
+Then servers that misbehave, and what a policy asks of the MX: a policy
+server whose certificate is from a CA not in tls.ca_file, or for another
+name, a redirect (3xx) and a policy over 64 KB are not fetched: no policy,
+logged, the mail delivered (each would have deferred it).  A policy past
+its max_age is dropped: fetched again, and with the server now failing,
+no longer applied.  An enforce MX that does not offer STARTTLS is never
+sent the mail in plain text: 4.7.5."""
 import os
 import re
 import sys
@@ -18,7 +26,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
-from relaytest import Tap, free_port, need_root  # noqa: E402
+from relaytest import Tap, free_port, need_root, wait_for  # noqa: E402
 from secure import PolicyServer, TestCA  # noqa: E402
 import world  # noqa: E402
 from dnstest import Unbound  # noqa: E402
@@ -190,4 +198,123 @@ finally:
     srv.close()
     hang.close()
     ca.close()
+# Misbehaving policy servers, max_age, and an enforce MX without STARTTLS.
+# Every policy here is enforce and names no MX host but expire.test's and
+# nostarttls.test's: applied, it would defer the mail.
+WEB = {"untrusted.test": "127.0.0.32", "wrongname.test": "127.0.0.33"}
+
+
+def zone2(name, mx, addr):
+    return {name + ".": [
+        "%s. 300 IN MX 10 %s." % (name, mx),
+        "%s. 300 IN A %s" % (mx, addr),
+        "mta-sts.%s. 300 IN A %s" % (name, WEB.get(name, "127.0.0.30")),
+        '_mta-sts.%s. 300 IN TXT "v=STSv1; id=1;"' % name]}
+
+
+ZONES2 = {}
+for args in (("untrusted.test", "mx.untrusted.test", "127.0.0.7"),
+             ("wrongname.test", "mx.wrongname.test", "127.0.0.8"),
+             ("redirect.test", "mx.redirect.test", "127.0.0.10"),
+             ("big.test", "mx.big.test", "127.0.0.11"),
+             ("expire.test", "mx.expire.test", "127.0.0.12"),
+             ("nostarttls.test", "mx.nostarttls.test", "127.0.0.13")):
+    ZONES2.update(zone2(*args))
+EXPIRE = ("version: STSv1\r\nmode: enforce\r\nmx: mx9.expire.test\r\n"
+          "max_age: 2\r\n")
+NOTLS = policy("enforce", "mx.nostarttls.test")
+BIG = (policy("enforce", "mx9.big.test") + "mx: mx9.big.test\r\n" * 4400)
+RAW = {
+    "mta-sts.redirect.test": (301, [("Location", "https://mta-sts.sts.test"
+                                     "/.well-known/mta-sts.txt")], b""),
+    "mta-sts.big.test": (200, [("Content-Type", "text/plain")],
+                         BIG.encode()),
+}
+ca = TestCA()
+rogue = TestCA()
+web = ca.issue("mta-sts.expire.test", "mta-sts.nostarttls.test",
+               "mta-sts.redirect.test", "mta-sts.big.test")
+untrusted = rogue.issue("mta-sts.untrusted.test")
+wrongname = ca.issue("mta-sts.elsewhere.test")
+hport = free_port("127.0.0.30")
+ENV = {"RELAYD_MTA_STS_PORT": str(hport)}
+w = World(tap, dns_extra=ZONES2, queue="retry_min: 1s\nretry_max: 2s\n",
+          main_extra="tls:\n  ca_file: %s\n" % ca.crt)
+srv = PolicyServer("127.0.0.30", hport, web[0], web[1],
+                   {"mta-sts.expire.test": EXPIRE,
+                    "mta-sts.nostarttls.test": NOTLS}, raw=RAW)
+srv_u = PolicyServer("127.0.0.32", hport, untrusted[0], untrusted[1],
+                     {"mta-sts.untrusted.test":
+                      policy("enforce", "mx9.untrusted.test")})
+srv_w = PolicyServer("127.0.0.33", hport, wrongname[0], wrongname[1],
+                     {"mta-sts.wrongname.test":
+                      policy("enforce", "mx9.wrongname.test")})
+try:
+    sinks = {}
+    for d, a in (("untrusted", "127.0.0.7"), ("wrongname", "127.0.0.8"),
+                 ("redirect", "127.0.0.10"), ("big", "127.0.0.11"),
+                 ("expire", "127.0.0.12")):
+        sinks[d] = w.sink(a, starttls=True)
+    s_notls = w.sink("127.0.0.13")
+    tap.ok(start(), "relayd starts again, with misbehaving policy servers")
+    for d in ("untrusted", "wrongname", "redirect", "big", "expire",
+              "nostarttls"):
+        code, _ = w.send("alice@acme.example", ["x@%s.test" % d],
+                         inside=True)
+        tap.eq(code, 250, "mail for x@%s.test accepted" % d)
+
+    for d, why, what in (
+            ("untrusted", r"the certificate is not valid for it",
+             "a policy server certificate from a CA not in tls.ca_file"),
+            ("wrongname", r"the certificate is not valid for it",
+             "a policy server certificate for another name"),
+            ("redirect", r"HTTP status 301", "a redirect (301)"),
+            ("big", r"policy larger than|the response is too large",
+             "a policy over 64 KB")):
+        tap.ok(w.log_has(r"MTA-STS: the policy of %s\.test could not be "
+                         r"fetched: https://mta-sts\.%s\.test/: (%s).*; "
+                         r"none is applied" % (d, d, why), 20),
+               "%s: not fetched, logged" % what)
+        tap.ok(sinks[d].wait(1, timeout=20), "and no policy applies: "
+               "delivered")
+        tap.ok(w.log_has(r"to=<x@%s\.test> .*status=sent .* "
+                         r"verified=none" % d), "verified=none")
+    tap.eq(srv_u.count(), 0, "nothing was asked of the untrusted server")
+    tap.eq(srv_w.count(), 0, "nor of the one with another name")
+
+    tap.ok(w.log_has(r"to=<x@nostarttls\.test> .*dsn=4\.7\.5 "
+                     r"status=deferred .*does not offer STARTTLS", 20),
+           "enforce, and an MX that does not offer STARTTLS: deferred "
+           "with 4.7.5")
+
+    tap.ok(w.log_has(r"MTA-STS: policy of expire\.test \(id 1\): mode "
+                     r"enforce, 1 mx pattern, max_age 2s"),
+           "a policy with max_age 2s is fetched")
+    tap.ok(w.log_has(r"to=<x@expire\.test> .*dsn=4\.7\.5 status=deferred "
+                     r"\(no MX host of expire\.test is named", 20),
+           "and applied while it holds")
+    srv.policies.pop("mta-sts.expire.test")
+    tap.ok(w.log_has(r"MTA-STS: the policy of expire\.test could not be "
+                     r"fetched: https://mta-sts\.expire\.test/: HTTP status "
+                     r"404; none is applied", 30),
+           "past its max_age it is fetched again, though the TXT id is the "
+           "same; the server fails: none is applied")
+    tap.ok(sinks["expire"].wait(1, timeout=30), "the expired policy no "
+           "longer defers the mail: delivered")
+    tap.ok(srv.count("mta-sts.expire.test") >= 2, "the policy server was "
+           "asked again")
+
+    time.sleep(3)
+    tap.eq(s_notls.count(), 0, "the MX without STARTTLS never got the "
+           "mail")
+    tap.ok(wait_for(lambda: len(re.findall(
+        r"to=<x@nostarttls\.test> .*status=deferred", w.r.log())) >= 2, 30),
+        "and the retries defer too")
+finally:
+    w.stop()
+    srv.close()
+    srv_u.close()
+    srv_w.close()
+    ca.close()
+    rogue.close()
 tap.done()

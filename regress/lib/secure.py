@@ -4,17 +4,20 @@
     crt, key = ca.issue("mx1.dane.test")  # a certificate it signed
     tlsa_spki(crt)                        # "3 1 1" data for it
 
-    dns = SignedDNS({"dane.test.": [records]}, plain={"plain.test.": [...]})
+    dns = SignedDNS({"dane.test.": [records]}, plain={"plain.test.": [...]},
+                    silent=["_25._tcp.mx.dane.test."])
     dns.server                            # the validating resolver
 
 SignedDNS signs each zone with ldns-signzone (Debian's ldnsutils), serves
 the signed zones (and the plain ones, unsigned) from one unbound, and runs
 a second unbound in front of it that validates, with a trust anchor for
 each signed zone: its answers carry the AD bit, as a validating resolver
-on the host does.
+on the host does.  Names in silent are sent by the validator to a server
+that never answers (a look-up that times out, or SERVFAIL).
 
 PolicyServer serves MTA-STS policies over HTTPS with a certificate from a
-TestCA; mode "hang" accepts and never answers (a fetch that times out).
+TestCA; mode "hang" accepts and never answers (a fetch that times out);
+raw responses stand for misbehaving servers.
 """
 import hashlib
 import http.server
@@ -139,15 +142,37 @@ def _server_lines(d, name, port):
             '  local-zone: "." refuse']
 
 
+def _silent_server():
+    """A UDP and a TCP socket on one loopback port, bound and never read:
+    queries sent there go unanswered."""
+    for _ in range(50):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            tcp.bind(("127.0.0.1", udp.getsockname()[1]))
+            tcp.listen(1)
+            return [udp, tcp]
+        except OSError:
+            udp.close()
+            tcp.close()
+    raise RuntimeError("no loopback port free for UDP and TCP")
+
+
 class SignedDNS:
-    def __init__(self, signed, plain=None):
+    def __init__(self, signed, plain=None, silent=()):
         """signed, plain: {zone: [record lines]}; each zone gets an SOA
-        and an NS unless it has them."""
+        and an NS unless it has them; silent: names the validator asks a
+        server that never answers."""
         self.dir = tempfile.mkdtemp(prefix="dnssec-test.")
         os.chmod(self.dir, 0o755)
         self.auth_port = free_port()
         self.port = free_port()
         self.procs = []
+        self.silent = []
+        if silent:
+            self.silent = _silent_server()
+            self.silent_port = self.silent[0].getsockname()[1]
         anchors = []
         auth = _server_lines(self.dir, "auth", self.auth_port)
         auth.append("  module-config: iterator")
@@ -188,6 +213,9 @@ class SignedDNS:
         for zone in zones:
             val += ["stub-zone:", '  name: "%s"' % zone,
                     "  stub-addr: 127.0.0.1@%d" % self.auth_port]
+        for name in silent:
+            val += ["stub-zone:", '  name: "%s"' % name,
+                    "  stub-addr: 127.0.0.1@%d" % self.silent_port]
         val += ["remote-control:", "  control-enable: no"]
         for name, lines, port in (("auth", auth, self.auth_port),
                                   ("validator", val, self.port)):
@@ -209,6 +237,8 @@ class SignedDNS:
                     p.wait(5)
                 except subprocess.TimeoutExpired:
                     p.kill()
+        for sk in self.silent:
+            sk.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -222,6 +252,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             srv.requests.append((host, self.path))
         if srv.mode == "hang":
             srv.released.wait(60)
+            return
+        if host in srv.raw:
+            status, headers, data = srv.raw[host]
+            self.send_response(status)
+            for k, v in headers:
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
             return
         body = srv.policies.get(host)
         if self.path != "/.well-known/mta-sts.txt" or body is None:
@@ -246,10 +285,14 @@ class _TLSServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 class PolicyServer:
-    """HTTPS on addr:port; policies: {"mta-sts.DOMAIN": text}."""
+    """HTTPS on addr:port; policies: {"mta-sts.DOMAIN": text}; raw:
+    {"mta-sts.DOMAIN": (status, [(header, value)], body bytes)}, answered
+    as they are (a redirect, an oversized policy)."""
 
-    def __init__(self, addr, port, cert, key, policies, mode="normal"):
+    def __init__(self, addr, port, cert, key, policies, mode="normal",
+                 raw=None):
         self.policies = dict(policies)
+        self.raw = dict(raw or {})
         self.mode = mode
         self.requests = []
         self.lock = threading.Lock()
