@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,9 +366,16 @@ main(int argc, char **argv)
 		return 1;
 	}
 	req[len++] = '\n';
+	/*
+	 * relayd may refuse the request (an operator's announce) and close
+	 * before it has read the text: its answer says why, not EPIPE.
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	if (write_all(fd, req, len) == -1 ||
 	    (text != NULL && write_all(fd, text, tlen) == -1)) {
 		free(text);
+		if (errno == EPIPE || errno == ECONNRESET)
+			return read_answer(fd, 0) == 0 ? 0 : 1;
 		fprintf(stderr, "relayctl: %s: %s\n", sock, strerror(errno));
 		close(fd);
 		return 1;
