@@ -416,7 +416,7 @@ smtp_auth_mail(struct session *s, const struct mailaddr *ma)
 {
 	const struct tenant_conf	*t;
 	struct smtp_reply		 r;
-	enum listen_mode		 mode = s->listener->lc.mode;
+	enum listen_mode		 mode = s->lst.mode;
 	char				 dom[MAILADDR_DOMAIN_MAX + 1];
 	size_t				 i;
 

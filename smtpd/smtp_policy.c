@@ -179,14 +179,12 @@ policy_ask(struct session *s, uint32_t type, struct mw *w, uint8_t stage,
 static void
 connect_msg(struct session *s, struct mw *w)
 {
-	const struct listener_conf *lc = &s->listener->lc;
-
 	mw_init(w);
 	mw_u32(w, ++s->p_seq);
 	mw_u8(w, (uint8_t)(s->client.af == AF_INET6));
 	mw_data(w, s->client.addr, 16);
-	mw_u32(w, lc->greeting_delay);
-	mw_u32(w, lc->pregreet_pass);
+	mw_u32(w, s->lst.greeting_delay);
+	mw_u32(w, s->lst.pregreet_pass);
 	s->p_known = 1;
 }
 
@@ -198,15 +196,14 @@ connect_msg(struct session *s, struct mw *w)
 int
 policy_connect(struct session *s)
 {
-	const struct conf		*conf = s->sd->conf;
-	const struct listener_conf	*lc = &s->listener->lc;
-	struct mw			 w;
-	int				 wait;
+	const struct conf	*conf = s->sd->conf;
+	struct mw		 w;
+	int			 wait;
 
 	if (s->client_tenant != NULL)
 		return 0;
 	wait = conf->limits.client_connection_rate > 0 ||
-	    (lc->greeting_delay > 0 && lc->pregreet_pass > 0);
+	    (s->lst.greeting_delay > 0 && s->lst.pregreet_pass > 0);
 	if (!wait && !s->sd->policy.dnsbl)
 		return 0;
 	connect_msg(s, &w);
@@ -221,7 +218,7 @@ policy_pregreet(struct session *s, int waited)
 {
 	struct mw w;
 
-	if (!s->p_known || s->listener->lc.pregreet_pass == 0)
+	if (!s->p_known || s->lst.pregreet_pass == 0)
 		return;
 	mw_init(&w);
 	mw_u8(&w, (uint8_t)waited);

@@ -205,7 +205,7 @@ session_policy_greet(struct session *s, int pregreet_pass)
 	if (s->state != SS_GREETING)
 		return;
 	if (pregreet_pass || s->delay_done ||
-	    s->listener->lc.greeting_delay == 0) {
+	    s->lst.greeting_delay == 0) {
 		if (s->timer != NULL)
 			evtimer_del(s->timer);
 		greet(s);
@@ -284,7 +284,9 @@ session_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 		return;
 	}
 	s->sd = sd;
-	s->listener = l;
+	s->lst.mode = l->lc.mode;
+	s->lst.greeting_delay = l->lc.greeting_delay;
+	s->lst.pregreet_pass = l->lc.pregreet_pass;
 	s->id = ++sd->next_id;
 	if (l->lc.mode < 3)
 		sd->sessions_total[l->lc.mode]++;
@@ -597,7 +599,7 @@ session_read_cb(struct bufferevent *bev, void *arg)
 	if (s->state == SS_GREETING) {
 		log_info("early talker [%s]: input before the greeting",
 		    s->addr);
-		if (s->listener->lc.greeting_delay > 0)
+		if (s->lst.greeting_delay > 0)
 			policy_pregreet(s, 0);
 		session_close(s, R_EARLY_TALKER);
 		return;

@@ -230,7 +230,15 @@ struct session {
 	RB_ENTRY(session)	 entry;
 	uint64_t		 id;
 	struct smtpd		*sd;
-	struct listener		*listener;
+	/*
+	 * What it needs of its listener, copied: a reload frees the
+	 * listeners while their sessions go on.
+	 */
+	struct {
+		enum listen_mode mode;
+		uint32_t	 greeting_delay;
+		uint32_t	 pregreet_pass;
+	} lst;
 	struct bufferevent	*bev;
 	struct event		*timer;		/* greeting delay */
 	struct netaddr		 client;
