@@ -49,7 +49,8 @@ admin(enum ctl_cmd cmd)
 	    cmd == CTL_SHOW_RECIPIENTS || cmd == CTL_RECIPIENTS_FORGET ||
 	    cmd == CTL_NOTICES_TEST || cmd == CTL_TRACE ||
 	    cmd == CTL_MONITOR || cmd == CTL_HOLD_RECORDS ||
-	    cmd == CTL_AUTH_SUSPEND || cmd == CTL_AUTH_RESUME;
+	    cmd == CTL_AUTH_SUSPEND || cmd == CTL_AUTH_RESUME ||
+	    cmd == CTL_REPORT || cmd == CTL_ANNOUNCE;
 }
 
 int

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "msg_redis.h"
 #include "relayd/parent_kidmsg.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -22,6 +23,7 @@ static const uint32_t types[] = {
 	M_LOG, M_STATUS, M_CONF_ACK, M_CTL_LINE, M_CTL_DONE, M_CTL_PAUSE,
 	M_CTL_REQ, M_CONF_BEGIN, M_PARENT_MAX, 0, 200, 0xffffffff,
 	M_CONF_FAIL, M_SC_RESULT, M_SC_DONE, M_SC_BEGIN, M_MT_OPEN,
+	M_RD_OPEN, M_PC_CONNECT, M_MX_SCRAPE, M_MX_SAMPLES, M_MX_END,
 };
 
 static void
@@ -82,6 +84,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case M_CTL_LINE:
 	case M_CTL_PAUSE:
 	case M_SC_DONE:
+	case M_MT_OPEN:
+	case M_RD_OPEN:
+	case M_PC_CONNECT:
+	case M_MX_SCRAPE:
+	case M_MX_END:
+		break;
+	case M_MX_SAMPLES:
+		/* Forwarded as is, within one frame, never empty. */
+		if (m.datalen == 0 || m.datalen != imsg.datalen)
+			abort();
 		break;
 	default:
 		abort();	/* accepted a type no child sends */
