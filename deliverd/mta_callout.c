@@ -44,6 +44,7 @@
 #include "log.h"
 #include "marshal.h"
 #include "msg_callout.h"
+#include "mta_read.h"
 #include "mta_reply.h"
 
 #define CALLOUT_PER_SERVER	4	/* at once, to one host:port */
@@ -569,32 +570,16 @@ co_read(struct bufferevent *bev, void *arg)
 {
 	struct callout		*co = arg;
 	struct evbuffer		*in = bufferevent_get_input(bev);
-	struct evbuffer_ptr	 eol;
 	struct mta_reply	 r;
-	char			 line[REPLY_LINE_MAX + 2];
-	size_t			 len, eol_len;
 	int			 rv, bad = 0;
 
 	co->in_cb++;
 	while (!co->dead && co->bev == bev) {
-		eol = evbuffer_search_eol(in, NULL, &eol_len,
-		    EVBUFFER_EOL_CRLF);
-		if (eol.pos == -1) {
-			bad = evbuffer_get_length(in) > REPLY_LINE_MAX;
-			break;
-		}
-		len = (size_t)eol.pos;
-		if (len > REPLY_LINE_MAX) {
+		if ((rv = mta_reply_read(in, &co->reply)) == MR_BAD)
 			bad = 1;
+		if (rv == MR_BAD || rv == MR_MORE)
 			break;
-		}
-		evbuffer_remove(in, line, len + eol_len);
-		line[len] = '\0';
-		if ((rv = mta_reply_line(&co->reply, line, len)) == -1) {
-			bad = 1;
-			break;
-		}
-		if (rv == 0)
+		if (rv == MR_LINE)
 			continue;
 		r = co->reply;
 		mta_reply_init(&co->reply);

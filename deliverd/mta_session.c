@@ -50,6 +50,7 @@
 #include "deliverd.h"
 #include "log.h"
 #include "msg_deliver.h"
+#include "mta_read.h"
 #include "mta_reply.h"
 
 #define EXT_PIPELINING	0x01
@@ -1015,33 +1016,18 @@ read_cb(struct bufferevent *bev, void *arg)
 {
 	struct mta_session	*s = arg;
 	struct evbuffer		*in = bufferevent_get_input(bev);
-	struct evbuffer_ptr	 eol;
 	struct mta_reply	 r;
-	char			 line[REPLY_LINE_MAX + 2];
-	size_t			 len, eol_len;
 	int			 rv, bad = 0;
 
 	s->in_cb++;
 	while (!s->dead && s->bev == bev) {
-		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
-		if (eol.pos == -1) {
-			bad = evbuffer_get_length(in) > REPLY_LINE_MAX;
-			break;
-		}
-		len = (size_t)eol.pos;
-		if (len > REPLY_LINE_MAX) {
+		if ((rv = mta_reply_read(in, &s->reply)) == MR_BAD)
 			bad = 1;
+		if (rv == MR_BAD || rv == MR_MORE)
 			break;
-		}
-		evbuffer_remove(in, line, len + eol_len);
-		line[len] = '\0';
-		if ((rv = mta_reply_line(&s->reply, line, len)) == -1) {
-			bad = 1;
-			break;
-		}
 		if (s->state == MS_EHLO && s->reply.nlines > 1)
 			ehlo_keyword(s, s->reply.line, s->reply.linelen);
-		if (rv == 0)
+		if (rv == MR_LINE)
 			continue;
 		r = s->reply;
 		mta_reply_init(&s->reply);
